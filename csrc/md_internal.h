@@ -1,0 +1,96 @@
+/*
+ * md_internal.h -- helpers shared by the kernel sources; not part of the public API.
+ */
+#ifndef MD_INTERNAL_H
+#define MD_INTERNAL_H
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "minidl.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* Below this many elements (or multiply-adds) a kernel stays on one thread:
+ * an OpenMP fork/join costs more than the work. */
+#define MD_PARALLEL_MIN_WORK 32768
+
+/* Rows per chunk in chunked reductions. The chunking depends only on the problem
+ * size, never on the thread count, and chunk partials are added in chunk order:
+ * results are bit-identical for every thread count. */
+#define MD_REDUCE_CHUNK_ROWS 256
+
+/* Threads to use for a loop of `work` elementary operations. */
+static inline int md_threads_for(int64_t work) {
+    int nt = md_get_num_threads();
+    return (work < MD_PARALLEL_MIN_WORK || nt < 1) ? 1 : nt;
+}
+
+static inline int md_thread_id(void) {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+static inline int64_t md_ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+static inline int64_t md_round_up(int64_t a, int64_t b) { return md_ceil_div(a, b) * b; }
+static inline int64_t md_min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static inline int64_t md_max64(int64_t a, int64_t b) { return a > b ? a : b; }
+
+/* *out = a * b; returns 0 on int64 overflow (operands must be >= 0). */
+static inline int md_mul_ok(int64_t a, int64_t b, int64_t *out) {
+    return !__builtin_mul_overflow(a, b, out);
+}
+
+/* 64-byte aligned allocation; NULL on failure or zero size. */
+static inline void *md_aligned_alloc(size_t bytes) {
+    if (bytes == 0) return NULL;
+    return aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+}
+
+/* The workspace a kernel should use: the caller's, if given and large enough, else a
+ * fresh allocation that the kernel must release with md_workspace_release. */
+typedef struct {
+    void *ptr;
+    int owned;
+} md_workspace;
+
+static inline md_status md_workspace_acquire(md_workspace *ws, void *given, size_t given_bytes,
+                                             size_t needed) {
+    ws->owned = 0;
+    ws->ptr = NULL;
+    if (needed == 0) return MD_OK;
+    if (given != NULL) {
+        if (given_bytes < needed || ((uintptr_t)given & 63u) != 0) return MD_ERR_WORKSPACE;
+        ws->ptr = given;
+        return MD_OK;
+    }
+    ws->ptr = md_aligned_alloc(needed);
+    if (ws->ptr == NULL) return MD_ERR_ALLOC;
+    ws->owned = 1;
+    return MD_OK;
+}
+
+static inline void md_workspace_release(md_workspace *ws) {
+    if (ws->owned) free(ws->ptr);
+    ws->ptr = NULL;
+    ws->owned = 0;
+}
+
+/* Whether the AVX2/FMA code paths are active (detection and md_force_portable). */
+int md_use_avx2(void);
+
+/* Kernel sources are written once as X_impl.h in terms of md_T (the element type) and
+ * MD_FN(name) (the name with its _f32/_f64 suffix), then instantiated twice by X.c:
+ *     #define MD_TEMPLATE "X_impl.h"
+ *     #include "md_instantiate.h"
+ * MD_IS_F32 is 1 in the float pass and 0 in the double pass. */
+#define MD_CAT_(a, b) a##b
+#define MD_CAT(a, b) MD_CAT_(a, b)
+
+#endif /* MD_INTERNAL_H */

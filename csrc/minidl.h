@@ -1,0 +1,272 @@
+/*
+ * minidl.h -- the C API of minidl's compute core.
+ *
+ * Conventions (see docs/developer.rst):
+ *   - Layout is channels_last: images NHWC, conv kernels HWIO (kh, kw, in, out),
+ *     dense kernels (in, out), batch norm over the last axis.
+ *   - Every kernel exists twice, built from one source: a float32 version with the
+ *     suffix _f32 and a float64 version with the suffix _f64 (used by gradient checks).
+ *     The prototypes below are written once through MD_KERNELS.
+ *   - Arguments: outputs, saved state, inputs, a const geometry struct, then an optional
+ *     caller-owned workspace (NULL: the kernel allocates and frees its own).
+ *   - Every entry point returns an md_status and checks its own geometry; kernels never
+ *     exit, abort or assert. Sizes are int64_t.
+ *   - Parameter gradients are written (overwritten), never accumulated, unless a
+ *     prototype says otherwise. Input gradients are written.
+ *   - Reductions use fixed-size chunks reduced in a fixed order, so results are
+ *     bit-identical run after run and for any thread count.
+ */
+#ifndef MINIDL_H
+#define MINIDL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------ status codes */
+typedef enum {
+    MD_OK = 0,
+    MD_ERR_SHAPE = 1,    /* inconsistent or non-positive geometry */
+    MD_ERR_ARG = 2,      /* a bad argument value (NULL pointer, unknown enum, label out of range) */
+    MD_ERR_ALLOC = 3,    /* an internal allocation failed */
+    MD_ERR_OVERFLOW = 4, /* a size computation would overflow int64 */
+    MD_ERR_WORKSPACE = 5 /* the caller's workspace is smaller than *_workspace_size says */
+} md_status;
+
+/* A short English description of a status code (static storage). */
+const char *md_status_string(md_status status);
+
+/* ------------------------------------------------------------------ runtime */
+/* Number of threads every kernel may use (>= 1). Set from Python at import time. */
+void md_set_num_threads(int n);
+int md_get_num_threads(void);
+/* 1 when compiled with OpenMP. */
+int md_has_openmp(void);
+/* 1 when the CPU runs the AVX2/FMA paths (checked once, at run time). */
+int md_cpu_has_avx2_fma(void);
+/* Force the portable C paths even on an AVX2 CPU (for tests); 0 restores detection. */
+void md_force_portable(int on);
+
+/* ------------------------------------------------------------------ enums */
+typedef enum { MD_PADDING_VALID = 0, MD_PADDING_SAME = 1 } md_padding;
+
+typedef enum {
+    MD_ACT_LINEAR = 0,
+    MD_ACT_RELU = 1,
+    MD_ACT_SIGMOID = 2,
+    MD_ACT_TANH = 3
+} md_activation;
+
+typedef enum {
+    MD_FILL_NEAREST = 0,  /* clamp to the edge pixel */
+    MD_FILL_CONSTANT = 1, /* a constant value outside the image */
+    MD_FILL_REFLECT = 2,  /* d c b a | a b c d | d c b a (edge pixel repeated) */
+    MD_FILL_WRAP = 3      /* a b c d | a b c d | a b c d */
+} md_fill_mode;
+
+/* ------------------------------------------------------------------ geometry */
+/* 2-D convolution over NHWC input with an HWIO kernel.
+ * 'same' follows Keras/TensorFlow: out = ceil(in / stride), total padding
+ * max((out - 1) * stride + k - in, 0), the odd pixel going bottom/right. */
+typedef struct {
+    int64_t batch, in_h, in_w, in_c;
+    int64_t k_h, k_w, out_c;
+    int64_t stride_h, stride_w;
+    int64_t pad_top, pad_left;
+    int64_t out_h, out_w;
+} md_conv2d_geom;
+
+/* Fill *g and check it. Returns MD_ERR_SHAPE for non-positive sizes, a kernel larger
+ * than the padded input, or an unknown padding; MD_ERR_OVERFLOW when sizes overflow. */
+md_status md_conv2d_geom_init(md_conv2d_geom *g, int64_t batch, int64_t in_h, int64_t in_w,
+                              int64_t in_c, int64_t k_h, int64_t k_w, int64_t out_c,
+                              int64_t stride_h, int64_t stride_w, int padding);
+/* Re-check a filled geometry (every conv kernel calls this first). */
+md_status md_conv2d_geom_check(const md_conv2d_geom *g);
+
+/* 2-D pooling over NHWC input; same padding rule as convolution. Padded cells are
+ * ignored: max pooling never picks them, average pooling divides by the valid count. */
+typedef struct {
+    int64_t batch, in_h, in_w, channels;
+    int64_t pool_h, pool_w;
+    int64_t stride_h, stride_w;
+    int64_t pad_top, pad_left;
+    int64_t out_h, out_w;
+} md_pool2d_geom;
+
+md_status md_pool2d_geom_init(md_pool2d_geom *g, int64_t batch, int64_t in_h, int64_t in_w,
+                              int64_t channels, int64_t pool_h, int64_t pool_w,
+                              int64_t stride_h, int64_t stride_w, int padding);
+md_status md_pool2d_geom_check(const md_pool2d_geom *g);
+
+/* Batch normalization of a (rows, channels) view: rows = N for 2-D input, N*H*W for NHWC. */
+typedef struct {
+    int64_t rows, channels;
+    double epsilon;
+    double momentum; /* Keras 3: moving = moving * momentum + batch * (1 - momentum) */
+} md_batchnorm_geom;
+
+/* ------------------------------------------------------------------ prototypes */
+/* MD_KERNELS(md_T, SUF) declares every kernel once for an element type md_T with the
+ * name suffix SUF; it is expanded below for float (_f32) and double (_f64). */
+#define MD_KERNELS(md_T, SUF)                                                                 \
+    /* ---- gemm.c ---------------------------------------------------------------------- */ \
+    /* Row-major C = alpha * op(A) op(B) + beta * C; op(A) is (m, k), op(B) is (k, n).       \
+       beta == 0 never reads C (NaN in C is ignored, as in BLAS). */                          \
+    md_status md_gemm##SUF(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,         \
+                           md_T alpha, const md_T *a, int64_t lda, const md_T *b,             \
+                           int64_t ldb, md_T beta, md_T *c, int64_t ldc, void *workspace,     \
+                           size_t workspace_bytes);                                           \
+    /* ---- conv2d.c -------------------------------------------------------------------- */ \
+    /* y (batch, out_h, out_w, out_c) = act(conv(x (batch, in_h, in_w, in_c),                 \
+       w (k_h, k_w, in_c, out_c)) + bias (out_c) or no bias when NULL). */                    \
+    md_status md_conv2d_forward##SUF(md_T *y, const md_T *x, const md_T *w, const md_T *bias, \
+                                     int activation, const md_conv2d_geom *g, void *workspace,\
+                                     size_t workspace_bytes);                                 \
+    /* dx (batch, in_h, in_w, in_c) from dy (batch, out_h, out_w, out_c) and w. */            \
+    md_status md_conv2d_backward_input##SUF(md_T *dx, const md_T *dy, const md_T *w,          \
+                                            const md_conv2d_geom *g, void *workspace,         \
+                                            size_t workspace_bytes);                          \
+    /* dw (k_h, k_w, in_c, out_c) and dbias (out_c, skipped when NULL) from dy and x. */      \
+    md_status md_conv2d_backward_weight##SUF(md_T *dw, md_T *dbias, const md_T *dy,           \
+                                             const md_T *x, const md_conv2d_geom *g,          \
+                                             void *workspace, size_t workspace_bytes);        \
+    /* ---- pool2d.c -------------------------------------------------------------------- */ \
+    /* y (batch, out_h, out_w, channels); argmax (same shape, may be NULL) receives the      \
+       flat index h * in_w + w of the chosen cell inside its image and channel. */            \
+    md_status md_maxpool2d_forward##SUF(md_T *y, int64_t *argmax, const md_T *x,              \
+                                        const md_pool2d_geom *g);                             \
+    /* dx (batch, in_h, in_w, channels) from dy and the argmax of the forward pass. */        \
+    md_status md_maxpool2d_backward##SUF(md_T *dx, const md_T *dy, const int64_t *argmax,     \
+                                         const md_pool2d_geom *g);                            \
+    md_status md_avgpool2d_forward##SUF(md_T *y, const md_T *x, const md_pool2d_geom *g);     \
+    md_status md_avgpool2d_backward##SUF(md_T *dx, const md_T *dy, const md_pool2d_geom *g);  \
+    /* ---- batchnorm.c ----------------------------------------------------------------- */ \
+    /* Training forward over x (rows, channels). Writes y, the batch mean and the biased     \
+       batch variance (channels each, the saved state for backward). When moving_mean and    \
+       moving_var are not NULL they are updated in place with g->momentum. gamma == NULL     \
+       means scale=False (gamma = 1); beta == NULL means center=False (beta = 0). */          \
+    md_status md_batchnorm_forward_train##SUF(md_T *y, md_T *batch_mean, md_T *batch_var,     \
+                                              md_T *moving_mean, md_T *moving_var,            \
+                                              const md_T *x, const md_T *gamma,               \
+                                              const md_T *beta, const md_batchnorm_geom *g);  \
+    /* Inference forward with given statistics (the moving ones). */                          \
+    md_status md_batchnorm_forward_infer##SUF(md_T *y, const md_T *x, const md_T *mean,       \
+                                              const md_T *var, const md_T *gamma,             \
+                                              const md_T *beta, const md_batchnorm_geom *g);  \
+    /* Training backward: dbeta = sum dy, dgamma = sum dy*xhat,                               \
+       dx = gamma*r/m * (m*dy - sum dy - xhat * sum dy*xhat), r = 1/sqrt(var + eps).          \
+       dgamma / dbeta may be NULL (not wanted). */                                            \
+    md_status md_batchnorm_backward_train##SUF(md_T *dx, md_T *dgamma, md_T *dbeta,           \
+                                               const md_T *dy, const md_T *x,                 \
+                                               const md_T *batch_mean, const md_T *batch_var, \
+                                               const md_T *gamma, const md_batchnorm_geom *g);\
+    /* Inference backward (statistics are constants): dx = dy * gamma * r. */                 \
+    md_status md_batchnorm_backward_infer##SUF(md_T *dx, md_T *dgamma, md_T *dbeta,           \
+                                               const md_T *dy, const md_T *x,                 \
+                                               const md_T *mean, const md_T *var,             \
+                                               const md_T *gamma, const md_batchnorm_geom *g);\
+    /* Per-channel mean and biased variance of x (rows, channels), accumulated in double. */  \
+    md_status md_moments##SUF(md_T *mean, md_T *var, const md_T *x, int64_t rows,             \
+                              int64_t channels);                                              \
+    /* ---- activations.c --------------------------------------------------------------- */ \
+    /* Elementwise over n values; y may alias x and dx may alias dy. */                       \
+    md_status md_activation_forward##SUF(md_T *y, const md_T *x, int64_t n, int activation);  \
+    /* dx from dy and the forward OUTPUT y (relu: y > 0; sigmoid: y(1-y); tanh: 1-y^2). */   \
+    md_status md_activation_backward##SUF(md_T *dx, const md_T *dy, const md_T *y, int64_t n,\
+                                          int activation);                                    \
+    /* Softmax over the last axis of (rows, cols), max-subtracted. */                         \
+    md_status md_softmax_forward##SUF(md_T *y, const md_T *x, int64_t rows, int64_t cols);    \
+    /* dx = y * (dy - sum(dy * y)) per row. */                                                \
+    md_status md_softmax_backward##SUF(md_T *dx, const md_T *dy, const md_T *y, int64_t rows, \
+                                       int64_t cols);                                         \
+    /* ---- loss.c ---------------------------------------------------------------------- */ \
+    /* Fused softmax + cross-entropy over (rows, cols) logits: probs = softmax(logits),       \
+       loss[r] = -sum_j t[r,j] * log_softmax(logits)[r,j] (computed from log-sum-exp). */     \
+    md_status md_softmax_xent_forward##SUF(md_T *loss, md_T *probs, const md_T *logits,       \
+                                           const md_T *targets, int64_t rows, int64_t cols);  \
+    /* dlogits[r,j] = dloss[r] * (probs[r,j] * sum_j t[r,j] - t[r,j]). */                     \
+    md_status md_softmax_xent_backward##SUF(md_T *dlogits, const md_T *dloss,                 \
+                                            const md_T *probs, const md_T *targets,           \
+                                            int64_t rows, int64_t cols);                      \
+    /* Sparse twins: labels are class indices; MD_ERR_ARG when one is outside [0, cols). */   \
+    md_status md_sparse_softmax_xent_forward##SUF(md_T *loss, md_T *probs,                    \
+                                                  const md_T *logits, const int64_t *labels,  \
+                                                  int64_t rows, int64_t cols);                \
+    md_status md_sparse_softmax_xent_backward##SUF(md_T *dlogits, const md_T *dloss,          \
+                                                   const md_T *probs, const int64_t *labels,  \
+                                                   int64_t rows, int64_t cols);               \
+    /* Keras categorical cross-entropy from probabilities: p is renormalised to sum 1 per    \
+       row, clipped to [eps, 1 - eps], loss[r] = -sum_j t log p. */                           \
+    md_status md_categorical_xent_forward##SUF(md_T *loss, const md_T *probs,                 \
+                                               const md_T *targets, int64_t rows,             \
+                                               int64_t cols, double eps);                     \
+    /* dprobs from dloss (rows); the clip passes no gradient outside [eps, 1 - eps]. */       \
+    md_status md_categorical_xent_backward##SUF(md_T *dprobs, const md_T *dloss,              \
+                                                const md_T *probs, const md_T *targets,       \
+                                                int64_t rows, int64_t cols, double eps);      \
+    /* ---- optim.c (in place over n values; Keras 3 formulas) ------------------------------ \
+       SGD: momentum == 0: var -= lr*g; else v = momentum*v - lr*g and var += v, or          \
+       (nesterov) var += momentum*v - lr*g. velocity may be NULL when momentum == 0. */       \
+    md_status md_sgd_update##SUF(md_T *var, md_T *velocity, const md_T *grad, int64_t n,      \
+                                 double lr, double momentum, int nesterov);                   \
+    /* RMSprop: v = rho*v + (1-rho)*g^2; centered: a = rho*a + (1-rho)*g, den = v - a^2 + eps;\
+       else den = v + eps; inc = lr*g/sqrt(den); momentum > 0: mom = momentum*mom + inc,      \
+       var -= mom; else var -= inc. average_grad / momentum_buf may be NULL when unused. */   \
+    md_status md_rmsprop_update##SUF(md_T *var, md_T *velocity, md_T *average_grad,           \
+                                     md_T *momentum_buf, const md_T *grad, int64_t n,         \
+                                     double lr, double rho, double momentum, double epsilon,  \
+                                     int centered);                                           \
+    /* Adam / AdamW: step is the 1-based local step; alpha = lr*sqrt(1-b2^t)/(1-b1^t);       \
+       m += (g-m)(1-b1); v += (g^2-v)(1-b2); amsgrad (vhat != NULL): vhat = max(vhat, v)     \
+       and vhat is used; var -= alpha*m/(sqrt(v)+eps). weight_decay > 0 (AdamW) first does   \
+       var -= var*weight_decay*lr. */                                                         \
+    md_status md_adam_update##SUF(md_T *var, md_T *m, md_T *v, md_T *vhat, const md_T *grad,  \
+                                  int64_t n, double lr, double beta_1, double beta_2,         \
+                                  double epsilon, int64_t step, double weight_decay);         \
+    /* ---- tensor_ops.c ---------------------------------------------------------------- */ \
+    /* y (rows, cols) = x + bias (cols); y may alias x. */                                    \
+    md_status md_bias_add##SUF(md_T *y, const md_T *x, const md_T *bias, int64_t rows,        \
+                               int64_t cols);                                                 \
+    /* out (outer, inner) = sum over the middle axis of x (outer, reduce, inner), in double.*/\
+    md_status md_reduce_sum##SUF(md_T *out, const md_T *x, int64_t outer, int64_t reduce,     \
+                                 int64_t inner);                                              \
+    /* y = a + b, y = a * b, y = alpha * x, y += alpha * x (n values; y may alias inputs). */ \
+    md_status md_add##SUF(md_T *y, const md_T *a, const md_T *b, int64_t n);                  \
+    md_status md_mul##SUF(md_T *y, const md_T *a, const md_T *b, int64_t n);                  \
+    md_status md_scale##SUF(md_T *y, const md_T *x, double alpha, int64_t n);                 \
+    md_status md_axpy##SUF(md_T *y, double alpha, const md_T *x, int64_t n);                  \
+    /* ---- image.c (NHWC batches, parallel over images) ---------------------------------- \
+       Bilinear affine warp: for output pixel (r, c) of image i, with                         \
+       t = transforms + 6*i, the source is (t0*r + t1*c + t2, t3*r + t4*c + t5) in input     \
+       (row, col) pixel coordinates; outside the image fill_mode decides (cval for constant). \
+       y (n, out_h, out_w, c), x (n, h, w, c). */                                             \
+    md_status md_affine_warp##SUF(md_T *y, const md_T *x, const double *transforms,           \
+                                  int64_t n, int64_t h, int64_t w, int64_t c, int64_t out_h,  \
+                                  int64_t out_w, int fill_mode, double cval);                 \
+    /* Mirror images left-right; flags (n, may be NULL = all) says which images flip.        \
+       y may not alias x. */                                                                  \
+    md_status md_flip_horizontal##SUF(md_T *y, const md_T *x, const uint8_t *flags,           \
+                                      int64_t n, int64_t h, int64_t w, int64_t c);            \
+    /* Bilinear resize with half-pixel centers (TF2 / PyTorch align_corners=False, no        \
+       antialiasing): src = (dst + 0.5) * in / out - 0.5, clamped to the image. */           \
+    md_status md_resize_bilinear##SUF(md_T *y, const md_T *x, int64_t n, int64_t h,           \
+                                      int64_t w, int64_t c, int64_t out_h, int64_t out_w);
+
+MD_KERNELS(float, _f32)
+MD_KERNELS(double, _f64)
+
+/* Workspace sizes in bytes for the kernels that take one (for the current thread count
+ * and element size 4 or 8). A workspace must be aligned to 64 bytes. */
+size_t md_gemm_workspace_size(int64_t m, int64_t n, int64_t k, int elem_size);
+size_t md_conv2d_forward_workspace_size(const md_conv2d_geom *g, int elem_size);
+size_t md_conv2d_backward_input_workspace_size(const md_conv2d_geom *g, int elem_size);
+size_t md_conv2d_backward_weight_workspace_size(const md_conv2d_geom *g, int elem_size);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MINIDL_H */

@@ -1,0 +1,142 @@
+/* runtime.c -- status strings, thread count, CPU feature detection, geometry checks. */
+#include "md_internal.h"
+
+static int md_num_threads = 1;
+static int md_portable_forced = 0;
+
+const char *md_status_string(md_status status) {
+    switch (status) {
+    case MD_OK: return "ok";
+    case MD_ERR_SHAPE: return "inconsistent or non-positive shape";
+    case MD_ERR_ARG: return "invalid argument";
+    case MD_ERR_ALLOC: return "out of memory";
+    case MD_ERR_OVERFLOW: return "size overflows a 64-bit integer";
+    case MD_ERR_WORKSPACE: return "workspace too small or misaligned";
+    }
+    return "unknown status";
+}
+
+void md_set_num_threads(int n) { md_num_threads = n < 1 ? 1 : n; }
+
+int md_get_num_threads(void) { return md_num_threads; }
+
+int md_has_openmp(void) {
+#ifdef _OPENMP
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+int md_cpu_has_avx2_fma(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    static int cached = -1;
+    if (cached < 0) {
+        __builtin_cpu_init();
+        cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    }
+    return cached;
+#else
+    return 0;
+#endif
+}
+
+void md_force_portable(int on) { md_portable_forced = on != 0; }
+
+int md_use_avx2(void) { return !md_portable_forced && md_cpu_has_avx2_fma(); }
+
+/* Output size and leading padding of one spatial axis (Keras/TensorFlow rules). */
+static md_status md_axis_geometry(int64_t in, int64_t k, int64_t stride, int padding,
+                                  int64_t *out, int64_t *pad_before) {
+    if (in <= 0 || k <= 0 || stride <= 0) return MD_ERR_SHAPE;
+    if (padding == MD_PADDING_VALID) {
+        if (k > in) return MD_ERR_SHAPE;
+        *out = (in - k) / stride + 1;
+        *pad_before = 0;
+    } else if (padding == MD_PADDING_SAME) {
+        *out = md_ceil_div(in, stride);
+        int64_t total = md_max64((*out - 1) * stride + k - in, 0);
+        *pad_before = total / 2;
+        /* a window must touch at least one real pixel */
+        if (k > in + total) return MD_ERR_SHAPE;
+    } else {
+        return MD_ERR_ARG;
+    }
+    return MD_OK;
+}
+
+/* Product of the sizes fits in int64 (and each is positive). */
+static int md_sizes_ok(const int64_t *sizes, int count) {
+    int64_t total = 1;
+    for (int i = 0; i < count; i++) {
+        if (sizes[i] <= 0 || !md_mul_ok(total, sizes[i], &total)) return 0;
+    }
+    return 1;
+}
+
+md_status md_conv2d_geom_init(md_conv2d_geom *g, int64_t batch, int64_t in_h, int64_t in_w,
+                              int64_t in_c, int64_t k_h, int64_t k_w, int64_t out_c,
+                              int64_t stride_h, int64_t stride_w, int padding) {
+    if (g == NULL) return MD_ERR_ARG;
+    memset(g, 0, sizeof(*g));
+    if (batch <= 0 || in_c <= 0 || out_c <= 0) return MD_ERR_SHAPE;
+    md_status st = md_axis_geometry(in_h, k_h, stride_h, padding, &g->out_h, &g->pad_top);
+    if (st != MD_OK) return st;
+    st = md_axis_geometry(in_w, k_w, stride_w, padding, &g->out_w, &g->pad_left);
+    if (st != MD_OK) return st;
+    g->batch = batch; g->in_h = in_h; g->in_w = in_w; g->in_c = in_c;
+    g->k_h = k_h; g->k_w = k_w; g->out_c = out_c;
+    g->stride_h = stride_h; g->stride_w = stride_w;
+    return md_conv2d_geom_check(g);
+}
+
+md_status md_conv2d_geom_check(const md_conv2d_geom *g) {
+    if (g == NULL) return MD_ERR_ARG;
+    const int64_t in_sizes[4] = {g->batch, g->in_h, g->in_w, g->in_c};
+    const int64_t out_sizes[4] = {g->batch, g->out_h, g->out_w, g->out_c};
+    const int64_t w_sizes[4] = {g->k_h, g->k_w, g->in_c, g->out_c};
+    if (g->stride_h <= 0 || g->stride_w <= 0 || g->pad_top < 0 || g->pad_left < 0)
+        return MD_ERR_SHAPE;
+    for (int i = 0; i < 4; i++)
+        if (in_sizes[i] <= 0 || out_sizes[i] <= 0 || w_sizes[i] <= 0) return MD_ERR_SHAPE;
+    if (!md_sizes_ok(in_sizes, 4) || !md_sizes_ok(out_sizes, 4) || !md_sizes_ok(w_sizes, 4))
+        return MD_ERR_OVERFLOW;
+    /* every output window starts inside the padded input and padding never exceeds
+     * the kernel (which would mean windows that see no pixel at all) */
+    if (g->pad_top >= g->k_h || g->pad_left >= g->k_w) return MD_ERR_SHAPE;
+    if ((g->out_h - 1) * g->stride_h - g->pad_top >= g->in_h) return MD_ERR_SHAPE;
+    if ((g->out_w - 1) * g->stride_w - g->pad_left >= g->in_w) return MD_ERR_SHAPE;
+    return MD_OK;
+}
+
+md_status md_pool2d_geom_init(md_pool2d_geom *g, int64_t batch, int64_t in_h, int64_t in_w,
+                              int64_t channels, int64_t pool_h, int64_t pool_w,
+                              int64_t stride_h, int64_t stride_w, int padding) {
+    if (g == NULL) return MD_ERR_ARG;
+    memset(g, 0, sizeof(*g));
+    if (batch <= 0 || channels <= 0) return MD_ERR_SHAPE;
+    md_status st = md_axis_geometry(in_h, pool_h, stride_h, padding, &g->out_h, &g->pad_top);
+    if (st != MD_OK) return st;
+    st = md_axis_geometry(in_w, pool_w, stride_w, padding, &g->out_w, &g->pad_left);
+    if (st != MD_OK) return st;
+    g->batch = batch; g->in_h = in_h; g->in_w = in_w; g->channels = channels;
+    g->pool_h = pool_h; g->pool_w = pool_w;
+    g->stride_h = stride_h; g->stride_w = stride_w;
+    return md_pool2d_geom_check(g);
+}
+
+md_status md_pool2d_geom_check(const md_pool2d_geom *g) {
+    if (g == NULL) return MD_ERR_ARG;
+    const int64_t in_sizes[4] = {g->batch, g->in_h, g->in_w, g->channels};
+    const int64_t out_sizes[4] = {g->batch, g->out_h, g->out_w, g->channels};
+    if (g->pool_h <= 0 || g->pool_w <= 0 || g->stride_h <= 0 || g->stride_w <= 0 ||
+        g->pad_top < 0 || g->pad_left < 0)
+        return MD_ERR_SHAPE;
+    for (int i = 0; i < 4; i++)
+        if (in_sizes[i] <= 0 || out_sizes[i] <= 0) return MD_ERR_SHAPE;
+    if (!md_sizes_ok(in_sizes, 4) || !md_sizes_ok(out_sizes, 4)) return MD_ERR_OVERFLOW;
+    if (g->pad_top >= g->pool_h || g->pad_left >= g->pool_w) return MD_ERR_SHAPE;
+    if ((g->out_h - 1) * g->stride_h - g->pad_top >= g->in_h) return MD_ERR_SHAPE;
+    if ((g->out_w - 1) * g->stride_w - g->pad_left >= g->in_w) return MD_ERR_SHAPE;
+    return MD_OK;
+}

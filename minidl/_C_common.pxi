@@ -1,0 +1,69 @@
+# Shared pieces of the Cython wrappers: the fused element type, status -> exception,
+# shape checks and the runtime switches. Included by _C.pyx.
+
+ctypedef fused real:
+    float
+    double
+
+
+cdef int check_status(md_status status, str where) except -1:
+    """Turn a C status code into the matching Python exception (no-op on MD_OK)."""
+    if status == MD_OK:
+        return 0
+    message = f"{where}: {md_status_string(status).decode()}"
+    if status == MD_ERR_ALLOC:
+        raise MemoryError(message)
+    if status == MD_ERR_WORKSPACE:
+        raise RuntimeError(message)
+    raise ValueError(message)
+
+
+cdef int expect_shape(str where, str name, tuple got, tuple want) except -1:
+    """Raise ValueError unless an array's shape is exactly the one a kernel needs."""
+    if got != want:
+        raise ValueError(f"{where}: argument '{name}' must have shape {want}, "
+                         f"received shape {got}")
+    return 0
+
+
+cdef tuple shape_of(object array, int ndim):
+    """The first ndim extents of a memoryview as a tuple of Python ints."""
+    return tuple(array.shape[:ndim])
+
+
+cdef int padding_code(str where, str padding) except -1:
+    """'valid' / 'same' (any case) to md_padding."""
+    key = padding.lower()
+    if key == "valid":
+        return MD_PADDING_VALID
+    if key == "same":
+        return MD_PADDING_SAME
+    raise ValueError(f"{where}: argument 'padding' must be 'valid' or 'same', "
+                     f"received {padding!r}")
+
+
+def set_num_threads(int n):
+    """Set the number of threads every kernel may use (at least 1)."""
+    if n < 1:
+        raise ValueError(f"set_num_threads: argument 'n' must be >= 1, received {n}")
+    md_set_num_threads(n)
+
+
+def get_num_threads():
+    """The number of threads the kernels use."""
+    return md_get_num_threads()
+
+
+def has_openmp():
+    """True when the core was compiled with OpenMP."""
+    return bool(md_has_openmp())
+
+
+def cpu_has_avx2_fma():
+    """True when this CPU runs the AVX2/FMA code paths."""
+    return bool(md_cpu_has_avx2_fma())
+
+
+def force_portable(bint on):
+    """Use the portable C paths even on an AVX2 CPU (True), or detect again (False)."""
+    md_force_portable(1 if on else 0)

@@ -1,0 +1,1 @@
+# Wrappers for csrc/pool2d.c.

@@ -1,0 +1,36 @@
+"""Shared fixtures for minidl's tests."""
+import numpy as np
+import pytest
+
+import minidl
+
+# Relative tolerances of the C kernels against the float64 NumPy references.
+TOL = {np.float32: dict(rtol=1e-5, atol=1e-5), np.float64: dict(rtol=1e-12, atol=1e-12)}
+
+
+@pytest.fixture
+def rng():
+    """A fresh, seeded random generator per test."""
+    return np.random.default_rng(20261121)
+
+
+@pytest.fixture(params=[np.float32, np.float64], ids=["f32", "f64"])
+def dtype(request):
+    """Both element types of every kernel."""
+    return request.param
+
+
+@pytest.fixture
+def threads():
+    """Restore the thread count after a test that changes it."""
+    before = minidl.get_num_threads()
+    yield
+    minidl.set_num_threads(before)
+
+
+@pytest.fixture(params=[False, True], ids=["simd", "portable"])
+def simd_path(request):
+    """Run a test on the AVX2/FMA path and on the portable C path."""
+    minidl._C.force_portable(request.param)
+    yield request.param
+    minidl._C.force_portable(False)
