@@ -40,6 +40,8 @@ class BuildExtWithOpenMP(build_ext):
             if use_openmp:
                 ext.extra_compile_args.append("-fopenmp")
                 ext.extra_link_args.append("-fopenmp")
+            else:  # the omp pragmas are ignored on purpose in the serial build
+                ext.extra_compile_args.append("-Wno-unknown-pragmas")
         super().build_extensions()
 
     def _compiler_has_openmp(self):

@@ -1,1 +1,85 @@
 # Wrappers for csrc/conv2d.c.
+
+
+cdef int make_conv_geom(md_conv2d_geom *g, str where, tuple x_shape, tuple w_shape,
+                        int64_t stride_h, int64_t stride_w, str padding) except -1:
+    """Fill a convolution geometry from NHWC input and HWIO kernel shapes."""
+    if x_shape[3] != w_shape[2]:
+        raise ValueError(f"{where}: the input has {x_shape[3]} channels but the kernel "
+                         f"{w_shape} expects {w_shape[2]}")
+    status = md_conv2d_geom_init(g, x_shape[0], x_shape[1], x_shape[2], x_shape[3],
+                                 w_shape[0], w_shape[1], w_shape[3], stride_h, stride_w,
+                                 padding_code(where, padding))
+    if status != MD_OK:
+        raise ValueError(f"{where}: invalid geometry for input {x_shape}, kernel {w_shape}, "
+                         f"strides ({stride_h}, {stride_w}), padding {padding!r}: "
+                         f"{md_status_string(status).decode()}")
+    return 0
+
+
+def conv2d_forward(real[:, :, :, ::1] y, const real[:, :, :, ::1] x,
+                   const real[:, :, :, ::1] w, const real[::1] bias=None,
+                   int64_t stride_h=1, int64_t stride_w=1, str padding="valid",
+                   int activation=MD_ACT_LINEAR):
+    """y = activation(conv2d(x, w) + bias); x NHWC, w HWIO, y (N, OH, OW, out_c)."""
+    cdef md_conv2d_geom g
+    cdef md_status status
+    make_conv_geom(&g, "conv2d_forward", shape_of(x, 4), shape_of(w, 4), stride_h, stride_w,
+                   padding)
+    expect_shape("conv2d_forward", "y", shape_of(y, 4), (g.batch, g.out_h, g.out_w, g.out_c))
+    cdef const real *pbias = NULL
+    if bias is not None:
+        expect_shape("conv2d_forward", "bias", shape_of(bias, 1), (g.out_c,))
+        pbias = &bias[0]
+    with nogil:
+        if real is float:
+            status = md_conv2d_forward_f32(&y[0, 0, 0, 0], &x[0, 0, 0, 0], &w[0, 0, 0, 0],
+                                           pbias, activation, &g, NULL, 0)
+        else:
+            status = md_conv2d_forward_f64(&y[0, 0, 0, 0], &x[0, 0, 0, 0], &w[0, 0, 0, 0],
+                                           pbias, activation, &g, NULL, 0)
+    check_status(status, "conv2d_forward")
+
+
+def conv2d_backward_input(real[:, :, :, ::1] dx, const real[:, :, :, ::1] dy,
+                          const real[:, :, :, ::1] w, int64_t stride_h=1, int64_t stride_w=1,
+                          str padding="valid"):
+    """dx (N, H, W, in_c) = gradient of conv2d with respect to its input."""
+    cdef md_conv2d_geom g
+    cdef md_status status
+    make_conv_geom(&g, "conv2d_backward_input", shape_of(dx, 4), shape_of(w, 4), stride_h,
+                   stride_w, padding)
+    expect_shape("conv2d_backward_input", "dy", shape_of(dy, 4),
+                 (g.batch, g.out_h, g.out_w, g.out_c))
+    with nogil:
+        if real is float:
+            status = md_conv2d_backward_input_f32(&dx[0, 0, 0, 0], &dy[0, 0, 0, 0],
+                                                  &w[0, 0, 0, 0], &g, NULL, 0)
+        else:
+            status = md_conv2d_backward_input_f64(&dx[0, 0, 0, 0], &dy[0, 0, 0, 0],
+                                                  &w[0, 0, 0, 0], &g, NULL, 0)
+    check_status(status, "conv2d_backward_input")
+
+
+def conv2d_backward_weight(real[:, :, :, ::1] dw, real[::1] dbias,
+                           const real[:, :, :, ::1] dy, const real[:, :, :, ::1] x,
+                           int64_t stride_h=1, int64_t stride_w=1, str padding="valid"):
+    """dw (kh, kw, in_c, out_c) and dbias (out_c; None to skip) of conv2d, written."""
+    cdef md_conv2d_geom g
+    cdef md_status status
+    make_conv_geom(&g, "conv2d_backward_weight", shape_of(x, 4), shape_of(dw, 4), stride_h,
+                   stride_w, padding)
+    expect_shape("conv2d_backward_weight", "dy", shape_of(dy, 4),
+                 (g.batch, g.out_h, g.out_w, g.out_c))
+    cdef real *pdbias = NULL
+    if dbias is not None:
+        expect_shape("conv2d_backward_weight", "dbias", shape_of(dbias, 1), (g.out_c,))
+        pdbias = &dbias[0]
+    with nogil:
+        if real is float:
+            status = md_conv2d_backward_weight_f32(&dw[0, 0, 0, 0], pdbias, &dy[0, 0, 0, 0],
+                                                   &x[0, 0, 0, 0], &g, NULL, 0)
+        else:
+            status = md_conv2d_backward_weight_f64(&dw[0, 0, 0, 0], pdbias, &dy[0, 0, 0, 0],
+                                                   &x[0, 0, 0, 0], &g, NULL, 0)
+    check_status(status, "conv2d_backward_weight")

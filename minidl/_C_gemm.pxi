@@ -1,1 +1,30 @@
 # Wrappers for csrc/gemm.c.
+
+
+def gemm(bint trans_a, bint trans_b, const real[:, ::1] a, const real[:, ::1] b,
+         real[:, ::1] c, double alpha=1.0, double beta=0.0):
+    """c = alpha * op(a) @ op(b) + beta * c, in place (op transposes when trans_* is set).
+
+    a, b and c are C-contiguous 2-D arrays of one float dtype; beta == 0 never reads c.
+    """
+    cdef int64_t m = a.shape[1] if trans_a else a.shape[0]
+    cdef int64_t k = a.shape[0] if trans_a else a.shape[1]
+    cdef int64_t kb = b.shape[1] if trans_b else b.shape[0]
+    cdef int64_t n = b.shape[0] if trans_b else b.shape[1]
+    cdef md_status status
+    if k != kb:
+        raise ValueError(f"gemm: inner dimensions differ: op(a) is ({m}, {k}) and "
+                         f"op(b) is ({kb}, {n})")
+    expect_shape("gemm", "c", shape_of(c, 2), (m, n))
+    # a NULL pointer stands for an empty operand (memoryviews of size 0 have no element 0)
+    cdef const real *pa = &a[0, 0] if a.shape[0] > 0 and a.shape[1] > 0 else NULL
+    cdef const real *pb = &b[0, 0] if b.shape[0] > 0 and b.shape[1] > 0 else NULL
+    cdef real *pc = &c[0, 0] if m > 0 and n > 0 else NULL
+    with nogil:
+        if real is float:
+            status = md_gemm_f32(trans_a, trans_b, m, n, k, <float>alpha, pa, a.shape[1], pb,
+                                 b.shape[1], <float>beta, pc, n, NULL, 0)
+        else:
+            status = md_gemm_f64(trans_a, trans_b, m, n, k, alpha, pa, a.shape[1], pb,
+                                 b.shape[1], beta, pc, n, NULL, 0)
+    check_status(status, "gemm")

@@ -106,7 +106,178 @@ def _output_length(length, window, stride, padding):
 # ---------------------------------------------------------------- matmul (gemm.c)
 
 
+def _matmul_operands(x1, x2, where):
+    """Validate and convert the operands of matmul: x1 (..., k), x2 (k, n) or (k,)."""
+    a = _prepare(x1, "x1", where)
+    b = _prepare(x2, "x2", where, dtype=a.dtype)
+    if a.ndim < 1 or b.ndim not in (1, 2):
+        raise ValueError(f"{where}: x1 must have rank >= 1 and x2 rank 1 or 2, received "
+                         f"shapes {a.shape} and {b.shape}")
+    if a.shape[-1] != b.shape[0]:
+        raise ValueError(f"{where}: the last axis of x1 must match the first axis of x2, "
+                         f"received shapes {a.shape} and {b.shape}")
+    return a, b
+
+
+def matmul(x1, x2):
+    """Matrix product ``x1 @ x2`` on minidl's packed GEMM.
+
+    Args:
+        x1: array of shape ``(..., k)``; leading axes are treated as rows, as a dense
+            layer does.
+        x2: array of shape ``(k, n)`` or ``(k,)``.
+
+    Returns:
+        Array of shape ``(..., n)`` (or ``(...)`` for a vector x2).
+    """
+    a, b = _matmul_operands(x1, x2, "matmul")
+    a2 = a.reshape(-1, a.shape[-1])
+    b2 = b.reshape(b.shape[0], -1)
+    out = np.empty((a2.shape[0], b2.shape[1]), dtype=a.dtype)
+    _backend(a).gemm(False, False, a2, b2, out)
+    return out.reshape(a.shape[:-1] + b.shape[1:])
+
+
+def matmul_backward(dy, x1, x2):
+    """Gradients of ``matmul(x1, x2)``.
+
+    Args:
+        dy: gradient of the output, shape ``(..., n)`` (``(...)`` for a vector x2).
+        x1: the forward input of shape ``(..., k)``.
+        x2: the forward input of shape ``(k, n)`` or ``(k,)``.
+
+    Returns:
+        ``(dx1, dx2)`` with the shapes of x1 and x2: ``dx1 = dy @ x2.T`` and
+        ``dx2 = x1.T @ dy`` (leading axes summed).
+    """
+    a, b = _matmul_operands(x1, x2, "matmul_backward")
+    g = _prepare(dy, "dy", "matmul_backward", dtype=a.dtype)
+    expected = a.shape[:-1] + b.shape[1:]
+    if g.shape != expected:
+        raise ValueError(f"matmul_backward: argument 'dy' must have shape {expected}, "
+                         f"received shape {g.shape}")
+    a2 = a.reshape(-1, a.shape[-1])
+    b2 = b.reshape(b.shape[0], -1)
+    g2 = g.reshape(a2.shape[0], b2.shape[1])
+    dx1 = np.empty(a2.shape, dtype=a.dtype)
+    dx2 = np.empty(b2.shape, dtype=a.dtype)
+    backend = _backend(a)
+    backend.gemm(False, True, g2, b2, dx1)
+    backend.gemm(True, False, a2, g2, dx2)
+    return dx1.reshape(a.shape), dx2.reshape(b.shape)
+
+
 # ---------------------------------------------------------------- convolution (conv2d.c)
+
+_ACTIVATION_CODES = {None: 0, "linear": 0, "relu": 1, "sigmoid": 2, "tanh": 3}
+
+
+def _conv_geometry(x_shape, kernel_shape, strides, padding, data_format, dilation_rate, where):
+    """Check a 2-D convolution's arguments; return (strides, padding, output shape)."""
+    if data_format not in (None, "channels_last"):
+        raise ValueError(f"{where}: only data_format='channels_last' (NHWC) is supported, "
+                         f"received {data_format!r}")
+    if _positive_tuple(dilation_rate, 2, "dilation_rate", where) != (1, 1):
+        raise ValueError(f"{where}: only dilation_rate=1 is supported, "
+                         f"received {dilation_rate!r}")
+    strides = _positive_tuple(strides, 2, "strides", where)
+    padding = _padding(padding, where)
+    if len(x_shape) != 4 or len(kernel_shape) != 4:
+        raise ValueError(f"{where}: inputs must be rank 4 (N, H, W, C) and kernel rank 4 "
+                         f"(kh, kw, in, out), received shapes {tuple(x_shape)} and "
+                         f"{tuple(kernel_shape)}")
+    if any(int(v) <= 0 for v in kernel_shape):
+        raise ValueError(f"{where}: every kernel dimension must be positive, received "
+                         f"kernel shape {tuple(kernel_shape)}")
+    if x_shape[3] != kernel_shape[2]:
+        raise ValueError(f"{where}: the input has {x_shape[3]} channels but the kernel "
+                         f"of shape {tuple(kernel_shape)} expects {kernel_shape[2]}")
+    if padding == "valid" and (kernel_shape[0] > x_shape[1] or kernel_shape[1] > x_shape[2]):
+        raise ValueError(f"{where}: the kernel ({kernel_shape[0]}, {kernel_shape[1]}) is "
+                         f"larger than the input ({x_shape[1]}, {x_shape[2]}) with "
+                         f"padding='valid'")
+    out_h = _output_length(x_shape[1], kernel_shape[0], strides[0], padding)
+    out_w = _output_length(x_shape[2], kernel_shape[1], strides[1], padding)
+    return strides, padding, (x_shape[0], out_h, out_w, kernel_shape[3])
+
+
+def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1, *,
+         bias=None, activation=None):
+    """2-D convolution of NHWC inputs with an HWIO kernel (``keras.ops.conv``).
+
+    Args:
+        inputs: array of shape ``(N, H, W, C_in)``.
+        kernel: array of shape ``(kh, kw, C_in, C_out)``.
+        strides: int or pair of ints.
+        padding: ``"valid"`` or ``"same"`` (Keras's split: the odd pixel goes
+            bottom/right).
+        data_format: ``None`` or ``"channels_last"``.
+        dilation_rate: only 1 is supported.
+        bias: optional ``(C_out,)`` bias, added in the same pass (minidl extension).
+        activation: optional ``"relu"``, ``"sigmoid"`` or ``"tanh"`` applied in the same
+            pass (minidl extension).
+
+    Returns:
+        Array of shape ``(N, H_out, W_out, C_out)``.
+    """
+    x = _prepare(inputs, "inputs", "conv")
+    w = _prepare(kernel, "kernel", "conv", dtype=x.dtype)
+    _require_ndim(x, 4, "inputs", "conv")
+    _require_nonempty(x, "inputs", "conv")
+    strides, padding, out_shape = _conv_geometry(x.shape, w.shape, strides, padding,
+                                                 data_format, dilation_rate, "conv")
+    if activation not in _ACTIVATION_CODES:
+        raise ValueError(f"conv: argument 'activation' must be one of 'linear', 'relu', "
+                         f"'sigmoid', 'tanh' or None, received {activation!r}")
+    b = None
+    if bias is not None:
+        b = _prepare(bias, "bias", "conv", dtype=x.dtype)
+        if b.shape != (w.shape[3],):
+            raise ValueError(f"conv: argument 'bias' must have shape ({w.shape[3]},), "
+                             f"received shape {b.shape}")
+    y = np.empty(out_shape, dtype=x.dtype)
+    _backend(x).conv2d_forward(y, x, w, b, strides[0], strides[1], padding,
+                               _ACTIVATION_CODES[activation])
+    return y
+
+
+def conv_backward(dy, inputs, kernel, strides=1, padding="valid", data_format=None,
+                  dilation_rate=1, *, use_bias=False, input_gradient=True):
+    """Gradients of :func:`conv` (before any fused activation).
+
+    Args:
+        dy: gradient of the convolution's output, ``(N, H_out, W_out, C_out)``.
+        inputs: the forward input ``(N, H, W, C_in)``.
+        kernel: the forward kernel ``(kh, kw, C_in, C_out)``.
+        strides, padding, data_format, dilation_rate: as given to :func:`conv`.
+        use_bias: also return the bias gradient (the sum of dy over N, H, W).
+        input_gradient: compute the input gradient (False skips it, e.g. for a
+            first layer).
+
+    Returns:
+        ``(dinputs, dkernel, dbias)``; ``dinputs`` is None when ``input_gradient`` is
+        False and ``dbias`` is None unless ``use_bias``.
+    """
+    where = "conv_backward"
+    x = _prepare(inputs, "inputs", where)
+    w = _prepare(kernel, "kernel", where, dtype=x.dtype)
+    g = _prepare(dy, "dy", where, dtype=x.dtype)
+    _require_ndim(x, 4, "inputs", where)
+    _require_nonempty(x, "inputs", where)
+    strides, padding, out_shape = _conv_geometry(x.shape, w.shape, strides, padding,
+                                                 data_format, dilation_rate, where)
+    if g.shape != out_shape:
+        raise ValueError(f"{where}: argument 'dy' must have shape {out_shape}, "
+                         f"received shape {g.shape}")
+    backend = _backend(x)
+    dx = None
+    if input_gradient:
+        dx = np.empty(x.shape, dtype=x.dtype)
+        backend.conv2d_backward_input(dx, g, w, strides[0], strides[1], padding)
+    dw = np.empty(w.shape, dtype=x.dtype)
+    db = np.empty((w.shape[3],), dtype=x.dtype) if use_bias else None
+    backend.conv2d_backward_weight(dw, db, g, x, strides[0], strides[1], padding)
+    return dx, dw, db
 
 
 # ---------------------------------------------------------------- pooling (pool2d.c)
