@@ -1,1 +1,107 @@
-# Wrappers for csrc/pool2d.c.
+# Wrappers for csrc/pool2d.c: 2-D max and average pooling over NHWC batches.
+#
+# pool_size and strides are (height, width) pairs of ints; padding is 'valid' or 'same'.
+# The geometry is built from the input's shape (x, or dx in the backward passes) and the
+# other arrays are checked against it before C is entered.
+
+
+cdef int pool2d_geometry(str where, md_pool2d_geom *g, tuple in_shape, tuple pool_size,
+                         tuple strides, str padding) except -1:
+    """Fill g for an NHWC input of shape in_shape; ValueError when the geometry is bad."""
+    if len(pool_size) != 2 or len(strides) != 2:
+        raise ValueError(f"{where}: 'pool_size' and 'strides' must be pairs of ints, "
+                         f"received {pool_size!r} and {strides!r}")
+    cdef int code = padding_code(where, padding)
+    check_status(md_pool2d_geom_init(g, in_shape[0], in_shape[1], in_shape[2], in_shape[3],
+                                     pool_size[0], pool_size[1], strides[0], strides[1],
+                                     code), where)
+    return 0
+
+
+def maxpool2d_forward(real[:, :, :, ::1] y not None, int64_t[:, :, :, ::1] argmax,
+                      const real[:, :, :, ::1] x not None, tuple pool_size, tuple strides,
+                      str padding):
+    """Max pooling: y (N, out_h, out_w, C) = max of x (N, H, W, C) over each window.
+
+    argmax (same shape as y, int64, or None) receives h * W + w of the chosen cell inside
+    its image and channel. Ties pick the first maximum in row-major window order; padded
+    cells are never picked.
+    """
+    cdef str where = "maxpool2d_forward"
+    cdef md_pool2d_geom g
+    pool2d_geometry(where, &g, shape_of(x, 4), pool_size, strides, padding)
+    out_shape = (g.batch, g.out_h, g.out_w, g.channels)
+    expect_shape(where, "y", shape_of(y, 4), out_shape)
+    cdef int64_t *argmax_ptr = NULL
+    if argmax is not None:
+        expect_shape(where, "argmax", shape_of(argmax, 4), out_shape)
+        argmax_ptr = &argmax[0, 0, 0, 0]
+    cdef md_status status
+    with nogil:
+        if real is float:
+            status = md_maxpool2d_forward_f32(&y[0, 0, 0, 0], argmax_ptr, &x[0, 0, 0, 0], &g)
+        else:
+            status = md_maxpool2d_forward_f64(&y[0, 0, 0, 0], argmax_ptr, &x[0, 0, 0, 0], &g)
+    check_status(status, where)
+
+
+def maxpool2d_backward(real[:, :, :, ::1] dx not None, const real[:, :, :, ::1] dy not None,
+                       const int64_t[:, :, :, ::1] argmax not None, tuple pool_size,
+                       tuple strides, str padding):
+    """Max pooling backward: dx (N, H, W, C) = 0, then dx[n, argmax, c] += dy[n, ..., c].
+
+    dy and argmax have the forward output's shape (N, out_h, out_w, C). ValueError when an
+    argmax value lies outside [0, H * W) (nothing is written outside dx).
+    """
+    cdef str where = "maxpool2d_backward"
+    cdef md_pool2d_geom g
+    pool2d_geometry(where, &g, shape_of(dx, 4), pool_size, strides, padding)
+    out_shape = (g.batch, g.out_h, g.out_w, g.channels)
+    expect_shape(where, "dy", shape_of(dy, 4), out_shape)
+    expect_shape(where, "argmax", shape_of(argmax, 4), out_shape)
+    cdef md_status status
+    with nogil:
+        if real is float:
+            status = md_maxpool2d_backward_f32(&dx[0, 0, 0, 0], &dy[0, 0, 0, 0],
+                                               &argmax[0, 0, 0, 0], &g)
+        else:
+            status = md_maxpool2d_backward_f64(&dx[0, 0, 0, 0], &dy[0, 0, 0, 0],
+                                               &argmax[0, 0, 0, 0], &g)
+    if status == MD_ERR_ARG:
+        raise ValueError(f"{where}: argument 'argmax' holds an index outside "
+                         f"[0, {g.in_h * g.in_w}) (in_h * in_w)")
+    check_status(status, where)
+
+
+def avgpool2d_forward(real[:, :, :, ::1] y not None, const real[:, :, :, ::1] x not None,
+                      tuple pool_size, tuple strides, str padding):
+    """Average pooling: y (N, out_h, out_w, C) = mean of x (N, H, W, C) over the real
+    (unpadded) cells of each window."""
+    cdef str where = "avgpool2d_forward"
+    cdef md_pool2d_geom g
+    pool2d_geometry(where, &g, shape_of(x, 4), pool_size, strides, padding)
+    expect_shape(where, "y", shape_of(y, 4), (g.batch, g.out_h, g.out_w, g.channels))
+    cdef md_status status
+    with nogil:
+        if real is float:
+            status = md_avgpool2d_forward_f32(&y[0, 0, 0, 0], &x[0, 0, 0, 0], &g)
+        else:
+            status = md_avgpool2d_forward_f64(&y[0, 0, 0, 0], &x[0, 0, 0, 0], &g)
+    check_status(status, where)
+
+
+def avgpool2d_backward(real[:, :, :, ::1] dx not None, const real[:, :, :, ::1] dy not None,
+                       tuple pool_size, tuple strides, str padding):
+    """Average pooling backward: dx (N, H, W, C) from dy (N, out_h, out_w, C); each real
+    cell of a window receives dy / (number of real cells in the window)."""
+    cdef str where = "avgpool2d_backward"
+    cdef md_pool2d_geom g
+    pool2d_geometry(where, &g, shape_of(dx, 4), pool_size, strides, padding)
+    expect_shape(where, "dy", shape_of(dy, 4), (g.batch, g.out_h, g.out_w, g.channels))
+    cdef md_status status
+    with nogil:
+        if real is float:
+            status = md_avgpool2d_backward_f32(&dx[0, 0, 0, 0], &dy[0, 0, 0, 0], &g)
+        else:
+            status = md_avgpool2d_backward_f64(&dx[0, 0, 0, 0], &dy[0, 0, 0, 0], &g)
+    check_status(status, where)

@@ -283,6 +283,186 @@ def conv_backward(dy, inputs, kernel, strides=1, padding="valid", data_format=No
 # ---------------------------------------------------------------- pooling (pool2d.c)
 
 
+def _pool_args(x_shape, pool_size, strides, padding, where):
+    """Validate pooling arguments for an NHWC input shape.
+
+    Returns:
+        (pool, stride, padding, output_shape): two 2-tuples, the lower-case padding and
+        the NHWC output shape.
+    """
+    pool = _positive_tuple(pool_size, 2, "pool_size", where)
+    stride = pool if strides is None else _positive_tuple(strides, 2, "strides", where)
+    pad = _padding(padding, where)
+    height, width = x_shape[1], x_shape[2]
+    if pad == "valid" and (pool[0] > height or pool[1] > width):
+        raise ValueError(f"{where}: argument 'pool_size' {pool} is larger than the input's "
+                         f"spatial size {(height, width)} with padding='valid'; received "
+                         f"input shape {tuple(x_shape)}")
+    out_shape = (x_shape[0], _output_length(height, pool[0], stride[0], pad),
+                 _output_length(width, pool[1], stride[1], pad), x_shape[3])
+    return pool, stride, pad, out_shape
+
+
+def _pool_input(inputs, where):
+    """The rank-4, non-empty NHWC input of a pooling op as a contiguous float array."""
+    x = _prepare(inputs, "inputs", where)
+    _require_ndim(x, 4, "inputs", where)
+    _require_nonempty(x, "inputs", where)
+    return x
+
+
+def _pool_input_shape(input_shape, where):
+    """Validate the ``input_shape`` argument of a pooling backward op (4 positive ints)."""
+    try:
+        shape = tuple(input_shape)
+    except TypeError:
+        shape = ()
+    if len(shape) != 4 or not all(isinstance(v, numbers.Integral) and
+                                  not isinstance(v, bool) and v > 0 for v in shape):
+        raise ValueError(f"{where}: argument 'input_shape' must be a tuple of 4 positive "
+                         f"ints (batch, height, width, channels), received {input_shape!r}")
+    return tuple(int(v) for v in shape)
+
+
+def _pool_dy(dy, input_shape, pool_size, strides, padding, where):
+    """Validate dy and the geometry of a pooling backward op.
+
+    Returns:
+        (dy, input_shape, pool, stride, padding): dy as a contiguous float array.
+    """
+    dy = _prepare(dy, "dy", where)
+    _require_ndim(dy, 4, "dy", where)
+    shape = _pool_input_shape(input_shape, where)
+    pool, stride, pad, out_shape = _pool_args(shape, pool_size, strides, padding, where)
+    if dy.shape != out_shape:
+        raise ValueError(f"{where}: argument 'dy' must have shape {out_shape} (the output "
+                         f"of pooling an input of shape {shape} with pool_size={pool}, "
+                         f"strides={stride}, padding='{pad}'), received shape {dy.shape}")
+    return dy, shape, pool, stride, pad
+
+
+def _max_pool(inputs, pool_size, strides, padding, where, want_argmax):
+    """Shared body of max_pool and max_pool_with_argmax: (y, argmax or None)."""
+    x = _pool_input(inputs, where)
+    pool, stride, pad, out_shape = _pool_args(x.shape, pool_size, strides, padding, where)
+    y = np.empty(out_shape, dtype=x.dtype)
+    argmax = np.empty(out_shape, dtype=np.int64) if want_argmax else None
+    _backend(x).maxpool2d_forward(y, argmax, x, pool, stride, pad)
+    return y, argmax
+
+
+def max_pool(inputs, pool_size, strides=None, padding="valid"):
+    """Max pooling over the spatial axes of an NHWC batch (Keras/TensorFlow semantics).
+
+    Args:
+        inputs: array of shape (batch, height, width, channels).
+        pool_size: int or (pool_height, pool_width).
+        strides: int, (stride_height, stride_width) or None (then equal to pool_size).
+        padding: 'valid' or 'same'. With 'same' the output is ceil(size / stride) and the
+            odd padded pixel goes bottom/right; padded cells are never picked.
+
+    Returns:
+        Array of shape (batch, out_height, out_width, channels), float32 or float64.
+    """
+    return _max_pool(inputs, pool_size, strides, padding, "max_pool", False)[0]
+
+
+def max_pool_with_argmax(inputs, pool_size, strides=None, padding="valid"):
+    """Max pooling that also returns where each maximum came from.
+
+    Ties pick the first maximum in row-major window order. Unlike
+    ``tf.nn.max_pool_with_argmax``, the index is ``h * width + w`` within the cell's own
+    image and channel (neither batch nor channel is folded in).
+
+    Args:
+        inputs: array of shape (batch, height, width, channels).
+        pool_size: int or (pool_height, pool_width).
+        strides: int, (stride_height, stride_width) or None (then equal to pool_size).
+        padding: 'valid' or 'same'.
+
+    Returns:
+        (y, argmax): y of shape (batch, out_height, out_width, channels) and argmax, int64
+        of the same shape, for ``max_pool_backward``.
+    """
+    return _max_pool(inputs, pool_size, strides, padding, "max_pool_with_argmax", True)
+
+
+def max_pool_backward(dy, argmax, input_shape, pool_size, strides=None, padding="valid"):
+    """Gradient of ``max_pool`` with respect to its input.
+
+    Each output gradient goes to the input cell its window picked (gradients add up where
+    windows overlap, i.e. stride < pool_size).
+
+    Args:
+        dy: gradient of the loss with respect to the output, (batch, out_h, out_w, channels).
+        argmax: the int64 indices returned by ``max_pool_with_argmax`` (same shape as dy).
+        input_shape: the forward input's shape (batch, height, width, channels).
+        pool_size: int or (pool_height, pool_width), as in the forward pass.
+        strides: int, 2-tuple or None, as in the forward pass.
+        padding: 'valid' or 'same', as in the forward pass.
+
+    Returns:
+        dx, the gradient with respect to the input, of shape ``input_shape``.
+    """
+    where = "max_pool_backward"
+    dy, shape, pool, stride, pad = _pool_dy(dy, input_shape, pool_size, strides, padding,
+                                            where)
+    if not isinstance(argmax, np.ndarray):
+        argmax = np.asarray(argmax)
+    if argmax.dtype.kind not in "iu":
+        raise TypeError(f"{where}: argument 'argmax' must be an integer array, "
+                        f"received dtype {argmax.dtype}")
+    if argmax.shape != dy.shape:
+        raise ValueError(f"{where}: argument 'argmax' must have the shape of 'dy' "
+                         f"{dy.shape}, received shape {argmax.shape}")
+    argmax = np.ascontiguousarray(argmax, dtype=np.int64)
+    dx = np.empty(shape, dtype=dy.dtype)
+    _backend(dy).maxpool2d_backward(dx, dy, argmax, pool, stride, pad)
+    return dx
+
+
+def average_pool(inputs, pool_size, strides=None, padding="valid"):
+    """Average pooling over the spatial axes of an NHWC batch (Keras/TensorFlow semantics).
+
+    Args:
+        inputs: array of shape (batch, height, width, channels).
+        pool_size: int or (pool_height, pool_width).
+        strides: int, (stride_height, stride_width) or None (then equal to pool_size).
+        padding: 'valid' or 'same'. With 'same' padded cells are left out of the mean
+            (each window is divided by its number of real cells).
+
+    Returns:
+        Array of shape (batch, out_height, out_width, channels), float32 or float64.
+    """
+    where = "average_pool"
+    x = _pool_input(inputs, where)
+    pool, stride, pad, out_shape = _pool_args(x.shape, pool_size, strides, padding, where)
+    y = np.empty(out_shape, dtype=x.dtype)
+    _backend(x).avgpool2d_forward(y, x, pool, stride, pad)
+    return y
+
+
+def average_pool_backward(dy, input_shape, pool_size, strides=None, padding="valid"):
+    """Gradient of ``average_pool`` with respect to its input.
+
+    Args:
+        dy: gradient of the loss with respect to the output, (batch, out_h, out_w, channels).
+        input_shape: the forward input's shape (batch, height, width, channels).
+        pool_size: int or (pool_height, pool_width), as in the forward pass.
+        strides: int, 2-tuple or None, as in the forward pass.
+        padding: 'valid' or 'same', as in the forward pass.
+
+    Returns:
+        dx, the gradient with respect to the input, of shape ``input_shape``.
+    """
+    where = "average_pool_backward"
+    dy, shape, pool, stride, pad = _pool_dy(dy, input_shape, pool_size, strides, padding,
+                                            where)
+    dx = np.empty(shape, dtype=dy.dtype)
+    _backend(dy).avgpool2d_backward(dx, dy, pool, stride, pad)
+    return dx
+
+
 # ---------------------------------------------------------------- batch normalization (batchnorm.c)
 
 

@@ -89,6 +89,93 @@ def conv2d_backward(dy, x, w, strides=(1, 1), padding="valid"):
 # ---------------------------------------------------------------- pooling
 
 
+def _pool_windows(in_h, in_w, pool, strides, padding):
+    """Yield (oh, ow, rows, cols) for every output cell: the window's real rows and cols
+    as ranges, with the padded part already cut away."""
+    out_h, pad_top = axis_geometry(in_h, pool[0], strides[0], padding)
+    out_w, pad_left = axis_geometry(in_w, pool[1], strides[1], padding)
+    for oh in range(out_h):
+        top = oh * strides[0] - pad_top
+        rows = range(max(top, 0), min(top + pool[0], in_h))
+        for ow in range(out_w):
+            left = ow * strides[1] - pad_left
+            cols = range(max(left, 0), min(left + pool[1], in_w))
+            yield oh, ow, rows, cols
+
+
+def pool_output_shape(shape, pool, strides, padding):
+    """NHWC output shape of a 2-D pooling."""
+    out_h, _ = axis_geometry(shape[1], pool[0], strides[0], padding)
+    out_w, _ = axis_geometry(shape[2], pool[1], strides[1], padding)
+    return (shape[0], out_h, out_w, shape[3])
+
+
+def max_pool(x, pool, strides, padding):
+    """Max pooling of NHWC x: (y, argmax), argmax = h * W + w of the first maximum
+    in row-major window order, per image and channel."""
+    x = np.asarray(x, dtype=np.float64)
+    n, in_h, in_w, channels = x.shape
+    out_shape = pool_output_shape(x.shape, pool, strides, padding)
+    y = np.zeros(out_shape)
+    argmax = np.zeros(out_shape, dtype=np.int64)
+    for b in range(n):
+        for oh, ow, rows, cols in _pool_windows(in_h, in_w, pool, strides, padding):
+            for c in range(channels):
+                best, best_index = None, None
+                for h in rows:
+                    for w in cols:
+                        if best is None or x[b, h, w, c] > best:
+                            best, best_index = x[b, h, w, c], h * in_w + w
+                y[b, oh, ow, c] = best
+                argmax[b, oh, ow, c] = best_index
+    return y, argmax
+
+
+def max_pool_backward(dy, x, pool, strides, padding):
+    """Gradient of max_pool with respect to x: each dy goes to its window's maximum."""
+    x = np.asarray(x, dtype=np.float64)
+    dy = np.asarray(dy, dtype=np.float64)
+    _, argmax = max_pool(x, pool, strides, padding)
+    n, in_h, in_w, channels = x.shape
+    dx = np.zeros(x.shape)
+    for b in range(n):
+        for oh, ow, _, _ in _pool_windows(in_h, in_w, pool, strides, padding):
+            for c in range(channels):
+                h, w = divmod(int(argmax[b, oh, ow, c]), in_w)
+                dx[b, h, w, c] += dy[b, oh, ow, c]
+    return dx
+
+
+def average_pool(x, pool, strides, padding):
+    """Average pooling of NHWC x over the real (unpadded) cells of each window."""
+    x = np.asarray(x, dtype=np.float64)
+    n, in_h, in_w, channels = x.shape
+    y = np.zeros(pool_output_shape(x.shape, pool, strides, padding))
+    for b in range(n):
+        for oh, ow, rows, cols in _pool_windows(in_h, in_w, pool, strides, padding):
+            for c in range(channels):
+                total = 0.0
+                for h in rows:
+                    for w in cols:
+                        total += x[b, h, w, c]
+                y[b, oh, ow, c] = total / (len(rows) * len(cols))
+    return y
+
+
+def average_pool_backward(dy, input_shape, pool, strides, padding):
+    """Gradient of average_pool: each real cell of a window gets dy / (real cells)."""
+    dy = np.asarray(dy, dtype=np.float64)
+    n, in_h, in_w, channels = input_shape
+    dx = np.zeros(input_shape)
+    for b in range(n):
+        for oh, ow, rows, cols in _pool_windows(in_h, in_w, pool, strides, padding):
+            share = dy[b, oh, ow, :] / (len(rows) * len(cols))
+            for h in rows:
+                for w in cols:
+                    dx[b, h, w, :] += share
+    return dx
+
+
 # ---------------------------------------------------------------- batch normalization
 
 

@@ -1,0 +1,186 @@
+/* pool2d_impl.h -- pooling kernels written once in terms of md_T and MD_FN; included twice
+ * (float, double) by pool2d.c through md_instantiate.h. No include guard on purpose.
+ *
+ * Parallelism: the forward passes split the batch*out_h output rows over threads (rows
+ * are independent). The backward passes scatter into dx and windows overlap when
+ * stride < pool, so they split over images, which never share a dx cell; within an image
+ * the scatter runs in a fixed order, so results are bit-identical for any thread count.
+ * The pragmas sit under #ifdef _OPENMP so that a serial build compiles warning-free.
+ */
+
+/* Max over one clipped window for every channel; ties keep the first maximum in row-major
+ * window order and a NaN is always picked (the first NaN, for argmax). yo/ao: the output
+ * cell (channels values); ao may be NULL. xn: the image. */
+static void MD_FN(md_maxpool_cell)(md_T *restrict yo, int64_t *restrict ao,
+                                   const md_T *restrict xn, int64_t channels, int64_t in_w,
+                                   int64_t h0, int64_t h1, int64_t w0, int64_t w1) {
+    const int64_t first = h0 * in_w + w0;
+    memcpy(yo, xn + first * channels, (size_t)channels * sizeof(md_T));
+    if (ao != NULL)
+        for (int64_t c = 0; c < channels; c++) ao[c] = first;
+    for (int64_t h = h0; h < h1; h++) {
+        for (int64_t w = (h == h0 ? w0 + 1 : w0); w < w1; w++) {
+            const int64_t idx = h * in_w + w;
+            const md_T *restrict xp = xn + idx * channels;
+            if (ao != NULL) {
+                for (int64_t c = 0; c < channels; c++) {
+                    const md_T v = xp[c], best = yo[c];
+                    const int take = (v > best) | ((v != v) & (best == best));
+                    yo[c] = take ? v : best;
+                    ao[c] = take ? idx : ao[c];
+                }
+            } else {
+                for (int64_t c = 0; c < channels; c++) {
+                    const md_T v = xp[c], best = yo[c];
+                    yo[c] = ((v > best) | (v != v)) ? v : best;
+                }
+            }
+        }
+    }
+}
+
+/* y (batch, out_h, out_w, channels) = max over each window of x (batch, in_h, in_w,
+ * channels); argmax (same shape as y, may be NULL) = h * in_w + w of the chosen cell. */
+md_status MD_FN(md_maxpool2d_forward)(md_T *y, int64_t *argmax, const md_T *x,
+                                      const md_pool2d_geom *g) {
+    if (y == NULL || x == NULL || g == NULL) return MD_ERR_ARG;
+    const md_status st = md_pool2d_geom_check(g);
+    if (st != MD_OK) return st;
+    const int64_t channels = g->channels, in_h = g->in_h, in_w = g->in_w;
+    const int64_t out_h = g->out_h, out_w = g->out_w;
+    const int64_t rows = g->batch * out_h;
+    const int64_t image = in_h * in_w * channels;
+
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(md_threads_for(md_pool_work(g)))
+#endif
+    for (int64_t r = 0; r < rows; r++) {
+        const int64_t n = r / out_h, oh = r % out_h;
+        int64_t h0, h1;
+        md_pool_window(oh, g->stride_h, g->pad_top, g->pool_h, in_h, &h0, &h1);
+        const md_T *xn = x + n * image;
+        for (int64_t ow = 0; ow < out_w; ow++) {
+            int64_t w0, w1;
+            md_pool_window(ow, g->stride_w, g->pad_left, g->pool_w, in_w, &w0, &w1);
+            const int64_t o = (r * out_w + ow) * channels;
+            MD_FN(md_maxpool_cell)(y + o, argmax != NULL ? argmax + o : NULL, xn, channels,
+                                   in_w, h0, h1, w0, w1);
+        }
+    }
+    return MD_OK;
+}
+
+/* dx (batch, in_h, in_w, channels) = 0, then dx[n, argmax, c] += dy[n, oh, ow, c].
+ * MD_ERR_ARG when an argmax value lies outside [0, in_h * in_w) (dx is then
+ * unspecified). dx must not alias dy or argmax. */
+md_status MD_FN(md_maxpool2d_backward)(md_T *dx, const md_T *dy, const int64_t *argmax,
+                                       const md_pool2d_geom *g) {
+    if (dx == NULL || dy == NULL || argmax == NULL || g == NULL) return MD_ERR_ARG;
+    const md_status st = md_pool2d_geom_check(g);
+    if (st != MD_OK) return st;
+    const int64_t channels = g->channels;
+    const int64_t in_cells = g->in_h * g->in_w, out_cells = g->out_h * g->out_w;
+    const int64_t image = in_cells * channels, out_image = out_cells * channels;
+    int bad = 0;
+
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) reduction(| : bad) \
+    num_threads(md_threads_for(md_pool_scatter_work(g)))
+#endif
+    for (int64_t n = 0; n < g->batch; n++) {
+        md_T *restrict dxn = dx + n * image;
+        const md_T *restrict dyn = dy + n * out_image;
+        const int64_t *restrict an = argmax + n * out_image;
+        memset(dxn, 0, (size_t)image * sizeof(md_T));
+        int out_of_range = 0;
+        for (int64_t i = 0; i < out_image; i++) out_of_range |= (an[i] < 0) | (an[i] >= in_cells);
+        if (out_of_range) {
+            bad |= 1;
+            continue;
+        }
+        for (int64_t o = 0; o < out_cells; o++) {
+            const md_T *restrict dyo = dyn + o * channels;
+            const int64_t *restrict ao = an + o * channels;
+            for (int64_t c = 0; c < channels; c++) dxn[ao[c] * channels + c] += dyo[c];
+        }
+    }
+    return bad ? MD_ERR_ARG : MD_OK;
+}
+
+/* y (batch, out_h, out_w, channels) = mean of x over the real (unpadded) cells of each
+ * window, accumulated in double. */
+md_status MD_FN(md_avgpool2d_forward)(md_T *y, const md_T *x, const md_pool2d_geom *g) {
+    if (y == NULL || x == NULL || g == NULL) return MD_ERR_ARG;
+    const md_status st = md_pool2d_geom_check(g);
+    if (st != MD_OK) return st;
+    const int64_t channels = g->channels, in_h = g->in_h, in_w = g->in_w;
+    const int64_t out_h = g->out_h, out_w = g->out_w;
+    const int64_t rows = g->batch * out_h;
+    const int64_t image = in_h * in_w * channels;
+
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(md_threads_for(md_pool_work(g)))
+#endif
+    for (int64_t r = 0; r < rows; r++) {
+        const int64_t n = r / out_h, oh = r % out_h;
+        int64_t h0, h1;
+        md_pool_window(oh, g->stride_h, g->pad_top, g->pool_h, in_h, &h0, &h1);
+        const md_T *xn = x + n * image;
+        double acc[MD_POOL_CHANNEL_BLOCK];
+        for (int64_t ow = 0; ow < out_w; ow++) {
+            int64_t w0, w1;
+            md_pool_window(ow, g->stride_w, g->pad_left, g->pool_w, in_w, &w0, &w1);
+            const double count = (double)((h1 - h0) * (w1 - w0));
+            md_T *restrict yo = y + (r * out_w + ow) * channels;
+            for (int64_t c0 = 0; c0 < channels; c0 += MD_POOL_CHANNEL_BLOCK) {
+                const int64_t cb = md_min64(MD_POOL_CHANNEL_BLOCK, channels - c0);
+                for (int64_t j = 0; j < cb; j++) acc[j] = 0.0;
+                for (int64_t h = h0; h < h1; h++) {
+                    for (int64_t w = w0; w < w1; w++) {
+                        const md_T *restrict xp = xn + (h * in_w + w) * channels + c0;
+                        for (int64_t j = 0; j < cb; j++) acc[j] += (double)xp[j];
+                    }
+                }
+                for (int64_t j = 0; j < cb; j++) yo[c0 + j] = (md_T)(acc[j] / count);
+            }
+        }
+    }
+    return MD_OK;
+}
+
+/* dx (batch, in_h, in_w, channels) = 0, then every real cell of each window receives
+ * dy / (number of real cells of the window). dx must not alias dy. */
+md_status MD_FN(md_avgpool2d_backward)(md_T *dx, const md_T *dy, const md_pool2d_geom *g) {
+    if (dx == NULL || dy == NULL || g == NULL) return MD_ERR_ARG;
+    const md_status st = md_pool2d_geom_check(g);
+    if (st != MD_OK) return st;
+    const int64_t channels = g->channels, in_h = g->in_h, in_w = g->in_w;
+    const int64_t out_h = g->out_h, out_w = g->out_w;
+    const int64_t image = in_h * in_w * channels, out_image = out_h * out_w * channels;
+
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(md_threads_for(md_pool_work(g)))
+#endif
+    for (int64_t n = 0; n < g->batch; n++) {
+        md_T *restrict dxn = dx + n * image;
+        const md_T *restrict dyn = dy + n * out_image;
+        memset(dxn, 0, (size_t)image * sizeof(md_T));
+        for (int64_t oh = 0; oh < out_h; oh++) {
+            int64_t h0, h1;
+            md_pool_window(oh, g->stride_h, g->pad_top, g->pool_h, in_h, &h0, &h1);
+            for (int64_t ow = 0; ow < out_w; ow++) {
+                int64_t w0, w1;
+                md_pool_window(ow, g->stride_w, g->pad_left, g->pool_w, in_w, &w0, &w1);
+                const md_T scale = (md_T)(1.0 / (double)((h1 - h0) * (w1 - w0)));
+                const md_T *restrict dyo = dyn + (oh * out_w + ow) * channels;
+                for (int64_t h = h0; h < h1; h++) {
+                    for (int64_t w = w0; w < w1; w++) {
+                        md_T *restrict dxp = dxn + (h * in_w + w) * channels;
+                        for (int64_t c = 0; c < channels; c++) dxp[c] += dyo[c] * scale;
+                    }
+                }
+            }
+        }
+    }
+    return MD_OK;
+}
