@@ -1,1 +1,64 @@
 # Wrappers for csrc/activations.c.
+
+# Codes of the elementwise activations (md_activation), by Keras name.
+ACTIVATION_CODES = {
+    "linear": MD_ACT_LINEAR,
+    "relu": MD_ACT_RELU,
+    "sigmoid": MD_ACT_SIGMOID,
+    "tanh": MD_ACT_TANH,
+}
+
+
+def activation_forward(real[::1] y, const real[::1] x, int activation):
+    """y = act(x) elementwise over flat arrays of n values (``activation``: an
+    ``ACTIVATION_CODES`` value). y may be x itself (in place)."""
+    cdef int64_t n = x.shape[0]
+    cdef md_status st
+    expect_shape("activation_forward", "y", shape_of(y, 1), (n,))
+    with nogil:
+        if real is float:
+            st = md_activation_forward_f32(&y[0], &x[0], n, activation)
+        else:
+            st = md_activation_forward_f64(&y[0], &x[0], n, activation)
+    check_status(st, "activation_forward")
+
+
+def activation_backward(real[::1] dx, const real[::1] dy, const real[::1] y, int activation):
+    """dx = dy * act'(.) from the forward OUTPUT y (flat arrays of n values). dx may be dy."""
+    cdef int64_t n = dy.shape[0]
+    cdef md_status st
+    expect_shape("activation_backward", "dx", shape_of(dx, 1), (n,))
+    expect_shape("activation_backward", "y", shape_of(y, 1), (n,))
+    with nogil:
+        if real is float:
+            st = md_activation_backward_f32(&dx[0], &dy[0], &y[0], n, activation)
+        else:
+            st = md_activation_backward_f64(&dx[0], &dy[0], &y[0], n, activation)
+    check_status(st, "activation_backward")
+
+
+def softmax_forward(real[:, ::1] y, const real[:, ::1] x):
+    """y (rows, cols) = softmax over the last axis of x (rows, cols), max-subtracted."""
+    cdef int64_t rows = x.shape[0], cols = x.shape[1]
+    cdef md_status st
+    expect_shape("softmax_forward", "y", shape_of(y, 2), (rows, cols))
+    with nogil:
+        if real is float:
+            st = md_softmax_forward_f32(&y[0, 0], &x[0, 0], rows, cols)
+        else:
+            st = md_softmax_forward_f64(&y[0, 0], &x[0, 0], rows, cols)
+    check_status(st, "softmax_forward")
+
+
+def softmax_backward(real[:, ::1] dx, const real[:, ::1] dy, const real[:, ::1] y):
+    """dx = y * (dy - sum(dy * y)) per row of (rows, cols) arrays. dx may be dy."""
+    cdef int64_t rows = dy.shape[0], cols = dy.shape[1]
+    cdef md_status st
+    expect_shape("softmax_backward", "dx", shape_of(dx, 2), (rows, cols))
+    expect_shape("softmax_backward", "y", shape_of(y, 2), (rows, cols))
+    with nogil:
+        if real is float:
+            st = md_softmax_backward_f32(&dx[0, 0], &dy[0, 0], &y[0, 0], rows, cols)
+        else:
+            st = md_softmax_backward_f64(&dx[0, 0], &dy[0, 0], &y[0, 0], rows, cols)
+    check_status(st, "softmax_backward")

@@ -1,1 +1,112 @@
 # Wrappers for csrc/loss.c.
+
+
+def softmax_xent_forward(real[::1] loss, real[:, ::1] probs, const real[:, ::1] logits,
+                         const real[:, ::1] targets):
+    """Fused softmax + cross-entropy over logits (rows, cols) and dense targets
+    (rows, cols): writes loss (rows) and probs (rows, cols)."""
+    cdef int64_t rows = logits.shape[0], cols = logits.shape[1]
+    cdef md_status st
+    expect_shape("softmax_xent_forward", "targets", shape_of(targets, 2), (rows, cols))
+    expect_shape("softmax_xent_forward", "probs", shape_of(probs, 2), (rows, cols))
+    expect_shape("softmax_xent_forward", "loss", shape_of(loss, 1), (rows,))
+    with nogil:
+        if real is float:
+            st = md_softmax_xent_forward_f32(&loss[0], &probs[0, 0], &logits[0, 0],
+                                             &targets[0, 0], rows, cols)
+        else:
+            st = md_softmax_xent_forward_f64(&loss[0], &probs[0, 0], &logits[0, 0],
+                                             &targets[0, 0], rows, cols)
+    check_status(st, "softmax_xent_forward")
+
+
+def softmax_xent_backward(real[:, ::1] dlogits, const real[::1] dloss,
+                          const real[:, ::1] probs, const real[:, ::1] targets):
+    """dlogits (rows, cols) = dloss[:, None] * (probs * sum(targets, -1) - targets)."""
+    cdef int64_t rows = probs.shape[0], cols = probs.shape[1]
+    cdef md_status st
+    expect_shape("softmax_xent_backward", "targets", shape_of(targets, 2), (rows, cols))
+    expect_shape("softmax_xent_backward", "dlogits", shape_of(dlogits, 2), (rows, cols))
+    expect_shape("softmax_xent_backward", "dloss", shape_of(dloss, 1), (rows,))
+    with nogil:
+        if real is float:
+            st = md_softmax_xent_backward_f32(&dlogits[0, 0], &dloss[0], &probs[0, 0],
+                                              &targets[0, 0], rows, cols)
+        else:
+            st = md_softmax_xent_backward_f64(&dlogits[0, 0], &dloss[0], &probs[0, 0],
+                                              &targets[0, 0], rows, cols)
+    check_status(st, "softmax_xent_backward")
+
+
+def sparse_softmax_xent_forward(real[::1] loss, real[:, ::1] probs, const real[:, ::1] logits,
+                                const int64_t[::1] labels):
+    """Fused softmax + cross-entropy against int64 class labels (rows): writes loss (rows)
+    and probs (rows, cols). A label outside [0, cols) raises ValueError, nothing written."""
+    cdef int64_t rows = logits.shape[0], cols = logits.shape[1]
+    cdef md_status st
+    expect_shape("sparse_softmax_xent_forward", "labels", shape_of(labels, 1), (rows,))
+    expect_shape("sparse_softmax_xent_forward", "probs", shape_of(probs, 2), (rows, cols))
+    expect_shape("sparse_softmax_xent_forward", "loss", shape_of(loss, 1), (rows,))
+    with nogil:
+        if real is float:
+            st = md_sparse_softmax_xent_forward_f32(&loss[0], &probs[0, 0], &logits[0, 0],
+                                                    &labels[0], rows, cols)
+        else:
+            st = md_sparse_softmax_xent_forward_f64(&loss[0], &probs[0, 0], &logits[0, 0],
+                                                    &labels[0], rows, cols)
+    check_status(st, "sparse_softmax_xent_forward")
+
+
+def sparse_softmax_xent_backward(real[:, ::1] dlogits, const real[::1] dloss,
+                                 const real[:, ::1] probs, const int64_t[::1] labels):
+    """dlogits (rows, cols) = dloss[:, None] * (probs - one_hot(labels))."""
+    cdef int64_t rows = probs.shape[0], cols = probs.shape[1]
+    cdef md_status st
+    expect_shape("sparse_softmax_xent_backward", "labels", shape_of(labels, 1), (rows,))
+    expect_shape("sparse_softmax_xent_backward", "dlogits", shape_of(dlogits, 2), (rows, cols))
+    expect_shape("sparse_softmax_xent_backward", "dloss", shape_of(dloss, 1), (rows,))
+    with nogil:
+        if real is float:
+            st = md_sparse_softmax_xent_backward_f32(&dlogits[0, 0], &dloss[0], &probs[0, 0],
+                                                     &labels[0], rows, cols)
+        else:
+            st = md_sparse_softmax_xent_backward_f64(&dlogits[0, 0], &dloss[0], &probs[0, 0],
+                                                     &labels[0], rows, cols)
+    check_status(st, "sparse_softmax_xent_backward")
+
+
+def categorical_xent_forward(real[::1] loss, const real[:, ::1] probs,
+                             const real[:, ::1] targets, double eps):
+    """Keras categorical cross-entropy from probabilities (rows, cols): each row is
+    renormalised to sum 1 and clipped to [eps, 1 - eps]; writes loss (rows)."""
+    cdef int64_t rows = probs.shape[0], cols = probs.shape[1]
+    cdef md_status st
+    expect_shape("categorical_xent_forward", "targets", shape_of(targets, 2), (rows, cols))
+    expect_shape("categorical_xent_forward", "loss", shape_of(loss, 1), (rows,))
+    with nogil:
+        if real is float:
+            st = md_categorical_xent_forward_f32(&loss[0], &probs[0, 0], &targets[0, 0],
+                                                 rows, cols, eps)
+        else:
+            st = md_categorical_xent_forward_f64(&loss[0], &probs[0, 0], &targets[0, 0],
+                                                 rows, cols, eps)
+    check_status(st, "categorical_xent_forward")
+
+
+def categorical_xent_backward(real[:, ::1] dprobs, const real[::1] dloss,
+                              const real[:, ::1] probs, const real[:, ::1] targets, double eps):
+    """dprobs (rows, cols) of categorical_xent_forward, through the renormalisation; the
+    clip passes no gradient where the normalised probability is outside [eps, 1 - eps]."""
+    cdef int64_t rows = probs.shape[0], cols = probs.shape[1]
+    cdef md_status st
+    expect_shape("categorical_xent_backward", "targets", shape_of(targets, 2), (rows, cols))
+    expect_shape("categorical_xent_backward", "dprobs", shape_of(dprobs, 2), (rows, cols))
+    expect_shape("categorical_xent_backward", "dloss", shape_of(dloss, 1), (rows,))
+    with nogil:
+        if real is float:
+            st = md_categorical_xent_backward_f32(&dprobs[0, 0], &dloss[0], &probs[0, 0],
+                                                  &targets[0, 0], rows, cols, eps)
+        else:
+            st = md_categorical_xent_backward_f64(&dprobs[0, 0], &dloss[0], &probs[0, 0],
+                                                  &targets[0, 0], rows, cols, eps)
+    check_status(st, "categorical_xent_backward")

@@ -1,0 +1,140 @@
+/* activations_impl.h -- template of activations.c, included once per element type
+ * (md_T, MD_FN, MD_IS_F32 come from md_instantiate.h). No include guard. */
+
+#if MD_IS_F32
+#define MD_AX_EXP expf
+#define MD_AX_ABS fabsf
+#define MD_AX_TANH tanhf
+#else
+#define MD_AX_EXP exp
+#define MD_AX_ABS fabs
+#define MD_AX_TANH tanh
+#endif
+
+/* ---------------------------------------------------------------- elementwise */
+
+/* y = act(x) over n values; y may alias x (every element is read before it is written). */
+md_status MD_FN(md_activation_forward)(md_T *y, const md_T *x, int64_t n, int activation) {
+    if (y == NULL || x == NULL) return MD_ERR_ARG;
+    if (n <= 0) return MD_ERR_SHAPE;
+    switch (activation) {
+    case MD_ACT_LINEAR:
+        if (y != x) {
+MD_AX_PFOR(md_threads_for(n))
+            for (int64_t i = 0; i < n; i++) y[i] = x[i];
+        }
+        return MD_OK;
+    case MD_ACT_RELU:
+        /* (x < 0) ? 0 : x keeps NaN as NaN, like max(x, 0) in NumPy */
+MD_AX_PFOR(md_threads_for(n))
+        for (int64_t i = 0; i < n; i++) {
+            const md_T v = x[i];
+            y[i] = v < (md_T)0 ? (md_T)0 : v;
+        }
+        return MD_OK;
+    case MD_ACT_SIGMOID:
+        /* Stable for any |x|: e = exp(-|x|) never overflows; then
+         * sigmoid(x) = 1 / (1 + e) for x >= 0 and e / (1 + e) for x < 0. */
+MD_AX_PFOR(md_threads_for(n))
+        for (int64_t i = 0; i < n; i++) {
+            const md_T v = x[i];
+            const md_T e = MD_AX_EXP(-MD_AX_ABS(v));
+            const md_T r = (md_T)1 / ((md_T)1 + e);
+            y[i] = v >= (md_T)0 ? r : e * r;
+        }
+        return MD_OK;
+    case MD_ACT_TANH:
+MD_AX_PFOR(md_threads_for(n))
+        for (int64_t i = 0; i < n; i++) y[i] = MD_AX_TANH(x[i]);
+        return MD_OK;
+    default:
+        return MD_ERR_ARG;
+    }
+}
+
+/* dx = dy * act'(.) written in terms of the forward OUTPUT y; dx may alias dy. */
+md_status MD_FN(md_activation_backward)(md_T *dx, const md_T *dy, const md_T *y, int64_t n,
+                                        int activation) {
+    if (dx == NULL || dy == NULL || y == NULL) return MD_ERR_ARG;
+    if (n <= 0) return MD_ERR_SHAPE;
+    switch (activation) {
+    case MD_ACT_LINEAR:
+        if (dx != dy) {
+MD_AX_PFOR(md_threads_for(n))
+            for (int64_t i = 0; i < n; i++) dx[i] = dy[i];
+        }
+        return MD_OK;
+    case MD_ACT_RELU:
+MD_AX_PFOR(md_threads_for(n))
+        for (int64_t i = 0; i < n; i++) dx[i] = y[i] > (md_T)0 ? dy[i] : (md_T)0;
+        return MD_OK;
+    case MD_ACT_SIGMOID:
+MD_AX_PFOR(md_threads_for(n))
+        for (int64_t i = 0; i < n; i++) {
+            const md_T s = y[i];
+            dx[i] = dy[i] * (s * ((md_T)1 - s));
+        }
+        return MD_OK;
+    case MD_ACT_TANH:
+MD_AX_PFOR(md_threads_for(n))
+        for (int64_t i = 0; i < n; i++) {
+            const md_T t = y[i];
+            dx[i] = dy[i] * ((md_T)1 - t * t);
+        }
+        return MD_OK;
+    default:
+        return MD_ERR_ARG;
+    }
+}
+
+/* ---------------------------------------------------------------- softmax */
+
+/* y (rows, cols) = softmax of each row of x, max-subtracted; the row sum is accumulated in
+ * double. Rows are independent (one thread owns a row), so results do not depend on the
+ * thread count. y may alias x. */
+md_status MD_FN(md_softmax_forward)(md_T *y, const md_T *x, int64_t rows, int64_t cols) {
+    if (y == NULL || x == NULL) return MD_ERR_ARG;
+    if (rows <= 0 || cols <= 0) return MD_ERR_SHAPE;
+    int64_t total;
+    if (!md_mul_ok(rows, cols, &total)) return MD_ERR_OVERFLOW;
+MD_AX_PFOR(md_threads_for(total))
+    for (int64_t r = 0; r < rows; r++) {
+        const md_T *xr = x + r * cols;
+        md_T *yr = y + r * cols;
+        md_T m = xr[0];
+        for (int64_t j = 1; j < cols; j++) m = xr[j] > m ? xr[j] : m;
+        double s = 0.0;
+        for (int64_t j = 0; j < cols; j++) {
+            const md_T e = MD_AX_EXP(xr[j] - m);
+            yr[j] = e;
+            s += (double)e;
+        }
+        const double inv = 1.0 / s;
+        for (int64_t j = 0; j < cols; j++) yr[j] = (md_T)((double)yr[j] * inv);
+    }
+    return MD_OK;
+}
+
+/* dx = y * (dy - sum(dy * y)) per row (sum in double); dx may alias dy. */
+md_status MD_FN(md_softmax_backward)(md_T *dx, const md_T *dy, const md_T *y, int64_t rows,
+                                     int64_t cols) {
+    if (dx == NULL || dy == NULL || y == NULL) return MD_ERR_ARG;
+    if (rows <= 0 || cols <= 0) return MD_ERR_SHAPE;
+    int64_t total;
+    if (!md_mul_ok(rows, cols, &total)) return MD_ERR_OVERFLOW;
+MD_AX_PFOR(md_threads_for(total))
+    for (int64_t r = 0; r < rows; r++) {
+        const md_T *dyr = dy + r * cols;
+        const md_T *yr = y + r * cols;
+        md_T *dxr = dx + r * cols;
+        double s = 0.0;
+        for (int64_t j = 0; j < cols; j++) s += (double)dyr[j] * (double)yr[j];
+        for (int64_t j = 0; j < cols; j++)
+            dxr[j] = (md_T)((double)yr[j] * ((double)dyr[j] - s));
+    }
+    return MD_OK;
+}
+
+#undef MD_AX_EXP
+#undef MD_AX_TANH
+#undef MD_AX_ABS
