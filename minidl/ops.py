@@ -49,7 +49,8 @@ def _prepare(x, name, where, dtype=None):
         raise TypeError(f"{where}: argument '{name}' must be a real numeric array, "
                         f"received dtype {array.dtype}")
     target = dtype if dtype is not None else _compute_dtype(array)
-    return np.ascontiguousarray(array, dtype=target)
+    # asarray keeps 0-d arrays 0-d (ascontiguousarray would make them 1-d)
+    return np.asarray(array, dtype=target, order="C")
 
 
 def _require_ndim(array, ndims, name, where):
