@@ -1,1 +1,71 @@
-# Wrappers for csrc/optim.c.
+# Wrappers for csrc/optim.c: in-place optimizer updates over flat arrays of n values.
+# The variable and every state array are updated in place; all share one dtype and
+# length n. Optional state arrays may be None (passed to C as NULL).
+
+
+cdef real *_optim_state_ptr(str where, str name, real[::1] state, int64_t n) except? NULL:
+    """The address of an optional state array (NULL for None), after a length check."""
+    if state is None:
+        return NULL
+    expect_shape(where, name, shape_of(state, 1), (n,))
+    return &state[0]
+
+
+def sgd_update(real[::1] var not None, real[::1] velocity, const real[::1] grad not None,
+               double lr, double momentum, bint nesterov):
+    """SGD step in place (Keras 3). momentum == 0: var -= lr*grad; else
+    velocity = momentum*velocity - lr*grad and var += velocity, or with nesterov
+    var += momentum*velocity - lr*grad. velocity may be None when momentum == 0."""
+    cdef int64_t n = var.shape[0]
+    cdef md_status st
+    expect_shape("sgd_update", "grad", shape_of(grad, 1), (n,))
+    cdef real *vel = _optim_state_ptr("sgd_update", "velocity", velocity, n)
+    with nogil:
+        if real is float:
+            st = md_sgd_update_f32(&var[0], vel, &grad[0], n, lr, momentum, nesterov)
+        else:
+            st = md_sgd_update_f64(&var[0], vel, &grad[0], n, lr, momentum, nesterov)
+    check_status(st, "sgd_update")
+
+
+def rmsprop_update(real[::1] var not None, real[::1] velocity not None,
+                   real[::1] average_grad, real[::1] momentum_buf,
+                   const real[::1] grad not None, double lr, double rho, double momentum,
+                   double epsilon, bint centered):
+    """RMSprop step in place (Keras 3; epsilon inside the square root). average_grad is
+    needed when centered, momentum_buf when momentum > 0; otherwise they may be None."""
+    cdef int64_t n = var.shape[0]
+    cdef md_status st
+    expect_shape("rmsprop_update", "velocity", shape_of(velocity, 1), (n,))
+    expect_shape("rmsprop_update", "grad", shape_of(grad, 1), (n,))
+    cdef real *avg = _optim_state_ptr("rmsprop_update", "average_grad", average_grad, n)
+    cdef real *mom = _optim_state_ptr("rmsprop_update", "momentum_buf", momentum_buf, n)
+    with nogil:
+        if real is float:
+            st = md_rmsprop_update_f32(&var[0], &velocity[0], avg, mom, &grad[0], n, lr, rho,
+                                       momentum, epsilon, centered)
+        else:
+            st = md_rmsprop_update_f64(&var[0], &velocity[0], avg, mom, &grad[0], n, lr, rho,
+                                       momentum, epsilon, centered)
+    check_status(st, "rmsprop_update")
+
+
+def adam_update(real[::1] var not None, real[::1] m not None, real[::1] v not None,
+                real[::1] vhat, const real[::1] grad not None, double lr, double beta_1,
+                double beta_2, double epsilon, int64_t step, double weight_decay):
+    """Adam / AdamW step in place (Keras 3). step is the 1-based step number; vhat (not
+    None) turns on amsgrad; weight_decay > 0 first applies var -= var*weight_decay*lr."""
+    cdef int64_t n = var.shape[0]
+    cdef md_status st
+    expect_shape("adam_update", "m", shape_of(m, 1), (n,))
+    expect_shape("adam_update", "v", shape_of(v, 1), (n,))
+    expect_shape("adam_update", "grad", shape_of(grad, 1), (n,))
+    cdef real *vh = _optim_state_ptr("adam_update", "vhat", vhat, n)
+    with nogil:
+        if real is float:
+            st = md_adam_update_f32(&var[0], &m[0], &v[0], vh, &grad[0], n, lr, beta_1,
+                                    beta_2, epsilon, step, weight_decay)
+        else:
+            st = md_adam_update_f64(&var[0], &m[0], &v[0], vh, &grad[0], n, lr, beta_1,
+                                    beta_2, epsilon, step, weight_decay)
+    check_status(st, "adam_update")

@@ -1,1 +1,86 @@
-# Wrappers for csrc/tensor_ops.c.
+# Wrappers for csrc/tensor_ops.c: bias add, deterministic axis sum, elementwise ops.
+# Zero-sized arrays are fine (the kernels return without touching them).
+
+
+def bias_add(real[:, ::1] y not None, const real[:, ::1] x not None,
+             const real[::1] bias not None):
+    """y (rows, cols) = x + bias (cols) broadcast over rows. y may be x itself."""
+    cdef int64_t rows = x.shape[0], cols = x.shape[1]
+    cdef md_status st
+    expect_shape("bias_add", "y", shape_of(y, 2), (rows, cols))
+    expect_shape("bias_add", "bias", shape_of(bias, 1), (cols,))
+    with nogil:
+        if real is float:
+            st = md_bias_add_f32(&y[0, 0], &x[0, 0], &bias[0], rows, cols)
+        else:
+            st = md_bias_add_f64(&y[0, 0], &x[0, 0], &bias[0], rows, cols)
+    check_status(st, "bias_add")
+
+
+def reduce_sum(real[:, ::1] out not None, const real[:, :, ::1] x not None):
+    """out (outer, inner) = sum of x (outer, reduce, inner) over its middle axis,
+    accumulated in double in fixed chunks: bit-identical for every thread count."""
+    cdef int64_t outer = x.shape[0], reduce = x.shape[1], inner = x.shape[2]
+    cdef md_status st
+    expect_shape("reduce_sum", "out", shape_of(out, 2), (outer, inner))
+    with nogil:
+        if real is float:
+            st = md_reduce_sum_f32(&out[0, 0], &x[0, 0, 0], outer, reduce, inner)
+        else:
+            st = md_reduce_sum_f64(&out[0, 0], &x[0, 0, 0], outer, reduce, inner)
+    check_status(st, "reduce_sum")
+
+
+def add(real[::1] y not None, const real[::1] a not None, const real[::1] b not None):
+    """y = a + b over flat arrays of n values. y may be a or b."""
+    cdef int64_t n = a.shape[0]
+    cdef md_status st
+    expect_shape("add", "b", shape_of(b, 1), (n,))
+    expect_shape("add", "y", shape_of(y, 1), (n,))
+    with nogil:
+        if real is float:
+            st = md_add_f32(&y[0], &a[0], &b[0], n)
+        else:
+            st = md_add_f64(&y[0], &a[0], &b[0], n)
+    check_status(st, "add")
+
+
+def mul(real[::1] y not None, const real[::1] a not None, const real[::1] b not None):
+    """y = a * b over flat arrays of n values. y may be a or b."""
+    cdef int64_t n = a.shape[0]
+    cdef md_status st
+    expect_shape("mul", "b", shape_of(b, 1), (n,))
+    expect_shape("mul", "y", shape_of(y, 1), (n,))
+    with nogil:
+        if real is float:
+            st = md_mul_f32(&y[0], &a[0], &b[0], n)
+        else:
+            st = md_mul_f64(&y[0], &a[0], &b[0], n)
+    check_status(st, "mul")
+
+
+def scale(real[::1] y not None, const real[::1] x not None, double alpha):
+    """y = alpha * x over flat arrays of n values (alpha cast once to the dtype). y may
+    be x."""
+    cdef int64_t n = x.shape[0]
+    cdef md_status st
+    expect_shape("scale", "y", shape_of(y, 1), (n,))
+    with nogil:
+        if real is float:
+            st = md_scale_f32(&y[0], &x[0], alpha, n)
+        else:
+            st = md_scale_f64(&y[0], &x[0], alpha, n)
+    check_status(st, "scale")
+
+
+def axpy(real[::1] y not None, double alpha, const real[::1] x not None):
+    """y += alpha * x in place over flat arrays of n values. x may be y."""
+    cdef int64_t n = x.shape[0]
+    cdef md_status st
+    expect_shape("axpy", "y", shape_of(y, 1), (n,))
+    with nogil:
+        if real is float:
+            st = md_axpy_f32(&y[0], alpha, &x[0], n)
+        else:
+            st = md_axpy_f64(&y[0], alpha, &x[0], n)
+    check_status(st, "axpy")

@@ -1,0 +1,200 @@
+/* optim_impl.h -- optimizer update kernels, written once in terms of md_T and MD_FN.
+ * Included twice by optim.c (through md_instantiate.h): float (_f32), then double (_f64).
+ * Formulas: Keras 3 (keras/src/optimizers/{sgd,rmsprop,adam}.py); see csrc/minidl.h. */
+
+#if MD_IS_F32
+#define MD_OPT_SQRT sqrtf
+#else
+#define MD_OPT_SQRT sqrt
+#endif
+
+/* ------------------------------------------------------------------ SGD */
+
+/* var[lo:hi] with optional momentum (mode 0: none, 1: momentum, 2: nesterov). The mode
+ * is a compile-time constant at every call site, so each mode gets its own loop. */
+static inline __attribute__((always_inline)) void MD_FN(md_sgd_span)(
+    md_T *var, md_T *velocity, const md_T *grad, int64_t lo, int64_t hi, md_T lr, md_T mom,
+    const int mode) {
+    if (mode == 0) {
+        for (int64_t i = lo; i < hi; i++) {
+            const md_T g = grad[i];
+            var[i] = var[i] - g * lr;
+        }
+    } else if (mode == 1) {
+        for (int64_t i = lo; i < hi; i++) {
+            const md_T g = grad[i];
+            const md_T m = velocity[i] * mom - g * lr;
+            velocity[i] = m;
+            var[i] = var[i] + m;
+        }
+    } else {
+        for (int64_t i = lo; i < hi; i++) {
+            const md_T g = grad[i];
+            const md_T m = velocity[i] * mom - g * lr;
+            velocity[i] = m;
+            var[i] = var[i] + (m * mom - g * lr);
+        }
+    }
+}
+
+md_status MD_FN(md_sgd_update)(md_T *var, md_T *velocity, const md_T *grad, int64_t n,
+                               double lr, double momentum, int nesterov) {
+    if (n < 0) return MD_ERR_SHAPE;
+    if (!md_optim_finite4(lr, momentum, 0.0, 0.0)) return MD_ERR_ARG;
+    if (n == 0) return MD_OK;
+    if (var == NULL || grad == NULL || (momentum != 0.0 && velocity == NULL))
+        return MD_ERR_ARG;
+    const md_T lr_t = (md_T)lr;
+    const md_T mom_t = (md_T)momentum;
+    const int mode = momentum == 0.0 ? 0 : (nesterov ? 2 : 1);
+    const int64_t blocks = md_ceil_div(n, MD_OPTIM_BLOCK);
+#pragma omp parallel for schedule(static) num_threads(md_threads_for(n))
+    for (int64_t b = 0; b < blocks; b++) {
+        const int64_t lo = b * MD_OPTIM_BLOCK;
+        const int64_t hi = md_min64(lo + MD_OPTIM_BLOCK, n);
+        if (mode == 0)
+            MD_FN(md_sgd_span)(var, velocity, grad, lo, hi, lr_t, mom_t, 0);
+        else if (mode == 1)
+            MD_FN(md_sgd_span)(var, velocity, grad, lo, hi, lr_t, mom_t, 1);
+        else
+            MD_FN(md_sgd_span)(var, velocity, grad, lo, hi, lr_t, mom_t, 2);
+    }
+    return MD_OK;
+}
+
+/* ------------------------------------------------------------------ RMSprop */
+
+static inline __attribute__((always_inline)) void MD_FN(md_rmsprop_span)(
+    md_T *var, md_T *velocity, md_T *average_grad, md_T *momentum_buf, const md_T *grad,
+    int64_t lo, int64_t hi, md_T lr, md_T rho, md_T one_minus_rho, md_T mom, md_T eps,
+    const int centered, const int use_momentum) {
+    for (int64_t i = lo; i < hi; i++) {
+        const md_T g = grad[i];
+        const md_T v = rho * velocity[i] + one_minus_rho * (g * g);
+        velocity[i] = v;
+        md_T den;
+        if (centered) {
+            const md_T a = rho * average_grad[i] + one_minus_rho * g;
+            average_grad[i] = a;
+            den = v - a * a + eps;
+        } else {
+            den = v + eps;
+        }
+        const md_T inc = (lr * g) / MD_OPT_SQRT(den);
+        if (use_momentum) {
+            const md_T mb = mom * momentum_buf[i] + inc;
+            momentum_buf[i] = mb;
+            var[i] = var[i] - mb;
+        } else {
+            var[i] = var[i] - inc;
+        }
+    }
+}
+
+md_status MD_FN(md_rmsprop_update)(md_T *var, md_T *velocity, md_T *average_grad,
+                                   md_T *momentum_buf, const md_T *grad, int64_t n, double lr,
+                                   double rho, double momentum, double epsilon, int centered) {
+    if (n < 0) return MD_ERR_SHAPE;
+    if (!md_optim_finite4(lr, rho, momentum, epsilon)) return MD_ERR_ARG;
+    if (n == 0) return MD_OK;
+    const int use_momentum = momentum > 0.0;
+    if (var == NULL || velocity == NULL || grad == NULL ||
+        (centered && average_grad == NULL) || (use_momentum && momentum_buf == NULL))
+        return MD_ERR_ARG;
+    const md_T lr_t = (md_T)lr, rho_t = (md_T)rho, omr_t = (md_T)(1.0 - rho);
+    const md_T mom_t = (md_T)momentum, eps_t = (md_T)epsilon;
+    const int mode = (centered ? 2 : 0) + use_momentum;
+    const int64_t blocks = md_ceil_div(n, MD_OPTIM_BLOCK);
+#pragma omp parallel for schedule(static) num_threads(md_threads_for(n))
+    for (int64_t b = 0; b < blocks; b++) {
+        const int64_t lo = b * MD_OPTIM_BLOCK;
+        const int64_t hi = md_min64(lo + MD_OPTIM_BLOCK, n);
+        switch (mode) {
+        case 0:
+            MD_FN(md_rmsprop_span)(var, velocity, average_grad, momentum_buf, grad, lo, hi,
+                                   lr_t, rho_t, omr_t, mom_t, eps_t, 0, 0);
+            break;
+        case 1:
+            MD_FN(md_rmsprop_span)(var, velocity, average_grad, momentum_buf, grad, lo, hi,
+                                   lr_t, rho_t, omr_t, mom_t, eps_t, 0, 1);
+            break;
+        case 2:
+            MD_FN(md_rmsprop_span)(var, velocity, average_grad, momentum_buf, grad, lo, hi,
+                                   lr_t, rho_t, omr_t, mom_t, eps_t, 1, 0);
+            break;
+        default:
+            MD_FN(md_rmsprop_span)(var, velocity, average_grad, momentum_buf, grad, lo, hi,
+                                   lr_t, rho_t, omr_t, mom_t, eps_t, 1, 1);
+            break;
+        }
+    }
+    return MD_OK;
+}
+
+/* ------------------------------------------------------------------ Adam / AdamW */
+
+static inline __attribute__((always_inline)) void MD_FN(md_adam_span)(
+    md_T *var, md_T *m, md_T *v, md_T *vhat, const md_T *grad, int64_t lo, int64_t hi,
+    md_T alpha, md_T one_minus_b1, md_T one_minus_b2, md_T eps, md_T decay,
+    const int amsgrad, const int decoupled) {
+    for (int64_t i = lo; i < hi; i++) {
+        const md_T g = grad[i];
+        md_T x = var[i];
+        if (decoupled) x = x - x * decay;
+        const md_T mi = m[i] + (g - m[i]) * one_minus_b1;
+        md_T vi = v[i] + (g * g - v[i]) * one_minus_b2;
+        m[i] = mi;
+        v[i] = vi;
+        if (amsgrad) {
+            const md_T h = vhat[i];
+            vi = h > vi ? h : vi;
+            vhat[i] = vi;
+        }
+        var[i] = x - (mi * alpha) / (MD_OPT_SQRT(vi) + eps);
+    }
+}
+
+md_status MD_FN(md_adam_update)(md_T *var, md_T *m, md_T *v, md_T *vhat, const md_T *grad,
+                                int64_t n, double lr, double beta_1, double beta_2,
+                                double epsilon, int64_t step, double weight_decay) {
+    if (n < 0) return MD_ERR_SHAPE;
+    if (!md_optim_finite4(lr, beta_1, beta_2, epsilon) || !isfinite(weight_decay) ||
+        weight_decay < 0.0 || step < 1)
+        return MD_ERR_ARG;
+    const double t = (double)step;
+    const double alpha = lr * sqrt(1.0 - pow(beta_2, t)) / (1.0 - pow(beta_1, t));
+    if (!isfinite(alpha)) return MD_ERR_ARG; /* beta_1 == 1, beta_2 > 1, ... */
+    if (n == 0) return MD_OK;
+    if (var == NULL || m == NULL || v == NULL || grad == NULL) return MD_ERR_ARG;
+    const md_T alpha_t = (md_T)alpha, eps_t = (md_T)epsilon;
+    const md_T omb1_t = (md_T)(1.0 - beta_1), omb2_t = (md_T)(1.0 - beta_2);
+    const md_T decay_t = (md_T)(weight_decay * lr);
+    const int mode = (vhat != NULL ? 2 : 0) + (weight_decay > 0.0);
+    const int64_t blocks = md_ceil_div(n, MD_OPTIM_BLOCK);
+#pragma omp parallel for schedule(static) num_threads(md_threads_for(n))
+    for (int64_t b = 0; b < blocks; b++) {
+        const int64_t lo = b * MD_OPTIM_BLOCK;
+        const int64_t hi = md_min64(lo + MD_OPTIM_BLOCK, n);
+        switch (mode) {
+        case 0:
+            MD_FN(md_adam_span)(var, m, v, vhat, grad, lo, hi, alpha_t, omb1_t, omb2_t, eps_t,
+                                decay_t, 0, 0);
+            break;
+        case 1:
+            MD_FN(md_adam_span)(var, m, v, vhat, grad, lo, hi, alpha_t, omb1_t, omb2_t, eps_t,
+                                decay_t, 0, 1);
+            break;
+        case 2:
+            MD_FN(md_adam_span)(var, m, v, vhat, grad, lo, hi, alpha_t, omb1_t, omb2_t, eps_t,
+                                decay_t, 1, 0);
+            break;
+        default:
+            MD_FN(md_adam_span)(var, m, v, vhat, grad, lo, hi, alpha_t, omb1_t, omb2_t, eps_t,
+                                decay_t, 1, 1);
+            break;
+        }
+    }
+    return MD_OK;
+}
+
+#undef MD_OPT_SQRT

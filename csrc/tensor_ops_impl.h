@@ -1,0 +1,172 @@
+/* tensor_ops_impl.h -- tensor op kernels, written once in terms of md_T and MD_FN.
+ * Included twice by tensor_ops.c (through md_instantiate.h): float (_f32), then double. */
+
+/* ------------------------------------------------------------------ bias add */
+
+md_status MD_FN(md_bias_add)(md_T *y, const md_T *x, const md_T *bias, int64_t rows,
+                             int64_t cols) {
+    int64_t total;
+    if (rows < 0 || cols < 0) return MD_ERR_SHAPE;
+    if (!md_mul_ok(rows, cols, &total)) return MD_ERR_OVERFLOW;
+    if (total == 0) return MD_OK;
+    if (y == NULL || x == NULL || bias == NULL) return MD_ERR_ARG;
+    const int64_t col_blocks = md_ceil_div(cols, MD_BIAS_COLS);
+    const int64_t tasks = rows * col_blocks; /* <= rows * cols */
+#pragma omp parallel for schedule(static) num_threads(md_threads_for(total))
+    for (int64_t t = 0; t < tasks; t++) {
+        const int64_t r = t / col_blocks;
+        const int64_t lo = (t % col_blocks) * MD_BIAS_COLS;
+        const int64_t hi = md_min64(lo + MD_BIAS_COLS, cols);
+        md_T *yr = y + r * cols;
+        const md_T *xr = x + r * cols;
+        for (int64_t j = lo; j < hi; j++) yr[j] = xr[j] + bias[j];
+    }
+    return MD_OK;
+}
+
+/* ------------------------------------------------------------------ reduce sum */
+
+/* The partial sum of one chunk: acc[j] = sum over r < rows of x[r * inner + j] for
+ * j < width, in double. With inner == 1 (a contiguous run) the rows are spread over
+ * MD_SUM_LANES accumulators combined pairwise; otherwise rows are added in order, each
+ * row's `width` columns in one vectorised loop. The operations depend only on
+ * (rows, inner, width), never on the thread that runs them. */
+static void MD_FN(md_sum_chunk)(double *acc, const md_T *x, int64_t rows, int64_t inner,
+                                int64_t width) {
+    if (inner == 1) {
+        double lane[MD_SUM_LANES] = {0.0};
+        int64_t r = 0;
+        for (; r + MD_SUM_LANES <= rows; r += MD_SUM_LANES)
+            for (int k = 0; k < MD_SUM_LANES; k++) lane[k] += (double)x[r + k];
+        double s = ((lane[0] + lane[1]) + (lane[2] + lane[3])) +
+                   ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+        for (; r < rows; r++) s += (double)x[r];
+        acc[0] = s;
+        return;
+    }
+    for (int64_t j = 0; j < width; j++) acc[j] = 0.0;
+    for (int64_t r = 0; r < rows; r++) {
+        const md_T *row = x + r * inner;
+        for (int64_t j = 0; j < width; j++) acc[j] += (double)row[j];
+    }
+}
+
+md_status MD_FN(md_reduce_sum)(md_T *out, const md_T *x, int64_t outer, int64_t reduce,
+                               int64_t inner) {
+    int64_t out_n, total;
+    if (outer < 0 || reduce < 0 || inner < 0) return MD_ERR_SHAPE;
+    if (!md_mul_ok(outer, inner, &out_n) || !md_mul_ok(out_n, reduce, &total))
+        return MD_ERR_OVERFLOW;
+    if (out_n == 0) return MD_OK;
+    if (out == NULL) return MD_ERR_ARG;
+    if (reduce == 0) {
+        for (int64_t i = 0; i < out_n; i++) out[i] = (md_T)0;
+        return MD_OK;
+    }
+    if (x == NULL) return MD_ERR_ARG;
+
+    const int64_t chunks = md_ceil_div(reduce, MD_REDUCE_CHUNK_ROWS);
+    const int64_t col_blocks = md_ceil_div(inner, MD_SUM_COLS);
+    const int nt = md_threads_for(total);
+
+    /* Few (outer row, column block) tasks for many threads: compute every chunk's partial
+     * in parallel into a buffer, then add the partials in chunk order. */
+    double *partials = NULL;
+    int64_t partial_n;
+    if (chunks > 1 && nt > 1 && outer * col_blocks < 4 * (int64_t)nt &&
+        md_mul_ok(out_n, chunks, &partial_n) && partial_n <= INT64_MAX / 8)
+        partials = (double *)malloc((size_t)partial_n * sizeof(double));
+    /* (when the buffer cannot be had, the schedule below computes the same result) */
+
+    if (partials != NULL) {
+        const int64_t tasks = outer * chunks * col_blocks; /* <= total */
+#pragma omp parallel for schedule(static) num_threads(nt)
+        for (int64_t t = 0; t < tasks; t++) {
+            const int64_t o = t / (chunks * col_blocks);
+            const int64_t c = (t / col_blocks) % chunks;
+            const int64_t j0 = (t % col_blocks) * MD_SUM_COLS;
+            const int64_t r0 = c * MD_REDUCE_CHUNK_ROWS;
+            const int64_t rows = md_min64(MD_REDUCE_CHUNK_ROWS, reduce - r0);
+            MD_FN(md_sum_chunk)(partials + (o * chunks + c) * inner + j0,
+                                x + (o * reduce + r0) * inner + j0, rows, inner,
+                                md_min64(MD_SUM_COLS, inner - j0));
+        }
+        const int64_t combine_tasks = outer * col_blocks;
+#pragma omp parallel for schedule(static) num_threads(md_threads_for(out_n * chunks))
+        for (int64_t t = 0; t < combine_tasks; t++) {
+            const int64_t o = t / col_blocks;
+            const int64_t j0 = (t % col_blocks) * MD_SUM_COLS;
+            const int64_t width = md_min64(MD_SUM_COLS, inner - j0);
+            const double *p = partials + o * chunks * inner + j0;
+            double sum[MD_SUM_COLS];
+            for (int64_t j = 0; j < width; j++) sum[j] = p[j];
+            for (int64_t c = 1; c < chunks; c++)
+                for (int64_t j = 0; j < width; j++) sum[j] += p[c * inner + j];
+            md_T *dst = out + o * inner + j0;
+            for (int64_t j = 0; j < width; j++) dst[j] = (md_T)sum[j];
+        }
+        free(partials);
+        return MD_OK;
+    }
+
+    /* One task per (outer row, column block), looping over the chunks in order. */
+    const int64_t tasks = outer * col_blocks;
+#pragma omp parallel for schedule(static) num_threads(nt)
+    for (int64_t t = 0; t < tasks; t++) {
+        const int64_t o = t / col_blocks;
+        const int64_t j0 = (t % col_blocks) * MD_SUM_COLS;
+        const int64_t width = md_min64(MD_SUM_COLS, inner - j0);
+        const md_T *xo = x + o * reduce * inner + j0;
+        double sum[MD_SUM_COLS], part[MD_SUM_COLS];
+        MD_FN(md_sum_chunk)(sum, xo, md_min64(MD_REDUCE_CHUNK_ROWS, reduce), inner, width);
+        for (int64_t c = 1; c < chunks; c++) {
+            const int64_t r0 = c * MD_REDUCE_CHUNK_ROWS;
+            MD_FN(md_sum_chunk)(part, xo + r0 * inner,
+                                md_min64(MD_REDUCE_CHUNK_ROWS, reduce - r0), inner, width);
+            for (int64_t j = 0; j < width; j++) sum[j] += part[j];
+        }
+        md_T *dst = out + o * inner + j0;
+        for (int64_t j = 0; j < width; j++) dst[j] = (md_T)sum[j];
+    }
+    return MD_OK;
+}
+
+/* ------------------------------------------------------------------ elementwise */
+
+md_status MD_FN(md_add)(md_T *y, const md_T *a, const md_T *b, int64_t n) {
+    if (n < 0) return MD_ERR_SHAPE;
+    if (n == 0) return MD_OK;
+    if (y == NULL || a == NULL || b == NULL) return MD_ERR_ARG;
+#pragma omp parallel for schedule(static) num_threads(md_threads_for(n))
+    for (int64_t i = 0; i < n; i++) y[i] = a[i] + b[i];
+    return MD_OK;
+}
+
+md_status MD_FN(md_mul)(md_T *y, const md_T *a, const md_T *b, int64_t n) {
+    if (n < 0) return MD_ERR_SHAPE;
+    if (n == 0) return MD_OK;
+    if (y == NULL || a == NULL || b == NULL) return MD_ERR_ARG;
+#pragma omp parallel for schedule(static) num_threads(md_threads_for(n))
+    for (int64_t i = 0; i < n; i++) y[i] = a[i] * b[i];
+    return MD_OK;
+}
+
+md_status MD_FN(md_scale)(md_T *y, const md_T *x, double alpha, int64_t n) {
+    if (n < 0) return MD_ERR_SHAPE;
+    if (n == 0) return MD_OK;
+    if (y == NULL || x == NULL) return MD_ERR_ARG;
+    const md_T a = (md_T)alpha;
+#pragma omp parallel for schedule(static) num_threads(md_threads_for(n))
+    for (int64_t i = 0; i < n; i++) y[i] = a * x[i];
+    return MD_OK;
+}
+
+md_status MD_FN(md_axpy)(md_T *y, double alpha, const md_T *x, int64_t n) {
+    if (n < 0) return MD_ERR_SHAPE;
+    if (n == 0) return MD_OK;
+    if (y == NULL || x == NULL) return MD_ERR_ARG;
+    const md_T a = (md_T)alpha;
+#pragma omp parallel for schedule(static) num_threads(md_threads_for(n))
+    for (int64_t i = 0; i < n; i++) y[i] = y[i] + a * x[i];
+    return MD_OK;
+}
