@@ -1,1 +1,173 @@
 # Wrappers for csrc/batchnorm.c.
+#
+# Arrays are (rows, channels) views: rows = N for 2-D input, N*H*W for NHWC input; the
+# per-channel vectors have shape (channels,). Optional vectors default to None (NULL).
+
+
+cdef md_batchnorm_geom _bn_geom(tuple xshape, double epsilon, double momentum):
+    """The batch-norm geometry of a (rows, channels) view."""
+    cdef md_batchnorm_geom g
+    g.rows = xshape[0]
+    g.channels = xshape[1]
+    g.epsilon = epsilon
+    g.momentum = momentum
+    return g
+
+
+cdef int _bn_vector(str where, str name, object v, int64_t channels) except -1:
+    """Check an optional per-channel vector's shape (None passes)."""
+    if v is not None:
+        expect_shape(where, name, shape_of(v, 1), (channels,))
+    return 0
+
+
+def batchnorm_forward_train(real[:, ::1] y, real[::1] batch_mean, real[::1] batch_var,
+                            real[::1] moving_mean, real[::1] moving_var,
+                            const real[:, ::1] x, const real[::1] gamma,
+                            const real[::1] beta, double epsilon, double momentum):
+    """Training forward of batch normalization over x (rows, channels).
+
+    Writes y (rows, channels), batch_mean and the biased batch_var (channels,). When
+    moving_mean / moving_var are not None they are updated in place:
+    moving = moving * momentum + batch_stat * (1 - momentum). gamma None means
+    scale=False (1); beta None means center=False (0). y may be x.
+    """
+    where = "batchnorm_forward_train"
+    xs = shape_of(x, 2)
+    expect_shape(where, "y", shape_of(y, 2), xs)
+    cdef int64_t channels = xs[1]
+    _bn_vector(where, "batch_mean", batch_mean, channels)
+    _bn_vector(where, "batch_var", batch_var, channels)
+    _bn_vector(where, "moving_mean", moving_mean, channels)
+    _bn_vector(where, "moving_var", moving_var, channels)
+    _bn_vector(where, "gamma", gamma, channels)
+    _bn_vector(where, "beta", beta, channels)
+    cdef md_batchnorm_geom g = _bn_geom(xs, epsilon, momentum)
+    cdef real *mm = &moving_mean[0] if moving_mean is not None else NULL
+    cdef real *mv = &moving_var[0] if moving_var is not None else NULL
+    cdef const real *gp = &gamma[0] if gamma is not None else NULL
+    cdef const real *bp = &beta[0] if beta is not None else NULL
+    cdef md_status st
+    with nogil:
+        if real is float:
+            st = md_batchnorm_forward_train_f32(&y[0, 0], &batch_mean[0], &batch_var[0],
+                                                mm, mv, &x[0, 0], gp, bp, &g)
+        else:
+            st = md_batchnorm_forward_train_f64(&y[0, 0], &batch_mean[0], &batch_var[0],
+                                                mm, mv, &x[0, 0], gp, bp, &g)
+    check_status(st, where)
+
+
+def batchnorm_forward_infer(real[:, ::1] y, const real[:, ::1] x, const real[::1] mean,
+                            const real[::1] var, const real[::1] gamma=None,
+                            const real[::1] beta=None, double epsilon=1e-3):
+    """Inference forward: y = (x - mean) * gamma / sqrt(var + epsilon) + beta.
+
+    x, y (rows, channels); mean, var, gamma, beta (channels,); gamma / beta None mean
+    1 / 0. y may be x. ValueError when var + epsilon < 0.
+    """
+    where = "batchnorm_forward_infer"
+    xs = shape_of(x, 2)
+    expect_shape(where, "y", shape_of(y, 2), xs)
+    cdef int64_t channels = xs[1]
+    _bn_vector(where, "mean", mean, channels)
+    _bn_vector(where, "var", var, channels)
+    _bn_vector(where, "gamma", gamma, channels)
+    _bn_vector(where, "beta", beta, channels)
+    cdef md_batchnorm_geom g = _bn_geom(xs, epsilon, 0.0)
+    cdef const real *gp = &gamma[0] if gamma is not None else NULL
+    cdef const real *bp = &beta[0] if beta is not None else NULL
+    cdef md_status st
+    with nogil:
+        if real is float:
+            st = md_batchnorm_forward_infer_f32(&y[0, 0], &x[0, 0], &mean[0], &var[0],
+                                                gp, bp, &g)
+        else:
+            st = md_batchnorm_forward_infer_f64(&y[0, 0], &x[0, 0], &mean[0], &var[0],
+                                                gp, bp, &g)
+    check_status(st, where)
+
+
+def batchnorm_backward_train(real[:, ::1] dx, real[::1] dgamma, real[::1] dbeta,
+                             const real[:, ::1] dy, const real[:, ::1] x,
+                             const real[::1] batch_mean, const real[::1] batch_var,
+                             const real[::1] gamma=None, double epsilon=1e-3):
+    """Training backward (the batch statistics depend on x).
+
+    dx (rows, channels) = gamma*r/m * (m*dy - sum dy - xhat * sum dy*xhat), with
+    r = 1/sqrt(batch_var + epsilon), m = rows; dgamma = sum dy*xhat and dbeta = sum dy
+    (channels,) are written when not None. dx may be dy or x.
+    """
+    where = "batchnorm_backward_train"
+    xs = shape_of(x, 2)
+    expect_shape(where, "dy", shape_of(dy, 2), xs)
+    expect_shape(where, "dx", shape_of(dx, 2), xs)
+    cdef int64_t channels = xs[1]
+    _bn_vector(where, "dgamma", dgamma, channels)
+    _bn_vector(where, "dbeta", dbeta, channels)
+    _bn_vector(where, "batch_mean", batch_mean, channels)
+    _bn_vector(where, "batch_var", batch_var, channels)
+    _bn_vector(where, "gamma", gamma, channels)
+    cdef md_batchnorm_geom g = _bn_geom(xs, epsilon, 0.0)
+    cdef real *dgp = &dgamma[0] if dgamma is not None else NULL
+    cdef real *dbp = &dbeta[0] if dbeta is not None else NULL
+    cdef const real *gp = &gamma[0] if gamma is not None else NULL
+    cdef md_status st
+    with nogil:
+        if real is float:
+            st = md_batchnorm_backward_train_f32(&dx[0, 0], dgp, dbp, &dy[0, 0], &x[0, 0],
+                                                 &batch_mean[0], &batch_var[0], gp, &g)
+        else:
+            st = md_batchnorm_backward_train_f64(&dx[0, 0], dgp, dbp, &dy[0, 0], &x[0, 0],
+                                                 &batch_mean[0], &batch_var[0], gp, &g)
+    check_status(st, where)
+
+
+def batchnorm_backward_infer(real[:, ::1] dx, real[::1] dgamma, real[::1] dbeta,
+                             const real[:, ::1] dy, const real[:, ::1] x,
+                             const real[::1] mean, const real[::1] var,
+                             const real[::1] gamma=None, double epsilon=1e-3):
+    """Inference backward (mean and var are constants).
+
+    dx (rows, channels) = dy * gamma / sqrt(var + epsilon); dgamma = sum dy*xhat and
+    dbeta = sum dy (channels,) are written when not None. dx may be dy.
+    """
+    where = "batchnorm_backward_infer"
+    xs = shape_of(x, 2)
+    expect_shape(where, "dy", shape_of(dy, 2), xs)
+    expect_shape(where, "dx", shape_of(dx, 2), xs)
+    cdef int64_t channels = xs[1]
+    _bn_vector(where, "dgamma", dgamma, channels)
+    _bn_vector(where, "dbeta", dbeta, channels)
+    _bn_vector(where, "mean", mean, channels)
+    _bn_vector(where, "var", var, channels)
+    _bn_vector(where, "gamma", gamma, channels)
+    cdef md_batchnorm_geom g = _bn_geom(xs, epsilon, 0.0)
+    cdef real *dgp = &dgamma[0] if dgamma is not None else NULL
+    cdef real *dbp = &dbeta[0] if dbeta is not None else NULL
+    cdef const real *gp = &gamma[0] if gamma is not None else NULL
+    cdef md_status st
+    with nogil:
+        if real is float:
+            st = md_batchnorm_backward_infer_f32(&dx[0, 0], dgp, dbp, &dy[0, 0], &x[0, 0],
+                                                 &mean[0], &var[0], gp, &g)
+        else:
+            st = md_batchnorm_backward_infer_f64(&dx[0, 0], dgp, dbp, &dy[0, 0], &x[0, 0],
+                                                 &mean[0], &var[0], gp, &g)
+    check_status(st, where)
+
+
+def moments(real[::1] mean, real[::1] var, const real[:, ::1] x):
+    """Per-channel mean and biased variance of x (rows, channels), in double."""
+    where = "moments"
+    xs = shape_of(x, 2)
+    _bn_vector(where, "mean", mean, xs[1])
+    _bn_vector(where, "var", var, xs[1])
+    cdef int64_t rows = xs[0], channels = xs[1]
+    cdef md_status st
+    with nogil:
+        if real is float:
+            st = md_moments_f32(&mean[0], &var[0], &x[0, 0], rows, channels)
+        else:
+            st = md_moments_f64(&mean[0], &var[0], &x[0, 0], rows, channels)
+    check_status(st, where)
