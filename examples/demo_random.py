@@ -18,7 +18,7 @@ from minidl import ops
 
 def make_blobs(rng, classes=4, per_class=256, features=16):
     """Gaussian blobs around random centres: (x float32, labels int64)."""
-    centres = rng.normal(0.0, 3.0, size=(classes, features))
+    centres = rng.normal(0.0, 0.6, size=(classes, features))
     x = np.concatenate([c + rng.normal(size=(per_class, features)) for c in centres])
     y = np.repeat(np.arange(classes), per_class)
     order = rng.permutation(len(y))

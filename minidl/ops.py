@@ -534,7 +534,7 @@ def _bn_vector(v, name, where, channels, dtype, optional=True):
         raise TypeError(f"{where}: argument '{name}' must be an array of shape "
                         f"({channels},), received None")
     v = _prepare(v, name, where, dtype)
-    if v.size != channels or sum(1 for d in v.shape if d != 1) > 1:
+    if v.size != channels or np.count_nonzero(np.array(v.shape) != 1) > 1:
         raise ValueError(f"{where}: argument '{name}' must have shape ({channels},) (one "
                          f"value per channel), received shape {v.shape}")
     return v.reshape(channels)
