@@ -5,8 +5,8 @@ import pytest
 
 import minidl
 from minidl import ops
-from tests import reference as ref
-from tests.conftest import TOL
+import reference as ref
+from conftest import TOL
 
 STEPS = 5
 SHAPES = [(1,), (7,), (3, 5), (2, 3, 4, 5)]

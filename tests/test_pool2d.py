@@ -4,9 +4,9 @@ import pytest
 
 import minidl
 from minidl import ops
-from tests import reference as ref
-from tests.conftest import TOL
-from tests.gradcheck import assert_gradient
+import reference as ref
+from conftest import TOL
+from gradcheck import assert_gradient
 
 # (input shape NHWC, pool_size, strides, padding)
 CONFIGS = [
