@@ -29,9 +29,11 @@ def test_set_num_threads_rejects_bad_values(bad):
 
 
 def _run_python(code, **env):
+    """Run code in a fresh interpreter, outside the source tree (so the installed
+    minidl is imported, not the uncompiled sources)."""
     full_env = dict(os.environ, **env)
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env=full_env, timeout=120)
+                          env=full_env, timeout=120, cwd=os.path.dirname(minidl.__path__[0]))
 
 
 def test_env_var_sets_the_thread_count():
