@@ -53,34 +53,19 @@ static inline void *md_aligned_alloc(size_t bytes) {
     return aligned_alloc(64, (bytes + 63) & ~(size_t)63);
 }
 
-/* The workspace a kernel should use: the caller's, if given and large enough, else a
- * fresh allocation that the kernel must release with md_workspace_release. */
+/* The workspace a kernel should use: the caller's if given (it must be large enough and
+ * 64-byte aligned), else this thread's reusable scratch buffer (grown on demand, never
+ * shrunk), else -- when that buffer is already in use further up the call stack -- a
+ * fresh allocation. Release it with md_workspace_release on every path. Reusing the
+ * scratch buffer avoids an mmap/munmap and the page faults of a large malloc per call. */
 typedef struct {
     void *ptr;
-    int owned;
+    int source; /* 0: caller's or none, 1: malloc'd, 2: the thread's scratch buffer */
 } md_workspace;
 
-static inline md_status md_workspace_acquire(md_workspace *ws, void *given, size_t given_bytes,
-                                             size_t needed) {
-    ws->owned = 0;
-    ws->ptr = NULL;
-    if (needed == 0) return MD_OK;
-    if (given != NULL) {
-        if (given_bytes < needed || ((uintptr_t)given & 63u) != 0) return MD_ERR_WORKSPACE;
-        ws->ptr = given;
-        return MD_OK;
-    }
-    ws->ptr = md_aligned_alloc(needed);
-    if (ws->ptr == NULL) return MD_ERR_ALLOC;
-    ws->owned = 1;
-    return MD_OK;
-}
-
-static inline void md_workspace_release(md_workspace *ws) {
-    if (ws->owned) free(ws->ptr);
-    ws->ptr = NULL;
-    ws->owned = 0;
-}
+md_status md_workspace_acquire(md_workspace *ws, void *given, size_t given_bytes,
+                               size_t needed);
+void md_workspace_release(md_workspace *ws);
 
 /* Whether the AVX2/FMA code paths are active (detection and md_force_portable). */
 int md_use_avx2(void);
