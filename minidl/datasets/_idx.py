@@ -1,0 +1,171 @@
+"""Reader of the IDX files of MNIST and Fashion-MNIST (gzip-compressed or not).
+
+IDX layout: a big-endian 32-bit magic ``0x0000TTNN`` (``TT = 0x08`` for unsigned bytes,
+``NN`` the number of dimensions: 2051 for images, 2049 for labels), ``NN`` big-endian 32-bit
+sizes, then the uint8 payload in C order.
+"""
+import gzip
+import os
+import zlib
+
+import numpy as np
+
+from minidl.datasets import _download
+
+IMAGES_MAGIC = 2051
+LABELS_MAGIC = 2049
+_GZIP_MAGIC = b"\x1f\x8b"
+_IDX_UBYTE = 0x08
+
+# The four files of a split, by their canonical stems (without ".gz").
+TRAIN_IMAGES = "train-images-idx3-ubyte"
+TRAIN_LABELS = "train-labels-idx1-ubyte"
+TEST_IMAGES = "t10k-images-idx3-ubyte"
+TEST_LABELS = "t10k-labels-idx1-ubyte"
+STEMS = (TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS)
+
+
+def read_maybe_gzip(path):
+    """The bytes of ``path``, decompressed when the file is gzip (detected by content).
+
+    Args:
+        path: The file.
+
+    Returns:
+        The contents (``bytes`` or ``bytearray``).
+
+    Raises:
+        CorruptDatasetError: The gzip stream is truncated or corrupt.
+    """
+    with open(path, "rb") as stream:
+        raw = stream.read()
+    if not raw.startswith(_GZIP_MAGIC):
+        return raw
+    try:
+        return gzip.decompress(raw)
+    except (OSError, EOFError, zlib.error) as error:
+        raise _download.CorruptDatasetError(
+            f"{path}: corrupt or truncated gzip file ({error})") from error
+
+
+def parse_idx(data, source, expected_magic):
+    """Parse an unsigned-byte IDX file after validating its header and size.
+
+    Args:
+        data: The (decompressed) file contents.
+        source: File name used in error messages.
+        expected_magic: ``IMAGES_MAGIC`` (2051) or ``LABELS_MAGIC`` (2049).
+
+    Returns:
+        A writable ``uint8`` array whose shape is the header's dimensions.
+
+    Raises:
+        CorruptDatasetError: Wrong magic number, truncated header, or a payload whose size
+            differs from the product of the header's dimensions.
+    """
+    if len(data) < 4:
+        raise _download.CorruptDatasetError(
+            f"{source}: too short for an IDX header ({len(data)} bytes)")
+    magic = int.from_bytes(bytes(data[:4]), "big")
+    if magic != expected_magic:
+        kind = "images" if expected_magic == IMAGES_MAGIC else "labels"
+        raise _download.CorruptDatasetError(
+            f"{source}: wrong IDX magic number {magic}, expected {expected_magic} "
+            f"(unsigned-byte {kind} file)")
+    ndim = magic & 0xFF
+    header_bytes = 4 + 4 * ndim
+    if len(data) < header_bytes:
+        raise _download.CorruptDatasetError(
+            f"{source}: truncated IDX header ({len(data)} bytes, expected {header_bytes})")
+    dims = tuple(int(d) for d in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
+    expected = int(np.prod(dims, dtype=np.int64))
+    payload = len(data) - header_bytes
+    if payload != expected:
+        problem = "truncated" if payload < expected else "has trailing bytes"
+        raise _download.CorruptDatasetError(
+            f"{source}: payload {problem}: {payload} bytes, but the header's dimensions "
+            f"{dims} need {expected}")
+    array = np.frombuffer(data, dtype=np.uint8, offset=header_bytes).reshape(dims)
+    # Keras returns arrays the caller may modify in place; bytes-backed views are read-only.
+    return array if array.flags.writeable else array.copy()
+
+
+def _candidates(stem):
+    """File names accepted for a stem: the archive, the unpacked file, and the dotted
+    name some unpackers produce (``train-images.idx3-ubyte``)."""
+    dotted = stem.replace("-idx", ".idx")
+    return (stem + ".gz", stem, dotted)
+
+
+def find_local_files(folders):
+    """Locate the four IDX files in the first folder (in order) that holds each.
+
+    Args:
+        folders: Folders to search, in order.
+
+    Returns:
+        A tuple ``(found, missing)``: ``found`` maps each located stem to its path,
+        ``missing`` lists the stems not found anywhere.
+    """
+    found, missing = {}, []
+    for stem in STEMS:
+        path = next((os.path.join(folder, name) for folder in folders
+                     for name in _candidates(stem)
+                     if os.path.isfile(os.path.join(folder, name))), None)
+        if path is None:
+            missing.append(stem)
+        else:
+            found[stem] = path
+    return found, missing
+
+
+def _load_split(images_path, labels_path, num_classes):
+    """Read and cross-check one split's images and labels."""
+    images = parse_idx(read_maybe_gzip(images_path), images_path, IMAGES_MAGIC)
+    labels = parse_idx(read_maybe_gzip(labels_path), labels_path, LABELS_MAGIC)
+    if images.shape[1:] != (28, 28):
+        raise _download.CorruptDatasetError(
+            f"{images_path}: images are {images.shape[1:]}, expected (28, 28)")
+    if images.shape[0] != labels.shape[0]:
+        raise _download.CorruptDatasetError(
+            f"{images_path} holds {images.shape[0]} images but {labels_path} holds "
+            f"{labels.shape[0]} labels")
+    if labels.size and int(labels.max()) >= num_classes:
+        raise _download.CorruptDatasetError(
+            f"{labels_path}: label {int(labels.max())} out of range 0..{num_classes - 1}")
+    return images, labels
+
+
+def load_idx_dataset(path, title, local_subfolders, cache_subfolder, remote_files, function):
+    """Shared ``load_data`` of MNIST and Fashion-MNIST.
+
+    Args:
+        path: The ``path=`` argument (data folder) or ``None``.
+        title: Data set name for messages.
+        local_subfolders: Sub-folders of the data folder to search, in order (``""`` is the
+            data folder itself).
+        cache_subfolder: Sub-folder of the cache for downloads.
+        remote_files: ``{stem: RemoteFile}`` of the canonical ``.gz`` archives.
+        function: Qualified name of the loader, for messages.
+
+    Returns:
+        ``((x_train, y_train), (x_test, y_test))``.
+    """
+    data_dir = _download.resolve_data_dir(path)
+    archives = [remote_files[stem].name for stem in STEMS]
+    if data_dir is not None:
+        folders = [os.path.join(data_dir, sub) if sub else data_dir
+                   for sub in local_subfolders]
+        files, missing = find_local_files(folders)
+        if missing:
+            raise _download.DatasetUnavailableError(
+                f"{function}: the data folder {data_dir} lacks the {title} files "
+                f"{', '.join(s + '.gz' for s in missing)} (or unpacked, without '.gz'). "
+                f"Looked in: {', '.join(folders)}.")
+    else:
+        folder = os.path.join(_download.cache_dir(), cache_subfolder)
+        hint = _download.offline_hint(title, archives, local_subfolders[0], function)
+        files = {stem: _download.fetch(remote_files[stem], folder, hint) for stem in STEMS}
+    train = _load_split(files[TRAIN_IMAGES], files[TRAIN_LABELS], num_classes=10)
+    test = _load_split(files[TEST_IMAGES], files[TEST_LABELS], num_classes=10)
+    return train, test
