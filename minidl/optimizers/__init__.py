@@ -1,0 +1,242 @@
+"""Optimizers, as ``keras.optimizers``: SGD, RMSprop, Adam and AdamW.
+
+The update formulas are Keras 3's and run in C through ``minidl.ops.sgd_update``,
+``rmsprop_update`` and ``adam_update`` (one call per variable, in place).
+
+Example:
+    >>> optimizer = minidl.optimizers.Adam(learning_rate=1e-3)
+    >>> optimizer.apply_gradients(zip(grads, model.trainable_variables))
+"""
+from minidl import ops
+from minidl.optimizers import schedules
+from minidl.optimizers.base import Optimizer, check_float
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with optional (Nesterov) momentum.
+
+    ``momentum == 0``: ``w -= lr * g``. Otherwise ``v = momentum * v - lr * g`` and
+    ``w += v`` (Nesterov: ``w += momentum * v - lr * g``).
+
+    Args:
+        learning_rate: a float, a schedule or a callable (see ``Optimizer``).
+        momentum: float in [0, 1].
+        nesterov: whether to use Nesterov momentum.
+        name: defaults to ``"SGD"``.
+        **kwargs: ``weight_decay``, ``clipnorm``, ``clipvalue``, ``global_clipnorm``
+            (see ``Optimizer``).
+    """
+
+    _DEFAULT_NAME = "SGD"
+
+    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, name=None, **kwargs):
+        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
+        self.momentum = check_float(momentum, "momentum", "SGD", 0.0, 1.0)
+        self.nesterov = bool(nesterov)
+
+    def _slot_names(self):
+        return ("momentum",) if self.momentum != 0.0 else ()
+
+    def _update(self, variable, grad, slots, learning_rate):
+        self._decay_in_place(variable, learning_rate)
+        ops.sgd_update(variable.value, grad, slots.get("momentum"),
+                       learning_rate=learning_rate, momentum=self.momentum,
+                       nesterov=self.nesterov)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(momentum=self.momentum, nesterov=self.nesterov)
+        return config
+
+
+class RMSprop(Optimizer):
+    """RMSprop: divide the gradient by a running root mean square of recent gradients.
+
+    ``v = rho * v + (1 - rho) * g**2``; centered: ``a = rho * a + (1 - rho) * g`` and the
+    denominator is ``sqrt(v - a**2 + epsilon)``, else ``sqrt(v + epsilon)``; the increment
+    ``lr * g / denominator`` is applied directly or through a momentum buffer.
+
+    Args:
+        learning_rate: a float, a schedule or a callable (see ``Optimizer``).
+        rho: discounting factor in [0, 1].
+        momentum: float >= 0.
+        epsilon: small float >= 0 added inside the square root.
+        centered: normalise by the estimated variance of the gradient.
+        name: defaults to ``"rmsprop"``.
+        **kwargs: ``weight_decay``, ``clipnorm``, ``clipvalue``, ``global_clipnorm``.
+    """
+
+    _DEFAULT_NAME = "rmsprop"
+
+    def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7,
+                 centered=False, name=None, **kwargs):
+        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
+        self.rho = check_float(rho, "rho", "RMSprop", 0.0, 1.0)
+        self.momentum = check_float(momentum, "momentum", "RMSprop", 0.0)
+        self.epsilon = check_float(epsilon, "epsilon", "RMSprop", 0.0)
+        self.centered = bool(centered)
+
+    def _slot_names(self):
+        names = ["velocity"]
+        if self.momentum > 0.0:
+            names.append("momentum")
+        if self.centered:
+            names.append("average_gradient")
+        return tuple(sorted(names))
+
+    def _update(self, variable, grad, slots, learning_rate):
+        self._decay_in_place(variable, learning_rate)
+        ops.rmsprop_update(variable.value, grad, slots["velocity"],
+                           learning_rate=learning_rate, rho=self.rho, momentum=self.momentum,
+                           epsilon=self.epsilon, centered=self.centered,
+                           average_gradient=slots.get("average_gradient"),
+                           momentum_buffer=slots.get("momentum"))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(rho=self.rho, momentum=self.momentum, epsilon=self.epsilon,
+                      centered=self.centered)
+        return config
+
+
+class Adam(Optimizer):
+    """Adam: adaptive moment estimation (Keras 3 formula, ``epsilon`` outside the root).
+
+    With ``t = iterations + 1``: ``m += (g - m) * (1 - beta_1)``,
+    ``v += (g**2 - v) * (1 - beta_2)``, amsgrad: ``v_hat = max(v_hat, v)`` replaces v,
+    ``w -= lr * sqrt(1 - beta_2**t) / (1 - beta_1**t) * m / (sqrt(v) + epsilon)``.
+
+    Args:
+        learning_rate: a float, a schedule or a callable (see ``Optimizer``).
+        beta_1: decay of the first moment, in [0, 1).
+        beta_2: decay of the second moment, in [0, 1).
+        epsilon: small float >= 0.
+        amsgrad: use the running maximum of the second moment.
+        name: defaults to ``"adam"``.
+        **kwargs: ``weight_decay``, ``clipnorm``, ``clipvalue``, ``global_clipnorm``.
+    """
+
+    _DEFAULT_NAME = "adam"
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
+                 amsgrad=False, name=None, **kwargs):
+        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
+        where = type(self).__name__
+        self.beta_1 = check_float(beta_1, "beta_1", where, 0.0, 1.0, high_open=True)
+        self.beta_2 = check_float(beta_2, "beta_2", where, 0.0, 1.0, high_open=True)
+        self.epsilon = check_float(epsilon, "epsilon", where, 0.0)
+        self.amsgrad = bool(amsgrad)
+
+    def _slot_names(self):
+        return ("momentum", "velocity", "velocity_hat") if self.amsgrad else \
+            ("momentum", "velocity")
+
+    def _update(self, variable, grad, slots, learning_rate):
+        decay = self.weight_decay if self._decays(variable) else 0.0
+        ops.adam_update(variable.value, grad, slots["momentum"], slots["velocity"],
+                        self._iterations + 1, learning_rate=learning_rate,
+                        beta_1=self.beta_1, beta_2=self.beta_2, epsilon=self.epsilon,
+                        vhat=slots.get("velocity_hat"), weight_decay=decay)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(beta_1=self.beta_1, beta_2=self.beta_2, epsilon=self.epsilon,
+                      amsgrad=self.amsgrad)
+        return config
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay: ``w -= w * weight_decay * lr`` before each Adam
+    step (Keras 3 ``AdamW``).
+
+    Args:
+        learning_rate: a float, a schedule or a callable (see ``Optimizer``).
+        weight_decay: float >= 0.
+        beta_1: decay of the first moment, in [0, 1).
+        beta_2: decay of the second moment, in [0, 1).
+        epsilon: small float >= 0.
+        amsgrad: use the running maximum of the second moment.
+        name: defaults to ``"adamw"``.
+        **kwargs: ``clipnorm``, ``clipvalue``, ``global_clipnorm``.
+    """
+
+    _DEFAULT_NAME = "adamw"
+
+    def __init__(self, learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999,
+                 epsilon=1e-7, amsgrad=False, name=None, **kwargs):
+        if weight_decay is None:
+            raise ValueError("AdamW: argument 'weight_decay' must be a float. "
+                             "Received: weight_decay=None")
+        super().__init__(learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2,
+                         epsilon=epsilon, amsgrad=amsgrad, name=name,
+                         weight_decay=weight_decay, **kwargs)
+
+
+_OPTIMIZERS = {"sgd": SGD, "rmsprop": RMSprop, "adam": Adam, "adamw": AdamW}
+
+
+def serialize(optimizer):
+    """An optimizer as a dict ``{"class_name", "config"}``.
+
+    Args:
+        optimizer: an ``Optimizer``.
+
+    Returns:
+        A dict that ``deserialize`` turns back into an equally configured optimizer
+        (without its slots: see ``get_state``).
+    """
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"optimizers.serialize: argument 'optimizer' must be an Optimizer. "
+                        f"Received: {optimizer!r}")
+    return {"module": "minidl.optimizers", "class_name": type(optimizer).__name__,
+            "config": optimizer.get_config()}
+
+
+def _lookup(name):
+    cls = _OPTIMIZERS.get(name.lower()) if isinstance(name, str) else None
+    if cls is None:
+        raise ValueError(f"Could not interpret optimizer identifier: {name!r}. "
+                         f"Valid names: {', '.join(_OPTIMIZERS)}")
+    return cls
+
+
+def deserialize(config):
+    """Build an optimizer from ``serialize``'s dict.
+
+    Args:
+        config: a dict with ``class_name`` and ``config``.
+
+    Returns:
+        An ``Optimizer``.
+    """
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise ValueError(f"optimizers.deserialize: argument 'config' must be a dict with "
+                         f"'class_name' and 'config'. Received: {config!r}")
+    return _lookup(config["class_name"]).from_config(dict(config.get("config") or {}))
+
+
+def get(identifier):
+    """Resolve an optimizer identifier, as ``keras.optimizers.get``.
+
+    Args:
+        identifier: an ``Optimizer`` (returned as is), a name ('sgd', 'rmsprop', 'adam',
+            'adamw', any case; the class names too) which builds one with the Keras
+            defaults, or a ``serialize`` dict.
+
+    Returns:
+        An ``Optimizer``.
+    """
+    if isinstance(identifier, Optimizer):
+        return identifier
+    if isinstance(identifier, str):
+        return _lookup(identifier)()
+    if isinstance(identifier, dict):
+        return deserialize(identifier)
+    if isinstance(identifier, type) and issubclass(identifier, Optimizer):
+        return identifier()
+    raise ValueError(f"Could not interpret optimizer identifier: {identifier!r}. Expected "
+                     f"an Optimizer, a name ({', '.join(_OPTIMIZERS)}) or a dict.")
+
+
+__all__ = ["SGD", "Adam", "AdamW", "Optimizer", "RMSprop", "deserialize", "get",
+           "schedules", "serialize"]

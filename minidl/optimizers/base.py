@@ -1,0 +1,417 @@
+"""The ``Optimizer`` base class: learning rate, iterations, per-variable slots, clipping,
+weight decay and the saved state. Subclasses supply only the update of one variable."""
+import math
+import numbers
+
+import numpy as np
+
+from minidl import ops
+from minidl.optimizers import schedules
+
+# keras.optimizers.Optimizer arguments that minidl accepts only at their default value.
+_UNSUPPORTED_DEFAULTS = {"use_ema": False, "ema_momentum": 0.99,
+                         "ema_overwrite_frequency": None, "loss_scale_factor": None,
+                         "gradient_accumulation_steps": None}
+
+
+def check_float(value, name, where, low=None, high=None, high_open=False):
+    """A finite real number as a float, inside [low, high] (or [low, high)).
+
+    Args:
+        value: the argument.
+        name: its name, for the message.
+        where: the class, for the message.
+        low: inclusive lower bound or None.
+        high: upper bound or None.
+        high_open: exclude ``high`` itself.
+
+    Returns:
+        The value as a float.
+    """
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value.item()
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or \
+            not math.isfinite(value):
+        raise ValueError(f"{where}: argument '{name}' must be a finite number. "
+                         f"Received: {name}={value!r}")
+    value = float(value)
+    if (low is not None and value < low) or \
+            (high is not None and (value > high or (high_open and value == high))):
+        upper = "" if high is None else f", {high}{')' if high_open else ']'}"
+        interval = f"[{low}{upper}" if high is not None else f">= {low}"
+        raise ValueError(f"{where}: argument '{name}' must be in {interval}. "
+                         f"Received: {name}={value!r}")
+    return value
+
+
+def _check_optional_positive(value, name, where):
+    """None, or a positive finite float (the clipping thresholds)."""
+    if value is None:
+        return None
+    value = check_float(value, name, where, low=0.0)
+    if value == 0.0:
+        raise ValueError(f"{where}: argument '{name}' must be positive or None. "
+                         f"Received: {name}={value!r}")
+    return value
+
+
+class Optimizer:
+    """Base class of optimizers (Keras 3 ``keras.optimizers.Optimizer`` semantics).
+
+    The optimizer keeps, per variable, slot arrays (momenta, ...) created lazily on the
+    first update (zeros of the variable's shape and dtype). Each ``apply`` first clips
+    the gradients (``clipvalue``, ``clipnorm`` or ``global_clipnorm``), applies the
+    decoupled weight decay when ``weight_decay`` is set, updates every variable with
+    the learning rate of the current iteration, then increments ``iterations``.
+
+    Args:
+        learning_rate: a float, a ``schedules.LearningRateSchedule`` (evaluated at
+            ``iterations``) or a callable with no arguments returning a float.
+        weight_decay: None or a float >= 0: ``variable -= variable * weight_decay * lr``
+            before each update.
+        clipnorm: clip each gradient to this L2 norm.
+        clipvalue: clip each gradient element to ``[-clipvalue, clipvalue]``.
+        global_clipnorm: clip all gradients together to this global L2 norm.
+        name: the optimizer's name (default: the class's Keras name).
+        **kwargs: Keras's ``use_ema``, ``ema_momentum``, ``ema_overwrite_frequency``,
+            ``loss_scale_factor``, ``gradient_accumulation_steps`` are accepted at their
+            defaults only.
+    """
+
+    _DEFAULT_NAME = "optimizer"
+
+    def __init__(self, learning_rate, weight_decay=None, clipnorm=None, clipvalue=None,
+                 global_clipnorm=None, name=None, **kwargs):
+        where = type(self).__name__
+        for key, value in kwargs.items():
+            if key not in _UNSUPPORTED_DEFAULTS:
+                raise ValueError(f"{where}: argument(s) not recognized: {key!r}. "
+                                 f"Received: {key}={value!r}")
+            if value != _UNSUPPORTED_DEFAULTS[key]:
+                raise ValueError(f"{where}: argument '{key}' is not supported by minidl "
+                                 f"(only its default {_UNSUPPORTED_DEFAULTS[key]!r}). "
+                                 f"Received: {key}={value!r}")
+        self.name = name if name is not None else self._DEFAULT_NAME
+        if not isinstance(self.name, str):
+            raise ValueError(f"{where}: argument 'name' must be a string or None. "
+                             f"Received: name={name!r}")
+        self._learning_rate = self._check_learning_rate(learning_rate)
+        self.weight_decay = None if weight_decay is None else \
+            check_float(weight_decay, "weight_decay", where, low=0.0)
+        self.clipnorm = _check_optional_positive(clipnorm, "clipnorm", where)
+        self.clipvalue = _check_optional_positive(clipvalue, "clipvalue", where)
+        self.global_clipnorm = _check_optional_positive(global_clipnorm, "global_clipnorm",
+                                                        where)
+        if sum(c is not None for c in (self.clipnorm, self.clipvalue,
+                                       self.global_clipnorm)) > 1:
+            raise ValueError(f"{where}: only one of 'clipnorm', 'clipvalue' and "
+                             f"'global_clipnorm' can be set. Received: clipnorm={clipnorm}, "
+                             f"clipvalue={clipvalue}, global_clipnorm={global_clipnorm}")
+        self._iterations = 0
+        # id(variable) -> (variable, {slot name: array}); insertion order is the order
+        # in which variables were first seen, which fixes the order of get_state.
+        self._slots = {}
+        self._decay_excluded_ids = set()
+        self._decay_excluded_names = ()
+
+    # ------------------------------------------------------------ learning rate
+
+    def _check_learning_rate(self, learning_rate):
+        if isinstance(learning_rate, schedules.LearningRateSchedule):
+            return learning_rate
+        if callable(learning_rate):
+            return learning_rate
+        return check_float(learning_rate, "learning_rate", type(self).__name__)
+
+    @property
+    def learning_rate(self):
+        """The learning rate of the current iteration, as a float.
+
+        Settable with a float (or a new schedule); a learning rate created as a schedule
+        can be replaced by another schedule only, as in Keras.
+        """
+        return self._current_learning_rate()
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        if isinstance(value, schedules.LearningRateSchedule) or \
+                not isinstance(self._learning_rate, schedules.LearningRateSchedule):
+            self._learning_rate = self._check_learning_rate(value)
+            return
+        raise TypeError(f"{type(self).__name__}: this optimizer was created with a "
+                        f"LearningRateSchedule as its 'learning_rate', hence its learning "
+                        f"rate is not settable to a number. Received: {value!r}")
+
+    # Keras 2 name, still used by much user code.
+    lr = learning_rate
+
+    def _current_learning_rate(self):
+        if isinstance(self._learning_rate, schedules.LearningRateSchedule):
+            return float(self._learning_rate(self._iterations))
+        if callable(self._learning_rate):
+            return float(self._learning_rate())
+        return self._learning_rate
+
+    @property
+    def iterations(self):
+        """The number of update steps applied so far (an int)."""
+        return self._iterations
+
+    # ------------------------------------------------------------ slots
+
+    def _slot_names(self):
+        """The slot names one variable needs under this configuration (sorted)."""
+        return ()
+
+    def _slots_of(self, variable):
+        """The slots of ``variable``, created (zeros) the first time it is seen."""
+        entry = self._slots.get(id(variable))
+        if entry is None:
+            value = variable.value
+            slots = {name: np.zeros(value.shape, dtype=value.dtype, order="C")
+                     for name in self._slot_names()}
+            entry = (variable, slots)
+            self._slots[id(variable)] = entry
+        return entry[1]
+
+    def build(self, variables):
+        """Create the slots of ``variables`` now, in this order (as Keras's ``build``).
+
+        Calling it before the first ``apply`` fixes the order of ``get_state`` to the
+        order of ``variables``.
+
+        Args:
+            variables: the trainable variables.
+        """
+        for variable in variables:
+            self._check_variable(variable)
+            self._slots_of(variable)
+
+    @property
+    def built(self):
+        """Whether any slot has been created."""
+        return bool(self._slots)
+
+    @property
+    def variables(self):
+        """The optimizer's own state arrays (the slots, live, in ``get_state`` order), as
+        Keras's ``optimizer.variables`` lists the optimizer's variables."""
+        return [array for _, slots in self._slots.values()
+                for _, array in sorted(slots.items())]
+
+    def _tracked_variables(self):
+        """The model variables this optimizer has seen, in the order first seen."""
+        return [variable for variable, _ in self._slots.values()]
+
+    def _check_variable(self, variable):
+        value = getattr(variable, "value", None)
+        if not isinstance(value, np.ndarray):
+            raise TypeError(f"{type(self).__name__}: expected minidl Variables (with a "
+                            f"NumPy 'value'). Received: {variable!r}")
+
+    # ------------------------------------------------------------ weight decay
+
+    def exclude_from_weight_decay(self, var_list=None, var_names=None):
+        """Exclude variables from the weight decay (as Keras).
+
+        Args:
+            var_list: variables to exclude.
+            var_names: substrings; a variable whose name or path contains one is excluded.
+        """
+        self._decay_excluded_ids |= {id(v) for v in (var_list or ())}
+        self._decay_excluded_names = tuple(self._decay_excluded_names) + \
+            tuple(var_names or ())
+
+    def _decays(self, variable):
+        if not self.weight_decay or id(variable) in self._decay_excluded_ids:
+            return False
+        names = (getattr(variable, "name", ""), getattr(variable, "path", ""))
+        return not any(part in name for part in self._decay_excluded_names for name in names)
+
+    # ------------------------------------------------------------ applying gradients
+
+    def apply_gradients(self, grads_and_vars):
+        """Apply one step from ``(gradient, variable)`` pairs.
+
+        Args:
+            grads_and_vars: an iterable of ``(gradient, variable)``; pairs whose gradient
+                is None are skipped.
+
+        Returns:
+            The new ``iterations``.
+        """
+        pairs = list(grads_and_vars)
+        for pair in pairs:
+            if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+                raise ValueError(f"{type(self).__name__}.apply_gradients: expected "
+                                 f"(gradient, variable) pairs. Received: {pair!r}")
+        return self.apply([g for g, _ in pairs], [v for _, v in pairs])
+
+    def apply(self, grads, trainable_variables=None):
+        """Apply one step: update each variable from its gradient, then count the step.
+
+        Args:
+            grads: the gradients, one per variable (None skips the variable).
+            trainable_variables: the variables; default: those of ``build``.
+
+        Returns:
+            The new ``iterations``.
+        """
+        where = type(self).__name__
+        grads = list(grads)
+        variables = self._tracked_variables() if trainable_variables is None else \
+            list(trainable_variables)
+        if len(grads) != len(variables):
+            raise ValueError(f"{where}: expected one gradient per variable. Received: "
+                             f"{len(grads)} gradients for {len(variables)} variables")
+        pairs = []
+        for grad, variable in zip(grads, variables):
+            self._check_variable(variable)
+            if grad is None:
+                continue
+            pairs.append((self._check_gradient(grad, variable), variable))
+        if not pairs:
+            return self._iterations
+        pairs = self._clip(pairs)
+        learning_rate = self._current_learning_rate()
+        for grad, variable in pairs:
+            self._update(variable, grad, self._slots_of(variable), learning_rate)
+        self._iterations += 1
+        return self._iterations
+
+    def _check_gradient(self, grad, variable):
+        grad = np.asarray(grad)
+        name = getattr(variable, "path", getattr(variable, "name", "?"))
+        if grad.shape != variable.value.shape:
+            raise ValueError(f"{type(self).__name__}: the gradient of variable '{name}' "
+                             f"must have the variable's shape {variable.value.shape}. "
+                             f"Received: gradient of shape {grad.shape}")
+        if grad.dtype.kind not in "biuf":
+            raise TypeError(f"{type(self).__name__}: the gradient of variable '{name}' must "
+                            f"be numeric. Received: dtype {grad.dtype}")
+        return grad
+
+    def _clip(self, pairs):
+        """Apply clipvalue / clipnorm / global_clipnorm (Keras formulas)."""
+        if self.clipvalue is not None:
+            return [(np.clip(g, -self.clipvalue, self.clipvalue), v) for g, v in pairs]
+        if self.clipnorm is not None:
+            return [(self._scale_to_norm(g, _l2_norm(g), self.clipnorm), v)
+                    for g, v in pairs]
+        if self.global_clipnorm is not None:
+            norm = math.sqrt(sum(_l2_norm(g) ** 2 for g, _ in pairs))
+            return [(self._scale_to_norm(g, norm, self.global_clipnorm), v)
+                    for g, v in pairs]
+        return pairs
+
+    @staticmethod
+    def _scale_to_norm(grad, norm, clip):
+        # g * clip / max(norm, clip): unchanged when the norm is within the limit
+        if norm <= clip:
+            return grad
+        return ops.scale(grad, clip / norm)
+
+    def _update(self, variable, grad, slots, learning_rate):
+        """Update one variable in place (subclasses)."""
+        raise NotImplementedError(f"{type(self).__name__}: optimizers must implement "
+                                  f"_update(variable, grad, slots, learning_rate)")
+
+    def _decay_in_place(self, variable, learning_rate):
+        """``variable -= variable * weight_decay * learning_rate`` when it decays."""
+        if self._decays(variable):
+            ops.axpy(variable.value, -self.weight_decay * learning_rate, variable.value)
+
+    # ------------------------------------------------------------ state
+
+    def get_state(self):
+        """The optimizer's state, for saving.
+
+        Returns:
+            ``{"iterations": int, "slots": [ndarray, ...]}``: copies of the slots, by
+            variable in the order first seen (or given to ``build``), then by slot name.
+        """
+        slots = [np.array(array, copy=True) for array in self.variables]
+        return {"iterations": self._iterations, "slots": slots}
+
+    def set_state(self, state, variables):
+        """Restore ``get_state``'s state for the same variables.
+
+        Args:
+            state: the dict returned by ``get_state``.
+            variables: the variables, in the order the saved optimizer first saw them
+                (for a model: its trainable variables).
+        """
+        where = f"{type(self).__name__}.set_state"
+        if not isinstance(state, dict) or "iterations" not in state or "slots" not in state:
+            raise ValueError(f"{where}: argument 'state' must be a dict with 'iterations' "
+                             f"and 'slots'. Received: {type(state).__name__}")
+        iterations = state["iterations"]
+        if isinstance(iterations, np.ndarray) and iterations.ndim == 0:
+            iterations = iterations.item()
+        if isinstance(iterations, bool) or not isinstance(iterations, numbers.Integral) or \
+                iterations < 0:
+            raise ValueError(f"{where}: 'iterations' must be a non-negative int. "
+                             f"Received: {iterations!r}")
+        variables = list(variables)
+        for variable in variables:
+            self._check_variable(variable)
+        saved = list(state["slots"])
+        names = sorted(self._slot_names())
+        expected = len(variables) * len(names)
+        if not saved and iterations == 0:
+            # an optimizer saved before its first step: start afresh
+            self._slots = {}
+            self._iterations = 0
+            return
+        if len(saved) != expected:
+            raise ValueError(f"{where}: the state holds {len(saved)} slot arrays but "
+                             f"{len(variables)} variables with slots {names} need "
+                             f"{expected}. Was it saved from a differently configured "
+                             f"optimizer or model?")
+        restored = {}
+        arrays = iter(saved)
+        for variable in variables:
+            value = variable.value
+            slots = {}
+            for name in names:
+                array = np.asarray(next(arrays))
+                if array.shape != value.shape:
+                    label = getattr(variable, "path", "?")
+                    raise ValueError(f"{where}: slot '{name}' of variable '{label}' must "
+                                     f"have shape {value.shape}. Received: shape "
+                                     f"{array.shape}")
+                slots[name] = np.array(array, dtype=value.dtype, order="C", copy=True)
+            restored[id(variable)] = (variable, slots)
+        self._slots = restored
+        self._iterations = int(iterations)
+
+    # ------------------------------------------------------------ config
+
+    def get_config(self):
+        """The constructor arguments (a schedule is serialized to a dict)."""
+        learning_rate = self._learning_rate
+        if isinstance(learning_rate, schedules.LearningRateSchedule):
+            learning_rate = schedules.serialize(learning_rate)
+        return {"name": self.name, "learning_rate": learning_rate,
+                "weight_decay": self.weight_decay, "clipnorm": self.clipnorm,
+                "global_clipnorm": self.global_clipnorm, "clipvalue": self.clipvalue}
+
+    @classmethod
+    def from_config(cls, config):
+        """Build an optimizer from ``get_config``'s dict."""
+        config = dict(config)
+        if isinstance(config.get("learning_rate"), dict):
+            config["learning_rate"] = schedules.deserialize(config["learning_rate"])
+        return cls(**config)
+
+    def __repr__(self):
+        return (f"<{type(self).__name__} name={self.name!r}, "
+                f"learning_rate={self.learning_rate}, iterations={self._iterations}>")
+
+
+def _l2_norm(grad):
+    """L2 norm of a gradient, accumulated in double in a fixed order (ops.sum)."""
+    grad = np.asarray(grad)
+    if grad.dtype not in (np.float32, np.float64):
+        grad = grad.astype(np.float32)
+    return math.sqrt(float(ops.sum(ops.multiply(grad, grad))))
