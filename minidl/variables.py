@@ -59,3 +59,24 @@ class Variable:
     def __repr__(self):
         return (f"<Variable path={self.path}, shape={self.shape}, dtype={self.dtype}, "
                 f"trainable={self.trainable}>")
+
+
+def assign_all(variables, weights, owner):
+    """Assign a list of arrays to a list of variables, checking the count and every
+    shape before changing anything (so a bad list leaves all weights as they were).
+
+    Args:
+        variables: the Variables, in order.
+        weights: the arrays, in the same order.
+        owner: e.g. ``"Layer 'dense'"``, for error messages.
+    """
+    weights = list(weights)
+    if len(weights) != len(variables):
+        raise ValueError(f"{owner}: set_weights expects a list of {len(variables)} arrays, "
+                         f"received {len(weights)}")
+    for variable, value in zip(variables, weights):
+        if np.shape(value) != variable.shape:
+            raise ValueError(f"{owner}: weight '{variable.name}' has shape {variable.shape}, "
+                             f"received an array of shape {np.shape(value)}")
+    for variable, value in zip(variables, weights):
+        variable.assign(value)

@@ -8,7 +8,7 @@ import numpy as np
 
 def numerical_gradient(f, x, dy, eps=1e-6):
     """d/dx of sum(f(x) * dy) by central differences (x is float64, not modified)."""
-    x = np.array(x, dtype=np.float64, copy=True)
+    x = np.array(x, dtype=np.float64, order="C", copy=True)  # reshape(-1) must be a view
     grad = np.zeros_like(x)
     flat_x = x.reshape(-1)
     flat_g = grad.reshape(-1)

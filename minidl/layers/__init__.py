@@ -1,0 +1,45 @@
+"""Keras-style layers: Conv2D, Dense, BatchNormalization, pooling, Flatten, Activation,
+Dropout, Resizing and Input."""
+from minidl.layers.base import Layer
+from minidl.layers.convolutional import Conv2D
+from minidl.layers.core import Activation, Dense, Dropout, Flatten, Input, InputLayer
+from minidl.layers.normalization import BatchNormalization
+from minidl.layers.pooling import AveragePooling2D, MaxPooling2D
+from minidl.layers.preprocessing import Resizing
+
+# Keras aliases
+Convolution2D = Conv2D
+MaxPool2D = MaxPooling2D
+AvgPool2D = AveragePooling2D
+
+__all__ = ["Activation", "AveragePooling2D", "AvgPool2D", "BatchNormalization", "Conv2D",
+           "Convolution2D", "Dense", "Dropout", "Flatten", "Input", "InputLayer", "Layer",
+           "MaxPool2D", "MaxPooling2D", "Resizing", "deserialize", "get", "serialize"]
+
+_REGISTRY = {name: globals()[name] for name in __all__
+             if isinstance(globals().get(name), type)}
+
+
+def serialize(layer):
+    """``{"class_name": ..., "config": ...}`` of a layer."""
+    return {"class_name": type(layer).__name__, "config": layer.get_config()}
+
+
+def deserialize(config, custom_objects=None):
+    """A layer from :func:`serialize`'s output (custom classes via ``custom_objects``)."""
+    registry = dict(_REGISTRY, **(custom_objects or {}))
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise ValueError(f"layers.deserialize: expected a dict with 'class_name' and "
+                         f"'config', received {config!r}")
+    cls = registry.get(config["class_name"])
+    if cls is None:
+        raise ValueError(f"layers.deserialize: unknown layer class "
+                         f"{config['class_name']!r}; pass it in custom_objects")
+    return cls.from_config(dict(config.get("config", {})))
+
+
+def get(identifier):
+    """A layer instance from a layer, or a serialized dict."""
+    if isinstance(identifier, Layer):
+        return identifier
+    return deserialize(identifier)

@@ -1,0 +1,190 @@
+"""``Layer``: the base class of every minidl layer (Keras 3 conventions).
+
+A layer owns its weights (``Variable`` objects) and the cache of its last forward pass.
+``__call__`` builds it on first use; ``call(inputs, training)`` computes the output through
+``minidl.ops``; ``backward(dy)`` returns the gradient with respect to the input of the last
+call and stores each trainable weight's gradient in ``variable.grad``.
+"""
+import numpy as np
+
+from minidl import backend, initializers
+from minidl.variables import Variable, assign_all
+
+
+def _shape_tuple(shape, where, argument):
+    """A shape given as int or sequence of ints/None, as a tuple (validated)."""
+    if isinstance(shape, (int, np.integer)):
+        shape = (int(shape),)
+    try:
+        shape = tuple(None if d is None else int(d) for d in shape)
+    except (TypeError, ValueError):
+        raise ValueError(f"{where}: argument '{argument}' must be a tuple of positive ints, "
+                         f"received {shape!r}") from None
+    if any(d is not None and d <= 0 for d in shape):
+        raise ValueError(f"{where}: argument '{argument}' must contain positive sizes, "
+                         f"received {shape!r}")
+    return shape
+
+
+class Layer:
+    """Base class of layers.
+
+    Args:
+        trainable: whether the layer's trainable weights are updated by ``fit``.
+        name: the layer's name (default: its snake_case class name, made unique).
+        dtype: ``'float32'`` (default, ``minidl.backend.floatx()``) or ``'float64'``.
+        input_shape: the shape of one sample, for a model's first layer.
+        batch_size: the batch size that goes with ``input_shape`` (optional).
+    """
+
+    def __init__(self, trainable=True, name=None, dtype=None, input_shape=None,
+                 batch_size=None, **kwargs):
+        cls = type(self).__name__
+        if "batch_input_shape" in kwargs:
+            batch_shape = _shape_tuple(kwargs.pop("batch_input_shape"), cls, "batch_input_shape")
+            input_shape, batch_size = batch_shape[1:], batch_shape[0]
+        if "input_dim" in kwargs:
+            input_shape = (kwargs.pop("input_dim"),)
+        if kwargs:
+            raise TypeError(f"{cls}: unexpected keyword argument(s) "
+                            f"{', '.join(sorted(kwargs))}")
+        if name is not None and (not isinstance(name, str) or not name):
+            raise ValueError(f"{cls}: argument 'name' must be a non-empty string, "
+                             f"received {name!r}")
+        self.name = name or backend.unique_name(backend.to_snake_case(cls))
+        self._trainable = bool(trainable)
+        self.dtype = self._check_dtype(dtype)
+        self.built = False
+        self._variables = []
+        self._cache = {}
+        self.input_shape_arg = None
+        if input_shape is not None:
+            self.input_shape_arg = (batch_size,) + _shape_tuple(input_shape, cls, "input_shape")
+        self.build_input_shape = None
+
+    @staticmethod
+    def _check_dtype(dtype):
+        dtype = np.dtype(dtype or backend.floatx()).name
+        if dtype not in ("float32", "float64"):
+            raise ValueError(f"Layer: argument 'dtype' must be 'float32' or 'float64', "
+                             f"received {dtype!r}")
+        return dtype
+
+    # ---------------------------------------------------------------- weights
+    def add_weight(self, shape, initializer="glorot_uniform", name="weight", trainable=True):
+        """Create a weight, initialise it and track it (in creation order)."""
+        init = initializers.get(initializer)
+        value = init(tuple(shape), dtype=self.dtype)
+        variable = Variable(value, name=name, trainable=trainable, dtype=self.dtype)
+        variable.path = f"{self.name}/{name}"
+        self._variables.append(variable)
+        return variable
+
+    @property
+    def trainable(self):
+        """Whether ``fit`` updates this layer's trainable weights."""
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        self._trainable = bool(value)
+
+    @property
+    def weights(self):
+        """All weights, in creation order (Keras's ``get_weights`` order)."""
+        return list(self._variables)
+
+    @property
+    def trainable_weights(self):
+        """Weights updated by the optimizer (none when the layer is frozen)."""
+        if not self._trainable:
+            return []
+        return [v for v in self._variables if v.trainable]
+
+    @property
+    def non_trainable_weights(self):
+        """Weights not updated by the optimizer."""
+        if not self._trainable:
+            return list(self._variables)
+        return [v for v in self._variables if not v.trainable]
+
+    def count_params(self):
+        """Number of scalars in all weights."""
+        return int(sum(v.value.size for v in self._variables))
+
+    def get_weights(self):
+        """Copies of the weights' values, in ``weights`` order."""
+        return [v.numpy() for v in self._variables]
+
+    def set_weights(self, weights):
+        """Set every weight from a list of arrays (count and shapes must match)."""
+        assign_all(self._variables, weights, f"Layer '{self.name}'")
+
+    # ---------------------------------------------------------------- computation
+    def build(self, input_shape):
+        """Create the weights for inputs of ``input_shape`` (batch axis included)."""
+        self.build_input_shape = tuple(input_shape)
+        self.built = True
+
+    def compute_output_shape(self, input_shape):
+        """The output shape for ``input_shape`` (batch axis included, may be None)."""
+        return tuple(input_shape)
+
+    def __call__(self, inputs, training=False):
+        """Build on first use, check and convert the input, then ``call``."""
+        x = self._convert_input(inputs)
+        if not self.built:
+            self.build((None,) + x.shape[1:])
+        self._check_input(x)
+        return self.call(x, training=training)
+
+    def call(self, inputs, training=False):
+        """The forward computation (subclasses)."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement call()")
+
+    def backward(self, dy):
+        """Gradient with respect to the input of the last call; sets weight gradients."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement backward()")
+
+    def _convert_input(self, inputs):
+        array = np.asarray(inputs)
+        if array.dtype.kind not in "biuf":
+            raise TypeError(f"Layer '{self.name}': inputs must be a real numeric array, "
+                            f"received dtype {array.dtype}")
+        if array.ndim == 0 or array.shape[0] == 0:
+            raise ValueError(f"Layer '{self.name}': inputs must have a non-empty batch "
+                             f"axis, received shape {array.shape}")
+        return np.asarray(array, dtype=self.dtype, order="C")
+
+    def _check_input(self, x):
+        """Raise ValueError if x does not fit the shape the layer was built for."""
+        expected = self.build_input_shape
+        if expected is None:
+            return
+        ok = len(expected) == x.ndim and all(e is None or e == d
+                                             for e, d in zip(expected[1:], x.shape[1:]))
+        if not ok:
+            raise ValueError(f"Input 0 of layer '{self.name}' is incompatible with the "
+                             f"layer: expected shape {expected}, received shape {x.shape}")
+
+    def _need_cache(self, key):
+        if key not in self._cache:
+            raise RuntimeError(f"Layer '{self.name}': backward() called before a forward "
+                               f"call")
+        return self._cache[key]
+
+    # ---------------------------------------------------------------- config
+    def get_config(self):
+        """The layer's constructor arguments, JSON-serialisable."""
+        config = {"name": self.name, "trainable": self._trainable, "dtype": self.dtype}
+        if self.input_shape_arg is not None:
+            config["batch_input_shape"] = list(self.input_shape_arg)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        """A new layer from ``get_config()``'s output."""
+        return cls(**config)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name}, built={self.built}>"

@@ -1,0 +1,132 @@
+"""Conv2D: 2-D convolution over NHWC images with an HWIO kernel."""
+from minidl import initializers, ops
+from minidl.layers.base import _shape_tuple
+from minidl.layers.core import _WithActivation
+
+# activations the C convolution applies in the same pass as the bias
+_FUSED = ("linear", "relu", "sigmoid", "tanh")
+
+
+def _pair(value, where, argument):
+    """An int or a pair of positive ints as a pair."""
+    pair = _shape_tuple((value, value) if isinstance(value, int) else value, where, argument)
+    if len(pair) != 2 or None in pair:
+        raise ValueError(f"{where}: argument '{argument}' must be an int or a pair of "
+                         f"positive ints, received {value!r}")
+    return pair
+
+
+def spatial_output_shape(input_shape, window, strides, padding, channels, owner):
+    """``(batch, out_h, out_w, channels)`` of a windowed op (Keras's output sizes);
+    ValueError when a 'valid' window is larger than the input."""
+    sizes = []
+    for length, k, s in zip(input_shape[1:3], window, strides):
+        if length is None:
+            sizes.append(None)
+        elif padding == "same":
+            sizes.append(-(-length // s))
+        elif k > length:
+            raise ValueError(f"{owner}: the window {tuple(window)} is larger than the input "
+                             f"{tuple(input_shape[1:3])} with padding='valid'")
+        else:
+            sizes.append((length - k) // s + 1)
+    return (input_shape[0], sizes[0], sizes[1], channels)
+
+
+def _padding(value, where):
+    if not isinstance(value, str) or value.lower() not in ("valid", "same"):
+        raise ValueError(f"{where}: argument 'padding' must be 'valid' or 'same', "
+                         f"received {value!r}")
+    return value.lower()
+
+
+class Conv2D(_WithActivation):
+    """2-D convolution layer (channels_last).
+
+    Args:
+        filters: number of output channels.
+        kernel_size: int or pair ``(kh, kw)``.
+        strides: int or pair.
+        padding: ``'valid'`` or ``'same'`` (Keras's split, the odd pixel bottom/right).
+        data_format: None or ``'channels_last'``.
+        dilation_rate: only 1.
+        activation: activation name; relu/sigmoid/tanh are fused into the convolution.
+        use_bias: whether to add a bias.
+        kernel_initializer: initializer of the ``(kh, kw, in, filters)`` kernel.
+        bias_initializer: initializer of the bias.
+        **kwargs: Layer arguments.
+    """
+
+    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid",
+                 data_format=None, dilation_rate=(1, 1), activation=None, use_bias=True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(filters, bool) or not isinstance(filters, int) or filters <= 0:
+            raise ValueError(f"Conv2D: argument 'filters' must be a positive integer, "
+                             f"received {filters!r}")
+        if data_format not in (None, "channels_last"):
+            raise ValueError(f"Conv2D: only data_format='channels_last' is supported, "
+                             f"received {data_format!r}")
+        if _pair(dilation_rate, "Conv2D", "dilation_rate") != (1, 1):
+            raise ValueError(f"Conv2D: only dilation_rate=1 is supported, "
+                             f"received {dilation_rate!r}")
+        self.filters = filters
+        self.kernel_size = _pair(kernel_size, "Conv2D", "kernel_size")
+        self.strides = _pair(strides, "Conv2D", "strides")
+        self.padding = _padding(padding, "Conv2D")
+        self._init_activation(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel = self.bias = None
+        self.input_gradient = True  # a model turns this off for its first layer
+
+    def build(self, input_shape):
+        """Create the kernel ``(kh, kw, channels, filters)`` and the bias."""
+        if len(input_shape) != 4 or input_shape[-1] is None:
+            raise ValueError(f"Conv2D '{self.name}': the input must have rank 4 (batch, "
+                             f"height, width, channels), received shape {tuple(input_shape)}")
+        self.compute_output_shape(input_shape)  # validates the geometry
+        self.kernel = self.add_weight(self.kernel_size + (input_shape[-1], self.filters),
+                                      self.kernel_initializer, "kernel")
+        if self.use_bias:
+            self.bias = self.add_weight((self.filters,), self.bias_initializer, "bias")
+        super().build(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        """``(batch, out_h, out_w, filters)`` (Keras's output sizes)."""
+        return spatial_output_shape(input_shape, self.kernel_size, self.strides, self.padding,
+                                    self.filters, f"Conv2D '{self.name}'")
+
+    def call(self, inputs, training=False):
+        """``activation(conv(inputs, kernel) + bias)`` in one pass where possible."""
+        fused = self.activation if self.activation in _FUSED else None
+        z = ops.conv(inputs, self.kernel.value, self.strides, self.padding,
+                     bias=self.bias.value if self.use_bias else None, activation=fused)
+        if fused is not None:
+            self._logits = None  # never needed: softmax is the only unfused activation
+            y = z
+        else:
+            y = self._activate(z)
+        self._cache = {"x": inputs, "y": y}
+        return y
+
+    def backward_pre_activation(self, dz):
+        """Kernel/bias gradients into ``.grad``; returns the input gradient (None when
+        ``input_gradient`` is off)."""
+        dx, self.kernel.grad, dbias = ops.conv_backward(
+            dz, self._need_cache("x"), self.kernel.value, self.strides, self.padding,
+            use_bias=self.use_bias, input_gradient=self.input_gradient)
+        if self.use_bias:
+            self.bias.grad = dbias
+        return dx
+
+    def get_config(self):
+        """Constructor arguments."""
+        config = super().get_config()
+        config.update(filters=self.filters, kernel_size=list(self.kernel_size),
+                      strides=list(self.strides), padding=self.padding,
+                      activation=self.activation, use_bias=self.use_bias,
+                      kernel_initializer=initializers.serialize(self.kernel_initializer),
+                      bias_initializer=initializers.serialize(self.bias_initializer))
+        return config

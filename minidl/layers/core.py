@@ -1,0 +1,253 @@
+"""Core layers: InputLayer/Input, Dense, Activation, Flatten, Dropout."""
+import numpy as np
+
+from minidl import activations, initializers, ops, random_state
+from minidl.layers.base import Layer, _shape_tuple
+
+
+class InputLayer(Layer):
+    """The input of a model: fixes the shape of one sample (``minidl.Input`` makes one).
+
+    Args:
+        shape: shape of one sample, without the batch axis.
+        batch_size: optional fixed batch size.
+        name: optional name.
+        dtype: ``'float32'`` (default) or ``'float64'``.
+    """
+
+    def __init__(self, shape=None, batch_size=None, name=None, dtype=None, **kwargs):
+        if shape is None and "input_shape" in kwargs:
+            shape = kwargs.pop("input_shape")
+        if "batch_shape" in kwargs:
+            batch_shape = _shape_tuple(kwargs.pop("batch_shape"), "InputLayer", "batch_shape")
+            shape, batch_size = batch_shape[1:], batch_shape[0]
+        if shape is None:
+            raise ValueError("InputLayer: argument 'shape' is required")
+        super().__init__(name=name, dtype=dtype, input_shape=shape, batch_size=batch_size,
+                         **kwargs)
+        self.shape = self.input_shape_arg
+
+    def call(self, inputs, training=False):
+        """The identity."""
+        return inputs
+
+    def backward(self, dy):
+        """The identity."""
+        return dy
+
+    def get_config(self):
+        """Shape, batch size, name and dtype."""
+        return {"batch_shape": list(self.shape), "name": self.name, "dtype": self.dtype}
+
+
+def Input(shape=None, batch_size=None, name=None, dtype=None, batch_shape=None):
+    """The input of a Sequential model, as ``keras.Input``.
+
+    Args:
+        shape: shape of one sample, e.g. ``(32, 32, 3)``.
+        batch_size: optional fixed batch size.
+        name: optional name.
+        dtype: ``'float32'`` (default) or ``'float64'``.
+        batch_shape: alternatively the full shape including the batch axis.
+
+    Returns:
+        An :class:`InputLayer` to put first in ``Sequential([...])``.
+    """
+    kwargs = {"batch_shape": batch_shape} if batch_shape is not None else {}
+    return InputLayer(shape=shape, batch_size=batch_size, name=name, dtype=dtype, **kwargs)
+
+
+class _WithActivation(Layer):
+    """A layer whose output goes through a named activation (fused where the C core can)."""
+
+    def _init_activation(self, activation):
+        self.activation = activations.get(activation)
+
+    def _activate(self, z):
+        """The activation of z; z is kept as the layer's logits for the fused loss."""
+        self._logits = z
+        if self.activation == "linear":
+            return z
+        return ops.activation(z, self.activation)
+
+    @property
+    def logits(self):
+        """The pre-activation output of the last call."""
+        return self._logits
+
+    def _activation_backward(self, dy):
+        if self.activation == "linear":
+            return dy
+        return ops.activation_backward(dy, self._need_cache("y"), self.activation)
+
+    def backward(self, dy):
+        """Gradient through the activation, then through the layer's own op."""
+        return self.backward_pre_activation(self._activation_backward(np.asarray(dy)))
+
+    def backward_pre_activation(self, dz):
+        """Gradient from dz, the gradient of the output *before* the activation (the
+        model's fused softmax + cross-entropy path starts here)."""
+        raise NotImplementedError
+
+
+class Dense(_WithActivation):
+    """Densely connected layer: ``activation(inputs @ kernel + bias)``.
+
+    Args:
+        units: positive int, the output size.
+        activation: activation name (None: linear).
+        use_bias: whether to add a bias.
+        kernel_initializer: initializer of the ``(in, units)`` kernel.
+        bias_initializer: initializer of the bias.
+        **kwargs: Layer arguments (name, trainable, dtype, input_shape).
+    """
+
+    def __init__(self, units, activation=None, use_bias=True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
+            raise ValueError(f"Dense: argument 'units' must be a positive integer, "
+                             f"received {units!r}")
+        self.units = int(units)
+        self._init_activation(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel = self.bias = None
+
+    def build(self, input_shape):
+        """Create the kernel ``(input_shape[-1], units)`` and the bias ``(units,)``."""
+        if len(input_shape) < 2 or input_shape[-1] is None:
+            raise ValueError(f"Dense '{self.name}': the input must have rank >= 2 with a "
+                             f"known last axis, received shape {tuple(input_shape)}")
+        self.kernel = self.add_weight((input_shape[-1], self.units), self.kernel_initializer,
+                                      "kernel")
+        if self.use_bias:
+            self.bias = self.add_weight((self.units,), self.bias_initializer, "bias")
+        super().build(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        """``input_shape[:-1] + (units,)``."""
+        return tuple(input_shape[:-1]) + (self.units,)
+
+    def call(self, inputs, training=False):
+        """``activation(inputs @ kernel + bias)``."""
+        z = ops.matmul(inputs, self.kernel.value)
+        if self.use_bias:
+            z = ops.bias_add(z, self.bias.value)
+        y = self._activate(z)
+        self._cache = {"x": inputs, "y": y}
+        return y
+
+    def backward_pre_activation(self, dz):
+        """Kernel/bias gradients into ``.grad``; returns the input gradient."""
+        x = self._need_cache("x")
+        dx, self.kernel.grad = ops.matmul_backward(dz, x, self.kernel.value)
+        if self.use_bias:
+            self.bias.grad = ops.bias_add_backward(dz)
+        return dx
+
+    def get_config(self):
+        """Constructor arguments."""
+        config = super().get_config()
+        config.update(units=self.units, activation=self.activation, use_bias=self.use_bias,
+                      kernel_initializer=initializers.serialize(self.kernel_initializer),
+                      bias_initializer=initializers.serialize(self.bias_initializer))
+        return config
+
+
+class Activation(_WithActivation):
+    """Applies an activation function: ``Activation('relu')``.
+
+    Args:
+        activation: one of ``'linear'``, ``'relu'``, ``'sigmoid'``, ``'tanh'``,
+            ``'softmax'``.
+        **kwargs: Layer arguments.
+    """
+
+    def __init__(self, activation, **kwargs):
+        super().__init__(**kwargs)
+        self._init_activation(activation)
+
+    def call(self, inputs, training=False):
+        """The activation of the inputs."""
+        y = self._activate(inputs)
+        self._cache = {"y": y}
+        return y
+
+    def backward_pre_activation(self, dz):
+        """The identity (the activation is the whole layer)."""
+        return dz
+
+    def get_config(self):
+        """Constructor arguments."""
+        config = super().get_config()
+        config["activation"] = self.activation
+        return config
+
+
+class Flatten(Layer):
+    """Flattens each sample, in NHWC (row-major) order: ``(N, H, W, C) -> (N, H*W*C)``."""
+
+    def compute_output_shape(self, input_shape):
+        """``(batch, product of the other axes)``."""
+        rest = input_shape[1:]
+        size = None if any(d is None for d in rest) else int(np.prod(rest, dtype=np.int64))
+        return (input_shape[0], size)
+
+    def call(self, inputs, training=False):
+        """The reshaped inputs (no copy)."""
+        self._cache = {"shape": inputs.shape}
+        return inputs.reshape(inputs.shape[0], -1)
+
+    def backward(self, dy):
+        """dy reshaped back to the input's shape."""
+        return np.asarray(dy).reshape(self._need_cache("shape"))
+
+
+class Dropout(Layer):
+    """Randomly zeroes a fraction ``rate`` of the inputs during training, scaling the rest
+    by ``1 / (1 - rate)``; the identity at inference.
+
+    Args:
+        rate: float in [0, 1).
+        noise_shape: optional shape of the mask, broadcast against the input (None in it
+            takes the input's size).
+        seed: optional seed of this layer's own generator.
+        **kwargs: Layer arguments.
+    """
+
+    def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(rate, (int, float)) or isinstance(rate, bool) or not 0 <= rate < 1:
+            raise ValueError(f"Dropout: argument 'rate' must be a float in [0, 1), "
+                             f"received {rate!r}")
+        self.rate = float(rate)
+        self.noise_shape = None if noise_shape is None else tuple(noise_shape)
+        self.seed = seed
+        self._generator = random_state.generator_for(seed) if seed is not None else None
+
+    def call(self, inputs, training=False):
+        """Masked and rescaled inputs when training, else the inputs."""
+        if not training or self.rate == 0:
+            self._cache = {"mask": None}
+            return inputs
+        shape = inputs.shape
+        if self.noise_shape is not None:
+            shape = tuple(d if n is None else n for n, d in zip(self.noise_shape, inputs.shape))
+        generator = self._generator or random_state.global_generator()
+        keep = generator.random(shape) >= self.rate
+        mask = keep.astype(inputs.dtype) / inputs.dtype.type(1.0 - self.rate)
+        self._cache = {"mask": mask}
+        return inputs * mask
+
+    def backward(self, dy):
+        """dy times the mask of the last training call."""
+        mask = self._need_cache("mask")
+        return np.asarray(dy) if mask is None else np.asarray(dy) * mask
+
+    def get_config(self):
+        """Constructor arguments."""
+        config = super().get_config()
+        config.update(rate=self.rate, noise_shape=self.noise_shape, seed=self.seed)
+        return config

@@ -1,0 +1,121 @@
+"""BatchNormalization with Keras 3 semantics."""
+import numbers
+
+from minidl import initializers, ops
+from minidl.layers.base import Layer
+
+
+class BatchNormalization(Layer):
+    """Normalizes each channel with the batch statistics in training and the moving
+    statistics at inference: ``y = gamma * (x - mean) / sqrt(var + epsilon) + beta``.
+
+    In training (``fit``) the layer uses the batch mean and the **biased** batch variance
+    and updates ``moving = moving * momentum + batch * (1 - momentum)``. In
+    ``evaluate``/``predict`` it uses the moving statistics. ``trainable = False`` freezes
+    gamma and beta **and** runs the layer in inference mode, as in Keras 3.
+
+    Args:
+        axis: the channel axis (default -1, the last).
+        momentum: momentum of the moving statistics (Keras convention, default 0.99).
+        epsilon: added to the variance (default 1e-3).
+        center: learn a shift ``beta``.
+        scale: learn a scale ``gamma``.
+        beta_initializer, gamma_initializer, moving_mean_initializer,
+        moving_variance_initializer: initializers of the four weights.
+        **kwargs: Layer arguments.
+    """
+
+    def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
+                 beta_initializer="zeros", gamma_initializer="ones",
+                 moving_mean_initializer="zeros", moving_variance_initializer="ones",
+                 **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
+            raise ValueError(f"BatchNormalization: argument 'axis' must be an int, "
+                             f"received {axis!r}")
+        if not isinstance(momentum, numbers.Real) or not 0 <= momentum <= 1:
+            raise ValueError(f"BatchNormalization: argument 'momentum' must be in [0, 1], "
+                             f"received {momentum!r}")
+        if not isinstance(epsilon, numbers.Real) or not epsilon > 0:
+            raise ValueError(f"BatchNormalization: argument 'epsilon' must be positive, "
+                             f"received {epsilon!r}")
+        self.axis = int(axis)
+        self.momentum = float(momentum)
+        self.epsilon = float(epsilon)
+        self.center = bool(center)
+        self.scale = bool(scale)
+        self.beta_initializer = initializers.get(beta_initializer)
+        self.gamma_initializer = initializers.get(gamma_initializer)
+        self.moving_mean_initializer = initializers.get(moving_mean_initializer)
+        self.moving_variance_initializer = initializers.get(moving_variance_initializer)
+        self.gamma = self.beta = self.moving_mean = self.moving_variance = None
+
+    def build(self, input_shape):
+        """Create gamma, beta (trainable), moving_mean and moving_variance (not)."""
+        rank = len(input_shape)
+        if not -rank <= self.axis < rank or self.axis % rank == 0:
+            raise ValueError(f"BatchNormalization '{self.name}': axis {self.axis} is not a "
+                             f"feature axis of an input of shape {tuple(input_shape)}")
+        channels = input_shape[self.axis]
+        if channels is None:
+            raise ValueError(f"BatchNormalization '{self.name}': the channel axis must be "
+                             f"known, received shape {tuple(input_shape)}")
+        shape = (channels,)
+        if self.scale:
+            self.gamma = self.add_weight(shape, self.gamma_initializer, "gamma")
+        if self.center:
+            self.beta = self.add_weight(shape, self.beta_initializer, "beta")
+        self.moving_mean = self.add_weight(shape, self.moving_mean_initializer, "moving_mean",
+                                           trainable=False)
+        self.moving_variance = self.add_weight(shape, self.moving_variance_initializer,
+                                               "moving_variance", trainable=False)
+        super().build(input_shape)
+
+    def _value(self, variable):
+        return None if variable is None else variable.value
+
+    def call(self, inputs, training=False):
+        """Batch statistics when training (and trainable), else moving statistics."""
+        gamma, beta = self._value(self.gamma), self._value(self.beta)
+        if training and self.trainable:
+            y, mean, var = ops.batch_norm_train(
+                inputs, gamma, beta, self.moving_mean.value, self.moving_variance.value,
+                momentum=self.momentum, epsilon=self.epsilon, axis=self.axis)
+            self._cache = {"x": inputs, "mean": mean, "var": var, "training": True}
+        else:
+            y = ops.batch_normalization(inputs, self.moving_mean.value,
+                                        self.moving_variance.value, axis=self.axis,
+                                        offset=beta, scale=gamma, epsilon=self.epsilon)
+            self._cache = {"x": inputs, "training": False}
+        return y
+
+    def backward(self, dy):
+        """Input gradient; gamma/beta gradients into ``.grad``."""
+        x = self._need_cache("x")
+        gamma = self._value(self.gamma)
+        if self._cache["training"]:
+            dx, dgamma, dbeta = ops.batch_norm_train_backward(
+                dy, x, self._cache["mean"], self._cache["var"], gamma,
+                epsilon=self.epsilon, axis=self.axis)
+        else:
+            dx, dgamma, dbeta = ops.batch_normalization_backward(
+                dy, x, self.moving_mean.value, self.moving_variance.value, axis=self.axis,
+                scale=gamma, epsilon=self.epsilon)
+        if self.gamma is not None:
+            self.gamma.grad = dgamma
+        if self.beta is not None:
+            self.beta.grad = dbeta
+        return dx
+
+    def get_config(self):
+        """Constructor arguments."""
+        config = super().get_config()
+        config.update(
+            axis=self.axis, momentum=self.momentum, epsilon=self.epsilon, center=self.center,
+            scale=self.scale,
+            beta_initializer=initializers.serialize(self.beta_initializer),
+            gamma_initializer=initializers.serialize(self.gamma_initializer),
+            moving_mean_initializer=initializers.serialize(self.moving_mean_initializer),
+            moving_variance_initializer=initializers.serialize(
+                self.moving_variance_initializer))
+        return config

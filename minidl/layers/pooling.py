@@ -1,0 +1,79 @@
+"""MaxPooling2D and AveragePooling2D over NHWC images."""
+import numpy as np
+
+from minidl import ops
+from minidl.layers.base import Layer
+from minidl.layers.convolutional import _padding, _pair, spatial_output_shape
+
+
+class _Pooling2D(Layer):
+    """Shared arguments and shapes of the 2-D pooling layers.
+
+    Args:
+        pool_size: int or pair (default 2).
+        strides: int, pair or None (default: pool_size).
+        padding: ``'valid'`` (default) or ``'same'``; padded cells are ignored.
+        data_format: None or ``'channels_last'``.
+        **kwargs: Layer arguments.
+    """
+
+    def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None,
+                 **kwargs):
+        super().__init__(**kwargs)
+        cls = type(self).__name__
+        if data_format not in (None, "channels_last"):
+            raise ValueError(f"{cls}: only data_format='channels_last' is supported, "
+                             f"received {data_format!r}")
+        self.pool_size = _pair(pool_size, cls, "pool_size")
+        self.strides = self.pool_size if strides is None else _pair(strides, cls, "strides")
+        self.padding = _padding(padding, cls)
+
+    def build(self, input_shape):
+        """Check the input rank and geometry (no weights)."""
+        if len(input_shape) != 4:
+            raise ValueError(f"{type(self).__name__} '{self.name}': the input must have rank "
+                             f"4, received shape {tuple(input_shape)}")
+        self.compute_output_shape(input_shape)
+        super().build(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        """``(batch, out_h, out_w, channels)``."""
+        return spatial_output_shape(input_shape, self.pool_size, self.strides, self.padding,
+                                    input_shape[3], f"{type(self).__name__} '{self.name}'")
+
+    def get_config(self):
+        """Constructor arguments."""
+        config = super().get_config()
+        config.update(pool_size=list(self.pool_size), strides=list(self.strides),
+                      padding=self.padding)
+        return config
+
+
+class MaxPooling2D(_Pooling2D):
+    """Max pooling; the gradient goes to the first maximum of each window."""
+
+    def call(self, inputs, training=False):
+        """The window maxima (their positions are kept for backward)."""
+        y, argmax = ops.max_pool_with_argmax(inputs, self.pool_size, self.strides, self.padding)
+        self._cache = {"shape": inputs.shape, "argmax": argmax}
+        return y
+
+    def backward(self, dy):
+        """dy routed to each window's maximum."""
+        return ops.max_pool_backward(np.asarray(dy), self._need_cache("argmax"),
+                                     self._cache["shape"], self.pool_size, self.strides,
+                                     self.padding)
+
+
+class AveragePooling2D(_Pooling2D):
+    """Average pooling (padded cells are not counted)."""
+
+    def call(self, inputs, training=False):
+        """The window means."""
+        self._cache = {"shape": inputs.shape}
+        return ops.average_pool(inputs, self.pool_size, self.strides, self.padding)
+
+    def backward(self, dy):
+        """dy spread evenly over each window's real cells."""
+        return ops.average_pool_backward(np.asarray(dy), self._need_cache("shape"),
+                                         self.pool_size, self.strides, self.padding)

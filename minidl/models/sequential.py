@@ -1,0 +1,547 @@
+"""``Sequential``: a linear stack of layers with Keras's compile/fit/evaluate/predict."""
+import signal
+import threading
+import warnings
+
+import numpy as np
+
+from minidl import backend, losses, metrics as metrics_module, optimizers
+from minidl import callbacks as callbacks_module
+from minidl.layers import InputLayer, Layer
+from minidl.layers import deserialize as deserialize_layer
+from minidl.layers import serialize as serialize_layer
+from minidl.models import data_adapter
+from minidl.models.summary import summary_lines
+from minidl.utils import Progbar
+from minidl.variables import assign_all
+
+
+class _InterruptGuard:
+    """Defers Ctrl-C during ``fit`` to the end of the current step, so an interrupted
+    fit never leaves half-updated weights; ``fit`` then returns its History."""
+
+    def __init__(self):
+        self.interrupted = False
+        self._previous = None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.interrupted:  # a second Ctrl-C interrupts at once
+            raise KeyboardInterrupt
+        self.interrupted = True
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+        return False
+
+
+def _verbosity(verbose):
+    return 1 if verbose == "auto" else int(verbose)
+
+
+class Sequential:
+    """A linear stack of layers (``keras.Sequential``).
+
+    Args:
+        layers: optional list of layers; an ``Input(shape)`` may come first.
+        name: the model's name (default ``sequential``, made unique).
+        trainable: whether fit updates the model's weights.
+    """
+
+    def __init__(self, layers=None, name=None, trainable=True):
+        self.name = name or backend.unique_name("sequential")
+        self._layers = []
+        self._input_layer = None
+        self.built = False
+        self._build_input_shape = None
+        self.optimizer = None
+        self.loss = None
+        self._metrics = []
+        self._metric_specs = []
+        self.stop_training = False
+        self.history = None
+        self._trainable = bool(trainable)
+        for layer in layers or []:
+            self.add(layer)
+
+    # ---------------------------------------------------------------- structure
+    def add(self, layer):
+        """Append a layer (an ``Input`` may only come first)."""
+        if isinstance(layer, InputLayer):
+            if self._layers or self._input_layer is not None:
+                raise ValueError(f"Sequential '{self.name}': an Input can only be the "
+                                 f"first element of the model")
+            self._input_layer = layer
+            return
+        if not isinstance(layer, Layer):
+            raise TypeError(f"Sequential '{self.name}': add() expects a Layer, received "
+                            f"{type(layer).__name__}")
+        if any(existing.name == layer.name for existing in self._layers):
+            raise ValueError(f"Sequential '{self.name}': all layers must have unique names; "
+                             f"'{layer.name}' is already used")
+        self._layers.append(layer)
+        shape = self._known_input_shape()
+        if shape is not None:
+            self.build(shape)
+        else:
+            self.built = False
+
+    def pop(self):
+        """Remove and return the last layer."""
+        if not self._layers:
+            raise ValueError(f"Sequential '{self.name}': there is no layer to pop")
+        layer = self._layers.pop()
+        self.built = bool(self._layers) and self.built
+        return layer
+
+    @property
+    def layers(self):
+        """The model's layers (without the Input)."""
+        return list(self._layers)
+
+    def get_layer(self, name=None, index=None):
+        """A layer by name or by index."""
+        if index is not None:
+            if not -len(self._layers) <= index < len(self._layers):
+                raise ValueError(f"Sequential '{self.name}': get_layer index {index} is out "
+                                 f"of range for {len(self._layers)} layers")
+            return self._layers[index]
+        for layer in self._layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"Sequential '{self.name}': no layer named {name!r}; layers are "
+                         f"{[layer.name for layer in self._layers]}")
+
+    def _known_input_shape(self):
+        if self._input_layer is not None:
+            return self._input_layer.shape
+        if self._layers and self._layers[0].input_shape_arg is not None:
+            return self._layers[0].input_shape_arg
+        return None
+
+    def build(self, input_shape=None):
+        """Build every layer for inputs of ``input_shape`` (batch axis included)."""
+        shape = input_shape if input_shape is not None else self._known_input_shape()
+        if shape is None:
+            raise ValueError(f"Sequential '{self.name}': the input shape is unknown; pass "
+                             f"an Input(shape), input_shape= on the first layer, or call "
+                             f"build(input_shape)")
+        shape = tuple(shape)
+        self._build_input_shape = shape
+        self._output_shapes = []
+        for i, layer in enumerate(self._layers):
+            if not layer.built:
+                layer.build(shape)
+            elif layer.build_input_shape is not None and \
+                    tuple(layer.build_input_shape[1:]) != tuple(shape[1:]):
+                raise ValueError(f"Layer '{layer.name}' was built for inputs of shape "
+                                 f"{layer.build_input_shape} but receives {shape}")
+            if hasattr(layer, "input_gradient"):
+                layer.input_gradient = i > 0  # the first layer needs no input gradient
+            shape = tuple(layer.compute_output_shape(shape))
+            self._output_shapes.append(shape)
+        self.built = True
+
+    def _ensure_built(self, x):
+        if not self.built:
+            self.build((None,) + tuple(np.shape(x)[1:]))
+
+    # ---------------------------------------------------------------- weights
+    @property
+    def trainable(self):
+        """Whether fit updates the model's weights."""
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        self._trainable = bool(value)
+
+    @property
+    def weights(self):
+        """All weights, layer by layer."""
+        return [v for layer in self._layers for v in layer.weights]
+
+    @property
+    def trainable_weights(self):
+        """Weights the optimizer updates."""
+        if not self._trainable:
+            return []
+        return [v for layer in self._layers for v in layer.trainable_weights]
+
+    @property
+    def non_trainable_weights(self):
+        """Weights the optimizer does not update."""
+        trainable = {id(v) for v in self.trainable_weights}
+        return [v for v in self.weights if id(v) not in trainable]
+
+    def count_params(self):
+        """Number of scalars in all weights."""
+        if not self.built:
+            raise ValueError(f"Sequential '{self.name}': the model is not built yet; "
+                             f"build it (or call it on data) before count_params()")
+        return sum(layer.count_params() for layer in self._layers)
+
+    def get_weights(self):
+        """Copies of all weights, layer by layer."""
+        return [v.numpy() for v in self.weights]
+
+    def set_weights(self, weights):
+        """Set all weights from a list of arrays (count and shapes checked first)."""
+        assign_all(self.weights, weights, f"Sequential '{self.name}'")
+
+    # ---------------------------------------------------------------- summary
+    def summary(self, line_length=None, positions=None, print_fn=None):
+        """Print the Keras-format table of layers, output shapes and parameter counts."""
+        if not self.built:
+            raise ValueError(f"Sequential '{self.name}': the model is not built yet; give "
+                             f"it an input shape or call build() before summary()")
+        rows = []
+        for layer, shape in zip(self._layers, self._output_shapes):
+            shape_text = "(" + ", ".join("None" if d is None else str(d) for d in shape) + \
+                         ("," if len(shape) == 1 else "") + ")"
+            rows.append((f"{layer.name} ({type(layer).__name__})", shape_text,
+                         layer.count_params()))
+        trainable = sum(v.value.size for v in self.trainable_weights)
+        lines = summary_lines(self.name, rows, self.count_params(), trainable)
+        for line in lines:
+            (print_fn or print)(line)
+
+    # ---------------------------------------------------------------- compile
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None,
+                run_eagerly=None, jit_compile=None, **kwargs):
+        """Configure training.
+
+        Args:
+            optimizer: name (``'sgd'``, ``'rmsprop'``, ``'adam'``, ``'adamw'``) or object.
+            loss: name or Loss object or callable ``(y_true, y_pred)``.
+            metrics: list of metric names or objects; a name is reported exactly as
+                spelled (``'acc'`` -> ``acc``).
+            loss_weights, run_eagerly, jit_compile: accepted for compatibility (ignored).
+        """
+        if kwargs:
+            raise TypeError(f"compile: unexpected keyword argument(s) "
+                            f"{', '.join(sorted(kwargs))}")
+        self.optimizer = optimizers.get(optimizer)
+        self.loss = losses.get(loss) if loss is not None else None
+        if metrics is not None and not isinstance(metrics, (list, tuple)):
+            raise TypeError(f"compile: argument 'metrics' must be a list, received "
+                            f"{type(metrics).__name__}")
+        self._metric_specs = list(metrics or [])
+        self._metrics = None  # resolved once the output shape is known
+
+    def _require_compiled(self, where):
+        if self.optimizer is None or self.loss is None:
+            raise RuntimeError(f"{where}: you must compile the model (with a loss) first")
+
+    def _resolve_metrics(self):
+        if self._metrics is None:
+            output_shape = self._output_shapes[-1] if self.built else None
+            self._metrics = [metrics_module.get(m, loss=self.loss, output_shape=output_shape)
+                             for m in self._metric_specs]
+        return self._metrics
+
+    def _logged_names(self):
+        names = ["loss"] + [m.name for m in self._resolve_metrics()]
+        return names + ["val_" + name for name in names]
+
+    @property
+    def metrics_names(self):
+        """``['loss', <metric names>]``."""
+        return ["loss"] + [m.name for m in (self._resolve_metrics() if self.built else [])]
+
+    # ---------------------------------------------------------------- computation
+    def __call__(self, x, training=False):
+        """The model's output for x."""
+        return self._forward(x, training)
+
+    def _forward(self, x, training):
+        self._ensure_built(x)
+        for layer in self._layers:
+            x = layer(x, training=training)
+        return x
+
+    def _uses_fused_softmax(self):
+        last = self._layers[-1]
+        return (getattr(self.loss, "supports_fused_softmax", False)
+                and getattr(last, "activation", None) == "softmax"
+                and getattr(last, "logits", None) is not None)
+
+    def _loss_and_output_gradient(self, y, out):
+        """Per-sample losses and the gradient that starts the backward pass; the fused
+        softmax + cross-entropy path returns the gradient of the logits instead."""
+        if self._uses_fused_softmax():
+            per_sample, dlogits = self.loss.fused_softmax(y, self._layers[-1].logits)
+            return per_sample, dlogits, True
+        per_sample = self.loss.compute(y, out)
+        return per_sample, self.loss.gradient(y, out), False
+
+    def _backward(self, grad, from_logits):
+        last = len(self._layers) - 1
+        for i in range(last, -1, -1):
+            layer = self._layers[i]
+            if i == last and from_logits:
+                grad = layer.backward_pre_activation(grad)
+            else:
+                grad = layer.backward(grad)
+            if grad is None:
+                break
+
+    def _train_step(self, x, y):
+        out = self._forward(x, training=True)
+        per_sample, grad, from_logits = self._loss_and_output_gradient(y, out)
+        self._backward(grad, from_logits)
+        variables = self.trainable_weights
+        self.optimizer.apply_gradients([(v.grad, v) for v in variables])
+        return per_sample, out
+
+    def _update_metrics(self, loss_tracker, per_sample, y, out):
+        loss_tracker.update_state(float(np.mean(per_sample)), sample_weight=len(per_sample))
+        for metric in self._resolve_metrics():
+            metric.update_state(y, out)
+
+    def _metric_logs(self, loss_tracker, prefix=""):
+        logs = {prefix + "loss": float(loss_tracker.result())}
+        for metric in self._resolve_metrics():
+            logs[prefix + metric.name] = float(metric.result())
+        return logs
+
+    def _reset_metrics(self, loss_tracker):
+        loss_tracker.reset_state()
+        for metric in self._resolve_metrics():
+            metric.reset_state()
+
+    # ---------------------------------------------------------------- fit
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
+            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
+            sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
+            validation_batch_size=None, validation_freq=1):
+        """Train the model; returns a History whose ``.history`` holds ``loss``, the
+        metrics and their ``val_`` twins per epoch.
+
+        x/y are arrays, or x is a generator/iterator/Sequence yielding ``(x, y)`` batches
+        (e.g. ``ImageDataGenerator.flow``). The training loss is the running mean over
+        the epoch in training mode; validation runs in inference mode. Ctrl-C ends
+        training after the current step and returns the History so far.
+        """
+        self._require_compiled("fit")
+        if class_weight is not None or sample_weight is not None:
+            raise ValueError("fit: class_weight and sample_weight are not supported")
+        if not isinstance(epochs, int) or epochs < 0 or initial_epoch < 0:
+            raise ValueError(f"fit: epochs and initial_epoch must be non-negative integers, "
+                             f"received epochs={epochs!r}, initial_epoch={initial_epoch!r}")
+        verbose = _verbosity(verbose)
+        x, y, validation_data = self._split_validation(x, y, validation_split,
+                                                       validation_data)
+        train = data_adapter.make_batches(x, y, batch_size, shuffle, steps_per_epoch, "fit")
+        callback_list = callbacks_module.CallbackList(
+            callbacks, add_history=True, model=self,
+            params={"epochs": epochs, "steps": train.steps, "verbose": verbose})
+        loss_tracker = metrics_module.Mean(name="loss")
+        self.stop_training = False
+        callback_list.on_train_begin()
+        with _InterruptGuard() as guard:
+            for epoch in range(initial_epoch, epochs):
+                self._reset_metrics(loss_tracker)
+                callback_list.on_epoch_begin(epoch)
+                progbar = self._progbar(train.steps, verbose, epoch, epochs,
+                                        self._logged_names())
+                logs, steps_done = {}, 0
+                for step, (xb, yb) in enumerate(train.epoch()):
+                    callback_list.on_train_batch_begin(step)
+                    self._ensure_built(xb)
+                    per_sample, out = self._train_step(xb, yb)
+                    self._update_metrics(loss_tracker, per_sample, yb, out)
+                    logs = self._metric_logs(loss_tracker)
+                    callback_list.on_train_batch_end(step, logs)
+                    steps_done = step + 1
+                    if progbar is not None:
+                        progbar.update(steps_done, list(logs.items()), finalize=False)
+                    if self.stop_training or guard.interrupted:
+                        break
+                if validation_data is not None and not guard.interrupted and \
+                        (epoch + 1) % validation_freq == 0:
+                    logs.update(self._validate(validation_data, validation_batch_size or
+                                               batch_size, validation_steps))
+                if progbar is not None:
+                    progbar.update(steps_done, list(logs.items()), finalize=True)
+                callback_list.on_epoch_end(epoch, logs)
+                if guard.interrupted:
+                    print("\nTraining interrupted (Ctrl-C): returning the History so far.")
+                    break
+                if self.stop_training:
+                    break
+        callback_list.on_train_end()
+        return self.history
+
+    def fit_generator(self, generator, steps_per_epoch=None, epochs=1, verbose=1,
+                      callbacks=None, validation_data=None, validation_steps=None,
+                      initial_epoch=0, **kwargs):
+        """Deprecated alias of :meth:`fit` for a generator (old Keras code)."""
+        warnings.warn("Model.fit_generator is deprecated; use Model.fit, which accepts "
+                      "generators.", DeprecationWarning, stacklevel=2)
+        for name in ("class_weight", "max_queue_size", "workers", "use_multiprocessing",
+                     "shuffle"):
+            kwargs.pop(name, None)
+        if kwargs:
+            raise TypeError(f"fit_generator: unexpected keyword argument(s) "
+                            f"{', '.join(sorted(kwargs))}")
+        return self.fit(generator, epochs=epochs, verbose=verbose, callbacks=callbacks,
+                        validation_data=validation_data, validation_steps=validation_steps,
+                        initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch)
+
+    def _split_validation(self, x, y, validation_split, validation_data):
+        if not 0 <= validation_split < 1:
+            raise ValueError(f"fit: validation_split must be in [0, 1), received "
+                             f"{validation_split!r}")
+        if validation_split == 0:
+            return x, y, validation_data
+        if data_adapter.is_batch_source(x):
+            raise ValueError("fit: validation_split needs array inputs, not a generator")
+        x, y = data_adapter.check_arrays(x, y, "fit")
+        split_at = int(len(x) * (1 - validation_split))
+        if split_at == 0 or split_at == len(x):
+            raise ValueError(f"fit: validation_split={validation_split} leaves no training "
+                             f"or no validation samples out of {len(x)}")
+        return x[:split_at], y[:split_at], (x[split_at:], y[split_at:])
+
+    def _validate(self, validation_data, batch_size, steps):
+        if data_adapter.is_batch_source(validation_data):
+            vx, vy = validation_data, None
+        elif isinstance(validation_data, (tuple, list)) and len(validation_data) in (2, 3):
+            vx, vy = validation_data[0], validation_data[1]
+        else:
+            raise ValueError("fit: validation_data must be (x_val, y_val) or a generator")
+        results = self.evaluate(vx, vy, batch_size=batch_size, steps=steps, verbose=0,
+                                return_dict=True)
+        return {"val_" + key: value for key, value in results.items()}
+
+    @staticmethod
+    def _progbar(steps, verbose, epoch, epochs, names):
+        """The epoch's progress bar; the logged values (``names``) are already running
+        means, so the bar shows them as given."""
+        if verbose == 0:
+            return None
+        if verbose == 1:
+            print(f"Epoch {epoch + 1}/{epochs}")
+        return Progbar(steps, verbose=verbose, stateful_metrics=names)
+
+    # ---------------------------------------------------------------- evaluate / predict
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
+                 steps=None, callbacks=None, return_dict=False):
+        """Loss and metrics in inference mode: ``loss`` or ``[loss, *metrics]`` (or a
+        dict with ``return_dict=True``)."""
+        self._require_compiled("evaluate")
+        if sample_weight is not None:
+            raise ValueError("evaluate: sample_weight is not supported")
+        batches = data_adapter.make_batches(x, y, batch_size, False, steps, "evaluate")
+        loss_tracker = metrics_module.Mean(name="loss")
+        self._reset_metrics(loss_tracker)
+        progbar = Progbar(batches.steps, verbose=_verbosity(verbose),
+                          stateful_metrics=self._logged_names()) if _verbosity(verbose) else None
+        for step, (xb, yb) in enumerate(batches.epoch()):
+            if yb is None:
+                raise ValueError("evaluate: targets (y) are required")
+            out = self._forward(xb, training=False)
+            per_sample, _, _ = self._loss_and_output_gradient(yb, out)
+            self._update_metrics(loss_tracker, per_sample, yb, out)
+            if progbar is not None:
+                progbar.update(step + 1, list(self._metric_logs(loss_tracker).items()))
+        logs = self._metric_logs(loss_tracker)
+        if return_dict:
+            return logs
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
+
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        """The model's outputs in inference mode, for all samples, as one array."""
+        batches = data_adapter.make_batches(x, None, batch_size, False, steps, "predict")
+        outputs = []
+        progbar = Progbar(batches.steps, verbose=_verbosity(verbose)) \
+            if _verbosity(verbose) else None
+        for step, (xb, _) in enumerate(batches.epoch()):
+            outputs.append(self._forward(xb, training=False))
+            if progbar is not None:
+                progbar.update(step + 1)
+        if not outputs:
+            raise ValueError("predict: no batch was produced")
+        return np.concatenate(outputs, axis=0)
+
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None,
+                       return_dict=False):
+        """One training step on one batch; returns the loss (and the metrics) of it."""
+        self._require_compiled("train_on_batch")
+        if sample_weight is not None or class_weight is not None:
+            raise ValueError("train_on_batch: sample_weight and class_weight are not "
+                             "supported")
+        x, y = data_adapter.check_arrays(x, y, "train_on_batch")
+        self._ensure_built(x)
+        loss_tracker = metrics_module.Mean(name="loss")
+        self._reset_metrics(loss_tracker)
+        per_sample, out = self._train_step(x, y)
+        self._update_metrics(loss_tracker, per_sample, y, out)
+        return self._batch_result(loss_tracker, return_dict)
+
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        """Loss (and metrics) of one batch in inference mode."""
+        self._require_compiled("test_on_batch")
+        x, y = data_adapter.check_arrays(x, y, "test_on_batch")
+        loss_tracker = metrics_module.Mean(name="loss")
+        self._reset_metrics(loss_tracker)
+        out = self._forward(x, training=False)
+        per_sample, _, _ = self._loss_and_output_gradient(y, out)
+        self._update_metrics(loss_tracker, per_sample, y, out)
+        return self._batch_result(loss_tracker, return_dict)
+
+    def predict_on_batch(self, x):
+        """The outputs for one batch in inference mode."""
+        x, _ = data_adapter.check_arrays(x, None, "predict_on_batch")
+        return self._forward(x, training=False)
+
+    def _batch_result(self, loss_tracker, return_dict):
+        logs = self._metric_logs(loss_tracker)
+        if return_dict:
+            return logs
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
+
+    # ---------------------------------------------------------------- config and saving
+    def get_config(self):
+        """Name, layers (serialized) and the build input shape."""
+        layers = [serialize_layer(layer) for layer in self._layers]
+        if self._input_layer is not None:
+            layers.insert(0, serialize_layer(self._input_layer))
+        shape = self._build_input_shape
+        return {"name": self.name, "trainable": self._trainable, "layers": layers,
+                "build_input_shape": None if shape is None else list(shape)}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        """A new (built, if the config has a build shape) model from get_config()."""
+        model = cls(name=config.get("name"), trainable=config.get("trainable", True))
+        for layer_config in config.get("layers", []):
+            model.add(deserialize_layer(layer_config, custom_objects))
+        shape = config.get("build_input_shape")
+        if shape is not None and not model.built:
+            model.build(tuple(shape))
+        return model
+
+    def save(self, filepath, overwrite=True):
+        """Save config, weights and optimizer state to one ``.keras`` zip file,
+        atomically (see :func:`minidl.saving.save_model`)."""
+        from minidl import saving
+        saving.save_model(self, filepath, overwrite=overwrite)
+
+    def save_weights(self, filepath, overwrite=True):
+        """Save the weights to a ``.weights.npz`` (or ``.weights.h5``-named) NPZ file."""
+        from minidl import saving
+        saving.save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath):
+        """Load weights saved by :meth:`save_weights` or :meth:`save` (shapes checked)."""
+        from minidl import saving
+        saving.load_weights(self, filepath)
