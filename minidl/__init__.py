@@ -13,10 +13,10 @@ from minidl._version import __version__
 _init_threads()
 
 from minidl import (activations, backend, callbacks, datasets, initializers, layers,  # noqa: E402
-                    losses, metrics, models, optimizers, utils)
+                    losses, metrics, models, optimizers, preprocessing, utils)
 from minidl.layers import Input  # noqa: E402
 from minidl.models import Sequential  # noqa: E402
 
 __all__ = ["Input", "Sequential", "__version__", "activations", "backend", "callbacks", "datasets",
            "get_num_threads", "initializers", "layers", "losses", "metrics", "models", "ops",
-           "optimizers", "set_num_threads", "utils"]
+           "optimizers", "preprocessing", "set_num_threads", "utils"]

@@ -240,3 +240,21 @@ def test_bad_model_usage():
         models.Sequential([layers.Dense(2, name="a"), layers.Dense(2, name="a")])
     with pytest.raises(ValueError, match=r"expected shape \(None, 6\), received shape \(2, 5\)"):
         model.predict(np.zeros((2, 5)), verbose=0)
+
+
+def test_fit_on_image_data_generator_flow():
+    rng = np.random.default_rng(12)
+    x = rng.random((40, 8, 8, 3)).astype(np.float32)
+    y = utils.to_categorical(rng.integers(0, 2, 40), 2)
+    utils.set_random_seed(1)
+    model = models.Sequential([
+        minidl.Input((8, 8, 3)), layers.Conv2D(4, 3, padding="same"),
+        layers.BatchNormalization(), layers.Activation("sigmoid"), layers.MaxPooling2D(),
+        layers.Flatten(), layers.Dense(2, activation="softmax")])
+    model.compile(optimizer="rmsprop", loss="categorical_crossentropy", metrics=["accuracy"])
+    datagen = minidl.preprocessing.image.ImageDataGenerator(
+        shear_range=0.2, zoom_range=0.2, horizontal_flip=True)
+    flow = datagen.flow(x, y, batch_size=8, seed=3)
+    history = model.fit(flow, steps_per_epoch=3, epochs=2, verbose=0, validation_data=(x, y))
+    assert set(history.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert model.optimizer.iterations == 6
