@@ -19,14 +19,13 @@ import urllib.error
 import numpy as np
 import pytest
 
+from dataset_files import (CIFAR_FILES, STEMS, idx_bytes, idx_files,
+                           make_cifar, make_idx_split, write_cifar_folder, write_idx_folder)
 from minidl.datasets import (ChecksumMismatchError, CorruptDatasetError,
                              DatasetUnavailableError, _download, cifar10, fashion_mnist, mnist)
 
 REAL_DATA_DIR = os.environ.get("MINIDL_DATA_DIR")
 REAL_OPEN_URL = _download._open_url
-STEMS = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-         "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
-CIFAR_FILES = tuple(f"data_batch_{i}.bin" for i in range(1, 6)) + ("test_batch.bin",)
 
 
 def _no_network(url, headers, timeout):
@@ -42,71 +41,13 @@ def isolated(monkeypatch, tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------
-# Writers of small data set files, written from the format specifications (not the parsers).
-
-def idx_bytes(array, magic):
-    """An unsigned-byte IDX file: big-endian magic, big-endian dims, payload."""
-    header = struct.pack(">I", magic) + struct.pack(f">{array.ndim}I", *array.shape)
-    return header + np.ascontiguousarray(array, dtype=np.uint8).tobytes()
-
-
-def make_idx_split(rng, n_train=7, n_test=3):
-    x_train = rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8)
-    y_train = rng.integers(0, 10, n_train, dtype=np.uint8)
-    x_test = rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8)
-    y_test = rng.integers(0, 10, n_test, dtype=np.uint8)
-    return (x_train, y_train), (x_test, y_test)
-
-
-def idx_files(data):
-    """``{stem: raw IDX bytes}`` of a data set."""
-    (x_train, y_train), (x_test, y_test) = data
-    return {STEMS[0]: idx_bytes(x_train, 2051), STEMS[1]: idx_bytes(y_train, 2049),
-            STEMS[2]: idx_bytes(x_test, 2051), STEMS[3]: idx_bytes(y_test, 2049)}
-
-
-def write_idx_folder(folder, data, gz=True):
-    os.makedirs(folder, exist_ok=True)
-    for stem, raw in idx_files(data).items():
-        name, payload = (stem + ".gz", gzip.compress(raw)) if gz else (stem, raw)
-        with open(os.path.join(folder, name), "wb") as out:
-            out.write(payload)
-
+# Small data set files: writers in dataset_files.py.
 
 def assert_same(loaded, expected):
     for got, want in zip(loaded[0] + loaded[1], expected[0] + expected[1]):
         assert got.dtype == np.uint8
         assert got.shape == want.shape
         np.testing.assert_array_equal(got, want)
-
-
-def cifar_records(labels, planes):
-    """Binary CIFAR records: label byte, then the R, G and B planes of 1024 bytes each."""
-    rows = [bytes([label]) + plane.astype(np.uint8).tobytes() for label, plane in
-            zip(labels, planes)]
-    return b"".join(rows)
-
-
-def make_cifar(rng, per_file=2):
-    """Six batch files of random records, and the NHWC arrays they must decode to."""
-    files, xs, ys = {}, [], []
-    for name in CIFAR_FILES:
-        labels = rng.integers(0, 10, per_file)
-        planes = rng.integers(0, 256, (per_file, 3, 1024))
-        files[name] = cifar_records(labels, planes)
-        # NHWC pixel (r, c, ch) is byte r * 32 + c of plane ch.
-        xs.append(np.stack([planes[:, ch].reshape(per_file, 32, 32) for ch in range(3)],
-                           axis=-1).astype(np.uint8))
-        ys.append(labels.astype(np.uint8).reshape(-1, 1))
-    expected = ((np.concatenate(xs[:5]), np.concatenate(ys[:5])), (xs[5], ys[5]))
-    return files, expected
-
-
-def write_cifar_folder(folder, files):
-    os.makedirs(folder, exist_ok=True)
-    for name, payload in files.items():
-        with open(os.path.join(folder, name), "wb") as out:
-            out.write(payload)
 
 
 def cifar_archive(files, extra_members=()):

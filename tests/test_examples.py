@@ -1,0 +1,106 @@
+"""The example scripts run end to end in --quick mode (each well under a minute).
+
+Data: MINIDL_DATA_DIR when set, else the shared copy beside the repository
+(../shared/datasets) when present, else small synthetic files in the canonical formats.
+The blog's own script always runs on a tiny synthetic CIFAR-10 (it has no quick mode).
+"""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from dataset_files import make_cifar, make_idx_split, write_cifar_folder, write_idx_folder
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EXAMPLES = os.path.join(REPO, "examples")
+SHARED = os.path.join(os.path.dirname(REPO), "shared", "datasets")
+
+
+def _synthetic_data(folder, seed=0, per_file=128, mnist_train=2048):
+    rng = np.random.default_rng(seed)
+    write_idx_folder(os.path.join(folder, "mnist"),
+                     make_idx_split(rng, n_train=mnist_train, n_test=512))
+    files, _ = make_cifar(rng, per_file=per_file)
+    write_cifar_folder(os.path.join(folder, "cifar10", "cifar-10-batches-bin"), files)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    """A folder with MNIST and CIFAR-10 (real where available)."""
+    if os.environ.get("MINIDL_DATA_DIR"):
+        return os.environ["MINIDL_DATA_DIR"]
+    if os.path.isdir(SHARED):
+        return SHARED
+    return _synthetic_data(str(tmp_path_factory.mktemp("data")))
+
+
+def run_example(script, *args, data_dir=None, cwd=None):
+    """Run an example in a fresh interpreter (outside the source tree); return stdout."""
+    env = dict(os.environ, MPLBACKEND="Agg")
+    if data_dir is not None:
+        env["MINIDL_DATA_DIR"] = data_dir
+    import minidl  # the same minidl the tests import (installed or in-place build)
+    env["PYTHONPATH"] = os.path.dirname(minidl.__path__[0])
+    result = subprocess.run([sys.executable, os.path.join(EXAMPLES, script), *args],
+                            capture_output=True, text=True, env=env, timeout=300,
+                            cwd=cwd or EXAMPLES)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
+    return result.stdout
+
+
+def _histories(folder):
+    out = {}
+    for name in sorted(os.listdir(folder)):
+        if name.endswith(".json"):
+            with open(os.path.join(folder, name)) as f:
+                out[name] = json.load(f)
+    return out
+
+
+def test_cifar10_batchnorm_quick(data_dir, tmp_path):
+    run_example("cifar10_batchnorm.py", "--quick", "--out", str(tmp_path), data_dir=data_dir)
+    histories = _histories(tmp_path)
+    assert set(histories) == {"history_bn.json", "history_no_bn.json"}
+    for record in histories.values():
+        h = record["history"]
+        assert set(h) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+        assert all(np.isfinite(h["loss"])) and 0 <= h["val_accuracy"][0] <= 1
+        assert len(record["seconds_per_epoch"]) == 1
+    if __import__("importlib").util.find_spec("matplotlib"):
+        assert (tmp_path / "cifar10_batchnorm.png").stat().st_size > 10_000
+
+
+def test_lenet5_batchnorm_quick(data_dir, tmp_path):
+    run_example("lenet5_batchnorm.py", "--quick", "--out", str(tmp_path), data_dir=data_dir)
+    histories = _histories(tmp_path)
+    assert len(histories) == 4
+    for name, record in histories.items():
+        h = record["history"]
+        assert len(record["batch_losses"]) == 32  # 2048 images / batch 64, every batch
+        if "blog" in name:  # softmax applied twice: the loss is bounded below
+            assert min(record["batch_losses"]) > 1.46
+        assert 0 <= h["val_accuracy"][0] <= 1
+
+
+def test_normalization_demo_checks_bn_against_numpy(tmp_path):
+    out = run_example("normalization_demo.py", "--out", str(tmp_path))
+    assert "max |minidl BN - NumPy standardization|" in out
+    assert "z-score standardization          mean +0.000000  variance 1.000000" in out
+
+
+def test_batchnorm_parameters_article():
+    out = run_example("batchnorm_parameters.py", "--quick")
+    assert out.count("Trainable params: 6 ") == 1 and out.count("Non-trainable params: 6 ") == 1
+    assert "Trainable params: 0 " in out and "Non-trainable params: 12 " in out
+    assert "max |a*x + b - BN(x, training=False)|" in out
+
+
+def test_keras_blog_code_runs_with_only_its_imports_changed(tmp_path):
+    data = _synthetic_data(str(tmp_path / "data"), per_file=64)  # 320 images: 5 steps/epoch
+    out = run_example("keras_blog_cifar10.py", data_dir=data, cwd=str(tmp_path))
+    assert out.count("Epoch 10/10") == 2
+    assert (tmp_path / "keras_blog_cifar10.png").exists()
