@@ -66,6 +66,11 @@ class Sequential:
         self.stop_training = False
         self.history = None
         self._trainable = bool(trainable)
+        # Held by every training step and by get/set_weights and saving, so that a
+        # thread reading the weights while another trains sees a consistent snapshot
+        # (never half an optimizer update). predict() does not take it: concurrent
+        # predictions only read the weights and share no mutable state.
+        self._state_lock = threading.RLock()
         for layer in layers or []:
             self.add(layer)
 
@@ -187,12 +192,15 @@ class Sequential:
         return sum(layer.count_params() for layer in self._layers)
 
     def get_weights(self):
-        """Copies of all weights, layer by layer."""
-        return [v.numpy() for v in self.weights]
+        """Copies of all weights, layer by layer (a consistent snapshot, also while
+        another thread is training)."""
+        with self._state_lock:
+            return [v.numpy() for v in self.weights]
 
     def set_weights(self, weights):
         """Set all weights from a list of arrays (count and shapes checked first)."""
-        assign_all(self.weights, weights, f"Sequential '{self.name}'")
+        with self._state_lock:
+            assign_all(self.weights, weights, f"Sequential '{self.name}'")
 
     # ---------------------------------------------------------------- summary
     def summary(self, line_length=None, positions=None, print_fn=None):
@@ -292,6 +300,10 @@ class Sequential:
                 break
 
     def _train_step(self, x, y):
+        with self._state_lock:
+            return self._train_step_locked(x, y)
+
+    def _train_step_locked(self, x, y):
         out = self._forward(x, training=True)
         per_sample, grad, from_logits = self._loss_and_output_gradient(y, out)
         self._backward(grad, from_logits)
@@ -534,12 +546,14 @@ class Sequential:
         """Save config, weights and optimizer state to one ``.keras`` zip file,
         atomically (see :func:`minidl.saving.save_model`)."""
         from minidl import saving
-        saving.save_model(self, filepath, overwrite=overwrite)
+        with self._state_lock:
+            saving.save_model(self, filepath, overwrite=overwrite)
 
     def save_weights(self, filepath, overwrite=True):
         """Save the weights to a ``.weights.npz`` (or ``.weights.h5``-named) NPZ file."""
         from minidl import saving
-        saving.save_weights(self, filepath, overwrite=overwrite)
+        with self._state_lock:
+            saving.save_weights(self, filepath, overwrite=overwrite)
 
     def load_weights(self, filepath):
         """Load weights saved by :meth:`save_weights` or :meth:`save` (shapes checked)."""
