@@ -21,3 +21,17 @@ include "_C_loss.pxi"
 include "_C_optim.pxi"
 include "_C_tensor_ops.pxi"
 include "_C_image.pxi"
+
+
+def _embed_fused_signatures():
+    """Cython embeds the fused-type dispatcher's signature ``(signatures, args, ...)`` in
+    the docstring of every fused function; replace it with the real signature."""
+    import inspect
+    for name, obj in list(globals().items()):
+        doc = getattr(obj, "__doc__", None)
+        if callable(obj) and doc and doc.startswith(name + "(signatures, args, kwargs"):
+            body = doc.split("\n", 1)[1] if "\n" in doc else ""
+            obj.__doc__ = f"{name}{inspect.signature(obj)}\n{body}"
+
+
+_embed_fused_signatures()
