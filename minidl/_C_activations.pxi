@@ -9,7 +9,7 @@ ACTIVATION_CODES = {
 }
 
 
-def activation_forward(real[::1] y, const real[::1] x, int activation):
+def activation_forward(real[::1] y not None, const real[::1] x not None, int activation):
     """y = act(x) elementwise over flat arrays of n values (``activation``: an
     ``ACTIVATION_CODES`` value). y may be x itself (in place)."""
     cdef int64_t n = x.shape[0]
@@ -23,7 +23,8 @@ def activation_forward(real[::1] y, const real[::1] x, int activation):
     check_status(st, "activation_forward")
 
 
-def activation_backward(real[::1] dx, const real[::1] dy, const real[::1] y, int activation):
+def activation_backward(real[::1] dx not None, const real[::1] dy not None,
+                        const real[::1] y not None, int activation):
     """dx = dy * act'(.) from the forward OUTPUT y (flat arrays of n values). dx may be dy."""
     cdef int64_t n = dy.shape[0]
     cdef md_status st
@@ -37,7 +38,7 @@ def activation_backward(real[::1] dx, const real[::1] dy, const real[::1] y, int
     check_status(st, "activation_backward")
 
 
-def softmax_forward(real[:, ::1] y, const real[:, ::1] x):
+def softmax_forward(real[:, ::1] y not None, const real[:, ::1] x not None):
     """y (rows, cols) = softmax over the last axis of x (rows, cols), max-subtracted."""
     cdef int64_t rows = x.shape[0], cols = x.shape[1]
     cdef md_status st
@@ -50,7 +51,8 @@ def softmax_forward(real[:, ::1] y, const real[:, ::1] x):
     check_status(st, "softmax_forward")
 
 
-def softmax_backward(real[:, ::1] dx, const real[:, ::1] dy, const real[:, ::1] y):
+def softmax_backward(real[:, ::1] dx not None, const real[:, ::1] dy not None,
+                     const real[:, ::1] y not None):
     """dx = y * (dy - sum(dy * y)) per row of (rows, cols) arrays. dx may be dy."""
     cdef int64_t rows = dy.shape[0], cols = dy.shape[1]
     cdef md_status st

@@ -21,10 +21,11 @@ cdef int _bn_vector(str where, str name, object v, int64_t channels) except -1:
     return 0
 
 
-def batchnorm_forward_train(real[:, ::1] y, real[::1] batch_mean, real[::1] batch_var,
-                            real[::1] moving_mean, real[::1] moving_var,
-                            const real[:, ::1] x, const real[::1] gamma,
-                            const real[::1] beta, double epsilon, double momentum):
+def batchnorm_forward_train(real[:, ::1] y not None, real[::1] batch_mean not None,
+                            real[::1] batch_var not None, real[::1] moving_mean,
+                            real[::1] moving_var, const real[:, ::1] x not None,
+                            const real[::1] gamma, const real[::1] beta, double epsilon,
+                            double momentum):
     """Training forward of batch normalization over x (rows, channels).
 
     Writes y (rows, channels), batch_mean and the biased batch_var (channels,). When
@@ -58,9 +59,10 @@ def batchnorm_forward_train(real[:, ::1] y, real[::1] batch_mean, real[::1] batc
     check_status(st, where)
 
 
-def batchnorm_forward_infer(real[:, ::1] y, const real[:, ::1] x, const real[::1] mean,
-                            const real[::1] var, const real[::1] gamma=None,
-                            const real[::1] beta=None, double epsilon=1e-3):
+def batchnorm_forward_infer(real[:, ::1] y not None, const real[:, ::1] x not None,
+                            const real[::1] mean not None, const real[::1] var not None,
+                            const real[::1] gamma=None, const real[::1] beta=None,
+                            double epsilon=1e-3):
     """Inference forward: y = (x - mean) * gamma / sqrt(var + epsilon) + beta.
 
     x, y (rows, channels); mean, var, gamma, beta (channels,); gamma / beta None mean
@@ -88,10 +90,11 @@ def batchnorm_forward_infer(real[:, ::1] y, const real[:, ::1] x, const real[::1
     check_status(st, where)
 
 
-def batchnorm_backward_train(real[:, ::1] dx, real[::1] dgamma, real[::1] dbeta,
-                             const real[:, ::1] dy, const real[:, ::1] x,
-                             const real[::1] batch_mean, const real[::1] batch_var,
-                             const real[::1] gamma=None, double epsilon=1e-3):
+def batchnorm_backward_train(real[:, ::1] dx not None, real[::1] dgamma, real[::1] dbeta,
+                             const real[:, ::1] dy not None, const real[:, ::1] x not None,
+                             const real[::1] batch_mean not None,
+                             const real[::1] batch_var not None, const real[::1] gamma=None,
+                             double epsilon=1e-3):
     """Training backward (the batch statistics depend on x).
 
     dx (rows, channels) = gamma*r/m * (m*dy - sum dy - xhat * sum dy*xhat), with
@@ -123,9 +126,9 @@ def batchnorm_backward_train(real[:, ::1] dx, real[::1] dgamma, real[::1] dbeta,
     check_status(st, where)
 
 
-def batchnorm_backward_infer(real[:, ::1] dx, real[::1] dgamma, real[::1] dbeta,
-                             const real[:, ::1] dy, const real[:, ::1] x,
-                             const real[::1] mean, const real[::1] var,
+def batchnorm_backward_infer(real[:, ::1] dx not None, real[::1] dgamma, real[::1] dbeta,
+                             const real[:, ::1] dy not None, const real[:, ::1] x not None,
+                             const real[::1] mean not None, const real[::1] var not None,
                              const real[::1] gamma=None, double epsilon=1e-3):
     """Inference backward (mean and var are constants).
 
@@ -157,7 +160,7 @@ def batchnorm_backward_infer(real[:, ::1] dx, real[::1] dgamma, real[::1] dbeta,
     check_status(st, where)
 
 
-def moments(real[::1] mean, real[::1] var, const real[:, ::1] x):
+def moments(real[::1] mean not None, real[::1] var not None, const real[:, ::1] x not None):
     """Per-channel mean and biased variance of x (rows, channels), in double."""
     where = "moments"
     xs = shape_of(x, 2)

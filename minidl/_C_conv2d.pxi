@@ -17,8 +17,8 @@ cdef int make_conv_geom(md_conv2d_geom *g, str where, tuple x_shape, tuple w_sha
     return 0
 
 
-def conv2d_forward(real[:, :, :, ::1] y, const real[:, :, :, ::1] x,
-                   const real[:, :, :, ::1] w, const real[::1] bias=None,
+def conv2d_forward(real[:, :, :, ::1] y not None, const real[:, :, :, ::1] x not None,
+                   const real[:, :, :, ::1] w not None, const real[::1] bias=None,
                    int64_t stride_h=1, int64_t stride_w=1, str padding="valid",
                    int activation=MD_ACT_LINEAR):
     """y = activation(conv2d(x, w) + bias); x NHWC, w HWIO, y (N, OH, OW, out_c)."""
@@ -41,9 +41,9 @@ def conv2d_forward(real[:, :, :, ::1] y, const real[:, :, :, ::1] x,
     check_status(status, "conv2d_forward")
 
 
-def conv2d_backward_input(real[:, :, :, ::1] dx, const real[:, :, :, ::1] dy,
-                          const real[:, :, :, ::1] w, int64_t stride_h=1, int64_t stride_w=1,
-                          str padding="valid"):
+def conv2d_backward_input(real[:, :, :, ::1] dx not None, const real[:, :, :, ::1] dy not None,
+                          const real[:, :, :, ::1] w not None, int64_t stride_h=1,
+                          int64_t stride_w=1, str padding="valid"):
     """dx (N, H, W, in_c) = gradient of conv2d with respect to its input."""
     cdef md_conv2d_geom g
     cdef md_status status
@@ -61,9 +61,10 @@ def conv2d_backward_input(real[:, :, :, ::1] dx, const real[:, :, :, ::1] dy,
     check_status(status, "conv2d_backward_input")
 
 
-def conv2d_backward_weight(real[:, :, :, ::1] dw, real[::1] dbias,
-                           const real[:, :, :, ::1] dy, const real[:, :, :, ::1] x,
-                           int64_t stride_h=1, int64_t stride_w=1, str padding="valid"):
+def conv2d_backward_weight(real[:, :, :, ::1] dw not None, real[::1] dbias,
+                           const real[:, :, :, ::1] dy not None,
+                           const real[:, :, :, ::1] x not None, int64_t stride_h=1,
+                           int64_t stride_w=1, str padding="valid"):
     """dw (kh, kw, in_c, out_c) and dbias (out_c; None to skip) of conv2d, written."""
     cdef md_conv2d_geom g
     cdef md_status status

@@ -1,8 +1,8 @@
 # Wrappers for csrc/gemm.c.
 
 
-def gemm(bint trans_a, bint trans_b, const real[:, ::1] a, const real[:, ::1] b,
-         real[:, ::1] c, double alpha=1.0, double beta=0.0):
+def gemm(bint trans_a, bint trans_b, const real[:, ::1] a not None, const real[:, ::1] b not None,
+         real[:, ::1] c not None, double alpha=1.0, double beta=0.0):
     """c = alpha * op(a) @ op(b) + beta * c, in place (op transposes when trans_* is set).
 
     a, b and c are C-contiguous 2-D arrays of one float dtype; beta == 0 never reads c.

@@ -25,8 +25,8 @@ cdef int expect_nonempty(str where, str name, tuple shape) except -1:
     return 0
 
 
-def affine_warp(real[:, :, :, ::1] y, const real[:, :, :, ::1] x,
-                const double[:, ::1] transforms, str fill_mode, double fill_value):
+def affine_warp(real[:, :, :, ::1] y not None, const real[:, :, :, ::1] x not None,
+                const double[:, ::1] transforms not None, str fill_mode, double fill_value):
     """Bilinear affine warp of NHWC images (md_affine_warp).
 
     Output pixel (r, c) of image i samples x[i] at row t0*r + t1*c + t2 and column
@@ -59,7 +59,7 @@ def affine_warp(real[:, :, :, ::1] y, const real[:, :, :, ::1] x,
     check_status(status, where)
 
 
-def flip_horizontal(real[:, :, :, ::1] y, const real[:, :, :, ::1] x,
+def flip_horizontal(real[:, :, :, ::1] y not None, const real[:, :, :, ::1] x not None,
                     const uint8_t[::1] flags=None):
     """Mirror NHWC images left-right (md_flip_horizontal).
 
@@ -88,7 +88,7 @@ def flip_horizontal(real[:, :, :, ::1] y, const real[:, :, :, ::1] x,
     check_status(status, where)
 
 
-def resize_bilinear(real[:, :, :, ::1] y, const real[:, :, :, ::1] x):
+def resize_bilinear(real[:, :, :, ::1] y not None, const real[:, :, :, ::1] x not None):
     """Bilinear resize of NHWC images with half-pixel centres, no antialiasing
     (md_resize_bilinear); the output size is y's.
 

@@ -1,8 +1,8 @@
 # Wrappers for csrc/loss.c.
 
 
-def softmax_xent_forward(real[::1] loss, real[:, ::1] probs, const real[:, ::1] logits,
-                         const real[:, ::1] targets):
+def softmax_xent_forward(real[::1] loss not None, real[:, ::1] probs not None,
+                         const real[:, ::1] logits not None, const real[:, ::1] targets not None):
     """Fused softmax + cross-entropy over logits (rows, cols) and dense targets
     (rows, cols): writes loss (rows) and probs (rows, cols)."""
     cdef int64_t rows = logits.shape[0], cols = logits.shape[1]
@@ -20,8 +20,8 @@ def softmax_xent_forward(real[::1] loss, real[:, ::1] probs, const real[:, ::1] 
     check_status(st, "softmax_xent_forward")
 
 
-def softmax_xent_backward(real[:, ::1] dlogits, const real[::1] dloss,
-                          const real[:, ::1] probs, const real[:, ::1] targets):
+def softmax_xent_backward(real[:, ::1] dlogits not None, const real[::1] dloss not None,
+                          const real[:, ::1] probs not None, const real[:, ::1] targets not None):
     """dlogits (rows, cols) = dloss[:, None] * (probs * sum(targets, -1) - targets)."""
     cdef int64_t rows = probs.shape[0], cols = probs.shape[1]
     cdef md_status st
@@ -38,8 +38,9 @@ def softmax_xent_backward(real[:, ::1] dlogits, const real[::1] dloss,
     check_status(st, "softmax_xent_backward")
 
 
-def sparse_softmax_xent_forward(real[::1] loss, real[:, ::1] probs, const real[:, ::1] logits,
-                                const int64_t[::1] labels):
+def sparse_softmax_xent_forward(real[::1] loss not None, real[:, ::1] probs not None,
+                                const real[:, ::1] logits not None,
+                                const int64_t[::1] labels not None):
     """Fused softmax + cross-entropy against int64 class labels (rows): writes loss (rows)
     and probs (rows, cols). A label outside [0, cols) raises ValueError, nothing written."""
     cdef int64_t rows = logits.shape[0], cols = logits.shape[1]
@@ -57,8 +58,9 @@ def sparse_softmax_xent_forward(real[::1] loss, real[:, ::1] probs, const real[:
     check_status(st, "sparse_softmax_xent_forward")
 
 
-def sparse_softmax_xent_backward(real[:, ::1] dlogits, const real[::1] dloss,
-                                 const real[:, ::1] probs, const int64_t[::1] labels):
+def sparse_softmax_xent_backward(real[:, ::1] dlogits not None, const real[::1] dloss not None,
+                                 const real[:, ::1] probs not None,
+                                 const int64_t[::1] labels not None):
     """dlogits (rows, cols) = dloss[:, None] * (probs - one_hot(labels))."""
     cdef int64_t rows = probs.shape[0], cols = probs.shape[1]
     cdef md_status st
@@ -75,8 +77,8 @@ def sparse_softmax_xent_backward(real[:, ::1] dlogits, const real[::1] dloss,
     check_status(st, "sparse_softmax_xent_backward")
 
 
-def categorical_xent_forward(real[::1] loss, const real[:, ::1] probs,
-                             const real[:, ::1] targets, double eps):
+def categorical_xent_forward(real[::1] loss not None, const real[:, ::1] probs not None,
+                             const real[:, ::1] targets not None, double eps):
     """Keras categorical cross-entropy from probabilities (rows, cols): each row is
     renormalised to sum 1 and clipped to [eps, 1 - eps]; writes loss (rows)."""
     cdef int64_t rows = probs.shape[0], cols = probs.shape[1]
@@ -93,8 +95,9 @@ def categorical_xent_forward(real[::1] loss, const real[:, ::1] probs,
     check_status(st, "categorical_xent_forward")
 
 
-def categorical_xent_backward(real[:, ::1] dprobs, const real[::1] dloss,
-                              const real[:, ::1] probs, const real[:, ::1] targets, double eps):
+def categorical_xent_backward(real[:, ::1] dprobs not None, const real[::1] dloss not None,
+                              const real[:, ::1] probs not None,
+                              const real[:, ::1] targets not None, double eps):
     """dprobs (rows, cols) of categorical_xent_forward, through the renormalisation; the
     clip passes no gradient where the normalised probability is outside [eps, 1 - eps]."""
     cdef int64_t rows = probs.shape[0], cols = probs.shape[1]

@@ -28,10 +28,9 @@ def sgd_update(real[::1] var not None, real[::1] velocity, const real[::1] grad 
     check_status(st, "sgd_update")
 
 
-def rmsprop_update(real[::1] var not None, real[::1] velocity not None,
-                   real[::1] average_grad, real[::1] momentum_buf,
-                   const real[::1] grad not None, double lr, double rho, double momentum,
-                   double epsilon, bint centered):
+def rmsprop_update(real[::1] var not None, real[::1] velocity not None, real[::1] average_grad,
+                   real[::1] momentum_buf, const real[::1] grad not None, double lr, double rho,
+                   double momentum, double epsilon, bint centered):
     """RMSprop step in place (Keras 3; epsilon inside the square root). average_grad is
     needed when centered, momentum_buf when momentum > 0; otherwise they may be None."""
     cdef int64_t n = var.shape[0]
@@ -50,9 +49,9 @@ def rmsprop_update(real[::1] var not None, real[::1] velocity not None,
     check_status(st, "rmsprop_update")
 
 
-def adam_update(real[::1] var not None, real[::1] m not None, real[::1] v not None,
-                real[::1] vhat, const real[::1] grad not None, double lr, double beta_1,
-                double beta_2, double epsilon, int64_t step, double weight_decay):
+def adam_update(real[::1] var not None, real[::1] m not None, real[::1] v not None, real[::1] vhat,
+                const real[::1] grad not None, double lr, double beta_1, double beta_2,
+                double epsilon, int64_t step, double weight_decay):
     """Adam / AdamW step in place (Keras 3). step is the 1-based step number; vhat (not
     None) turns on amsgrad; weight_decay > 0 first applies var -= var*weight_decay*lr."""
     cdef int64_t n = var.shape[0]

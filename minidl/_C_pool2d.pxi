@@ -46,8 +46,8 @@ def maxpool2d_forward(real[:, :, :, ::1] y not None, int64_t[:, :, :, ::1] argma
 
 
 def maxpool2d_backward(real[:, :, :, ::1] dx not None, const real[:, :, :, ::1] dy not None,
-                       const int64_t[:, :, :, ::1] argmax not None, tuple pool_size,
-                       tuple strides, str padding):
+                       const int64_t[:, :, :, ::1] argmax not None, tuple pool_size, tuple strides,
+                       str padding):
     """Max pooling backward: dx (N, H, W, C) = 0, then dx[n, argmax, c] += dy[n, ..., c].
 
     dy and argmax have the forward output's shape (N, out_h, out_w, C). ValueError when an
