@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from _pytest.doctest import DoctestTextfile
+from _pytest.doctest import DoctestItem, DoctestTextfile
 
 DOCS = Path(__file__).resolve().parent
 REPO = DOCS.parent
@@ -57,7 +57,7 @@ def pytest_collect_file(file_path, parent):
 @pytest.fixture(autouse=True)
 def _fresh_minidl_state(request, tmp_path, monkeypatch):
     """Seed, threads, floatx, layer names and a scratch working directory per page."""
-    if not isinstance(request.node, pytest.Item) or "doctest" not in type(request.node).__name__.lower():
+    if not isinstance(request.node, DoctestItem):  # the tooling tests need no reset
         yield
         return
     threads = minidl.get_num_threads()

@@ -16,13 +16,14 @@
    (``minidl.exports-missing`` warning otherwise).
 
 3. **Cython signatures.** ``minidl._C`` is built with ``embedsignature=True``, so each
-   wrapper's docstring starts with its C-typed signature. Two problems with showing it
-   as is: wrappers over the fused type ``real`` (float or double) embed the signature of
-   Cython's generic dispatcher, ``f(signatures, args, kwargs, defaults,
-   _fused_sigindex={})``, and Sphinx parses a signature as Python, splitting
-   ``real[:, ::1] y`` at its commas. So the embedded line is dropped, the header shows
-   the Python signature (``inspect.signature``: names and defaults) and the docstring
-   opens with the exact Cython signature, read from the ``.pxi`` source.
+   wrapper's docstring starts with a signature line. For functions over the fused type
+   ``real`` (float or double) Cython embeds the generic dispatcher's
+   ``f(signatures, args, kwargs, defaults, _fused_sigindex={})``; newer builds of
+   ``minidl._C`` replace that at import with the untyped Python signature. Either way
+   the line does not show the C types, and Sphinx, which parses a signature as Python,
+   would split ``real[:, ::1] y`` at its commas. So the embedded line is dropped, the
+   header shows the Python signature (``inspect.signature``: names and defaults) and
+   the docstring opens with the exact Cython signature, read from the ``.pxi`` source.
 
 4. **Private bases.** ``Bases:`` lines show the nearest public base class instead of a
    private helper such as ``_WithActivation``.
