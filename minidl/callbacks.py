@@ -1130,8 +1130,9 @@ class LambdaCallback(Callback):
     begin/end-of-run hooks as ``f(logs)``.
 
     Args:
-        on_epoch_begin, on_epoch_end, on_train_begin, on_train_end, on_train_batch_begin,
-        on_train_batch_end: functions for these hooks (None: do nothing).
+        on_epoch_begin: the function for this hook (None: do nothing); likewise
+            ``on_epoch_end``, ``on_train_begin``, ``on_train_end``,
+            ``on_train_batch_begin`` and ``on_train_batch_end``.
         **kwargs: functions for the other hooks (``on_test_begin``, ``on_batch_end``,
             ``on_predict_batch_end``, ...).
 

@@ -20,8 +20,9 @@ class BatchNormalization(Layer):
         epsilon: added to the variance (default 1e-3).
         center: learn a shift ``beta``.
         scale: learn a scale ``gamma``.
-        beta_initializer, gamma_initializer, moving_mean_initializer,
-        moving_variance_initializer: initializers of the four weights.
+        beta_initializer: initializer of beta (default zeros); likewise
+            ``gamma_initializer`` (ones), ``moving_mean_initializer`` (zeros) and
+            ``moving_variance_initializer`` (ones).
         **kwargs: Layer arguments.
     """
 

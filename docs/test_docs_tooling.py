@@ -1,0 +1,193 @@
+"""Tests of the documentation's own tooling (docs/_ext, docs/_inventories).
+
+They show that the strictness the site relies on is real: a public name without a
+docstring fails a ``-W`` build, an exported name missing from the reference fails it,
+and the generated results pages say "no results yet" instead of failing. Each Sphinx
+build here is a tiny project in a temporary folder (a few seconds in all).
+"""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import zlib
+from pathlib import Path
+
+import pytest
+
+DOCS = Path(__file__).resolve().parent
+sys.path.insert(0, str(DOCS / "_ext"))
+
+import minidl_generated  # noqa: E402
+
+CONF = """
+import sys
+sys.path.insert(0, {ext!r})
+sys.path.insert(0, {src!r})
+extensions = ["sphinx.ext.autodoc", "sphinx.ext.napoleon", "minidl_autodoc_checks"]
+autodoc_default_options = {{"members": True, "undoc-members": True}}
+minidl_required_exports = {exports!r}
+"""
+
+
+def sphinx_project(tmp_path, module_source, page, exports=()):
+    """A project with one module ``toy`` and one page; returns (returncode, output)."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "toy.py").write_text(textwrap.dedent(module_source))
+    (tmp_path / "conf.py").write_text(CONF.format(ext=str(DOCS / "_ext"), src=str(src),
+                                                  exports=list(exports)))
+    (tmp_path / "index.rst").write_text(textwrap.dedent(page))
+    result = subprocess.run(
+        [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-E", "-b", "html",
+         str(tmp_path), str(tmp_path / "_build")],
+        capture_output=True, text=True, timeout=120)
+    return result.returncode, result.stdout + result.stderr
+
+
+DOCUMENTED = '''
+    """A toy module."""
+    __all__ = ["Thing", "helper"]
+
+
+    class Thing:
+        """A thing."""
+
+        def method(self):
+            """Do it."""
+
+
+    def helper(x):
+        """Help with x."""
+'''
+
+
+def test_documented_module_builds_cleanly(tmp_path):
+    code, output = sphinx_project(tmp_path, DOCUMENTED,
+                                  "Toy\n===\n\n.. automodule:: toy\n", exports=["toy"])
+    assert code == 0, output
+
+
+@pytest.mark.parametrize("source, name", [
+    (DOCUMENTED.replace('        """Help with x."""\n', "        return x\n"), "toy.helper"),
+    (DOCUMENTED.replace('            """Do it."""\n', "            pass\n"),
+     "toy.Thing.method"),
+    (DOCUMENTED.replace('        """A thing."""\n', ""), "toy.Thing"),
+], ids=["function", "method", "class"])
+def test_missing_docstring_fails_the_build(tmp_path, source, name):
+    code, output = sphinx_project(tmp_path, source, "Toy\n===\n\n.. automodule:: toy\n")
+    assert code != 0
+    assert f"{name} has no docstring" in output
+
+
+def test_class_does_not_inherit_its_base_class_docstring(tmp_path):
+    source = DOCUMENTED + '''
+
+    class Sub(Thing):
+        pass
+'''
+    source = source.replace('__all__ = ["Thing", "helper"]', '__all__ = ["Thing", "Sub", "helper"]')
+    code, output = sphinx_project(tmp_path, source, "Toy\n===\n\n.. automodule:: toy\n")
+    assert code != 0 and "toy.Sub has no docstring" in output
+
+
+def test_exported_name_missing_from_the_reference_fails_the_build(tmp_path):
+    page = "Toy\n===\n\n.. automodule:: toy\n   :no-members:\n\n.. autoclass:: toy.Thing\n"
+    code, output = sphinx_project(tmp_path, DOCUMENTED, page, exports=["toy"])
+    assert code != 0
+    assert "toy.helper is exported by toy but missing from the API reference" in output
+
+
+def test_cython_wrappers_show_their_typed_signature():
+    import minidl_autodoc_checks as checks
+    import minidl._C
+    lines = minidl._C.batchnorm_forward_infer.__doc__.splitlines()
+    # the embedded line: Cython's generic dispatcher signature for some fused functions
+    # ("(signatures, args, kwargs, defaults, ...)"), the untyped Python one for others
+    assert lines[0].startswith("batchnorm_forward_infer(")
+    typed = checks._typed_signature_lines("minidl._C.batchnorm_forward_infer", lines)
+    assert "``batchnorm_forward_infer(real[:, ::1] y" in typed[0]
+    assert "const real[:, ::1] x" in typed[0] and "double epsilon=1e-3)``" in typed[0]
+    checks._strip_embedded_signature("minidl._C.batchnorm_forward_infer", lines)
+    assert lines[0].startswith("Inference forward")
+    signature, _ = checks.process_signature(None, "function", "minidl._C.gemm",
+                                            minidl._C.gemm, {}, None, None)
+    assert signature == "(trans_a, trans_b, a, b, c, alpha=1.0, beta=0.0)"
+
+
+# ---------------------------------------------------------------- generated pages
+
+
+def test_results_page_says_so_when_there_are_no_results(tmp_path):
+    text = minidl_generated.render_experiment(tmp_path, "lenet5")
+    assert "No results yet" in text and "docs/results/lenet5/" in text
+
+
+def test_results_tables_come_from_the_histories(tmp_path):
+    folder = tmp_path / "results" / "lenet5"
+    folder.mkdir(parents=True)
+    record = {"variant": "with BN, corrected loss", "quick": False, "threads": 4,
+              "seconds_per_epoch": [12.5, 11.5],
+              "history": {"loss": [0.3, 0.1], "accuracy": [0.91, 0.97],
+                          "val_loss": [0.2, 0.08], "val_accuracy": [0.952, 0.981]},
+              "data_notes": ["the MNIST files were inverted"]}
+    (folder / "history_bn_fixed.json").write_text(json.dumps(record))
+    (folder / "broken_is_ignored.json").write_text("{")
+    (folder / "lenet5_corrected_loss.png").write_bytes(b"\x89PNG")
+    text = minidl_generated.render_experiment(tmp_path, "lenet5")
+    assert "with BN, corrected loss" in text
+    assert "0.9520" in text and "0.9810" in text          # val accuracy, epochs 1 and 2
+    assert "12.0" in text and "12.5" in text              # seconds per epoch: mean, epoch 1
+    assert "≈ 95.0%" in text and "≈ 98.5%" in text        # the blog's numbers
+    assert "Data: the MNIST files were inverted" in text
+    assert ".. figure:: /results/lenet5/lenet5_corrected_loss.png" in text
+    assert "smoke" not in text
+
+
+def test_quick_runs_are_flagged(tmp_path):
+    folder = tmp_path / "results" / "cifar10"
+    folder.mkdir(parents=True)
+    record = {"variant": "without BN", "quick": True, "history": {"loss": [2.3]}}
+    (folder / "history_no_bn.json").write_text(json.dumps(record))
+    text = minidl_generated.render_experiment(tmp_path, "cifar10")
+    assert "--quick" in text and "smoke (--quick)" in text
+
+
+def test_performance_page_placeholder_and_table(tmp_path):
+    assert "No benchmark results yet" in minidl_generated.render_performance(tmp_path)
+    (tmp_path / "benchmarks").mkdir()
+    data = {"command": "python -m benchmarks.run --json benchmarks/results.json",
+            "machine": {"cpu": "Test CPU", "threads": 4},
+            "rows": [{"name": "gemm_512", "group": "gemm", "minidl": 80.0, "unit": "GFLOP/s",
+                      "reference": 100.0, "ratio": 0.8, "target": [">=", 0.7], "met": True}]}
+    (tmp_path / "benchmarks" / "results.json").write_text(json.dumps(data))
+    text = minidl_generated.render_performance(tmp_path)
+    assert "python -m benchmarks.run" in text and "Test CPU" in text
+    assert "gemm_512" in text and "0.8000" in text and ">= 0.7" in text
+
+
+def test_readme_commands_are_read_like_ci(tmp_path):
+    (tmp_path / "README.md").write_text(
+        "x\n<!-- test-command -->\n```\npython3 -m venv .venv && pytest\n```\n"
+        "<!-- /test-command -->\n")
+    assert minidl_generated.readme_command(tmp_path, "test-command") == \
+        "python3 -m venv .venv && pytest"
+    assert minidl_generated.readme_command(tmp_path, "example-command") is None
+    assert "README.md has no" in minidl_generated.render_readme_command(tmp_path, "x")
+
+
+# ---------------------------------------------------------------- offline intersphinx
+
+
+@pytest.mark.parametrize("name, expected", [("python", "ValueError py:exception"),
+                                            ("numpy", "numpy.ndarray py:class")])
+def test_local_inventories_are_current_and_readable(name, expected):
+    sys.path.insert(0, str(DOCS / "_inventories"))
+    import make_inventories
+    raw = (DOCS / "_inventories" / f"{name}.inv").read_bytes()
+    header, _, body = raw.partition(b"zlib.\n")
+    lines = zlib.decompress(body).decode()
+    assert expected in lines
+    entries = make_inventories.PYTHON if name == "python" else make_inventories.NUMPY
+    assert len(lines.splitlines()) == len(entries), "rerun make_inventories.py"
+    assert os.path.getsize(DOCS / "_inventories" / f"{name}.inv") < 4096
