@@ -19,9 +19,7 @@ static md_status MD_FN(md_bn_sums)(double *s1, double *s2, int mode, const md_T 
     if (part == NULL) return MD_ERR_ALLOC;
     const int64_t ntasks = p.ngroups * p.nblocks;
 
-#ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(md_threads_for(rows * channels))
-#endif
     for (int64_t t = 0; t < ntasks; t++) {
         const int64_t gi = t / p.nblocks;
         const int64_t c0 = (t % p.nblocks) * MD_BN_CBLOCK;
@@ -121,9 +119,7 @@ static md_status MD_FN(md_bn_stats)(double *mean, double *var, const md_T *x, in
 static void MD_FN(md_bn_affine)(md_T *y, const md_T *x, const double *mean,
                                 const double *scale, const double *shift, int64_t rows,
                                 int64_t channels) {
-#ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(md_threads_for(rows * channels))
-#endif
     for (int64_t r = 0; r < rows; r++) {
         const md_T *xr = x + r * channels;
         md_T *yr = y + r * channels;
@@ -258,9 +254,7 @@ md_status MD_FN(md_batchnorm_backward_train)(md_T *dx, md_T *dgamma, md_T *dbeta
         r_d[c] = (gamma != NULL ? (double)gamma[c] : 1.0) * r;
     }
     const double *k1 = r_d, *k2 = s_dy, *k3 = s_dyxc;
-#ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(md_threads_for(rows * channels))
-#endif
     for (int64_t r = 0; r < rows; r++) {
         const md_T *dyr = dy + r * channels;
         const md_T *xr = x + r * channels;
@@ -302,9 +296,7 @@ md_status MD_FN(md_batchnorm_backward_infer)(md_T *dx, md_T *dgamma, md_T *dbeta
         r_d[c] *= gamma != NULL ? (double)gamma[c] : 1.0; /* now gamma * r */
     }
     const double *k = r_d;
-#ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(md_threads_for(rows * channels))
-#endif
     for (int64_t r = 0; r < rows; r++) {
         const md_T *dyr = dy + r * channels;
         md_T *dxr = dx + r * channels;

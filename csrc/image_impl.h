@@ -56,9 +56,7 @@ md_status MD_FN(md_affine_warp)(md_T *y, const md_T *x, const double *transforms
     const int64_t rows = n * out_h;
     const int64_t image_size = h * w * c;
     const int64_t row_size = out_w * c;
-#ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(md_threads_for(out_count))
-#endif
     for (int64_t row = 0; row < rows; row++) {
         const int64_t i = row / out_h;
         MD_FN(md_affine_row)(y + row * row_size, x + i * image_size, cval_pixel,
@@ -81,9 +79,7 @@ md_status MD_FN(md_flip_horizontal)(md_T *y, const md_T *x, const uint8_t *flags
     if (ya < xa + bytes && xa < ya + bytes) return MD_ERR_ARG;
     const int64_t rows = n * h;
     const int64_t row_size = w * c;
-#ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(md_threads_for(count))
-#endif
     for (int64_t row = 0; row < rows; row++) {
         const int64_t i = row / h;
         const md_T *xr = x + row * row_size;
@@ -133,9 +129,7 @@ md_status MD_FN(md_resize_bilinear)(md_T *y, const md_T *x, int64_t n, int64_t h
     const int64_t image_size = h * w * c;
     const int64_t in_row_size = w * c;
     const int64_t out_row_size = out_w * c;
-#ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(md_threads_for(out_count))
-#endif
     for (int64_t row = 0; row < rows; row++) {
         const int64_t i = row / out_h;
         const int64_t r = row - i * out_h;

@@ -5,15 +5,6 @@
 
 #include "md_internal.h"
 
-/* A statically scheduled OpenMP loop over `nthreads` threads; expands to nothing without
- * OpenMP (no unknown-pragma warnings, and the thread count is not even computed). */
-#ifdef _OPENMP
-#define MD_LX_PRAGMA(text) _Pragma(#text)
-#define MD_LX_PFOR(nthreads) MD_LX_PRAGMA(omp parallel for schedule(static) num_threads(nthreads))
-#else
-#define MD_LX_PFOR(nthreads)
-#endif
-
 /* Common checks of a (rows, cols) problem: positive sizes whose product fits in int64. */
 static md_status md_loss_geometry(int64_t rows, int64_t cols, int64_t *total) {
     if (rows <= 0 || cols <= 0) return MD_ERR_SHAPE;

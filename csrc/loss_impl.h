@@ -50,7 +50,7 @@ md_status MD_FN(md_softmax_xent_forward)(md_T *loss, md_T *probs, const md_T *lo
     int64_t total;
     md_status st = md_loss_geometry(rows, cols, &total);
     if (st != MD_OK) return st;
-    MD_LX_PFOR(md_threads_for(total))
+#pragma omp parallel for schedule(static) num_threads(md_threads_for(total))
     for (int64_t r = 0; r < rows; r++) {
         loss[r] = (md_T)MD_FN(md_loss_softmax_row)(probs + r * cols, logits + r * cols,
                                                    targets + r * cols, 0, cols);
@@ -65,7 +65,7 @@ md_status MD_FN(md_softmax_xent_backward)(md_T *dlogits, const md_T *dloss, cons
     int64_t total;
     md_status st = md_loss_geometry(rows, cols, &total);
     if (st != MD_OK) return st;
-    MD_LX_PFOR(md_threads_for(total))
+#pragma omp parallel for schedule(static) num_threads(md_threads_for(total))
     for (int64_t r = 0; r < rows; r++) {
         const md_T *p = probs + r * cols;
         const md_T *t = targets + r * cols;
@@ -90,7 +90,7 @@ md_status MD_FN(md_sparse_softmax_xent_forward)(md_T *loss, md_T *probs, const m
     if (st != MD_OK) return st;
     st = md_loss_labels_ok(labels, rows, cols);
     if (st != MD_OK) return st;
-    MD_LX_PFOR(md_threads_for(total))
+#pragma omp parallel for schedule(static) num_threads(md_threads_for(total))
     for (int64_t r = 0; r < rows; r++) {
         loss[r] = (md_T)MD_FN(md_loss_softmax_row)(probs + r * cols, logits + r * cols, NULL,
                                                    labels[r], cols);
@@ -108,7 +108,7 @@ md_status MD_FN(md_sparse_softmax_xent_backward)(md_T *dlogits, const md_T *dlos
     if (st != MD_OK) return st;
     st = md_loss_labels_ok(labels, rows, cols);
     if (st != MD_OK) return st;
-    MD_LX_PFOR(md_threads_for(total))
+#pragma omp parallel for schedule(static) num_threads(md_threads_for(total))
     for (int64_t r = 0; r < rows; r++) {
         const md_T *p = probs + r * cols;
         md_T *d = dlogits + r * cols;
@@ -132,7 +132,7 @@ md_status MD_FN(md_categorical_xent_forward)(md_T *loss, const md_T *probs, cons
     md_status st = md_loss_geometry(rows, cols, &total);
     if (st != MD_OK) return st;
     const double hi = 1.0 - eps;
-    MD_LX_PFOR(md_threads_for(total))
+#pragma omp parallel for schedule(static) num_threads(md_threads_for(total))
     for (int64_t r = 0; r < rows; r++) {
         const md_T *p = probs + r * cols;
         const md_T *t = targets + r * cols;
@@ -162,7 +162,7 @@ md_status MD_FN(md_categorical_xent_backward)(md_T *dprobs, const md_T *dloss,
     md_status st = md_loss_geometry(rows, cols, &total);
     if (st != MD_OK) return st;
     const double hi = 1.0 - eps;
-    MD_LX_PFOR(md_threads_for(total))
+#pragma omp parallel for schedule(static) num_threads(md_threads_for(total))
     for (int64_t r = 0; r < rows; r++) {
         const md_T *p = probs + r * cols;
         const md_T *t = targets + r * cols;

@@ -5,7 +5,6 @@
  * are independent). The backward passes scatter into dx and windows overlap when
  * stride < pool, so they split over images, which never share a dx cell; within an image
  * the scatter runs in a fixed order, so results are bit-identical for any thread count.
- * The pragmas sit under #ifdef _OPENMP so that a serial build compiles warning-free.
  */
 
 /* Max over one clipped window for every channel; ties keep the first maximum in row-major
@@ -51,9 +50,7 @@ md_status MD_FN(md_maxpool2d_forward)(md_T *y, int64_t *argmax, const md_T *x,
     const int64_t rows = g->batch * out_h;
     const int64_t image = in_h * in_w * channels;
 
-#ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(md_threads_for(md_pool_work(g)))
-#endif
     for (int64_t r = 0; r < rows; r++) {
         const int64_t n = r / out_h, oh = r % out_h;
         int64_t h0, h1;
@@ -83,10 +80,8 @@ md_status MD_FN(md_maxpool2d_backward)(md_T *dx, const md_T *dy, const int64_t *
     const int64_t image = in_cells * channels, out_image = out_cells * channels;
     int bad = 0;
 
-#ifdef _OPENMP
 #pragma omp parallel for schedule(static) reduction(| : bad) \
     num_threads(md_threads_for(md_pool_scatter_work(g)))
-#endif
     for (int64_t n = 0; n < g->batch; n++) {
         md_T *restrict dxn = dx + n * image;
         const md_T *restrict dyn = dy + n * out_image;
@@ -118,9 +113,7 @@ md_status MD_FN(md_avgpool2d_forward)(md_T *y, const md_T *x, const md_pool2d_ge
     const int64_t rows = g->batch * out_h;
     const int64_t image = in_h * in_w * channels;
 
-#ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(md_threads_for(md_pool_work(g)))
-#endif
     for (int64_t r = 0; r < rows; r++) {
         const int64_t n = r / out_h, oh = r % out_h;
         int64_t h0, h1;
@@ -158,9 +151,7 @@ md_status MD_FN(md_avgpool2d_backward)(md_T *dx, const md_T *dy, const md_pool2d
     const int64_t out_h = g->out_h, out_w = g->out_w;
     const int64_t image = in_h * in_w * channels, out_image = out_h * out_w * channels;
 
-#ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(md_threads_for(md_pool_work(g)))
-#endif
     for (int64_t n = 0; n < g->batch; n++) {
         md_T *restrict dxn = dx + n * image;
         const md_T *restrict dyn = dy + n * out_image;
