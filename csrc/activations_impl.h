@@ -11,6 +11,8 @@
 #define MD_AX_TANH tanh
 #endif
 
+#include "softmax_row_impl.h"
+
 /* ---------------------------------------------------------------- elementwise */
 
 /* y = act(x) over n values; y may alias x (every element is read before it is written). */
@@ -100,17 +102,8 @@ md_status MD_FN(md_softmax_forward)(md_T *y, const md_T *x, int64_t rows, int64_
 #pragma omp parallel for schedule(static) num_threads(md_threads_for(total))
     for (int64_t r = 0; r < rows; r++) {
         const md_T *xr = x + r * cols;
-        md_T *yr = y + r * cols;
-        md_T m = xr[0];
-        for (int64_t j = 1; j < cols; j++) m = xr[j] > m ? xr[j] : m;
-        double s = 0.0;
-        for (int64_t j = 0; j < cols; j++) {
-            const md_T e = MD_AX_EXP(xr[j] - m);
-            yr[j] = e;
-            s += (double)e;
-        }
-        const double inv = 1.0 / s;
-        for (int64_t j = 0; j < cols; j++) yr[j] = (md_T)((double)yr[j] * inv);
+        MD_FN(md_softmax_row)(y + r * cols, xr, MD_FN(md_row_max)(xr, cols), cols, NULL, NULL,
+                              NULL);
     }
     return MD_OK;
 }
