@@ -26,8 +26,8 @@ _REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", 
 # ---------------------------------------------------------------- input checks
 
 
-def _as_float(x, name, where):
-    """``x`` as a float array (float64 stays float64, other numbers become float32)."""
+def _as_array(x, name, where):
+    """``x`` as a real numeric ndarray (TypeError otherwise). Also used by metrics."""
     try:
         array = np.asarray(x)
     except (TypeError, ValueError) as exc:
@@ -36,6 +36,12 @@ def _as_float(x, name, where):
     if array.dtype.kind not in "biuf":
         raise TypeError(f"{where}: argument '{name}' must be a real numeric array. "
                         f"Received: dtype {array.dtype}")
+    return array
+
+
+def _as_float(x, name, where):
+    """``x`` as a float array (float64 stays float64, other numbers become float32)."""
+    array = _as_array(x, name, where)
     return array.astype(np.float64 if array.dtype == np.float64 else np.float32, copy=False)
 
 
@@ -111,6 +117,13 @@ def _same_rank_pair(y_true, y_pred, where):
     y_pred = _as_float(y_pred, "y_pred", where)
     y_true = _as_float(y_true, "y_true", where).astype(y_pred.dtype, copy=False)
     _check_batch(y_true, y_pred, where)
+    return _match_rank(y_true, y_pred, where), y_pred
+
+
+def _match_rank(y_true, y_pred, where):
+    """``y_true`` with a trailing axis of 1 added or dropped to match ``y_pred``'s shape
+    (as Keras squeezes or expands them); ValueError when the shapes still differ. Also
+    used by metrics."""
     if y_true.ndim == y_pred.ndim - 1 and y_pred.shape[-1] == 1:
         y_true = y_true.reshape(y_true.shape + (1,))
     elif y_pred.ndim == y_true.ndim - 1 and y_true.shape[-1] == 1:
@@ -118,7 +131,23 @@ def _same_rank_pair(y_true, y_pred, where):
     if y_true.shape != y_pred.shape:
         raise ValueError(f"{where}: 'y_true' and 'y_pred' must have the same shape. "
                          f"Received: y_true.shape={y_true.shape}, y_pred.shape={y_pred.shape}")
-    return y_true, y_pred
+    return y_true
+
+
+def _broadcast_weights(weights, shape, where):
+    """Per-sample weights (an array) broadcast to ``shape``, leading axes aligned as in
+    Keras: a trailing axis of 1 is dropped, a prefix of ``shape`` is expanded. Also used
+    by metrics."""
+    if weights.ndim == len(shape) + 1 and weights.shape[-1:] == (1,):
+        weights = weights.reshape(weights.shape[:-1])
+    if 0 < weights.ndim < len(shape) and weights.shape == shape[:weights.ndim]:
+        weights = weights.reshape(weights.shape + (1,) * (len(shape) - weights.ndim))
+    try:
+        return np.broadcast_to(weights, shape)
+    except ValueError as exc:
+        raise ValueError(f"{where}: argument 'sample_weight' must have one weight per "
+                         f"sample, shape {shape[:1]} or {shape}. Received: "
+                         f"sample_weight.shape={weights.shape}") from exc
 
 
 def _check_label_smoothing(value, where):
@@ -380,17 +409,8 @@ class Loss:
         if sample_weight is None:
             return None
         where = type(self).__name__
-        weights = _as_float(sample_weight, "sample_weight", where)
-        if weights.ndim == len(shape) + 1 and weights.shape[-1:] == (1,):
-            weights = weights.reshape(weights.shape[:-1])
-        if weights.ndim and weights.ndim < len(shape) and weights.shape == shape[:weights.ndim]:
-            weights = weights.reshape(weights.shape + (1,) * (len(shape) - weights.ndim))
-        try:
-            return np.broadcast_to(weights, shape)
-        except ValueError as exc:
-            raise ValueError(f"{where}: argument 'sample_weight' must have one weight per "
-                             f"sample, shape {shape[:1]} or {shape}. Received: "
-                             f"sample_weight.shape={weights.shape}") from exc
+        return _broadcast_weights(_as_float(sample_weight, "sample_weight", where), shape,
+                                  where)
 
     def _reduce(self, losses, sample_weight):
         weights = self._weights(losses.shape, sample_weight)
