@@ -15,7 +15,7 @@ import numbers
 
 import numpy as np
 
-from minidl import backend, ops
+from minidl import _registry, backend, ops
 
 # keras.config.epsilon(): the clip of probabilities.
 EPSILON = 1e-7
@@ -764,9 +764,7 @@ _FUNCTIONS = {categorical_crossentropy: CategoricalCrossentropy,
 
 
 def _lookup(name):
-    cls = _NAMES.get(name) if isinstance(name, str) else None
-    if cls is None and isinstance(name, str):
-        cls = _NAMES.get(name.lower())
+    cls = _registry.find(_NAMES, name)
     if cls is None:
         valid = ", ".join(n for n in _NAMES if n.islower())
         raise ValueError(f"Unknown loss: {name!r}. Valid names: {valid} (or the class names).")
@@ -782,10 +780,7 @@ def serialize(loss):
     Returns:
         A dict that ``deserialize`` turns back into an equal loss.
     """
-    if not isinstance(loss, Loss):
-        raise TypeError(f"losses.serialize: argument 'loss' must be a Loss. Received: {loss!r}")
-    return {"module": "minidl.losses", "class_name": type(loss).__name__,
-            "config": loss.get_config()}
+    return _registry.serialize(loss, Loss, "minidl.losses", "loss", "a Loss")
 
 
 def deserialize(config):
@@ -797,10 +792,7 @@ def deserialize(config):
     Returns:
         A ``Loss``.
     """
-    if not isinstance(config, dict) or "class_name" not in config:
-        raise ValueError(f"losses.deserialize: argument 'config' must be a dict with "
-                         f"'class_name' and 'config'. Received: {config!r}")
-    return _lookup(config["class_name"]).from_config(dict(config.get("config") or {}))
+    return _registry.deserialize(config, _lookup, "losses")
 
 
 def get(identifier):
@@ -819,14 +811,9 @@ def get(identifier):
     """
     if identifier is None:
         return None
-    if isinstance(identifier, Loss):
-        return identifier
-    if isinstance(identifier, str):
-        return _lookup(identifier)()
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if isinstance(identifier, type) and issubclass(identifier, Loss):
-        return identifier()
+    resolved = _registry.resolve(identifier, Loss, _lookup, deserialize)
+    if resolved is not None:
+        return resolved
     if callable(identifier):
         known = _FUNCTIONS.get(identifier)
         return known() if known is not None else LossFunctionWrapper(identifier)

@@ -8,7 +8,7 @@ import numbers
 
 import numpy as np
 
-from minidl import backend
+from minidl import _registry, backend
 from minidl import losses as losses_module
 from minidl.losses import _as_array, _broadcast_weights, _match_rank
 
@@ -417,7 +417,7 @@ def get(identifier, loss=None, output_shape=None, target_shape=None):
                                   "sparse": "sparse_categorical_crossentropy",
                                   "categorical": "categorical_crossentropy"}[kind]]
             return MeanMetricWrapper(fn, name=identifier)
-        cls = _NAMES.get(identifier) or _NAMES.get(key)
+        cls = _registry.find(_NAMES, identifier)
         if cls is not None:
             return cls(name=identifier)
         if key in _LOSS_FUNCTIONS:
@@ -440,11 +440,7 @@ def serialize(metric):
     Returns:
         A dict that ``deserialize`` turns back into an equal metric.
     """
-    if not isinstance(metric, Metric):
-        raise TypeError(f"metrics.serialize: argument 'metric' must be a Metric. "
-                        f"Received: {metric!r}")
-    return {"module": "minidl.metrics", "class_name": type(metric).__name__,
-            "config": metric.get_config()}
+    return _registry.serialize(metric, Metric, "minidl.metrics", "metric", "a Metric")
 
 
 def deserialize(config):
@@ -457,8 +453,8 @@ def deserialize(config):
         A ``Metric``.
     """
     name = config.get("class_name") if isinstance(config, dict) else None
-    cls = _NAMES.get(name) if isinstance(name, str) else None
+    cls = _registry.find(_NAMES, name, fold_case=False)
     if cls is None:
         raise ValueError(f"metrics.deserialize: unknown metric class {name!r}; expected one "
                          f"of {sorted(c.__name__ for c in _CLASSES)}. Received: {config!r}")
-    return cls.from_config(dict(config.get("config") or {}))
+    return _registry.from_config(cls, config)

@@ -7,6 +7,8 @@ Schedules are plain scalar Python math.
 import math
 import numbers
 
+from minidl import _registry
+
 
 def _real(value, name, where, low=None, low_open=False):
     """A finite real number as a float, optionally > or >= ``low``."""
@@ -271,12 +273,9 @@ def serialize(learning_rate_schedule):
     Returns:
         A dict that ``deserialize`` turns back into an equal schedule.
     """
-    if not isinstance(learning_rate_schedule, LearningRateSchedule):
-        raise TypeError(f"schedules.serialize: argument 'learning_rate_schedule' must be a "
-                        f"LearningRateSchedule. Received: {learning_rate_schedule!r}")
-    return {"module": "minidl.optimizers.schedules",
-            "class_name": type(learning_rate_schedule).__name__,
-            "config": learning_rate_schedule.get_config()}
+    return _registry.serialize(learning_rate_schedule, LearningRateSchedule,
+                               "minidl.optimizers.schedules", "learning_rate_schedule",
+                               "a LearningRateSchedule")
 
 
 def deserialize(config):
@@ -293,4 +292,4 @@ def deserialize(config):
         raise ValueError(f"schedules.deserialize: unknown learning rate schedule "
                          f"{name!r}; expected one of {sorted(_SCHEDULES)}. "
                          f"Received: {config!r}")
-    return _SCHEDULES[name].from_config(dict(config.get("config") or {}))
+    return _registry.from_config(_SCHEDULES[name], config)
