@@ -66,15 +66,6 @@ def _check_dtype(dtype, where):
     return resolved
 
 
-def _check_seed(seed, where):
-    """A seed is None or a non-negative int."""
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)
-                             or seed < 0):
-        raise ValueError(f"{where}: argument 'seed' must be None or a non-negative int. "
-                         f"Received: seed={seed!r}")
-    return None if seed is None else int(seed)
-
-
 def _check_real(value, name, where, positive=False):
     """A finite real number as a float (strictly positive when ``positive``)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or \
@@ -200,7 +191,7 @@ class RandomInitializer(Initializer):
     """
 
     def __init__(self, seed=None):
-        self.seed = _check_seed(seed, type(self).__name__)
+        self.seed = random_state.check_seed(seed, type(self).__name__)
 
     def _generator(self):
         return random_state.generator_for(self.seed)
