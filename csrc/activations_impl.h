@@ -11,6 +11,8 @@
 #define MD_AX_TANH tanh
 #endif
 
+#include "softmax_row_impl.h"
+
 /* ---------------------------------------------------------------- elementwise */
 
 /* y = act(x) over n values; y may alias x (every element is read before it is written). */
@@ -20,13 +22,13 @@ md_status MD_FN(md_activation_forward)(md_T *y, const md_T *x, int64_t n, int ac
     switch (activation) {
     case MD_ACT_LINEAR:
         if (y != x) {
-MD_AX_PFOR(md_threads_for(n))
+#pragma omp parallel for schedule(static) num_threads(md_threads_for(n))
             for (int64_t i = 0; i < n; i++) y[i] = x[i];
         }
         return MD_OK;
     case MD_ACT_RELU:
         /* (x < 0) ? 0 : x keeps NaN as NaN, like max(x, 0) in NumPy */
-MD_AX_PFOR(md_threads_for(n))
+#pragma omp parallel for schedule(static) num_threads(md_threads_for(n))
         for (int64_t i = 0; i < n; i++) {
             const md_T v = x[i];
             y[i] = v < (md_T)0 ? (md_T)0 : v;
@@ -35,7 +37,7 @@ MD_AX_PFOR(md_threads_for(n))
     case MD_ACT_SIGMOID:
         /* Stable for any |x|: e = exp(-|x|) never overflows; then
          * sigmoid(x) = 1 / (1 + e) for x >= 0 and e / (1 + e) for x < 0. */
-MD_AX_PFOR(md_threads_for(n))
+#pragma omp parallel for schedule(static) num_threads(md_threads_for(n))
         for (int64_t i = 0; i < n; i++) {
             const md_T v = x[i];
             const md_T e = MD_AX_EXP(-MD_AX_ABS(v));
@@ -44,7 +46,7 @@ MD_AX_PFOR(md_threads_for(n))
         }
         return MD_OK;
     case MD_ACT_TANH:
-MD_AX_PFOR(md_threads_for(n))
+#pragma omp parallel for schedule(static) num_threads(md_threads_for(n))
         for (int64_t i = 0; i < n; i++) y[i] = MD_AX_TANH(x[i]);
         return MD_OK;
     default:
@@ -60,23 +62,23 @@ md_status MD_FN(md_activation_backward)(md_T *dx, const md_T *dy, const md_T *y,
     switch (activation) {
     case MD_ACT_LINEAR:
         if (dx != dy) {
-MD_AX_PFOR(md_threads_for(n))
+#pragma omp parallel for schedule(static) num_threads(md_threads_for(n))
             for (int64_t i = 0; i < n; i++) dx[i] = dy[i];
         }
         return MD_OK;
     case MD_ACT_RELU:
-MD_AX_PFOR(md_threads_for(n))
+#pragma omp parallel for schedule(static) num_threads(md_threads_for(n))
         for (int64_t i = 0; i < n; i++) dx[i] = y[i] > (md_T)0 ? dy[i] : (md_T)0;
         return MD_OK;
     case MD_ACT_SIGMOID:
-MD_AX_PFOR(md_threads_for(n))
+#pragma omp parallel for schedule(static) num_threads(md_threads_for(n))
         for (int64_t i = 0; i < n; i++) {
             const md_T s = y[i];
             dx[i] = dy[i] * (s * ((md_T)1 - s));
         }
         return MD_OK;
     case MD_ACT_TANH:
-MD_AX_PFOR(md_threads_for(n))
+#pragma omp parallel for schedule(static) num_threads(md_threads_for(n))
         for (int64_t i = 0; i < n; i++) {
             const md_T t = y[i];
             dx[i] = dy[i] * ((md_T)1 - t * t);
@@ -97,20 +99,11 @@ md_status MD_FN(md_softmax_forward)(md_T *y, const md_T *x, int64_t rows, int64_
     if (rows <= 0 || cols <= 0) return MD_ERR_SHAPE;
     int64_t total;
     if (!md_mul_ok(rows, cols, &total)) return MD_ERR_OVERFLOW;
-MD_AX_PFOR(md_threads_for(total))
+#pragma omp parallel for schedule(static) num_threads(md_threads_for(total))
     for (int64_t r = 0; r < rows; r++) {
         const md_T *xr = x + r * cols;
-        md_T *yr = y + r * cols;
-        md_T m = xr[0];
-        for (int64_t j = 1; j < cols; j++) m = xr[j] > m ? xr[j] : m;
-        double s = 0.0;
-        for (int64_t j = 0; j < cols; j++) {
-            const md_T e = MD_AX_EXP(xr[j] - m);
-            yr[j] = e;
-            s += (double)e;
-        }
-        const double inv = 1.0 / s;
-        for (int64_t j = 0; j < cols; j++) yr[j] = (md_T)((double)yr[j] * inv);
+        MD_FN(md_softmax_row)(y + r * cols, xr, MD_FN(md_row_max)(xr, cols), cols, NULL, NULL,
+                              NULL);
     }
     return MD_OK;
 }
@@ -122,7 +115,7 @@ md_status MD_FN(md_softmax_backward)(md_T *dx, const md_T *dy, const md_T *y, in
     if (rows <= 0 || cols <= 0) return MD_ERR_SHAPE;
     int64_t total;
     if (!md_mul_ok(rows, cols, &total)) return MD_ERR_OVERFLOW;
-MD_AX_PFOR(md_threads_for(total))
+#pragma omp parallel for schedule(static) num_threads(md_threads_for(total))
     for (int64_t r = 0; r < rows; r++) {
         const md_T *dyr = dy + r * cols;
         const md_T *yr = y + r * cols;

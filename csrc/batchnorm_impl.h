@@ -19,9 +19,7 @@ static md_status MD_FN(md_bn_sums)(double *s1, double *s2, int mode, const md_T 
     if (part == NULL) return MD_ERR_ALLOC;
     const int64_t ntasks = p.ngroups * p.nblocks;
 
-#ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(md_threads_for(rows * channels))
-#endif
     for (int64_t t = 0; t < ntasks; t++) {
         const int64_t gi = t / p.nblocks;
         const int64_t c0 = (t % p.nblocks) * MD_BN_CBLOCK;
@@ -121,9 +119,7 @@ static md_status MD_FN(md_bn_stats)(double *mean, double *var, const md_T *x, in
 static void MD_FN(md_bn_affine)(md_T *y, const md_T *x, const double *mean,
                                 const double *scale, const double *shift, int64_t rows,
                                 int64_t channels) {
-#ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(md_threads_for(rows * channels))
-#endif
     for (int64_t r = 0; r < rows; r++) {
         const md_T *xr = x + r * channels;
         md_T *yr = y + r * channels;
@@ -142,6 +138,40 @@ static md_status MD_FN(md_bn_given_stats)(double *mean_d, double *r_d, const md_
         r_d[c] = md_bn_rstd((double)var[c], eps);
     }
     return bad ? MD_ERR_ARG : MD_OK;
+}
+
+/* The common start of the kernels that use given statistics (forward_infer and both
+ * backwards): the geometry check, then MD_ERR_ARG unless `pointers_ok`, then a zeroed
+ * double array of `narrays` rows of channels whose first two rows are mean and
+ * 1 / sqrt(var + eps) (md_bn_given_stats). On MD_OK the caller owns *work and frees it;
+ * on any error nothing is left allocated. */
+static md_status MD_FN(md_bn_begin_given)(double **work, int narrays, int pointers_ok,
+                                          const md_T *mean, const md_T *var,
+                                          const md_batchnorm_geom *g) {
+    md_status st = md_bn_check_geom(g, (int)sizeof(md_T));
+    if (st != MD_OK) return st;
+    if (!pointers_ok) return MD_ERR_ARG;
+    const int64_t channels = g->channels;
+    double *w = (double *)calloc((size_t)narrays * (size_t)channels, sizeof(double));
+    if (w == NULL) return MD_ERR_ALLOC;
+    st = MD_FN(md_bn_given_stats)(w, w + channels, mean, var, channels, g->epsilon);
+    if (st != MD_OK) {
+        free(w);
+        return st;
+    }
+    *work = w;
+    return MD_OK;
+}
+
+/* The parameter gradients of both backwards from the per-channel sums:
+ * dgamma = sum dy * xhat = r * sum dy * (x - mean), dbeta = sum dy (each may be NULL). */
+static void MD_FN(md_bn_param_grads)(md_T *dgamma, md_T *dbeta, const double *r,
+                                     const double *s_dy, const double *s_dyxc,
+                                     int64_t channels) {
+    for (int64_t c = 0; c < channels; c++) {
+        if (dgamma != NULL) dgamma[c] = (md_T)(r[c] * s_dyxc[c]);
+        if (dbeta != NULL) dbeta[c] = (md_T)s_dy[c];
+    }
 }
 
 md_status MD_FN(md_moments)(md_T *mean, md_T *var, const md_T *x, int64_t rows,
@@ -203,50 +233,40 @@ md_status MD_FN(md_batchnorm_forward_train)(md_T *y, md_T *batch_mean, md_T *bat
 md_status MD_FN(md_batchnorm_forward_infer)(md_T *y, const md_T *x, const md_T *mean,
                                             const md_T *var, const md_T *gamma,
                                             const md_T *beta, const md_batchnorm_geom *g) {
-    md_status st = md_bn_check_geom(g, (int)sizeof(md_T));
+    double *work;
+    const md_status st = MD_FN(md_bn_begin_given)(
+        &work, 3, y != NULL && x != NULL && mean != NULL && var != NULL, mean, var, g);
     if (st != MD_OK) return st;
-    if (y == NULL || x == NULL || mean == NULL || var == NULL) return MD_ERR_ARG;
     const int64_t channels = g->channels;
-    double *work = (double *)calloc(3 * (size_t)channels, sizeof(double));
-    if (work == NULL) return MD_ERR_ALLOC;
     double *mean_d = work, *scale = work + channels, *shift = work + 2 * channels;
-    st = MD_FN(md_bn_given_stats)(mean_d, scale, mean, var, channels, g->epsilon);
-    if (st == MD_OK) {
-        for (int64_t c = 0; c < channels; c++) {
-            scale[c] *= gamma != NULL ? (double)gamma[c] : 1.0;
-            shift[c] = beta != NULL ? (double)beta[c] : 0.0;
-        }
-        MD_FN(md_bn_affine)(y, x, mean_d, scale, shift, g->rows, channels);
+    for (int64_t c = 0; c < channels; c++) {
+        scale[c] *= gamma != NULL ? (double)gamma[c] : 1.0;
+        shift[c] = beta != NULL ? (double)beta[c] : 0.0;
     }
+    MD_FN(md_bn_affine)(y, x, mean_d, scale, shift, g->rows, channels);
     free(work);
-    return st;
+    return MD_OK;
 }
 
 md_status MD_FN(md_batchnorm_backward_train)(md_T *dx, md_T *dgamma, md_T *dbeta,
                                              const md_T *dy, const md_T *x,
                                              const md_T *batch_mean, const md_T *batch_var,
                                              const md_T *gamma, const md_batchnorm_geom *g) {
-    md_status st = md_bn_check_geom(g, (int)sizeof(md_T));
+    double *work;
+    md_status st = MD_FN(md_bn_begin_given)(
+        &work, 4,
+        dx != NULL && dy != NULL && x != NULL && batch_mean != NULL && batch_var != NULL,
+        batch_mean, batch_var, g);
     if (st != MD_OK) return st;
-    if (dx == NULL || dy == NULL || x == NULL || batch_mean == NULL || batch_var == NULL)
-        return MD_ERR_ARG;
     const int64_t rows = g->rows, channels = g->channels;
-    double *work = (double *)calloc(4 * (size_t)channels, sizeof(double));
-    if (work == NULL) return MD_ERR_ALLOC;
     double *mean_d = work, *r_d = work + channels;
     double *s_dy = work + 2 * channels, *s_dyxc = work + 3 * channels;
-    st = MD_FN(md_bn_given_stats)(mean_d, r_d, batch_mean, batch_var, channels, g->epsilon);
-    if (st == MD_OK)
-        st = MD_FN(md_bn_sums)(s_dy, s_dyxc, MD_BN_DY_DYXC, dy, x, mean_d, rows, channels);
+    st = MD_FN(md_bn_sums)(s_dy, s_dyxc, MD_BN_DY_DYXC, dy, x, mean_d, rows, channels);
     if (st != MD_OK) {
         free(work);
         return st;
     }
-    /* dgamma = sum dy * xhat = r * sum dy * (x - mean); dbeta = sum dy */
-    for (int64_t c = 0; c < channels; c++) {
-        if (dgamma != NULL) dgamma[c] = (md_T)(r_d[c] * s_dyxc[c]);
-        if (dbeta != NULL) dbeta[c] = (md_T)s_dy[c];
-    }
+    MD_FN(md_bn_param_grads)(dgamma, dbeta, r_d, s_dy, s_dyxc, channels);
     /* dx = gamma*r * (dy - sum dy / m - (x - mean) * r^2 * sum dy*(x - mean) / m), kept in
      * the per-channel arrays: k1 = gamma*r, k2 = sum dy / m, k3 = r^2 sum dy*(x-mean) / m */
     const double inv_m = 1.0 / (double)rows;
@@ -258,9 +278,7 @@ md_status MD_FN(md_batchnorm_backward_train)(md_T *dx, md_T *dgamma, md_T *dbeta
         r_d[c] = (gamma != NULL ? (double)gamma[c] : 1.0) * r;
     }
     const double *k1 = r_d, *k2 = s_dy, *k3 = s_dyxc;
-#ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(md_threads_for(rows * channels))
-#endif
     for (int64_t r = 0; r < rows; r++) {
         const md_T *dyr = dy + r * channels;
         const md_T *xr = x + r * channels;
@@ -277,34 +295,28 @@ md_status MD_FN(md_batchnorm_backward_infer)(md_T *dx, md_T *dgamma, md_T *dbeta
                                              const md_T *dy, const md_T *x,
                                              const md_T *mean, const md_T *var,
                                              const md_T *gamma, const md_batchnorm_geom *g) {
-    md_status st = md_bn_check_geom(g, (int)sizeof(md_T));
+    double *work;
+    md_status st = MD_FN(md_bn_begin_given)(
+        &work, 4, dx != NULL && dy != NULL && x != NULL && mean != NULL && var != NULL,
+        mean, var, g);
     if (st != MD_OK) return st;
-    if (dx == NULL || dy == NULL || x == NULL || mean == NULL || var == NULL)
-        return MD_ERR_ARG;
     const int64_t rows = g->rows, channels = g->channels;
-    double *work = (double *)calloc(4 * (size_t)channels, sizeof(double));
-    if (work == NULL) return MD_ERR_ALLOC;
     double *mean_d = work, *r_d = work + channels;
     double *s_dy = work + 2 * channels, *s_dyxc = work + 3 * channels;
-    st = MD_FN(md_bn_given_stats)(mean_d, r_d, mean, var, channels, g->epsilon);
     /* parameter gradients first (dx may alias dy) */
-    if (st == MD_OK && dgamma != NULL)
+    if (dgamma != NULL)
         st = MD_FN(md_bn_sums)(s_dy, s_dyxc, MD_BN_DY_DYXC, dy, x, mean_d, rows, channels);
-    else if (st == MD_OK && dbeta != NULL)
+    else if (dbeta != NULL)
         st = MD_FN(md_bn_sums)(s_dy, NULL, MD_BN_SUM, dy, NULL, NULL, rows, channels);
     if (st != MD_OK) {
         free(work);
         return st;
     }
-    for (int64_t c = 0; c < channels; c++) {
-        if (dgamma != NULL) dgamma[c] = (md_T)(r_d[c] * s_dyxc[c]);
-        if (dbeta != NULL) dbeta[c] = (md_T)s_dy[c];
+    MD_FN(md_bn_param_grads)(dgamma, dbeta, r_d, s_dy, s_dyxc, channels);
+    for (int64_t c = 0; c < channels; c++)
         r_d[c] *= gamma != NULL ? (double)gamma[c] : 1.0; /* now gamma * r */
-    }
     const double *k = r_d;
-#ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(md_threads_for(rows * channels))
-#endif
     for (int64_t r = 0; r < rows; r++) {
         const md_T *dyr = dy + r * channels;
         md_T *dxr = dx + r * channels;

@@ -1,6 +1,19 @@
 /* image_impl.h -- kernel bodies of image.c, written once for md_T (float / double).
  * Included twice by md_instantiate.h; the type-independent helpers live in image.c. */
 
+/* One bilinear sample of c channels, in double:
+ *     yp = wr0 * (wc0 * p00 + fc * p01) + fr * (wc0 * p10 + fc * p11)
+ * with wr0 = 1 - fr and wc0 = 1 - fc (passed in, so that a caller can hoist them). */
+static inline void MD_FN(md_img_bilinear)(md_T *yp, const md_T *p00, const md_T *p01,
+                                          const md_T *p10, const md_T *p11, double wr0,
+                                          double fr, double wc0, double fc, int64_t c) {
+    for (int64_t ch = 0; ch < c; ch++) {
+        const double top = wc0 * (double)p00[ch] + fc * (double)p01[ch];
+        const double bottom = wc0 * (double)p10[ch] + fc * (double)p11[ch];
+        yp[ch] = (md_T)(wr0 * top + fr * bottom);
+    }
+}
+
 /* One output row of an affine warp: out_w pixels of image xi (h, w, c) into yrow. */
 static void MD_FN(md_affine_row)(md_T *yrow, const md_T *xi, const md_T *cval_pixel,
                                  const double *t, int64_t r, int64_t h, int64_t w, int64_t c,
@@ -23,12 +36,7 @@ static void MD_FN(md_affine_row)(md_T *yrow, const md_T *xi, const md_T *cval_pi
         const md_T *p01 = (r0 < 0 || c1 < 0) ? cval_pixel : xi + (r0 * w + c1) * c;
         const md_T *p10 = (r1 < 0 || c0 < 0) ? cval_pixel : xi + (r1 * w + c0) * c;
         const md_T *p11 = (r1 < 0 || c1 < 0) ? cval_pixel : xi + (r1 * w + c1) * c;
-        const double wr0 = 1.0 - fr, wc0 = 1.0 - fc;
-        for (int64_t ch = 0; ch < c; ch++) {
-            const double top = wc0 * (double)p00[ch] + fc * (double)p01[ch];
-            const double bottom = wc0 * (double)p10[ch] + fc * (double)p11[ch];
-            yp[ch] = (md_T)(wr0 * top + fr * bottom);
-        }
+        MD_FN(md_img_bilinear)(yp, p00, p01, p10, p11, 1.0 - fr, fr, 1.0 - fc, fc, c);
     }
 }
 
@@ -56,9 +64,7 @@ md_status MD_FN(md_affine_warp)(md_T *y, const md_T *x, const double *transforms
     const int64_t rows = n * out_h;
     const int64_t image_size = h * w * c;
     const int64_t row_size = out_w * c;
-#ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(md_threads_for(out_count))
-#endif
     for (int64_t row = 0; row < rows; row++) {
         const int64_t i = row / out_h;
         MD_FN(md_affine_row)(y + row * row_size, x + i * image_size, cval_pixel,
@@ -81,9 +87,7 @@ md_status MD_FN(md_flip_horizontal)(md_T *y, const md_T *x, const uint8_t *flags
     if (ya < xa + bytes && xa < ya + bytes) return MD_ERR_ARG;
     const int64_t rows = n * h;
     const int64_t row_size = w * c;
-#ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(md_threads_for(count))
-#endif
     for (int64_t row = 0; row < rows; row++) {
         const int64_t i = row / h;
         const md_T *xr = x + row * row_size;
@@ -117,47 +121,34 @@ md_status MD_FN(md_resize_bilinear)(md_T *y, const md_T *x, int64_t n, int64_t h
         free(col_f);
         return MD_ERR_ALLOC;
     }
+    /* half-pixel centres, clamped to the image: the nearest fill mode of md_img_axis */
     const double scale_w = (double)w / (double)out_w;
     const double scale_h = (double)h / (double)out_h;
-    const double last_w = (double)(w - 1), last_h = (double)(h - 1);
     for (int64_t j = 0; j < out_w; j++) {
-        double s = ((double)j + 0.5) * scale_w - 0.5;
-        if (!(s > 0.0)) s = 0.0;
-        else if (s > last_w) s = last_w;
-        const int64_t k = (int64_t)s;
-        col_off[2 * j] = k * c;
-        col_off[2 * j + 1] = (k + 1 < w ? k + 1 : w - 1) * c;
-        col_f[j] = s - (double)k;
+        int64_t k0, k1;
+        md_img_axis(((double)j + 0.5) * scale_w - 0.5, w, MD_FILL_NEAREST, &k0, &k1, &col_f[j]);
+        col_off[2 * j] = k0 * c;
+        col_off[2 * j + 1] = k1 * c;
     }
     const int64_t rows = n * out_h;
     const int64_t image_size = h * w * c;
     const int64_t in_row_size = w * c;
     const int64_t out_row_size = out_w * c;
-#ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(md_threads_for(out_count))
-#endif
     for (int64_t row = 0; row < rows; row++) {
         const int64_t i = row / out_h;
         const int64_t r = row - i * out_h;
-        double s = ((double)r + 0.5) * scale_h - 0.5;
-        if (!(s > 0.0)) s = 0.0;
-        else if (s > last_h) s = last_h;
-        const int64_t k = (int64_t)s;
-        const double fr = s - (double)k, wr0 = 1.0 - fr;
-        const md_T *x0 = x + i * image_size + k * in_row_size;
-        const md_T *x1 = x + i * image_size + (k + 1 < h ? k + 1 : h - 1) * in_row_size;
+        int64_t k0, k1;
+        double fr;
+        md_img_axis(((double)r + 0.5) * scale_h - 0.5, h, MD_FILL_NEAREST, &k0, &k1, &fr);
+        const md_T *x0 = x + i * image_size + k0 * in_row_size;
+        const md_T *x1 = x + i * image_size + k1 * in_row_size;
         md_T *yr = y + row * out_row_size;
-        for (int64_t j = 0; j < out_w; j++) {
-            const md_T *a0 = x0 + col_off[2 * j], *a1 = x0 + col_off[2 * j + 1];
-            const md_T *b0 = x1 + col_off[2 * j], *b1 = x1 + col_off[2 * j + 1];
-            const double fc = col_f[j], wc0 = 1.0 - fc;
-            md_T *yp = yr + j * c;
-            for (int64_t ch = 0; ch < c; ch++) {
-                const double top = wc0 * (double)a0[ch] + fc * (double)a1[ch];
-                const double bottom = wc0 * (double)b0[ch] + fc * (double)b1[ch];
-                yp[ch] = (md_T)(wr0 * top + fr * bottom);
-            }
-        }
+        const double wr0 = 1.0 - fr;
+        for (int64_t j = 0; j < out_w; j++)
+            MD_FN(md_img_bilinear)(yr + j * c, x0 + col_off[2 * j], x0 + col_off[2 * j + 1],
+                                   x1 + col_off[2 * j], x1 + col_off[2 * j + 1], wr0, fr,
+                                   1.0 - col_f[j], col_f[j], c);
     }
     free(col_off);
     free(col_f);

@@ -5,15 +5,6 @@
 
 #include "md_internal.h"
 
-/* A statically scheduled OpenMP loop over `nthreads` threads; expands to nothing without
- * OpenMP (no unknown-pragma warnings, and the thread count is not even computed). */
-#ifdef _OPENMP
-#define MD_LX_PRAGMA(text) _Pragma(#text)
-#define MD_LX_PFOR(nthreads) MD_LX_PRAGMA(omp parallel for schedule(static) num_threads(nthreads))
-#else
-#define MD_LX_PFOR(nthreads)
-#endif
-
 /* Common checks of a (rows, cols) problem: positive sizes whose product fits in int64. */
 static md_status md_loss_geometry(int64_t rows, int64_t cols, int64_t *total) {
     if (rows <= 0 || cols <= 0) return MD_ERR_SHAPE;
@@ -21,11 +12,21 @@ static md_status md_loss_geometry(int64_t rows, int64_t cols, int64_t *total) {
     return MD_OK;
 }
 
-/* MD_OK when every label lies in [0, cols); checked before anything is written. */
-static md_status md_loss_labels_ok(const int64_t *labels, int64_t rows, int64_t cols) {
+/* md_loss_geometry, then MD_ERR_ARG unless every label lies in [0, cols); checked before
+ * anything is written. */
+static md_status md_loss_sparse_geometry(const int64_t *labels, int64_t rows, int64_t cols,
+                                         int64_t *total) {
+    const md_status st = md_loss_geometry(rows, cols, total);
+    if (st != MD_OK) return st;
     int bad = 0;
     for (int64_t r = 0; r < rows; r++) bad |= (labels[r] < 0) | (labels[r] >= cols);
     return bad ? MD_ERR_ARG : MD_OK;
+}
+
+/* MD_ERR_ARG unless the probability clip eps lies in [0, 0.5), then md_loss_geometry. */
+static md_status md_loss_clip_geometry(int64_t rows, int64_t cols, double eps, int64_t *total) {
+    if (!(eps >= 0.0 && eps < 0.5)) return MD_ERR_ARG;
+    return md_loss_geometry(rows, cols, total);
 }
 
 #define MD_TEMPLATE "loss_impl.h"

@@ -4,11 +4,14 @@
  * Every kernel works row by row (one thread owns a row) and accumulates its row sums in
  * double, so the results do not depend on the thread count. */
 
-#if MD_IS_F32
-#define MD_LX_EXP expf
-#else
-#define MD_LX_EXP exp
-#endif
+#include "softmax_row_impl.h"
+
+/* sum of v[0 .. cols) in double, in index order */
+static inline double MD_FN(md_loss_row_sum)(const md_T *v, int64_t cols) {
+    double s = 0.0;
+    for (int64_t j = 0; j < cols; j++) s += (double)v[j];
+    return s;
+}
 
 /* One row of the fused softmax: writes probs (cols) and returns the row's cross-entropy
  * against `targets` (dense, may be NULL) or against the class `label` (targets == NULL).
@@ -18,27 +21,12 @@
  * probs may alias logits (each element is read before it is written). */
 static double MD_FN(md_loss_softmax_row)(md_T *probs, const md_T *logits, const md_T *targets,
                                          int64_t label, int64_t cols) {
-    md_T m = logits[0];
-    for (int64_t j = 1; j < cols; j++) m = logits[j] > m ? logits[j] : m;
+    const md_T m = MD_FN(md_row_max)(logits, cols);
     /* the target term: sum_j t_j (m - x_j), or m - x_label, with differences in double */
     double picked = 0.0, tsum = 1.0;
     if (targets == NULL) picked = (double)m - (double)logits[label];
     else tsum = 0.0;
-    double s = 0.0;
-    for (int64_t j = 0; j < cols; j++) {
-        if (targets != NULL) {
-            const double t = (double)targets[j];
-            if (t != 0.0) {
-                picked += t * ((double)m - (double)logits[j]);
-                tsum += t;
-            }
-        }
-        const md_T e = MD_LX_EXP(logits[j] - m);
-        probs[j] = e;
-        s += (double)e;
-    }
-    const double inv = 1.0 / s;
-    for (int64_t j = 0; j < cols; j++) probs[j] = (md_T)((double)probs[j] * inv);
+    const double s = MD_FN(md_softmax_row)(probs, logits, m, cols, targets, &picked, &tsum);
     return picked + tsum * log(s);
 }
 
@@ -50,7 +38,7 @@ md_status MD_FN(md_softmax_xent_forward)(md_T *loss, md_T *probs, const md_T *lo
     int64_t total;
     md_status st = md_loss_geometry(rows, cols, &total);
     if (st != MD_OK) return st;
-    MD_LX_PFOR(md_threads_for(total))
+#pragma omp parallel for schedule(static) num_threads(md_threads_for(total))
     for (int64_t r = 0; r < rows; r++) {
         loss[r] = (md_T)MD_FN(md_loss_softmax_row)(probs + r * cols, logits + r * cols,
                                                    targets + r * cols, 0, cols);
@@ -65,13 +53,12 @@ md_status MD_FN(md_softmax_xent_backward)(md_T *dlogits, const md_T *dloss, cons
     int64_t total;
     md_status st = md_loss_geometry(rows, cols, &total);
     if (st != MD_OK) return st;
-    MD_LX_PFOR(md_threads_for(total))
+#pragma omp parallel for schedule(static) num_threads(md_threads_for(total))
     for (int64_t r = 0; r < rows; r++) {
         const md_T *p = probs + r * cols;
         const md_T *t = targets + r * cols;
         md_T *d = dlogits + r * cols;
-        double tsum = 0.0;
-        for (int64_t j = 0; j < cols; j++) tsum += (double)t[j];
+        const double tsum = MD_FN(md_loss_row_sum)(t, cols);
         const double g = (double)dloss[r];
         for (int64_t j = 0; j < cols; j++)
             d[j] = (md_T)(g * ((double)p[j] * tsum - (double)t[j]));
@@ -86,11 +73,9 @@ md_status MD_FN(md_sparse_softmax_xent_forward)(md_T *loss, md_T *probs, const m
                                                 int64_t cols) {
     if (loss == NULL || probs == NULL || logits == NULL || labels == NULL) return MD_ERR_ARG;
     int64_t total;
-    md_status st = md_loss_geometry(rows, cols, &total);
+    md_status st = md_loss_sparse_geometry(labels, rows, cols, &total);
     if (st != MD_OK) return st;
-    st = md_loss_labels_ok(labels, rows, cols);
-    if (st != MD_OK) return st;
-    MD_LX_PFOR(md_threads_for(total))
+#pragma omp parallel for schedule(static) num_threads(md_threads_for(total))
     for (int64_t r = 0; r < rows; r++) {
         loss[r] = (md_T)MD_FN(md_loss_softmax_row)(probs + r * cols, logits + r * cols, NULL,
                                                    labels[r], cols);
@@ -104,11 +89,9 @@ md_status MD_FN(md_sparse_softmax_xent_backward)(md_T *dlogits, const md_T *dlos
                                                  int64_t rows, int64_t cols) {
     if (dlogits == NULL || dloss == NULL || probs == NULL || labels == NULL) return MD_ERR_ARG;
     int64_t total;
-    md_status st = md_loss_geometry(rows, cols, &total);
+    md_status st = md_loss_sparse_geometry(labels, rows, cols, &total);
     if (st != MD_OK) return st;
-    st = md_loss_labels_ok(labels, rows, cols);
-    if (st != MD_OK) return st;
-    MD_LX_PFOR(md_threads_for(total))
+#pragma omp parallel for schedule(static) num_threads(md_threads_for(total))
     for (int64_t r = 0; r < rows; r++) {
         const md_T *p = probs + r * cols;
         md_T *d = dlogits + r * cols;
@@ -127,17 +110,15 @@ md_status MD_FN(md_sparse_softmax_xent_backward)(md_T *dlogits, const md_T *dlos
 md_status MD_FN(md_categorical_xent_forward)(md_T *loss, const md_T *probs, const md_T *targets,
                                              int64_t rows, int64_t cols, double eps) {
     if (loss == NULL || probs == NULL || targets == NULL) return MD_ERR_ARG;
-    if (!(eps >= 0.0 && eps < 0.5)) return MD_ERR_ARG;
     int64_t total;
-    md_status st = md_loss_geometry(rows, cols, &total);
+    md_status st = md_loss_clip_geometry(rows, cols, eps, &total);
     if (st != MD_OK) return st;
     const double hi = 1.0 - eps;
-    MD_LX_PFOR(md_threads_for(total))
+#pragma omp parallel for schedule(static) num_threads(md_threads_for(total))
     for (int64_t r = 0; r < rows; r++) {
         const md_T *p = probs + r * cols;
         const md_T *t = targets + r * cols;
-        double s = 0.0;
-        for (int64_t j = 0; j < cols; j++) s += (double)p[j];
+        const double s = MD_FN(md_loss_row_sum)(p, cols);
         double acc = 0.0;
         for (int64_t j = 0; j < cols; j++) {
             double q = (double)p[j] / s;
@@ -157,18 +138,16 @@ md_status MD_FN(md_categorical_xent_backward)(md_T *dprobs, const md_T *dloss,
                                               const md_T *probs, const md_T *targets,
                                               int64_t rows, int64_t cols, double eps) {
     if (dprobs == NULL || dloss == NULL || probs == NULL || targets == NULL) return MD_ERR_ARG;
-    if (!(eps >= 0.0 && eps < 0.5)) return MD_ERR_ARG;
     int64_t total;
-    md_status st = md_loss_geometry(rows, cols, &total);
+    md_status st = md_loss_clip_geometry(rows, cols, eps, &total);
     if (st != MD_OK) return st;
     const double hi = 1.0 - eps;
-    MD_LX_PFOR(md_threads_for(total))
+#pragma omp parallel for schedule(static) num_threads(md_threads_for(total))
     for (int64_t r = 0; r < rows; r++) {
         const md_T *p = probs + r * cols;
         const md_T *t = targets + r * cols;
         md_T *d = dprobs + r * cols;
-        double s = 0.0;
-        for (int64_t j = 0; j < cols; j++) s += (double)p[j];
+        const double s = MD_FN(md_loss_row_sum)(p, cols);
         double t_in = 0.0;
         for (int64_t j = 0; j < cols; j++) {
             const double q = (double)p[j] / s;
@@ -183,5 +162,3 @@ md_status MD_FN(md_categorical_xent_backward)(md_T *dprobs, const md_T *dloss,
     }
     return MD_OK;
 }
-
-#undef MD_LX_EXP

@@ -14,6 +14,11 @@
 #include <omp.h>
 #endif
 
+/* OpenMP house style: parallel loops carry a plain `#pragma omp ...` line. A serial build
+ * (no -fopenmp) ignores those pragmas; setup.py passes -Wno-unknown-pragmas there, so no
+ * per-file guard or diagnostic pragma is needed. Only calls of omp_* functions sit under
+ * #ifdef _OPENMP (see md_thread_id). */
+
 /* Below this many elements (or multiply-adds) a kernel stays on one thread:
  * an OpenMP fork/join costs more than the work. */
 #define MD_PARALLEL_MIN_WORK 32768

@@ -13,11 +13,6 @@
 
 #include "md_internal.h"
 
-/* Serial builds: the OpenMP pragmas below are meant to be ignored, quietly. */
-#ifndef _OPENMP
-#pragma GCC diagnostic ignored "-Wunknown-pragmas"
-#endif
-
 /* Elements per block of the parallel loops: each block runs one vectorised inner loop,
  * specialised for the flags of the call (centered, momentum, amsgrad, ...). */
 #define MD_OPTIM_BLOCK 4096

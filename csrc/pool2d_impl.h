@@ -5,7 +5,6 @@
  * are independent). The backward passes scatter into dx and windows overlap when
  * stride < pool, so they split over images, which never share a dx cell; within an image
  * the scatter runs in a fixed order, so results are bit-identical for any thread count.
- * The pragmas sit under #ifdef _OPENMP so that a serial build compiles warning-free.
  */
 
 /* Max over one clipped window for every channel; ties keep the first maximum in row-major
@@ -39,6 +38,53 @@ static void MD_FN(md_maxpool_cell)(md_T *restrict yo, int64_t *restrict ao,
     }
 }
 
+/* Mean over one clipped window for every channel, accumulated in double
+ * MD_POOL_CHANNEL_BLOCK channels at a time. yo: the output cell (channels values);
+ * xn: the image. */
+static inline void MD_FN(md_avgpool_cell)(md_T *restrict yo, const md_T *restrict xn,
+                                          int64_t channels, int64_t in_w, int64_t h0,
+                                          int64_t h1, int64_t w0, int64_t w1) {
+    double acc[MD_POOL_CHANNEL_BLOCK];
+    const double count = (double)((h1 - h0) * (w1 - w0));
+    for (int64_t c0 = 0; c0 < channels; c0 += MD_POOL_CHANNEL_BLOCK) {
+        const int64_t cb = md_min64(MD_POOL_CHANNEL_BLOCK, channels - c0);
+        for (int64_t j = 0; j < cb; j++) acc[j] = 0.0;
+        for (int64_t h = h0; h < h1; h++) {
+            for (int64_t w = w0; w < w1; w++) {
+                const md_T *restrict xp = xn + (h * in_w + w) * channels + c0;
+                for (int64_t j = 0; j < cb; j++) acc[j] += (double)xp[j];
+            }
+        }
+        for (int64_t j = 0; j < cb; j++) yo[c0 + j] = (md_T)(acc[j] / count);
+    }
+}
+
+/* One output row r = n * out_h + oh of a pooling forward pass: every cell of y from its
+ * clipped window of x, by md_avgpool_cell when `average`, else by md_maxpool_cell (argmax
+ * may then be NULL). `average` is a constant at both call sites, so each forward kernel
+ * gets its own loop. The geometry comes by value: stores through argmax (int64_t, like
+ * its fields) then cannot force it to be reloaded for every window. */
+static inline __attribute__((always_inline)) void MD_FN(md_pool_forward_row)(
+    md_T *y, int64_t *argmax, const md_T *x, const md_pool2d_geom g, int64_t r,
+    const int average) {
+    const int64_t channels = g.channels, in_h = g.in_h, in_w = g.in_w;
+    const int64_t out_h = g.out_h, out_w = g.out_w;
+    const int64_t n = r / out_h, oh = r % out_h;
+    int64_t h0, h1;
+    md_pool_window(oh, g.stride_h, g.pad_top, g.pool_h, in_h, &h0, &h1);
+    const md_T *xn = x + n * (in_h * in_w * channels);
+    for (int64_t ow = 0; ow < out_w; ow++) {
+        int64_t w0, w1;
+        md_pool_window(ow, g.stride_w, g.pad_left, g.pool_w, in_w, &w0, &w1);
+        const int64_t o = (r * out_w + ow) * channels;
+        if (average)
+            MD_FN(md_avgpool_cell)(y + o, xn, channels, in_w, h0, h1, w0, w1);
+        else
+            MD_FN(md_maxpool_cell)(y + o, argmax != NULL ? argmax + o : NULL, xn, channels,
+                                   in_w, h0, h1, w0, w1);
+    }
+}
+
 /* y (batch, out_h, out_w, channels) = max over each window of x (batch, in_h, in_w,
  * channels); argmax (same shape as y, may be NULL) = h * in_w + w of the chosen cell. */
 md_status MD_FN(md_maxpool2d_forward)(md_T *y, int64_t *argmax, const md_T *x,
@@ -46,27 +92,9 @@ md_status MD_FN(md_maxpool2d_forward)(md_T *y, int64_t *argmax, const md_T *x,
     if (y == NULL || x == NULL || g == NULL) return MD_ERR_ARG;
     const md_status st = md_pool2d_geom_check(g);
     if (st != MD_OK) return st;
-    const int64_t channels = g->channels, in_h = g->in_h, in_w = g->in_w;
-    const int64_t out_h = g->out_h, out_w = g->out_w;
-    const int64_t rows = g->batch * out_h;
-    const int64_t image = in_h * in_w * channels;
-
-#ifdef _OPENMP
+    const int64_t rows = g->batch * g->out_h;
 #pragma omp parallel for schedule(static) num_threads(md_threads_for(md_pool_work(g)))
-#endif
-    for (int64_t r = 0; r < rows; r++) {
-        const int64_t n = r / out_h, oh = r % out_h;
-        int64_t h0, h1;
-        md_pool_window(oh, g->stride_h, g->pad_top, g->pool_h, in_h, &h0, &h1);
-        const md_T *xn = x + n * image;
-        for (int64_t ow = 0; ow < out_w; ow++) {
-            int64_t w0, w1;
-            md_pool_window(ow, g->stride_w, g->pad_left, g->pool_w, in_w, &w0, &w1);
-            const int64_t o = (r * out_w + ow) * channels;
-            MD_FN(md_maxpool_cell)(y + o, argmax != NULL ? argmax + o : NULL, xn, channels,
-                                   in_w, h0, h1, w0, w1);
-        }
-    }
+    for (int64_t r = 0; r < rows; r++) MD_FN(md_pool_forward_row)(y, argmax, x, *g, r, 0);
     return MD_OK;
 }
 
@@ -83,10 +111,8 @@ md_status MD_FN(md_maxpool2d_backward)(md_T *dx, const md_T *dy, const int64_t *
     const int64_t image = in_cells * channels, out_image = out_cells * channels;
     int bad = 0;
 
-#ifdef _OPENMP
 #pragma omp parallel for schedule(static) reduction(| : bad) \
     num_threads(md_threads_for(md_pool_scatter_work(g)))
-#endif
     for (int64_t n = 0; n < g->batch; n++) {
         md_T *restrict dxn = dx + n * image;
         const md_T *restrict dyn = dy + n * out_image;
@@ -113,38 +139,9 @@ md_status MD_FN(md_avgpool2d_forward)(md_T *y, const md_T *x, const md_pool2d_ge
     if (y == NULL || x == NULL || g == NULL) return MD_ERR_ARG;
     const md_status st = md_pool2d_geom_check(g);
     if (st != MD_OK) return st;
-    const int64_t channels = g->channels, in_h = g->in_h, in_w = g->in_w;
-    const int64_t out_h = g->out_h, out_w = g->out_w;
-    const int64_t rows = g->batch * out_h;
-    const int64_t image = in_h * in_w * channels;
-
-#ifdef _OPENMP
+    const int64_t rows = g->batch * g->out_h;
 #pragma omp parallel for schedule(static) num_threads(md_threads_for(md_pool_work(g)))
-#endif
-    for (int64_t r = 0; r < rows; r++) {
-        const int64_t n = r / out_h, oh = r % out_h;
-        int64_t h0, h1;
-        md_pool_window(oh, g->stride_h, g->pad_top, g->pool_h, in_h, &h0, &h1);
-        const md_T *xn = x + n * image;
-        double acc[MD_POOL_CHANNEL_BLOCK];
-        for (int64_t ow = 0; ow < out_w; ow++) {
-            int64_t w0, w1;
-            md_pool_window(ow, g->stride_w, g->pad_left, g->pool_w, in_w, &w0, &w1);
-            const double count = (double)((h1 - h0) * (w1 - w0));
-            md_T *restrict yo = y + (r * out_w + ow) * channels;
-            for (int64_t c0 = 0; c0 < channels; c0 += MD_POOL_CHANNEL_BLOCK) {
-                const int64_t cb = md_min64(MD_POOL_CHANNEL_BLOCK, channels - c0);
-                for (int64_t j = 0; j < cb; j++) acc[j] = 0.0;
-                for (int64_t h = h0; h < h1; h++) {
-                    for (int64_t w = w0; w < w1; w++) {
-                        const md_T *restrict xp = xn + (h * in_w + w) * channels + c0;
-                        for (int64_t j = 0; j < cb; j++) acc[j] += (double)xp[j];
-                    }
-                }
-                for (int64_t j = 0; j < cb; j++) yo[c0 + j] = (md_T)(acc[j] / count);
-            }
-        }
-    }
+    for (int64_t r = 0; r < rows; r++) MD_FN(md_pool_forward_row)(y, NULL, x, *g, r, 1);
     return MD_OK;
 }
 
@@ -158,9 +155,7 @@ md_status MD_FN(md_avgpool2d_backward)(md_T *dx, const md_T *dy, const md_pool2d
     const int64_t out_h = g->out_h, out_w = g->out_w;
     const int64_t image = in_h * in_w * channels, out_image = out_h * out_w * channels;
 
-#ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(md_threads_for(md_pool_work(g)))
-#endif
     for (int64_t n = 0; n < g->batch; n++) {
         md_T *restrict dxn = dx + n * image;
         const md_T *restrict dyn = dy + n * out_image;

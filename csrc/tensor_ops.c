@@ -15,11 +15,6 @@
  */
 #include "md_internal.h"
 
-/* Serial builds: the OpenMP pragmas below are meant to be ignored, quietly. */
-#ifndef _OPENMP
-#pragma GCC diagnostic ignored "-Wunknown-pragmas"
-#endif
-
 /* Columns per task in md_bias_add. */
 #define MD_BIAS_COLS 4096
 /* Columns of the inner axis per task in md_reduce_sum (its double accumulators live on

@@ -515,10 +515,37 @@ class History(Callback):
             self.model.history = self
 
 
+# ---------------------------------------------------------------- monitored quantities
+
+
+class _MonitorCallback(Callback):
+    """Base of the callbacks that watch one logged quantity (``EarlyStopping``,
+    ``ModelCheckpoint``, ``ReduceLROnPlateau``): the direction in which it improves.
+
+    Subclasses set ``monitor`` and ``mode`` (and ``min_delta``, 0 by default).
+    """
+
+    min_delta = 0.0
+
+    def _set_monitor_op(self):
+        """Fix the direction of improvement from ``mode`` (and the model, in 'auto'):
+        ``monitor_op`` becomes ``np.less`` (minimise) or ``np.greater`` (maximise)."""
+        mode = self.mode if self.mode != "auto" else _infer_mode(self.monitor, self.model)
+        self.monitor_op = np.less if mode == "min" else np.greater
+
+    def _is_improvement(self, value, reference):
+        """Whether ``value`` beats ``reference`` by more than ``min_delta`` (None: always)."""
+        if reference is None:
+            return True
+        if self.monitor_op is np.less:
+            return bool(value + self.min_delta < reference)
+        return bool(value - self.min_delta > reference)
+
+
 # ---------------------------------------------------------------- EarlyStopping
 
 
-class EarlyStopping(Callback):
+class EarlyStopping(_MonitorCallback):
     """Stop training when a monitored quantity has stopped improving.
 
     At each epoch end, the monitored value improves when it beats the best so far by
@@ -570,19 +597,6 @@ class EarlyStopping(Callback):
         self.best = None
         self.best_weights = None
         self.best_epoch = 0
-
-    def _set_monitor_op(self):
-        """Fix the direction of improvement from ``mode`` (and the model, in 'auto')."""
-        mode = self.mode if self.mode != "auto" else _infer_mode(self.monitor, self.model)
-        self.monitor_op = np.less if mode == "min" else np.greater
-
-    def _is_improvement(self, value, reference):
-        """Whether ``value`` beats ``reference`` by more than ``min_delta``."""
-        if reference is None:
-            return True
-        if self.monitor_op is np.less:
-            return bool(value + self.min_delta < reference)
-        return bool(value - self.min_delta > reference)
 
     def get_monitor_value(self, logs):
         """The monitored value from ``logs``, or None with a warning when it is missing.
@@ -651,7 +665,7 @@ _FULL_MODEL_SUFFIXES = (".keras",)
 _WEIGHTS_SUFFIXES = (".weights.npz", ".weights.h5")
 
 
-class ModelCheckpoint(Callback):
+class ModelCheckpoint(_MonitorCallback):
     """Save the model (or its weights) every epoch or every ``save_freq`` batches.
 
     ``filepath`` may hold ``str.format`` fields filled from ``epoch`` (1-based), ``batch``
@@ -716,17 +730,6 @@ class ModelCheckpoint(Callback):
                 "ModelCheckpoint: the filepath must end in '.keras' (the model format) to save "
                 "full models, or in '.weights.npz' / '.weights.h5' together with "
                 f"save_weights_only=True{hint}. Received: filepath={self.filepath!r}")
-
-    def _set_monitor_op(self):
-        """Fix the direction of improvement from ``mode`` (and the model, in 'auto')."""
-        mode = self.mode if self.mode != "auto" else _infer_mode(self.monitor, self.model)
-        self.monitor_op = np.less if mode == "min" else np.greater
-
-    def _is_improvement(self, value, reference):
-        """Whether ``value`` is strictly better than ``reference`` (None: always)."""
-        if reference is None:
-            return True
-        return bool(self.monitor_op(value, reference))
 
     def on_epoch_begin(self, epoch, logs=None):
         """Remember the epoch, for names of per-batch checkpoints."""
@@ -894,7 +897,7 @@ class LearningRateScheduler(Callback):
             logs["learning_rate"] = _read_learning_rate(self.model, "LearningRateScheduler")
 
 
-class ReduceLROnPlateau(Callback):
+class ReduceLROnPlateau(_MonitorCallback):
     """Multiply the learning rate by ``factor`` when a monitored quantity stops improving.
 
     After ``patience`` epochs without an improvement larger than ``min_delta``, the rate
@@ -938,17 +941,21 @@ class ReduceLROnPlateau(Callback):
 
     def _reset(self):
         """Reset the counters and the best value (at construction and train start)."""
-        mode = self.mode if self.mode != "auto" else _infer_mode(self.monitor, self.model)
-        self._minimise = mode == "min"
-        self.best = np.inf if self._minimise else -np.inf
+        self._set_monitor_op()
+        self.best = np.inf if self.monitor_op is np.less else -np.inf
         self.cooldown_counter = 0
         self.wait = 0
 
-    def _improves(self, value):
-        """Whether ``value`` beats the best so far by more than ``min_delta``."""
-        if self._minimise:
-            return value < self.best - self.min_delta
-        return value > self.best + self.min_delta
+    def _is_improvement(self, value, reference):
+        """Whether ``value`` beats ``reference`` by more than ``min_delta``.
+
+        As Keras's ReduceLROnPlateau, ``min_delta`` shifts the reference (``value <
+        reference - min_delta``), not the value as in ``EarlyStopping``, and is used with
+        its sign.
+        """
+        if self.monitor_op is np.less:
+            return value < reference - self.min_delta
+        return value > reference + self.min_delta
 
     def in_cooldown(self):
         """Whether the cooldown after a reduction is still running.
@@ -980,7 +987,7 @@ class ReduceLROnPlateau(Callback):
         if self.in_cooldown():
             self.cooldown_counter -= 1
             self.wait = 0
-        if self._improves(current):
+        if self._is_improvement(current, self.best):
             self.best = current
             self.wait = 0
             return

@@ -15,7 +15,7 @@ import numbers
 
 import numpy as np
 
-from minidl import backend, random_state
+from minidl import _registry, backend, random_state
 
 # Keras truncates normals at two standard deviations; the standard deviation of a unit
 # normal truncated to [-2, 2] is this constant, so dividing by it restores the variance.
@@ -64,15 +64,6 @@ def _check_dtype(dtype, where):
         raise TypeError(f"{where}: argument 'dtype' must be a float dtype. "
                         f"Received: dtype={dtype!r}")
     return resolved
-
-
-def _check_seed(seed, where):
-    """A seed is None or a non-negative int."""
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)
-                             or seed < 0):
-        raise ValueError(f"{where}: argument 'seed' must be None or a non-negative int. "
-                         f"Received: seed={seed!r}")
-    return None if seed is None else int(seed)
 
 
 def _check_real(value, name, where, positive=False):
@@ -200,7 +191,7 @@ class RandomInitializer(Initializer):
     """
 
     def __init__(self, seed=None):
-        self.seed = _check_seed(seed, type(self).__name__)
+        self.seed = random_state.check_seed(seed, type(self).__name__)
 
     def _generator(self):
         return random_state.generator_for(self.seed)
@@ -462,11 +453,8 @@ def serialize(initializer):
         A JSON-friendly dict that ``deserialize``/``get`` turn back into an equal
         initializer.
     """
-    if not isinstance(initializer, Initializer):
-        raise TypeError(f"initializers.serialize: argument 'initializer' must be an "
-                        f"Initializer instance. Received: {initializer!r}")
-    return {"module": "minidl.initializers", "class_name": type(initializer).__name__,
-            "config": initializer.get_config()}
+    return _registry.serialize(initializer, Initializer, "minidl.initializers", "initializer",
+                               "an Initializer instance")
 
 
 def deserialize(config):
@@ -478,17 +466,11 @@ def deserialize(config):
     Returns:
         An ``Initializer``.
     """
-    if not isinstance(config, dict) or "class_name" not in config:
-        raise ValueError(f"initializers.deserialize: argument 'config' must be a dict with "
-                         f"'class_name' and 'config'. Received: {config!r}")
-    cls = _lookup(config["class_name"])
-    return cls.from_config(dict(config.get("config") or {}))
+    return _registry.deserialize(config, _lookup, "initializers")
 
 
 def _lookup(name):
-    cls = _REGISTRY.get(name) if isinstance(name, str) else None
-    if cls is None and isinstance(name, str):
-        cls = _REGISTRY.get(name.lower())
+    cls = _registry.find(_REGISTRY, name)
     if cls is None:
         raise ValueError(f"Unknown initializer: {name!r}. Valid names: {_valid_names()}")
     return cls
@@ -507,12 +489,9 @@ def get(identifier):
     """
     if identifier is None:
         return None
-    if isinstance(identifier, str):
-        return _lookup(identifier)()
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if isinstance(identifier, type) and issubclass(identifier, Initializer):
-        return identifier()
+    resolved = _registry.resolve(identifier, Initializer, _lookup, deserialize)
+    if resolved is not None:
+        return resolved
     if callable(identifier):
         return identifier
     raise ValueError(f"Could not interpret initializer identifier: {identifier!r}. "

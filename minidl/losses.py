@@ -15,7 +15,7 @@ import numbers
 
 import numpy as np
 
-from minidl import backend, ops
+from minidl import _registry, backend, ops
 
 # keras.config.epsilon(): the clip of probabilities.
 EPSILON = 1e-7
@@ -26,8 +26,8 @@ _REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", 
 # ---------------------------------------------------------------- input checks
 
 
-def _as_float(x, name, where):
-    """``x`` as a float array (float64 stays float64, other numbers become float32)."""
+def _as_array(x, name, where):
+    """``x`` as a real numeric ndarray (TypeError otherwise). Also used by metrics."""
     try:
         array = np.asarray(x)
     except (TypeError, ValueError) as exc:
@@ -36,6 +36,12 @@ def _as_float(x, name, where):
     if array.dtype.kind not in "biuf":
         raise TypeError(f"{where}: argument '{name}' must be a real numeric array. "
                         f"Received: dtype {array.dtype}")
+    return array
+
+
+def _as_float(x, name, where):
+    """``x`` as a float array (float64 stays float64, other numbers become float32)."""
+    array = _as_array(x, name, where)
     return array.astype(np.float64 if array.dtype == np.float64 else np.float32, copy=False)
 
 
@@ -111,6 +117,13 @@ def _same_rank_pair(y_true, y_pred, where):
     y_pred = _as_float(y_pred, "y_pred", where)
     y_true = _as_float(y_true, "y_true", where).astype(y_pred.dtype, copy=False)
     _check_batch(y_true, y_pred, where)
+    return _match_rank(y_true, y_pred, where), y_pred
+
+
+def _match_rank(y_true, y_pred, where):
+    """``y_true`` with a trailing axis of 1 added or dropped to match ``y_pred``'s shape
+    (as Keras squeezes or expands them); ValueError when the shapes still differ. Also
+    used by metrics."""
     if y_true.ndim == y_pred.ndim - 1 and y_pred.shape[-1] == 1:
         y_true = y_true.reshape(y_true.shape + (1,))
     elif y_pred.ndim == y_true.ndim - 1 and y_true.shape[-1] == 1:
@@ -118,7 +131,23 @@ def _same_rank_pair(y_true, y_pred, where):
     if y_true.shape != y_pred.shape:
         raise ValueError(f"{where}: 'y_true' and 'y_pred' must have the same shape. "
                          f"Received: y_true.shape={y_true.shape}, y_pred.shape={y_pred.shape}")
-    return y_true, y_pred
+    return y_true
+
+
+def _broadcast_weights(weights, shape, where):
+    """Per-sample weights (an array) broadcast to ``shape``, leading axes aligned as in
+    Keras: a trailing axis of 1 is dropped, a prefix of ``shape`` is expanded. Also used
+    by metrics."""
+    if weights.ndim == len(shape) + 1 and weights.shape[-1:] == (1,):
+        weights = weights.reshape(weights.shape[:-1])
+    if 0 < weights.ndim < len(shape) and weights.shape == shape[:weights.ndim]:
+        weights = weights.reshape(weights.shape + (1,) * (len(shape) - weights.ndim))
+    try:
+        return np.broadcast_to(weights, shape)
+    except ValueError as exc:
+        raise ValueError(f"{where}: argument 'sample_weight' must have one weight per "
+                         f"sample, shape {shape[:1]} or {shape}. Received: "
+                         f"sample_weight.shape={weights.shape}") from exc
 
 
 def _check_label_smoothing(value, where):
@@ -380,17 +409,8 @@ class Loss:
         if sample_weight is None:
             return None
         where = type(self).__name__
-        weights = _as_float(sample_weight, "sample_weight", where)
-        if weights.ndim == len(shape) + 1 and weights.shape[-1:] == (1,):
-            weights = weights.reshape(weights.shape[:-1])
-        if weights.ndim and weights.ndim < len(shape) and weights.shape == shape[:weights.ndim]:
-            weights = weights.reshape(weights.shape + (1,) * (len(shape) - weights.ndim))
-        try:
-            return np.broadcast_to(weights, shape)
-        except ValueError as exc:
-            raise ValueError(f"{where}: argument 'sample_weight' must have one weight per "
-                             f"sample, shape {shape[:1]} or {shape}. Received: "
-                             f"sample_weight.shape={weights.shape}") from exc
+        return _broadcast_weights(_as_float(sample_weight, "sample_weight", where), shape,
+                                  where)
 
     def _reduce(self, losses, sample_weight):
         weights = self._weights(losses.shape, sample_weight)
@@ -744,9 +764,7 @@ _FUNCTIONS = {categorical_crossentropy: CategoricalCrossentropy,
 
 
 def _lookup(name):
-    cls = _NAMES.get(name) if isinstance(name, str) else None
-    if cls is None and isinstance(name, str):
-        cls = _NAMES.get(name.lower())
+    cls = _registry.find(_NAMES, name)
     if cls is None:
         valid = ", ".join(n for n in _NAMES if n.islower())
         raise ValueError(f"Unknown loss: {name!r}. Valid names: {valid} (or the class names).")
@@ -762,10 +780,7 @@ def serialize(loss):
     Returns:
         A dict that ``deserialize`` turns back into an equal loss.
     """
-    if not isinstance(loss, Loss):
-        raise TypeError(f"losses.serialize: argument 'loss' must be a Loss. Received: {loss!r}")
-    return {"module": "minidl.losses", "class_name": type(loss).__name__,
-            "config": loss.get_config()}
+    return _registry.serialize(loss, Loss, "minidl.losses", "loss", "a Loss")
 
 
 def deserialize(config):
@@ -777,10 +792,7 @@ def deserialize(config):
     Returns:
         A ``Loss``.
     """
-    if not isinstance(config, dict) or "class_name" not in config:
-        raise ValueError(f"losses.deserialize: argument 'config' must be a dict with "
-                         f"'class_name' and 'config'. Received: {config!r}")
-    return _lookup(config["class_name"]).from_config(dict(config.get("config") or {}))
+    return _registry.deserialize(config, _lookup, "losses")
 
 
 def get(identifier):
@@ -799,14 +811,9 @@ def get(identifier):
     """
     if identifier is None:
         return None
-    if isinstance(identifier, Loss):
-        return identifier
-    if isinstance(identifier, str):
-        return _lookup(identifier)()
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if isinstance(identifier, type) and issubclass(identifier, Loss):
-        return identifier()
+    resolved = _registry.resolve(identifier, Loss, _lookup, deserialize)
+    if resolved is not None:
+        return resolved
     if callable(identifier):
         known = _FUNCTIONS.get(identifier)
         return known() if known is not None else LossFunctionWrapper(identifier)

@@ -8,21 +8,9 @@ import numbers
 
 import numpy as np
 
-from minidl import backend
+from minidl import _registry, backend
 from minidl import losses as losses_module
-
-
-def _as_array(x, name, where):
-    """``x`` as a real numeric ndarray (TypeError otherwise)."""
-    try:
-        array = np.asarray(x)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{where}: argument '{name}' must be a numeric array. "
-                        f"Received: {type(x).__name__}") from exc
-    if array.dtype.kind not in "biuf":
-        raise TypeError(f"{where}: argument '{name}' must be a real numeric array. "
-                        f"Received: dtype {array.dtype}")
-    return array
+from minidl.losses import _as_array, _broadcast_weights, _match_rank
 
 
 def _check_batch(y_true, y_pred, where):
@@ -34,14 +22,7 @@ def _check_batch(y_true, y_pred, where):
 def _same_rank(y_true, y_pred, where):
     """Squeeze or expand a trailing axis of 1 so both have the same shape (as Keras)."""
     _check_batch(y_true, y_pred, where)
-    if y_true.ndim == y_pred.ndim - 1 and y_pred.shape[-1] == 1:
-        y_true = y_true.reshape(y_true.shape + (1,))
-    elif y_pred.ndim == y_true.ndim - 1 and y_true.shape[-1] == 1:
-        y_true = y_true.reshape(y_true.shape[:-1])
-    if y_true.shape != y_pred.shape:
-        raise ValueError(f"{where}: 'y_true' and 'y_pred' must have the same shape. "
-                         f"Received: y_true.shape={y_true.shape}, y_pred.shape={y_pred.shape}")
-    return y_true, y_pred
+    return _match_rank(y_true, y_pred, where), y_pred
 
 
 # ---------------------------------------------------------------- per-sample functions
@@ -213,27 +194,14 @@ class Mean(Metric):
             self.total += float(np.sum(values))
             self.count += float(values.size)
             return
-        weights = _broadcast_weights(sample_weight, values.shape, where)
+        weights = _broadcast_weights(
+            _as_array(sample_weight, "sample_weight", where).astype(np.float64), values.shape,
+            where)
         self.total += float(np.sum(values * weights))
         self.count += float(np.sum(weights))
 
     def result(self):
         return self.total / self.count if self.count else 0.0
-
-
-def _broadcast_weights(sample_weight, shape, where):
-    """Per-sample weights broadcast to ``shape`` (leading axes aligned, as Keras)."""
-    weights = _as_array(sample_weight, "sample_weight", where).astype(np.float64)
-    if weights.ndim == len(shape) + 1 and weights.shape[-1:] == (1,):
-        weights = weights.reshape(weights.shape[:-1])
-    if 0 < weights.ndim < len(shape) and weights.shape == shape[:weights.ndim]:
-        weights = weights.reshape(weights.shape + (1,) * (len(shape) - weights.ndim))
-    try:
-        return np.broadcast_to(weights, shape)
-    except ValueError as exc:
-        raise ValueError(f"{where}: argument 'sample_weight' must have one weight per "
-                         f"sample, shape {shape[:1]} or {shape}. Received: "
-                         f"sample_weight.shape={weights.shape}") from exc
 
 
 class MeanMetricWrapper(Mean):
@@ -449,7 +417,7 @@ def get(identifier, loss=None, output_shape=None, target_shape=None):
                                   "sparse": "sparse_categorical_crossentropy",
                                   "categorical": "categorical_crossentropy"}[kind]]
             return MeanMetricWrapper(fn, name=identifier)
-        cls = _NAMES.get(identifier) or _NAMES.get(key)
+        cls = _registry.find(_NAMES, identifier)
         if cls is not None:
             return cls(name=identifier)
         if key in _LOSS_FUNCTIONS:
@@ -472,11 +440,7 @@ def serialize(metric):
     Returns:
         A dict that ``deserialize`` turns back into an equal metric.
     """
-    if not isinstance(metric, Metric):
-        raise TypeError(f"metrics.serialize: argument 'metric' must be a Metric. "
-                        f"Received: {metric!r}")
-    return {"module": "minidl.metrics", "class_name": type(metric).__name__,
-            "config": metric.get_config()}
+    return _registry.serialize(metric, Metric, "minidl.metrics", "metric", "a Metric")
 
 
 def deserialize(config):
@@ -489,8 +453,8 @@ def deserialize(config):
         A ``Metric``.
     """
     name = config.get("class_name") if isinstance(config, dict) else None
-    cls = _NAMES.get(name) if isinstance(name, str) else None
+    cls = _registry.find(_NAMES, name, fold_case=False)
     if cls is None:
         raise ValueError(f"metrics.deserialize: unknown metric class {name!r}; expected one "
                          f"of {sorted(c.__name__ for c in _CLASSES)}. Received: {config!r}")
-    return cls.from_config(dict(config.get("config") or {}))
+    return _registry.from_config(cls, config)

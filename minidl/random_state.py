@@ -1,5 +1,6 @@
 """minidl's global random generator, used by initializers, Dropout, shuffling in ``fit``
 and data augmentation. ``minidl.utils.set_random_seed`` reseeds it."""
+import numbers
 import random
 
 import numpy as np
@@ -22,6 +23,24 @@ def set_seed(seed):
     random.seed(seed)
     np.random.seed(seed % 2**32)
     _GENERATOR = np.random.default_rng(seed)
+
+
+def check_seed(seed, where, expected="a non-negative int"):
+    """An explicit seed argument: None, or a non-negative integer (returned as an int).
+
+    Args:
+        seed: the argument.
+        where: the caller's name, for the message.
+        expected: how the caller's messages word "a non-negative integer".
+
+    Raises:
+        ValueError: ``seed`` is neither (a bool included).
+    """
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)
+                             or seed < 0):
+        raise ValueError(f"{where}: argument 'seed' must be None or {expected}. "
+                         f"Received: seed={seed!r}")
+    return None if seed is None else int(seed)
 
 
 def generator_for(seed):

@@ -136,7 +136,23 @@ def _load_split(images_path, labels_path, num_classes):
     return images, labels
 
 
-def load_idx_dataset(path, title, local_subfolders, cache_subfolder, remote_files, function):
+def remote_files(mirrors, archives):
+    """The canonical ``.gz`` archives of a data set as ``{stem: RemoteFile}``.
+
+    Args:
+        mirrors: Base URLs (ending in ``/``), tried in order.
+        archives: ``{stem: (sha256, size)}`` of the four archives.
+
+    Returns:
+        ``{stem: RemoteFile}``, each archive named ``stem + ".gz"`` at every mirror.
+    """
+    return {stem: _download.RemoteFile(stem + ".gz", tuple(m + stem + ".gz" for m in mirrors),
+                                       sha256, size)
+            for stem, (sha256, size) in archives.items()}
+
+
+def load_idx_dataset(path, title, local_subfolders, cache_subfolder, mirrors, archives,
+                     function):
     """Shared ``load_data`` of MNIST and Fashion-MNIST.
 
     Args:
@@ -145,14 +161,15 @@ def load_idx_dataset(path, title, local_subfolders, cache_subfolder, remote_file
         local_subfolders: Sub-folders of the data folder to search, in order (``""`` is the
             data folder itself).
         cache_subfolder: Sub-folder of the cache for downloads.
-        remote_files: ``{stem: RemoteFile}`` of the canonical ``.gz`` archives.
+        mirrors, archives: The canonical ``.gz`` archives, as for ``remote_files``.
         function: Qualified name of the loader, for messages.
 
     Returns:
         ``((x_train, y_train), (x_test, y_test))``.
     """
+    remote = remote_files(mirrors, archives)
     data_dir = _download.resolve_data_dir(path)
-    archives = [remote_files[stem].name for stem in STEMS]
+    names = [remote[stem].name for stem in STEMS]
     if data_dir is not None:
         folders = [os.path.join(data_dir, sub) if sub else data_dir
                    for sub in local_subfolders]
@@ -164,8 +181,8 @@ def load_idx_dataset(path, title, local_subfolders, cache_subfolder, remote_file
                 f"Looked in: {', '.join(folders)}.")
     else:
         folder = os.path.join(_download.cache_dir(), cache_subfolder)
-        hint = _download.offline_hint(title, archives, local_subfolders[0], function)
-        files = {stem: _download.fetch(remote_files[stem], folder, hint) for stem in STEMS}
+        hint = _download.offline_hint(title, names, local_subfolders[0], function)
+        files = {stem: _download.fetch(remote[stem], folder, hint) for stem in STEMS}
     train = _load_split(files[TRAIN_IMAGES], files[TRAIN_LABELS], num_classes=10)
     test = _load_split(files[TEST_IMAGES], files[TEST_LABELS], num_classes=10)
     return train, test

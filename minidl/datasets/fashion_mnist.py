@@ -1,7 +1,7 @@
 """Fashion-MNIST: 60,000 training and 10,000 test 28x28 grayscale images of clothing,
 10 classes (0 T-shirt/top, 1 Trouser, 2 Pullover, 3 Dress, 4 Coat, 5 Sandal, 6 Shirt,
 7 Sneaker, 8 Bag, 9 Ankle boot)."""
-from minidl.datasets import _download, _idx
+from minidl.datasets import _idx
 
 # The official Zalando S3 bucket (plain HTTP only; the checksum protects the bytes), then the
 # copy Keras downloads from.
@@ -21,14 +21,6 @@ _ARCHIVES = {
     _idx.TEST_LABELS: ("67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
                        5148),
 }
-
-
-def _remote_files():
-    """The canonical archives as ``{stem: RemoteFile}`` (built per call so tests can patch
-    ``_MIRRORS``/``_ARCHIVES``)."""
-    return {stem: _download.RemoteFile(stem + ".gz", tuple(m + stem + ".gz" for m in _MIRRORS),
-                                       sha256, size)
-            for stem, (sha256, size) in _ARCHIVES.items()}
 
 
 def load_data(path=None):
@@ -63,6 +55,7 @@ def load_data(path=None):
         CorruptDatasetError: (a ``ValueError``) a file is truncated, corrupt or has the wrong
             format; ``ChecksumMismatchError`` for a download with the wrong SHA-256.
     """
+    # _MIRRORS and _ARCHIVES are read at each call (tests patch them)
     return _idx.load_idx_dataset(path, "Fashion-MNIST", ("fashion_mnist", "fashion-mnist"),
-                                 "fashion_mnist", _remote_files(),
+                                 "fashion_mnist", _MIRRORS, _ARCHIVES,
                                  "minidl.datasets.fashion_mnist.load_data")

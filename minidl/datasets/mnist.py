@@ -1,5 +1,5 @@
 """MNIST handwritten digits: 60,000 training and 10,000 test images of 28x28, 10 classes."""
-from minidl.datasets import _download, _idx
+from minidl.datasets import _idx
 
 # Mirrors of the canonical IDX archives, tried in order (the first is the one TensorFlow and
 # tensorflow-datasets use, the second torchvision's, the last the original site).
@@ -21,14 +21,6 @@ _ARCHIVES = {
     _idx.TEST_LABELS: ("f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
                        4542),
 }
-
-
-def _remote_files():
-    """The canonical archives as ``{stem: RemoteFile}`` (built per call so tests can patch
-    ``_MIRRORS``/``_ARCHIVES``)."""
-    return {stem: _download.RemoteFile(stem + ".gz", tuple(m + stem + ".gz" for m in _MIRRORS),
-                                       sha256, size)
-            for stem, (sha256, size) in _ARCHIVES.items()}
 
 
 def load_data(path=None):
@@ -63,5 +55,6 @@ def load_data(path=None):
         CorruptDatasetError: (a ``ValueError``) a file is truncated, corrupt or has the wrong
             format; ``ChecksumMismatchError`` for a download with the wrong SHA-256.
     """
-    return _idx.load_idx_dataset(path, "MNIST", ("mnist", ""), "mnist", _remote_files(),
+    # _MIRRORS and _ARCHIVES are read at each call (tests patch them)
+    return _idx.load_idx_dataset(path, "MNIST", ("mnist", ""), "mnist", _MIRRORS, _ARCHIVES,
                                  "minidl.datasets.mnist.load_data")

@@ -7,7 +7,7 @@ Example:
     >>> optimizer = minidl.optimizers.Adam(learning_rate=1e-3)
     >>> optimizer.apply_gradients(zip(grads, model.trainable_variables))
 """
-from minidl import ops
+from minidl import _registry, ops
 from minidl.optimizers import schedules
 from minidl.optimizers.base import Optimizer, check_float
 
@@ -185,15 +185,12 @@ def serialize(optimizer):
         A dict that ``deserialize`` turns back into an equally configured optimizer
         (without its slots: see ``get_state``).
     """
-    if not isinstance(optimizer, Optimizer):
-        raise TypeError(f"optimizers.serialize: argument 'optimizer' must be an Optimizer. "
-                        f"Received: {optimizer!r}")
-    return {"module": "minidl.optimizers", "class_name": type(optimizer).__name__,
-            "config": optimizer.get_config()}
+    return _registry.serialize(optimizer, Optimizer, "minidl.optimizers", "optimizer",
+                               "an Optimizer")
 
 
 def _lookup(name):
-    cls = _OPTIMIZERS.get(name.lower()) if isinstance(name, str) else None
+    cls = _registry.find(_OPTIMIZERS, name)
     if cls is None:
         raise ValueError(f"Could not interpret optimizer identifier: {name!r}. "
                          f"Valid names: {', '.join(_OPTIMIZERS)}")
@@ -209,10 +206,7 @@ def deserialize(config):
     Returns:
         An ``Optimizer``.
     """
-    if not isinstance(config, dict) or "class_name" not in config:
-        raise ValueError(f"optimizers.deserialize: argument 'config' must be a dict with "
-                         f"'class_name' and 'config'. Received: {config!r}")
-    return _lookup(config["class_name"]).from_config(dict(config.get("config") or {}))
+    return _registry.deserialize(config, _lookup, "optimizers")
 
 
 def get(identifier):
@@ -226,14 +220,9 @@ def get(identifier):
     Returns:
         An ``Optimizer``.
     """
-    if isinstance(identifier, Optimizer):
-        return identifier
-    if isinstance(identifier, str):
-        return _lookup(identifier)()
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if isinstance(identifier, type) and issubclass(identifier, Optimizer):
-        return identifier()
+    resolved = _registry.resolve(identifier, Optimizer, _lookup, deserialize)
+    if resolved is not None:
+        return resolved
     raise ValueError(f"Could not interpret optimizer identifier: {identifier!r}. Expected "
                      f"an Optimizer, a name ({', '.join(_OPTIMIZERS)}) or a dict.")
 

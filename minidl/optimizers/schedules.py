@@ -7,6 +7,8 @@ Schedules are plain scalar Python math.
 import math
 import numbers
 
+from minidl import _registry
+
 
 def _real(value, name, where, low=None, low_open=False):
     """A finite real number as a float, optionally > or >= ``low``."""
@@ -60,7 +62,32 @@ class LearningRateSchedule:
         return cls(**config)
 
 
-class ExponentialDecay(LearningRateSchedule):
+class _PeriodicDecay(LearningRateSchedule):
+    """The arguments, the decay progress and the config shared by ``ExponentialDecay`` and
+    ``InverseTimeDecay``; subclasses apply ``decay_rate`` to the progress in ``__call__``."""
+
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase, name, where):
+        self.initial_learning_rate = _real(initial_learning_rate, "initial_learning_rate",
+                                           where)
+        self.decay_steps = _real(decay_steps, "decay_steps", where, low=0, low_open=True)
+        self.decay_rate = _real(decay_rate, "decay_rate", where)
+        self.staircase = bool(staircase)
+        self.name = name
+
+    def _progress(self, step, where):
+        """``step / decay_steps``, floored with ``staircase``."""
+        progress = _step(step, where) / self.decay_steps
+        if self.staircase:
+            progress = math.floor(progress)
+        return progress
+
+    def get_config(self):
+        return {"initial_learning_rate": self.initial_learning_rate,
+                "decay_steps": self.decay_steps, "decay_rate": self.decay_rate,
+                "staircase": self.staircase, "name": self.name}
+
+
+class ExponentialDecay(_PeriodicDecay):
     """``initial_learning_rate * decay_rate ** (step / decay_steps)``.
 
     Args:
@@ -73,27 +100,15 @@ class ExponentialDecay(LearningRateSchedule):
 
     def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False,
                  name="ExponentialDecay"):
-        where = "ExponentialDecay"
-        self.initial_learning_rate = _real(initial_learning_rate, "initial_learning_rate",
-                                           where)
-        self.decay_steps = _real(decay_steps, "decay_steps", where, low=0, low_open=True)
-        self.decay_rate = _real(decay_rate, "decay_rate", where)
-        self.staircase = bool(staircase)
-        self.name = name
+        super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name,
+                         "ExponentialDecay")
 
     def __call__(self, step):
-        progress = _step(step, "ExponentialDecay") / self.decay_steps
-        if self.staircase:
-            progress = math.floor(progress)
+        progress = self._progress(step, "ExponentialDecay")
         return self.initial_learning_rate * self.decay_rate ** progress
 
-    def get_config(self):
-        return {"initial_learning_rate": self.initial_learning_rate,
-                "decay_steps": self.decay_steps, "decay_rate": self.decay_rate,
-                "staircase": self.staircase, "name": self.name}
 
-
-class InverseTimeDecay(LearningRateSchedule):
+class InverseTimeDecay(_PeriodicDecay):
     """``initial_learning_rate / (1 + decay_rate * step / decay_steps)``.
 
     Args:
@@ -106,24 +121,12 @@ class InverseTimeDecay(LearningRateSchedule):
 
     def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False,
                  name="InverseTimeDecay"):
-        where = "InverseTimeDecay"
-        self.initial_learning_rate = _real(initial_learning_rate, "initial_learning_rate",
-                                           where)
-        self.decay_steps = _real(decay_steps, "decay_steps", where, low=0, low_open=True)
-        self.decay_rate = _real(decay_rate, "decay_rate", where)
-        self.staircase = bool(staircase)
-        self.name = name
+        super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name,
+                         "InverseTimeDecay")
 
     def __call__(self, step):
-        progress = _step(step, "InverseTimeDecay") / self.decay_steps
-        if self.staircase:
-            progress = math.floor(progress)
+        progress = self._progress(step, "InverseTimeDecay")
         return self.initial_learning_rate / (1.0 + self.decay_rate * progress)
-
-    def get_config(self):
-        return {"initial_learning_rate": self.initial_learning_rate,
-                "decay_steps": self.decay_steps, "decay_rate": self.decay_rate,
-                "staircase": self.staircase, "name": self.name}
 
 
 class PiecewiseConstantDecay(LearningRateSchedule):
@@ -270,12 +273,9 @@ def serialize(learning_rate_schedule):
     Returns:
         A dict that ``deserialize`` turns back into an equal schedule.
     """
-    if not isinstance(learning_rate_schedule, LearningRateSchedule):
-        raise TypeError(f"schedules.serialize: argument 'learning_rate_schedule' must be a "
-                        f"LearningRateSchedule. Received: {learning_rate_schedule!r}")
-    return {"module": "minidl.optimizers.schedules",
-            "class_name": type(learning_rate_schedule).__name__,
-            "config": learning_rate_schedule.get_config()}
+    return _registry.serialize(learning_rate_schedule, LearningRateSchedule,
+                               "minidl.optimizers.schedules", "learning_rate_schedule",
+                               "a LearningRateSchedule")
 
 
 def deserialize(config):
@@ -292,4 +292,4 @@ def deserialize(config):
         raise ValueError(f"schedules.deserialize: unknown learning rate schedule "
                          f"{name!r}; expected one of {sorted(_SCHEDULES)}. "
                          f"Received: {config!r}")
-    return _SCHEDULES[name].from_config(dict(config.get("config") or {}))
+    return _registry.from_config(_SCHEDULES[name], config)

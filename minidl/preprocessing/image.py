@@ -29,7 +29,7 @@ import warnings
 import numpy as np
 
 from minidl import ops
-from minidl.random_state import generator_for, global_generator
+from minidl.random_state import check_seed, generator_for, global_generator
 
 __all__ = ["ImageDataGenerator", "NumpyArrayIterator", "transform_matrices",
            "transform_matrix_offset_center"]
@@ -130,11 +130,7 @@ def _float_dtype(dtype, where):
 
 def _seed(seed, where):
     """``seed`` checked: None or an integer >= 0."""
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)
-                             or seed < 0):
-        raise ValueError(f"{where}: argument 'seed' must be None or an integer >= 0. "
-                         f"Received: seed={seed!r}")
-    return None if seed is None else int(seed)
+    return check_seed(seed, where, expected="an integer >= 0")
 
 
 def _image_batch(x, name, where):
