@@ -39,7 +39,6 @@ class Context:
     threads: int
     quick: bool = False
     torch: object = None
-    batch_sizes: tuple = DEFAULT_BATCH_SIZES
     rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0))
 
 
@@ -48,7 +47,7 @@ class Row:
     """One line of the results table (all figures of one case).
 
     ``minidl``/``reference`` are throughputs in ``unit`` (for memory rows: MiB), the
-    ``*_s`` fields median seconds per call, ``ratio`` the median per-pair ratio
+    ``*_s`` fields median (``*_best_s``: fastest) seconds per call, ``ratio`` the median per-pair ratio
     (minidl speed / reference speed; memory rows: minidl MiB / reference MiB) with its
     smallest and largest pair, ``target`` e.g. ``(">=", 2.0)`` and ``met`` whether the
     ratio meets it (None when there is no target or no reference).
@@ -66,6 +65,8 @@ class Row:
     ratio: Optional[float] = None
     ratio_min: Optional[float] = None
     ratio_max: Optional[float] = None
+    minidl_best_s: Optional[float] = None
+    reference_best_s: Optional[float] = None
     target: Optional[tuple] = None
     met: Optional[bool] = None
     meta: dict = field(default_factory=dict)
@@ -104,10 +105,12 @@ def timed(name, group, description, minidl_fn, reference_fn, reference_name, wor
         fn_b = reference_fn(ctx) if reference_fn is not None else None
         result = compare(fn_a, fn_b, settings)
         row = Row(name, group, description, unit, work / result.median_a / scale,
-                  minidl_s=result.median_a, target=target, meta=dict(meta or {}))
+                  minidl_s=result.median_a, minidl_best_s=min(result.seconds_a),
+                  target=target, meta=dict(meta or {}))
         if fn_b is not None:
             row.reference_name = reference_name
             row.reference_s = result.median_b
+            row.reference_best_s = min(result.seconds_b)
             row.reference = work / result.median_b / scale
             row.ratio = result.ratio
             row.ratio_min, row.ratio_max = min(result.ratios), max(result.ratios)

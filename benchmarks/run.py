@@ -198,8 +198,7 @@ def main(argv=None):
                         warmup=1 if args.quick else 2,
                         min_time=args.min_time if args.min_time is not None
                         else (0.005 if args.quick else 0.1))
-    ctx = cases_module.Context(threads=args.threads, quick=args.quick, torch=torch,
-                               batch_sizes=sizes)
+    ctx = cases_module.Context(threads=args.threads, quick=args.quick, torch=torch)
     info = machine_info(args.threads, torch)
     print(f"minidl {info['minidl']} vs torch {info['torch'] or '(none)'} / numpy "
           f"{info['numpy']} ({info['numpy_blas']}), {args.threads} threads, {info['cpu']}, "
