@@ -7,6 +7,7 @@ One panel per seed network; minidl solid, PyTorch dashed, one colour per variant
 (with/without batch norm). Needs matplotlib (``pip install 'minidl[plot]'``).
 """
 import argparse
+import importlib.util
 import json
 import sys
 
@@ -71,9 +72,7 @@ def main(argv=None):
     parser.add_argument("json", help="output of python -m benchmarks.run --json")
     parser.add_argument("png", help="image to write")
     args = parser.parse_args(argv)
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("matplotlib") is None:
         print("benchmarks.plot: matplotlib is not installed (pip install 'minidl[plot]')",
               file=sys.stderr)
         return 1

@@ -53,12 +53,20 @@ def test_quick_run_fills_both_columns(tmp_path):
     assert machine["minidl"] == minidl.__version__
 
 
-def test_no_torch_leaves_the_reference_empty_and_memory_runs(tmp_path):
-    record, _ = run_suite(tmp_path, "--no-torch", "--cases", "pool_avg_64x10x10x16,memory_lenet")
-    pool, memory = record["results"]
+def test_no_torch_run_with_memory_and_a_plotted_sweep(tmp_path):
+    record, _ = run_suite(tmp_path, "--no-torch", "--cases", "pool_avg_64x10x10x16,memory_lenet",
+                          "--batch-sizes", "2")
+    pool, memory, *sweep = record["results"]
     assert pool["reference"] is None and pool["ratio"] is None and pool["met"] is None
     assert memory["unit"] == "MiB" and memory["minidl"] > 1  # a Python process is > 1 MiB
     assert record["machine"]["torch"] is None
+    assert {(row["meta"]["model"], row["meta"]["batch_norm"], row["meta"]["batch_size"])
+            for row in sweep} == {(m, bn, 2) for m in ("lenet", "cifar") for bn in (False, True)}
+    pytest.importorskip("matplotlib")
+    from benchmarks import plot
+    png = tmp_path / "sweep.png"
+    assert plot.main([str(tmp_path / "bench.json"), str(png)]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_compare_interleaves_and_takes_the_median_ratio():
