@@ -1,25 +1,50 @@
-/* conv2d.c -- 2-D convolution (NHWC input, HWIO kernel) as implicit GEMMs.
+/* conv2d.c -- 2-D convolution (NHWC input, HWIO kernel) as implicit GEMMs that read the
+ * images in place.
  *
- * All three passes run on the blocked GEMM driver with pack functions that read the
- * input through the convolution geometry on the fly, so no column matrix is built:
- *   forward          y  (pixels, out_c) = im2col(x) (pixels, kh*kw*in_c) . w (kh*kw*in_c, out_c)
- *   backward input   dx (in pixels, in_c) = gather(dy) (in pixels, kh*kw*out_c) . w' (kh*kw*out_c, in_c)
- *                    where gather(dy)[(n,ih,iw), (kh,kw,co)] = dy[n, (ih+pt-kh)/sh, (iw+pl-kw)/sw, co]
- *                    when both divisions are exact and in range, else 0 (no scatter, no races)
- *   backward weight  dw (kh*kw*in_c, out_c) = im2col(x)^T . dy, split over fixed chunks of
- *                    pixels whose partial products are added in chunk order (deterministic
- *                    for any thread count). */
+ * Forward: y (pixels, out_c) = im2col(x) (pixels, kh*kw*in_c) . w (kh*kw*in_c, out_c),
+ * computed by the indirect micro-kernel (ikr, gemm_internal.h) without any column matrix:
+ * for a tile of MR output pixels it receives, per kernel tap, MR row pointers into x and
+ * the packed weights of that tap (packed once per call; they are small).
+ *   - Tap mode (in_c >= MD_CONV_ROWTAP_C): one tap per (kh, kw); the in_c channels of the
+ *     input pixel under it are contiguous in NHWC. Taps in the padding point at a zero
+ *     row; taps that only see padding for the whole tile are skipped.
+ *   - Row-tap mode (few input channels, where per-(kh, kw) runs would be too short): one
+ *     tap per kernel row kh, whose kw*in_c values are contiguous as well. When the
+ *     convolution pads, x is first copied into a zero-padded buffer (cheap for few
+ *     channels) so that every window row lies inside it.
+ * For few output columns (<= 8) the dot-product kernel (dkr) vectorises along the depth
+ * instead of along the columns.
+ *
+ * Backward input with stride 1 is the same forward-shaped problem: dx is the 'full'
+ * correlation of dy with the flipped kernel, w'[kh', kw', co, ci] = w[KH-1-kh', KW-1-kw',
+ * ci, co], padding KH-1-pad_top / KW-1-pad_left. With stride > 1 the tap (kh, kw) of dx
+ * pixel (ih, iw) reads dy[(ih + pad_top - kh) / stride_h, ...] when both divisions are
+ * exact and in range, else a zero row (a gather: no scatter, no races).
+ *
+ * Backward weight: dw (kh*kw*in_c, out_c) = sum over pixels of im2col(x)^T dy, by the
+ * weight-gradient kernel (wkr): for each tap, entries (x pointer, dy row pointer) per
+ * pixel -- padding entries dropped -- with the in_c (or kw*in_c in row-tap mode) rows
+ * broadcast from x and the out_c columns loaded from the dy row. The pixels are split
+ * into fixed chunks (sizes depend only on the problem) whose partial gradients are added
+ * in chunk order.
+ *
+ * Every output element is computed by one thread in a fixed order, so all three passes
+ * give the same bits for every thread count and every run (for a given instruction set).
+ */
+#include <math.h>
+
 #include "gemm_internal.h"
 
-/* Pixels per chunk of the weight-gradient reduction: a multiple of KC, at most
- * MD_CONV_MAX_CHUNKS chunks. Depends only on the problem size. */
-#define MD_CONV_MIN_CHUNK_PIXELS 1024
-#define MD_CONV_MAX_CHUNKS 32
-
-static int64_t md_conv_chunk_pixels(int64_t pixels) {
-    int64_t chunk = md_max64(MD_CONV_MIN_CHUNK_PIXELS, md_ceil_div(pixels, MD_CONV_MAX_CHUNKS));
-    return md_round_up(chunk, MD_GEMM_KC);
-}
+/* Below this many input channels the kernel taps are whole kernel rows (row-tap mode). */
+#define MD_CONV_ROWTAP_C 32
+/* Most column vectors per forward tile (ikr nv; the table's MR shrinks as nv grows). */
+#define MD_CONV_NV_MAX 4
+/* Output rows per scheduling block of the forward-shaped passes (times MR). */
+#define MD_CONV_TILES_PER_BLOCK 8
+/* Weight gradient: pixels per sub-block (one pass of every tile over its entries) and
+ * the most chunks (partial gradients) the pixels are split into. */
+#define MD_CONV_WG_SUB 256
+#define MD_CONV_WG_MAX_CHUNKS 8
 
 #define MD_TEMPLATE "conv2d_impl.h"
 #include "md_instantiate.h"

@@ -1,209 +1,364 @@
 /* conv2d_impl.h -- template of the convolution passes (see conv2d.c). */
 
 #if MD_IS_F32
-#define MD_NR MD_GEMM_NR_F32
+#define MD_CV_EXP expf
+#define MD_CV_ABS fabsf
+#define MD_CV_TANH tanhf
 #else
-#define MD_NR MD_GEMM_NR_F64
+#define MD_CV_EXP exp
+#define MD_CV_ABS fabs
+#define MD_CV_TANH tanh
 #endif
-#define MD_MR MD_GEMM_MR
 
+/* A forward-shaped convolution: out (batch, out_h, out_w, N) from src (batch, src_h,
+ * src_w, C) through the taps (ky, kx) of a KH x KW window: output pixel (oy, ox) reads
+ * source pixel (oy * sh - pt + ky, ox * sw - pl + kx), or, with strided_bwd, pixel
+ * ((oy + pt - ky) / sh, (ox + pl - kx) / sw) when both divisions are exact. Weight of
+ * tap (ky, kx), channel c, column n = w[wtap * wts + c * wqs + n * wns] with
+ * wtap = ky * KW + kx, or its mirror KH*KW-1-wtap when flip is set. */
 typedef struct {
-    const md_T *src; /* x for forward / weight gradient, dy for backward input */
-    const md_conv2d_geom *g;
-} MD_FN(md_conv_src);
+    const md_T *src;
+    int64_t batch, src_h, src_w, C;
+    int64_t out_h, out_w, N;
+    int64_t KH, KW, sh, sw, pt, pl;
+    int strided_bwd;
+    const md_T *w;
+    int64_t wts, wqs, wns;
+    int flip;
+} MD_FN(md_cv);
 
-/* Copy `run` consecutive channels into a micro-panel column (stride W), or zeros. */
-static inline void MD_FN(md_put_run)(md_T *dst, const md_T *src, int64_t run, int W) {
-    if (src == NULL) {
-        for (int64_t t = 0; t < run; t++) dst[t * W] = 0;
+/* Rows of the padded copy of a source in row-tap mode: the window rows of every output
+ * pixel lie inside it. */
+static int64_t MD_FN(md_cv_span)(int64_t out, int64_t s, int64_t k) { return (out - 1) * s + k; }
+
+/* Whether row-tap mode must copy the source into a zero-padded buffer. */
+static int MD_FN(md_cv_needs_pad)(const MD_FN(md_cv) *p) {
+    return p->pt > 0 || p->pl > 0 || MD_FN(md_cv_span)(p->out_h, p->sh, p->KH) > p->src_h ||
+           MD_FN(md_cv_span)(p->out_w, p->sw, p->KW) > p->src_w;
+}
+
+/* How a forward-shaped problem is cut and where its workspace parts lie.
+ * Tap mode (many channels): one kernel tap per (ky, kx), depth C, row pointers checked
+ * against the image (zero row in the padding). Row-tap mode (few channels, no stride
+ * gather): one kernel tap per ky, depth KW*C -- the window row is contiguous in NHWC --
+ * read from the source or, when there is padding, from a zero-padded copy of it. */
+typedef struct {
+    int dkr, rows, pad, nt;
+    int64_t Hs, Ws;        /* source geometry the pointers use (padded copy in row mode) */
+    int64_t T, Q, K;       /* kernel taps, depth per tap, total depth */
+    int64_t MR, nv, NRb;   /* tile rows, vectors per column block, block width */
+    int64_t nb, qpad;      /* column blocks; dkr: padded depth */
+    int64_t M, MB, nblocks;
+    int64_t wpack, bpack, zero, padded; /* elements */
+    size_t off_bpack, off_zero, off_pad, off_thread, thread_bytes, total;
+} MD_FN(md_cv_plan);
+
+static void MD_FN(md_cv_plan_make)(MD_FN(md_cv_plan) *pl, const MD_FN(md_cv) *p,
+                                   const MD_FN(md_kernels) *kr) {
+    const int64_t VL = kr->vl, K = p->KH * p->KW * p->C;
+    memset(pl, 0, sizeof(*pl));
+    pl->K = K;
+    pl->rows = !p->strided_bwd && p->C < MD_CONV_ROWTAP_C;
+    pl->T = pl->rows ? p->KH : p->KH * p->KW;
+    pl->Q = pl->rows ? p->KW * p->C : p->C;
+    pl->pad = pl->rows && MD_FN(md_cv_needs_pad)(p);
+    pl->Hs = pl->pad ? MD_FN(md_cv_span)(p->out_h, p->sh, p->KH) : p->src_h;
+    pl->Ws = pl->pad ? MD_FN(md_cv_span)(p->out_w, p->sw, p->KW) : p->src_w;
+    const int64_t nvneed = md_ceil_div(p->N, VL);
+    /* vector FMAs per output row: ikr over columns, dkr over the depth (+ its reductions) */
+    const int64_t cost_ikr = K * nvneed;
+    const int64_t cost_dkr = pl->T * md_ceil_div(pl->Q, VL) * p->N + 4 * p->N;
+    pl->dkr = p->N <= 8 && cost_dkr < cost_ikr;
+    if (pl->dkr) {
+        pl->MR = kr->dkr_mr[p->N - 1];
+        pl->nb = 1;
+        pl->NRb = p->N;
+        pl->qpad = md_round_up(pl->Q, VL);
+        pl->wpack = pl->T * p->N * pl->qpad;
+        pl->bpack = 32; /* the bias repeated along a row-major tile */
     } else {
-        for (int64_t t = 0; t < run; t++) dst[t * W] = src[t];
+        /* widest block with the largest tile (ties: wider) */
+        int64_t nvmax = 1;
+        for (int64_t v = 2; v <= MD_CONV_NV_MAX; v++)
+            if (kr->ikr_mr[v - 1] * v >= kr->ikr_mr[nvmax - 1] * nvmax) nvmax = v;
+        pl->nb = md_ceil_div(nvneed, nvmax);
+        pl->nv = md_ceil_div(nvneed, pl->nb);
+        pl->MR = kr->ikr_mr[pl->nv - 1];
+        pl->NRb = pl->nv * VL;
+        pl->qpad = pl->Q;
+        pl->wpack = pl->nb * K * pl->NRb;
+        pl->bpack = pl->nb * pl->NRb;
     }
+    pl->zero = pl->rows ? 0 : p->C + VL;
+    pl->padded = pl->pad ? p->batch * pl->Hs * pl->Ws * p->C : 0;
+    pl->M = p->batch * p->out_h * p->out_w;
+    pl->MB = pl->MR * MD_CONV_TILES_PER_BLOCK;
+    pl->nblocks = md_ceil_div(pl->M, pl->MB);
+    pl->nt = (int)md_min64(md_threads_for(md_work3(pl->M, p->N, K)), pl->nblocks);
+    const size_t E = sizeof(md_T);
+    pl->off_bpack = (size_t)md_round_up(pl->wpack, 16) * E;
+    pl->off_zero = pl->off_bpack + (size_t)md_round_up(pl->bpack, 16) * E;
+    pl->off_pad = pl->off_zero + (size_t)md_round_up(pl->zero, 16) * E;
+    pl->off_thread = pl->off_pad + (size_t)md_round_up(pl->padded, 16) * E;
+    pl->thread_bytes = (size_t)md_round_up((pl->MR * pl->T + pl->T) * (int64_t)sizeof(void *), 64) +
+                       (size_t)md_round_up(pl->T * (int64_t)sizeof(int64_t), 64);
+    pl->total = pl->off_thread + (size_t)pl->nt * pl->thread_bytes;
 }
 
-/* Forward / weight-gradient im2col row: output pixel `row`, depth index p = (kh*KW+kw)*C+ci.
- * Packs depth [p0, p0+plen) of this row into column r of an MR-wide panel. */
-static void MD_FN(md_im2col_row)(md_T *panel, int r, const MD_FN(md_conv_src) *s, int64_t row,
-                                 int64_t p0, int64_t plen) {
-    const md_conv2d_geom *g = s->g;
-    const int64_t ohw = g->out_h * g->out_w;
-    const int64_t n = row / ohw, rem = row % ohw;
-    const int64_t ih0 = (rem / g->out_w) * g->stride_h - g->pad_top;
-    const int64_t iw0 = (rem % g->out_w) * g->stride_w - g->pad_left;
-    const int64_t C = g->in_c;
-    int64_t khkw = p0 / C, ci = p0 % C;
-    for (int64_t p = p0; p < p0 + plen; khkw++, ci = 0) {
-        const int64_t run = md_min64(C - ci, p0 + plen - p);
-        const int64_t ih = ih0 + khkw / g->k_w, iw = iw0 + khkw % g->k_w;
-        const md_T *src = NULL;
-        if (ih >= 0 && ih < g->in_h && iw >= 0 && iw < g->in_w)
-            src = s->src + ((n * g->in_h + ih) * g->in_w + iw) * C + ci;
-        MD_FN(md_put_run)(panel + (p - p0) * MD_MR + r, src, run, MD_MR);
-        p += run;
-    }
-}
-
-/* Backward-input gather row: input pixel `row`, depth index p = (kh*KW+kw)*CO+co. */
-static void MD_FN(md_gather_row)(md_T *panel, int r, const MD_FN(md_conv_src) *s, int64_t row,
-                                 int64_t p0, int64_t plen) {
-    const md_conv2d_geom *g = s->g;
-    const int64_t ihw = g->in_h * g->in_w;
-    const int64_t n = row / ihw, rem = row % ihw;
-    const int64_t th = rem / g->in_w + g->pad_top, tw = rem % g->in_w + g->pad_left;
-    const int64_t C = g->out_c;
-    int64_t khkw = p0 / C, co = p0 % C;
-    for (int64_t p = p0; p < p0 + plen; khkw++, co = 0) {
-        const int64_t run = md_min64(C - co, p0 + plen - p);
-        const int64_t dh = th - khkw / g->k_w, dw = tw - khkw % g->k_w;
-        const md_T *src = NULL;
-        if (dh >= 0 && dw >= 0 && dh % g->stride_h == 0 && dw % g->stride_w == 0) {
-            const int64_t oh = dh / g->stride_h, ow = dw / g->stride_w;
-            if (oh < g->out_h && ow < g->out_w)
-                src = s->src + ((n * g->out_h + oh) * g->out_w + ow) * C + co;
+/* Pack the weights for the kernel. Depth row r = (ky * KW + kx) * C + c runs over all
+ * taps in every mode; a kernel tap t covers rows [t * Q, (t + 1) * Q). ikr: [block][r][NRb]
+ * (zero columns past N); dkr: [t][n][qpad] (zero depths past Q). */
+static void MD_FN(md_cv_pack_weights)(md_T *wp, const MD_FN(md_cv) *p, const MD_FN(md_cv_plan) *pl) {
+    const int64_t TT = p->KH * p->KW, C = p->C, N = p->N, K = pl->K;
+    if (pl->dkr) {
+        memset(wp, 0, (size_t)pl->wpack * sizeof(md_T));
+        for (int64_t r = 0; r < K; r++) {
+            const int64_t tap = r / C, c = r % C, t = r / pl->Q, q = r % pl->Q;
+            const md_T *src = p->w + (p->flip ? TT - 1 - tap : tap) * p->wts + c * p->wqs;
+            for (int64_t n = 0; n < N; n++) wp[(t * N + n) * pl->qpad + q] = src[n * p->wns];
         }
-        MD_FN(md_put_run)(panel + (p - p0) * MD_MR + r, src, run, MD_MR);
-        p += run;
+        return;
     }
-}
-
-typedef void (*MD_FN(md_row_packer))(md_T *, int, const MD_FN(md_conv_src) *, int64_t, int64_t,
-                                     int64_t);
-
-static inline void MD_FN(md_pack_rows)(md_T *dst, const MD_FN(md_conv_src) *s, int64_t r0,
-                                       int64_t rlen, int64_t p0, int64_t plen,
-                                       MD_FN(md_row_packer) pack_row) {
-    for (int64_t q = 0; q * MD_MR < rlen; q++) {
-        md_T *panel = dst + q * MD_MR * plen;
-        for (int r = 0; r < MD_MR; r++) {
-            const int64_t row = q * MD_MR + r;
-            if (row < rlen) {
-                pack_row(panel, r, s, r0 + row, p0, plen);
+    const int64_t NRb = pl->NRb;
+    for (int64_t jb = 0; jb < pl->nb; jb++) {
+        const int64_t n0 = jb * NRb, ncols = md_min64(NRb, N - n0);
+        md_T *blk = wp + jb * K * NRb;
+        for (int64_t r = 0; r < K; r++) {
+            const int64_t tap = r / C, c = r % C;
+            const md_T *src = p->w + (p->flip ? TT - 1 - tap : tap) * p->wts + c * p->wqs + n0 * p->wns;
+            md_T *dst = blk + r * NRb;
+            if (p->wns == 1) {
+                for (int64_t j = 0; j < ncols; j++) dst[j] = src[j];
             } else {
-                for (int64_t p = 0; p < plen; p++) panel[p * MD_MR + r] = 0;
+                for (int64_t j = 0; j < ncols; j++) dst[j] = src[j * p->wns];
+            }
+            for (int64_t j = ncols; j < NRb; j++) dst[j] = 0;
+        }
+    }
+}
+
+/* dst (n, Hp, Wp, C) = src (n, H, W, C) moved down/right by (pt, pl), zeros elsewhere, for
+ * images [n0, n1). Source rows and columns past the copy are never read by a window. */
+static void MD_FN(md_cv_pad_images)(md_T *dst, const md_T *src, int64_t n0, int64_t n1,
+                                    int64_t H, int64_t W, int64_t C, int64_t Hp, int64_t Wp,
+                                    int64_t pt, int64_t pl) {
+    const int64_t x1 = md_min64(Wp, pl + W); /* copied columns: [pl, x1) */
+    for (int64_t n = n0; n < n1; n++) {
+        for (int64_t yp = 0; yp < Hp; yp++) {
+            md_T *d = dst + (n * Hp + yp) * Wp * C;
+            const int64_t y = yp - pt;
+            if (y < 0 || y >= H || x1 <= pl) {
+                memset(d, 0, (size_t)(Wp * C) * sizeof(md_T));
+                continue;
+            }
+            memset(d, 0, (size_t)(pl * C) * sizeof(md_T));
+            memcpy(d + pl * C, src + (n * H + y) * W * C, (size_t)((x1 - pl) * C) * sizeof(md_T));
+            memset(d + x1 * C, 0, (size_t)((Wp - x1) * C) * sizeof(md_T));
+        }
+    }
+}
+
+/* Advance the pixel coordinates (n, y, x) of an out_h x out_w grid by one. */
+static inline void MD_FN(md_cv_next)(int64_t *n, int64_t *y, int64_t *x, int64_t h, int64_t w) {
+    if (++*x == w) {
+        *x = 0;
+        if (++*y == h) {
+            *y = 0;
+            ++*n;
+        }
+    }
+}
+
+/* Tap mode: row pointers of the tile of output rows [m0, m0 + mr) for every tap (ky, kx),
+ * tap-major, MR per tap (rows past mr and taps in the padding point at zero). Taps where
+ * no row sees the image are left out; their indices go to taps[]. Returns their count. */
+static int64_t MD_FN(md_cv_tap_ptrs)(const md_T **tab, int64_t *taps, const MD_FN(md_cv) *p,
+                                     int64_t MR, const md_T *zero, int64_t m0, int64_t mr) {
+    int64_t ry[16], rx[16], rb[16]; /* MR <= 16 */
+    const int64_t hw = p->out_h * p->out_w;
+    int64_t n = m0 / hw, oy = (m0 % hw) / p->out_w, ox = m0 % p->out_w;
+    const int64_t SH = p->src_h, SW = p->src_w, C = p->C;
+    const int64_t far = -(INT64_C(1) << 40); /* never inside the image */
+    for (int64_t i = 0; i < MR; i++) {
+        if (i < mr) {
+            if (p->strided_bwd) {
+                ry[i] = oy + p->pt;
+                rx[i] = ox + p->pl;
+            } else {
+                ry[i] = oy * p->sh - p->pt;
+                rx[i] = ox * p->sw - p->pl;
+            }
+            rb[i] = n * SH;
+            MD_FN(md_cv_next)(&n, &oy, &ox, p->out_h, p->out_w);
+        } else {
+            ry[i] = rx[i] = far;
+            rb[i] = 0;
+        }
+    }
+    int64_t nact = 0;
+    for (int64_t ky = 0; ky < p->KH; ky++) {
+        for (int64_t kx = 0; kx < p->KW; kx++) {
+            const md_T **row = tab + nact * MR;
+            int any = 0;
+            for (int64_t i = 0; i < MR; i++) {
+                int64_t y, x;
+                int ok;
+                if (p->strided_bwd) {
+                    const int64_t ty = ry[i] - ky, tx = rx[i] - kx;
+                    ok = ty >= 0 && tx >= 0 && ty % p->sh == 0 && tx % p->sw == 0;
+                    y = ty / p->sh;
+                    x = tx / p->sw;
+                    ok = ok && y < SH && x < SW;
+                } else {
+                    y = ry[i] + ky;
+                    x = rx[i] + kx;
+                    ok = (uint64_t)y < (uint64_t)SH && (uint64_t)x < (uint64_t)SW;
+                }
+                row[i] = ok ? p->src + ((rb[i] + y) * SW + x) * C : zero;
+                any |= ok;
+            }
+            if (any) taps[nact++] = ky * p->KW + kx;
+        }
+    }
+    return nact;
+}
+
+/* Row-tap mode: row pointers of the tile [m0, m0 + mr) for every window row ky, into the
+ * (padded) source src (batch, Hs, Ws, C); rows past mr repeat the last one. */
+static void MD_FN(md_cv_row_ptrs)(const md_T **tab, const md_T *src, const MD_FN(md_cv) *p,
+                                  int64_t Hs, int64_t Ws, int64_t MR, int64_t m0, int64_t mr) {
+    const int64_t hw = p->out_h * p->out_w, C = p->C;
+    int64_t n = m0 / hw, oy = (m0 % hw) / p->out_w, ox = m0 % p->out_w;
+    for (int64_t i = 0; i < MR; i++) {
+        const md_T *base = src + ((n * Hs + oy * p->sh) * Ws + ox * p->sw) * C;
+        for (int64_t ky = 0; ky < p->KH; ky++) tab[ky * MR + i] = base + ky * Ws * C;
+        if (i + 1 < mr) MD_FN(md_cv_next)(&n, &oy, &ox, p->out_h, p->out_w);
+    }
+}
+
+/* Sigmoid / tanh of a finished tile, with the formulas of md_activation_forward. */
+static void MD_FN(md_cv_activate)(md_T *y, int64_t n, int activation) {
+    if (activation == MD_ACT_SIGMOID) {
+        for (int64_t i = 0; i < n; i++) {
+            const md_T v = y[i];
+            const md_T e = MD_CV_EXP(-MD_CV_ABS(v));
+            const md_T r = (md_T)1 / ((md_T)1 + e);
+            y[i] = v >= (md_T)0 ? r : e * r;
+        }
+    } else if (activation == MD_ACT_TANH) {
+        for (int64_t i = 0; i < n; i++) y[i] = MD_CV_TANH(y[i]);
+    }
+}
+
+/* Run a forward-shaped problem into out (M, N); workspace laid out by the plan. */
+static void MD_FN(md_cv_run)(md_T *out, const md_T *bias, int activation,
+                             const MD_FN(md_cv) *p, const MD_FN(md_cv_plan) *pl,
+                             const MD_FN(md_kernels) *kr, char *ws) {
+    md_T *wpack = (md_T *)ws;
+    md_T *bpack = (md_T *)(ws + pl->off_bpack);
+    md_T *zero = (md_T *)(ws + pl->off_zero);
+    md_T *padded = (md_T *)(ws + pl->off_pad);
+    const md_T *rsrc = pl->pad ? padded : p->src;
+    const md_T *init = NULL;
+    if (bias != NULL) {
+        for (int64_t j = 0; j < pl->bpack; j++)
+            bpack[j] = pl->dkr ? bias[j % p->N] : j < p->N ? bias[j] : (md_T)0;
+        init = bpack;
+    }
+    for (int64_t j = 0; j < pl->zero; j++) zero[j] = 0;
+    const int relu = activation == MD_ACT_RELU;
+    const int other_act = activation == MD_ACT_SIGMOID || activation == MD_ACT_TANH;
+    const int64_t MR = pl->MR, N = p->N, T = pl->T, NRb = pl->NRb;
+    const MD_FN(md_ikr_fn) fn = pl->dkr ? kr->dkr[N - 1] : kr->ikr[pl->nv - 1];
+    const int64_t wblock = pl->dkr ? 0 : pl->K * NRb; /* one column block of wpack */
+    const int64_t wtap = pl->dkr ? N * pl->qpad : pl->Q * NRb;
+
+#pragma omp parallel num_threads(pl->nt) if (pl->nt > 1)
+    {
+#pragma omp single nowait
+        MD_FN(md_cv_pack_weights)(wpack, p, pl);
+        if (pl->pad) {
+#pragma omp for schedule(static)
+            for (int64_t n = 0; n < p->batch; n++)
+                MD_FN(md_cv_pad_images)(padded, p->src, n, n + 1, p->src_h, p->src_w, p->C,
+                                        pl->Hs, pl->Ws, p->pt, p->pl);
+        }
+#pragma omp barrier
+        char *tws = ws + pl->off_thread + (size_t)md_thread_id() * pl->thread_bytes;
+        const md_T **tab = (const md_T **)tws;
+        const md_T **bptr = tab + MR * T;
+        int64_t *taps = (int64_t *)(tws + md_round_up((MR * T + T) * (int64_t)sizeof(void *), 64));
+        MD_FN(md_ikr_args) args;
+        args.q = pl->Q;
+        args.a = tab;
+        args.b = bptr;
+        args.bstride = pl->qpad;
+        args.ldc = N;
+        args.relu = relu;
+        if (pl->rows) {
+            for (int64_t t = 0; t < T; t++) taps[t] = t;
+        }
+#pragma omp for schedule(static)
+        for (int64_t blk = 0; blk < pl->nblocks; blk++) {
+            const int64_t m0 = blk * pl->MB, mb = md_min64(pl->MB, pl->M - m0);
+            for (int64_t i0 = 0; i0 < mb; i0 += MR) {
+                const int64_t mr = md_min64(MR, mb - i0);
+                int64_t ntaps = T;
+                if (pl->rows)
+                    MD_FN(md_cv_row_ptrs)(tab, rsrc, p, pl->Hs, pl->Ws, MR, m0 + i0, mr);
+                else
+                    ntaps = MD_FN(md_cv_tap_ptrs)(tab, taps, p, MR, zero, m0 + i0, mr);
+                md_T *crow = out + (m0 + i0) * N;
+                args.ntaps = ntaps;
+                args.mr = (int)mr;
+                for (int64_t jb = 0; jb < pl->nb; jb++) {
+                    const md_T *wb = wpack + jb * wblock;
+                    for (int64_t a = 0; a < ntaps; a++) bptr[a] = wb + taps[a] * wtap;
+                    args.init = init != NULL ? init + jb * NRb : NULL;
+                    args.c = crow + jb * NRb;
+                    args.nc = (int)md_min64(NRb, N - jb * NRb);
+                    fn(&args);
+                }
+                if (other_act) MD_FN(md_cv_activate)(crow, mr * N, activation);
             }
         }
     }
 }
 
-static void MD_FN(md_pack_im2col)(md_T *dst, const void *ctx, int64_t r0, int64_t rlen,
-                                  int64_t p0, int64_t plen) {
-    MD_FN(md_pack_rows)(dst, ctx, r0, rlen, p0, plen, MD_FN(md_im2col_row));
+/* Forward: src = x, N = out_c, weights as stored (c = ci, n = co). */
+static void MD_FN(md_cv_forward_problem)(MD_FN(md_cv) *p, const md_T *x, const md_T *w,
+                                         const md_conv2d_geom *g) {
+    *p = (MD_FN(md_cv)){x, g->batch, g->in_h, g->in_w, g->in_c, g->out_h, g->out_w, g->out_c,
+                        g->k_h, g->k_w, g->stride_h, g->stride_w, g->pad_top, g->pad_left, 0,
+                        w, g->in_c * g->out_c, g->out_c, 1, 0};
 }
 
-static void MD_FN(md_pack_gather)(md_T *dst, const void *ctx, int64_t r0, int64_t rlen,
-                                  int64_t p0, int64_t plen) {
-    MD_FN(md_pack_rows)(dst, ctx, r0, rlen, p0, plen, MD_FN(md_gather_row));
+/* Backward input: src = dy, N = in_c, weights transposed (c = co, n = ci); stride 1 is a
+ * 'full' forward correlation with the flipped kernel, stride > 1 gathers. */
+static void MD_FN(md_cv_backward_input_problem)(MD_FN(md_cv) *p, const md_T *dy, const md_T *w,
+                                                const md_conv2d_geom *g) {
+    const int unit = g->stride_h == 1 && g->stride_w == 1;
+    *p = (MD_FN(md_cv)){dy, g->batch, g->out_h, g->out_w, g->out_c, g->in_h, g->in_w, g->in_c,
+                        g->k_h, g->k_w, g->stride_h, g->stride_w,
+                        unit ? g->k_h - 1 - g->pad_top : g->pad_top,
+                        unit ? g->k_w - 1 - g->pad_left : g->pad_left, !unit,
+                        w, g->in_c * g->out_c, 1, g->out_c, unit};
 }
-
-/* Weight-gradient A operand: rows are depth indices k = (kh*KW+kw)*C+ci, the GEMM depth
- * runs over the output pixels [pix0 + p0, ...) of the current chunk. */
-typedef struct {
-    const md_T *x;
-    const md_conv2d_geom *g;
-    int64_t pix0;
-} MD_FN(md_im2col_t);
-
-static void MD_FN(md_pack_im2col_t)(md_T *dst, const void *ctx, int64_t r0, int64_t rlen,
-                                    int64_t p0, int64_t plen) {
-    const MD_FN(md_im2col_t) *s = ctx;
-    const md_conv2d_geom *g = s->g;
-    const int64_t C = g->in_c, ohw = g->out_h * g->out_w;
-    for (int64_t q = 0; q * MD_MR < rlen; q++) {
-        md_T *panel = dst + q * MD_MR * plen;
-        int64_t kh[MD_MR], kw[MD_MR], ci[MD_MR];
-        const int rows = (int)md_min64(MD_MR, rlen - q * MD_MR);
-        for (int r = 0; r < rows; r++) {
-            const int64_t kidx = r0 + q * MD_MR + r;
-            kh[r] = (kidx / C) / g->k_w;
-            kw[r] = (kidx / C) % g->k_w;
-            ci[r] = kidx % C;
-        }
-        for (int64_t p = 0; p < plen; p++) {
-            const int64_t pix = s->pix0 + p0 + p;
-            const int64_t n = pix / ohw, rem = pix % ohw;
-            const int64_t ih0 = (rem / g->out_w) * g->stride_h - g->pad_top;
-            const int64_t iw0 = (rem % g->out_w) * g->stride_w - g->pad_left;
-            const md_T *img = s->x + n * g->in_h * g->in_w * C;
-            md_T *col = panel + p * MD_MR;
-            for (int r = 0; r < rows; r++) {
-                const int64_t ih = ih0 + kh[r], iw = iw0 + kw[r];
-                col[r] = (ih >= 0 && ih < g->in_h && iw >= 0 && iw < g->in_w)
-                             ? img[(ih * g->in_w + iw) * C + ci[r]]
-                             : 0;
-            }
-            for (int r = rows; r < MD_MR; r++) col[r] = 0;
-        }
-    }
-}
-
-/* Backward-input B operand: element (ci, (kh*KW+kw)*CO+co) = w[kh, kw, ci, co]. */
-static void MD_FN(md_pack_w_flip)(md_T *dst, const void *ctx, int64_t r0, int64_t rlen,
-                                  int64_t p0, int64_t plen) {
-    const MD_FN(md_conv_src) *s = ctx;
-    const md_conv2d_geom *g = s->g;
-    const int64_t CI = g->in_c, CO = g->out_c;
-    for (int64_t q = 0; q * MD_NR < rlen; q++) {
-        md_T *panel = dst + q * MD_NR * plen;
-        const int64_t rows = md_min64(MD_NR, rlen - q * MD_NR);
-        for (int64_t p = 0; p < plen; p++) {
-            const int64_t khkw = (p0 + p) / CO, co = (p0 + p) % CO;
-            const md_T *src = s->src + khkw * CI * CO + co;
-            md_T *col = panel + p * MD_NR;
-            for (int64_t r = 0; r < rows; r++) col[r] = src[(r0 + q * MD_NR + r) * CO];
-            for (int64_t r = rows; r < MD_NR; r++) col[r] = 0;
-        }
-    }
-}
-
-typedef struct {
-    const md_T *bias;
-    int activation;
-} MD_FN(md_conv_epilogue_ctx);
-
-/* Forward epilogue: bias and activation on a finished tile while it is in cache. */
-static void MD_FN(md_conv_epilogue)(const void *ctx, md_T *c, int64_t ldc, int64_t i0,
-                                    int64_t mlen, int64_t j0, int64_t nlen) {
-    const MD_FN(md_conv_epilogue_ctx) *e = ctx;
-    for (int64_t i = i0; i < i0 + mlen; i++) {
-        md_T *row = c + i * ldc + j0;
-        if (e->bias != NULL)
-            for (int64_t j = 0; j < nlen; j++) row[j] += e->bias[j0 + j];
-        if (e->activation != MD_ACT_LINEAR)
-            MD_FN(md_activation_forward)(row, row, nlen, e->activation);
-    }
-}
-
-static int64_t MD_FN(md_conv_kdepth)(const md_conv2d_geom *g) { return g->k_h * g->k_w * g->in_c; }
 
 static size_t MD_FN(md_conv2d_forward_ws)(const md_conv2d_geom *g) {
-    const int64_t m = g->batch * g->out_h * g->out_w, k = MD_FN(md_conv_kdepth)(g);
-    return MD_FN(md_gemm_run_workspace)(m, g->out_c, k, md_threads_for(m * g->out_c * k));
+    MD_FN(md_cv) p;
+    MD_FN(md_cv_plan) pl;
+    MD_FN(md_cv_forward_problem)(&p, NULL, NULL, g);
+    MD_FN(md_cv_plan_make)(&pl, &p, MD_FN(md_kernels_get)());
+    return pl.total;
 }
 
 static size_t MD_FN(md_conv2d_backward_input_ws)(const md_conv2d_geom *g) {
-    const int64_t m = g->batch * g->in_h * g->in_w, k = g->k_h * g->k_w * g->out_c;
-    return MD_FN(md_gemm_run_workspace)(m, g->in_c, k, md_threads_for(m * g->in_c * k));
-}
-
-/* Weight gradient workspace: per chunk a partial dw (and dbias), per thread a GEMM
- * workspace. Layout: [partials | gemm workspaces]. */
-static void MD_FN(md_conv_bw_layout)(const md_conv2d_geom *g, int64_t *n_chunks,
-                                     int64_t *chunk, size_t *partial_bytes, size_t *gemm_bytes,
-                                     int *nt) {
-    const int64_t pixels = g->batch * g->out_h * g->out_w, kd = MD_FN(md_conv_kdepth)(g);
-    *chunk = md_conv_chunk_pixels(pixels);
-    *n_chunks = md_ceil_div(pixels, *chunk);
-    *nt = (int)md_min64(md_threads_for(pixels * kd * g->out_c), *n_chunks);
-    *partial_bytes = (size_t)md_round_up(kd * g->out_c + g->out_c, 16) * sizeof(md_T);
-    *gemm_bytes = MD_FN(md_gemm_run_workspace)(kd, g->out_c, md_min64(*chunk, pixels), 1);
-}
-
-static size_t MD_FN(md_conv2d_backward_weight_ws)(const md_conv2d_geom *g) {
-    int64_t n_chunks, chunk;
-    size_t partial_bytes, gemm_bytes;
-    int nt;
-    MD_FN(md_conv_bw_layout)(g, &n_chunks, &chunk, &partial_bytes, &gemm_bytes, &nt);
-    return (size_t)n_chunks * partial_bytes + (size_t)nt * gemm_bytes;
+    MD_FN(md_cv) p;
+    MD_FN(md_cv_plan) pl;
+    MD_FN(md_cv_backward_input_problem)(&p, NULL, NULL, g);
+    MD_FN(md_cv_plan_make)(&pl, &p, MD_FN(md_kernels_get)());
+    return pl.total;
 }
 
 md_status MD_FN(md_conv2d_forward)(md_T *y, const md_T *x, const md_T *w, const md_T *bias,
@@ -213,18 +368,15 @@ md_status MD_FN(md_conv2d_forward)(md_T *y, const md_T *x, const md_T *w, const 
     if (st != MD_OK) return st;
     if (y == NULL || x == NULL || w == NULL) return MD_ERR_ARG;
     if (activation < MD_ACT_LINEAR || activation > MD_ACT_TANH) return MD_ERR_ARG;
-    const int64_t m = g->batch * g->out_h * g->out_w, k = MD_FN(md_conv_kdepth)(g);
-    const MD_FN(md_conv_src) a = {x, g};
-    const MD_FN(md_strided) b = {w, 1, g->out_c, (md_T)1};
-    const MD_FN(md_conv_epilogue_ctx) e = {bias, activation};
-    const int need_epilogue = bias != NULL || activation != MD_ACT_LINEAR;
-    const MD_FN(md_gemm_plan) plan = {MD_FN(md_pack_im2col), &a, MD_FN(md_pack_b_strided), &b,
-                                      need_epilogue ? MD_FN(md_conv_epilogue) : NULL, &e};
+    const MD_FN(md_kernels) *kr = MD_FN(md_kernels_get)();
+    MD_FN(md_cv) p;
+    MD_FN(md_cv_plan) pl;
+    MD_FN(md_cv_forward_problem)(&p, x, w, g);
+    MD_FN(md_cv_plan_make)(&pl, &p, kr);
     md_workspace ws;
-    st = md_workspace_acquire(&ws, workspace, workspace_bytes, MD_FN(md_conv2d_forward_ws)(g));
+    st = md_workspace_acquire(&ws, workspace, workspace_bytes, pl.total);
     if (st != MD_OK) return st;
-    MD_FN(md_gemm_run)(&plan, m, g->out_c, k, y, g->out_c, 0, ws.ptr,
-                       md_threads_for(m * g->out_c * k));
+    MD_FN(md_cv_run)(y, bias, activation, &p, &pl, kr, ws.ptr);
     md_workspace_release(&ws);
     return MD_OK;
 }
@@ -235,33 +387,88 @@ md_status MD_FN(md_conv2d_backward_input)(md_T *dx, const md_T *dy, const md_T *
     md_status st = md_conv2d_geom_check(g);
     if (st != MD_OK) return st;
     if (dx == NULL || dy == NULL || w == NULL) return MD_ERR_ARG;
-    const int64_t m = g->batch * g->in_h * g->in_w, k = g->k_h * g->k_w * g->out_c;
-    const MD_FN(md_conv_src) a = {dy, g};
-    const MD_FN(md_conv_src) b = {w, g};
-    const MD_FN(md_gemm_plan) plan = {MD_FN(md_pack_gather), &a, MD_FN(md_pack_w_flip), &b, NULL,
-                                      NULL};
+    const MD_FN(md_kernels) *kr = MD_FN(md_kernels_get)();
+    MD_FN(md_cv) p;
+    MD_FN(md_cv_plan) pl;
+    MD_FN(md_cv_backward_input_problem)(&p, dy, w, g);
+    MD_FN(md_cv_plan_make)(&pl, &p, kr);
     md_workspace ws;
-    st = md_workspace_acquire(&ws, workspace, workspace_bytes,
-                              MD_FN(md_conv2d_backward_input_ws)(g));
+    st = md_workspace_acquire(&ws, workspace, workspace_bytes, pl.total);
     if (st != MD_OK) return st;
-    MD_FN(md_gemm_run)(&plan, m, g->in_c, k, dx, g->in_c, 0, ws.ptr,
-                       md_threads_for(m * g->in_c * k));
+    MD_FN(md_cv_run)(dx, NULL, MD_ACT_LINEAR, &p, &pl, kr, ws.ptr);
     md_workspace_release(&ws);
     return MD_OK;
 }
 
-/* Column sums of dy over one chunk of pixels, in double, written to out. */
-static void MD_FN(md_conv_bias_chunk)(md_T *out, const md_T *dy, int64_t pix0, int64_t npix,
-                                      int64_t C) {
-    for (int64_t c = 0; c < C; c++) out[c] = 0;
-    double acc[64];
-    for (int64_t c0 = 0; c0 < C; c0 += 64) {
-        const int64_t cw = md_min64(64, C - c0);
-        for (int64_t c = 0; c < cw; c++) acc[c] = 0;
-        for (int64_t p = pix0; p < pix0 + npix; p++)
-            for (int64_t c = 0; c < cw; c++) acc[c] += (double)dy[p * C + c0 + c];
-        for (int64_t c = 0; c < cw; c++) out[c0 + c] = (md_T)acc[c];
+/* ------------------------------------------------------------------ weight gradient */
+
+/* out[c] = sum of dy[r * CO + c] over rows [0, rows), in double. The flat array is summed
+ * with period L = lcm(CO, 8) into tmp (L values), which vectorises for any CO, then folded.
+ * A fixed order of additions for a given problem size. */
+static void MD_FN(md_cv_colsum)(double *out, const md_T *dy, int64_t rows, int64_t CO,
+                                double *tmp) {
+    int64_t gcd = CO, b = 8;
+    while (b != 0) {
+        const int64_t r = gcd % b;
+        gcd = b;
+        b = r;
     }
+    const int64_t L = CO * (8 / gcd), F = rows * CO;
+    for (int64_t j = 0; j < L; j++) tmp[j] = 0;
+    int64_t i0 = 0;
+    for (; i0 + L <= F; i0 += L) {
+        const md_T *f = dy + i0;
+        for (int64_t j = 0; j < L; j++) tmp[j] += (double)f[j];
+    }
+    for (int64_t j = 0; j < F - i0; j++) tmp[j] += (double)dy[i0 + j];
+    for (int64_t c = 0; c < CO; c++) {
+        double s = 0;
+        for (int64_t q = c; q < L; q += CO) s += tmp[q];
+        out[c] = s;
+    }
+}
+
+/* Weight gradient plan. Tap mode: per (ky, kx) the entries are the pixels whose tap lands
+ * in the image (x pixel, dy row), kernel rows = in_c. Row-tap mode (few channels): per ky
+ * every pixel is an entry pointing at its window row in the (padded) x, rows = KW*in_c. */
+typedef struct {
+    int rows, pad, nt;
+    int64_t Hs, Ws, K, SB, CP, nchunks, cob; /* cob: columns per out-channel block */
+    int64_t padded;
+    size_t off_bias, off_pad, off_thread, thread_bytes, total;
+} MD_FN(md_wg_plan);
+
+static void MD_FN(md_wg_plan_make)(MD_FN(md_wg_plan) *pl, const md_conv2d_geom *g,
+                                   const MD_FN(md_kernels) *kr) {
+    memset(pl, 0, sizeof(*pl));
+    const int64_t P = g->batch * g->out_h * g->out_w, CO = g->out_c, VL = kr->vl;
+    MD_FN(md_cv) fp;
+    MD_FN(md_cv_forward_problem)(&fp, NULL, NULL, g);
+    pl->K = g->k_h * g->k_w * g->in_c;
+    pl->rows = g->in_c < MD_CONV_ROWTAP_C;
+    pl->pad = pl->rows && MD_FN(md_cv_needs_pad)(&fp);
+    pl->Hs = pl->pad ? MD_FN(md_cv_span)(g->out_h, g->stride_h, g->k_h) : g->in_h;
+    pl->Ws = pl->pad ? MD_FN(md_cv_span)(g->out_w, g->stride_w, g->k_w) : g->in_w;
+    pl->padded = pl->pad ? g->batch * pl->Hs * pl->Ws * g->in_c : 0;
+    pl->SB = MD_CONV_WG_SUB;
+    pl->CP = md_max64(4 * pl->SB, md_round_up(md_ceil_div(P, MD_CONV_WG_MAX_CHUNKS), pl->SB));
+    pl->nchunks = md_ceil_div(P, pl->CP);
+    const int64_t nvneed = md_ceil_div(CO, VL), nb = md_ceil_div(nvneed, 4);
+    pl->cob = md_ceil_div(nvneed, nb) * VL;
+    pl->nt = (int)md_min64(md_threads_for(md_work3(P, pl->K, CO)), pl->nchunks);
+    const size_t E = sizeof(md_T);
+    pl->off_bias = (size_t)md_round_up((pl->nchunks - 1) * pl->K * CO, 16) * E;
+    pl->off_pad = pl->off_bias + (size_t)md_round_up(pl->nchunks * CO, 8) * sizeof(double);
+    pl->off_thread = pl->off_pad + (size_t)md_round_up(pl->padded, 16) * E;
+    pl->thread_bytes = (size_t)md_round_up(2 * pl->SB * (int64_t)sizeof(void *), 64) +
+                       (size_t)md_round_up(8 * CO * (int64_t)sizeof(double), 64);
+    pl->total = pl->off_thread + (size_t)pl->nt * pl->thread_bytes;
+}
+
+static size_t MD_FN(md_conv2d_backward_weight_ws)(const md_conv2d_geom *g) {
+    MD_FN(md_wg_plan) pl;
+    MD_FN(md_wg_plan_make)(&pl, g, MD_FN(md_kernels_get)());
+    return pl.total;
 }
 
 md_status MD_FN(md_conv2d_backward_weight)(md_T *dw, md_T *dbias, const md_T *dy, const md_T *x,
@@ -270,44 +477,116 @@ md_status MD_FN(md_conv2d_backward_weight)(md_T *dw, md_T *dbias, const md_T *dy
     md_status st = md_conv2d_geom_check(g);
     if (st != MD_OK) return st;
     if (dw == NULL || dy == NULL || x == NULL) return MD_ERR_ARG;
-    int64_t n_chunks, chunk;
-    size_t partial_bytes, gemm_bytes;
-    int nt;
-    MD_FN(md_conv_bw_layout)(g, &n_chunks, &chunk, &partial_bytes, &gemm_bytes, &nt);
+    const MD_FN(md_kernels) *kr = MD_FN(md_kernels_get)();
+    MD_FN(md_wg_plan) pl;
+    MD_FN(md_wg_plan_make)(&pl, g, kr);
     md_workspace ws;
-    st = md_workspace_acquire(&ws, workspace, workspace_bytes,
-                              MD_FN(md_conv2d_backward_weight_ws)(g));
+    st = md_workspace_acquire(&ws, workspace, workspace_bytes, pl.total);
     if (st != MD_OK) return st;
-    const int64_t pixels = g->batch * g->out_h * g->out_w, kd = MD_FN(md_conv_kdepth)(g);
-    const int64_t CO = g->out_c, pstride = (int64_t)(partial_bytes / sizeof(md_T));
-    md_T *partials = ws.ptr;
-    char *gemm_ws = (char *)ws.ptr + (size_t)n_chunks * partial_bytes;
+    char *base = ws.ptr;
+    md_T *partials = (md_T *)base;
+    double *bias_part = (double *)(base + pl.off_bias);
+    md_T *padded = (md_T *)(base + pl.off_pad);
+    const int64_t P = g->batch * g->out_h * g->out_w, K = pl.K, CO = g->out_c, CI = g->in_c;
+    const int64_t IH = g->in_h, IW = g->in_w, OH = g->out_h, OW = g->out_w, hw = OH * OW;
+    const int64_t KH = g->k_h, KW = g->k_w, SH = g->stride_h, SW = g->stride_w;
+    const int64_t nw = K * CO;
+    const md_T *xs = pl.pad ? padded : x; /* the x the row-tap entries point into */
 
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
-    for (int64_t ch = 0; ch < n_chunks; ch++) {
-        const int64_t pix0 = ch * chunk, npix = md_min64(chunk, pixels - pix0);
-        md_T *part = partials + ch * pstride;
-        const MD_FN(md_im2col_t) a = {x, g, pix0};
-        const MD_FN(md_strided) b = {dy + pix0 * CO, 1, CO, (md_T)1};
-        const MD_FN(md_gemm_plan) plan = {MD_FN(md_pack_im2col_t), &a, MD_FN(md_pack_b_strided),
-                                          &b, NULL, NULL};
-        MD_FN(md_gemm_run)(&plan, kd, CO, npix, part, CO, 0,
-                           gemm_ws + (size_t)md_thread_id() * gemm_bytes, 1);
-        if (dbias != NULL) MD_FN(md_conv_bias_chunk)(part + kd * CO, dy, pix0, npix, CO);
+#pragma omp parallel num_threads(pl.nt) if (pl.nt > 1)
+    {
+        if (pl.pad) {
+#pragma omp for schedule(static)
+            for (int64_t n = 0; n < g->batch; n++)
+                MD_FN(md_cv_pad_images)(padded, x, n, n + 1, IH, IW, CI, pl.Hs, pl.Ws,
+                                        g->pad_top, g->pad_left);
+        }
+        char *tws = base + pl.off_thread + (size_t)md_thread_id() * pl.thread_bytes;
+        const md_T **xp = (const md_T **)tws;
+        const md_T **dp = xp + pl.SB;
+        double *ctmp = (double *)(tws + md_round_up(2 * pl.SB * (int64_t)sizeof(void *), 64));
+        MD_FN(md_wkr_args) a;
+        a.x = xp;
+        a.dy = dp;
+        a.xoff = 0;
+        a.ldc = CO;
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t ch = 0; ch < pl.nchunks; ch++) {
+            md_T *part = ch == 0 ? dw : partials + (ch - 1) * nw;
+            const int64_t c0 = ch * pl.CP, c1 = md_min64(P, c0 + pl.CP);
+            for (int64_t s0 = c0; s0 < c1; s0 += pl.SB) {
+                const int64_t sn = md_min64(pl.SB, c1 - s0);
+                a.accumulate = s0 > c0;
+                if (pl.rows) {
+                    a.np = sn;
+                    a.mr = KW * CI;
+                    for (int64_t e = 0; e < sn; e++) dp[e] = dy + (s0 + e) * CO;
+                    for (int64_t ky = 0; ky < KH; ky++) {
+                        int64_t n = s0 / hw, oy = (s0 % hw) / OW, ox = s0 % OW;
+                        for (int64_t e = 0; e < sn; e++) {
+                            xp[e] = xs + ((n * pl.Hs + oy * SH + ky) * pl.Ws + ox * SW) * CI;
+                            MD_FN(md_cv_next)(&n, &oy, &ox, OH, OW);
+                        }
+                        for (int64_t j0 = 0; j0 < CO; j0 += pl.cob) {
+                            a.nc = (int)md_min64(pl.cob, CO - j0);
+                            a.dyoff = j0;
+                            a.c = part + ky * KW * CI * CO + j0;
+                            kr->wkr[md_ceil_div(a.nc, kr->vl) - 1](&a);
+                        }
+                    }
+                    continue;
+                }
+                a.mr = CI;
+                for (int64_t ky = 0; ky < KH; ky++) {
+                    for (int64_t kx = 0; kx < KW; kx++) {
+                        int64_t n = s0 / hw, oy = (s0 % hw) / OW, ox = s0 % OW, ne = 0;
+                        for (int64_t e = 0; e < sn; e++) {
+                            const int64_t iy = oy * SH - g->pad_top + ky;
+                            const int64_t ix = ox * SW - g->pad_left + kx;
+                            if ((uint64_t)iy < (uint64_t)IH && (uint64_t)ix < (uint64_t)IW) {
+                                xp[ne] = x + ((n * IH + iy) * IW + ix) * CI;
+                                dp[ne] = dy + (s0 + e) * CO;
+                                ne++;
+                            }
+                            MD_FN(md_cv_next)(&n, &oy, &ox, OH, OW);
+                        }
+                        a.np = ne;
+                        for (int64_t j0 = 0; j0 < CO; j0 += pl.cob) {
+                            a.nc = (int)md_min64(pl.cob, CO - j0);
+                            a.dyoff = j0;
+                            a.c = part + (ky * KW + kx) * CI * CO + j0;
+                            kr->wkr[md_ceil_div(a.nc, kr->vl) - 1](&a);
+                        }
+                    }
+                }
+            }
+            if (dbias != NULL)
+                MD_FN(md_cv_colsum)(bias_part + ch * CO, dy + c0 * CO, c1 - c0, CO, ctmp);
+        }
+        /* add the chunk partials in chunk order: the same additions for any thread count */
+        if (pl.nchunks > 1) {
+            const int64_t step = 4096, nsteps = md_ceil_div(nw, step);
+#pragma omp for schedule(static)
+            for (int64_t s = 0; s < nsteps; s++) {
+                const int64_t i0 = s * step, i1 = md_min64(nw, i0 + step);
+                for (int64_t ch = 1; ch < pl.nchunks; ch++) {
+                    const md_T *part = partials + (ch - 1) * nw;
+                    for (int64_t i = i0; i < i1; i++) dw[i] += part[i];
+                }
+            }
+        }
     }
-    /* add the chunk partials in chunk order: the same additions for any thread count */
-    const int64_t nw = kd * CO;
-    memcpy(dw, partials, (size_t)nw * sizeof(md_T));
-    if (dbias != NULL) memcpy(dbias, partials + nw, (size_t)CO * sizeof(md_T));
-    for (int64_t ch = 1; ch < n_chunks; ch++) {
-        const md_T *part = partials + ch * pstride;
-        for (int64_t i = 0; i < nw; i++) dw[i] += part[i];
-        if (dbias != NULL)
-            for (int64_t c = 0; c < CO; c++) dbias[c] += part[nw + c];
+    if (dbias != NULL) {
+        for (int64_t c = 0; c < CO; c++) {
+            double s = 0;
+            for (int64_t ch = 0; ch < pl.nchunks; ch++) s += bias_part[ch * CO + c];
+            dbias[c] = (md_T)s;
+        }
     }
     md_workspace_release(&ws);
     return MD_OK;
 }
 
-#undef MD_NR
-#undef MD_MR
+#undef MD_CV_EXP
+#undef MD_CV_ABS
+#undef MD_CV_TANH

@@ -1,43 +1,147 @@
-/* gemm_impl.h -- template of the GEMM driver, packers and md_gemm (see gemm.c). */
+/* gemm_impl.h -- template of the portable micro-kernels, the kernel tables, the blocked
+ * GEMM driver and md_gemm (see gemm.c and gemm_internal.h). */
 
-#if MD_IS_F32
-#define MD_NR MD_GEMM_NR_F32
-#define MD_UKR_SIMD md_ukr_avx2_f32
-#else
-#define MD_NR MD_GEMM_NR_F64
-#define MD_UKR_SIMD md_ukr_avx2_f64
-#endif
-#define MD_MR MD_GEMM_MR
+/* ------------------------------------------------------------------ portable kernels */
 
-/* Portable micro-kernel with the tile shape of the SIMD one. */
-static void MD_FN(md_ukr_portable)(int64_t kc, const md_T *a, const md_T *b, md_T *c,
-                                   int64_t ldc, int accumulate) {
-    md_T acc[MD_MR][MD_NR];
+/* Portable tile shapes. The "vector" of the portable kernels is just a column count that
+ * the compiler's baseline vectorises well. */
+#define MD_PMR 6
+#define MD_PVL (MD_IS_F32 ? 8 : 4)
+#define MD_PNR (2 * MD_PVL)
+
+static void MD_FN(md_gemm_portable)(int64_t kc, const md_T *a, const md_T *b, md_T *c,
+                                    int64_t ldc, int accumulate) {
+    md_T acc[MD_PMR][MD_PNR];
     memset(acc, 0, sizeof(acc));
     for (int64_t p = 0; p < kc; p++) {
-        for (int i = 0; i < MD_MR; i++) {
-            const md_T ai = a[p * MD_MR + i];
-            for (int j = 0; j < MD_NR; j++) acc[i][j] += ai * b[p * MD_NR + j];
+        for (int i = 0; i < MD_PMR; i++) {
+            const md_T ai = a[p * MD_PMR + i];
+            for (int j = 0; j < MD_PNR; j++) acc[i][j] += ai * b[p * MD_PNR + j];
         }
     }
-    for (int i = 0; i < MD_MR; i++) {
+    for (int i = 0; i < MD_PMR; i++) {
         md_T *cr = c + i * ldc;
-        for (int j = 0; j < MD_NR; j++) cr[j] = accumulate ? cr[j] + acc[i][j] : acc[i][j];
+        for (int j = 0; j < MD_PNR; j++) cr[j] = accumulate ? cr[j] + acc[i][j] : acc[i][j];
     }
 }
 
-typedef void (*MD_FN(md_ukr_fn))(int64_t, const md_T *, const md_T *, md_T *, int64_t, int);
-
-static MD_FN(md_ukr_fn) MD_FN(md_select_ukr)(void) {
-#if MD_HAVE_X86
-    if (md_use_avx2()) return MD_UKR_SIMD;
-#endif
-    return MD_FN(md_ukr_portable);
+/* Store row i of a finished tile: the first nc of NR values, ReLU when asked. */
+static inline void MD_FN(md_store_row)(md_T *cr, const md_T *v, int nc, int relu) {
+    for (int j = 0; j < nc; j++) cr[j] = (relu && v[j] < (md_T)0) ? (md_T)0 : v[j];
 }
 
+static inline __attribute__((always_inline)) void
+MD_FN(md_ikr_portable_body)(const MD_FN(md_ikr_args) *g, const int NR) {
+    md_T acc[MD_PMR][4 * MD_PVL];
+    for (int i = 0; i < MD_PMR; i++)
+        for (int j = 0; j < NR; j++) acc[i][j] = g->init != NULL ? g->init[j] : (md_T)0;
+    for (int64_t t = 0; t < g->ntaps; t++) {
+        const md_T *bt = g->b[t];
+        for (int i = 0; i < MD_PMR; i++) {
+            const md_T *a = g->a[t * MD_PMR + i];
+            for (int64_t q = 0; q < g->q; q++) {
+                const md_T aq = a[q];
+                const md_T *bq = bt + q * NR;
+                for (int j = 0; j < NR; j++) acc[i][j] += aq * bq[j];
+            }
+        }
+    }
+    for (int i = 0; i < g->mr; i++) MD_FN(md_store_row)(g->c + i * g->ldc, acc[i], g->nc, g->relu);
+}
+
+#define MD_PIKR(nv)                                                                            \
+    static void MD_FN(md_ikr##nv##_portable)(const MD_FN(md_ikr_args) *g) {                   \
+        MD_FN(md_ikr_portable_body)(g, nv * MD_PVL);                                           \
+    }
+MD_PIKR(1)
+MD_PIKR(2)
+MD_PIKR(3)
+MD_PIKR(4)
+#undef MD_PIKR
+
+/* dkr: any N <= 8, rows MD_PMR */
+static void MD_FN(md_dkr_portable)(const MD_FN(md_ikr_args) *g) {
+    md_T acc[MD_PMR][8];
+    const int n = g->nc;
+    for (int i = 0; i < MD_PMR; i++)
+        for (int j = 0; j < n; j++) acc[i][j] = 0;
+    for (int64_t t = 0; t < g->ntaps; t++) {
+        const md_T *bt = g->b[t];
+        for (int i = 0; i < MD_PMR; i++) {
+            const md_T *a = g->a[t * MD_PMR + i];
+            for (int j = 0; j < n; j++) {
+                const md_T *bj = bt + j * g->bstride;
+                md_T s = 0;
+                for (int64_t q = 0; q < g->q; q++) s += a[q] * bj[q];
+                acc[i][j] += s;
+            }
+        }
+    }
+    for (int i = 0; i < g->mr; i++) {
+        md_T v[8];
+        for (int j = 0; j < n; j++) v[j] = acc[i][j] + (g->init != NULL ? g->init[j] : (md_T)0);
+        MD_FN(md_store_row)(g->c + i * g->ldc, v, n, g->relu);
+    }
+}
+
+/* wkr: any rows, nc <= 4 * MD_PVL; blocks of 8 rows */
+static void MD_FN(md_wkr_portable)(const MD_FN(md_wkr_args) *g) {
+    const int nc = g->nc;
+    for (int64_t r0 = 0; r0 < g->mr; r0 += 8) {
+        const int rows = (int)md_min64(8, g->mr - r0);
+        md_T acc[8][4 * MD_PVL];
+        for (int i = 0; i < rows; i++) {
+            const md_T *cr = g->c + (r0 + i) * g->ldc;
+            for (int j = 0; j < nc; j++) acc[i][j] = g->accumulate ? cr[j] : (md_T)0;
+        }
+        for (int64_t e = 0; e < g->np; e++) {
+            const md_T *x = g->x[e] + g->xoff + r0;
+            const md_T *d = g->dy[e] + g->dyoff;
+            for (int i = 0; i < rows; i++) {
+                const md_T xi = x[i];
+                for (int j = 0; j < nc; j++) acc[i][j] += xi * d[j];
+            }
+        }
+        for (int i = 0; i < rows; i++) {
+            md_T *cr = g->c + (r0 + i) * g->ldc;
+            for (int j = 0; j < nc; j++) cr[j] = acc[i][j];
+        }
+    }
+}
+
+static const MD_FN(md_kernels) MD_FN(md_kernels_table_portable) = {
+    MD_PVL,
+    MD_PMR,
+    MD_PNR,
+    MD_FN(md_gemm_portable),
+    {MD_PMR, MD_PMR, MD_PMR, MD_PMR},
+    {MD_FN(md_ikr1_portable), MD_FN(md_ikr2_portable), MD_FN(md_ikr3_portable),
+     MD_FN(md_ikr4_portable)},
+    {MD_PMR, MD_PMR, MD_PMR, MD_PMR, MD_PMR, MD_PMR, MD_PMR, MD_PMR},
+    {MD_FN(md_dkr_portable), MD_FN(md_dkr_portable), MD_FN(md_dkr_portable),
+     MD_FN(md_dkr_portable), MD_FN(md_dkr_portable), MD_FN(md_dkr_portable),
+     MD_FN(md_dkr_portable), MD_FN(md_dkr_portable)},
+    {MD_FN(md_wkr_portable), MD_FN(md_wkr_portable), MD_FN(md_wkr_portable),
+     MD_FN(md_wkr_portable)},
+};
+
+const MD_FN(md_kernels) *MD_FN(md_kernels_get)(void) {
+#if MD_HAVE_X86
+    switch (md_isa_level()) {
+    case MD_ISA_AVX512: return &MD_FN(md_kernels_table_avx512);
+    case MD_ISA_AVX2: return &MD_FN(md_kernels_table_avx2);
+    default: break;
+    }
+#endif
+    return &MD_FN(md_kernels_table_portable);
+}
+
+/* ------------------------------------------------------------------ GEMM driver */
+
 /* Pack a strided operand into micro-panels of width W (see gemm_internal.h). */
-static inline void MD_FN(md_pack_strided)(md_T *dst, const MD_FN(md_strided) *s, int64_t r0,
-                                          int64_t rlen, int64_t p0, int64_t plen, int W) {
+void MD_FN(md_pack_strided)(md_T *dst, const void *ctx, int64_t r0, int64_t rlen, int64_t p0,
+                            int64_t plen, int W) {
+    const MD_FN(md_strided) *s = ctx;
     const md_T scale = s->scale;
     for (int64_t q = 0; q * W < rlen; q++) {
         const int64_t rows = md_min64(W, rlen - q * W);
@@ -61,63 +165,57 @@ static inline void MD_FN(md_pack_strided)(md_T *dst, const MD_FN(md_strided) *s,
     }
 }
 
-void MD_FN(md_pack_a_strided)(md_T *dst, const void *ctx, int64_t r0, int64_t rlen, int64_t p0,
-                              int64_t plen) {
-    MD_FN(md_pack_strided)(dst, (const MD_FN(md_strided) *)ctx, r0, rlen, p0, plen, MD_MR);
-}
-
-void MD_FN(md_pack_b_strided)(md_T *dst, const void *ctx, int64_t r0, int64_t rlen, int64_t p0,
-                              int64_t plen) {
-    MD_FN(md_pack_strided)(dst, (const MD_FN(md_strided) *)ctx, r0, rlen, p0, plen, MD_NR);
-}
-
 /* Elements of the packed-A buffer of one thread and of the shared packed-B buffer. */
-static inline int64_t MD_FN(md_apack_elems)(int64_t m, int64_t k) {
-    return md_round_up(md_min64(m, MD_GEMM_MC), MD_MR) * md_min64(k, MD_GEMM_KC);
+static inline int64_t MD_FN(md_apack_elems)(const MD_FN(md_kernels) *kr, int64_t m, int64_t k) {
+    return md_round_up(md_min64(m, MD_GEMM_MC), kr->gemm_mr) * md_min64(k, MD_GEMM_KC);
 }
-static inline int64_t MD_FN(md_bpack_elems)(int64_t n, int64_t k) {
-    return md_round_up(md_min64(n, MD_GEMM_NC), MD_NR) * md_min64(k, MD_GEMM_KC);
+static inline int64_t MD_FN(md_bpack_elems)(const MD_FN(md_kernels) *kr, int64_t n, int64_t k) {
+    return md_round_up(md_min64(n, MD_GEMM_NC), kr->gemm_nr) * md_min64(k, MD_GEMM_KC);
 }
 
-size_t MD_FN(md_gemm_run_workspace)(int64_t m, int64_t n, int64_t k, int nthreads) {
-    const size_t a = (size_t)md_round_up(MD_FN(md_apack_elems)(m, k), 16) * sizeof(md_T);
-    const size_t b = (size_t)md_round_up(MD_FN(md_bpack_elems)(n, k), 16) * sizeof(md_T);
+size_t MD_FN(md_gemm_run_workspace)(const MD_FN(md_kernels) *kr, int64_t m, int64_t n, int64_t k,
+                                    int nthreads) {
+    const size_t a = (size_t)md_round_up(MD_FN(md_apack_elems)(kr, m, k), 16) * sizeof(md_T);
+    const size_t b = (size_t)md_round_up(MD_FN(md_bpack_elems)(kr, n, k), 16) * sizeof(md_T);
     return b + (size_t)nthreads * a;
 }
 
 /* One tile of the macro-kernel: packed A block (mc rows) times micro-panels
  * [jp0, jp1) of the packed B block, into C at (i0, j0 of panel jp0). */
-static void MD_FN(md_macro_tile)(MD_FN(md_ukr_fn) ukr, const md_T *apack, const md_T *bpack,
-                                 int64_t mc, int64_t nc, int64_t kc, int64_t jp0, int64_t jp1,
-                                 md_T *c, int64_t ldc, int accumulate) {
-    md_T tmp[MD_MR * MD_NR] __attribute__((aligned(64)));
+static void MD_FN(md_macro_tile)(const MD_FN(md_kernels) *kr, const md_T *apack,
+                                 const md_T *bpack, int64_t mc, int64_t nc, int64_t kc,
+                                 int64_t jp0, int64_t jp1, md_T *c, int64_t ldc, int accumulate) {
+    md_T tmp[MD_TILE_MAX] __attribute__((aligned(64)));
+    const int64_t MR = kr->gemm_mr, NR = kr->gemm_nr;
+    const MD_FN(md_ukr_fn) ukr = kr->gemm;
     for (int64_t jp = jp0; jp < jp1; jp++) {
-        const int64_t j = jp * MD_NR;
-        const int64_t ncols = md_min64(MD_NR, nc - j);
-        const md_T *bp = bpack + jp * MD_NR * kc;
-        for (int64_t i = 0; i < mc; i += MD_MR) {
-            const int64_t nrows = md_min64(MD_MR, mc - i);
+        const int64_t j = jp * NR;
+        const int64_t ncols = md_min64(NR, nc - j);
+        const md_T *bp = bpack + jp * NR * kc;
+        for (int64_t i = 0; i < mc; i += MR) {
+            const int64_t nrows = md_min64(MR, mc - i);
             const md_T *ap = apack + i * kc;
             md_T *ct = c + i * ldc + j;
-            if (nrows == MD_MR && ncols == MD_NR) {
+            if (nrows == MR && ncols == NR) {
                 ukr(kc, ap, bp, ct, ldc, accumulate);
             } else { /* edge tile: full micro-tile into tmp, then the valid part */
-                ukr(kc, ap, bp, tmp, MD_NR, 0);
+                ukr(kc, ap, bp, tmp, NR, 0);
                 for (int64_t r = 0; r < nrows; r++)
                     for (int64_t s = 0; s < ncols; s++)
-                        ct[r * ldc + s] = accumulate ? ct[r * ldc + s] + tmp[r * MD_NR + s]
-                                                     : tmp[r * MD_NR + s];
+                        ct[r * ldc + s] = accumulate ? ct[r * ldc + s] + tmp[r * NR + s]
+                                                     : tmp[r * NR + s];
             }
         }
     }
 }
 
-void MD_FN(md_gemm_run)(const MD_FN(md_gemm_plan) *plan, int64_t m, int64_t n, int64_t k,
-                        md_T *c, int64_t ldc, int accumulate, void *workspace, int nthreads) {
-    const MD_FN(md_ukr_fn) ukr = MD_FN(md_select_ukr)();
+void MD_FN(md_gemm_run)(const MD_FN(md_kernels) *kr, const MD_FN(md_gemm_plan) *plan, int64_t m,
+                        int64_t n, int64_t k, md_T *c, int64_t ldc, int accumulate,
+                        void *workspace, int nthreads) {
+    const int64_t MR = kr->gemm_mr, NR = kr->gemm_nr;
     md_T *bpack = (md_T *)workspace;
-    md_T *apack_all = bpack + md_round_up(MD_FN(md_bpack_elems)(n, k), 16);
-    const int64_t apack_stride = md_round_up(MD_FN(md_apack_elems)(m, k), 16);
+    md_T *apack_all = bpack + md_round_up(MD_FN(md_bpack_elems)(kr, n, k), 16);
+    const int64_t apack_stride = md_round_up(MD_FN(md_apack_elems)(kr, m, k), 16);
     const int64_t n_ic = md_ceil_div(m, MD_GEMM_MC);
 
 #pragma omp parallel num_threads(nthreads) if (nthreads > 1)
@@ -125,18 +223,17 @@ void MD_FN(md_gemm_run)(const MD_FN(md_gemm_plan) *plan, int64_t m, int64_t n, i
         md_T *apack = apack_all + (int64_t)md_thread_id() * apack_stride;
         for (int64_t jc = 0; jc < n; jc += MD_GEMM_NC) {
             const int64_t nc = md_min64(MD_GEMM_NC, n - jc);
-            const int64_t n_panels = md_ceil_div(nc, MD_NR);
+            const int64_t n_panels = md_ceil_div(nc, NR);
             /* split columns too when there are fewer row blocks than threads */
             const int64_t n_jg = n_ic >= nthreads ? 1 : md_min64(n_panels, md_ceil_div(nthreads, n_ic));
             const int64_t n_tiles = n_ic * n_jg;
             for (int64_t pc = 0; pc < k; pc += MD_GEMM_KC) {
                 const int64_t kc = md_min64(MD_GEMM_KC, k - pc);
                 const int acc = accumulate || pc > 0;
-                const int last = pc + kc >= k;
 #pragma omp for schedule(static)
                 for (int64_t jp = 0; jp < n_panels; jp++)
-                    plan->pack_b(bpack + jp * MD_NR * kc, plan->b_ctx, jc + jp * MD_NR,
-                                 md_min64(MD_NR, nc - jp * MD_NR), pc, kc);
+                    plan->pack_b(bpack + jp * NR * kc, plan->b_ctx, jc + jp * NR,
+                                 md_min64(NR, nc - jp * NR), pc, kc, (int)NR);
                 int64_t packed_ic = -1;
 #pragma omp for schedule(static)
                 for (int64_t t = 0; t < n_tiles; t++) {
@@ -146,16 +243,11 @@ void MD_FN(md_gemm_run)(const MD_FN(md_gemm_plan) *plan, int64_t m, int64_t n, i
                     const int64_t jp0 = jg * n_panels / n_jg, jp1 = (jg + 1) * n_panels / n_jg;
                     if (jp0 == jp1) continue;
                     if (packed_ic != ic) {
-                        plan->pack_a(apack, plan->a_ctx, i0, mc, pc, kc);
+                        plan->pack_a(apack, plan->a_ctx, i0, mc, pc, kc, (int)MR);
                         packed_ic = ic;
                     }
                     md_T *ctile = c + i0 * ldc + jc;
-                    MD_FN(md_macro_tile)(ukr, apack, bpack, mc, nc, kc, jp0, jp1, ctile, ldc, acc);
-                    if (last && plan->epilogue != NULL) {
-                        const int64_t j0 = jc + jp0 * MD_NR;
-                        const int64_t j1 = md_min64(jc + jp1 * MD_NR, jc + nc);
-                        plan->epilogue(plan->epilogue_ctx, c, ldc, i0, mc, j0, j1 - j0);
-                    }
+                    MD_FN(md_macro_tile)(kr, apack, bpack, mc, nc, kc, jp0, jp1, ctile, ldc, acc);
                 }
             }
         }
@@ -187,20 +279,20 @@ md_status MD_FN(md_gemm)(int trans_a, int trans_b, int64_t m, int64_t n, int64_t
             for (int64_t i = 0; i < m; i++) memset(c + i * ldc, 0, (size_t)n * sizeof(md_T));
         return MD_OK;
     }
+    const MD_FN(md_kernels) *kr = MD_FN(md_kernels_get)();
     const MD_FN(md_strided) sa = {a, trans_a ? 1 : lda, trans_a ? lda : 1, alpha};
     const MD_FN(md_strided) sb = {b, trans_b ? ldb : 1, trans_b ? 1 : ldb, (md_T)1};
-    const MD_FN(md_gemm_plan) plan = {MD_FN(md_pack_a_strided), &sa, MD_FN(md_pack_b_strided),
-                                      &sb, NULL, NULL};
+    const MD_FN(md_gemm_plan) plan = {MD_FN(md_pack_strided), &sa, MD_FN(md_pack_strided), &sb};
     const int nt = md_threads_for(m * n * k);
     md_workspace ws;
     md_status st = md_workspace_acquire(&ws, workspace, workspace_bytes,
-                                        MD_FN(md_gemm_run_workspace)(m, n, k, nt));
+                                        MD_FN(md_gemm_run_workspace)(kr, m, n, k, nt));
     if (st != MD_OK) return st;
-    MD_FN(md_gemm_run)(&plan, m, n, k, c, ldc, beta != 0, ws.ptr, nt);
+    MD_FN(md_gemm_run)(kr, &plan, m, n, k, c, ldc, beta != 0, ws.ptr, nt);
     md_workspace_release(&ws);
     return MD_OK;
 }
 
-#undef MD_NR
-#undef MD_MR
-#undef MD_UKR_SIMD
+#undef MD_PMR
+#undef MD_PVL
+#undef MD_PNR

@@ -52,6 +52,13 @@ static inline int md_mul_ok(int64_t a, int64_t b, int64_t *out) {
     return !__builtin_mul_overflow(a, b, out);
 }
 
+/* a * b * c for work estimates, saturating at INT64_MAX (operands >= 0). */
+static inline int64_t md_work3(int64_t a, int64_t b, int64_t c) {
+    int64_t ab, abc;
+    if (!md_mul_ok(a, b, &ab) || !md_mul_ok(ab, c, &abc)) return INT64_MAX;
+    return abc;
+}
+
 /* 64-byte aligned allocation; NULL on failure or zero size. */
 static inline void *md_aligned_alloc(size_t bytes) {
     if (bytes == 0) return NULL;
@@ -72,7 +79,22 @@ md_status md_workspace_acquire(md_workspace *ws, void *given, size_t given_bytes
                                size_t needed);
 void md_workspace_release(md_workspace *ws);
 
-/* Whether the AVX2/FMA code paths are active (detection and md_force_portable). */
+/* Instruction-set levels of the SIMD code paths. Every level's kernels are compiled into
+ * every build (with __attribute__((target(...)))) and chosen at run time. */
+#define MD_ISA_PORTABLE 0 /* plain C (whatever the compiler's baseline vectorises) */
+#define MD_ISA_AVX2 1     /* AVX2 + FMA, 256-bit */
+#define MD_ISA_AVX512 2   /* AVX-512F, 512-bit */
+
+/* The highest level this CPU (and OS) supports, detected once. */
+int md_cpu_isa(void);
+/* The level the kernels use now: md_cpu_isa(), lowered by md_force_isa/md_force_portable. */
+int md_isa_level(void);
+/* Cap the level (for tests and benchmarks): 0 portable, 1 AVX2, 2 AVX-512; a negative
+ * value restores detection. A cap above what the CPU supports has no effect. Not thread
+ * safe against kernels running at the same time (set it between calls). */
+void md_force_isa(int level);
+
+/* Whether the AVX2/FMA code paths (or better) are active: md_isa_level() >= MD_ISA_AVX2. */
 int md_use_avx2(void);
 
 /* Kernel sources are written once as X_impl.h in terms of md_T (the element type) and

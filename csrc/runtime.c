@@ -43,7 +43,6 @@ void md_workspace_release(md_workspace *ws) {
     ws->ptr = NULL;
     ws->source = 0;
 }
-static int md_portable_forced = 0;
 
 const char *md_status_string(md_status status) {
     switch (status) {
@@ -69,22 +68,40 @@ int md_has_openmp(void) {
 #endif
 }
 
-int md_cpu_has_avx2_fma(void) {
+int md_cpu_isa(void) {
 #if defined(__x86_64__) || defined(__i386__)
     static int cached = -1;
     if (cached < 0) {
         __builtin_cpu_init();
-        cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+        int level = MD_ISA_PORTABLE;
+        if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+            level = MD_ISA_AVX2;
+            /* libgcc also checks that the OS saves the zmm state (XCR0) */
+            if (__builtin_cpu_supports("avx512f")) level = MD_ISA_AVX512;
+        }
+        cached = level;
     }
     return cached;
 #else
-    return 0;
+    return MD_ISA_PORTABLE;
 #endif
 }
 
-void md_force_portable(int on) { md_portable_forced = on != 0; }
+int md_cpu_has_avx2_fma(void) { return md_cpu_isa() >= MD_ISA_AVX2; }
 
-int md_use_avx2(void) { return !md_portable_forced && md_cpu_has_avx2_fma(); }
+/* -1: no cap (detection decides); else the highest level the kernels may use. */
+static int md_isa_cap = -1;
+
+void md_force_isa(int level) { md_isa_cap = level < 0 ? -1 : level; }
+
+void md_force_portable(int on) { md_isa_cap = on ? MD_ISA_PORTABLE : -1; }
+
+int md_isa_level(void) {
+    const int cpu = md_cpu_isa();
+    return (md_isa_cap >= 0 && md_isa_cap < cpu) ? md_isa_cap : cpu;
+}
+
+int md_use_avx2(void) { return md_isa_level() >= MD_ISA_AVX2; }
 
 /* Output size and leading padding of one spatial axis (Keras/TensorFlow rules). */
 static md_status md_axis_geometry(int64_t in, int64_t k, int64_t stride, int padding,

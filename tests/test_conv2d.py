@@ -1,4 +1,5 @@
 """conv2d forward and both backward passes against the float64 reference."""
+import ctypes
 import itertools
 
 import numpy as np
@@ -134,3 +135,85 @@ def test_conv_bad_arguments():
         ops.conv_backward(np.ones((1, 4, 4, 2)), x, kern, 1, "valid")
     with pytest.raises(ValueError, match="dilation_rate"):
         ops.conv(x, kern, dilation_rate=2)
+
+
+# ---------------------------------------------------------------- every instruction-set path
+# The kernels exist for AVX-512, AVX2/FMA and portable C, chosen at run time. The library
+# exports md_force_isa (an internal test hook: cap the level; -1 restores detection), which
+# ctypes reaches in the already loaded extension.
+_LIB = ctypes.CDLL(minidl._C.__file__)
+ISA_LEVELS = {"avx512": 2, "avx2": 1, "portable": 0}
+
+
+@pytest.fixture(params=list(ISA_LEVELS))
+def isa(request):
+    """Run a test on one instruction-set level (skipped where the CPU lacks it)."""
+    level = ISA_LEVELS[request.param]
+    if _LIB.md_cpu_isa() < level:
+        pytest.skip(f"the CPU has no {request.param}")
+    _LIB.md_force_isa(level)
+    assert _LIB.md_isa_level() == level
+    yield request.param
+    _LIB.md_force_isa(-1)
+
+
+# (N, H, W, C_in, kernel, C_out, stride, padding), chosen to reach every kernel shape:
+# few input channels (row taps, padded copy or not), many (per-tap pointers), 1..8 output
+# columns (dot-product kernel), 1..5 vectors of columns, strided backward gathers, an even
+# kernel with the odd padding pixel at the bottom/right, and a 1x1 kernel.
+ISA_CASES = [(2, 7, 6, 3, 3, 5, 1, "same"), (1, 9, 8, 33, 3, 7, 1, "same"),
+             (2, 6, 7, 40, 3, 65, 2, "same"), (1, 8, 9, 16, 2, 20, 1, "same"),
+             (2, 10, 10, 6, 5, 16, 1, "valid"), (1, 12, 11, 1, 5, 6, 1, "valid"),
+             (1, 5, 7, 64, 3, 64, 1, "same"), (3, 6, 5, 32, 1, 8, 2, "valid"),
+             (1, 7, 9, 2, 3, 34, 2, "same"), (2, 5, 6, 48, 3, 2, 1, "valid")]
+
+
+@pytest.mark.parametrize("case", ISA_CASES, ids=lambda c: "x".join(map(str, c)))
+def test_conv_every_isa_matches_reference(case, isa, dtype, rng):
+    n, h, w, ci, k, co, stride, padding = case
+    x = rng.standard_normal((n, h, w, ci)).astype(dtype)
+    kern = rng.standard_normal((k, k, ci, co)).astype(dtype)
+    bias = rng.standard_normal(co).astype(dtype)
+    z = reference.conv2d(x, kern, (stride, stride), padding, bias)
+    _close(ops.conv(x, kern, stride, padding, bias=bias), z, dtype)
+    _close(ops.conv(x, kern, stride, padding, bias=bias, activation="relu"), np.maximum(z, 0),
+           dtype)
+    dy = rng.standard_normal(z.shape).astype(dtype)
+    dx, dw, db = ops.conv_backward(dy, x, kern, stride, padding, use_bias=True)
+    rdx, rdw, rdb = reference.conv2d_backward(dy, x, kern, (stride, stride), padding)
+    _close(dx, rdx, dtype)
+    _close(dw, rdw, dtype)
+    _close(db, rdb, dtype)
+
+
+@pytest.mark.parametrize("ci,co", [(3, 32), (32, 48), (6, 5)])
+def test_conv_every_isa_threads_agree(ci, co, isa, threads, rng):
+    # big enough for OpenMP and several weight-gradient chunks on every path
+    x = rng.standard_normal((4, 20, 20, ci)).astype(np.float32)
+    kern = rng.standard_normal((3, 3, ci, co)).astype(np.float32)
+    dy = rng.standard_normal((4, 20, 20, co)).astype(np.float32)
+    runs = []
+    for nt in (1, 2, 2):
+        minidl.set_num_threads(nt)
+        y = ops.conv(x, kern, 1, "same", bias=dy[0, 0, 0], activation="sigmoid")
+        runs.append((y,) + ops.conv_backward(dy, x, kern, 1, "same", use_bias=True))
+    for run in runs[1:]:
+        for a, b in zip(run, runs[0]):
+            np.testing.assert_array_equal(a, b)
+    z = reference.conv2d(x[:1], kern, (1, 1), "same", dy[0, 0, 0])
+    _close(runs[0][0][:1], 1 / (1 + np.exp(-z)), np.float32)
+
+
+def test_conv_isa_paths_agree_with_each_other(rng):
+    # the same problem on every available level: equal to float32 rounding
+    x = rng.standard_normal((2, 11, 9, 5)).astype(np.float32)
+    kern = rng.standard_normal((3, 3, 5, 17)).astype(np.float32)
+    outs = []
+    try:
+        for level in range(_LIB.md_cpu_isa() + 1):
+            _LIB.md_force_isa(level)
+            outs.append(ops.conv(x, kern, 1, "same"))
+    finally:
+        _LIB.md_force_isa(-1)
+    for out in outs[1:]:
+        np.testing.assert_allclose(out, outs[0], rtol=1e-5, atol=1e-5)

@@ -1,4 +1,6 @@
 """The packed GEMM (minidl.ops.matmul and the raw _C.gemm) against NumPy float64."""
+import ctypes
+
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -111,3 +113,48 @@ def test_matmul_bad_arguments():
         ops.matmul(np.ones((2, 2)), np.array([[1, "a"], [2, 3]], dtype=object))
     with pytest.raises(ValueError, match="gemm: argument 'c' must have shape"):
         _C.gemm(False, False, np.ones((2, 3)), np.ones((3, 4)), np.ones((2, 5)))
+
+
+# ---------------------------------------------------------------- every instruction-set path
+# md_force_isa is an internal test hook of the extension (cap the instruction-set level;
+# -1 restores detection), reached through ctypes in the already loaded library.
+_LIB = ctypes.CDLL(_C.__file__)
+ISA_LEVELS = {"avx512": 2, "avx2": 1, "portable": 0}
+
+
+@pytest.fixture(params=list(ISA_LEVELS))
+def isa(request):
+    """Run a test on one instruction-set level (skipped where the CPU lacks it)."""
+    level = ISA_LEVELS[request.param]
+    if _LIB.md_cpu_isa() < level:
+        pytest.skip(f"the CPU has no {request.param}")
+    _LIB.md_force_isa(level)
+    assert _LIB.md_isa_level() == level
+    yield request.param
+    _LIB.md_force_isa(-1)
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 1), (13, 37, 300), (145, 33, 257), (25, 65, 7),
+                                   (12, 32, 256), (157, 290, 3)])
+@pytest.mark.parametrize("trans_a,trans_b", [(False, False), (True, True)])
+def test_gemm_every_isa_odd_shapes(shape, trans_a, trans_b, isa, dtype, rng):
+    m, n, k = shape
+    a = rng.standard_normal((k, m) if trans_a else (m, k)).astype(dtype)
+    b = rng.standard_normal((n, k) if trans_b else (k, n)).astype(dtype)
+    c = rng.standard_normal((m, n)).astype(dtype)
+    want = 0.5 * reference.matmul(a.T if trans_a else a, b.T if trans_b else b) + 2.0 * c
+    _C.gemm(trans_a, trans_b, a, b, c, 0.5, 2.0)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    assert _relative_error(c, want) < tol
+
+
+def test_gemm_every_isa_threads_agree(isa, threads, rng):
+    a = rng.standard_normal((301, 150)).astype(np.float32)
+    b = rng.standard_normal((150, 77)).astype(np.float32)
+    results = []
+    for nt in (1, 2, 2):
+        minidl.set_num_threads(nt)
+        results.append(ops.matmul(a, b))
+    for r in results[1:]:
+        np.testing.assert_array_equal(r, results[0])
+    assert _relative_error(results[0], a.astype(np.float64) @ b) < 1e-5
