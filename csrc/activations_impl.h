@@ -35,6 +35,14 @@ md_status MD_FN(md_activation_forward)(md_T *y, const md_T *x, int64_t n, int ac
         }
         return MD_OK;
     case MD_ACT_SIGMOID:
+#if MD_IS_F32 && MD_HAVE_ACT_SIMD
+        if (md_use_avx2()) {
+#pragma omp parallel for schedule(static) num_threads(md_threads_for(n))
+            for (int64_t b = 0; b < n; b += MD_ACT_BLOCK)
+                md_sigmoid_avx2(y + b, x + b, md_min64(MD_ACT_BLOCK, n - b));
+            return MD_OK;
+        }
+#endif
         /* Stable for any |x|: e = exp(-|x|) never overflows; then
          * sigmoid(x) = 1 / (1 + e) for x >= 0 and e / (1 + e) for x < 0. */
 #pragma omp parallel for schedule(static) num_threads(md_threads_for(n))
@@ -46,6 +54,14 @@ md_status MD_FN(md_activation_forward)(md_T *y, const md_T *x, int64_t n, int ac
         }
         return MD_OK;
     case MD_ACT_TANH:
+#if MD_IS_F32 && MD_HAVE_ACT_SIMD
+        if (md_use_avx2()) {
+#pragma omp parallel for schedule(static) num_threads(md_threads_for(n))
+            for (int64_t b = 0; b < n; b += MD_ACT_BLOCK)
+                md_tanh_avx2(y + b, x + b, md_min64(MD_ACT_BLOCK, n - b));
+            return MD_OK;
+        }
+#endif
 #pragma omp parallel for schedule(static) num_threads(md_threads_for(n))
         for (int64_t i = 0; i < n; i++) y[i] = MD_AX_TANH(x[i]);
         return MD_OK;

@@ -258,3 +258,16 @@ def test_c_wrappers_check_shapes():
         _C.softmax_backward(np.empty((2, 3)), np.ones((2, 3)), np.ones((3, 2)))
     with pytest.raises(ValueError, match="softmax_forward"):
         _C.softmax_forward(np.empty((0, 3)), np.ones((0, 3)))
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "tanh"])
+def test_vector_and_portable_paths_match_the_reference(name, simd_path):
+    """The AVX2 exp-based kernels (and the portable loops) against float64, over a range
+    that covers the small-|x| series, the saturation and the underflow."""
+    rng = np.random.default_rng(7)
+    x = np.concatenate([rng.normal(0, 6, 20001), rng.uniform(-0.07, 0.07, 2001),
+                        [0.0625, -0.0625, 88.0, -87.0, -88.0, -104.0, 1e30, -1e30]])
+    x = x.astype(np.float32)
+    y = ops.activation(x, name)
+    want = getattr(ref, name)(x.astype(np.float64))
+    np.testing.assert_allclose(y, want, rtol=2e-6, atol=1e-7)
