@@ -50,7 +50,8 @@ typedef struct {
     int64_t nb, qpad;      /* column blocks; dkr: padded depth */
     int64_t M, MB, nblocks;
     int64_t wpack, bpack, zero, padded; /* elements */
-    size_t off_bpack, off_zero, off_pad, off_thread, thread_bytes, total;
+    int64_t hw, npos;      /* output pixels per image; entries of the position table */
+    size_t off_bpack, off_zero, off_pad, off_pos, off_thread, thread_bytes, total;
 } MD_FN(md_cv_plan);
 
 static void MD_FN(md_cv_plan_make)(MD_FN(md_cv_plan) *pl, const MD_FN(md_cv) *p,
@@ -91,7 +92,9 @@ static void MD_FN(md_cv_plan_make)(MD_FN(md_cv_plan) *pl, const MD_FN(md_cv) *p,
     }
     pl->zero = pl->rows ? 0 : p->C + VL;
     pl->padded = pl->pad ? p->batch * pl->Hs * pl->Ws * p->C : 0;
-    pl->M = p->batch * p->out_h * p->out_w;
+    pl->hw = p->out_h * p->out_w;
+    pl->npos = p->strided_bwd ? 0 : pl->hw;
+    pl->M = p->batch * pl->hw;
     pl->MB = pl->MR * MD_CONV_TILES_PER_BLOCK;
     pl->nblocks = md_ceil_div(pl->M, pl->MB);
     pl->nt = (int)md_min64(md_threads_for(md_work3(pl->M, p->N, K)), pl->nblocks);
@@ -99,9 +102,11 @@ static void MD_FN(md_cv_plan_make)(MD_FN(md_cv_plan) *pl, const MD_FN(md_cv) *p,
     pl->off_bpack = (size_t)md_round_up(pl->wpack, 16) * E;
     pl->off_zero = pl->off_bpack + (size_t)md_round_up(pl->bpack, 16) * E;
     pl->off_pad = pl->off_zero + (size_t)md_round_up(pl->zero, 16) * E;
-    pl->off_thread = pl->off_pad + (size_t)md_round_up(pl->padded, 16) * E;
+    pl->off_pos = pl->off_pad + (size_t)md_round_up(pl->padded, 16) * E;
+    pl->off_thread = pl->off_pos + (size_t)md_round_up(3 * pl->npos * (int64_t)sizeof(int64_t), 64);
+    /* per thread: pointer table, weight pointers, then taps[], zero offsets, tap offsets */
     pl->thread_bytes = (size_t)md_round_up((pl->MR * pl->T + pl->T) * (int64_t)sizeof(void *), 64) +
-                       (size_t)md_round_up(pl->T * (int64_t)sizeof(int64_t), 64);
+                       (size_t)md_round_up(3 * pl->T * (int64_t)sizeof(int64_t), 64);
     pl->total = pl->off_thread + (size_t)pl->nt * pl->thread_bytes;
 }
 
@@ -169,25 +174,127 @@ static inline void MD_FN(md_cv_next)(int64_t *n, int64_t *y, int64_t *x, int64_t
     }
 }
 
-/* Tap mode: row pointers of the tile of output rows [m0, m0 + mr) for every tap (ky, kx),
- * tap-major, MR per tap (rows past mr and taps in the padding point at zero). Taps where
- * no row sees the image are left out; their indices go to taps[]. Returns their count. */
-static int64_t MD_FN(md_cv_tap_ptrs)(const md_T **tab, int64_t *taps, const MD_FN(md_cv) *p,
-                                     int64_t MR, const md_T *zero, int64_t m0, int64_t mr) {
+/* The position table of a forward-shaped problem (not strided_bwd): for every output pixel
+ * position p = oy * out_w + ox of an image, the element offset of its window origin inside
+ * the image (negative or past the end where the window hangs over the padding) and, in tap
+ * mode, bit masks of the window rows ky and columns kx that lie inside the source image
+ * (all ones: the whole window is inside). Built once per call, so the tiles need neither
+ * divisions nor per-pixel branches. Positions [p0, p1). */
+static void MD_FN(md_cv_pos_table)(int64_t *off, uint64_t *ym, uint64_t *xm,
+                                   const MD_FN(md_cv) *p, const MD_FN(md_cv_plan) *pl,
+                                   int64_t p0, int64_t p1) {
+    for (int64_t q = p0; q < p1; q++) {
+        const int64_t oy = q / p->out_w, ox = q % p->out_w;
+        if (pl->rows) {
+            off[q] = (oy * p->sh * pl->Ws + ox * p->sw) * p->C;
+            ym[q] = xm[q] = 0;
+            continue;
+        }
+        const int64_t y0 = oy * p->sh - p->pt, x0 = ox * p->sw - p->pl;
+        off[q] = (y0 * p->src_w + x0) * p->C;
+        uint64_t my = 0, mx = 0;
+        for (int64_t k = 0; k < p->KH && k < 64; k++)
+            my |= (uint64_t)((uint64_t)(y0 + k) < (uint64_t)p->src_h) << k;
+        for (int64_t k = 0; k < p->KW && k < 64; k++)
+            mx |= (uint64_t)((uint64_t)(x0 + k) < (uint64_t)p->src_w) << k;
+        ym[q] = my;
+        xm[q] = mx;
+    }
+}
+
+/* All ones in the low k bits. */
+static inline uint64_t MD_FN(md_cv_ones)(int64_t k) { return k >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << k) - 1; }
+
+/* Tap mode: row pointers of the tile of output rows [m0, m0 + mr), m0 = image n, position
+ * q0, for every tap (ky, kx). When every window of the tile lies inside the image, tab gets
+ * one base pointer per row (*shared = 1: the kernel adds the per-tap offsets). Else tab
+ * gets a table, tap-major, MR per tap (taps in the padding point at zero) and taps where
+ * no row sees the image are left out. Rows past mr repeat the last row. The kept taps'
+ * indices go to taps[]; returns their count. */
+static int64_t MD_FN(md_cv_tap_ptrs)(const md_T **tab, int64_t *taps, int *shared,
+                                     const MD_FN(md_cv) *p, const MD_FN(md_cv_plan) *pl,
+                                     const int64_t *pos_off, const uint64_t *pos_ym,
+                                     const uint64_t *pos_xm, const md_T *zero, int64_t n,
+                                     int64_t q0, int64_t mr) {
+    const int64_t MR = pl->MR, T = p->KH * p->KW, img = p->src_h * p->src_w * p->C;
+    if (p->KH > 63 || p->KW > 63) { /* no bit masks: check every pointer */
+        int64_t rn[16], rq[16], nact = 0;
+        for (int64_t i = 0, ni = n, qi = q0; i < MR; i++) {
+            rn[i] = ni;
+            rq[i] = qi;
+            if (i + 1 < mr && ++qi == pl->hw) {
+                qi = 0;
+                ni++;
+            }
+        }
+        for (int64_t ky = 0; ky < p->KH; ky++) {
+            for (int64_t kx = 0; kx < p->KW; kx++) {
+                const md_T **row = tab + nact * MR;
+                int any = 0;
+                for (int64_t i = 0; i < MR; i++) {
+                    const int64_t y = rq[i] / p->out_w * p->sh - p->pt + ky;
+                    const int64_t x = rq[i] % p->out_w * p->sw - p->pl + kx;
+                    const int ok = (uint64_t)y < (uint64_t)p->src_h && (uint64_t)x < (uint64_t)p->src_w;
+                    row[i] = ok ? p->src + ((rn[i] * p->src_h + y) * p->src_w + x) * p->C : zero;
+                    any |= ok;
+                }
+                if (any) taps[nact++] = ky * p->KW + kx;
+            }
+        }
+        *shared = 0;
+        return nact;
+    }
+    const uint64_t fy = MD_FN(md_cv_ones)(p->KH), fx = MD_FN(md_cv_ones)(p->KW);
+    int64_t off[16];
+    uint64_t ym[16], xm[16], inside = 1;
+    for (int64_t i = 0, ni = n, qi = q0; i < MR; i++) {
+        off[i] = ni * img + pos_off[qi];
+        tab[i] = p->src + off[i]; /* here, not in a loop of its own: GCC would vectorise
+                                     it and stall on loading off[] just stored */
+        ym[i] = pos_ym[qi];
+        xm[i] = pos_xm[qi];
+        inside &= (uint64_t)(ym[i] == fy) & (uint64_t)(xm[i] == fx);
+        if (i + 1 < mr && ++qi == pl->hw) {
+            qi = 0;
+            ni++;
+        }
+    }
+    if (inside) {
+        for (int64_t t = 0; t < T; t++) taps[t] = t;
+        *shared = 1;
+        return T;
+    }
+    *shared = 0;
+    int64_t nact = 0;
+    for (int64_t ky = 0; ky < p->KH; ky++) {
+        for (int64_t kx = 0; kx < p->KW; kx++) {
+            const md_T **row = tab + nact * MR;
+            const int64_t toff = (ky * p->src_w + kx) * p->C;
+            uint64_t any = 0;
+            for (int64_t i = 0; i < MR; i++) {
+                const uint64_t ok = (ym[i] >> ky) & (xm[i] >> kx) & 1u;
+                row[i] = ok ? p->src + (off[i] + toff) : zero;
+                any |= ok;
+            }
+            if (any) taps[nact++] = ky * p->KW + kx;
+        }
+    }
+    return nact;
+}
+
+/* Strided backward input: the table of row pointers of the tile [m0, m0 + mr), tap-major,
+ * as md_cv_tap_ptrs (rows past mr and taps without a dy pixel point at zero). */
+static int64_t MD_FN(md_cv_gather_ptrs)(const md_T **tab, int64_t *taps, const MD_FN(md_cv) *p,
+                                        int64_t MR, const md_T *zero, int64_t m0, int64_t mr) {
     int64_t ry[16], rx[16], rb[16]; /* MR <= 16 */
     const int64_t hw = p->out_h * p->out_w;
     int64_t n = m0 / hw, oy = (m0 % hw) / p->out_w, ox = m0 % p->out_w;
     const int64_t SH = p->src_h, SW = p->src_w, C = p->C;
-    const int64_t far = -(INT64_C(1) << 40); /* never inside the image */
+    const int64_t far = -(INT64_C(1) << 40); /* never a dy pixel */
     for (int64_t i = 0; i < MR; i++) {
         if (i < mr) {
-            if (p->strided_bwd) {
-                ry[i] = oy + p->pt;
-                rx[i] = ox + p->pl;
-            } else {
-                ry[i] = oy * p->sh - p->pt;
-                rx[i] = ox * p->sw - p->pl;
-            }
+            ry[i] = oy + p->pt;
+            rx[i] = ox + p->pl;
             rb[i] = n * SH;
             MD_FN(md_cv_next)(&n, &oy, &ox, p->out_h, p->out_w);
         } else {
@@ -201,19 +308,10 @@ static int64_t MD_FN(md_cv_tap_ptrs)(const md_T **tab, int64_t *taps, const MD_F
             const md_T **row = tab + nact * MR;
             int any = 0;
             for (int64_t i = 0; i < MR; i++) {
-                int64_t y, x;
-                int ok;
-                if (p->strided_bwd) {
-                    const int64_t ty = ry[i] - ky, tx = rx[i] - kx;
-                    ok = ty >= 0 && tx >= 0 && ty % p->sh == 0 && tx % p->sw == 0;
-                    y = ty / p->sh;
-                    x = tx / p->sw;
-                    ok = ok && y < SH && x < SW;
-                } else {
-                    y = ry[i] + ky;
-                    x = rx[i] + kx;
-                    ok = (uint64_t)y < (uint64_t)SH && (uint64_t)x < (uint64_t)SW;
-                }
+                const int64_t ty = ry[i] - ky, tx = rx[i] - kx;
+                int ok = ty >= 0 && tx >= 0 && ty % p->sh == 0 && tx % p->sw == 0;
+                const int64_t y = ty / p->sh, x = tx / p->sw;
+                ok = ok && y < SH && x < SW;
                 row[i] = ok ? p->src + ((rb[i] + y) * SW + x) * C : zero;
                 any |= ok;
             }
@@ -223,16 +321,18 @@ static int64_t MD_FN(md_cv_tap_ptrs)(const md_T **tab, int64_t *taps, const MD_F
     return nact;
 }
 
-/* Row-tap mode: row pointers of the tile [m0, m0 + mr) for every window row ky, into the
- * (padded) source src (batch, Hs, Ws, C); rows past mr repeat the last one. */
-static void MD_FN(md_cv_row_ptrs)(const md_T **tab, const md_T *src, const MD_FN(md_cv) *p,
-                                  int64_t Hs, int64_t Ws, int64_t MR, int64_t m0, int64_t mr) {
-    const int64_t hw = p->out_h * p->out_w, C = p->C;
-    int64_t n = m0 / hw, oy = (m0 % hw) / p->out_w, ox = m0 % p->out_w;
-    for (int64_t i = 0; i < MR; i++) {
-        const md_T *base = src + ((n * Hs + oy * p->sh) * Ws + ox * p->sw) * C;
-        for (int64_t ky = 0; ky < p->KH; ky++) tab[ky * MR + i] = base + ky * Ws * C;
-        if (i + 1 < mr) MD_FN(md_cv_next)(&n, &oy, &ox, p->out_h, p->out_w);
+/* Row-tap mode: the window origin of every row of the tile (image n, position q0, mr rows)
+ * in the (padded) source src; rows past mr repeat the last one. Window row ky lies
+ * ky * Ws * C further. */
+static void MD_FN(md_cv_row_ptrs)(const md_T **tab, const md_T *src, const MD_FN(md_cv_plan) *pl,
+                                  const int64_t *pos_off, int64_t img, int64_t n, int64_t q0,
+                                  int64_t mr) {
+    for (int64_t i = 0, ni = n, qi = q0; i < pl->MR; i++) {
+        tab[i] = src + (ni * img + pos_off[qi]);
+        if (i + 1 < mr && ++qi == pl->hw) {
+            qi = 0;
+            ni++;
+        }
     }
 }
 
@@ -258,7 +358,10 @@ static void MD_FN(md_cv_run)(md_T *out, const md_T *bias, int activation,
     md_T *bpack = (md_T *)(ws + pl->off_bpack);
     md_T *zero = (md_T *)(ws + pl->off_zero);
     md_T *padded = (md_T *)(ws + pl->off_pad);
+    int64_t *pos_off = (int64_t *)(ws + pl->off_pos);
+    uint64_t *pos_ym = (uint64_t *)(pos_off + pl->npos), *pos_xm = pos_ym + pl->npos;
     const md_T *rsrc = pl->pad ? padded : p->src;
+    const int64_t rimg = pl->Hs * pl->Ws * p->C; /* one image of rsrc */
     const md_T *init = NULL;
     if (bias != NULL) {
         for (int64_t j = 0; j < pl->bpack; j++)
@@ -283,11 +386,25 @@ static void MD_FN(md_cv_run)(md_T *out, const md_T *bias, int activation,
                 MD_FN(md_cv_pad_images)(padded, p->src, n, n + 1, p->src_h, p->src_w, p->C,
                                         pl->Hs, pl->Ws, p->pt, p->pl);
         }
+        if (pl->npos > 0) {
+            const int64_t step = 256, nsteps = md_ceil_div(pl->npos, step);
+#pragma omp for schedule(static)
+            for (int64_t s = 0; s < nsteps; s++)
+                MD_FN(md_cv_pos_table)(pos_off, pos_ym, pos_xm, p, pl, s * step,
+                                       md_min64(pl->npos, (s + 1) * step));
+        }
 #pragma omp barrier
         char *tws = ws + pl->off_thread + (size_t)md_thread_id() * pl->thread_bytes;
         const md_T **tab = (const md_T **)tws;
         const md_T **bptr = tab + MR * T;
         int64_t *taps = (int64_t *)(tws + md_round_up((MR * T + T) * (int64_t)sizeof(void *), 64));
+        int64_t *zoff = taps + T, *toff = zoff + T;
+        for (int64_t t = 0; t < T; t++) {
+            zoff[t] = 0;
+            /* offset of kernel tap t from the window origin */
+            toff[t] = pl->rows ? t * pl->Ws * p->C : ((t / p->KW) * p->src_w + t % p->KW) * p->C;
+            if (pl->rows) taps[t] = t;
+        }
         MD_FN(md_ikr_args) args;
         args.q = pl->Q;
         args.a = tab;
@@ -295,19 +412,26 @@ static void MD_FN(md_cv_run)(md_T *out, const md_T *bias, int activation,
         args.bstride = pl->qpad;
         args.ldc = N;
         args.relu = relu;
-        if (pl->rows) {
-            for (int64_t t = 0; t < T; t++) taps[t] = t;
-        }
 #pragma omp for schedule(static)
         for (int64_t blk = 0; blk < pl->nblocks; blk++) {
             const int64_t m0 = blk * pl->MB, mb = md_min64(pl->MB, pl->M - m0);
+            int64_t n = m0 / pl->hw, q = m0 % pl->hw; /* image and position of row i0 */
             for (int64_t i0 = 0; i0 < mb; i0 += MR) {
                 const int64_t mr = md_min64(MR, mb - i0);
                 int64_t ntaps = T;
-                if (pl->rows)
-                    MD_FN(md_cv_row_ptrs)(tab, rsrc, p, pl->Hs, pl->Ws, MR, m0 + i0, mr);
-                else
-                    ntaps = MD_FN(md_cv_tap_ptrs)(tab, taps, p, MR, zero, m0 + i0, mr);
+                int shared = 1;
+                if (pl->rows) {
+                    MD_FN(md_cv_row_ptrs)(tab, rsrc, pl, pos_off, rimg, n, q, mr);
+                } else if (p->strided_bwd) {
+                    ntaps = MD_FN(md_cv_gather_ptrs)(tab, taps, p, MR, zero, m0 + i0, mr);
+                    shared = 0;
+                } else {
+                    ntaps = MD_FN(md_cv_tap_ptrs)(tab, taps, &shared, p, pl, pos_off, pos_ym,
+                                                  pos_xm, zero, n, q, mr);
+                }
+                for (q += MR; q >= pl->hw; q -= pl->hw) n++;
+                args.astride = shared ? 0 : MR;
+                args.aoff = shared ? toff : zoff;
                 md_T *crow = out + (m0 + i0) * N;
                 args.ntaps = ntaps;
                 args.mr = (int)mr;

@@ -38,7 +38,7 @@ MD_FN(md_ikr_portable_body)(const MD_FN(md_ikr_args) *g, const int NR) {
     for (int64_t t = 0; t < g->ntaps; t++) {
         const md_T *bt = g->b[t];
         for (int i = 0; i < MD_PMR; i++) {
-            const md_T *a = g->a[t * MD_PMR + i];
+            const md_T *a = g->a[t * g->astride + i] + g->aoff[t];
             for (int64_t q = 0; q < g->q; q++) {
                 const md_T aq = a[q];
                 const md_T *bq = bt + q * NR;
@@ -68,7 +68,7 @@ static void MD_FN(md_dkr_portable)(const MD_FN(md_ikr_args) *g) {
     for (int64_t t = 0; t < g->ntaps; t++) {
         const md_T *bt = g->b[t];
         for (int i = 0; i < MD_PMR; i++) {
-            const md_T *a = g->a[t * MD_PMR + i];
+            const md_T *a = g->a[t * g->astride + i] + g->aoff[t];
             for (int j = 0; j < n; j++) {
                 const md_T *bj = bt + j * g->bstride;
                 md_T s = 0;

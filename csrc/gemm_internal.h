@@ -10,7 +10,9 @@
  *   gemm  C (MR x NR) [+]= A B with A packed as [k][MR] and B as [k][NR]   (BLIS style)
  *   ikr   indirect GEMM: C (MR x NR) = init + sum_t sum_q a[t][i][q] * b[t][q][j], where
  *         a[t][i] are row pointers (convolution: the input pixel row of output pixel i under
- *         tap t, or a zero row) and b[t] is packed [q][NR]; NR = nv * VL for nv = 1..4
+ *         tap t, or a zero row) and b[t] is packed [q][NR]; NR = nv * VL for nv = 1..4.
+ *         a[t][i] = a[t * astride + i] + aoff[t]: a table of pointers per tap, or (astride
+ *         0) one base pointer per row plus a per-tap offset (windows inside the image)
  *   dkr   the same sum for few columns (N <= 8), vectorised along q: b[t] is packed
  *         [N][bstride] (bstride >= q, multiple of VL, zero-padded)
  *   wkr   C (rows x NR) [+]= sum_e x[e][xoff + i] * dy[e][dyoff + j]  (weight gradients:
@@ -35,7 +37,10 @@
                                    int64_t ldc, int accumulate);                               \
     typedef struct {                                                                          \
         int64_t ntaps, q;       /* taps (pointer sets) and depth per tap */                   \
-        const md_T *const *a;   /* ntaps * MR row pointers, tap-major */                      \
+        const md_T *const *a;   /* row pointers: row i of tap t is a[t*astride + i] + aoff[t] \
+                                   (astride MR: a table per tap; 0: shared bases) */          \
+        int64_t astride;                                                                      \
+        const int64_t *aoff;    /* ntaps element offsets */                                   \
         const md_T *const *b;   /* per tap: packed weights */                                 \
         int64_t bstride;        /* dkr: distance between the columns of b[t] */               \
         const md_T *init;       /* added to every row, or NULL: NR values (ikr); dkr: 32   \

@@ -14,7 +14,8 @@
  * Kernels (argument structs in gemm_internal.h):
  *   gemm  C (MR x NR) [+]= A (packed [k][MR]) B (packed [k][NR])             -- BLIS style
  *   ikr   C (MR x NV*VL) = init + sum_t sum_q a[t][i][q] * b[t][q][:]         -- indirect GEMM
- *         (rows read through pointers: conv forward and backward-input)
+ *         (rows read through pointers: conv forward and backward-input), where the row
+ *         pointer a[t][i] = a[t * astride + i] + aoff[t]
  *   dkr   C (MR x N) = init + sum_t sum_q a[t][i][q] * b[t][j][q]  for N <= 8 -- dot products
  *         along q (few output columns); init, when given, holds 32 values init[m] = bias[m % N]
  *   wkr   C (rows x NV*VL) [+]= sum_e x[e][i] * dy[e][:]                      -- weight gradient
@@ -185,8 +186,9 @@ MD_INL void MD_VFN(md_ikr_body)(const MD_ARGS_IKR *g, const int MR, const int NV
 #undef MD_D
     const int64_t nq = g->q;
     for (int64_t t = 0; t < g->ntaps; t++) {
-        const md_T *const *ap = g->a + t * MR;
-#define MD_LA(i) if (MR > i) a##i = ap[i];
+        const md_T *const *ap = g->a + t * g->astride;
+        const int64_t off = g->aoff[t];
+#define MD_LA(i) if (MR > i) a##i = ap[i] + off;
         MD_ROWS16(MD_LA)
 #undef MD_LA
         const md_T *b = g->b[t];
@@ -241,8 +243,9 @@ MD_INL void MD_VFN(md_dkr_body)(const MD_ARGS_IKR *g, const int MR, const int N)
     const int64_t nfull = nq / V_L * V_L;
     const M_T tail = M_MAKE((int)(nq - nfull));
     for (int64_t t = 0; t < g->ntaps; t++) {
-        const md_T *const *ap = g->a + t * MR;
-#define MD_LA(i) if (MR > i) a##i = ap[i];
+        const md_T *const *ap = g->a + t * g->astride;
+        const int64_t off = g->aoff[t];
+#define MD_LA(i) if (MR > i) a##i = ap[i] + off;
         MD_ROWS8(MD_LA)
 #undef MD_LA
         const md_T *b = g->b[t];
@@ -452,9 +455,8 @@ MD_DKR_WRAP(7)
 MD_DKR_WRAP(8)
 #undef MD_DKR_WRAP
 
-/* Weight-gradient kernel for any number of rows: groups of the widest compiled height
- * (MRmax), then one group of the exact remainder (every height below MRmax is compiled);
- * each group is one pass over the entries. */
+/* Weight-gradient kernel for any number of rows: ceil(rows / MRmax) groups of balanced
+ * heights (every height up to MRmax is compiled), each one pass over the entries. */
 #define MD_WC(m, nv)                                                                           \
     case m: MD_VFN(md_wkr_body)(g, r, c, m, nv); break;
 #define MD_WCASES_2(nv) MD_WC(1, nv)
@@ -467,13 +469,16 @@ MD_DKR_WRAP(8)
 #define MD_WCASES(n, nv) MD_WCASES_(n, nv)
 #define MD_WKR_WRAP(nv)                                                                        \
     MD_TGT static void MD_VFN(md_wkr##nv)(const MD_ARGS_WKR *g) {                              \
+        const int64_t ng = md_ceil_div(g->mr, MD_WKR_MR##nv);                                  \
         int64_t r = 0;                                                                         \
-        for (; r + MD_WKR_MR##nv <= g->mr; r += MD_WKR_MR##nv)                                 \
-            MD_VFN(md_wkr_body)(g, r, g->c + r * g->ldc, MD_WKR_MR##nv, nv);                   \
-        md_T *c = g->c + r * g->ldc;                                                           \
-        switch ((int)(g->mr - r)) {                                                            \
-            MD_WCASES(MD_WKR_MR##nv, nv)                                                       \
-        default: break;                                                                        \
+        for (int64_t k = 0; k < ng; k++) {                                                     \
+            const int h = (int)((g->mr - r) / (ng - k)); /* the rest, split evenly */          \
+            md_T *c = g->c + r * g->ldc;                                                       \
+            switch (h) {                                                                       \
+                MD_WCASES(MD_WKR_MR##nv, nv)                                                   \
+            default: MD_VFN(md_wkr_body)(g, r, c, MD_WKR_MR##nv, nv); break;                   \
+            }                                                                                  \
+            r += h;                                                                            \
         }                                                                                      \
     }
 MD_WKR_WRAP(1)
