@@ -112,26 +112,32 @@ static void MD_FN(md_cv_plan_make)(MD_FN(md_cv_plan) *pl, const MD_FN(md_cv) *p,
 
 /* Pack the weights for the kernel. Depth row r = (ky * KW + kx) * C + c runs over all
  * taps in every mode; a kernel tap t covers rows [t * Q, (t + 1) * Q). ikr: [block][r][NRb]
- * (zero columns past N); dkr: [t][n][qpad] (zero depths past Q). */
+ * (zero columns past N); dkr: [t][n][qpad] (zero depths past Q). Called by every thread of
+ * the team: the loops are OpenMP work-shared (and simply run whole without OpenMP). */
 static void MD_FN(md_cv_pack_weights)(md_T *wp, const MD_FN(md_cv) *p, const MD_FN(md_cv_plan) *pl) {
     const int64_t TT = p->KH * p->KW, C = p->C, N = p->N, K = pl->K;
-    if (pl->dkr) {
-        memset(wp, 0, (size_t)pl->wpack * sizeof(md_T));
-        for (int64_t r = 0; r < K; r++) {
-            const int64_t tap = r / C, c = r % C, t = r / pl->Q, q = r % pl->Q;
-            const md_T *src = p->w + (p->flip ? TT - 1 - tap : tap) * p->wts + c * p->wqs;
-            for (int64_t n = 0; n < N; n++) wp[(t * N + n) * pl->qpad + q] = src[n * p->wns];
+    if (pl->dkr) { /* one (t, n) depth run per iteration */
+#pragma omp for schedule(static)
+        for (int64_t tn = 0; tn < pl->T * N; tn++) {
+            const int64_t t = tn / N, n = tn % N;
+            md_T *dst = wp + tn * pl->qpad;
+            for (int64_t q = 0; q < pl->Q; q++) {
+                const int64_t r = t * pl->Q + q, tap = r / C, c = r % C;
+                dst[q] = p->w[(p->flip ? TT - 1 - tap : tap) * p->wts + c * p->wqs + n * p->wns];
+            }
+            for (int64_t q = pl->Q; q < pl->qpad; q++) dst[q] = 0;
         }
         return;
     }
     const int64_t NRb = pl->NRb;
-    for (int64_t jb = 0; jb < pl->nb; jb++) {
-        const int64_t n0 = jb * NRb, ncols = md_min64(NRb, N - n0);
-        md_T *blk = wp + jb * K * NRb;
-        for (int64_t r = 0; r < K; r++) {
-            const int64_t tap = r / C, c = r % C;
-            const md_T *src = p->w + (p->flip ? TT - 1 - tap : tap) * p->wts + c * p->wqs + n0 * p->wns;
-            md_T *dst = blk + r * NRb;
+#pragma omp for schedule(static)
+    for (int64_t r = 0; r < K; r++) {
+        const int64_t tap = r / C, c = r % C;
+        const md_T *wr = p->w + (p->flip ? TT - 1 - tap : tap) * p->wts + c * p->wqs;
+        for (int64_t jb = 0; jb < pl->nb; jb++) {
+            const int64_t n0 = jb * NRb, ncols = md_min64(NRb, N - n0);
+            const md_T *src = wr + n0 * p->wns;
+            md_T *dst = wp + (jb * K + r) * NRb;
             if (p->wns == 1) {
                 for (int64_t j = 0; j < ncols; j++) dst[j] = src[j];
             } else {
@@ -181,12 +187,12 @@ static inline void MD_FN(md_cv_next)(int64_t *n, int64_t *y, int64_t *x, int64_t
  * (all ones: the whole window is inside). Built once per call, so the tiles need neither
  * divisions nor per-pixel branches. Positions [p0, p1). */
 static void MD_FN(md_cv_pos_table)(int64_t *off, uint64_t *ym, uint64_t *xm,
-                                   const MD_FN(md_cv) *p, const MD_FN(md_cv_plan) *pl,
-                                   int64_t p0, int64_t p1) {
+                                   const MD_FN(md_cv) *p, int rows, int64_t Ws, int64_t p0,
+                                   int64_t p1) {
     for (int64_t q = p0; q < p1; q++) {
         const int64_t oy = q / p->out_w, ox = q % p->out_w;
-        if (pl->rows) {
-            off[q] = (oy * p->sh * pl->Ws + ox * p->sw) * p->C;
+        if (rows) { /* origin in the (padded) source of row width Ws */
+            off[q] = (oy * p->sh * Ws + ox * p->sw) * p->C;
             ym[q] = xm[q] = 0;
             continue;
         }
@@ -378,8 +384,7 @@ static void MD_FN(md_cv_run)(md_T *out, const md_T *bias, int activation,
 
 #pragma omp parallel num_threads(pl->nt) if (pl->nt > 1)
     {
-#pragma omp single nowait
-        MD_FN(md_cv_pack_weights)(wpack, p, pl);
+        MD_FN(md_cv_pack_weights)(wpack, p, pl); /* work-shared inside */
         if (pl->pad) {
 #pragma omp for schedule(static)
             for (int64_t n = 0; n < p->batch; n++)
@@ -390,7 +395,7 @@ static void MD_FN(md_cv_run)(md_T *out, const md_T *bias, int activation,
             const int64_t step = 256, nsteps = md_ceil_div(pl->npos, step);
 #pragma omp for schedule(static)
             for (int64_t s = 0; s < nsteps; s++)
-                MD_FN(md_cv_pos_table)(pos_off, pos_ym, pos_xm, p, pl, s * step,
+                MD_FN(md_cv_pos_table)(pos_off, pos_ym, pos_xm, p, pl->rows, pl->Ws, s * step,
                                        md_min64(pl->npos, (s + 1) * step));
         }
 #pragma omp barrier
@@ -416,6 +421,7 @@ static void MD_FN(md_cv_run)(md_T *out, const md_T *bias, int activation,
         for (int64_t blk = 0; blk < pl->nblocks; blk++) {
             const int64_t m0 = blk * pl->MB, mb = md_min64(pl->MB, pl->M - m0);
             int64_t n = m0 / pl->hw, q = m0 % pl->hw; /* image and position of row i0 */
+            int64_t prev_ntaps = 0;                   /* bptr[] holds nothing yet */
             for (int64_t i0 = 0; i0 < mb; i0 += MR) {
                 const int64_t mr = md_min64(MR, mb - i0);
                 int64_t ntaps = T;
@@ -437,7 +443,10 @@ static void MD_FN(md_cv_run)(md_T *out, const md_T *bias, int activation,
                 args.mr = (int)mr;
                 for (int64_t jb = 0; jb < pl->nb; jb++) {
                     const md_T *wb = wpack + jb * wblock;
-                    for (int64_t a = 0; a < ntaps; a++) bptr[a] = wb + taps[a] * wtap;
+                    /* all taps in order (ntaps == T) with one column block: bptr[] stays */
+                    if (pl->nb > 1 || ntaps < T || prev_ntaps < T)
+                        for (int64_t a = 0; a < ntaps; a++) bptr[a] = wb + taps[a] * wtap;
+                    prev_ntaps = ntaps;
                     args.init = init != NULL ? init + jb * NRb : NULL;
                     args.c = crow + jb * NRb;
                     args.nc = (int)md_min64(NRb, N - jb * NRb);
@@ -526,40 +535,14 @@ md_status MD_FN(md_conv2d_backward_input)(md_T *dx, const md_T *dy, const md_T *
 
 /* ------------------------------------------------------------------ weight gradient */
 
-/* out[c] = sum of dy[r * CO + c] over rows [0, rows), in double. The flat array is summed
- * with period L = lcm(CO, 8) into tmp (L values), which vectorises for any CO, then folded.
- * A fixed order of additions for a given problem size. */
-static void MD_FN(md_cv_colsum)(double *out, const md_T *dy, int64_t rows, int64_t CO,
-                                double *tmp) {
-    int64_t gcd = CO, b = 8;
-    while (b != 0) {
-        const int64_t r = gcd % b;
-        gcd = b;
-        b = r;
-    }
-    const int64_t L = CO * (8 / gcd), F = rows * CO;
-    for (int64_t j = 0; j < L; j++) tmp[j] = 0;
-    int64_t i0 = 0;
-    for (; i0 + L <= F; i0 += L) {
-        const md_T *f = dy + i0;
-        for (int64_t j = 0; j < L; j++) tmp[j] += (double)f[j];
-    }
-    for (int64_t j = 0; j < F - i0; j++) tmp[j] += (double)dy[i0 + j];
-    for (int64_t c = 0; c < CO; c++) {
-        double s = 0;
-        for (int64_t q = c; q < L; q += CO) s += tmp[q];
-        out[c] = s;
-    }
-}
-
 /* Weight gradient plan. Tap mode: per (ky, kx) the entries are the pixels whose tap lands
  * in the image (x pixel, dy row), kernel rows = in_c. Row-tap mode (few channels): per ky
  * every pixel is an entry pointing at its window row in the (padded) x, rows = KW*in_c. */
 typedef struct {
     int rows, pad, nt;
     int64_t Hs, Ws, K, SB, CP, nchunks, cob; /* cob: columns per out-channel block */
-    int64_t padded;
-    size_t off_bias, off_pad, off_thread, thread_bytes, total;
+    int64_t padded, hw;
+    size_t off_bias, off_pad, off_pos, off_thread, thread_bytes, total;
 } MD_FN(md_wg_plan);
 
 static void MD_FN(md_wg_plan_make)(MD_FN(md_wg_plan) *pl, const md_conv2d_geom *g,
@@ -574,6 +557,7 @@ static void MD_FN(md_wg_plan_make)(MD_FN(md_wg_plan) *pl, const md_conv2d_geom *
     pl->Hs = pl->pad ? MD_FN(md_cv_span)(g->out_h, g->stride_h, g->k_h) : g->in_h;
     pl->Ws = pl->pad ? MD_FN(md_cv_span)(g->out_w, g->stride_w, g->k_w) : g->in_w;
     pl->padded = pl->pad ? g->batch * pl->Hs * pl->Ws * g->in_c : 0;
+    pl->hw = g->out_h * g->out_w;
     pl->SB = MD_CONV_WG_SUB;
     pl->CP = md_max64(4 * pl->SB, md_round_up(md_ceil_div(P, MD_CONV_WG_MAX_CHUNKS), pl->SB));
     pl->nchunks = md_ceil_div(P, pl->CP);
@@ -583,9 +567,11 @@ static void MD_FN(md_wg_plan_make)(MD_FN(md_wg_plan) *pl, const md_conv2d_geom *
     const size_t E = sizeof(md_T);
     pl->off_bias = (size_t)md_round_up((pl->nchunks - 1) * pl->K * CO, 16) * E;
     pl->off_pad = pl->off_bias + (size_t)md_round_up(pl->nchunks * CO, 8) * sizeof(double);
-    pl->off_thread = pl->off_pad + (size_t)md_round_up(pl->padded, 16) * E;
-    pl->thread_bytes = (size_t)md_round_up(2 * pl->SB * (int64_t)sizeof(void *), 64) +
-                       (size_t)md_round_up(8 * CO * (int64_t)sizeof(double), 64);
+    pl->off_pos = pl->off_pad + (size_t)md_round_up(pl->padded, 16) * E;
+    pl->off_thread = pl->off_pos + (size_t)md_round_up(3 * pl->hw * (int64_t)sizeof(int64_t), 64);
+    /* per thread: x and dy pointers, window offsets and masks of a sub-block */
+    pl->thread_bytes = (size_t)md_round_up(3 * pl->SB * (int64_t)sizeof(void *), 64) +
+                       (size_t)md_round_up(3 * pl->SB * (int64_t)sizeof(int64_t), 64);
     pl->total = pl->off_thread + (size_t)pl->nt * pl->thread_bytes;
 }
 
@@ -611,28 +597,38 @@ md_status MD_FN(md_conv2d_backward_weight)(md_T *dw, md_T *dbias, const md_T *dy
     md_T *partials = (md_T *)base;
     double *bias_part = (double *)(base + pl.off_bias);
     md_T *padded = (md_T *)(base + pl.off_pad);
+    int64_t *pos_off = (int64_t *)(base + pl.off_pos);
+    uint64_t *pos_ym = (uint64_t *)(pos_off + pl.hw), *pos_xm = pos_ym + pl.hw;
     const int64_t P = g->batch * g->out_h * g->out_w, K = pl.K, CO = g->out_c, CI = g->in_c;
-    const int64_t IH = g->in_h, IW = g->in_w, OH = g->out_h, OW = g->out_w, hw = OH * OW;
-    const int64_t KH = g->k_h, KW = g->k_w, SH = g->stride_h, SW = g->stride_w;
+    const int64_t KH = g->k_h, KW = g->k_w, hw = pl.hw;
     const int64_t nw = K * CO;
-    const md_T *xs = pl.pad ? padded : x; /* the x the row-tap entries point into */
+    const md_T *xs = pl.pad ? padded : x; /* the x the entries point into */
+    const int64_t ximg = (pl.rows ? pl.Hs * pl.Ws : g->in_h * g->in_w) * CI;
+    const int masks = !pl.rows && KH <= 63 && KW <= 63;
+    MD_FN(md_cv) fp; /* the forward geometry, for the position table */
+    MD_FN(md_cv_forward_problem)(&fp, x, NULL, g);
 
 #pragma omp parallel num_threads(pl.nt) if (pl.nt > 1)
     {
         if (pl.pad) {
 #pragma omp for schedule(static)
             for (int64_t n = 0; n < g->batch; n++)
-                MD_FN(md_cv_pad_images)(padded, x, n, n + 1, IH, IW, CI, pl.Hs, pl.Ws,
+                MD_FN(md_cv_pad_images)(padded, x, n, n + 1, g->in_h, g->in_w, CI, pl.Hs, pl.Ws,
                                         g->pad_top, g->pad_left);
+        }
+        {
+            const int64_t step = 256, nsteps = md_ceil_div(hw, step);
+#pragma omp for schedule(static)
+            for (int64_t s = 0; s < nsteps; s++)
+                MD_FN(md_cv_pos_table)(pos_off, pos_ym, pos_xm, &fp, pl.rows, pl.Ws, s * step,
+                                       md_min64(hw, (s + 1) * step));
         }
         char *tws = base + pl.off_thread + (size_t)md_thread_id() * pl.thread_bytes;
         const md_T **xp = (const md_T **)tws;
-        const md_T **dp = xp + pl.SB;
-        double *ctmp = (double *)(tws + md_round_up(2 * pl.SB * (int64_t)sizeof(void *), 64));
+        const md_T **dp = xp + pl.SB, **dq = dp + pl.SB; /* dq: compacted dy pointers */
+        int64_t *eo = (int64_t *)(tws + md_round_up(3 * pl.SB * (int64_t)sizeof(void *), 64));
+        uint64_t *eym = (uint64_t *)(eo + pl.SB), *exm = eym + pl.SB;
         MD_FN(md_wkr_args) a;
-        a.x = xp;
-        a.dy = dp;
-        a.xoff = 0;
         a.ldc = CO;
 #pragma omp for schedule(dynamic, 1)
         for (int64_t ch = 0; ch < pl.nchunks; ch++) {
@@ -641,16 +637,28 @@ md_status MD_FN(md_conv2d_backward_weight)(md_T *dw, md_T *dbias, const md_T *dy
             for (int64_t s0 = c0; s0 < c1; s0 += pl.SB) {
                 const int64_t sn = md_min64(pl.SB, c1 - s0);
                 a.accumulate = s0 > c0;
-                if (pl.rows) {
+                /* the window origin (offset in x or padded x) and masks of every entry */
+                uint64_t andy = ~(uint64_t)0, andx = ~(uint64_t)0;
+                for (int64_t e = 0, n = s0 / hw, q = s0 % hw; e < sn; e++) {
+                    eo[e] = n * ximg + pos_off[q];
+                    eym[e] = pos_ym[q];
+                    exm[e] = pos_xm[q];
+                    andy &= eym[e];
+                    andx &= exm[e];
+                    dp[e] = dy + (s0 + e) * CO;
+                    if (++q == hw) {
+                        q = 0;
+                        n++;
+                    }
+                }
+                a.dy = dp;
+                a.x = xp;
+                if (pl.rows) { /* every window row lies inside xs: one pointer per entry */
+                    for (int64_t e = 0; e < sn; e++) xp[e] = xs + eo[e];
                     a.np = sn;
                     a.mr = KW * CI;
-                    for (int64_t e = 0; e < sn; e++) dp[e] = dy + (s0 + e) * CO;
                     for (int64_t ky = 0; ky < KH; ky++) {
-                        int64_t n = s0 / hw, oy = (s0 % hw) / OW, ox = s0 % OW;
-                        for (int64_t e = 0; e < sn; e++) {
-                            xp[e] = xs + ((n * pl.Hs + oy * SH + ky) * pl.Ws + ox * SW) * CI;
-                            MD_FN(md_cv_next)(&n, &oy, &ox, OH, OW);
-                        }
+                        a.xoff = ky * pl.Ws * CI;
                         for (int64_t j0 = 0; j0 < CO; j0 += pl.cob) {
                             a.nc = (int)md_min64(pl.cob, CO - j0);
                             a.dyoff = j0;
@@ -661,18 +669,35 @@ md_status MD_FN(md_conv2d_backward_weight)(md_T *dw, md_T *dbias, const md_T *dy
                     continue;
                 }
                 a.mr = CI;
+                a.xoff = 0;
+                a.x = xp;
                 for (int64_t ky = 0; ky < KH; ky++) {
                     for (int64_t kx = 0; kx < KW; kx++) {
-                        int64_t n = s0 / hw, oy = (s0 % hw) / OW, ox = s0 % OW, ne = 0;
-                        for (int64_t e = 0; e < sn; e++) {
-                            const int64_t iy = oy * SH - g->pad_top + ky;
-                            const int64_t ix = ox * SW - g->pad_left + kx;
-                            if ((uint64_t)iy < (uint64_t)IH && (uint64_t)ix < (uint64_t)IW) {
-                                xp[ne] = x + ((n * IH + iy) * IW + ix) * CI;
-                                dp[ne] = dy + (s0 + e) * CO;
-                                ne++;
+                        const int64_t toff = (ky * g->in_w + kx) * CI;
+                        int64_t ne = 0;
+                        if (masks && ((andy >> ky) & (andx >> kx) & 1u)) { /* all inside */
+                            for (int64_t e = 0; e < sn; e++) xp[e] = x + (eo[e] + toff);
+                            a.dy = dp;
+                            ne = sn;
+                        } else {
+                            a.dy = dq;
+                            for (int64_t e = 0; e < sn; e++) {
+                                int ok;
+                                if (masks) {
+                                    ok = (int)((eym[e] >> ky) & (exm[e] >> kx) & 1u);
+                                } else { /* no masks: decode the position again */
+                                    const int64_t q = (s0 + e) % hw;
+                                    const int64_t y = q / g->out_w * g->stride_h - g->pad_top + ky;
+                                    const int64_t xx = q % g->out_w * g->stride_w - g->pad_left + kx;
+                                    ok = (uint64_t)y < (uint64_t)g->in_h &&
+                                         (uint64_t)xx < (uint64_t)g->in_w;
+                                }
+                                if (ok) {
+                                    xp[ne] = x + (eo[e] + toff);
+                                    dq[ne] = dp[e];
+                                    ne++;
+                                }
                             }
-                            MD_FN(md_cv_next)(&n, &oy, &ox, OH, OW);
                         }
                         a.np = ne;
                         for (int64_t j0 = 0; j0 < CO; j0 += pl.cob) {
@@ -684,8 +709,7 @@ md_status MD_FN(md_conv2d_backward_weight)(md_T *dw, md_T *dbias, const md_T *dy
                     }
                 }
             }
-            if (dbias != NULL)
-                MD_FN(md_cv_colsum)(bias_part + ch * CO, dy + c0 * CO, c1 - c0, CO, ctmp);
+            if (dbias != NULL) kr->colsum(bias_part + ch * CO, dy + c0 * CO, c1 - c0, CO);
         }
         /* add the chunk partials in chunk order: the same additions for any thread count */
         if (pl.nchunks > 1) {
@@ -693,9 +717,9 @@ md_status MD_FN(md_conv2d_backward_weight)(md_T *dw, md_T *dbias, const md_T *dy
 #pragma omp for schedule(static)
             for (int64_t s = 0; s < nsteps; s++) {
                 const int64_t i0 = s * step, i1 = md_min64(nw, i0 + step);
-                for (int64_t ch = 1; ch < pl.nchunks; ch++) {
-                    const md_T *part = partials + (ch - 1) * nw;
-                    for (int64_t i = i0; i < i1; i++) dw[i] += part[i];
+                for (int64_t c = 1; c < pl.nchunks; c++) {
+                    const md_T *pp = partials + (c - 1) * nw;
+                    for (int64_t i = i0; i < i1; i++) dw[i] += pp[i];
                 }
             }
         }

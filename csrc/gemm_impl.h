@@ -109,6 +109,12 @@ static void MD_FN(md_wkr_portable)(const MD_FN(md_wkr_args) *g) {
     }
 }
 
+static void MD_FN(md_colsum_portable)(double *out, const md_T *y, int64_t rows, int64_t cols) {
+    for (int64_t c = 0; c < cols; c++) out[c] = 0;
+    for (int64_t i = 0; i < rows; i++)
+        for (int64_t c = 0; c < cols; c++) out[c] += (double)y[i * cols + c];
+}
+
 static const MD_FN(md_kernels) MD_FN(md_kernels_table_portable) = {
     MD_PVL,
     MD_PMR,
@@ -123,6 +129,7 @@ static const MD_FN(md_kernels) MD_FN(md_kernels_table_portable) = {
      MD_FN(md_dkr_portable), MD_FN(md_dkr_portable)},
     {MD_FN(md_wkr_portable), MD_FN(md_wkr_portable), MD_FN(md_wkr_portable),
      MD_FN(md_wkr_portable)},
+    MD_FN(md_colsum_portable),
 };
 
 const MD_FN(md_kernels) *MD_FN(md_kernels_get)(void) {

@@ -70,6 +70,8 @@
         int dkr_mr[8];          /* dkr[n - 1]: n columns */                                   \
         md_ikr_fn##SUF dkr[8];                                                                \
         md_wkr_fn##SUF wkr[4];  /* wkr[nv - 1] */                                             \
+        /* out[c] = sum over r < rows of y[r * cols + c], each in double, rows in order */   \
+        void (*colsum)(double *out, const md_T *y, int64_t rows, int64_t cols);               \
     } md_kernels##SUF;                                                                        \
     /* The kernels of the instruction-set level in use (md_isa_level()). */                  \
     const md_kernels##SUF *md_kernels_get##SUF(void);                                         \

@@ -397,6 +397,86 @@ MD_INL void MD_VFN(md_wkr_body)(const MD_ARGS_WKR *g, int64_t r0, md_T *c, const
 #undef MD_S1
 }
 
+/* ------------------------------------------------------------------ column sums */
+
+#if MD_SIMD_W == 512
+#define D_T __m512d
+#define D_L 8
+#define D_ZERO() _mm512_setzero_pd()
+#define D_ADD(a, b) _mm512_add_pd(a, b)
+#define D_STORE(p, v) _mm512_storeu_pd(p, v)
+#define D_STOREM(p, v, n) _mm512_mask_storeu_pd(p, (__mmask8)((1u << (n)) - 1u), v)
+#if MD_IS_F32
+#define D_LOAD(p) _mm512_cvtps_pd(_mm256_loadu_ps(p))
+#define D_LOADM(p, n)                                                                          \
+    _mm512_cvtps_pd(_mm512_castps512_ps256(_mm512_maskz_loadu_ps((__mmask16)((1u << (n)) - 1u), p)))
+#else
+#define D_LOAD(p) _mm512_loadu_pd(p)
+#define D_LOADM(p, n) _mm512_maskz_loadu_pd((__mmask8)((1u << (n)) - 1u), p)
+#endif
+#else
+#define D_T __m256d
+#define D_L 4
+#define D_ZERO() _mm256_setzero_pd()
+#define D_ADD(a, b) _mm256_add_pd(a, b)
+#define D_MASK64(n) _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3))
+#define D_STORE(p, v) _mm256_storeu_pd(p, v)
+#define D_STOREM(p, v, n) _mm256_maskstore_pd(p, D_MASK64(n), v)
+#if MD_IS_F32
+#define D_LOAD(p) _mm256_cvtps_pd(_mm_loadu_ps(p))
+#define D_LOADM(p, n)                                                                          \
+    _mm256_cvtps_pd(_mm_maskload_ps(p, _mm_cmpgt_epi32(_mm_set1_epi32(n), _mm_setr_epi32(0, 1, 2, 3))))
+#else
+#define D_LOAD(p) _mm256_loadu_pd(p)
+#define D_LOADM(p, n) _mm256_maskload_pd(p, D_MASK64(n))
+#endif
+#endif
+
+/* Blocks of up to 4 double vectors of columns, each summed over all rows in registers. */
+MD_TGT static void MD_VFN(md_colsum)(double *out, const md_T *y, int64_t rows, int64_t cols) {
+    for (int64_t c0 = 0; c0 < cols; c0 += 4 * D_L) {
+        const int64_t w = md_min64(4 * D_L, cols - c0);
+        const int nfull = (int)(w / D_L), tail = (int)(w % D_L);
+        D_T a0 = D_ZERO(), a1 = D_ZERO(), a2 = D_ZERO(), a3 = D_ZERO();
+        const md_T *r = y + c0;
+        if (nfull == 4) {
+            for (int64_t i = 0; i < rows; i++, r += cols) {
+                a0 = D_ADD(a0, D_LOAD(r));
+                a1 = D_ADD(a1, D_LOAD(r + D_L));
+                a2 = D_ADD(a2, D_LOAD(r + 2 * D_L));
+                a3 = D_ADD(a3, D_LOAD(r + 3 * D_L));
+            }
+        } else {
+            for (int64_t i = 0; i < rows; i++, r += cols) {
+                if (nfull > 0) a0 = D_ADD(a0, D_LOAD(r));
+                if (nfull > 1) a1 = D_ADD(a1, D_LOAD(r + D_L));
+                if (nfull > 2) a2 = D_ADD(a2, D_LOAD(r + 2 * D_L));
+                if (tail > 0) {
+                    const D_T v = D_LOADM(r + nfull * D_L, tail);
+                    if (nfull == 0) a0 = D_ADD(a0, v);
+                    else if (nfull == 1) a1 = D_ADD(a1, v);
+                    else a2 = D_ADD(a2, v);
+                }
+            }
+        }
+        const D_T acc[4] = {a0, a1, a2, a3};
+        for (int k = 0; k < nfull; k++) D_STORE(out + c0 + k * D_L, acc[k]);
+        if (tail > 0) D_STOREM(out + c0 + nfull * D_L, acc[nfull], tail);
+    }
+}
+
+#undef D_T
+#undef D_L
+#undef D_ZERO
+#undef D_ADD
+#undef D_STORE
+#undef D_STOREM
+#undef D_LOAD
+#undef D_LOADM
+#ifdef D_MASK64
+#undef D_MASK64
+#endif
+
 /* ------------------------------------------------------------------ wrappers and table */
 
 /* Tile shapes per instruction set: rows (MR) for 1..4 vectors of columns. */
@@ -508,6 +588,7 @@ static const MD_FN(md_kernels) MD_VFN(md_kernels_table) = {
     {MD_VFN(md_dkr1), MD_VFN(md_dkr2), MD_VFN(md_dkr3), MD_VFN(md_dkr4), MD_VFN(md_dkr5),
      MD_VFN(md_dkr6), MD_VFN(md_dkr7), MD_VFN(md_dkr8)},
     {MD_VFN(md_wkr1), MD_VFN(md_wkr2), MD_VFN(md_wkr3), MD_VFN(md_wkr4)},
+    MD_VFN(md_colsum),
 };
 
 #undef MD_GEMM_MR_V
