@@ -25,7 +25,7 @@
 
 #define MD_GEMM_KC 256  /* depth of a packed block */
 #define MD_GEMM_MC 144  /* rows of a packed A block (a multiple of every MR: 6, 12) */
-#define MD_GEMM_NC 4096 /* columns of a packed B block (a multiple of every NR) */
+#define MD_GEMM_NC 1024 /* columns of a packed B block (a multiple of every NR) */
 #define MD_TILE_MAX 1024 /* MR * NR of the largest gemm tile (edge-tile scratch) */
 
 /* Expand X(i) for the rows of a micro-tile (named accumulators). */
