@@ -35,13 +35,14 @@ MD_FN(md_ikr_portable_body)(const MD_FN(md_ikr_args) *g, const int NR) {
     md_T acc[MD_PMR][4 * MD_PVL];
     for (int i = 0; i < MD_PMR; i++)
         for (int j = 0; j < NR; j++) acc[i][j] = g->init != NULL ? g->init[j] : (md_T)0;
+    const int rows = g->mr < MD_PMR ? g->mr : MD_PMR; /* rows past mr are not stored */
     for (int64_t t = 0; t < g->ntaps; t++) {
         const md_T *bt = g->b[t];
-        for (int i = 0; i < MD_PMR; i++) {
+        for (int i = 0; i < rows; i++) {
             const md_T *a = g->a[t * g->astride + i] + g->aoff[t];
             for (int64_t q = 0; q < g->q; q++) {
                 const md_T aq = a[q];
-                const md_T *bq = bt + q * NR;
+                const md_T *bq = bt + q * g->bstride;
                 for (int j = 0; j < NR; j++) acc[i][j] += aq * bq[j];
             }
         }
@@ -65,9 +66,10 @@ static void MD_FN(md_dkr_portable)(const MD_FN(md_ikr_args) *g) {
     const int n = g->nc;
     for (int i = 0; i < MD_PMR; i++)
         for (int j = 0; j < n; j++) acc[i][j] = 0;
+    const int rows = g->mr < MD_PMR ? g->mr : MD_PMR; /* rows past mr are not stored */
     for (int64_t t = 0; t < g->ntaps; t++) {
         const md_T *bt = g->b[t];
-        for (int i = 0; i < MD_PMR; i++) {
+        for (int i = 0; i < rows; i++) {
             const md_T *a = g->a[t * g->astride + i] + g->aoff[t];
             for (int j = 0; j < n; j++) {
                 const md_T *bj = bt + j * g->bstride;
@@ -115,6 +117,23 @@ static void MD_FN(md_colsum_portable)(double *out, const md_T *y, int64_t rows, 
         for (int64_t c = 0; c < cols; c++) out[c] += (double)y[i * cols + c];
 }
 
+static void MD_FN(md_tpose_portable)(md_T *out, const md_T *tile, int64_t ldt, int n, int64_t len,
+                                     const md_T *bias, int relu) {
+    for (int64_t j = 0; j < len; j++)
+        for (int c = 0; c < n; c++) {
+            md_T v = tile[c * ldt + j];
+            if (bias != NULL) v += bias[c];
+            out[j * n + c] = (relu && v < (md_T)0) ? (md_T)0 : v;
+        }
+}
+
+static void MD_FN(md_untpose_portable)(md_T *t, const md_T *d, int n, int64_t len) {
+    for (int c = 0; c < n; c++) {
+        for (int64_t i = 0; i < len; i++) t[c * MD_PVL + i] = d[i * n + c];
+        for (int64_t i = len; i < MD_PVL; i++) t[c * MD_PVL + i] = 0;
+    }
+}
+
 static const MD_FN(md_kernels) MD_FN(md_kernels_table_portable) = {
     MD_PVL,
     MD_PMR,
@@ -123,12 +142,17 @@ static const MD_FN(md_kernels) MD_FN(md_kernels_table_portable) = {
     {MD_PMR, MD_PMR, MD_PMR, MD_PMR},
     {MD_FN(md_ikr1_portable), MD_FN(md_ikr2_portable), MD_FN(md_ikr3_portable),
      MD_FN(md_ikr4_portable)},
+    {MD_FN(md_ikr2_portable), MD_FN(md_ikr2_portable), MD_FN(md_ikr2_portable),
+     MD_FN(md_ikr2_portable), MD_FN(md_ikr2_portable), MD_FN(md_ikr2_portable), NULL, NULL, NULL,
+     NULL, NULL, NULL, NULL, NULL, NULL, NULL},
     {MD_PMR, MD_PMR, MD_PMR, MD_PMR, MD_PMR, MD_PMR, MD_PMR, MD_PMR},
     {MD_FN(md_dkr_portable), MD_FN(md_dkr_portable), MD_FN(md_dkr_portable),
      MD_FN(md_dkr_portable), MD_FN(md_dkr_portable), MD_FN(md_dkr_portable),
      MD_FN(md_dkr_portable), MD_FN(md_dkr_portable)},
     {MD_FN(md_wkr_portable), MD_FN(md_wkr_portable), MD_FN(md_wkr_portable),
      MD_FN(md_wkr_portable)},
+    MD_FN(md_tpose_portable),
+    MD_FN(md_untpose_portable),
     MD_FN(md_colsum_portable),
 };
 
