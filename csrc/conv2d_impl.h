@@ -668,7 +668,8 @@ static void MD_FN(md_wg_plan_make)(MD_FN(md_wg_plan) *pl, const md_conv2d_geom *
     pl->padded = pl->pad ? g->batch * pl->Hs * pl->Ws * g->in_c : 0;
     pl->hw = g->out_h * g->out_w;
     pl->SB = MD_CONV_WG_SUB;
-    pl->CP = md_max64(4 * pl->SB, md_round_up(md_ceil_div(P, MD_CONV_WG_MAX_CHUNKS), pl->SB));
+    pl->CP = md_max64(MD_CONV_WG_MIN_SUBS * pl->SB,
+                      md_round_up(md_ceil_div(P, MD_CONV_WG_MAX_CHUNKS), pl->SB));
     pl->nchunks = md_ceil_div(P, pl->CP);
     const int64_t nvneed = md_ceil_div(CO, VL), nb = md_ceil_div(nvneed, 4);
     pl->cob = md_ceil_div(nvneed, nb) * VL;
@@ -709,7 +710,8 @@ static int MD_FN(md_wg1_plan_make)(MD_FN(md_wg1_plan) *pl, const md_conv2d_geom 
     pl->K = g->k_h * g->k_w;
     pl->hw = g->out_h * g->out_w;
     pl->SB = MD_CONV_WG_SUB;
-    pl->CP = md_max64(4 * pl->SB, md_round_up(md_ceil_div(P, MD_CONV_WG_MAX_CHUNKS), pl->SB));
+    pl->CP = md_max64(MD_CONV_WG_MIN_SUBS * pl->SB,
+                      md_round_up(md_ceil_div(P, MD_CONV_WG_MAX_CHUNKS), pl->SB));
     pl->nchunks = md_ceil_div(P, pl->CP);
     pl->nt = (int)md_min64(md_threads_for(md_work3(P, pl->K, CO)), pl->nchunks);
     const size_t E = sizeof(md_T);
