@@ -417,8 +417,12 @@ static void MD_FN(md_cv_run)(md_T *out, const md_T *bias, int activation,
         args.bstride = pl->dkr ? pl->qpad : NRb;
         args.ldc = N;
         args.relu = relu;
-#pragma omp for schedule(static)
-        for (int64_t blk = 0; blk < pl->nblocks; blk++) {
+        /* runs of consecutive blocks (neighbouring tiles share input rows), grabbed
+         * dynamically so that a busy core does not hold the others up */
+        const int64_t run = md_max64(1, pl->nblocks / (8 * (int64_t)pl->nt));
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t rb = 0; rb < pl->nblocks; rb += run)
+        for (int64_t blk = rb; blk < md_min64(pl->nblocks, rb + run); blk++) {
             const int64_t m0 = blk * pl->MB, mb = md_min64(pl->MB, pl->M - m0);
             int64_t n = m0 / pl->hw, q = m0 % pl->hw; /* image and position of row i0 */
             int64_t prev_ntaps = 0;                   /* bptr[] holds nothing yet */
@@ -541,7 +545,7 @@ static void MD_FN(md_cv1_run)(md_T *out, const md_T *bias, int activation, const
         args.mr = (int)N;
         args.nc = (int)NR;
         args.relu = 0;
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 4)
         for (int64_t r = 0; r < pl->rows; r++) { /* output row (n, oy) */
             const int64_t n = r / p->out_h, oy = r % p->out_h;
             const md_T *xrow = xs + (n * pl->Hs + oy * p->sh) * pl->Ws;
