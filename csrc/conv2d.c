@@ -41,10 +41,12 @@
 #define MD_CONV_NV_MAX 4
 /* Output rows per scheduling block of the forward-shaped passes (times MR). */
 #define MD_CONV_TILES_PER_BLOCK 8
-/* Weight gradient: pixels per sub-block (one pass of every tile over its entries) and
- * the most chunks (partial gradients) the pixels are split into. */
+/* Weight gradient: pixels per sub-block (one pass of every tile over its entries), the
+ * most chunks (partial gradients, dynamically scheduled) the pixels are split into, and
+ * the fewest sub-blocks per chunk. */
 #define MD_CONV_WG_SUB 256
-#define MD_CONV_WG_MAX_CHUNKS 8
+#define MD_CONV_WG_MAX_CHUNKS 16
+#define MD_CONV_WG_MIN_SUBS 2
 
 #define MD_TEMPLATE "conv2d_impl.h"
 #include "md_instantiate.h"

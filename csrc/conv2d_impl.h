@@ -112,26 +112,32 @@ static void MD_FN(md_cv_plan_make)(MD_FN(md_cv_plan) *pl, const MD_FN(md_cv) *p,
 
 /* Pack the weights for the kernel. Depth row r = (ky * KW + kx) * C + c runs over all
  * taps in every mode; a kernel tap t covers rows [t * Q, (t + 1) * Q). ikr: [block][r][NRb]
- * (zero columns past N); dkr: [t][n][qpad] (zero depths past Q). */
+ * (zero columns past N); dkr: [t][n][qpad] (zero depths past Q). Called by every thread of
+ * the team: the loops are OpenMP work-shared (and simply run whole without OpenMP). */
 static void MD_FN(md_cv_pack_weights)(md_T *wp, const MD_FN(md_cv) *p, const MD_FN(md_cv_plan) *pl) {
     const int64_t TT = p->KH * p->KW, C = p->C, N = p->N, K = pl->K;
-    if (pl->dkr) {
-        memset(wp, 0, (size_t)pl->wpack * sizeof(md_T));
-        for (int64_t r = 0; r < K; r++) {
-            const int64_t tap = r / C, c = r % C, t = r / pl->Q, q = r % pl->Q;
-            const md_T *src = p->w + (p->flip ? TT - 1 - tap : tap) * p->wts + c * p->wqs;
-            for (int64_t n = 0; n < N; n++) wp[(t * N + n) * pl->qpad + q] = src[n * p->wns];
+    if (pl->dkr) { /* one (t, n) depth run per iteration */
+#pragma omp for schedule(static)
+        for (int64_t tn = 0; tn < pl->T * N; tn++) {
+            const int64_t t = tn / N, n = tn % N;
+            md_T *dst = wp + tn * pl->qpad;
+            for (int64_t q = 0; q < pl->Q; q++) {
+                const int64_t r = t * pl->Q + q, tap = r / C, c = r % C;
+                dst[q] = p->w[(p->flip ? TT - 1 - tap : tap) * p->wts + c * p->wqs + n * p->wns];
+            }
+            for (int64_t q = pl->Q; q < pl->qpad; q++) dst[q] = 0;
         }
         return;
     }
     const int64_t NRb = pl->NRb;
-    for (int64_t jb = 0; jb < pl->nb; jb++) {
-        const int64_t n0 = jb * NRb, ncols = md_min64(NRb, N - n0);
-        md_T *blk = wp + jb * K * NRb;
-        for (int64_t r = 0; r < K; r++) {
-            const int64_t tap = r / C, c = r % C;
-            const md_T *src = p->w + (p->flip ? TT - 1 - tap : tap) * p->wts + c * p->wqs + n0 * p->wns;
-            md_T *dst = blk + r * NRb;
+#pragma omp for schedule(static)
+    for (int64_t r = 0; r < K; r++) {
+        const int64_t tap = r / C, c = r % C;
+        const md_T *wr = p->w + (p->flip ? TT - 1 - tap : tap) * p->wts + c * p->wqs;
+        for (int64_t jb = 0; jb < pl->nb; jb++) {
+            const int64_t n0 = jb * NRb, ncols = md_min64(NRb, N - n0);
+            const md_T *src = wr + n0 * p->wns;
+            md_T *dst = wp + (jb * K + r) * NRb;
             if (p->wns == 1) {
                 for (int64_t j = 0; j < ncols; j++) dst[j] = src[j];
             } else {
@@ -181,12 +187,12 @@ static inline void MD_FN(md_cv_next)(int64_t *n, int64_t *y, int64_t *x, int64_t
  * (all ones: the whole window is inside). Built once per call, so the tiles need neither
  * divisions nor per-pixel branches. Positions [p0, p1). */
 static void MD_FN(md_cv_pos_table)(int64_t *off, uint64_t *ym, uint64_t *xm,
-                                   const MD_FN(md_cv) *p, const MD_FN(md_cv_plan) *pl,
-                                   int64_t p0, int64_t p1) {
+                                   const MD_FN(md_cv) *p, int rows, int64_t Ws, int64_t p0,
+                                   int64_t p1) {
     for (int64_t q = p0; q < p1; q++) {
         const int64_t oy = q / p->out_w, ox = q % p->out_w;
-        if (pl->rows) {
-            off[q] = (oy * p->sh * pl->Ws + ox * p->sw) * p->C;
+        if (rows) { /* origin in the (padded) source of row width Ws */
+            off[q] = (oy * p->sh * Ws + ox * p->sw) * p->C;
             ym[q] = xm[q] = 0;
             continue;
         }
@@ -378,8 +384,7 @@ static void MD_FN(md_cv_run)(md_T *out, const md_T *bias, int activation,
 
 #pragma omp parallel num_threads(pl->nt) if (pl->nt > 1)
     {
-#pragma omp single nowait
-        MD_FN(md_cv_pack_weights)(wpack, p, pl);
+        MD_FN(md_cv_pack_weights)(wpack, p, pl); /* work-shared inside */
         if (pl->pad) {
 #pragma omp for schedule(static)
             for (int64_t n = 0; n < p->batch; n++)
@@ -390,7 +395,7 @@ static void MD_FN(md_cv_run)(md_T *out, const md_T *bias, int activation,
             const int64_t step = 256, nsteps = md_ceil_div(pl->npos, step);
 #pragma omp for schedule(static)
             for (int64_t s = 0; s < nsteps; s++)
-                MD_FN(md_cv_pos_table)(pos_off, pos_ym, pos_xm, p, pl, s * step,
+                MD_FN(md_cv_pos_table)(pos_off, pos_ym, pos_xm, p, pl->rows, pl->Ws, s * step,
                                        md_min64(pl->npos, (s + 1) * step));
         }
 #pragma omp barrier
@@ -409,13 +414,18 @@ static void MD_FN(md_cv_run)(md_T *out, const md_T *bias, int activation,
         args.q = pl->Q;
         args.a = tab;
         args.b = bptr;
-        args.bstride = pl->qpad;
+        args.bstride = pl->dkr ? pl->qpad : NRb;
         args.ldc = N;
         args.relu = relu;
-#pragma omp for schedule(static)
-        for (int64_t blk = 0; blk < pl->nblocks; blk++) {
+        /* runs of consecutive blocks (neighbouring tiles share input rows), grabbed
+         * dynamically so that a busy core does not hold the others up */
+        const int64_t run = md_max64(1, pl->nblocks / (8 * (int64_t)pl->nt));
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t rb = 0; rb < pl->nblocks; rb += run)
+        for (int64_t blk = rb; blk < md_min64(pl->nblocks, rb + run); blk++) {
             const int64_t m0 = blk * pl->MB, mb = md_min64(pl->MB, pl->M - m0);
             int64_t n = m0 / pl->hw, q = m0 % pl->hw; /* image and position of row i0 */
+            int64_t prev_ntaps = 0;                   /* bptr[] holds nothing yet */
             for (int64_t i0 = 0; i0 < mb; i0 += MR) {
                 const int64_t mr = md_min64(MR, mb - i0);
                 int64_t ntaps = T;
@@ -437,7 +447,10 @@ static void MD_FN(md_cv_run)(md_T *out, const md_T *bias, int activation,
                 args.mr = (int)mr;
                 for (int64_t jb = 0; jb < pl->nb; jb++) {
                     const md_T *wb = wpack + jb * wblock;
-                    for (int64_t a = 0; a < ntaps; a++) bptr[a] = wb + taps[a] * wtap;
+                    /* all taps in order (ntaps == T) with one column block: bptr[] stays */
+                    if (pl->nb > 1 || ntaps < T || prev_ntaps < T)
+                        for (int64_t a = 0; a < ntaps; a++) bptr[a] = wb + taps[a] * wtap;
+                    prev_ntaps = ntaps;
                     args.init = init != NULL ? init + jb * NRb : NULL;
                     args.c = crow + jb * NRb;
                     args.nc = (int)md_min64(NRb, N - jb * NRb);
@@ -445,6 +458,105 @@ static void MD_FN(md_cv_run)(md_T *out, const md_T *bias, int activation,
                 }
                 if (other_act) MD_FN(md_cv_activate)(crow, mr * N, activation);
             }
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ one input channel */
+/* With a single source channel and unit horizontal stride, the pixels of an output row
+ * are the vector lanes instead (each window row is a contiguous, shifted run of x):
+ * out^T (N x pixels) = w^T (N x KH*KW) . im2col^T, one output-row segment of NR pixels at
+ * a time, by the indirect kernel with rows = output channels (a[ky][n] -> w^T row n at
+ * ky), taps = ky, depth = kx and B rows read straight from the zero-padded source copy
+ * (bstride 1, shifted by kx). The N x NR tile is then transposed into the NHWC output. */
+typedef struct {
+    int64_t nv, MR, NR, Hs, Ws, K, rows, nt;
+    size_t off_wt, off_zoff, off_thread, thread_bytes, total;
+} MD_FN(md_cv1_plan);
+
+/* Whether the one-channel path applies; fills the plan when it does. */
+static int MD_FN(md_cv1_plan_make)(MD_FN(md_cv1_plan) *pl, const MD_FN(md_cv) *p,
+                                   const MD_FN(md_kernels) *kr) {
+    memset(pl, 0, sizeof(*pl));
+    if (p->strided_bwd || p->C != 1 || p->sw != 1) return 0;
+    pl->nv = 2;
+    if (p->N > kr->ikr_mr[1] || p->N > 16) return 0;
+    pl->MR = p->N; /* kr->ikr2_rows[N - 1] has exactly N rows */
+    pl->NR = pl->nv * kr->vl;
+    pl->Hs = MD_FN(md_cv_span)(p->out_h, p->sh, p->KH);
+    pl->Ws = MD_FN(md_cv_span)(p->out_w, p->sw, p->KW);
+    pl->K = p->KH * p->KW;
+    pl->rows = p->batch * p->out_h;
+    pl->nt = (int)md_min64(md_threads_for(md_work3(pl->rows * p->out_w, p->N, pl->K)), pl->rows);
+    const size_t E = sizeof(md_T);
+    /* padded source (+ slack: a segment reads up to NR + KW past its row start) */
+    const int64_t padded = p->batch * pl->Hs * pl->Ws + pl->NR + p->KW;
+    pl->off_wt = (size_t)md_round_up(padded, 16) * E;
+    pl->off_zoff = pl->off_wt + (size_t)md_round_up(p->N * pl->K, 16) * E;
+    pl->off_thread = pl->off_zoff + (size_t)md_round_up(p->KH * (int64_t)sizeof(int64_t), 64);
+    pl->thread_bytes = (size_t)md_round_up((pl->MR + 1) * p->KH * (int64_t)sizeof(void *), 64) +
+                       (size_t)md_round_up(pl->MR * pl->NR * (int64_t)E, 64);
+    pl->total = pl->off_thread + (size_t)pl->nt * pl->thread_bytes;
+    return 1;
+}
+
+static void MD_FN(md_cv1_run)(md_T *out, const md_T *bias, int activation, const MD_FN(md_cv) *p,
+                              const MD_FN(md_cv1_plan) *pl, const MD_FN(md_kernels) *kr,
+                              char *ws) {
+    md_T *xs = (md_T *)ws;
+    md_T *wt = (md_T *)(ws + pl->off_wt);
+    int64_t *zoff = (int64_t *)(ws + pl->off_zoff);
+    const int64_t KH = p->KH, KW = p->KW, K = pl->K, N = p->N, MR = pl->MR, NR = pl->NR;
+    const int64_t OW = p->out_w, TT = K;
+    const int relu = activation == MD_ACT_RELU;
+    const int other_act = activation == MD_ACT_SIGMOID || activation == MD_ACT_TANH;
+    const MD_FN(md_ikr_fn) fn = kr->ikr2_rows[N - 1];
+
+#pragma omp parallel num_threads(pl->nt) if (pl->nt > 1)
+    {
+#pragma omp for schedule(static)
+        for (int64_t n = 0; n < p->batch; n++)
+            MD_FN(md_cv_pad_images)(xs, p->src, n, n + 1, p->src_h, p->src_w, 1, pl->Hs, pl->Ws,
+                                    p->pt, p->pl);
+#pragma omp single
+        {
+            for (int64_t j = 0; j < NR + KW; j++) xs[p->batch * pl->Hs * pl->Ws + j] = 0;
+            for (int64_t n = 0; n < N; n++) /* w^T: row n holds the K taps of column n */
+                for (int64_t t = 0; t < K; t++)
+                    wt[n * K + t] = p->w[(p->flip ? TT - 1 - t : t) * p->wts + n * p->wns];
+            for (int64_t ky = 0; ky < KH; ky++) zoff[ky] = 0;
+        }
+        char *tws = ws + pl->off_thread + (size_t)md_thread_id() * pl->thread_bytes;
+        const md_T **tab = (const md_T **)tws, **bptr = tab + MR * KH;
+        md_T *tmp = (md_T *)(tws + md_round_up((MR + 1) * KH * (int64_t)sizeof(void *), 64));
+        for (int64_t ky = 0; ky < KH; ky++)
+            for (int64_t i = 0; i < MR; i++) tab[ky * MR + i] = wt + md_min64(i, N - 1) * K + ky * KW;
+        MD_FN(md_ikr_args) args;
+        args.ntaps = KH;
+        args.q = KW;
+        args.a = tab;
+        args.astride = MR;
+        args.aoff = zoff;
+        args.b = bptr;
+        args.bstride = 1;
+        args.init = NULL;
+        args.c = tmp;
+        args.ldc = NR;
+        args.mr = (int)N;
+        args.nc = (int)NR;
+        args.relu = 0;
+#pragma omp for schedule(dynamic, 4)
+        for (int64_t r = 0; r < pl->rows; r++) { /* output row (n, oy) */
+            const int64_t n = r / p->out_h, oy = r % p->out_h;
+            const md_T *xrow = xs + (n * pl->Hs + oy * p->sh) * pl->Ws;
+            md_T *orow = out + r * OW * N;
+            for (int64_t x0 = 0; x0 < OW; x0 += NR) {
+                const int64_t len = md_min64(NR, OW - x0);
+                for (int64_t ky = 0; ky < KH; ky++) bptr[ky] = xrow + ky * pl->Ws + x0;
+                fn(&args);
+                kr->tpose(orow + x0 * N, tmp, NR, (int)N, len, bias, relu);
+            }
+            if (other_act) MD_FN(md_cv_activate)(orow, OW * N, activation);
         }
     }
 }
@@ -469,20 +581,46 @@ static void MD_FN(md_cv_backward_input_problem)(MD_FN(md_cv) *p, const md_T *dy,
                         w, g->in_c * g->out_c, 1, g->out_c, unit};
 }
 
+/* Workspace bytes of a forward-shaped problem (either path). */
+static size_t MD_FN(md_cv_ws)(const MD_FN(md_cv) *p) {
+    const MD_FN(md_kernels) *kr = MD_FN(md_kernels_get)();
+    MD_FN(md_cv1_plan) p1;
+    if (MD_FN(md_cv1_plan_make)(&p1, p, kr)) return p1.total;
+    MD_FN(md_cv_plan) pl;
+    MD_FN(md_cv_plan_make)(&pl, p, kr);
+    return pl.total;
+}
+
+/* Run a forward-shaped problem on the caller's workspace or the thread's scratch. */
+static md_status MD_FN(md_cv_exec)(md_T *out, const md_T *bias, int activation,
+                                   const MD_FN(md_cv) *p, void *workspace, size_t workspace_bytes) {
+    const MD_FN(md_kernels) *kr = MD_FN(md_kernels_get)();
+    MD_FN(md_cv1_plan) p1;
+    MD_FN(md_cv_plan) pl;
+    const int one = MD_FN(md_cv1_plan_make)(&p1, p, kr);
+    if (!one) MD_FN(md_cv_plan_make)(&pl, p, kr);
+    md_workspace ws;
+    const md_status st = md_workspace_acquire(&ws, workspace, workspace_bytes,
+                                              one ? p1.total : pl.total);
+    if (st != MD_OK) return st;
+    if (one)
+        MD_FN(md_cv1_run)(out, bias, activation, p, &p1, kr, ws.ptr);
+    else
+        MD_FN(md_cv_run)(out, bias, activation, p, &pl, kr, ws.ptr);
+    md_workspace_release(&ws);
+    return MD_OK;
+}
+
 static size_t MD_FN(md_conv2d_forward_ws)(const md_conv2d_geom *g) {
     MD_FN(md_cv) p;
-    MD_FN(md_cv_plan) pl;
     MD_FN(md_cv_forward_problem)(&p, NULL, NULL, g);
-    MD_FN(md_cv_plan_make)(&pl, &p, MD_FN(md_kernels_get)());
-    return pl.total;
+    return MD_FN(md_cv_ws)(&p);
 }
 
 static size_t MD_FN(md_conv2d_backward_input_ws)(const md_conv2d_geom *g) {
     MD_FN(md_cv) p;
-    MD_FN(md_cv_plan) pl;
     MD_FN(md_cv_backward_input_problem)(&p, NULL, NULL, g);
-    MD_FN(md_cv_plan_make)(&pl, &p, MD_FN(md_kernels_get)());
-    return pl.total;
+    return MD_FN(md_cv_ws)(&p);
 }
 
 md_status MD_FN(md_conv2d_forward)(md_T *y, const md_T *x, const md_T *w, const md_T *bias,
@@ -492,17 +630,9 @@ md_status MD_FN(md_conv2d_forward)(md_T *y, const md_T *x, const md_T *w, const 
     if (st != MD_OK) return st;
     if (y == NULL || x == NULL || w == NULL) return MD_ERR_ARG;
     if (activation < MD_ACT_LINEAR || activation > MD_ACT_TANH) return MD_ERR_ARG;
-    const MD_FN(md_kernels) *kr = MD_FN(md_kernels_get)();
     MD_FN(md_cv) p;
-    MD_FN(md_cv_plan) pl;
     MD_FN(md_cv_forward_problem)(&p, x, w, g);
-    MD_FN(md_cv_plan_make)(&pl, &p, kr);
-    md_workspace ws;
-    st = md_workspace_acquire(&ws, workspace, workspace_bytes, pl.total);
-    if (st != MD_OK) return st;
-    MD_FN(md_cv_run)(y, bias, activation, &p, &pl, kr, ws.ptr);
-    md_workspace_release(&ws);
-    return MD_OK;
+    return MD_FN(md_cv_exec)(y, bias, activation, &p, workspace, workspace_bytes);
 }
 
 md_status MD_FN(md_conv2d_backward_input)(md_T *dx, const md_T *dy, const md_T *w,
@@ -511,46 +641,12 @@ md_status MD_FN(md_conv2d_backward_input)(md_T *dx, const md_T *dy, const md_T *
     md_status st = md_conv2d_geom_check(g);
     if (st != MD_OK) return st;
     if (dx == NULL || dy == NULL || w == NULL) return MD_ERR_ARG;
-    const MD_FN(md_kernels) *kr = MD_FN(md_kernels_get)();
     MD_FN(md_cv) p;
-    MD_FN(md_cv_plan) pl;
     MD_FN(md_cv_backward_input_problem)(&p, dy, w, g);
-    MD_FN(md_cv_plan_make)(&pl, &p, kr);
-    md_workspace ws;
-    st = md_workspace_acquire(&ws, workspace, workspace_bytes, pl.total);
-    if (st != MD_OK) return st;
-    MD_FN(md_cv_run)(dx, NULL, MD_ACT_LINEAR, &p, &pl, kr, ws.ptr);
-    md_workspace_release(&ws);
-    return MD_OK;
+    return MD_FN(md_cv_exec)(dx, NULL, MD_ACT_LINEAR, &p, workspace, workspace_bytes);
 }
 
 /* ------------------------------------------------------------------ weight gradient */
-
-/* out[c] = sum of dy[r * CO + c] over rows [0, rows), in double. The flat array is summed
- * with period L = lcm(CO, 8) into tmp (L values), which vectorises for any CO, then folded.
- * A fixed order of additions for a given problem size. */
-static void MD_FN(md_cv_colsum)(double *out, const md_T *dy, int64_t rows, int64_t CO,
-                                double *tmp) {
-    int64_t gcd = CO, b = 8;
-    while (b != 0) {
-        const int64_t r = gcd % b;
-        gcd = b;
-        b = r;
-    }
-    const int64_t L = CO * (8 / gcd), F = rows * CO;
-    for (int64_t j = 0; j < L; j++) tmp[j] = 0;
-    int64_t i0 = 0;
-    for (; i0 + L <= F; i0 += L) {
-        const md_T *f = dy + i0;
-        for (int64_t j = 0; j < L; j++) tmp[j] += (double)f[j];
-    }
-    for (int64_t j = 0; j < F - i0; j++) tmp[j] += (double)dy[i0 + j];
-    for (int64_t c = 0; c < CO; c++) {
-        double s = 0;
-        for (int64_t q = c; q < L; q += CO) s += tmp[q];
-        out[c] = s;
-    }
-}
 
 /* Weight gradient plan. Tap mode: per (ky, kx) the entries are the pixels whose tap lands
  * in the image (x pixel, dy row), kernel rows = in_c. Row-tap mode (few channels): per ky
@@ -558,8 +654,8 @@ static void MD_FN(md_cv_colsum)(double *out, const md_T *dy, int64_t rows, int64
 typedef struct {
     int rows, pad, nt;
     int64_t Hs, Ws, K, SB, CP, nchunks, cob; /* cob: columns per out-channel block */
-    int64_t padded;
-    size_t off_bias, off_pad, off_thread, thread_bytes, total;
+    int64_t padded, hw;
+    size_t off_bias, off_pad, off_pos, off_thread, thread_bytes, total;
 } MD_FN(md_wg_plan);
 
 static void MD_FN(md_wg_plan_make)(MD_FN(md_wg_plan) *pl, const md_conv2d_geom *g,
@@ -574,8 +670,10 @@ static void MD_FN(md_wg_plan_make)(MD_FN(md_wg_plan) *pl, const md_conv2d_geom *
     pl->Hs = pl->pad ? MD_FN(md_cv_span)(g->out_h, g->stride_h, g->k_h) : g->in_h;
     pl->Ws = pl->pad ? MD_FN(md_cv_span)(g->out_w, g->stride_w, g->k_w) : g->in_w;
     pl->padded = pl->pad ? g->batch * pl->Hs * pl->Ws * g->in_c : 0;
+    pl->hw = g->out_h * g->out_w;
     pl->SB = MD_CONV_WG_SUB;
-    pl->CP = md_max64(4 * pl->SB, md_round_up(md_ceil_div(P, MD_CONV_WG_MAX_CHUNKS), pl->SB));
+    pl->CP = md_max64(MD_CONV_WG_MIN_SUBS * pl->SB,
+                      md_round_up(md_ceil_div(P, MD_CONV_WG_MAX_CHUNKS), pl->SB));
     pl->nchunks = md_ceil_div(P, pl->CP);
     const int64_t nvneed = md_ceil_div(CO, VL), nb = md_ceil_div(nvneed, 4);
     pl->cob = md_ceil_div(nvneed, nb) * VL;
@@ -583,15 +681,161 @@ static void MD_FN(md_wg_plan_make)(MD_FN(md_wg_plan) *pl, const md_conv2d_geom *
     const size_t E = sizeof(md_T);
     pl->off_bias = (size_t)md_round_up((pl->nchunks - 1) * pl->K * CO, 16) * E;
     pl->off_pad = pl->off_bias + (size_t)md_round_up(pl->nchunks * CO, 8) * sizeof(double);
-    pl->off_thread = pl->off_pad + (size_t)md_round_up(pl->padded, 16) * E;
-    pl->thread_bytes = (size_t)md_round_up(2 * pl->SB * (int64_t)sizeof(void *), 64) +
-                       (size_t)md_round_up(8 * CO * (int64_t)sizeof(double), 64);
+    pl->off_pos = pl->off_pad + (size_t)md_round_up(pl->padded, 16) * E;
+    pl->off_thread = pl->off_pos + (size_t)md_round_up(3 * pl->hw * (int64_t)sizeof(int64_t), 64);
+    /* per thread: x and dy pointers, window offsets and masks of a sub-block */
+    pl->thread_bytes = (size_t)md_round_up(3 * pl->SB * (int64_t)sizeof(void *), 64) +
+                       (size_t)md_round_up(3 * pl->SB * (int64_t)sizeof(int64_t), 64);
     pl->total = pl->off_thread + (size_t)pl->nt * pl->thread_bytes;
 }
 
+/* Weight gradient with one input channel and unit horizontal stride: the pixels of an
+ * output-row segment (up to VL of them) are the vector lanes. Each weight dw[ky][kx][co] is
+ * a dot product over pixels of a shifted x row run with the dy column co, which is what
+ * the dot-product kernel computes: rows = kernel taps (pointers into the zero-padded x
+ * copy), columns = out channels (dy segments transposed to [co][lane], zero lanes past
+ * the segment), its "taps" = the segments of a sub-block of pixels. */
+typedef struct {
+    int64_t Hs, Ws, K, hw, SB, CP, nchunks, MR, VL;
+    int nt;
+    size_t off_bias, off_pad, off_thread, thread_bytes, total;
+} MD_FN(md_wg1_plan);
+
+static int MD_FN(md_wg1_plan_make)(MD_FN(md_wg1_plan) *pl, const md_conv2d_geom *g,
+                                   const MD_FN(md_kernels) *kr) {
+    memset(pl, 0, sizeof(*pl));
+    const int64_t CO = g->out_c;
+    if (g->in_c != 1 || g->stride_w != 1 || CO > 8) return 0;
+    const int64_t P = g->batch * g->out_h * g->out_w;
+    pl->VL = kr->vl;
+    pl->MR = kr->dkr_mr[CO - 1];
+    pl->Hs = MD_FN(md_cv_span)(g->out_h, g->stride_h, g->k_h);
+    pl->Ws = MD_FN(md_cv_span)(g->out_w, g->stride_w, g->k_w);
+    pl->K = g->k_h * g->k_w;
+    pl->hw = g->out_h * g->out_w;
+    pl->SB = MD_CONV_WG_SUB;
+    pl->CP = md_max64(MD_CONV_WG_MIN_SUBS * pl->SB,
+                      md_round_up(md_ceil_div(P, MD_CONV_WG_MAX_CHUNKS), pl->SB));
+    pl->nchunks = md_ceil_div(P, pl->CP);
+    pl->nt = (int)md_min64(md_threads_for(md_work3(P, pl->K, CO)), pl->nchunks);
+    const size_t E = sizeof(md_T);
+    const int64_t padded = g->batch * pl->Hs * pl->Ws + pl->VL + g->k_w; /* + read slack */
+    pl->off_bias = (size_t)md_round_up((pl->nchunks - 1) * pl->K * CO, 16) * E;
+    pl->off_pad = pl->off_bias + (size_t)md_round_up(pl->nchunks * CO, 8) * sizeof(double);
+    pl->off_thread = pl->off_pad + (size_t)md_round_up(padded, 16) * E;
+    /* per thread: segment bases, row pointers, dy pointers, zero offsets, dy^T, a tile */
+    pl->thread_bytes = (size_t)md_round_up((pl->SB * (pl->MR + 2)) * (int64_t)sizeof(void *), 64) +
+                       (size_t)md_round_up(pl->SB * (int64_t)sizeof(int64_t), 64) +
+                       (size_t)md_round_up(pl->SB * CO * pl->VL * (int64_t)E, 64) +
+                       (size_t)md_round_up(pl->MR * CO * (int64_t)E, 64);
+    pl->total = pl->off_thread + (size_t)pl->nt * pl->thread_bytes;
+    return 1;
+}
+
+static void MD_FN(md_wg1_run)(md_T *dw, md_T *dbias, const md_T *dy, const md_T *x,
+                              const md_conv2d_geom *g, const MD_FN(md_wg1_plan) *pl,
+                              const MD_FN(md_kernels) *kr, char *base) {
+    md_T *partials = (md_T *)base;
+    double *bias_part = (double *)(base + pl->off_bias);
+    md_T *xs = (md_T *)(base + pl->off_pad);
+    const int64_t P = g->batch * g->out_h * g->out_w, K = pl->K, CO = g->out_c;
+    const int64_t OW = g->out_w, hw = pl->hw, VL = pl->VL, MR = pl->MR, SB = pl->SB;
+    const int64_t nw = K * CO, ximg = pl->Hs * pl->Ws;
+    const MD_FN(md_ikr_fn) fn = kr->dkr[CO - 1];
+
+#pragma omp parallel num_threads(pl->nt) if (pl->nt > 1)
+    {
+#pragma omp for schedule(static)
+        for (int64_t n = 0; n < g->batch; n++)
+            MD_FN(md_cv_pad_images)(xs, x, n, n + 1, g->in_h, g->in_w, 1, pl->Hs, pl->Ws,
+                                    g->pad_top, g->pad_left);
+#pragma omp single
+        for (int64_t j = 0; j < VL + g->k_w; j++) xs[g->batch * ximg + j] = 0;
+        char *tws = base + pl->off_thread + (size_t)md_thread_id() * pl->thread_bytes;
+        const md_T **xb = (const md_T **)tws, **tab = xb + SB, **bptr = tab + SB * MR;
+        int64_t *zoff = (int64_t *)(tws + md_round_up(SB * (MR + 2) * (int64_t)sizeof(void *), 64));
+        md_T *dyt = (md_T *)((char *)zoff + md_round_up(SB * (int64_t)sizeof(int64_t), 64));
+        md_T *tmp = (md_T *)((char *)dyt + md_round_up(SB * CO * VL * (int64_t)sizeof(md_T), 64));
+        for (int64_t e = 0; e < SB; e++) zoff[e] = 0;
+        MD_FN(md_ikr_args) a;
+        a.q = VL;
+        a.a = tab;
+        a.astride = MR;
+        a.aoff = zoff;
+        a.b = bptr;
+        a.bstride = VL;
+        a.init = NULL;
+        a.c = tmp;
+        a.ldc = CO;
+        a.nc = (int)CO;
+        a.relu = 0;
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t ch = 0; ch < pl->nchunks; ch++) {
+            md_T *part = ch == 0 ? dw : partials + (ch - 1) * nw;
+            const int64_t c0 = ch * pl->CP, c1 = md_min64(P, c0 + pl->CP);
+            for (int64_t s0 = c0; s0 < c1; s0 += SB) {
+                const int64_t sn = md_min64(SB, c1 - s0);
+                /* segments: runs of <= VL pixels inside one output row */
+                int64_t ns = 0;
+                for (int64_t e = 0; e < sn;) {
+                    const int64_t pix = s0 + e, n = pix / hw, q = pix % hw;
+                    const int64_t oy = q / OW, ox = q % OW;
+                    const int64_t len = md_min64(md_min64(VL, OW - ox), sn - e);
+                    xb[ns] = xs + (n * pl->Hs + oy * g->stride_h) * pl->Ws + ox;
+                    md_T *t = dyt + ns * CO * VL;
+                    kr->untpose(t, dy + pix * CO, (int)CO, len);
+                    bptr[ns] = t;
+                    ns++;
+                    e += len;
+                }
+                a.ntaps = ns;
+                for (int64_t r0 = 0; r0 < K; r0 += MR) {
+                    const int64_t mr = md_min64(MR, K - r0);
+                    for (int64_t i = 0; i < MR; i++) {
+                        const int64_t r = r0 + md_min64(i, mr - 1);
+                        const int64_t off = (r / g->k_w) * pl->Ws + r % g->k_w;
+                        for (int64_t sg = 0; sg < ns; sg++) tab[sg * MR + i] = xb[sg] + off;
+                    }
+                    a.mr = (int)mr;
+                    fn(&a);
+                    md_T *dst = part + r0 * CO;
+                    if (s0 == c0) {
+                        for (int64_t i = 0; i < mr * CO; i++) dst[i] = tmp[i];
+                    } else {
+                        for (int64_t i = 0; i < mr * CO; i++) dst[i] += tmp[i];
+                    }
+                }
+            }
+            if (dbias != NULL) kr->colsum(bias_part + ch * CO, dy + c0 * CO, c1 - c0, CO);
+        }
+        /* add the chunk partials in chunk order: the same additions for any thread count */
+        if (pl->nchunks > 1) {
+            const int64_t step = 4096, nsteps = md_ceil_div(nw, step);
+#pragma omp for schedule(static)
+            for (int64_t s = 0; s < nsteps; s++) {
+                const int64_t i0 = s * step, i1 = md_min64(nw, i0 + step);
+                for (int64_t c = 1; c < pl->nchunks; c++) {
+                    const md_T *pp = partials + (c - 1) * nw;
+                    for (int64_t i = i0; i < i1; i++) dw[i] += pp[i];
+                }
+            }
+        }
+    }
+    if (dbias != NULL) {
+        for (int64_t c = 0; c < CO; c++) {
+            double sum = 0;
+            for (int64_t ch = 0; ch < pl->nchunks; ch++) sum += bias_part[ch * CO + c];
+            dbias[c] = (md_T)sum;
+        }
+    }
+}
+
 static size_t MD_FN(md_conv2d_backward_weight_ws)(const md_conv2d_geom *g) {
+    const MD_FN(md_kernels) *kr = MD_FN(md_kernels_get)();
+    MD_FN(md_wg1_plan) p1;
+    if (MD_FN(md_wg1_plan_make)(&p1, g, kr)) return p1.total;
     MD_FN(md_wg_plan) pl;
-    MD_FN(md_wg_plan_make)(&pl, g, MD_FN(md_kernels_get)());
+    MD_FN(md_wg_plan_make)(&pl, g, kr);
     return pl.total;
 }
 
@@ -602,37 +846,55 @@ md_status MD_FN(md_conv2d_backward_weight)(md_T *dw, md_T *dbias, const md_T *dy
     if (st != MD_OK) return st;
     if (dw == NULL || dy == NULL || x == NULL) return MD_ERR_ARG;
     const MD_FN(md_kernels) *kr = MD_FN(md_kernels_get)();
+    md_workspace ws;
+    MD_FN(md_wg1_plan) p1;
+    if (MD_FN(md_wg1_plan_make)(&p1, g, kr)) {
+        st = md_workspace_acquire(&ws, workspace, workspace_bytes, p1.total);
+        if (st != MD_OK) return st;
+        MD_FN(md_wg1_run)(dw, dbias, dy, x, g, &p1, kr, ws.ptr);
+        md_workspace_release(&ws);
+        return MD_OK;
+    }
     MD_FN(md_wg_plan) pl;
     MD_FN(md_wg_plan_make)(&pl, g, kr);
-    md_workspace ws;
     st = md_workspace_acquire(&ws, workspace, workspace_bytes, pl.total);
     if (st != MD_OK) return st;
     char *base = ws.ptr;
     md_T *partials = (md_T *)base;
     double *bias_part = (double *)(base + pl.off_bias);
     md_T *padded = (md_T *)(base + pl.off_pad);
+    int64_t *pos_off = (int64_t *)(base + pl.off_pos);
+    uint64_t *pos_ym = (uint64_t *)(pos_off + pl.hw), *pos_xm = pos_ym + pl.hw;
     const int64_t P = g->batch * g->out_h * g->out_w, K = pl.K, CO = g->out_c, CI = g->in_c;
-    const int64_t IH = g->in_h, IW = g->in_w, OH = g->out_h, OW = g->out_w, hw = OH * OW;
-    const int64_t KH = g->k_h, KW = g->k_w, SH = g->stride_h, SW = g->stride_w;
+    const int64_t KH = g->k_h, KW = g->k_w, hw = pl.hw;
     const int64_t nw = K * CO;
-    const md_T *xs = pl.pad ? padded : x; /* the x the row-tap entries point into */
+    const md_T *xs = pl.pad ? padded : x; /* the x the entries point into */
+    const int64_t ximg = (pl.rows ? pl.Hs * pl.Ws : g->in_h * g->in_w) * CI;
+    const int masks = !pl.rows && KH <= 63 && KW <= 63;
+    MD_FN(md_cv) fp; /* the forward geometry, for the position table */
+    MD_FN(md_cv_forward_problem)(&fp, x, NULL, g);
 
 #pragma omp parallel num_threads(pl.nt) if (pl.nt > 1)
     {
         if (pl.pad) {
 #pragma omp for schedule(static)
             for (int64_t n = 0; n < g->batch; n++)
-                MD_FN(md_cv_pad_images)(padded, x, n, n + 1, IH, IW, CI, pl.Hs, pl.Ws,
+                MD_FN(md_cv_pad_images)(padded, x, n, n + 1, g->in_h, g->in_w, CI, pl.Hs, pl.Ws,
                                         g->pad_top, g->pad_left);
+        }
+        {
+            const int64_t step = 256, nsteps = md_ceil_div(hw, step);
+#pragma omp for schedule(static)
+            for (int64_t s = 0; s < nsteps; s++)
+                MD_FN(md_cv_pos_table)(pos_off, pos_ym, pos_xm, &fp, pl.rows, pl.Ws, s * step,
+                                       md_min64(hw, (s + 1) * step));
         }
         char *tws = base + pl.off_thread + (size_t)md_thread_id() * pl.thread_bytes;
         const md_T **xp = (const md_T **)tws;
-        const md_T **dp = xp + pl.SB;
-        double *ctmp = (double *)(tws + md_round_up(2 * pl.SB * (int64_t)sizeof(void *), 64));
+        const md_T **dp = xp + pl.SB, **dq = dp + pl.SB; /* dq: compacted dy pointers */
+        int64_t *eo = (int64_t *)(tws + md_round_up(3 * pl.SB * (int64_t)sizeof(void *), 64));
+        uint64_t *eym = (uint64_t *)(eo + pl.SB), *exm = eym + pl.SB;
         MD_FN(md_wkr_args) a;
-        a.x = xp;
-        a.dy = dp;
-        a.xoff = 0;
         a.ldc = CO;
 #pragma omp for schedule(dynamic, 1)
         for (int64_t ch = 0; ch < pl.nchunks; ch++) {
@@ -641,16 +903,28 @@ md_status MD_FN(md_conv2d_backward_weight)(md_T *dw, md_T *dbias, const md_T *dy
             for (int64_t s0 = c0; s0 < c1; s0 += pl.SB) {
                 const int64_t sn = md_min64(pl.SB, c1 - s0);
                 a.accumulate = s0 > c0;
-                if (pl.rows) {
+                /* the window origin (offset in x or padded x) and masks of every entry */
+                uint64_t andy = ~(uint64_t)0, andx = ~(uint64_t)0;
+                for (int64_t e = 0, n = s0 / hw, q = s0 % hw; e < sn; e++) {
+                    eo[e] = n * ximg + pos_off[q];
+                    eym[e] = pos_ym[q];
+                    exm[e] = pos_xm[q];
+                    andy &= eym[e];
+                    andx &= exm[e];
+                    dp[e] = dy + (s0 + e) * CO;
+                    if (++q == hw) {
+                        q = 0;
+                        n++;
+                    }
+                }
+                a.dy = dp;
+                a.x = xp;
+                if (pl.rows) { /* every window row lies inside xs: one pointer per entry */
+                    for (int64_t e = 0; e < sn; e++) xp[e] = xs + eo[e];
                     a.np = sn;
                     a.mr = KW * CI;
-                    for (int64_t e = 0; e < sn; e++) dp[e] = dy + (s0 + e) * CO;
                     for (int64_t ky = 0; ky < KH; ky++) {
-                        int64_t n = s0 / hw, oy = (s0 % hw) / OW, ox = s0 % OW;
-                        for (int64_t e = 0; e < sn; e++) {
-                            xp[e] = xs + ((n * pl.Hs + oy * SH + ky) * pl.Ws + ox * SW) * CI;
-                            MD_FN(md_cv_next)(&n, &oy, &ox, OH, OW);
-                        }
+                        a.xoff = ky * pl.Ws * CI;
                         for (int64_t j0 = 0; j0 < CO; j0 += pl.cob) {
                             a.nc = (int)md_min64(pl.cob, CO - j0);
                             a.dyoff = j0;
@@ -661,18 +935,35 @@ md_status MD_FN(md_conv2d_backward_weight)(md_T *dw, md_T *dbias, const md_T *dy
                     continue;
                 }
                 a.mr = CI;
+                a.xoff = 0;
+                a.x = xp;
                 for (int64_t ky = 0; ky < KH; ky++) {
                     for (int64_t kx = 0; kx < KW; kx++) {
-                        int64_t n = s0 / hw, oy = (s0 % hw) / OW, ox = s0 % OW, ne = 0;
-                        for (int64_t e = 0; e < sn; e++) {
-                            const int64_t iy = oy * SH - g->pad_top + ky;
-                            const int64_t ix = ox * SW - g->pad_left + kx;
-                            if ((uint64_t)iy < (uint64_t)IH && (uint64_t)ix < (uint64_t)IW) {
-                                xp[ne] = x + ((n * IH + iy) * IW + ix) * CI;
-                                dp[ne] = dy + (s0 + e) * CO;
-                                ne++;
+                        const int64_t toff = (ky * g->in_w + kx) * CI;
+                        int64_t ne = 0;
+                        if (masks && ((andy >> ky) & (andx >> kx) & 1u)) { /* all inside */
+                            for (int64_t e = 0; e < sn; e++) xp[e] = x + (eo[e] + toff);
+                            a.dy = dp;
+                            ne = sn;
+                        } else {
+                            a.dy = dq;
+                            for (int64_t e = 0; e < sn; e++) {
+                                int ok;
+                                if (masks) {
+                                    ok = (int)((eym[e] >> ky) & (exm[e] >> kx) & 1u);
+                                } else { /* no masks: decode the position again */
+                                    const int64_t q = (s0 + e) % hw;
+                                    const int64_t y = q / g->out_w * g->stride_h - g->pad_top + ky;
+                                    const int64_t xx = q % g->out_w * g->stride_w - g->pad_left + kx;
+                                    ok = (uint64_t)y < (uint64_t)g->in_h &&
+                                         (uint64_t)xx < (uint64_t)g->in_w;
+                                }
+                                if (ok) {
+                                    xp[ne] = x + (eo[e] + toff);
+                                    dq[ne] = dp[e];
+                                    ne++;
+                                }
                             }
-                            MD_FN(md_cv_next)(&n, &oy, &ox, OH, OW);
                         }
                         a.np = ne;
                         for (int64_t j0 = 0; j0 < CO; j0 += pl.cob) {
@@ -684,8 +975,7 @@ md_status MD_FN(md_conv2d_backward_weight)(md_T *dw, md_T *dbias, const md_T *dy
                     }
                 }
             }
-            if (dbias != NULL)
-                MD_FN(md_cv_colsum)(bias_part + ch * CO, dy + c0 * CO, c1 - c0, CO, ctmp);
+            if (dbias != NULL) kr->colsum(bias_part + ch * CO, dy + c0 * CO, c1 - c0, CO);
         }
         /* add the chunk partials in chunk order: the same additions for any thread count */
         if (pl.nchunks > 1) {
@@ -693,9 +983,9 @@ md_status MD_FN(md_conv2d_backward_weight)(md_T *dw, md_T *dbias, const md_T *dy
 #pragma omp for schedule(static)
             for (int64_t s = 0; s < nsteps; s++) {
                 const int64_t i0 = s * step, i1 = md_min64(nw, i0 + step);
-                for (int64_t ch = 1; ch < pl.nchunks; ch++) {
-                    const md_T *part = partials + (ch - 1) * nw;
-                    for (int64_t i = i0; i < i1; i++) dw[i] += part[i];
+                for (int64_t c = 1; c < pl.nchunks; c++) {
+                    const md_T *pp = partials + (c - 1) * nw;
+                    for (int64_t i = i0; i < i1; i++) dw[i] += pp[i];
                 }
             }
         }

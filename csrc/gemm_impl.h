@@ -35,13 +35,14 @@ MD_FN(md_ikr_portable_body)(const MD_FN(md_ikr_args) *g, const int NR) {
     md_T acc[MD_PMR][4 * MD_PVL];
     for (int i = 0; i < MD_PMR; i++)
         for (int j = 0; j < NR; j++) acc[i][j] = g->init != NULL ? g->init[j] : (md_T)0;
+    const int rows = g->mr < MD_PMR ? g->mr : MD_PMR; /* rows past mr are not stored */
     for (int64_t t = 0; t < g->ntaps; t++) {
         const md_T *bt = g->b[t];
-        for (int i = 0; i < MD_PMR; i++) {
+        for (int i = 0; i < rows; i++) {
             const md_T *a = g->a[t * g->astride + i] + g->aoff[t];
             for (int64_t q = 0; q < g->q; q++) {
                 const md_T aq = a[q];
-                const md_T *bq = bt + q * NR;
+                const md_T *bq = bt + q * g->bstride;
                 for (int j = 0; j < NR; j++) acc[i][j] += aq * bq[j];
             }
         }
@@ -65,9 +66,10 @@ static void MD_FN(md_dkr_portable)(const MD_FN(md_ikr_args) *g) {
     const int n = g->nc;
     for (int i = 0; i < MD_PMR; i++)
         for (int j = 0; j < n; j++) acc[i][j] = 0;
+    const int rows = g->mr < MD_PMR ? g->mr : MD_PMR; /* rows past mr are not stored */
     for (int64_t t = 0; t < g->ntaps; t++) {
         const md_T *bt = g->b[t];
-        for (int i = 0; i < MD_PMR; i++) {
+        for (int i = 0; i < rows; i++) {
             const md_T *a = g->a[t * g->astride + i] + g->aoff[t];
             for (int j = 0; j < n; j++) {
                 const md_T *bj = bt + j * g->bstride;
@@ -109,6 +111,29 @@ static void MD_FN(md_wkr_portable)(const MD_FN(md_wkr_args) *g) {
     }
 }
 
+static void MD_FN(md_colsum_portable)(double *out, const md_T *y, int64_t rows, int64_t cols) {
+    for (int64_t c = 0; c < cols; c++) out[c] = 0;
+    for (int64_t i = 0; i < rows; i++)
+        for (int64_t c = 0; c < cols; c++) out[c] += (double)y[i * cols + c];
+}
+
+static void MD_FN(md_tpose_portable)(md_T *out, const md_T *tile, int64_t ldt, int n, int64_t len,
+                                     const md_T *bias, int relu) {
+    for (int64_t j = 0; j < len; j++)
+        for (int c = 0; c < n; c++) {
+            md_T v = tile[c * ldt + j];
+            if (bias != NULL) v += bias[c];
+            out[j * n + c] = (relu && v < (md_T)0) ? (md_T)0 : v;
+        }
+}
+
+static void MD_FN(md_untpose_portable)(md_T *t, const md_T *d, int n, int64_t len) {
+    for (int c = 0; c < n; c++) {
+        for (int64_t i = 0; i < len; i++) t[c * MD_PVL + i] = d[i * n + c];
+        for (int64_t i = len; i < MD_PVL; i++) t[c * MD_PVL + i] = 0;
+    }
+}
+
 static const MD_FN(md_kernels) MD_FN(md_kernels_table_portable) = {
     MD_PVL,
     MD_PMR,
@@ -117,12 +142,18 @@ static const MD_FN(md_kernels) MD_FN(md_kernels_table_portable) = {
     {MD_PMR, MD_PMR, MD_PMR, MD_PMR},
     {MD_FN(md_ikr1_portable), MD_FN(md_ikr2_portable), MD_FN(md_ikr3_portable),
      MD_FN(md_ikr4_portable)},
+    {MD_FN(md_ikr2_portable), MD_FN(md_ikr2_portable), MD_FN(md_ikr2_portable),
+     MD_FN(md_ikr2_portable), MD_FN(md_ikr2_portable), MD_FN(md_ikr2_portable), NULL, NULL, NULL,
+     NULL, NULL, NULL, NULL, NULL, NULL, NULL},
     {MD_PMR, MD_PMR, MD_PMR, MD_PMR, MD_PMR, MD_PMR, MD_PMR, MD_PMR},
     {MD_FN(md_dkr_portable), MD_FN(md_dkr_portable), MD_FN(md_dkr_portable),
      MD_FN(md_dkr_portable), MD_FN(md_dkr_portable), MD_FN(md_dkr_portable),
      MD_FN(md_dkr_portable), MD_FN(md_dkr_portable)},
     {MD_FN(md_wkr_portable), MD_FN(md_wkr_portable), MD_FN(md_wkr_portable),
      MD_FN(md_wkr_portable)},
+    MD_FN(md_tpose_portable),
+    MD_FN(md_untpose_portable),
+    MD_FN(md_colsum_portable),
 };
 
 const MD_FN(md_kernels) *MD_FN(md_kernels_get)(void) {
@@ -165,12 +196,13 @@ void MD_FN(md_pack_strided)(md_T *dst, const void *ctx, int64_t r0, int64_t rlen
     }
 }
 
-/* Elements of the packed-A buffer of one thread and of the shared packed-B buffer. */
+/* Elements of the packed-A buffer of one thread, and of the shared packed-B buffer: all of
+ * the depth for one block of at most MD_GEMM_NC columns. */
 static inline int64_t MD_FN(md_apack_elems)(const MD_FN(md_kernels) *kr, int64_t m, int64_t k) {
     return md_round_up(md_min64(m, MD_GEMM_MC), kr->gemm_mr) * md_min64(k, MD_GEMM_KC);
 }
 static inline int64_t MD_FN(md_bpack_elems)(const MD_FN(md_kernels) *kr, int64_t n, int64_t k) {
-    return md_round_up(md_min64(n, MD_GEMM_NC), kr->gemm_nr) * md_min64(k, MD_GEMM_KC);
+    return md_round_up(md_min64(n, MD_GEMM_NC), kr->gemm_nr) * k;
 }
 
 size_t MD_FN(md_gemm_run_workspace)(const MD_FN(md_kernels) *kr, int64_t m, int64_t n, int64_t k,
@@ -209,6 +241,10 @@ static void MD_FN(md_macro_tile)(const MD_FN(md_kernels) *kr, const md_T *apack,
     }
 }
 
+/* Per block of columns: B is packed for the whole depth (work-shared, one barrier); then
+ * every tile of C (MC rows x a group of panels) is computed by one thread over all depth
+ * blocks in order, without further barriers (dynamic schedule: robust to a busy machine,
+ * and deterministic since a tile's arithmetic does not depend on its thread). */
 void MD_FN(md_gemm_run)(const MD_FN(md_kernels) *kr, const MD_FN(md_gemm_plan) *plan, int64_t m,
                         int64_t n, int64_t k, md_T *c, int64_t ldc, int accumulate,
                         void *workspace, int nthreads) {
@@ -216,7 +252,7 @@ void MD_FN(md_gemm_run)(const MD_FN(md_kernels) *kr, const MD_FN(md_gemm_plan) *
     md_T *bpack = (md_T *)workspace;
     md_T *apack_all = bpack + md_round_up(MD_FN(md_bpack_elems)(kr, n, k), 16);
     const int64_t apack_stride = md_round_up(MD_FN(md_apack_elems)(kr, m, k), 16);
-    const int64_t n_ic = md_ceil_div(m, MD_GEMM_MC);
+    const int64_t n_ic = md_ceil_div(m, MD_GEMM_MC), n_pc = md_ceil_div(k, MD_GEMM_KC);
 
 #pragma omp parallel num_threads(nthreads) if (nthreads > 1)
     {
@@ -224,30 +260,29 @@ void MD_FN(md_gemm_run)(const MD_FN(md_kernels) *kr, const MD_FN(md_gemm_plan) *
         for (int64_t jc = 0; jc < n; jc += MD_GEMM_NC) {
             const int64_t nc = md_min64(MD_GEMM_NC, n - jc);
             const int64_t n_panels = md_ceil_div(nc, NR);
-            /* split columns too when there are fewer row blocks than threads */
-            const int64_t n_jg = n_ic >= nthreads ? 1 : md_min64(n_panels, md_ceil_div(nthreads, n_ic));
-            const int64_t n_tiles = n_ic * n_jg;
-            for (int64_t pc = 0; pc < k; pc += MD_GEMM_KC) {
-                const int64_t kc = md_min64(MD_GEMM_KC, k - pc);
-                const int acc = accumulate || pc > 0;
+            /* depth block pc of the packed B starts at pc * round_up(nc, NR) */
+            const int64_t bstride = n_panels * NR;
 #pragma omp for schedule(static)
-                for (int64_t jp = 0; jp < n_panels; jp++)
-                    plan->pack_b(bpack + jp * NR * kc, plan->b_ctx, jc + jp * NR,
-                                 md_min64(NR, nc - jp * NR), pc, kc, (int)NR);
-                int64_t packed_ic = -1;
-#pragma omp for schedule(static)
-                for (int64_t t = 0; t < n_tiles; t++) {
-                    const int64_t ic = t / n_jg, jg = t % n_jg;
-                    const int64_t i0 = ic * MD_GEMM_MC;
-                    const int64_t mc = md_min64(MD_GEMM_MC, m - i0);
-                    const int64_t jp0 = jg * n_panels / n_jg, jp1 = (jg + 1) * n_panels / n_jg;
-                    if (jp0 == jp1) continue;
-                    if (packed_ic != ic) {
-                        plan->pack_a(apack, plan->a_ctx, i0, mc, pc, kc, (int)MR);
-                        packed_ic = ic;
-                    }
-                    md_T *ctile = c + i0 * ldc + jc;
-                    MD_FN(md_macro_tile)(kr, apack, bpack, mc, nc, kc, jp0, jp1, ctile, ldc, acc);
+            for (int64_t t = 0; t < n_pc * n_panels; t++) {
+                const int64_t ip = t / n_panels, jp = t % n_panels;
+                const int64_t pc = ip * MD_GEMM_KC, kc = md_min64(MD_GEMM_KC, k - pc);
+                plan->pack_b(bpack + pc * bstride + jp * NR * kc, plan->b_ctx, jc + jp * NR,
+                             md_min64(NR, nc - jp * NR), pc, kc, (int)NR);
+            }
+            /* split columns too when there are few row blocks */
+            const int64_t n_jg = n_ic >= 2 * nthreads ? 1
+                                 : md_min64(n_panels, md_ceil_div(2 * nthreads, n_ic));
+#pragma omp for schedule(dynamic, 1)
+            for (int64_t t = 0; t < n_ic * n_jg; t++) {
+                const int64_t ic = t / n_jg, jg = t % n_jg;
+                const int64_t i0 = ic * MD_GEMM_MC, mc = md_min64(MD_GEMM_MC, m - i0);
+                const int64_t jp0 = jg * n_panels / n_jg, jp1 = (jg + 1) * n_panels / n_jg;
+                if (jp0 == jp1) continue;
+                for (int64_t pc = 0; pc < k; pc += MD_GEMM_KC) {
+                    const int64_t kc = md_min64(MD_GEMM_KC, k - pc);
+                    plan->pack_a(apack, plan->a_ctx, i0, mc, pc, kc, (int)MR);
+                    MD_FN(md_macro_tile)(kr, apack, bpack + pc * bstride, mc, nc, kc, jp0, jp1,
+                                         c + i0 * ldc + jc, ldc, accumulate || pc > 0);
                 }
             }
         }

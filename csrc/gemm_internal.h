@@ -10,7 +10,8 @@
  *   gemm  C (MR x NR) [+]= A B with A packed as [k][MR] and B as [k][NR]   (BLIS style)
  *   ikr   indirect GEMM: C (MR x NR) = init + sum_t sum_q a[t][i][q] * b[t][q][j], where
  *         a[t][i] are row pointers (convolution: the input pixel row of output pixel i under
- *         tap t, or a zero row) and b[t] is packed [q][NR]; NR = nv * VL for nv = 1..4.
+ *         tap t, or a zero row) and b[t] holds depth row q at b[t] + q * bstride (packed:
+ *         bstride = NR); NR = nv * VL for nv = 1..4.
  *         a[t][i] = a[t * astride + i] + aoff[t]: a table of pointers per tap, or (astride
  *         0) one base pointer per row plus a per-tap offset (windows inside the image)
  *   dkr   the same sum for few columns (N <= 8), vectorised along q: b[t] is packed
@@ -25,7 +26,7 @@
 
 #define MD_GEMM_KC 256  /* depth of a packed block */
 #define MD_GEMM_MC 144  /* rows of a packed A block (a multiple of every MR: 6, 12) */
-#define MD_GEMM_NC 4096 /* columns of a packed B block (a multiple of every NR) */
+#define MD_GEMM_NC 1024 /* columns of a packed B block (a multiple of every NR) */
 #define MD_TILE_MAX 1024 /* MR * NR of the largest gemm tile (edge-tile scratch) */
 
 /* Expand X(i) for the rows of a micro-tile (named accumulators). */
@@ -42,7 +43,8 @@
         int64_t astride;                                                                      \
         const int64_t *aoff;    /* ntaps element offsets */                                   \
         const md_T *const *b;   /* per tap: packed weights */                                 \
-        int64_t bstride;        /* dkr: distance between the columns of b[t] */               \
+        int64_t bstride;        /* ikr: distance between the depth rows of b[t] (NR when     \
+                                   packed); dkr: distance between the columns of b[t] */      \
         const md_T *init;       /* added to every row, or NULL: NR values (ikr); dkr: 32   \
                                    values init[m] = bias[m % N] (MR * N <= 32) */             \
         md_T *c;                /* output tile: rows [0, mr), columns [0, nc) */              \
@@ -67,9 +69,19 @@
         md_ukr_fn##SUF gemm;                                                                  \
         int ikr_mr[4];          /* ikr[nv - 1]: nv vectors of columns */                      \
         md_ikr_fn##SUF ikr[4];                                                                \
+        md_ikr_fn##SUF ikr2_rows[16]; /* nv = 2 with exactly m <= ikr_mr[1] rows: [m - 1] */  \
         int dkr_mr[8];          /* dkr[n - 1]: n columns */                                   \
         md_ikr_fn##SUF dkr[8];                                                                \
         md_wkr_fn##SUF wkr[4];  /* wkr[nv - 1] */                                             \
+        /* out[j * n + c] = act(tile[c * ldt + j] + bias[c]) for j < len, c < n <= 16:        \
+           a tile of n rows stored transposed (act: ReLU when relu, else identity) */         \
+        void (*tpose)(md_T *out, const md_T *tile, int64_t ldt, int n, int64_t len,           \
+                      const md_T *bias, int relu);                                            \
+        /* t[c * VL + i] = d[i * n + c] for i < len <= VL, 0 for len <= i < VL; c < n <= 16: \
+           a block of len rows of n values, transposed into n zero-padded vectors */          \
+        void (*untpose)(md_T *t, const md_T *d, int n, int64_t len);                          \
+        /* out[c] = sum over r < rows of y[r * cols + c] in double (a fixed order per size) */ \
+        void (*colsum)(double *out, const md_T *y, int64_t rows, int64_t cols);               \
     } md_kernels##SUF;                                                                        \
     /* The kernels of the instruction-set level in use (md_isa_level()). */                  \
     const md_kernels##SUF *md_kernels_get##SUF(void);                                         \

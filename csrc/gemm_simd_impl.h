@@ -13,7 +13,7 @@
  *
  * Kernels (argument structs in gemm_internal.h):
  *   gemm  C (MR x NR) [+]= A (packed [k][MR]) B (packed [k][NR])             -- BLIS style
- *   ikr   C (MR x NV*VL) = init + sum_t sum_q a[t][i][q] * b[t][q][:]         -- indirect GEMM
+ *   ikr   C (MR x NV*VL) = init + sum_t sum_q a[t][i][q] * b[t][q * bstride + :] -- indirect GEMM
  *         (rows read through pointers: conv forward and backward-input), where the row
  *         pointer a[t][i] = a[t * astride + i] + aoff[t]
  *   dkr   C (MR x N) = init + sum_t sum_q a[t][i][q] * b[t][j][q]  for N <= 8 -- dot products
@@ -184,7 +184,7 @@ MD_INL void MD_VFN(md_ikr_body)(const MD_ARGS_IKR *g, const int MR, const int NV
     const md_T *a##i = NULL;
     MD_ROWS16(MD_D)
 #undef MD_D
-    const int64_t nq = g->q;
+    const int64_t nq = g->q, bs = g->bstride;
     for (int64_t t = 0; t < g->ntaps; t++) {
         const md_T *const *ap = g->a + t * g->astride;
         const int64_t off = g->aoff[t];
@@ -197,7 +197,7 @@ MD_INL void MD_VFN(md_ikr_body)(const MD_ARGS_IKR *g, const int MR, const int NV
             const V_T b1 = NV > 1 ? V_LOAD(b + V_L) : b0;
             const V_T b2 = NV > 2 ? V_LOAD(b + 2 * V_L) : b0;
             const V_T b3 = NV > 3 ? V_LOAD(b + 3 * V_L) : b0;
-            b += NV * V_L;
+            b += bs;
 #define MD_F(i)                                                                                \
     if (MR > i) {                                                                              \
         const V_T av = V_BCAST(a##i + q);                                                      \
@@ -397,6 +397,113 @@ MD_INL void MD_VFN(md_wkr_body)(const MD_ARGS_WKR *g, int64_t r0, md_T *c, const
 #undef MD_S1
 }
 
+/* ------------------------------------------------------------------ column sums */
+
+#if MD_SIMD_W == 512
+#define D_T __m512d
+#define D_L 8
+#define D_ZERO() _mm512_setzero_pd()
+#define D_ADD(a, b) _mm512_add_pd(a, b)
+#define D_STORE(p, v) _mm512_storeu_pd(p, v)
+#define D_STOREM(p, v, n) _mm512_mask_storeu_pd(p, (__mmask8)((1u << (n)) - 1u), v)
+#if MD_IS_F32
+#define D_LOAD(p) _mm512_cvtps_pd(_mm256_loadu_ps(p))
+#define D_LOADM(p, n)                                                                          \
+    _mm512_cvtps_pd(_mm512_castps512_ps256(_mm512_maskz_loadu_ps((__mmask16)((1u << (n)) - 1u), p)))
+#else
+#define D_LOAD(p) _mm512_loadu_pd(p)
+#define D_LOADM(p, n) _mm512_maskz_loadu_pd((__mmask8)((1u << (n)) - 1u), p)
+#endif
+#else
+#define D_T __m256d
+#define D_L 4
+#define D_ZERO() _mm256_setzero_pd()
+#define D_ADD(a, b) _mm256_add_pd(a, b)
+#define D_MASK64(n) _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3))
+#define D_STORE(p, v) _mm256_storeu_pd(p, v)
+#define D_STOREM(p, v, n) _mm256_maskstore_pd(p, D_MASK64(n), v)
+#if MD_IS_F32
+#define D_LOAD(p) _mm256_cvtps_pd(_mm_loadu_ps(p))
+#define D_LOADM(p, n)                                                                          \
+    _mm256_cvtps_pd(_mm_maskload_ps(p, _mm_cmpgt_epi32(_mm_set1_epi32(n), _mm_setr_epi32(0, 1, 2, 3))))
+#else
+#define D_LOAD(p) _mm256_loadu_pd(p)
+#define D_LOADM(p, n) _mm256_maskload_pd(p, D_MASK64(n))
+#endif
+#endif
+
+/* Blocks of up to 4 double vectors of columns, each summed over all rows in registers.
+ * Fewer columns than a vector: the flat array is summed with the period L = lcm(cols, D_L)
+ * (at most 4 vectors), then the L / cols partial sums of each column are folded. */
+MD_TGT static void MD_VFN(md_colsum)(double *out, const md_T *y, int64_t rows, int64_t cols) {
+    int64_t L = cols;
+    while (L % D_L != 0) L += cols;
+    if (cols < D_L && L <= 4 * D_L && rows * cols >= L) {
+        const int64_t nv = L / D_L, steps = rows * cols / L;
+        D_T a0 = D_ZERO(), a1 = D_ZERO(), a2 = D_ZERO(), a3 = D_ZERO();
+        const md_T *r = y;
+        for (int64_t i = 0; i < steps; i++, r += L) {
+            a0 = D_ADD(a0, D_LOAD(r));
+            if (nv > 1) a1 = D_ADD(a1, D_LOAD(r + D_L));
+            if (nv > 2) a2 = D_ADD(a2, D_LOAD(r + 2 * D_L));
+            if (nv > 3) a3 = D_ADD(a3, D_LOAD(r + 3 * D_L));
+        }
+        double part[4 * D_L];
+        D_STORE(part, a0);
+        D_STORE(part + D_L, a1);
+        D_STORE(part + 2 * D_L, a2);
+        D_STORE(part + 3 * D_L, a3);
+        for (int64_t i = steps * L; i < rows * cols; i++) part[i % L] += (double)y[i];
+        for (int64_t c = 0; c < cols; c++) {
+            double sum = 0;
+            for (int64_t q = c; q < L; q += cols) sum += part[q];
+            out[c] = sum;
+        }
+        return;
+    }
+    for (int64_t c0 = 0; c0 < cols; c0 += 4 * D_L) {
+        const int64_t w = md_min64(4 * D_L, cols - c0);
+        const int nfull = (int)(w / D_L), tail = (int)(w % D_L);
+        D_T a0 = D_ZERO(), a1 = D_ZERO(), a2 = D_ZERO(), a3 = D_ZERO();
+        const md_T *r = y + c0;
+        if (nfull == 4) {
+            for (int64_t i = 0; i < rows; i++, r += cols) {
+                a0 = D_ADD(a0, D_LOAD(r));
+                a1 = D_ADD(a1, D_LOAD(r + D_L));
+                a2 = D_ADD(a2, D_LOAD(r + 2 * D_L));
+                a3 = D_ADD(a3, D_LOAD(r + 3 * D_L));
+            }
+        } else {
+            for (int64_t i = 0; i < rows; i++, r += cols) {
+                if (nfull > 0) a0 = D_ADD(a0, D_LOAD(r));
+                if (nfull > 1) a1 = D_ADD(a1, D_LOAD(r + D_L));
+                if (nfull > 2) a2 = D_ADD(a2, D_LOAD(r + 2 * D_L));
+                if (tail > 0) {
+                    const D_T v = D_LOADM(r + nfull * D_L, tail);
+                    if (nfull == 0) a0 = D_ADD(a0, v);
+                    else if (nfull == 1) a1 = D_ADD(a1, v);
+                    else a2 = D_ADD(a2, v);
+                }
+            }
+        }
+        const D_T acc[4] = {a0, a1, a2, a3};
+        for (int k = 0; k < nfull; k++) D_STORE(out + c0 + k * D_L, acc[k]);
+        if (tail > 0) D_STOREM(out + c0 + nfull * D_L, acc[nfull], tail);
+    }
+}
+
+#undef D_T
+#undef D_L
+#undef D_ZERO
+#undef D_ADD
+#undef D_STORE
+#undef D_STOREM
+#undef D_LOAD
+#undef D_LOADM
+#ifdef D_MASK64
+#undef D_MASK64
+#endif
+
 /* ------------------------------------------------------------------ wrappers and table */
 
 /* Tile shapes per instruction set: rows (MR) for 1..4 vectors of columns. */
@@ -440,6 +547,121 @@ MD_IKR_WRAP(2)
 MD_IKR_WRAP(3)
 MD_IKR_WRAP(4)
 #undef MD_IKR_WRAP
+
+/* nv = 2 with an exact number of rows m (rows beyond MD_IKR_MR2 fall back to the widest) */
+#define MD_IKR2_ROWS(m)                                                                        \
+    MD_TGT static void MD_VFN(md_ikr2_r##m)(const MD_ARGS_IKR *g) {                            \
+        MD_VFN(md_ikr_body)(g, (m) <= MD_IKR_MR2 ? (m) : MD_IKR_MR2, 2);                       \
+    }
+MD_IKR2_ROWS(1)
+MD_IKR2_ROWS(2)
+MD_IKR2_ROWS(3)
+MD_IKR2_ROWS(4)
+MD_IKR2_ROWS(5)
+MD_IKR2_ROWS(6)
+MD_IKR2_ROWS(7)
+MD_IKR2_ROWS(8)
+MD_IKR2_ROWS(9)
+MD_IKR2_ROWS(10)
+MD_IKR2_ROWS(11)
+MD_IKR2_ROWS(12)
+#undef MD_IKR2_ROWS
+
+/* ------------------------------------------------------------------ transposed store */
+
+#if MD_SIMD_W == 512 && MD_IS_F32
+/* 16 pixels at a time: the n source vectors (one per row of the tile, lanes = pixels)
+ * become n output vectors of the interleaved block by masked lane permutations: output
+ * vector k, lane l holds element e = 16 k + l = pixel e / n, channel e % n. */
+MD_TGT static void MD_VFN(md_tpose)(md_T *out, const md_T *tile, int64_t ldt, int n, int64_t len,
+                                    const md_T *bias, int relu) {
+    /* the permutation of this n, built once per thread and n */
+    static _Thread_local int tn = 0;
+    static _Thread_local int ix[16][16];
+    static _Thread_local __mmask16 msk[16][16];
+    if (tn != n) {
+        for (int k = 0; k < n; k++) {
+            for (int l = 0; l < 16; l++) ix[k][l] = (16 * k + l) / n;
+            for (int c = 0; c < n; c++) {
+                unsigned m = 0;
+                for (int l = 0; l < 16; l++) m |= (unsigned)((16 * k + l) % n == c) << l;
+                msk[k][c] = (__mmask16)m;
+            }
+        }
+        tn = n;
+    }
+    __m512 src[16];
+    const __m512 zero = _mm512_setzero_ps();
+    for (int64_t j0 = 0; j0 < len; j0 += 16) {
+        const int64_t cnt = md_min64(16, len - j0) * n; /* output elements of this block */
+        for (int c = 0; c < n; c++) {
+            __m512 v = _mm512_loadu_ps(tile + c * ldt + j0);
+            if (bias != NULL) v = _mm512_add_ps(v, _mm512_set1_ps(bias[c]));
+            src[c] = relu ? _mm512_max_ps(zero, v) : v;
+        }
+        md_T *o = out + j0 * n;
+        for (int k = 0; k * 16 < cnt; k++) {
+            __m512 v = zero;
+            const __m512i idx = _mm512_loadu_si512(ix[k]);
+            for (int c = 0; c < n; c++) v = _mm512_mask_permutexvar_ps(v, msk[k][c], idx, src[c]);
+            if (cnt - 16 * k >= 16) _mm512_storeu_ps(o + 16 * k, v);
+            else _mm512_mask_storeu_ps(o + 16 * k, (__mmask16)((1u << (cnt - 16 * k)) - 1u), v);
+        }
+    }
+}
+
+/* The inverse: n vectors of 16 lanes from a contiguous block of len rows of n values.
+ * Output vector c, lane i = element i * n + c = source vector (i n + c) / 16, lane
+ * (i n + c) % 16; lanes i >= len stay zero. */
+MD_TGT static void MD_VFN(md_untpose)(md_T *t, const md_T *d, int n, int64_t len) {
+    static _Thread_local int tn = 0;
+    static _Thread_local int ix[16][16];
+    static _Thread_local __mmask16 msk[16][16];
+    if (tn != n) {
+        for (int c = 0; c < n; c++) {
+            for (int i = 0; i < 16; i++) ix[c][i] = (i * n + c) % 16;
+            for (int k = 0; k < n; k++) {
+                unsigned m = 0;
+                for (int i = 0; i < 16; i++) m |= (unsigned)((i * n + c) / 16 == k) << i;
+                msk[c][k] = (__mmask16)m;
+            }
+        }
+        tn = n;
+    }
+    const int64_t cnt = len * n;
+    __m512 src[16];
+    for (int k = 0; k < n; k++) {
+        const int64_t left = cnt - 16 * k;
+        src[k] = left >= 16 ? _mm512_loadu_ps(d + 16 * k)
+                 : left > 0 ? _mm512_maskz_loadu_ps((__mmask16)((1u << left) - 1u), d + 16 * k)
+                            : _mm512_setzero_ps();
+    }
+    const __mmask16 live = (__mmask16)((1u << len) - 1u);
+    for (int c = 0; c < n; c++) {
+        const __m512i idx = _mm512_loadu_si512(ix[c]);
+        __m512 v = _mm512_setzero_ps();
+        for (int k = 0; k < n; k++)
+            v = _mm512_mask_permutexvar_ps(v, (__mmask16)(msk[c][k] & live), idx, src[k]);
+        _mm512_storeu_ps(t + 16 * c, v);
+    }
+}
+#else
+MD_TGT static void MD_VFN(md_untpose)(md_T *t, const md_T *d, int n, int64_t len) {
+    for (int c = 0; c < n; c++) {
+        for (int64_t i = 0; i < len; i++) t[c * V_L + i] = d[i * n + c];
+        for (int64_t i = len; i < V_L; i++) t[c * V_L + i] = 0;
+    }
+}
+MD_TGT static void MD_VFN(md_tpose)(md_T *out, const md_T *tile, int64_t ldt, int n, int64_t len,
+                                    const md_T *bias, int relu) {
+    for (int64_t j = 0; j < len; j++)
+        for (int c = 0; c < n; c++) {
+            md_T v = tile[c * ldt + j];
+            if (bias != NULL) v += bias[c];
+            out[j * n + c] = (relu && v < (md_T)0) ? (md_T)0 : v;
+        }
+}
+#endif
 
 #define MD_DKR_WRAP(n)                                                                         \
     MD_TGT static void MD_VFN(md_dkr##n)(const MD_ARGS_IKR *g) {                               \
@@ -503,11 +725,18 @@ static const MD_FN(md_kernels) MD_VFN(md_kernels_table) = {
     MD_VFN(md_gemm_ukr),
     {MD_IKR_MR1, MD_IKR_MR2, MD_IKR_MR3, MD_IKR_MR4},
     {MD_VFN(md_ikr1), MD_VFN(md_ikr2), MD_VFN(md_ikr3), MD_VFN(md_ikr4)},
+    {MD_VFN(md_ikr2_r1), MD_VFN(md_ikr2_r2), MD_VFN(md_ikr2_r3), MD_VFN(md_ikr2_r4),
+     MD_VFN(md_ikr2_r5), MD_VFN(md_ikr2_r6), MD_VFN(md_ikr2_r7), MD_VFN(md_ikr2_r8),
+     MD_VFN(md_ikr2_r9), MD_VFN(md_ikr2_r10), MD_VFN(md_ikr2_r11), MD_VFN(md_ikr2_r12), NULL,
+     NULL, NULL, NULL},
     {MD_DKR_MR(1), MD_DKR_MR(2), MD_DKR_MR(3), MD_DKR_MR(4), MD_DKR_MR(5), MD_DKR_MR(6),
      MD_DKR_MR(7), MD_DKR_MR(8)},
     {MD_VFN(md_dkr1), MD_VFN(md_dkr2), MD_VFN(md_dkr3), MD_VFN(md_dkr4), MD_VFN(md_dkr5),
      MD_VFN(md_dkr6), MD_VFN(md_dkr7), MD_VFN(md_dkr8)},
     {MD_VFN(md_wkr1), MD_VFN(md_wkr2), MD_VFN(md_wkr3), MD_VFN(md_wkr4)},
+    MD_VFN(md_tpose),
+    MD_VFN(md_untpose),
+    MD_VFN(md_colsum),
 };
 
 #undef MD_GEMM_MR_V

@@ -160,12 +160,16 @@ def isa(request):
 # (N, H, W, C_in, kernel, C_out, stride, padding), chosen to reach every kernel shape:
 # few input channels (row taps, padded copy or not), many (per-tap pointers), 1..8 output
 # columns (dot-product kernel), 1..5 vectors of columns, strided backward gathers, an even
-# kernel with the odd padding pixel at the bottom/right, and a 1x1 kernel.
+# kernel with the odd padding pixel at the bottom/right, a 1x1 kernel, and one channel
+# (pixels as vector lanes, several segments per output row).
 ISA_CASES = [(2, 7, 6, 3, 3, 5, 1, "same"), (1, 9, 8, 33, 3, 7, 1, "same"),
              (2, 6, 7, 40, 3, 65, 2, "same"), (1, 8, 9, 16, 2, 20, 1, "same"),
              (2, 10, 10, 6, 5, 16, 1, "valid"), (1, 12, 11, 1, 5, 6, 1, "valid"),
              (1, 5, 7, 64, 3, 64, 1, "same"), (3, 6, 5, 32, 1, 8, 2, "valid"),
-             (1, 7, 9, 2, 3, 34, 2, "same"), (2, 5, 6, 48, 3, 2, 1, "valid")]
+             (1, 7, 9, 2, 3, 34, 2, "same"), (2, 5, 6, 48, 3, 2, 1, "valid"),
+             # one input (or, backward, output) channel: pixels as vector lanes
+             (2, 6, 9, 4, 3, 1, 1, "same"), (1, 9, 10, 1, 3, 9, 2, "same"),
+             (2, 7, 20, 1, 3, 12, 1, "same"), (3, 11, 37, 1, 4, 8, 1, "same")]
 
 
 @pytest.mark.parametrize("case", ISA_CASES, ids=lambda c: "x".join(map(str, c)))
