@@ -170,12 +170,12 @@ cdef tuple expect(str where, str name, object a, str dtype, object shape=None):
     return got
 
 
-cdef inline float *fptr(object a):
+cdef inline float *fptr(object a) except? NULL:
     """The device address of a float32 array, NULL for None."""
     return NULL if a is None else <float *><uintptr_t>a.ptr
 
 
-cdef inline int64_t *iptr(object a):
+cdef inline int64_t *iptr(object a) except? NULL:
     """The device address of an int64 array, NULL for None."""
     return NULL if a is None else <int64_t *><uintptr_t>a.ptr
 

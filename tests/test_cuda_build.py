@@ -341,6 +341,26 @@ def test_wrappers_reject_bad_arguments_before_the_device(name, args, error):
         getattr(cuda, name)(*args)
 
 
+class _Freed(_Fake):
+    """A device array whose memory is gone: reading ptr raises."""
+
+    @property
+    def ptr(self):
+        raise RuntimeError("DeviceArray: its memory has been freed")
+
+    @ptr.setter
+    def ptr(self, value):
+        pass
+
+
+def test_a_freed_array_raises_through_the_wrapper():
+    cuda = _binding()
+    with pytest.raises(RuntimeError, match="freed"):
+        cuda.add(F(4), _Freed((4,)), F(4))
+    with pytest.raises(RuntimeError, match="freed"):
+        cuda.conv2d_forward(F(1, 3, 3, 1), F(1, 3, 3, 1), F(1, 1, 1, 1), _Freed((1,)))
+
+
 def test_buffer_needs_an_initialised_backend():
     cuda = _binding()
     with pytest.raises(RuntimeError, match="not initialised"):

@@ -117,8 +117,9 @@ constexpr int64_t kTargetBlocks = 256;
  * MD_ERR_OVERFLOW when a size exceeds what the kernels index (int, grid limits). */
 inline int plan_gemm(int64_t m, int64_t n, int64_t k, bool allow_split, GemmPlan *plan) {
     if (m > 0x7fffffff || n > 0x7fffffff || k > 0x7fffffff) return MD_ERR_OVERFLOW;
+    /* 128 x 128 tiles only when both sides fill them and there are enough of them */
     const int64_t large_tiles = ceil_div(m, TileLarge::BM) * ceil_div(n, TileLarge::BN);
-    plan->large = large_tiles >= kTargetBlocks / 2;
+    plan->large = m >= TileLarge::BM && n >= TileLarge::BN && large_tiles >= kTargetBlocks / 2;
     const int64_t bm = plan->large ? TileLarge::BM : TileSmall::BM;
     const int64_t bn = plan->large ? TileLarge::BN : TileSmall::BN;
     const int64_t bk = plan->large ? TileLarge::BK : TileSmall::BK;
