@@ -132,6 +132,20 @@ class BuildExtWithOpenMP(build_ext):
                 ext.extra_compile_args.append("-Wno-unknown-pragmas")
         super().build_extensions()
 
+    def run(self):
+        super().run()
+        if not any(ext.name == CUDA_EXTENSION for ext in self.extensions):
+            self._remove_stale_cuda()
+
+    def _remove_stale_cuda(self):
+        """A build without the CUDA backend must not ship (or import) the one a previous
+        build left in build/ or, in place, in the source tree."""
+        path = self.get_ext_fullpath(CUDA_EXTENSION)
+        if os.path.exists(path):
+            os.remove(path)
+            print(f"minidl: removed the CUDA extension of an earlier build: {path}",
+                  file=sys.stderr)
+
     def _compile_cuda(self, ext):
         """nvcc -c every .cu file (when its object is out of date) into build_temp and
         link the objects into ``ext``. A compile error stops the build."""

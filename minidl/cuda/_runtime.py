@@ -4,6 +4,7 @@ Nothing here touches the GPU at import: the backend (``minidl._cuda``) is import
 the device initialised on the first call that needs them (``is_available``,
 ``reason``, or the creation of a ``DeviceArray``). The outcome is cached.
 """
+import importlib
 import threading
 
 _lock = threading.Lock()
@@ -34,7 +35,7 @@ def _explain_driver_failure(cuda, message):
 def _load():
     """Import and initialise the backend; return (module or None, reason or None)."""
     try:
-        from minidl import _cuda
+        _cuda = importlib.import_module("minidl._cuda")
     except ImportError as exc:
         if isinstance(exc, ModuleNotFoundError) and exc.name == "minidl._cuda":
             return None, ("minidl was built without its CUDA backend: the extension "
