@@ -485,8 +485,8 @@ def _lenet(batch_norm):
     stack += [layers.BatchNormalization()] if batch_norm else []
     stack += [layers.AveragePooling2D(2), layers.Conv2D(8, 3, activation="relu", padding="same")]
     stack += [layers.BatchNormalization()] if batch_norm else []
-    stack += [layers.MaxPooling2D(2), layers.Flatten(), layers.Dense(24, activation="tanh"),
-              layers.Dense(10, activation="softmax")]
+    stack += [layers.MaxPooling2D(2), layers.Flatten(), layers.Dropout(0.25),
+              layers.Dense(24, activation="tanh"), layers.Dense(10, activation="softmax")]
     return models.Sequential(stack)
 
 
@@ -559,3 +559,33 @@ def test_device_model_optimizer_state_and_weights_round_trip(backend, rng, tmp_p
         np.testing.assert_array_equal(a, b)
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", device="cpu")
     assert all(v.device == "cpu" for v in model.weights)
+
+
+class _NumpyTanh(layers.Layer):
+    """A user layer written in NumPy: the device model runs it on the host."""
+
+    def call(self, inputs, training=False):
+        self._cache = {"y": np.tanh(inputs)}
+        return self._cache["y"]
+
+    def backward(self, dy):
+        return np.asarray(dy) * (1 - self._cache["y"] ** 2)
+
+
+def test_layers_that_need_numpy_run_on_the_host(backend, rng):
+    x = rng.random((8, 6, 6, 2)).astype(np.float32)
+    y = rng.integers(0, 3, 8)
+    results = []
+    for device in ("cpu", "cuda"):
+        utils.set_random_seed(0)
+        model = models.Sequential([minidl.Input((6, 6, 2)), layers.Conv2D(3, 3),
+                                   layers.Resizing(5, 5), _NumpyTanh(), layers.Flatten(),
+                                   layers.Dense(3, activation="softmax")])
+        model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", device=device)
+        model.fit(x, y, batch_size=4, epochs=1, verbose=0, shuffle=False)
+        results.append(model.get_weights())
+    for a, b in zip(*results):
+        if backend == "standin":
+            np.testing.assert_array_equal(a, b)
+        else:
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)

@@ -23,7 +23,9 @@ with ``numpy.asarray``, and a few layers' ``backward`` start with ``numpy.asarra
 device arrays to the host (a DeviceArray refuses that). The runner calls ``layer.call``
 after checking the input on the host, and for those layers runs the same backward
 formula through ``minidl.ops`` (see ``_layer_backward``); a layer it does not know runs
-its own ``backward``, and one that needs NumPy falls back to the host for that layer.
+its own ``call``/``backward``, and one that needs NumPy (a TypeError from a device array)
+runs on the host from then on, its input and output copied (weightless layers only: a
+layer's weights stay on the GPU).
 Replacing ``numpy.asarray(dy)`` in those layers by a device-neutral conversion would make
 ``_layer_backward`` unnecessary.
 """
@@ -33,7 +35,7 @@ import numpy as np
 
 from minidl import losses, metrics as metrics_module, ops
 from minidl.cuda import _runtime
-from minidl.cuda._array import DeviceArray, HostConversionError, zeros
+from minidl.cuda._array import DeviceArray, zeros
 from minidl.layers import core, pooling
 
 _LOG_INTERVAL = 0.1  # seconds between metric copies for the progress bar
@@ -121,7 +123,7 @@ class DeviceRunner:
                 continue
             try:
                 x = layer.call(x, training=training)
-            except HostConversionError:
+            except TypeError:  # it needs NumPy (HostConversionError, or a NumPy ufunc)
                 x = self._run_on_host(layer, lambda h, lay=layer: lay(h, training=training), x)
         return x
 
@@ -147,7 +149,7 @@ class DeviceRunner:
             return dy if mask is None else ops.multiply(dy, mask)
         try:
             return layer.backward(dy)
-        except HostConversionError:
+        except TypeError:  # it needs NumPy; a genuine error is raised again on the host
             return self._run_on_host(layer, layer.backward, dy)
 
     def backward(self, grad, from_logits):
