@@ -589,3 +589,28 @@ def test_layers_that_need_numpy_run_on_the_host(backend, rng):
             np.testing.assert_array_equal(a, b)
         else:
             np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_fit_copies_metrics_out_only_when_logs_are_read(backend, rng, monkeypatch):
+    from minidl.cuda.training import DeviceRunner
+    copies = []
+    original = DeviceRunner.metric_logs
+    monkeypatch.setattr(DeviceRunner, "metric_logs",
+                        lambda self, prefix="": copies.append(1) or original(self, prefix))
+    x = rng.random((32, 16, 16, 1)).astype(np.float32)
+    y = rng.integers(0, 10, 32)
+    model = _lenet(False)
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"], device="cuda")
+    history = model.fit(x, y, batch_size=8, epochs=2, verbose=0)
+    assert len(copies) == 2  # once per epoch, not once per step
+    assert set(history.history) == {"loss", "accuracy"}
+
+    class BatchLogger(minidl.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            self.last = dict(logs)
+
+    copies.clear()
+    logger = BatchLogger()
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0, callbacks=[logger])
+    assert len(copies) == 4 + 1 and set(logger.last) == {"loss", "accuracy"}
