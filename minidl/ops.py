@@ -9,11 +9,38 @@ Dtypes: when the primary input is float64 the op runs in float64; every other in
 to the primary input's dtype. Complex, object and non-numeric arrays raise ``TypeError``.
 Arrays may be non-contiguous or read-only: they are copied when needed, never misread.
 """
+import functools
 import numbers
 
 import numpy as np
 
 from minidl import _C
+
+# ---------------------------------------------------------------- device dispatch
+
+# Array types that live on a GPU, registered by minidl.cuda once its backend is ready. A
+# call with such an array among its arguments runs minidl.cuda.ops' op of the same name;
+# every other call runs the NumPy/C op below, unchanged (in a CPU-only process the check
+# is one truth test).
+_DEVICE_ARRAY_TYPES = ()
+
+
+def _dispatch(op):
+    """Decorator: route ``op`` to ``minidl.cuda.ops.<its name>`` when any argument is a
+    device array; otherwise call ``op`` itself."""
+    name = op.__name__
+
+    @functools.wraps(op)
+    def routed(*args, **kwargs):
+        types = _DEVICE_ARRAY_TYPES
+        if types and (any(isinstance(a, types) for a in args) or
+                      any(isinstance(v, types) for v in kwargs.values())):
+            from minidl.cuda import ops as device_ops
+            return getattr(device_ops, name)(*args, **kwargs)
+        return op(*args, **kwargs)
+
+    return routed
+
 
 # ---------------------------------------------------------------- shared helpers
 
@@ -120,6 +147,7 @@ def _matmul_operands(x1, x2, where):
     return a, b
 
 
+@_dispatch
 def matmul(x1, x2):
     """Matrix product ``x1 @ x2`` on minidl's packed GEMM.
 
@@ -139,6 +167,7 @@ def matmul(x1, x2):
     return out.reshape(a.shape[:-1] + b.shape[1:])
 
 
+@_dispatch
 def matmul_backward(dy, x1, x2):
     """Gradients of ``matmul(x1, x2)``.
 
@@ -202,6 +231,7 @@ def _conv_geometry(x_shape, kernel_shape, strides, padding, data_format, dilatio
     return strides, padding, (x_shape[0], out_h, out_w, kernel_shape[3])
 
 
+@_dispatch
 def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1, *,
          bias=None, activation=None):
     """2-D convolution of NHWC inputs with an HWIO kernel (``keras.ops.conv``).
@@ -242,6 +272,7 @@ def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_
     return y
 
 
+@_dispatch
 def conv_backward(dy, inputs, kernel, strides=1, padding="valid", data_format=None,
                   dilation_rate=1, *, use_bias=False, input_gradient=True):
     """Gradients of :func:`conv` (before any fused activation).
@@ -352,6 +383,7 @@ def _max_pool(inputs, pool_size, strides, padding, where, want_argmax):
     return y, argmax
 
 
+@_dispatch
 def max_pool(inputs, pool_size, strides=None, padding="valid"):
     """Max pooling over the spatial axes of an NHWC batch (Keras/TensorFlow semantics).
 
@@ -368,6 +400,7 @@ def max_pool(inputs, pool_size, strides=None, padding="valid"):
     return _max_pool(inputs, pool_size, strides, padding, "max_pool", False)[0]
 
 
+@_dispatch
 def max_pool_with_argmax(inputs, pool_size, strides=None, padding="valid"):
     """Max pooling that also returns where each maximum came from.
 
@@ -388,6 +421,7 @@ def max_pool_with_argmax(inputs, pool_size, strides=None, padding="valid"):
     return _max_pool(inputs, pool_size, strides, padding, "max_pool_with_argmax", True)
 
 
+@_dispatch
 def max_pool_backward(dy, argmax, input_shape, pool_size, strides=None, padding="valid"):
     """Gradient of ``max_pool`` with respect to its input.
 
@@ -422,6 +456,7 @@ def max_pool_backward(dy, argmax, input_shape, pool_size, strides=None, padding=
     return dx
 
 
+@_dispatch
 def average_pool(inputs, pool_size, strides=None, padding="valid"):
     """Average pooling over the spatial axes of an NHWC batch (Keras/TensorFlow semantics).
 
@@ -443,6 +478,7 @@ def average_pool(inputs, pool_size, strides=None, padding="valid"):
     return y
 
 
+@_dispatch
 def average_pool_backward(dy, input_shape, pool_size, strides=None, padding="valid"):
     """Gradient of ``average_pool`` with respect to its input.
 
@@ -570,6 +606,7 @@ def _bn_moving(v, name, where, channels, dtype):
     return v
 
 
+@_dispatch
 def moments(x, axes, keepdims=False, synchronized=False):
     """Mean and biased variance of ``x`` over ``axes`` (``keras.ops.moments``).
 
@@ -624,6 +661,7 @@ def moments(x, axes, keepdims=False, synchronized=False):
     return mean.reshape(shape), variance.reshape(shape)
 
 
+@_dispatch
 def batch_normalization(x, mean, variance, axis=-1, offset=None, scale=None, epsilon=1e-3):
     """Normalise ``x`` with given statistics (``keras.ops.batch_normalization``).
 
@@ -658,6 +696,7 @@ def batch_normalization(x, mean, variance, axis=-1, offset=None, scale=None, eps
     return _bn_output(y, moved_shape, axis)
 
 
+@_dispatch
 def batch_normalization_backward(dy, x, mean, variance, axis=-1, scale=None, epsilon=1e-3):
     """Gradients of :func:`batch_normalization` with the statistics held constant.
 
@@ -696,6 +735,7 @@ def batch_normalization_backward(dy, x, mean, variance, axis=-1, scale=None, eps
     return _bn_output(dx, moved_shape, axis), dscale, doffset
 
 
+@_dispatch
 def batch_norm_train(x, scale, offset, moving_mean, moving_variance, momentum=0.99,
                      epsilon=1e-3, axis=-1):
     """Training forward of batch normalization, with the Keras 3 moving-statistics update.
@@ -744,6 +784,7 @@ def batch_norm_train(x, scale, offset, moving_mean, moving_variance, momentum=0.
     return _bn_output(y, moved_shape, axis), batch_mean, batch_variance
 
 
+@_dispatch
 def batch_norm_train_backward(dy, x, batch_mean, batch_variance, scale=None, epsilon=1e-3,
                               axis=-1):
     """Gradients of :func:`batch_norm_train` (the batch statistics depend on ``x``).
@@ -852,6 +893,7 @@ def _act_unrows(rows, moved_shape, axis):
     return np.ascontiguousarray(np.moveaxis(rows.reshape(moved_shape), -1, axis))
 
 
+@_dispatch
 def relu(x):
     """Rectified linear unit, ``max(x, 0)`` elementwise.
 
@@ -864,6 +906,7 @@ def relu(x):
     return _act_forward(x, "relu", "relu")
 
 
+@_dispatch
 def sigmoid(x):
     """Logistic sigmoid ``1 / (1 + exp(-x))`` elementwise, stable for any ``|x|``.
 
@@ -876,6 +919,7 @@ def sigmoid(x):
     return _act_forward(x, "sigmoid", "sigmoid")
 
 
+@_dispatch
 def tanh(x):
     """Hyperbolic tangent elementwise.
 
@@ -888,6 +932,7 @@ def tanh(x):
     return _act_forward(x, "tanh", "tanh")
 
 
+@_dispatch
 def softmax(x, axis=-1):
     """Softmax along one axis, ``exp(x - max) / sum(exp(x - max))``.
 
@@ -909,6 +954,7 @@ def softmax(x, axis=-1):
     return _act_unrows(y, moved_shape, axis)
 
 
+@_dispatch
 def activation(x, name):
     """Apply an activation by its Keras name.
 
@@ -937,6 +983,7 @@ def _act_name(name, where):
     return name
 
 
+@_dispatch
 def relu_backward(dy, y):
     """Gradient of :func:`relu`: ``dy * (y > 0)``.
 
@@ -950,6 +997,7 @@ def relu_backward(dy, y):
     return _act_backward(dy, y, "relu", "relu_backward")
 
 
+@_dispatch
 def sigmoid_backward(dy, y):
     """Gradient of :func:`sigmoid`: ``dy * y * (1 - y)``.
 
@@ -963,6 +1011,7 @@ def sigmoid_backward(dy, y):
     return _act_backward(dy, y, "sigmoid", "sigmoid_backward")
 
 
+@_dispatch
 def tanh_backward(dy, y):
     """Gradient of :func:`tanh`: ``dy * (1 - y**2)``.
 
@@ -976,6 +1025,7 @@ def tanh_backward(dy, y):
     return _act_backward(dy, y, "tanh", "tanh_backward")
 
 
+@_dispatch
 def softmax_backward(dy, y, axis=-1):
     """Gradient of :func:`softmax`: ``y * (dy - sum(dy * y, axis))``.
 
@@ -1001,6 +1051,7 @@ def softmax_backward(dy, y, axis=-1):
     return _act_unrows(dx, moved_shape, axis)
 
 
+@_dispatch
 def activation_backward(dy, y, name):
     """Gradient of :func:`activation` from its output.
 
@@ -1079,6 +1130,7 @@ def _loss_axis_rows(array, axis):
     return np.ascontiguousarray(array.T) if axis == 0 else array
 
 
+@_dispatch
 def softmax_cross_entropy(logits, targets):
     """Fused softmax + cross-entropy against dense targets (probabilities or one-hot).
 
@@ -1103,6 +1155,7 @@ def softmax_cross_entropy(logits, targets):
     return loss, probs
 
 
+@_dispatch
 def softmax_cross_entropy_backward(dloss, probs, targets):
     """Gradient of :func:`softmax_cross_entropy` with respect to the logits.
 
@@ -1124,6 +1177,7 @@ def softmax_cross_entropy_backward(dloss, probs, targets):
     return dlogits
 
 
+@_dispatch
 def sparse_softmax_cross_entropy(logits, labels):
     """Fused softmax + cross-entropy against integer class labels.
 
@@ -1145,6 +1199,7 @@ def sparse_softmax_cross_entropy(logits, labels):
     return loss, probs
 
 
+@_dispatch
 def sparse_softmax_cross_entropy_backward(dloss, probs, labels):
     """Gradient of :func:`sparse_softmax_cross_entropy` with respect to the logits.
 
@@ -1176,6 +1231,7 @@ def _loss_categorical_inputs(target, output, axis, where):
     return _loss_axis_rows(target, axis), _loss_axis_rows(output, axis), axis
 
 
+@_dispatch
 def categorical_crossentropy(target, output, from_logits=False, axis=-1):
     """Categorical cross-entropy, as ``keras.ops.categorical_crossentropy``.
 
@@ -1203,6 +1259,7 @@ def categorical_crossentropy(target, output, from_logits=False, axis=-1):
     return loss
 
 
+@_dispatch
 def categorical_crossentropy_backward(dloss, target, output, from_logits=False, axis=-1):
     """Gradient of :func:`categorical_crossentropy` with respect to ``output``.
 
@@ -1244,6 +1301,7 @@ def _loss_sparse_inputs(target, output, axis, where):
     return labels, output, axis
 
 
+@_dispatch
 def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1):
     """Sparse categorical cross-entropy, as ``keras.ops.sparse_categorical_crossentropy``.
 
@@ -1271,6 +1329,7 @@ def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1):
     return loss
 
 
+@_dispatch
 def sparse_categorical_crossentropy_backward(dloss, target, output, from_logits=False,
                                              axis=-1):
     """Gradient of :func:`sparse_categorical_crossentropy` with respect to ``output``.
@@ -1379,6 +1438,7 @@ def _optim_arrays(where, variable, gradient, states):
     return var, grad, flat
 
 
+@_dispatch
 def sgd_update(variable, gradient, velocity=None, learning_rate=0.01, momentum=0.0,
                nesterov=False):
     """One SGD step (Keras 3 ``SGD``), updating ``variable`` and ``velocity`` in place.
@@ -1410,6 +1470,7 @@ def sgd_update(variable, gradient, velocity=None, learning_rate=0.01, momentum=0
     _backend(variable).sgd_update(var, s["velocity"], grad, lr, mom, bool(nesterov))
 
 
+@_dispatch
 def rmsprop_update(variable, gradient, velocity, learning_rate=0.001, rho=0.9, momentum=0.0,
                    epsilon=1e-7, centered=False, average_gradient=None, momentum_buffer=None):
     """One RMSprop step (Keras 3 ``RMSprop``), updating the variable and state in place.
@@ -1461,6 +1522,7 @@ def rmsprop_update(variable, gradient, velocity, learning_rate=0.001, rho=0.9, m
                                       bool(centered))
 
 
+@_dispatch
 def adam_update(variable, gradient, m, v, step, learning_rate=0.001, beta_1=0.9, beta_2=0.999,
                 epsilon=1e-7, vhat=None, weight_decay=0.0):
     """One Adam / AdamW step (Keras 3 ``Adam``/``AdamW``), updating in place.
@@ -1560,6 +1622,7 @@ def _tops_sum3(x, outer, reduce, inner):
     return out
 
 
+@_dispatch
 def bias_add(x, bias):
     """Add a bias vector along the last axis: ``x + bias``.
 
@@ -1586,6 +1649,7 @@ def bias_add(x, bias):
     return y
 
 
+@_dispatch
 def bias_add_backward(dy):
     """Gradient of ``bias_add`` with respect to the bias.
 
@@ -1607,6 +1671,7 @@ def bias_add_backward(dy):
     return _tops_sum3(dy, 1, rows, cols).reshape(cols)
 
 
+@_dispatch
 def sum(x, axis=None, keepdims=False):  # noqa: A001 -- keras.ops.sum
     """Sum of array elements over the given axes (``keras.ops.sum``).
 
@@ -1643,6 +1708,7 @@ def sum(x, axis=None, keepdims=False):  # noqa: A001 -- keras.ops.sum
     return _tops_sum3(x, outer, reduce, inner).reshape(out_shape)
 
 
+@_dispatch
 def add(x1, x2):
     """Elementwise ``x1 + x2`` of two arrays of the same shape (no broadcasting).
 
@@ -1661,6 +1727,7 @@ def add(x1, x2):
     return y
 
 
+@_dispatch
 def multiply(x1, x2):
     """Elementwise ``x1 * x2`` of two arrays of the same shape (no broadcasting).
 
@@ -1679,6 +1746,7 @@ def multiply(x1, x2):
     return y
 
 
+@_dispatch
 def scale(x, alpha):
     """``alpha * x`` (alpha is cast once to x's dtype).
 
@@ -1696,6 +1764,7 @@ def scale(x, alpha):
     return y
 
 
+@_dispatch
 def axpy(y, alpha, x):
     """In-place ``y += alpha * x`` (e.g. to accumulate gradients).
 
@@ -1742,6 +1811,7 @@ def _image_size_pair(value, name, where):
     return _positive_tuple(value, 2, name, where)
 
 
+@_dispatch
 def affine_warp(images, transforms, fill_mode="nearest", fill_value=0.0, output_size=None):
     """Warp images with affine transforms, sampling bilinearly.
 
@@ -1801,6 +1871,7 @@ def affine_warp(images, transforms, fill_mode="nearest", fill_value=0.0, output_
     return y[0] if single else y
 
 
+@_dispatch
 def flip_left_right(images, flags=None):
     """Mirror images left-right (along the width axis).
 
@@ -1832,6 +1903,7 @@ def flip_left_right(images, flags=None):
     return y[0] if single else y
 
 
+@_dispatch
 def resize(images, size, interpolation="bilinear"):
     """Resize images (``keras.ops.image.resize`` without antialiasing or cropping).
 

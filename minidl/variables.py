@@ -1,11 +1,13 @@
-"""``Variable``: a named, owned NumPy array that layers train and optimizers update."""
+"""``Variable``: a named, owned array that layers train and optimizers update."""
 import numpy as np
 
 from minidl import backend
+from minidl.cuda import DeviceArray  # importing it never touches a GPU
 
 
 class Variable:
-    """A weight of a layer: a C-contiguous NumPy array updated in place.
+    """A weight of a layer: a C-contiguous array updated in place -- a NumPy array, or a
+    ``minidl.cuda.DeviceArray`` once its model lives on the GPU (``to_device``).
 
     Args:
         value: initial value (copied, converted to ``dtype``).
@@ -38,13 +40,37 @@ class Variable:
         """The dtype of the value."""
         return self._value.dtype
 
+    @property
+    def device(self):
+        """``'cuda'`` when the value is a DeviceArray on the GPU, else ``'cpu'``."""
+        return "cuda" if isinstance(self._value, DeviceArray) else "cpu"
+
+    def to_device(self, device):
+        """Move the value to ``'cpu'`` (NumPy) or ``'cuda'`` (a float32 DeviceArray; the
+        GPU computes in float32). Drops the last gradient."""
+        if device == self.device:
+            return
+        if device == "cuda":
+            if self._value.dtype != np.float32:
+                raise TypeError(f"Variable '{self.path}': only float32 weights can live on "
+                                f"the GPU, this one is {self._value.dtype}")
+            self._value = DeviceArray.from_numpy(self._value, np.float32)
+        elif device == "cpu":
+            self._value = self._value.to_numpy()
+        else:
+            raise ValueError(f"Variable '{self.path}': device must be 'cpu' or 'cuda', "
+                             f"received {device!r}")
+        self.grad = None
+
     def numpy(self):
-        """A copy of the value."""
+        """A copy of the value, as a NumPy array (copied from the GPU when it lives there)."""
+        if isinstance(self._value, DeviceArray):
+            return self._value.to_numpy()
         return self._value.copy()
 
     def assign(self, value):
         """Overwrite the value in place; the shape must match exactly."""
-        array = np.asarray(value)
+        array = value.to_numpy() if isinstance(value, DeviceArray) else np.asarray(value)
         if array.shape != self._value.shape:
             raise ValueError(f"Variable '{self.path}': cannot assign a value of shape "
                              f"{array.shape} to a variable of shape {self._value.shape}")
@@ -54,7 +80,8 @@ class Variable:
         self._value[...] = array
 
     def __array__(self, dtype=None, copy=None):
-        return self._value if dtype is None else self._value.astype(dtype)
+        value = self._value.to_numpy() if isinstance(self._value, DeviceArray) else self._value
+        return value if dtype is None else value.astype(dtype)
 
     def __repr__(self):
         return (f"<Variable path={self.path}, shape={self.shape}, dtype={self.dtype}, "

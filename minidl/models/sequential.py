@@ -66,6 +66,10 @@ class Sequential:
         self.stop_training = False
         self.history = None
         self._trainable = bool(trainable)
+        # The device the model computes on ('cpu' or 'cuda', chosen by compile) and, on
+        # the GPU, the DeviceRunner that moves its weights there and runs its steps.
+        self.device = "cpu"
+        self._runner = None
         # Held by every training step and by get/set_weights and saving, so that a
         # thread reading the weights while another trains sees a consistent snapshot
         # (never half an optimizer update). predict() does not take it: concurrent
@@ -221,7 +225,7 @@ class Sequential:
 
     # ---------------------------------------------------------------- compile
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None,
-                run_eagerly=None, jit_compile=None, **kwargs):
+                run_eagerly=None, jit_compile=None, device=None, **kwargs):
         """Configure training.
 
         Args:
@@ -230,10 +234,17 @@ class Sequential:
             metrics: list of metric names or objects; a name is reported exactly as
                 spelled (``'acc'`` -> ``acc``).
             loss_weights, run_eagerly, jit_compile: accepted for compatibility (ignored).
+            device: ``'cpu'`` or ``'cuda'`` (minidl extension); default
+                ``minidl.cuda.get_device()`` (``set_device`` / ``MINIDL_DEVICE``, else
+                ``'cpu'``). On ``'cuda'`` the weights and optimizer state live on the GPU
+                and ``fit`` copies only batches in and metrics out (see
+                ``minidl.cuda.training``); ``__call__`` then returns device arrays while
+                ``predict`` returns NumPy arrays.
         """
         if kwargs:
             raise TypeError(f"compile: unexpected keyword argument(s) "
                             f"{', '.join(sorted(kwargs))}")
+        self._set_device(device)
         self.optimizer = optimizers.get(optimizer)
         self.loss = losses.get(loss) if loss is not None else None
         if metrics is not None and not isinstance(metrics, (list, tuple)):
@@ -241,6 +252,19 @@ class Sequential:
                             f"{type(metrics).__name__}")
         self._metric_specs = list(metrics or [])
         self._metrics = None  # resolved once the output shape is known
+
+    def _set_device(self, device):
+        """Choose the device for compile (moving the weights back when leaving the GPU)."""
+        from minidl import cuda
+        device = cuda.get_device() if device is None else cuda._check_device(device, "compile")
+        if self._runner is not None and device != "cuda":
+            with self._state_lock:
+                self._runner.release()
+            self._runner = None
+        if device == "cuda" and self._runner is None:
+            from minidl.cuda.training import DeviceRunner
+            self._runner = DeviceRunner(self)
+        self.device = device
 
     def _require_compiled(self, where):
         if self.optimizer is None or self.loss is None:
@@ -268,6 +292,8 @@ class Sequential:
         return self._forward(x, training)
 
     def _forward(self, x, training):
+        if self._runner is not None:
+            return self._runner.forward(x, training)
         self._ensure_built(x)
         for layer in self._layers:
             x = layer(x, training=training)
@@ -282,6 +308,8 @@ class Sequential:
     def _loss_and_output_gradient(self, y, out):
         """Per-sample losses and the gradient that starts the backward pass; the fused
         softmax + cross-entropy path returns the gradient of the logits instead."""
+        if self._runner is not None:
+            return self._runner.loss_and_gradient(y, out)
         if self._uses_fused_softmax():
             per_sample, dlogits = self.loss.fused_softmax(y, self._layers[-1].logits)
             return per_sample, dlogits, True
@@ -289,6 +317,8 @@ class Sequential:
         return per_sample, self.loss.gradient(y, out), False
 
     def _backward(self, grad, from_logits):
+        if self._runner is not None:
+            return self._runner.backward(grad, from_logits)
         last = len(self._layers) - 1
         for i in range(last, -1, -1):
             layer = self._layers[i]
@@ -312,17 +342,23 @@ class Sequential:
         return per_sample, out
 
     def _update_metrics(self, loss_tracker, per_sample, y, out):
+        if self._runner is not None:
+            return self._runner.update_metrics(per_sample, y, out)
         loss_tracker.update_state(float(np.mean(per_sample)), sample_weight=len(per_sample))
         for metric in self._resolve_metrics():
             metric.update_state(y, out)
 
     def _metric_logs(self, loss_tracker, prefix=""):
+        if self._runner is not None:
+            return self._runner.metric_logs(prefix)
         logs = {prefix + "loss": float(loss_tracker.result())}
         for metric in self._resolve_metrics():
             logs[prefix + metric.name] = float(metric.result())
         return logs
 
     def _reset_metrics(self, loss_tracker):
+        if self._runner is not None:
+            return self._runner.reset_metrics()
         loss_tracker.reset_state()
         for metric in self._resolve_metrics():
             metric.reset_state()
@@ -368,13 +404,17 @@ class Sequential:
                     self._ensure_built(xb)
                     per_sample, out = self._train_step(xb, yb)
                     self._update_metrics(loss_tracker, per_sample, yb, out)
-                    logs = self._metric_logs(loss_tracker)
+                    # on the GPU the metrics are copied out only when someone looks
+                    if self._runner is None or self._runner.logs_due(callback_list, progbar):
+                        logs = self._metric_logs(loss_tracker)
                     callback_list.on_train_batch_end(step, logs)
                     steps_done = step + 1
                     if progbar is not None:
                         progbar.update(steps_done, list(logs.items()), finalize=False)
                     if self.stop_training or guard.interrupted:
                         break
+                if self._runner is not None and steps_done:
+                    logs = self._metric_logs(loss_tracker)
                 if validation_data is not None and not guard.interrupted and \
                         (epoch + 1) % validation_freq == 0:
                     logs.update(self._validate(validation_data, validation_batch_size or
@@ -476,7 +516,8 @@ class Sequential:
         progbar = Progbar(batches.steps, verbose=_verbosity(verbose)) \
             if _verbosity(verbose) else None
         for step, (xb, _) in enumerate(batches.epoch()):
-            outputs.append(self._forward(xb, training=False))
+            out = self._forward(xb, training=False)
+            outputs.append(out.to_numpy() if self._runner is not None else out)
             if progbar is not None:
                 progbar.update(step + 1)
         if not outputs:
@@ -512,7 +553,8 @@ class Sequential:
     def predict_on_batch(self, x):
         """The outputs for one batch in inference mode."""
         x, _ = data_adapter.check_arrays(x, None, "predict_on_batch")
-        return self._forward(x, training=False)
+        out = self._forward(x, training=False)
+        return out.to_numpy() if self._runner is not None else out
 
     def _batch_result(self, loss_tracker, return_dict):
         logs = self._metric_logs(loss_tracker)

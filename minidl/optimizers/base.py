@@ -6,6 +6,8 @@ import numbers
 import numpy as np
 
 from minidl import ops
+from minidl.cuda import DeviceArray
+from minidl.cuda import zeros as _device_zeros
 from minidl.optimizers import schedules
 
 # keras.optimizers.Optimizer arguments that minidl accepts only at their default value.
@@ -168,8 +170,7 @@ class Optimizer:
         entry = self._slots.get(id(variable))
         if entry is None:
             value = variable.value
-            slots = {name: np.zeros(value.shape, dtype=value.dtype, order="C")
-                     for name in self._slot_names()}
+            slots = {name: _zeros_like(value) for name in self._slot_names()}
             entry = (variable, slots)
             self._slots[id(variable)] = entry
         return entry[1]
@@ -205,7 +206,7 @@ class Optimizer:
 
     def _check_variable(self, variable):
         value = getattr(variable, "value", None)
-        if not isinstance(value, np.ndarray):
+        if not isinstance(value, (np.ndarray, DeviceArray)):
             raise TypeError(f"{type(self).__name__}: expected minidl Variables (with a "
                             f"NumPy 'value'). Received: {variable!r}")
 
@@ -280,7 +281,7 @@ class Optimizer:
         return self._iterations
 
     def _check_gradient(self, grad, variable):
-        grad = np.asarray(grad)
+        grad = grad if isinstance(grad, DeviceArray) else np.asarray(grad)
         name = getattr(variable, "path", getattr(variable, "name", "?"))
         if grad.shape != variable.value.shape:
             raise ValueError(f"{type(self).__name__}: the gradient of variable '{name}' "
@@ -294,7 +295,7 @@ class Optimizer:
     def _clip(self, pairs):
         """Apply clipvalue / clipnorm / global_clipnorm (Keras formulas)."""
         if self.clipvalue is not None:
-            return [(np.clip(g, -self.clipvalue, self.clipvalue), v) for g, v in pairs]
+            return [(_clip(g, -self.clipvalue, self.clipvalue), v) for g, v in pairs]
         if self.clipnorm is not None:
             return [(self._scale_to_norm(g, _l2_norm(g), self.clipnorm), v)
                     for g, v in pairs]
@@ -330,7 +331,7 @@ class Optimizer:
             ``{"iterations": int, "slots": [ndarray, ...]}``: copies of the slots, by
             variable in the order first seen (or given to ``build``), then by slot name.
         """
-        slots = [np.array(array, copy=True) for array in self.variables]
+        slots = [_host_copy(array) for array in self.variables]
         return {"iterations": self._iterations, "slots": slots}
 
     def set_state(self, state, variables):
@@ -381,6 +382,8 @@ class Optimizer:
                                      f"have shape {value.shape}. Received: shape "
                                      f"{array.shape}")
                 slots[name] = np.array(array, dtype=value.dtype, order="C", copy=True)
+                if isinstance(value, DeviceArray):  # the slots live where the variable does
+                    slots[name] = DeviceArray.from_numpy(slots[name], value.dtype)
             restored[id(variable)] = (variable, slots)
         self._slots = restored
         self._iterations = int(iterations)
@@ -409,8 +412,30 @@ class Optimizer:
                 f"learning_rate={self.learning_rate}, iterations={self._iterations}>")
 
 
+def _zeros_like(value):
+    """Zeros of a variable's shape and dtype, on its device."""
+    if isinstance(value, DeviceArray):
+        return _device_zeros(value.shape, value.dtype)
+    return np.zeros(value.shape, dtype=value.dtype, order="C")
+
+
+def _host_copy(array):
+    """A NumPy copy of a slot (copied from the GPU when it lives there)."""
+    return array.to_numpy() if isinstance(array, DeviceArray) else np.array(array, copy=True)
+
+
+def _clip(grad, low, high):
+    """np.clip, on the GPU for a DeviceArray."""
+    if isinstance(grad, DeviceArray):
+        from minidl.cuda import ops as device_ops
+        return device_ops.clip(grad, low, high)
+    return np.clip(grad, low, high)
+
+
 def _l2_norm(grad):
     """L2 norm of a gradient, accumulated in double in a fixed order (ops.sum)."""
+    if isinstance(grad, DeviceArray):
+        return math.sqrt(float(ops.sum(ops.multiply(grad, grad))))
     grad = np.asarray(grad)
     if grad.dtype not in (np.float32, np.float64):
         grad = grad.astype(np.float32)
