@@ -191,6 +191,13 @@ MD_INL void MD_VFN(md_ikr_body)(const MD_ARGS_IKR *g, const int MR, const int NV
 #define MD_LA(i) if (MR > i) a##i = ap[i] + off;
         MD_ROWS16(MD_LA)
 #undef MD_LA
+        if (t + 1 < g->ntaps) { /* the next tap's rows, while this one computes */
+            const md_T *const *np = g->a + (t + 1) * g->astride;
+            const int64_t noff = g->aoff[t + 1];
+#define MD_PF(i) if (MR > i) _mm_prefetch((const char *)(np[i] + noff), _MM_HINT_T0);
+            MD_ROWS16(MD_PF)
+#undef MD_PF
+        }
         const md_T *b = g->b[t];
         for (int64_t q = 0; q < nq; q++) {
             const V_T b0 = V_LOAD(b);
