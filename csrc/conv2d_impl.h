@@ -713,7 +713,7 @@ static int MD_FN(md_wg1_plan_make)(MD_FN(md_wg1_plan) *pl, const md_conv2d_geom 
     pl->Ws = MD_FN(md_cv_span)(g->out_w, g->stride_w, g->k_w);
     pl->K = g->k_h * g->k_w;
     pl->hw = g->out_h * g->out_w;
-    pl->SB = MD_CONV_WG_SUB;
+    pl->SB = MD_CONV_WG1_SUB;
     pl->CP = md_max64(MD_CONV_WG_MIN_SUBS * pl->SB,
                       md_round_up(md_ceil_div(P, MD_CONV_WG_MAX_CHUNKS), pl->SB));
     pl->nchunks = md_ceil_div(P, pl->CP);
