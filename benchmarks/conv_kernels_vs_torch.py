@@ -7,7 +7,10 @@ load). PyTorch is timed with NCHW and channels_last tensors and the faster of th
 is reported, so the ratio is against PyTorch's best layout.
 
 Usage:  python benchmarks/conv_kernels_vs_torch.py [--threads 2] [--reps 30] [--only lenet1]
-Ratio = torch_ms / minidl_ms (>= 1.0: minidl is at least as fast).
+            [--stat median|min] [--clock wall|cpu]
+Ratio = torch_ms / minidl_ms (>= 1.0: minidl is at least as fast). Per layer: forward,
+backward input, backward weight (+ bias), their total, and for the first layer of each seed
+model (which needs no input gradient in training) forward + backward weight.
 """
 import argparse
 import os
@@ -42,6 +45,10 @@ LAYERS = {
 
 STAT = statistics.median
 CLOCK = time.perf_counter
+
+
+# the first conv layer of each seed model: training computes no input gradient there
+FIRST_LAYERS = ("cifar1", "lenet1")
 
 
 def interleaved(fns, reps, warmup=3):
@@ -160,6 +167,10 @@ def main():
             tot_t += tt
             print(f"{name:8s} {op:7s} {tm * 1e3:10.3f} {tt * 1e3:9.3f} {tt / tm:6.2f}  {lay}")
         print(f"{name:8s} {'total':7s} {tot_m * 1e3:10.3f} {tot_t * 1e3:9.3f} {tot_t / tot_m:6.2f}")
+        if name in FIRST_LAYERS:  # a model's first layer needs no input gradient
+            fm = res["fwd"][0] + res["bwd_w"][0]
+            ft = res["fwd"][1] + res["bwd_w"][1]
+            print(f"{name:8s} {'fwd+bw':7s} {fm * 1e3:10.3f} {ft * 1e3:9.3f} {ft / fm:6.2f}")
         sys.stdout.flush()
 
 

@@ -117,7 +117,7 @@ static void MD_FN(md_cv_plan_make)(MD_FN(md_cv_plan) *pl, const MD_FN(md_cv) *p,
 static void MD_FN(md_cv_pack_weights)(md_T *wp, const MD_FN(md_cv) *p, const MD_FN(md_cv_plan) *pl) {
     const int64_t TT = p->KH * p->KW, C = p->C, N = p->N, K = pl->K;
     if (pl->dkr) { /* one (t, n) depth run per iteration */
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait
         for (int64_t tn = 0; tn < pl->T * N; tn++) {
             const int64_t t = tn / N, n = tn % N;
             md_T *dst = wp + tn * pl->qpad;
@@ -130,7 +130,7 @@ static void MD_FN(md_cv_pack_weights)(md_T *wp, const MD_FN(md_cv) *p, const MD_
         return;
     }
     const int64_t NRb = pl->NRb;
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait
     for (int64_t r = 0; r < K; r++) {
         const int64_t tap = r / C, c = r % C;
         const md_T *wr = p->w + (p->flip ? TT - 1 - tap : tap) * p->wts + c * p->wqs;
@@ -386,14 +386,14 @@ static void MD_FN(md_cv_run)(md_T *out, const md_T *bias, int activation,
     {
         MD_FN(md_cv_pack_weights)(wpack, p, pl); /* work-shared inside */
         if (pl->pad) {
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait
             for (int64_t n = 0; n < p->batch; n++)
                 MD_FN(md_cv_pad_images)(padded, p->src, n, n + 1, p->src_h, p->src_w, p->C,
                                         pl->Hs, pl->Ws, p->pt, p->pl);
         }
         if (pl->npos > 0) {
             const int64_t step = 256, nsteps = md_ceil_div(pl->npos, step);
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait
             for (int64_t s = 0; s < nsteps; s++)
                 MD_FN(md_cv_pos_table)(pos_off, pos_ym, pos_xm, p, pl->rows, pl->Ws, s * step,
                                        md_min64(pl->npos, (s + 1) * step));
@@ -514,7 +514,7 @@ static void MD_FN(md_cv1_run)(md_T *out, const md_T *bias, int activation, const
 
 #pragma omp parallel num_threads(pl->nt) if (pl->nt > 1)
     {
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait
         for (int64_t n = 0; n < p->batch; n++)
             MD_FN(md_cv_pad_images)(xs, p->src, n, n + 1, p->src_h, p->src_w, 1, pl->Hs, pl->Ws,
                                     p->pt, p->pl);
@@ -745,7 +745,7 @@ static void MD_FN(md_wg1_run)(md_T *dw, md_T *dbias, const md_T *dy, const md_T 
 
 #pragma omp parallel num_threads(pl->nt) if (pl->nt > 1)
     {
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait
         for (int64_t n = 0; n < g->batch; n++)
             MD_FN(md_cv_pad_images)(xs, x, n, n + 1, g->in_h, g->in_w, 1, pl->Hs, pl->Ws,
                                     g->pad_top, g->pad_left);
@@ -877,7 +877,7 @@ md_status MD_FN(md_conv2d_backward_weight)(md_T *dw, md_T *dbias, const md_T *dy
 #pragma omp parallel num_threads(pl.nt) if (pl.nt > 1)
     {
         if (pl.pad) {
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait
             for (int64_t n = 0; n < g->batch; n++)
                 MD_FN(md_cv_pad_images)(padded, x, n, n + 1, g->in_h, g->in_w, CI, pl.Hs, pl.Ws,
                                         g->pad_top, g->pad_left);
