@@ -114,7 +114,8 @@ static void MD_FN(md_cv_plan_make)(MD_FN(md_cv_plan) *pl, const MD_FN(md_cv) *p,
  * taps in every mode; a kernel tap t covers rows [t * Q, (t + 1) * Q). ikr: [block][r][NRb]
  * (zero columns past N); dkr: [t][n][qpad] (zero depths past Q). Called by every thread of
  * the team: the loops are OpenMP work-shared (and simply run whole without OpenMP). */
-static void MD_FN(md_cv_pack_weights)(md_T *wp, const MD_FN(md_cv) *p, const MD_FN(md_cv_plan) *pl) {
+static void MD_FN(md_cv_pack_weights)(md_T *wp, const MD_FN(md_cv) *p,
+                                      const MD_FN(md_cv_plan) *pl) {
     const int64_t TT = p->KH * p->KW, C = p->C, N = p->N, K = pl->K;
     if (pl->dkr) { /* one (t, n) depth run per iteration */
 #pragma omp for schedule(static) nowait
@@ -209,7 +210,9 @@ static void MD_FN(md_cv_pos_table)(int64_t *off, uint64_t *ym, uint64_t *xm,
 }
 
 /* All ones in the low k bits. */
-static inline uint64_t MD_FN(md_cv_ones)(int64_t k) { return k >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << k) - 1; }
+static inline uint64_t MD_FN(md_cv_ones)(int64_t k) {
+    return k >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << k) - 1;
+}
 
 /* Tap mode: row pointers of the tile of output rows [m0, m0 + mr), m0 = image n, position
  * q0, for every tap (ky, kx). When every window of the tile lies inside the image, tab gets
@@ -240,7 +243,8 @@ static int64_t MD_FN(md_cv_tap_ptrs)(const md_T **tab, int64_t *taps, int *share
                 for (int64_t i = 0; i < MR; i++) {
                     const int64_t y = rq[i] / p->out_w * p->sh - p->pt + ky;
                     const int64_t x = rq[i] % p->out_w * p->sw - p->pl + kx;
-                    const int ok = (uint64_t)y < (uint64_t)p->src_h && (uint64_t)x < (uint64_t)p->src_w;
+                    const int ok =
+                        (uint64_t)y < (uint64_t)p->src_h && (uint64_t)x < (uint64_t)p->src_w;
                     row[i] = ok ? p->src + ((rn[i] * p->src_h + y) * p->src_w + x) * p->C : zero;
                     any |= ok;
                 }
@@ -530,7 +534,8 @@ static void MD_FN(md_cv1_run)(md_T *out, const md_T *bias, int activation, const
         const md_T **tab = (const md_T **)tws, **bptr = tab + MR * KH;
         md_T *tmp = (md_T *)(tws + md_round_up((MR + 1) * KH * (int64_t)sizeof(void *), 64));
         for (int64_t ky = 0; ky < KH; ky++)
-            for (int64_t i = 0; i < MR; i++) tab[ky * MR + i] = wt + md_min64(i, N - 1) * K + ky * KW;
+            for (int64_t i = 0; i < MR; i++)
+                tab[ky * MR + i] = wt + md_min64(i, N - 1) * K + ky * KW;
         MD_FN(md_ikr_args) args;
         args.ntaps = KH;
         args.q = KW;
@@ -954,7 +959,8 @@ md_status MD_FN(md_conv2d_backward_weight)(md_T *dw, md_T *dbias, const md_T *dy
                                 } else { /* no masks: decode the position again */
                                     const int64_t q = (s0 + e) % hw;
                                     const int64_t y = q / g->out_w * g->stride_h - g->pad_top + ky;
-                                    const int64_t xx = q % g->out_w * g->stride_w - g->pad_left + kx;
+                                    const int64_t xx =
+                                        q % g->out_w * g->stride_w - g->pad_left + kx;
                                     ok = (uint64_t)y < (uint64_t)g->in_h &&
                                          (uint64_t)xx < (uint64_t)g->in_w;
                                 }
