@@ -1,13 +1,20 @@
 """minidl's SGEMM and conv2d kernels against NumPy/OpenBLAS and PyTorch's CPU kernels.
 
-Both libraries run in this process with the same thread count. Each measurement is the
-median of repeated runs after a warm-up, with minidl and the competitor interleaved
-run by run (the machine may be shared and noisy; interleaving exposes both to the same
-load). PyTorch is timed with NCHW and channels_last tensors and the faster of the two
-is reported, so the ratio is against PyTorch's best layout.
+Both libraries run in this process with the same thread count. Each measurement repeats
+the call after a warm-up, minidl and the competitor interleaved round by round (the
+machine may be shared and noisy; interleaving exposes both to the same load). PyTorch is
+timed with NCHW and channels_last tensors and the layout with the lower median is used,
+so the ratio is against PyTorch's best layout.
 
-Usage:  python benchmarks/conv_kernels_vs_torch.py [--threads 2] [--reps 30] [--only lenet1]
-Ratio = torch_ms / minidl_ms (>= 1.0: minidl is at least as fast).
+Reported per op: the median and the minimum (ms) of each library, ratio = competitor /
+minidl of the medians (>= 1.0: minidl is at least as fast), and "paired" = the median over
+rounds of the per-round ratio, which a burst of load on a shared machine (hitting both
+calls of a round) disturbs least. Per layer: forward, backward input, backward weight
+(+ bias), their total, and for the first layer of each seed model -- which needs no input
+gradient in training -- forward + backward weight.
+
+Usage:  python benchmarks/conv_kernels_vs_torch.py [--threads 2] [--reps 40]
+            [--only gemm cifar1 ...] [--clock wall|cpu]
 """
 import argparse
 import os
@@ -29,7 +36,7 @@ try:
 except ImportError:  # pragma: no cover
     torch = None
 
-# name: (batch, h, w, in_c, k, out_c, padding)
+# name: (batch, h, w, in_c, k, out_c, padding) -- every conv layer of the two seed models
 LAYERS = {
     "cifar1": (32, 32, 32, 3, 3, 32, "same"),
     "cifar2": (32, 32, 32, 32, 3, 32, "same"),
@@ -38,14 +45,13 @@ LAYERS = {
     "lenet1": (64, 32, 32, 1, 5, 6, "valid"),
     "lenet2": (64, 14, 14, 6, 5, 16, "valid"),
 }
-
-
-STAT = statistics.median
+# the first conv layer of each seed model: training computes no input gradient there
+FIRST_LAYERS = ("cifar1", "lenet1")
 CLOCK = time.perf_counter
 
 
-def interleaved(fns, reps, warmup=3):
-    """Median (or --stat) seconds of each callable, runs interleaved."""
+def rounds(fns, reps, warmup=3):
+    """Seconds of each callable per round, the callables interleaved round by round."""
     for _ in range(warmup):
         for f in fns:
             f()
@@ -55,7 +61,33 @@ def interleaved(fns, reps, warmup=3):
             t0 = CLOCK()
             f()
             times[i].append(CLOCK() - t0)
-    return [STAT(t) for t in times]
+    return times
+
+
+class Result:
+    """minidl's and the competitor's per-round times of one op."""
+
+    def __init__(self, mine, theirs, note=""):
+        self.mine, self.theirs, self.note = mine, theirs, note
+        self.med = (statistics.median(mine), statistics.median(theirs))
+        self.min = (min(mine), min(theirs))
+        self.paired = statistics.median(t / m for m, t in zip(mine, theirs))
+
+    @staticmethod
+    def add(results, note=""):
+        """The per-round sum of several ops (a layer's total)."""
+        mine = [sum(v) for v in zip(*(r.mine for r in results))]
+        theirs = [sum(v) for v in zip(*(r.theirs for r in results))]
+        return Result(mine, theirs, note)
+
+    def row(self, name, op):
+        (mm, tm), (mn, tn) = self.med, self.min
+        return (f"{name:8s} {op:7s} {mm * 1e3:9.3f} {tm * 1e3:9.3f} {tm / mm:6.2f} "
+                f"{self.paired:6.2f}   {mn * 1e3:9.3f} {tn * 1e3:9.3f} {tn / mn:6.2f}  {self.note}")
+
+
+HEADER = (f"{'layer':8s} {'op':7s} {'md med':>9s} {'ref med':>9s} {'ratio':>6s} {'paired':>6s}"
+          f"   {'md min':>9s} {'ref min':>9s} {'ratio':>6s}  (ms; ratio = ref / minidl)")
 
 
 def bench_gemm(reps, n=1024):
@@ -69,11 +101,13 @@ def bench_gemm(reps, n=1024):
         ta, tb = torch.from_numpy(a), torch.from_numpy(b)
         tc = torch.empty((n, n))
         fns.append(lambda: torch.mm(ta, tb, out=tc))
-    t = interleaved(fns, reps)
-    flops = 2.0 * n ** 3
-    print(f"SGEMM {n}^3: minidl {t[0] * 1e3:.2f} ms ({flops / t[0] / 1e9:.0f} GFLOP/s), "
-          f"numpy {t[1] * 1e3:.2f} ms, ratio numpy/minidl {t[1] / t[0]:.2f}"
-          + (f"; torch {t[2] * 1e3:.2f} ms" if len(t) > 2 else ""))
+    t = rounds(fns, reps)
+    res = Result(t[0], t[1], "vs NumPy/OpenBLAS")
+    print(res.row(f"sgemm{n}", "matmul"))
+    if len(t) > 2:
+        print(Result(t[0], t[2], "vs torch.mm").row(f"sgemm{n}", "matmul"))
+    gf = 2.0 * n ** 3 / res.med[0] / 1e9
+    print(f"  minidl SGEMM {n}^3: {gf:.0f} GFLOP/s (median)")
 
 
 def bench_conv(name, reps):
@@ -121,45 +155,43 @@ def bench_conv(name, reps):
     res = {}
     with torch.no_grad():
         for op in ("fwd", "bwd_in", "bwd_w"):
-            t = interleaved([md[op], tfns["nchw"][op], tfns["nhwc"][op]], reps)
-            res[op] = (t[0], min(t[1], t[2]), "nchw" if t[1] <= t[2] else "nhwc")
+            t = rounds([md[op], tfns["nchw"][op], tfns["nhwc"][op]], reps)
+            best = 1 if statistics.median(t[1]) <= statistics.median(t[2]) else 2
+            res[op] = Result(t[0], t[best], "torch " + ("nchw" if best == 1 else "nhwc"))
     return res
 
 
 def main():
+    global CLOCK
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--reps", type=int, default=30)
+    ap.add_argument("--reps", type=int, default=40)
     ap.add_argument("--only", nargs="*", default=None, help="layer names, or 'gemm'")
-    ap.add_argument("--stat", choices=["median", "min"], default="median",
-                    help="statistic of the repeated runs (min resists a busy machine)")
     ap.add_argument("--clock", choices=["wall", "cpu"], default="wall",
-                    help="cpu: process CPU time (for --threads 1 on a shared machine)")
+                    help="cpu: process CPU time (meaningful with --threads 1 on a busy machine)")
     args = ap.parse_args()
-    global STAT, CLOCK
-    STAT = min if args.stat == "min" else statistics.median
     CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
     minidl.set_num_threads(args.threads)
     if torch is not None:
         torch.set_num_threads(args.threads)
-    print(f"threads {args.threads}, {args.stat} of {args.reps} interleaved runs ({args.clock} clock); "
-          f"torch {torch.__version__ if torch else 'missing'}")
+    print(f"threads {args.threads}, {args.reps} interleaved rounds ({args.clock} clock); "
+          f"torch {torch.__version__ if torch else 'missing'}; "
+          f"load average {' '.join(open('/proc/loadavg').read().split()[:3])}")
     names = args.only if args.only else ["gemm"] + list(LAYERS)
+    print(HEADER)
     if "gemm" in names:
-        bench_gemm(max(5, args.reps // 3))
+        bench_gemm(max(5, args.reps // 2))
     if torch is None:
         return
-    print(f"{'layer':8s} {'op':7s} {'minidl ms':>10s} {'torch ms':>9s} {'ratio':>6s}  torch layout")
     for name in names:
         if name == "gemm":
             continue
         res = bench_conv(name, args.reps)
-        tot_m = tot_t = 0.0
-        for op, (tm, tt, lay) in res.items():
-            tot_m += tm
-            tot_t += tt
-            print(f"{name:8s} {op:7s} {tm * 1e3:10.3f} {tt * 1e3:9.3f} {tt / tm:6.2f}  {lay}")
-        print(f"{name:8s} {'total':7s} {tot_m * 1e3:10.3f} {tot_t * 1e3:9.3f} {tot_t / tot_m:6.2f}")
+        for op, r in res.items():
+            print(r.row(name, op))
+        print(Result.add(list(res.values())).row(name, "total"))
+        if name in FIRST_LAYERS:  # a model's first layer needs no input gradient
+            print(Result.add([res["fwd"], res["bwd_w"]]).row(name, "fwd+bw"))
         sys.stdout.flush()
 
 

@@ -44,7 +44,8 @@
 /* Weight gradient: pixels per sub-block (one pass of every tile over its entries), the
  * most chunks (partial gradients, dynamically scheduled) the pixels are split into, and
  * the fewest sub-blocks per chunk. */
-#define MD_CONV_WG_SUB 256
+#define MD_CONV_WG_SUB 128  /* x and dy rows of a sub-block stay in L1 */
+#define MD_CONV_WG1_SUB 256 /* one-channel path: more segments per kernel call */
 #define MD_CONV_WG_MAX_CHUNKS 16
 #define MD_CONV_WG_MIN_SUBS 2
 

@@ -114,10 +114,11 @@ static void MD_FN(md_cv_plan_make)(MD_FN(md_cv_plan) *pl, const MD_FN(md_cv) *p,
  * taps in every mode; a kernel tap t covers rows [t * Q, (t + 1) * Q). ikr: [block][r][NRb]
  * (zero columns past N); dkr: [t][n][qpad] (zero depths past Q). Called by every thread of
  * the team: the loops are OpenMP work-shared (and simply run whole without OpenMP). */
-static void MD_FN(md_cv_pack_weights)(md_T *wp, const MD_FN(md_cv) *p, const MD_FN(md_cv_plan) *pl) {
+static void MD_FN(md_cv_pack_weights)(md_T *wp, const MD_FN(md_cv) *p,
+                                      const MD_FN(md_cv_plan) *pl) {
     const int64_t TT = p->KH * p->KW, C = p->C, N = p->N, K = pl->K;
     if (pl->dkr) { /* one (t, n) depth run per iteration */
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait
         for (int64_t tn = 0; tn < pl->T * N; tn++) {
             const int64_t t = tn / N, n = tn % N;
             md_T *dst = wp + tn * pl->qpad;
@@ -130,7 +131,7 @@ static void MD_FN(md_cv_pack_weights)(md_T *wp, const MD_FN(md_cv) *p, const MD_
         return;
     }
     const int64_t NRb = pl->NRb;
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait
     for (int64_t r = 0; r < K; r++) {
         const int64_t tap = r / C, c = r % C;
         const md_T *wr = p->w + (p->flip ? TT - 1 - tap : tap) * p->wts + c * p->wqs;
@@ -209,7 +210,9 @@ static void MD_FN(md_cv_pos_table)(int64_t *off, uint64_t *ym, uint64_t *xm,
 }
 
 /* All ones in the low k bits. */
-static inline uint64_t MD_FN(md_cv_ones)(int64_t k) { return k >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << k) - 1; }
+static inline uint64_t MD_FN(md_cv_ones)(int64_t k) {
+    return k >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << k) - 1;
+}
 
 /* Tap mode: row pointers of the tile of output rows [m0, m0 + mr), m0 = image n, position
  * q0, for every tap (ky, kx). When every window of the tile lies inside the image, tab gets
@@ -240,7 +243,8 @@ static int64_t MD_FN(md_cv_tap_ptrs)(const md_T **tab, int64_t *taps, int *share
                 for (int64_t i = 0; i < MR; i++) {
                     const int64_t y = rq[i] / p->out_w * p->sh - p->pt + ky;
                     const int64_t x = rq[i] % p->out_w * p->sw - p->pl + kx;
-                    const int ok = (uint64_t)y < (uint64_t)p->src_h && (uint64_t)x < (uint64_t)p->src_w;
+                    const int ok =
+                        (uint64_t)y < (uint64_t)p->src_h && (uint64_t)x < (uint64_t)p->src_w;
                     row[i] = ok ? p->src + ((rn[i] * p->src_h + y) * p->src_w + x) * p->C : zero;
                     any |= ok;
                 }
@@ -386,14 +390,14 @@ static void MD_FN(md_cv_run)(md_T *out, const md_T *bias, int activation,
     {
         MD_FN(md_cv_pack_weights)(wpack, p, pl); /* work-shared inside */
         if (pl->pad) {
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait
             for (int64_t n = 0; n < p->batch; n++)
                 MD_FN(md_cv_pad_images)(padded, p->src, n, n + 1, p->src_h, p->src_w, p->C,
                                         pl->Hs, pl->Ws, p->pt, p->pl);
         }
         if (pl->npos > 0) {
             const int64_t step = 256, nsteps = md_ceil_div(pl->npos, step);
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait
             for (int64_t s = 0; s < nsteps; s++)
                 MD_FN(md_cv_pos_table)(pos_off, pos_ym, pos_xm, p, pl->rows, pl->Ws, s * step,
                                        md_min64(pl->npos, (s + 1) * step));
@@ -514,7 +518,7 @@ static void MD_FN(md_cv1_run)(md_T *out, const md_T *bias, int activation, const
 
 #pragma omp parallel num_threads(pl->nt) if (pl->nt > 1)
     {
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait
         for (int64_t n = 0; n < p->batch; n++)
             MD_FN(md_cv_pad_images)(xs, p->src, n, n + 1, p->src_h, p->src_w, 1, pl->Hs, pl->Ws,
                                     p->pt, p->pl);
@@ -530,7 +534,8 @@ static void MD_FN(md_cv1_run)(md_T *out, const md_T *bias, int activation, const
         const md_T **tab = (const md_T **)tws, **bptr = tab + MR * KH;
         md_T *tmp = (md_T *)(tws + md_round_up((MR + 1) * KH * (int64_t)sizeof(void *), 64));
         for (int64_t ky = 0; ky < KH; ky++)
-            for (int64_t i = 0; i < MR; i++) tab[ky * MR + i] = wt + md_min64(i, N - 1) * K + ky * KW;
+            for (int64_t i = 0; i < MR; i++)
+                tab[ky * MR + i] = wt + md_min64(i, N - 1) * K + ky * KW;
         MD_FN(md_ikr_args) args;
         args.ntaps = KH;
         args.q = KW;
@@ -713,7 +718,7 @@ static int MD_FN(md_wg1_plan_make)(MD_FN(md_wg1_plan) *pl, const md_conv2d_geom 
     pl->Ws = MD_FN(md_cv_span)(g->out_w, g->stride_w, g->k_w);
     pl->K = g->k_h * g->k_w;
     pl->hw = g->out_h * g->out_w;
-    pl->SB = MD_CONV_WG_SUB;
+    pl->SB = MD_CONV_WG1_SUB;
     pl->CP = md_max64(MD_CONV_WG_MIN_SUBS * pl->SB,
                       md_round_up(md_ceil_div(P, MD_CONV_WG_MAX_CHUNKS), pl->SB));
     pl->nchunks = md_ceil_div(P, pl->CP);
@@ -745,7 +750,7 @@ static void MD_FN(md_wg1_run)(md_T *dw, md_T *dbias, const md_T *dy, const md_T 
 
 #pragma omp parallel num_threads(pl->nt) if (pl->nt > 1)
     {
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait
         for (int64_t n = 0; n < g->batch; n++)
             MD_FN(md_cv_pad_images)(xs, x, n, n + 1, g->in_h, g->in_w, 1, pl->Hs, pl->Ws,
                                     g->pad_top, g->pad_left);
@@ -877,7 +882,7 @@ md_status MD_FN(md_conv2d_backward_weight)(md_T *dw, md_T *dbias, const md_T *dy
 #pragma omp parallel num_threads(pl.nt) if (pl.nt > 1)
     {
         if (pl.pad) {
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait
             for (int64_t n = 0; n < g->batch; n++)
                 MD_FN(md_cv_pad_images)(padded, x, n, n + 1, g->in_h, g->in_w, CI, pl.Hs, pl.Ws,
                                         g->pad_top, g->pad_left);
@@ -954,7 +959,8 @@ md_status MD_FN(md_conv2d_backward_weight)(md_T *dw, md_T *dbias, const md_T *dy
                                 } else { /* no masks: decode the position again */
                                     const int64_t q = (s0 + e) % hw;
                                     const int64_t y = q / g->out_w * g->stride_h - g->pad_top + ky;
-                                    const int64_t xx = q % g->out_w * g->stride_w - g->pad_left + kx;
+                                    const int64_t xx =
+                                        q % g->out_w * g->stride_w - g->pad_left + kx;
                                     ok = (uint64_t)y < (uint64_t)g->in_h &&
                                          (uint64_t)xx < (uint64_t)g->in_w;
                                 }

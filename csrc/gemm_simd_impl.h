@@ -86,7 +86,8 @@ MD_TGT static inline __attribute__((always_inline)) __m512 MD_VFN(md_hsum16)(con
 #define V_MAX(a, b) _mm256_max_ps(a, b)
 #define V_STORE(p, v) _mm256_storeu_ps(p, v)
 #define M_T __m256i
-#define M_MAKE(n) _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
+#define M_MAKE(n)                                                                              \
+    _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
 #define V_LOADM(p, m) _mm256_maskload_ps(p, m)
 #define V_STOREM(p, v, m) _mm256_maskstore_ps(p, m, v)
 #define V_HSUM(v) MD_VFN(md_hsum)(v)
@@ -191,6 +192,13 @@ MD_INL void MD_VFN(md_ikr_body)(const MD_ARGS_IKR *g, const int MR, const int NV
 #define MD_LA(i) if (MR > i) a##i = ap[i] + off;
         MD_ROWS16(MD_LA)
 #undef MD_LA
+        if (t + 1 < g->ntaps) { /* the next tap's rows, while this one computes */
+            const md_T *const *np = g->a + (t + 1) * g->astride;
+            const int64_t noff = g->aoff[t + 1];
+#define MD_PF(i) if (MR > i) _mm_prefetch((const char *)(np[i] + noff), _MM_HINT_T0);
+            MD_ROWS16(MD_PF)
+#undef MD_PF
+        }
         const md_T *b = g->b[t];
         for (int64_t q = 0; q < nq; q++) {
             const V_T b0 = V_LOAD(b);
@@ -346,7 +354,8 @@ MD_INL void MD_VFN(md_wkr_body)(const MD_ARGS_WKR *g, int64_t r0, md_T *c, const
     const int nc = g->nc;
     const int64_t ldc = g->ldc;
     const M_T mlast = M_MAKE(nc - (NV - 1) * V_L); /* NV == ceil(nc / V_L) */
-#define MD_D(i) V_T c##i##_0 = V_ZERO(), c##i##_1 = V_ZERO(), c##i##_2 = V_ZERO(), c##i##_3 = V_ZERO();
+#define MD_D(i)                                                                                \
+    V_T c##i##_0 = V_ZERO(), c##i##_1 = V_ZERO(), c##i##_2 = V_ZERO(), c##i##_3 = V_ZERO();
     MD_ROWS16(MD_D)
 #undef MD_D
     if (g->accumulate) {
@@ -425,7 +434,8 @@ MD_INL void MD_VFN(md_wkr_body)(const MD_ARGS_WKR *g, int64_t r0, md_T *c, const
 #if MD_IS_F32
 #define D_LOAD(p) _mm256_cvtps_pd(_mm_loadu_ps(p))
 #define D_LOADM(p, n)                                                                          \
-    _mm256_cvtps_pd(_mm_maskload_ps(p, _mm_cmpgt_epi32(_mm_set1_epi32(n), _mm_setr_epi32(0, 1, 2, 3))))
+    _mm256_cvtps_pd(                                                                           \
+        _mm_maskload_ps(p, _mm_cmpgt_epi32(_mm_set1_epi32(n), _mm_setr_epi32(0, 1, 2, 3))))
 #else
 #define D_LOAD(p) _mm256_loadu_pd(p)
 #define D_LOADM(p, n) _mm256_maskload_pd(p, D_MASK64(n))
