@@ -100,6 +100,8 @@ def test_batchnorm_parameters_article():
 
 
 def test_keras_blog_code_runs_with_only_its_imports_changed(tmp_path):
+    pytest.importorskip("matplotlib", reason="the blog's code plots with matplotlib "
+                        "(the 'plot' extra)")
     data = _synthetic_data(str(tmp_path / "data"), per_file=64)  # 320 images: 5 steps/epoch
     out = run_example("keras_blog_cifar10.py", data_dir=data, cwd=str(tmp_path))
     assert out.count("Epoch 10/10") == 2
