@@ -15,43 +15,20 @@
 #endif
 
 #if MD_HAVE_X86
+/* the SIMD micro-kernels, for float and double, at each vector width */
+#define MD_TEMPLATE "gemm_simd_impl.h"
 #define MD_SIMD_W 512
 #define MD_VFN(name) MD_FN(MD_CAT(name, _avx512))
-#define md_T float
-#define MD_FN(name) MD_CAT(name, _f32)
-#define MD_IS_F32 1
-#include "gemm_simd_impl.h"
-#undef md_T
-#undef MD_FN
-#undef MD_IS_F32
-#define md_T double
-#define MD_FN(name) MD_CAT(name, _f64)
-#define MD_IS_F32 0
-#include "gemm_simd_impl.h"
-#undef md_T
-#undef MD_FN
-#undef MD_IS_F32
+#include "md_instantiate.h"
 #undef MD_VFN
 #undef MD_SIMD_W
 
 #define MD_SIMD_W 256
 #define MD_VFN(name) MD_FN(MD_CAT(name, _avx2))
-#define md_T float
-#define MD_FN(name) MD_CAT(name, _f32)
-#define MD_IS_F32 1
-#include "gemm_simd_impl.h"
-#undef md_T
-#undef MD_FN
-#undef MD_IS_F32
-#define md_T double
-#define MD_FN(name) MD_CAT(name, _f64)
-#define MD_IS_F32 0
-#include "gemm_simd_impl.h"
-#undef md_T
-#undef MD_FN
-#undef MD_IS_F32
+#include "md_instantiate.h"
 #undef MD_VFN
 #undef MD_SIMD_W
+#undef MD_TEMPLATE
 #endif /* MD_HAVE_X86 */
 
 #define MD_TEMPLATE "gemm_impl.h"
