@@ -15,59 +15,62 @@
 
 /* ---------------------------------------------------------------- elementwise */
 
-/* y = act(x) over n values; y may alias x (every element is read before it is written). */
-md_status MD_FN(md_activation_forward)(md_T *y, const md_T *x, int64_t n, int activation) {
-    if (y == NULL || x == NULL) return MD_ERR_ARG;
-    if (n <= 0) return MD_ERR_SHAPE;
+/* y = act(x) over n values on the calling thread (SIMD where the CPU has it); y may alias
+ * x. The one definition of the forward formulas: md_activation_forward runs it over
+ * blocks in parallel and fused kernels (conv2d) call it on their finished tiles, so a
+ * fused activation is bit-identical to a separate one. An unknown code leaves y as is. */
+void MD_FN(md_activate_range)(md_T *y, const md_T *x, int64_t n, int activation) {
     switch (activation) {
     case MD_ACT_LINEAR:
-        if (y != x) {
-#pragma omp parallel for schedule(static) num_threads(md_threads_for(n))
-            for (int64_t i = 0; i < n; i++) y[i] = x[i];
-        }
-        return MD_OK;
+        if (y != x) memmove(y, x, (size_t)n * sizeof(md_T));
+        return;
     case MD_ACT_RELU:
         /* (x < 0) ? 0 : x keeps NaN as NaN, like max(x, 0) in NumPy */
-#pragma omp parallel for schedule(static) num_threads(md_threads_for(n))
         for (int64_t i = 0; i < n; i++) {
             const md_T v = x[i];
             y[i] = v < (md_T)0 ? (md_T)0 : v;
         }
-        return MD_OK;
+        return;
     case MD_ACT_SIGMOID:
 #if MD_IS_F32 && MD_HAVE_ACT_SIMD
         if (md_use_avx2()) {
-#pragma omp parallel for schedule(static) num_threads(md_threads_for(n))
-            for (int64_t b = 0; b < n; b += MD_ACT_BLOCK)
-                md_sigmoid_avx2(y + b, x + b, md_min64(MD_ACT_BLOCK, n - b));
-            return MD_OK;
+            md_sigmoid_avx2(y, x, n);
+            return;
         }
 #endif
         /* Stable for any |x|: e = exp(-|x|) never overflows; then
          * sigmoid(x) = 1 / (1 + e) for x >= 0 and e / (1 + e) for x < 0. */
-#pragma omp parallel for schedule(static) num_threads(md_threads_for(n))
         for (int64_t i = 0; i < n; i++) {
             const md_T v = x[i];
             const md_T e = MD_AX_EXP(-MD_AX_ABS(v));
             const md_T r = (md_T)1 / ((md_T)1 + e);
             y[i] = v >= (md_T)0 ? r : e * r;
         }
-        return MD_OK;
+        return;
     case MD_ACT_TANH:
 #if MD_IS_F32 && MD_HAVE_ACT_SIMD
         if (md_use_avx2()) {
-#pragma omp parallel for schedule(static) num_threads(md_threads_for(n))
-            for (int64_t b = 0; b < n; b += MD_ACT_BLOCK)
-                md_tanh_avx2(y + b, x + b, md_min64(MD_ACT_BLOCK, n - b));
-            return MD_OK;
+            md_tanh_avx2(y, x, n);
+            return;
         }
 #endif
-#pragma omp parallel for schedule(static) num_threads(md_threads_for(n))
         for (int64_t i = 0; i < n; i++) y[i] = MD_AX_TANH(x[i]);
-        return MD_OK;
+        return;
     default:
-        return MD_ERR_ARG;
+        return;
     }
+}
+
+/* y = act(x) over n values; y may alias x (every element is read before it is written). */
+md_status MD_FN(md_activation_forward)(md_T *y, const md_T *x, int64_t n, int activation) {
+    if (y == NULL || x == NULL) return MD_ERR_ARG;
+    if (n <= 0) return MD_ERR_SHAPE;
+    if (activation < MD_ACT_LINEAR || activation > MD_ACT_TANH) return MD_ERR_ARG;
+    if (activation == MD_ACT_LINEAR && y == x) return MD_OK;
+#pragma omp parallel for schedule(static) num_threads(md_threads_for(n))
+    for (int64_t b = 0; b < n; b += MD_ACT_BLOCK)
+        MD_FN(md_activate_range)(y + b, x + b, md_min64(MD_ACT_BLOCK, n - b), activation);
+    return MD_OK;
 }
 
 /* dx = dy * act'(.) written in terms of the forward OUTPUT y; dx may alias dy. */

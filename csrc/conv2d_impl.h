@@ -1,15 +1,5 @@
 /* conv2d_impl.h -- template of the convolution passes (see conv2d.c). */
 
-#if MD_IS_F32
-#define MD_CV_EXP expf
-#define MD_CV_ABS fabsf
-#define MD_CV_TANH tanhf
-#else
-#define MD_CV_EXP exp
-#define MD_CV_ABS fabs
-#define MD_CV_TANH tanh
-#endif
-
 /* A forward-shaped convolution: out (batch, out_h, out_w, N) from src (batch, src_h,
  * src_w, C) through the taps (ky, kx) of a KH x KW window: output pixel (oy, ox) reads
  * source pixel (oy * sh - pt + ky, ox * sw - pl + kx), or, with strided_bwd, pixel
@@ -346,20 +336,6 @@ static void MD_FN(md_cv_row_ptrs)(const md_T **tab, const md_T *src, const MD_FN
     }
 }
 
-/* Sigmoid / tanh of a finished tile, with the formulas of md_activation_forward. */
-static void MD_FN(md_cv_activate)(md_T *y, int64_t n, int activation) {
-    if (activation == MD_ACT_SIGMOID) {
-        for (int64_t i = 0; i < n; i++) {
-            const md_T v = y[i];
-            const md_T e = MD_CV_EXP(-MD_CV_ABS(v));
-            const md_T r = (md_T)1 / ((md_T)1 + e);
-            y[i] = v >= (md_T)0 ? r : e * r;
-        }
-    } else if (activation == MD_ACT_TANH) {
-        for (int64_t i = 0; i < n; i++) y[i] = MD_CV_TANH(y[i]);
-    }
-}
-
 /* Run a forward-shaped problem into out (M, N); workspace laid out by the plan. */
 static void MD_FN(md_cv_run)(md_T *out, const md_T *bias, int activation,
                              const MD_FN(md_cv) *p, const MD_FN(md_cv_plan) *pl,
@@ -460,7 +436,7 @@ static void MD_FN(md_cv_run)(md_T *out, const md_T *bias, int activation,
                     args.nc = (int)md_min64(NRb, N - jb * NRb);
                     fn(&args);
                 }
-                if (other_act) MD_FN(md_cv_activate)(crow, mr * N, activation);
+                if (other_act) MD_FN(md_activate_range)(crow, crow, mr * N, activation);
             }
         }
     }
@@ -561,7 +537,7 @@ static void MD_FN(md_cv1_run)(md_T *out, const md_T *bias, int activation, const
                 fn(&args);
                 kr->tpose(orow + x0 * N, tmp, NR, (int)N, len, bias, relu);
             }
-            if (other_act) MD_FN(md_cv_activate)(orow, OW * N, activation);
+            if (other_act) MD_FN(md_activate_range)(orow, orow, OW * N, activation);
         }
     }
 }
@@ -1006,7 +982,3 @@ md_status MD_FN(md_conv2d_backward_weight)(md_T *dw, md_T *dbias, const md_T *dy
     md_workspace_release(&ws);
     return MD_OK;
 }
-
-#undef MD_CV_EXP
-#undef MD_CV_ABS
-#undef MD_CV_TANH

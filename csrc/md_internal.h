@@ -97,6 +97,11 @@ void md_force_isa(int level);
 /* Whether the AVX2/FMA code paths (or better) are active: md_isa_level() >= MD_ISA_AVX2. */
 int md_use_avx2(void);
 
+/* y = act(x) over n contiguous values on the calling thread, SIMD where the CPU has it
+ * (activations.c): the epilogue of kernels that fuse an activation. y may alias x. */
+void md_activate_range_f32(float *y, const float *x, int64_t n, int activation);
+void md_activate_range_f64(double *y, const double *x, int64_t n, int activation);
+
 /* Kernel sources are written once as X_impl.h in terms of md_T (the element type) and
  * MD_FN(name) (the name with its _f32/_f64 suffix), then instantiated twice by X.c:
  *     #define MD_TEMPLATE "X_impl.h"

@@ -86,6 +86,26 @@ def test_conv_fused_activation(activation, rng):
     np.testing.assert_allclose(got, want[activation], rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("activation", ["relu", "sigmoid", "tanh"])
+@pytest.mark.parametrize("in_channels", [1, 6])  # the one-channel path and the general one
+def test_conv_fused_activation_float32_equals_separate_activation(activation, in_channels,
+                                                                  rng):
+    # LeNet-sized float32: the fused epilogue runs the same (SIMD) formulas as the
+    # activation op, so the two agree bit for bit, and both match float64 to float32 error
+    x = rng.standard_normal((4, 14, 14, in_channels)).astype(np.float32)
+    kern = (0.3 * rng.standard_normal((5, 5, in_channels, 16))).astype(np.float32)
+    bias = rng.standard_normal(16).astype(np.float32)
+    fused = ops.conv(x, kern, bias=bias, activation=activation)
+    separate = getattr(ops, activation)(ops.conv(x, kern, bias=bias))
+    np.testing.assert_array_equal(fused, separate)
+    x64, kern64, bias64 = (a.astype(np.float64) for a in (x, kern, bias))
+    z = reference.conv2d(x64, kern64, (1, 1), "valid", bias64)
+    want = {"relu": np.maximum(z, 0), "sigmoid": 1 / (1 + np.exp(-z)), "tanh": np.tanh(z)}
+    # float32 sums err relative to the sum of |terms|; each activation is 1-Lipschitz
+    magnitude = reference.conv2d(np.abs(x64), np.abs(kern64), (1, 1), "valid", np.abs(bias64))
+    assert np.all(np.abs(fused - want[activation]) <= 2e-6 * magnitude + 1e-6)
+
+
 def test_conv_seed_layer_sizes_threads_agree_and_repeat(threads, rng):
     # large enough for both the OpenMP path and several weight-gradient chunks
     x = rng.standard_normal((8, 32, 32, 3)).astype(np.float32)
