@@ -1,89 +1,100 @@
 /* batchnorm_impl.h -- batch normalization kernels, written once in terms of md_T and
  * MD_FN (instantiated for float and double by batchnorm.c through md_instantiate.h).
  *
- * All per-channel arithmetic is in double; elements are read as md_T, computed in
- * double and rounded once when stored. Outputs may alias inputs of the same shape
- * (y may be x; dx may be dy or x): every reduction over the inputs finishes before
- * the elementwise pass, which reads and writes each element at the same index. */
+ * Statistics and reductions are accumulated in double; the elementwise passes compute in
+ * md_T from per-lane coefficients prepared in double and rounded once. Outputs may alias
+ * inputs of the same shape (y may be x; dx may be dy or x): every reduction over the
+ * inputs finishes before the elementwise pass, which reads and writes each element at the
+ * same index. */
+
+/* The lane loops of one ISA level (batchnorm_lanes_impl.h). */
+typedef struct {
+    void (*sums)(double *restrict s1, double *restrict s2, int mode, const md_T *restrict a,
+                 const md_T *restrict b, const md_T *restrict ctr, int64_t start,
+                 int64_t end, int64_t P);
+    void (*affine)(md_T *y, const md_T *x, const md_T *restrict m, const md_T *restrict a,
+                   const md_T *restrict b, int64_t start, int64_t end, int64_t P);
+    void (*dx)(md_T *dx, const md_T *dy, const md_T *x, const md_T *restrict m,
+               const md_T *restrict k1, const md_T *restrict k2, const md_T *restrict k3,
+               int64_t start, int64_t end, int64_t P);
+    void (*scale)(md_T *dx, const md_T *dy, const md_T *restrict k, int64_t start,
+                  int64_t end, int64_t P);
+} MD_FN(md_bn_lanes);
+
+#define MD_BN_ATTR
+#define MD_BN_ISA(name) MD_CAT(MD_FN(name), _base)
+#include "batchnorm_lanes_impl.h"
+#undef MD_BN_ATTR
+#undef MD_BN_ISA
+#if MD_HAVE_BN_AVX2
+#define MD_BN_ATTR __attribute__((target("avx2,fma")))
+#define MD_BN_ISA(name) MD_CAT(MD_FN(name), _avx2)
+#if MD_IS_F32
+#define MD_BN_SLICES8 1 /* the 8-lane float intrinsic loops of batchnorm.c */
+#endif
+#include "batchnorm_lanes_impl.h"
+#undef MD_BN_ATTR
+#undef MD_BN_ISA
+#undef MD_BN_SLICES8
+#endif
+
+/* The lane loops for the current ISA level (md_force_isa lowers it for tests). */
+static const MD_FN(md_bn_lanes) *MD_FN(md_bn_lanes_get)(void) {
+#if MD_HAVE_BN_AVX2
+    if (md_use_avx2()) return &MD_CAT(MD_FN(md_bn_lanes_table), _avx2);
+#endif
+    return &MD_CAT(MD_FN(md_bn_lanes_table), _base);
+}
+
+/* lanes[l] = values[l % channels] for the P lanes of the plan, rounded to md_T. */
+static void MD_FN(md_bn_spread)(md_T *lanes, const double *values, const md_bn_plan *p) {
+    for (int64_t l = 0; l < p->period; l++) lanes[l] = (md_T)values[l % p->channels];
+}
+
+/* One zeroed allocation holding `nch` per-channel double arrays followed by `nlanes`
+ * md_T lane arrays; *lanes points at the first lane array. NULL when out of memory. */
+static double *MD_FN(md_bn_alloc)(md_T **lanes, int nch, int nlanes, const md_bn_plan *p) {
+    const size_t dbytes = (size_t)nch * (size_t)p->channels * sizeof(double);
+    const size_t lbytes = (size_t)nlanes * (size_t)p->period * sizeof(md_T);
+    double *w = (double *)calloc(1, dbytes + lbytes);
+    if (w != NULL) *lanes = (md_T *)((char *)w + dbytes);
+    return w;
+}
 
 /* Per-channel sums over the rows of a (and b), in double, following md_bn_plan (see
  * batchnorm.c for the modes). s1 (channels) is written; s2 (channels) is written for
- * MD_BN_DEV and MD_BN_DY_DYXC. Bit-identical for every thread count. */
+ * MD_BN_DEV and MD_BN_DY_DYXC. center (channels) may be NULL for MD_BN_SUM.
+ * Bit-identical for every thread count. */
 static md_status MD_FN(md_bn_sums)(double *s1, double *s2, int mode, const md_T *a,
-                                   const md_T *b, const double *center, int64_t rows,
+                                   const md_T *b, const md_T *center, int64_t rows,
                                    int64_t channels) {
     const md_bn_plan p = md_bn_make_plan(rows, channels);
+    const int64_t P = p.period, G = p.ngroups;
     const int nsums = mode == MD_BN_SUM ? 1 : 2;
-    const int64_t plane = p.ngroups * channels; /* partials of one sum */
-    double *part = (double *)malloc((size_t)(nsums * plane) * sizeof(double));
+    double *part = (double *)malloc((size_t)((nsums * G + 1) * P) * sizeof(double));
     if (part == NULL) return MD_ERR_ALLOC;
-    const int64_t ntasks = p.ngroups * p.nblocks;
+    md_T *ctr = (md_T *)(part + nsums * G * P);
+    for (int64_t l = 0; l < P; l++) ctr[l] = center != NULL ? center[l % channels] : (md_T)0;
+    const MD_FN(md_bn_lanes) *lanes = MD_FN(md_bn_lanes_get)();
 
-#pragma omp parallel for schedule(static) num_threads(md_threads_for(rows * channels))
-    for (int64_t t = 0; t < ntasks; t++) {
-        const int64_t gi = t / p.nblocks;
-        const int64_t c0 = (t % p.nblocks) * MD_BN_CBLOCK;
-        const int64_t cb = md_min64(MD_BN_CBLOCK, channels - c0);
-        const int64_t k_end = md_min64((gi + 1) * p.chunks_per_group, p.nchunks);
-        double g1[MD_BN_CBLOCK], g2[MD_BN_CBLOCK], a1[MD_BN_CBLOCK], a2[MD_BN_CBLOCK];
-        double ctr[MD_BN_CBLOCK];
-        for (int64_t j = 0; j < cb; j++) {
-            g1[j] = 0.0;
-            g2[j] = 0.0;
-            ctr[j] = center != NULL ? center[c0 + j] : 0.0;
-        }
-        for (int64_t k = gi * p.chunks_per_group; k < k_end; k++) {
-            const int64_t r0 = k * MD_REDUCE_CHUNK_ROWS;
-            const int64_t r1 = md_min64(r0 + MD_REDUCE_CHUNK_ROWS, rows);
-            for (int64_t j = 0; j < cb; j++) {
-                a1[j] = 0.0;
-                a2[j] = 0.0;
-            }
-            if (mode == MD_BN_SUM) {
-                for (int64_t r = r0; r < r1; r++) {
-                    const md_T *ar = a + r * channels + c0;
-                    for (int64_t j = 0; j < cb; j++) a1[j] += (double)ar[j];
-                }
-            } else if (mode == MD_BN_DEV) {
-                for (int64_t r = r0; r < r1; r++) {
-                    const md_T *ar = a + r * channels + c0;
-                    for (int64_t j = 0; j < cb; j++) {
-                        const double d = (double)ar[j] - ctr[j];
-                        a1[j] += d * d;
-                        a2[j] += d;
-                    }
-                }
-            } else {
-                for (int64_t r = r0; r < r1; r++) {
-                    const md_T *ar = a + r * channels + c0;
-                    const md_T *br = b + r * channels + c0;
-                    for (int64_t j = 0; j < cb; j++) {
-                        const double dy = (double)ar[j];
-                        a1[j] += dy;
-                        a2[j] += dy * ((double)br[j] - ctr[j]);
-                    }
-                }
-            }
-            for (int64_t j = 0; j < cb; j++) {
-                g1[j] += a1[j];
-                g2[j] += a2[j];
-            }
-        }
-        double *p1 = part + gi * channels + c0;
-        for (int64_t j = 0; j < cb; j++) p1[j] = g1[j];
-        if (nsums == 2) {
-            double *p2 = part + plane + gi * channels + c0;
-            for (int64_t j = 0; j < cb; j++) p2[j] = g2[j];
-        }
+#pragma omp parallel for schedule(static) num_threads(md_threads_for(p.n))
+    for (int64_t gi = 0; gi < G; gi++) {
+        double *g1 = part + gi * P, *g2 = nsums == 2 ? part + (G + gi) * P : NULL;
+        memset(g1, 0, (size_t)P * sizeof(double));
+        if (g2 != NULL) memset(g2, 0, (size_t)P * sizeof(double));
+        int64_t start, end;
+        md_bn_group_range(&p, gi, &start, &end);
+        lanes->sums(g1, g2, mode, a, b, ctr, start, end, P);
     }
 
-    /* group partials in group order */
+    /* fold: groups in order, and within a group the lanes of each channel in order */
     for (int64_t c = 0; c < channels; c++) {
         double t1 = 0.0, t2 = 0.0;
-        for (int64_t gi = 0; gi < p.ngroups; gi++) {
-            t1 += part[gi * channels + c];
-            if (nsums == 2) t2 += part[plane + gi * channels + c];
-        }
+        for (int64_t gi = 0; gi < G; gi++)
+            for (int64_t l = c; l < P; l += channels) {
+                t1 += part[gi * P + l];
+                if (nsums == 2) t2 += part[(G + gi) * P + l];
+            }
         s1[c] = t1;
         if (nsums == 2) s2[c] = t2;
     }
@@ -91,40 +102,41 @@ static md_status MD_FN(md_bn_sums)(double *s1, double *s2, int mode, const md_T 
     return MD_OK;
 }
 
-/* Per-channel mean and biased variance of x (rows, channels) in double: the corrected
- * two-pass algorithm (mean; then squared deviations about it, with the first-order
- * correction sum(d)^2 / n that removes the rounding error of the mean). */
+/* Per-channel mean and biased variance of x (rows, channels) in double, in one pass:
+ * sums of d = x - K and d^2 about a shift K taken from the data (the first row), so
+ * var = mean(d^2) - mean(d)^2 suffers no cancellation unless K lies many standard
+ * deviations from the mean, which a sample of the data does not. */
 static md_status MD_FN(md_bn_stats)(double *mean, double *var, const md_T *x, int64_t rows,
                                     int64_t channels) {
-    md_status st = MD_FN(md_bn_sums)(mean, NULL, MD_BN_SUM, x, NULL, NULL, rows, channels);
-    if (st != MD_OK) return st;
-    const double inv_n = 1.0 / (double)rows;
-    for (int64_t c = 0; c < channels; c++) mean[c] *= inv_n;
-    double *dsum = (double *)malloc((size_t)channels * sizeof(double));
-    if (dsum == NULL) return MD_ERR_ALLOC;
-    st = MD_FN(md_bn_sums)(var, dsum, MD_BN_DEV, x, NULL, mean, rows, channels);
+    const md_T *shift = x; /* the first row */
+    const md_status st = MD_FN(md_bn_sums)(mean, var, MD_BN_DEV, x, NULL, shift, rows,
+                                           channels);
     if (st == MD_OK) {
+        const double inv_n = 1.0 / (double)rows;
         for (int64_t c = 0; c < channels; c++) {
-            const double corr = dsum[c] * inv_n; /* mean of the deviations */
-            const double v = var[c] * inv_n - corr * corr;
+            const double dm = mean[c] * inv_n; /* mean of the deviations */
+            const double v = var[c] * inv_n - dm * dm;
             var[c] = v > 0.0 ? v : (v == v ? 0.0 : v); /* clamp rounding, keep NaN */
-            mean[c] += corr;
+            mean[c] = (double)shift[c] + dm;
         }
     }
-    free(dsum);
     return st;
 }
 
-/* y[r, c] = (x[r, c] - mean[c]) * scale[c] + shift[c], parallel over rows. */
+/* y = (x - mean) * scale + shift elementwise, from per-channel double coefficients. */
 static void MD_FN(md_bn_affine)(md_T *y, const md_T *x, const double *mean,
-                                const double *scale, const double *shift, int64_t rows,
-                                int64_t channels) {
-#pragma omp parallel for schedule(static) num_threads(md_threads_for(rows * channels))
-    for (int64_t r = 0; r < rows; r++) {
-        const md_T *xr = x + r * channels;
-        md_T *yr = y + r * channels;
-        for (int64_t c = 0; c < channels; c++)
-            yr[c] = (md_T)(((double)xr[c] - mean[c]) * scale[c] + shift[c]);
+                                const double *scale, const double *shift, md_T *lanes,
+                                const md_bn_plan *p) {
+    md_T *m = lanes, *a = lanes + p->period, *b = lanes + 2 * p->period;
+    MD_FN(md_bn_spread)(m, mean, p);
+    MD_FN(md_bn_spread)(a, scale, p);
+    MD_FN(md_bn_spread)(b, shift, p);
+    const MD_FN(md_bn_lanes) *fns = MD_FN(md_bn_lanes_get)();
+#pragma omp parallel for schedule(static) num_threads(md_threads_for(p->n))
+    for (int64_t gi = 0; gi < p->ngroups; gi++) {
+        int64_t start, end;
+        md_bn_group_range(p, gi, &start, &end);
+        fns->affine(y, x, m, a, b, start, end, p->period);
     }
 }
 
@@ -141,20 +153,21 @@ static md_status MD_FN(md_bn_given_stats)(double *mean_d, double *r_d, const md_
 }
 
 /* The common start of the kernels that use given statistics (forward_infer and both
- * backwards): the geometry check, then MD_ERR_ARG unless `pointers_ok`, then a zeroed
- * double array of `narrays` rows of channels whose first two rows are mean and
- * 1 / sqrt(var + eps) (md_bn_given_stats). On MD_OK the caller owns *work and frees it;
- * on any error nothing is left allocated. */
-static md_status MD_FN(md_bn_begin_given)(double **work, int narrays, int pointers_ok,
+ * backwards): the geometry check, then MD_ERR_ARG unless `pointers_ok`, then the zeroed
+ * allocation of md_bn_alloc (`nch` channel arrays, `nlanes` lane arrays) whose first two
+ * channel arrays are mean and 1 / sqrt(var + eps) (md_bn_given_stats). On MD_OK the
+ * caller owns *work and frees it; on any error nothing is left allocated. */
+static md_status MD_FN(md_bn_begin_given)(double **work, md_T **lanes, md_bn_plan *p,
+                                          int nch, int nlanes, int pointers_ok,
                                           const md_T *mean, const md_T *var,
                                           const md_batchnorm_geom *g) {
     md_status st = md_bn_check_geom(g, (int)sizeof(md_T));
     if (st != MD_OK) return st;
     if (!pointers_ok) return MD_ERR_ARG;
-    const int64_t channels = g->channels;
-    double *w = (double *)calloc((size_t)narrays * (size_t)channels, sizeof(double));
+    *p = md_bn_make_plan(g->rows, g->channels);
+    double *w = MD_FN(md_bn_alloc)(lanes, nch, nlanes, p);
     if (w == NULL) return MD_ERR_ALLOC;
-    st = MD_FN(md_bn_given_stats)(w, w + channels, mean, var, channels, g->epsilon);
+    st = MD_FN(md_bn_given_stats)(w, w + g->channels, mean, var, g->channels, g->epsilon);
     if (st != MD_OK) {
         free(w);
         return st;
@@ -202,7 +215,9 @@ md_status MD_FN(md_batchnorm_forward_train)(md_T *y, md_T *batch_mean, md_T *bat
     if (st != MD_OK) return st;
     if (y == NULL || batch_mean == NULL || batch_var == NULL || x == NULL) return MD_ERR_ARG;
     const int64_t rows = g->rows, channels = g->channels;
-    double *work = (double *)calloc(4 * (size_t)channels, sizeof(double));
+    const md_bn_plan p = md_bn_make_plan(rows, channels);
+    md_T *lanes;
+    double *work = MD_FN(md_bn_alloc)(&lanes, 4, 3, &p);
     if (work == NULL) return MD_ERR_ALLOC;
     double *mean_d = work, *var_d = work + channels;
     double *scale = work + 2 * channels, *shift = work + 3 * channels;
@@ -217,7 +232,7 @@ md_status MD_FN(md_batchnorm_forward_train)(md_T *y, md_T *batch_mean, md_T *bat
         shift[c] = beta != NULL ? (double)beta[c] : 0.0;
     }
     /* y may alias x: normalise before anything else is written over x's memory */
-    MD_FN(md_bn_affine)(y, x, mean_d, scale, shift, rows, channels);
+    MD_FN(md_bn_affine)(y, x, mean_d, scale, shift, lanes, &p);
     for (int64_t c = 0; c < channels; c++) {
         batch_mean[c] = (md_T)mean_d[c];
         batch_var[c] = (md_T)var_d[c];
@@ -234,8 +249,11 @@ md_status MD_FN(md_batchnorm_forward_infer)(md_T *y, const md_T *x, const md_T *
                                             const md_T *var, const md_T *gamma,
                                             const md_T *beta, const md_batchnorm_geom *g) {
     double *work;
+    md_T *lanes;
+    md_bn_plan p;
     const md_status st = MD_FN(md_bn_begin_given)(
-        &work, 3, y != NULL && x != NULL && mean != NULL && var != NULL, mean, var, g);
+        &work, &lanes, &p, 3, 3, y != NULL && x != NULL && mean != NULL && var != NULL, mean,
+        var, g);
     if (st != MD_OK) return st;
     const int64_t channels = g->channels;
     double *mean_d = work, *scale = work + channels, *shift = work + 2 * channels;
@@ -243,7 +261,7 @@ md_status MD_FN(md_batchnorm_forward_infer)(md_T *y, const md_T *x, const md_T *
         scale[c] *= gamma != NULL ? (double)gamma[c] : 1.0;
         shift[c] = beta != NULL ? (double)beta[c] : 0.0;
     }
-    MD_FN(md_bn_affine)(y, x, mean_d, scale, shift, g->rows, channels);
+    MD_FN(md_bn_affine)(y, x, mean_d, scale, shift, lanes, &p);
     free(work);
     return MD_OK;
 }
@@ -253,39 +271,44 @@ md_status MD_FN(md_batchnorm_backward_train)(md_T *dx, md_T *dgamma, md_T *dbeta
                                              const md_T *batch_mean, const md_T *batch_var,
                                              const md_T *gamma, const md_batchnorm_geom *g) {
     double *work;
+    md_T *lanes;
+    md_bn_plan p;
     md_status st = MD_FN(md_bn_begin_given)(
-        &work, 4,
+        &work, &lanes, &p, 4, 4,
         dx != NULL && dy != NULL && x != NULL && batch_mean != NULL && batch_var != NULL,
         batch_mean, batch_var, g);
     if (st != MD_OK) return st;
     const int64_t rows = g->rows, channels = g->channels;
     double *mean_d = work, *r_d = work + channels;
     double *s_dy = work + 2 * channels, *s_dyxc = work + 3 * channels;
-    st = MD_FN(md_bn_sums)(s_dy, s_dyxc, MD_BN_DY_DYXC, dy, x, mean_d, rows, channels);
+    st = MD_FN(md_bn_sums)(s_dy, s_dyxc, MD_BN_DY_DYXC, dy, x, batch_mean, rows,
+                           channels);
     if (st != MD_OK) {
         free(work);
         return st;
     }
     MD_FN(md_bn_param_grads)(dgamma, dbeta, r_d, s_dy, s_dyxc, channels);
-    /* dx = gamma*r * (dy - sum dy / m - (x - mean) * r^2 * sum dy*(x - mean) / m), kept in
-     * the per-channel arrays: k1 = gamma*r, k2 = sum dy / m, k3 = r^2 sum dy*(x-mean) / m */
+    /* dx = gamma*r * (dy - sum dy / m - (x - mean) * r^2 * sum dy*(x - mean) / m), from
+     * the per-channel k1 = gamma*r, k2 = sum dy / m, k3 = r^2 sum dy*(x-mean) / m */
     const double inv_m = 1.0 / (double)rows;
     for (int64_t c = 0; c < channels; c++) {
         const double r = r_d[c];
-        const double k3 = r * r * s_dyxc[c] * inv_m;
+        s_dyxc[c] = r * r * s_dyxc[c] * inv_m;
         s_dy[c] *= inv_m;
-        s_dyxc[c] = k3;
         r_d[c] = (gamma != NULL ? (double)gamma[c] : 1.0) * r;
     }
-    const double *k1 = r_d, *k2 = s_dy, *k3 = s_dyxc;
-#pragma omp parallel for schedule(static) num_threads(md_threads_for(rows * channels))
-    for (int64_t r = 0; r < rows; r++) {
-        const md_T *dyr = dy + r * channels;
-        const md_T *xr = x + r * channels;
-        md_T *dxr = dx + r * channels;
-        for (int64_t c = 0; c < channels; c++)
-            dxr[c] = (md_T)(k1[c] * ((double)dyr[c] - k2[c] -
-                                     ((double)xr[c] - mean_d[c]) * k3[c]));
+    const int64_t P = p.period;
+    md_T *m = lanes, *k1 = lanes + P, *k2 = lanes + 2 * P, *k3 = lanes + 3 * P;
+    MD_FN(md_bn_spread)(m, mean_d, &p);
+    MD_FN(md_bn_spread)(k1, r_d, &p);
+    MD_FN(md_bn_spread)(k2, s_dy, &p);
+    MD_FN(md_bn_spread)(k3, s_dyxc, &p);
+    const MD_FN(md_bn_lanes) *fns = MD_FN(md_bn_lanes_get)();
+#pragma omp parallel for schedule(static) num_threads(md_threads_for(p.n))
+    for (int64_t gi = 0; gi < p.ngroups; gi++) {
+        int64_t start, end;
+        md_bn_group_range(&p, gi, &start, &end);
+        fns->dx(dx, dy, x, m, k1, k2, k3, start, end, P);
     }
     free(work);
     return MD_OK;
@@ -296,16 +319,18 @@ md_status MD_FN(md_batchnorm_backward_infer)(md_T *dx, md_T *dgamma, md_T *dbeta
                                              const md_T *mean, const md_T *var,
                                              const md_T *gamma, const md_batchnorm_geom *g) {
     double *work;
+    md_T *lanes;
+    md_bn_plan p;
     md_status st = MD_FN(md_bn_begin_given)(
-        &work, 4, dx != NULL && dy != NULL && x != NULL && mean != NULL && var != NULL,
-        mean, var, g);
+        &work, &lanes, &p, 4, 1,
+        dx != NULL && dy != NULL && x != NULL && mean != NULL && var != NULL, mean, var, g);
     if (st != MD_OK) return st;
     const int64_t rows = g->rows, channels = g->channels;
-    double *mean_d = work, *r_d = work + channels;
+    double *r_d = work + channels; /* work holds the mean first */
     double *s_dy = work + 2 * channels, *s_dyxc = work + 3 * channels;
     /* parameter gradients first (dx may alias dy) */
     if (dgamma != NULL)
-        st = MD_FN(md_bn_sums)(s_dy, s_dyxc, MD_BN_DY_DYXC, dy, x, mean_d, rows, channels);
+        st = MD_FN(md_bn_sums)(s_dy, s_dyxc, MD_BN_DY_DYXC, dy, x, mean, rows, channels);
     else if (dbeta != NULL)
         st = MD_FN(md_bn_sums)(s_dy, NULL, MD_BN_SUM, dy, NULL, NULL, rows, channels);
     if (st != MD_OK) {
@@ -315,12 +340,13 @@ md_status MD_FN(md_batchnorm_backward_infer)(md_T *dx, md_T *dgamma, md_T *dbeta
     MD_FN(md_bn_param_grads)(dgamma, dbeta, r_d, s_dy, s_dyxc, channels);
     for (int64_t c = 0; c < channels; c++)
         r_d[c] *= gamma != NULL ? (double)gamma[c] : 1.0; /* now gamma * r */
-    const double *k = r_d;
-#pragma omp parallel for schedule(static) num_threads(md_threads_for(rows * channels))
-    for (int64_t r = 0; r < rows; r++) {
-        const md_T *dyr = dy + r * channels;
-        md_T *dxr = dx + r * channels;
-        for (int64_t c = 0; c < channels; c++) dxr[c] = (md_T)((double)dyr[c] * k[c]);
+    MD_FN(md_bn_spread)(lanes, r_d, &p);
+    const MD_FN(md_bn_lanes) *fns = MD_FN(md_bn_lanes_get)();
+#pragma omp parallel for schedule(static) num_threads(md_threads_for(p.n))
+    for (int64_t gi = 0; gi < p.ngroups; gi++) {
+        int64_t start, end;
+        md_bn_group_range(&p, gi, &start, &end);
+        fns->scale(dx, dy, lanes, start, end, p.period);
     }
     free(work);
     return MD_OK;

@@ -536,6 +536,8 @@ def _bn_input(x, where, axis, name="x"):
     x = _prepare(x, name, where)
     _require_nonempty(x, name, where)
     axis = _bn_axis(axis, x.ndim, where)
+    if axis == x.ndim - 1:  # channels last already: a view, no copy
+        return x.reshape(-1, x.shape[-1]), x.shape, axis
     moved = np.ascontiguousarray(np.moveaxis(x, axis, -1))
     return moved.reshape(-1, moved.shape[-1]), moved.shape, axis
 
@@ -547,6 +549,8 @@ def _bn_like_input(dy, x2d, moved_shape, axis, where):
     if dy.shape != x_shape:
         raise ValueError(f"{where}: argument 'dy' must have the shape of 'x' {x_shape}, "
                          f"received shape {dy.shape}")
+    if axis == len(moved_shape) - 1:
+        return dy.reshape(x2d.shape)
     return np.ascontiguousarray(np.moveaxis(dy, axis, -1)).reshape(x2d.shape)
 
 
@@ -569,8 +573,11 @@ def _bn_vector(v, name, where, channels, dtype, optional=True):
             return None
         raise TypeError(f"{where}: argument '{name}' must be an array of shape "
                         f"({channels},), received None")
+    if (type(v) is np.ndarray and v.shape == (channels,) and v.dtype == dtype and
+            v.flags.c_contiguous):
+        return v  # the common case, checked without a copy
     v = _prepare(v, name, where, dtype)
-    if v.size != channels or np.count_nonzero(np.array(v.shape) != 1) > 1:
+    if v.size != channels or len([n for n in v.shape if n != 1]) > 1:
         raise ValueError(f"{where}: argument '{name}' must have shape ({channels},) (one "
                          f"value per channel), received shape {v.shape}")
     return v.reshape(channels)
@@ -578,7 +585,8 @@ def _bn_vector(v, name, where, channels, dtype, optional=True):
 
 def _bn_nonnegative_variance(variance, epsilon, name, where):
     """ValueError when variance + epsilon < 0 for some channel (NaN passes)."""
-    if np.any(variance.astype(np.float64) + epsilon < 0):
+    # in float64, as the kernel checks it; NaN compares False and passes
+    if np.less(variance, -epsilon, signature=(np.float64, np.float64, np.bool_)).any():
         raise ValueError(f"{where}: argument '{name}' must be >= -epsilon "
                          f"({-epsilon}) in every channel, received minimum "
                          f"{float(np.nanmin(variance))}")

@@ -1,4 +1,6 @@
 """Shared fixtures for minidl's tests."""
+import ctypes
+
 import numpy as np
 import pytest
 
@@ -34,3 +36,22 @@ def simd_path(request):
     minidl._C.force_portable(request.param)
     yield request.param
     minidl._C.force_portable(False)
+
+
+# The kernels exist for AVX-512, AVX2/FMA and portable C, chosen at run time. The library
+# exports md_force_isa (an internal test hook: cap the level; -1 restores detection), which
+# ctypes reaches in the already loaded extension.
+ISA_LIB = ctypes.CDLL(minidl._C.__file__)
+ISA_LEVELS = {"avx512": 2, "avx2": 1, "portable": 0}
+
+
+@pytest.fixture(params=list(ISA_LEVELS))
+def isa(request):
+    """Run a test on one instruction-set level (skipped where the CPU lacks it)."""
+    level = ISA_LEVELS[request.param]
+    if ISA_LIB.md_cpu_isa() < level:
+        pytest.skip(f"the CPU has no {request.param}")
+    ISA_LIB.md_force_isa(level)
+    assert ISA_LIB.md_isa_level() == level
+    yield request.param
+    ISA_LIB.md_force_isa(-1)

@@ -465,3 +465,33 @@ def test_bad_arguments_C_wrappers():
         _C.moments(np.empty(0), np.empty(0), np.empty((4, 0)))
     with pytest.raises(ValueError):  # mixed dtypes never reach C
         _C.moments(np.empty(3, np.float32), v, x)
+
+
+# ---------------------------------------------------------------- every instruction-set path
+# (rows, channels): lane periods of lcm(channels, 8) with a partial last period (6, 3, 10),
+# whole 8-lane periods over many reduction groups (16, 64), and a channel count whose
+# period is the row itself and not a multiple of 8 (130)
+ISA_SHAPES = [(64 * 28 * 28 + 3, 6), (1001, 3), (77, 10), (6400, 16), (8192, 64), (50, 130)]
+
+
+@pytest.mark.parametrize("shape", ISA_SHAPES, ids=str)
+def test_every_isa_matches_reference(rng, dtype, isa, shape):
+    x, gamma, beta = make_inputs(rng, shape, dtype)
+    dy = rng.normal(size=shape).astype(dtype)
+    y, mean, var = ops.batch_norm_train(x, gamma, beta, None, None)
+    y_ref, mean_ref, var_ref, _, _ = ref.batch_norm_train_ref(x, gamma, beta)
+    check(y, y_ref, dtype)
+    check(mean, mean_ref, dtype)
+    check(var, var_ref, dtype)
+    dx, dgamma, dbeta = ops.batch_norm_train_backward(dy, x, mean, var, gamma)
+    dx_ref, dgamma_ref, dbeta_ref = ref.batch_norm_train_backward_ref(dy, x, gamma)
+    tol = TOL[dtype] if dtype == np.float64 else dict(rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(dx, dx_ref, **tol)
+    scale = np.sqrt(shape[0])  # sums over the rows: compare relative to their size
+    np.testing.assert_allclose(dgamma, dgamma_ref, rtol=tol["rtol"], atol=tol["atol"] * scale)
+    np.testing.assert_allclose(dbeta, dbeta_ref, rtol=tol["rtol"], atol=tol["atol"] * scale)
+    yi = ops.batch_normalization(x, mean_ref.astype(dtype), var_ref.astype(dtype),
+                                 offset=beta, scale=gamma)
+    check(yi, y_ref, dtype)
+    dxi, _, _ = ops.batch_normalization_backward(dy, x, mean, var, scale=gamma)
+    check(dxi, dy * gamma / np.sqrt(var.astype(np.float64) + 1e-3), dtype)

@@ -9,7 +9,7 @@ import minidl
 from minidl import ops
 
 import reference
-from conftest import TOL
+from conftest import ISA_LIB, TOL
 from gradcheck import assert_gradient
 
 # (N, H, W, C_in, kernel, C_out): batch 1, odd sizes, channel counts not a multiple of 8
@@ -158,23 +158,8 @@ def test_conv_bad_arguments():
 
 
 # ---------------------------------------------------------------- every instruction-set path
-# The kernels exist for AVX-512, AVX2/FMA and portable C, chosen at run time. The library
-# exports md_force_isa (an internal test hook: cap the level; -1 restores detection), which
-# ctypes reaches in the already loaded extension.
-_LIB = ctypes.CDLL(minidl._C.__file__)
-ISA_LEVELS = {"avx512": 2, "avx2": 1, "portable": 0}
-
-
-@pytest.fixture(params=list(ISA_LEVELS))
-def isa(request):
-    """Run a test on one instruction-set level (skipped where the CPU lacks it)."""
-    level = ISA_LEVELS[request.param]
-    if _LIB.md_cpu_isa() < level:
-        pytest.skip(f"the CPU has no {request.param}")
-    _LIB.md_force_isa(level)
-    assert _LIB.md_isa_level() == level
-    yield request.param
-    _LIB.md_force_isa(-1)
+# (the `isa` fixture of conftest.py caps the level through md_force_isa)
+_LIB = ISA_LIB
 
 
 # (N, H, W, C_in, kernel, C_out, stride, padding), chosen to reach every kernel shape:

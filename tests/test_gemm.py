@@ -1,4 +1,5 @@
 """The packed GEMM (minidl.ops.matmul and the raw _C.gemm) against NumPy float64."""
+
 import ctypes
 
 import numpy as np
@@ -9,7 +10,7 @@ import minidl
 from minidl import _C, ops
 
 import reference
-from conftest import TOL
+from conftest import ISA_LIB, TOL
 from gradcheck import assert_gradient
 
 
@@ -116,22 +117,8 @@ def test_matmul_bad_arguments():
 
 
 # ---------------------------------------------------------------- every instruction-set path
-# md_force_isa is an internal test hook of the extension (cap the instruction-set level;
-# -1 restores detection), reached through ctypes in the already loaded library.
-_LIB = ctypes.CDLL(_C.__file__)
-ISA_LEVELS = {"avx512": 2, "avx2": 1, "portable": 0}
-
-
-@pytest.fixture(params=list(ISA_LEVELS))
-def isa(request):
-    """Run a test on one instruction-set level (skipped where the CPU lacks it)."""
-    level = ISA_LEVELS[request.param]
-    if _LIB.md_cpu_isa() < level:
-        pytest.skip(f"the CPU has no {request.param}")
-    _LIB.md_force_isa(level)
-    assert _LIB.md_isa_level() == level
-    yield request.param
-    _LIB.md_force_isa(-1)
+# (the `isa` fixture of conftest.py caps the level through md_force_isa)
+_LIB = ISA_LIB
 
 
 @pytest.mark.parametrize("shape", [(1, 1, 1), (13, 37, 300), (145, 33, 257), (25, 65, 7),
