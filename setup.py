@@ -215,7 +215,9 @@ def core_extension():
         "minidl._C",
         sources=sources,
         include_dirs=[os.path.join(HERE, "csrc"), numpy.get_include()],
-        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+        # NPY_1_22: the data-allocator API (PyDataMem_SetHandler) of _C_memory.pxi
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION"),
+                       ("NPY_TARGET_VERSION", "NPY_1_22_API_VERSION")],
         extra_compile_args=compile_args,
         extra_link_args=link_args,
         depends=glob("csrc/*.h") + glob("minidl/*.pxi") + glob("minidl/*.pxd"),

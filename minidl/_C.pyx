@@ -21,6 +21,7 @@ include "_C_loss.pxi"
 include "_C_optim.pxi"
 include "_C_tensor_ops.pxi"
 include "_C_image.pxi"
+include "_C_memory.pxi"
 
 
 def _embed_fused_signatures():

@@ -10,6 +10,7 @@ from minidl import callbacks as callbacks_module
 from minidl.layers import InputLayer, Layer
 from minidl.layers import deserialize as deserialize_layer
 from minidl.layers import serialize as serialize_layer
+from minidl.memory import MemoryArena
 from minidl.models import data_adapter
 from minidl.models.summary import summary_lines
 from minidl.utils import Progbar
@@ -75,6 +76,8 @@ class Sequential:
         # (never half an optimizer update). predict() does not take it: concurrent
         # predictions only read the weights and share no mutable state.
         self._state_lock = threading.RLock()
+        # the step's arrays reuse the buffers of the previous step's (minidl.memory)
+        self._memory = MemoryArena()
         for layer in layers or []:
             self.add(layer)
 
@@ -330,7 +333,7 @@ class Sequential:
                 break
 
     def _train_step(self, x, y):
-        with self._state_lock:
+        with self._state_lock, self._memory:
             return self._train_step_locked(x, y)
 
     def _train_step_locked(self, x, y):
