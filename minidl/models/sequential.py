@@ -298,8 +298,9 @@ class Sequential:
         if self._runner is not None:
             return self._runner.forward(x, training)
         self._ensure_built(x)
-        for layer in self._layers:
-            x = layer(x, training=training)
+        with self._memory:  # inference too: each batch reuses the previous one's buffers
+            for layer in self._layers:
+                x = layer(x, training=training)
         return x
 
     def _uses_fused_softmax(self):
