@@ -37,5 +37,13 @@ static inline int64_t md_pool_scatter_work(const md_pool2d_geom *g) {
                     g->batch * g->out_h * g->out_w * g->channels);
 }
 
+/* Whether every window lies wholly inside the image (no padding reaches any): then the
+ * average pooling passes take their row-wise fast paths. */
+static inline int md_pool_windows_whole(const md_pool2d_geom *g) {
+    return g->pad_top == 0 && g->pad_left == 0 &&
+           (g->out_h - 1) * g->stride_h + g->pool_h <= g->in_h &&
+           (g->out_w - 1) * g->stride_w + g->pool_w <= g->in_w;
+}
+
 #define MD_TEMPLATE "pool2d_impl.h"
 #include "md_instantiate.h"

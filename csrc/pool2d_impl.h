@@ -133,6 +133,30 @@ md_status MD_FN(md_maxpool2d_backward)(md_T *dx, const md_T *dy, const int64_t *
     return bad ? MD_ERR_ARG : MD_OK;
 }
 
+/* One output row r = n * out_h + oh of average pooling when every window is whole
+ * (md_pool_windows_whole): the pool_h input rows are summed first, in double over the
+ * contiguous width (a vector loop whatever the channel count), then each window's
+ * pool_w columns of that sum. tmp: in_w * channels doubles. */
+static void MD_FN(md_avgpool_row_whole)(md_T *y, const md_T *x, const md_pool2d_geom *g,
+                                        int64_t r, double *restrict tmp) {
+    const int64_t channels = g->channels, width = g->in_w * channels;
+    const int64_t n = r / g->out_h, oh = r % g->out_h;
+    const md_T *restrict xr = x + (n * g->in_h + oh * g->stride_h) * width;
+    for (int64_t j = 0; j < width; j++) tmp[j] = (double)xr[j];
+    for (int64_t h = 1; h < g->pool_h; h++)
+        for (int64_t j = 0; j < width; j++) tmp[j] += (double)xr[h * width + j];
+    const double inv_count = 1.0 / (double)(g->pool_h * g->pool_w);
+    md_T *restrict yr = y + r * g->out_w * channels;
+    for (int64_t ow = 0; ow < g->out_w; ow++) {
+        const double *t = tmp + ow * g->stride_w * channels;
+        for (int64_t c = 0; c < channels; c++) {
+            double sum = t[c];
+            for (int64_t w = 1; w < g->pool_w; w++) sum += t[w * channels + c];
+            yr[ow * channels + c] = (md_T)(sum * inv_count);
+        }
+    }
+}
+
 /* y (batch, out_h, out_w, channels) = mean of x over the real (unpadded) cells of each
  * window, accumulated in double. */
 md_status MD_FN(md_avgpool2d_forward)(md_T *y, const md_T *x, const md_pool2d_geom *g) {
@@ -140,9 +164,47 @@ md_status MD_FN(md_avgpool2d_forward)(md_T *y, const md_T *x, const md_pool2d_ge
     const md_status st = md_pool2d_geom_check(g);
     if (st != MD_OK) return st;
     const int64_t rows = g->batch * g->out_h;
+    if (md_pool_windows_whole(g)) {
+        int failed = 0;
+#pragma omp parallel num_threads(md_threads_for(md_pool_work(g))) reduction(| : failed)
+        {
+            double *tmp = (double *)malloc((size_t)(g->in_w * g->channels) * sizeof(double));
+            failed = tmp == NULL;
+#pragma omp for schedule(static)
+            for (int64_t r = 0; r < rows; r++)
+                if (tmp != NULL) MD_FN(md_avgpool_row_whole)(y, x, g, r, tmp);
+            free(tmp);
+        }
+        return failed ? MD_ERR_ALLOC : MD_OK;
+    }
 #pragma omp parallel for schedule(static) num_threads(md_threads_for(md_pool_work(g)))
     for (int64_t r = 0; r < rows; r++) MD_FN(md_pool_forward_row)(y, NULL, x, *g, r, 1);
     return MD_OK;
+}
+
+/* Image n of the average pooling backward when every window is whole and no two overlap
+ * (stride >= pool): each input cell belongs to at most one window, so dx is written
+ * once, row by row, instead of zeroed and then accumulated. */
+static void MD_FN(md_avgpool_backward_disjoint)(md_T *restrict dxn, const md_T *restrict dyn,
+                                                const md_pool2d_geom *g) {
+    const int64_t channels = g->channels, width = g->in_w * channels;
+    const md_T scale = (md_T)(1.0 / (double)(g->pool_h * g->pool_w));
+    const int gaps = g->stride_w != g->pool_w || g->out_w * g->stride_w != g->in_w;
+    for (int64_t h = 0; h < g->in_h; h++) {
+        md_T *restrict dxr = dxn + h * width;
+        const int64_t oh = h / g->stride_h;
+        if (oh >= g->out_h || h - oh * g->stride_h >= g->pool_h) {
+            memset(dxr, 0, (size_t)width * sizeof(md_T));
+            continue;
+        }
+        if (gaps) memset(dxr, 0, (size_t)width * sizeof(md_T));
+        const md_T *restrict dyr = dyn + oh * g->out_w * channels;
+        for (int64_t ow = 0; ow < g->out_w; ow++)
+            for (int64_t w = 0; w < g->pool_w; w++) {
+                md_T *restrict d = dxr + (ow * g->stride_w + w) * channels;
+                for (int64_t c = 0; c < channels; c++) d[c] = dyr[ow * channels + c] * scale;
+            }
+    }
 }
 
 /* dx (batch, in_h, in_w, channels) = 0, then every real cell of each window receives
@@ -155,6 +217,12 @@ md_status MD_FN(md_avgpool2d_backward)(md_T *dx, const md_T *dy, const md_pool2d
     const int64_t out_h = g->out_h, out_w = g->out_w;
     const int64_t image = in_h * in_w * channels, out_image = out_h * out_w * channels;
 
+    if (md_pool_windows_whole(g) && g->stride_h >= g->pool_h && g->stride_w >= g->pool_w) {
+#pragma omp parallel for schedule(static) num_threads(md_threads_for(md_pool_work(g)))
+        for (int64_t n = 0; n < g->batch; n++)
+            MD_FN(md_avgpool_backward_disjoint)(dx + n * image, dy + n * out_image, g);
+        return MD_OK;
+    }
 #pragma omp parallel for schedule(static) num_threads(md_threads_for(md_pool_work(g)))
     for (int64_t n = 0; n < g->batch; n++) {
         md_T *restrict dxn = dx + n * image;
