@@ -1374,11 +1374,12 @@ def sparse_categorical_crossentropy_backward(dloss, target, output, from_logits=
 def _optim_scalar(value, name, where, low=None, high=None, high_open=False):
     """A finite real scalar argument as a float, optionally inside [low, high] (or
     [low, high) when ``high_open``); TypeError/ValueError naming the argument otherwise."""
-    if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf":
-        value = value.item()
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{where}: argument '{name}' must be a real number, "
-                        f"received {value!r}")
+    if type(value) is not float:  # the common case skips the slow ABC checks
+        if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf":
+            value = value.item()
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+            raise TypeError(f"{where}: argument '{name}' must be a real number, "
+                            f"received {value!r}")
     result = float(value)
     if not np.isfinite(result):
         raise ValueError(f"{where}: argument '{name}' must be finite, received {value!r}")
@@ -1431,19 +1432,33 @@ def _optim_arrays(where, variable, gradient, states):
     flat = {name: (None if array is None else _optim_inplace(array, name, where, variable))
             for name, array in states.items()}
     updated = [("variable", variable)] + [(n, a) for n, a in states.items() if a is not None]
-    for i, (name_a, a) in enumerate(updated):
-        for name_b, b in updated[i + 1:]:
-            if np.may_share_memory(a, b):
-                raise ValueError(f"{where}: arguments '{name_a}' and '{name_b}' must be "
-                                 f"separate arrays, received arrays that share memory")
     grad_shape = np.shape(gradient)
     if grad_shape != variable.shape:
         raise ValueError(f"{where}: argument 'gradient' must have the shape of the variable "
                          f"{variable.shape}, received shape {grad_shape}")
     grad = _prepare(gradient, "gradient", where, dtype=variable.dtype).reshape(-1)
+    if _distinct_buffers([a for _, a in updated] + [grad]):
+        return var, grad, flat  # the common case: no overlap is possible
+    for i, (name_a, a) in enumerate(updated):
+        for name_b, b in updated[i + 1:]:
+            if np.may_share_memory(a, b):
+                raise ValueError(f"{where}: arguments '{name_a}' and '{name_b}' must be "
+                                 f"separate arrays, received arrays that share memory")
     if any(np.may_share_memory(grad, a) for _, a in updated):
         grad = grad.copy()
     return var, grad, flat
+
+
+def _distinct_buffers(arrays):
+    """True when the arrays are views of distinct arrays that own their memory: then no
+    two can overlap. False means "check properly", not "they overlap"."""
+    owners = set()
+    for a in arrays:
+        owner = a if a.base is None else a.base
+        if owner.base is not None or not isinstance(owner, np.ndarray):
+            return False
+        owners.add(id(owner))
+    return len(owners) == len(arrays)
 
 
 @_dispatch
