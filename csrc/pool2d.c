@@ -45,5 +45,70 @@ static inline int md_pool_windows_whole(const md_pool2d_geom *g) {
            (g->out_w - 1) * g->stride_w + g->pool_w <= g->in_w;
 }
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define MD_HAVE_POOL_AVX2 1
+
+/* Max and argmax of one float window for 8 channels at c of the image xn, with the rule
+ * of md_maxpool_cell (ties keep the first cell in row-major order; a NaN is taken over a
+ * number). The running index is int32 (the caller checks the image has < 2^31 cells) and
+ * widened to int64 when stored. */
+__attribute__((target("avx2,fma"))) static inline void md_maxpool8_avx2(
+    float *yo, int64_t *ao, const float *xn, int64_t channels, int64_t in_w, int64_t h0,
+    int64_t w0, int64_t pool_h, int64_t pool_w) {
+    const int64_t first = h0 * in_w + w0;
+    __m256 best = _mm256_loadu_ps(xn + first * channels);
+    __m256 where = _mm256_castsi256_ps(_mm256_set1_epi32((int)first));
+    for (int64_t h = h0; h < h0 + pool_h; h++)
+        for (int64_t w = (h == h0 ? w0 + 1 : w0); w < w0 + pool_w; w++) {
+            const int64_t idx = h * in_w + w;
+            const __m256 v = _mm256_loadu_ps(xn + idx * channels);
+            const __m256 nan_over_number = _mm256_andnot_ps(
+                _mm256_cmp_ps(best, best, _CMP_UNORD_Q), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+            const __m256 take = _mm256_or_ps(_mm256_cmp_ps(v, best, _CMP_GT_OQ), nan_over_number);
+            best = _mm256_blendv_ps(best, v, take);
+            where = _mm256_blendv_ps(where, _mm256_castsi256_ps(_mm256_set1_epi32((int)idx)), take);
+        }
+    const __m256i idx32 = _mm256_castps_si256(where);
+    _mm256_storeu_ps(yo, best);
+    _mm256_storeu_si256((__m256i *)ao, _mm256_cvtepi32_epi64(_mm256_castsi256_si128(idx32)));
+    _mm256_storeu_si256((__m256i *)(ao + 4),
+                        _mm256_cvtepi32_epi64(_mm256_extracti128_si256(idx32, 1)));
+}
+
+/* One output row r = n * out_h + oh of float max pooling with argmax when every window is
+ * whole: 8 channels at a time in registers, the last channels % 8 one by one. */
+__attribute__((target("avx2,fma"))) static void md_maxpool_row_avx2(
+    float *y, int64_t *argmax, const float *x, const md_pool2d_geom *g, int64_t r) {
+    const int64_t channels = g->channels, in_w = g->in_w;
+    const int64_t n = r / g->out_h, h0 = (r % g->out_h) * g->stride_h;
+    const float *xn = x + n * g->in_h * in_w * channels;
+    for (int64_t ow = 0; ow < g->out_w; ow++) {
+        const int64_t w0 = ow * g->stride_w, o = (r * g->out_w + ow) * channels;
+        int64_t c = 0;
+        for (; c + 8 <= channels; c += 8)
+            md_maxpool8_avx2(y + o + c, argmax + o + c, xn + c, channels, in_w, h0, w0,
+                             g->pool_h, g->pool_w);
+        for (; c < channels; c++) {
+            int64_t at = h0 * in_w + w0;
+            float best = xn[at * channels + c];
+            for (int64_t h = h0; h < h0 + g->pool_h; h++)
+                for (int64_t w = (h == h0 ? w0 + 1 : w0); w < w0 + g->pool_w; w++) {
+                    const int64_t idx = h * in_w + w;
+                    const float v = xn[idx * channels + c];
+                    if ((v > best) | ((v != v) & (best == best))) {
+                        best = v;
+                        at = idx;
+                    }
+                }
+            y[o + c] = best;
+            argmax[o + c] = at;
+        }
+    }
+}
+#else
+#define MD_HAVE_POOL_AVX2 0
+#endif
+
 #define MD_TEMPLATE "pool2d_impl.h"
 #include "md_instantiate.h"

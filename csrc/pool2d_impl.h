@@ -93,6 +93,14 @@ md_status MD_FN(md_maxpool2d_forward)(md_T *y, int64_t *argmax, const md_T *x,
     const md_status st = md_pool2d_geom_check(g);
     if (st != MD_OK) return st;
     const int64_t rows = g->batch * g->out_h;
+#if MD_IS_F32 && MD_HAVE_POOL_AVX2
+    if (argmax != NULL && md_use_avx2() && md_pool_windows_whole(g) &&
+        g->in_h * g->in_w <= INT32_MAX) {
+#pragma omp parallel for schedule(static) num_threads(md_threads_for(md_pool_work(g)))
+        for (int64_t r = 0; r < rows; r++) md_maxpool_row_avx2(y, argmax, x, g, r);
+        return MD_OK;
+    }
+#endif
 #pragma omp parallel for schedule(static) num_threads(md_threads_for(md_pool_work(g)))
     for (int64_t r = 0; r < rows; r++) MD_FN(md_pool_forward_row)(y, argmax, x, *g, r, 0);
     return MD_OK;

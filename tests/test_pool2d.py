@@ -5,7 +5,7 @@ import pytest
 import minidl
 from minidl import ops
 import reference as ref
-from conftest import TOL
+from conftest import ISA_LEVELS, ISA_LIB, TOL
 from gradcheck import assert_gradient
 
 # (input shape NHWC, pool_size, strides, padding)
@@ -367,3 +367,27 @@ def test_c_wrappers_check_shapes():
                                      (2, 2), "valid")
     with pytest.raises((TypeError, ValueError)):   # mixed dtypes never reach C
         minidl._C.avgpool2d_forward(y.astype(np.float32), x, (2, 2), (2, 2), "valid")
+
+
+@pytest.mark.parametrize("shape,pool,strides", [((2, 8, 8, 19), 2, 2), ((1, 9, 7, 16), 3, 2),
+                                                ((2, 6, 6, 8), (2, 3), (3, 3))])
+def test_max_pool_every_isa_agrees_with_the_portable_path_ties_and_nan(shape, pool, strides,
+                                                                      isa, rng):
+    # few distinct values: many ties (first in row-major order wins); a few NaNs (taken
+    # over numbers); 8-channel vector slices plus a scalar tail of channels
+    x = rng.integers(0, 3, shape).astype(np.float32)
+    x[rng.random(shape) < 0.03] = np.nan
+    y, argmax = ops.max_pool_with_argmax(x, pool, strides)
+    ISA_LIB.md_force_isa(0)
+    try:
+        y0, argmax0 = ops.max_pool_with_argmax(x, pool, strides)
+    finally:
+        ISA_LIB.md_force_isa(ISA_LEVELS[isa])
+    np.testing.assert_array_equal(argmax, argmax0)
+    np.testing.assert_array_equal(y, y0)  # NaN positions equal too
+    # windows without a NaN: the float64 reference, argmax included
+    finite = np.where(np.isnan(x), -np.inf, x).astype(np.float64)
+    want, want_argmax = ref.max_pool(finite, pair(pool), pair(strides), "valid")
+    clean = ~np.isnan(y)
+    np.testing.assert_array_equal(y[clean], want[clean])
+    np.testing.assert_array_equal(argmax[clean], want_argmax[clean])
