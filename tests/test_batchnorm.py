@@ -290,10 +290,11 @@ def test_threads_bit_identical_and_repeatable(rng, dtype, threads, shape):
         np.testing.assert_array_equal(b, c)
 
 
-def test_big_input_vs_reference(rng, dtype, threads):
-    minidl.set_num_threads(2)
-    x, gamma, beta = make_inputs(rng, (64, 28, 28, 6), dtype)
-    dy = rng.normal(size=x.shape).astype(dtype)
+def check_train_forward_backward(x, dy, gamma, beta, dx_tol):
+    """Training forward and backward against the float64 references; returns the batch
+    mean and variance. The parameter gradients are sums over every row, compared
+    relative to their scale (sqrt of the row count)."""
+    dtype = x.dtype.type
     y, mean, var = ops.batch_norm_train(x, gamma, beta, None, None)
     y_ref, mean_ref, var_ref, _, _ = ref.batch_norm_train_ref(x, gamma, beta)
     check(y, y_ref, dtype)
@@ -301,13 +302,18 @@ def test_big_input_vs_reference(rng, dtype, threads):
     check(var, var_ref, dtype)
     dx, dgamma, dbeta = ops.batch_norm_train_backward(dy, x, mean, var, gamma)
     dx_ref, dgamma_ref, dbeta_ref = ref.batch_norm_train_backward_ref(dy, x, gamma)
-    np.testing.assert_allclose(dx, dx_ref, **TOL[dtype])
-    # sums over 50176 values: compare relative to their scale
-    scale = np.sqrt(x.shape[0] * 28 * 28)
-    np.testing.assert_allclose(dgamma, dgamma_ref, rtol=TOL[dtype]["rtol"],
-                               atol=TOL[dtype]["atol"] * scale)
-    np.testing.assert_allclose(dbeta, dbeta_ref, rtol=TOL[dtype]["rtol"],
-                               atol=TOL[dtype]["atol"] * scale)
+    np.testing.assert_allclose(dx, dx_ref, **dx_tol)
+    scale = np.sqrt(x.size // x.shape[-1])
+    for got, want in ((dgamma, dgamma_ref), (dbeta, dbeta_ref)):
+        np.testing.assert_allclose(got, want, rtol=dx_tol["rtol"], atol=dx_tol["atol"] * scale)
+    return mean, var
+
+
+def test_big_input_vs_reference(rng, dtype, threads):
+    minidl.set_num_threads(2)
+    x, gamma, beta = make_inputs(rng, (64, 28, 28, 6), dtype)
+    dy = rng.normal(size=x.shape).astype(dtype)
+    check_train_forward_backward(x, dy, gamma, beta, TOL[dtype])
 
 
 def test_noncontiguous_and_readonly_inputs(rng, dtype):
@@ -478,18 +484,9 @@ ISA_SHAPES = [(64 * 28 * 28 + 3, 6), (1001, 3), (77, 10), (6400, 16), (8192, 64)
 def test_every_isa_matches_reference(rng, dtype, isa, shape):
     x, gamma, beta = make_inputs(rng, shape, dtype)
     dy = rng.normal(size=shape).astype(dtype)
-    y, mean, var = ops.batch_norm_train(x, gamma, beta, None, None)
-    y_ref, mean_ref, var_ref, _, _ = ref.batch_norm_train_ref(x, gamma, beta)
-    check(y, y_ref, dtype)
-    check(mean, mean_ref, dtype)
-    check(var, var_ref, dtype)
-    dx, dgamma, dbeta = ops.batch_norm_train_backward(dy, x, mean, var, gamma)
-    dx_ref, dgamma_ref, dbeta_ref = ref.batch_norm_train_backward_ref(dy, x, gamma)
     tol = TOL[dtype] if dtype == np.float64 else dict(rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(dx, dx_ref, **tol)
-    scale = np.sqrt(shape[0])  # sums over the rows: compare relative to their size
-    np.testing.assert_allclose(dgamma, dgamma_ref, rtol=tol["rtol"], atol=tol["atol"] * scale)
-    np.testing.assert_allclose(dbeta, dbeta_ref, rtol=tol["rtol"], atol=tol["atol"] * scale)
+    mean, var = check_train_forward_backward(x, dy, gamma, beta, tol)
+    y_ref, mean_ref, var_ref, _, _ = ref.batch_norm_train_ref(x, gamma, beta)
     yi = ops.batch_normalization(x, mean_ref.astype(dtype), var_ref.astype(dtype),
                                  offset=beta, scale=gamma)
     check(yi, y_ref, dtype)
