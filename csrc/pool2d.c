@@ -77,7 +77,7 @@ __attribute__((target("avx2,fma"))) static inline void md_maxpool8_avx2(
 }
 
 /* One output row r = n * out_h + oh of float max pooling with argmax when every window is
- * whole: 8 channels at a time in registers, the last channels % 8 one by one. */
+ * whole: the channels in whole groups of 8, in registers (the caller takes the rest). */
 __attribute__((target("avx2,fma"))) static void md_maxpool_row_avx2(
     float *y, int64_t *argmax, const float *x, const md_pool2d_geom *g, int64_t r) {
     const int64_t channels = g->channels, in_w = g->in_w;
@@ -85,25 +85,9 @@ __attribute__((target("avx2,fma"))) static void md_maxpool_row_avx2(
     const float *xn = x + n * g->in_h * in_w * channels;
     for (int64_t ow = 0; ow < g->out_w; ow++) {
         const int64_t w0 = ow * g->stride_w, o = (r * g->out_w + ow) * channels;
-        int64_t c = 0;
-        for (; c + 8 <= channels; c += 8)
+        for (int64_t c = 0; c + 8 <= channels; c += 8)
             md_maxpool8_avx2(y + o + c, argmax + o + c, xn + c, channels, in_w, h0, w0,
                              g->pool_h, g->pool_w);
-        for (; c < channels; c++) {
-            int64_t at = h0 * in_w + w0;
-            float best = xn[at * channels + c];
-            for (int64_t h = h0; h < h0 + g->pool_h; h++)
-                for (int64_t w = (h == h0 ? w0 + 1 : w0); w < w0 + g->pool_w; w++) {
-                    const int64_t idx = h * in_w + w;
-                    const float v = xn[idx * channels + c];
-                    if ((v > best) | ((v != v) & (best == best))) {
-                        best = v;
-                        at = idx;
-                    }
-                }
-            y[o + c] = best;
-            argmax[o + c] = at;
-        }
     }
 }
 #else

@@ -7,29 +7,31 @@
  * the scatter runs in a fixed order, so results are bit-identical for any thread count.
  */
 
-/* Max over one clipped window for every channel; ties keep the first maximum in row-major
- * window order and a NaN is always picked (the first NaN, for argmax). yo/ao: the output
- * cell (channels values); ao may be NULL. xn: the image. */
+/* Max over one clipped window for `count` channels; ties keep the first maximum in
+ * row-major window order and a NaN is always picked (the first NaN, for argmax). yo/ao:
+ * the output cell's first channel; ao may be NULL. xn: the image, at the same first
+ * channel; pixels lie `channels` values apart. */
 static void MD_FN(md_maxpool_cell)(md_T *restrict yo, int64_t *restrict ao,
-                                   const md_T *restrict xn, int64_t channels, int64_t in_w,
-                                   int64_t h0, int64_t h1, int64_t w0, int64_t w1) {
+                                   const md_T *restrict xn, int64_t channels, int64_t count,
+                                   int64_t in_w, int64_t h0, int64_t h1, int64_t w0,
+                                   int64_t w1) {
     const int64_t first = h0 * in_w + w0;
-    memcpy(yo, xn + first * channels, (size_t)channels * sizeof(md_T));
+    memcpy(yo, xn + first * channels, (size_t)count * sizeof(md_T));
     if (ao != NULL)
-        for (int64_t c = 0; c < channels; c++) ao[c] = first;
+        for (int64_t c = 0; c < count; c++) ao[c] = first;
     for (int64_t h = h0; h < h1; h++) {
         for (int64_t w = (h == h0 ? w0 + 1 : w0); w < w1; w++) {
             const int64_t idx = h * in_w + w;
             const md_T *restrict xp = xn + idx * channels;
             if (ao != NULL) {
-                for (int64_t c = 0; c < channels; c++) {
+                for (int64_t c = 0; c < count; c++) {
                     const md_T v = xp[c], best = yo[c];
                     const int take = (v > best) | ((v != v) & (best == best));
                     yo[c] = take ? v : best;
                     ao[c] = take ? idx : ao[c];
                 }
             } else {
-                for (int64_t c = 0; c < channels; c++) {
+                for (int64_t c = 0; c < count; c++) {
                     const md_T v = xp[c], best = yo[c];
                     yo[c] = ((v > best) | (v != v)) ? v : best;
                 }
@@ -38,16 +40,16 @@ static void MD_FN(md_maxpool_cell)(md_T *restrict yo, int64_t *restrict ao,
     }
 }
 
-/* Mean over one clipped window for every channel, accumulated in double
- * MD_POOL_CHANNEL_BLOCK channels at a time. yo: the output cell (channels values);
- * xn: the image. */
+/* Mean over one clipped window for `count` channels, accumulated in double
+ * MD_POOL_CHANNEL_BLOCK channels at a time. yo: the output cell's first channel; xn: the
+ * image, at the same first channel; pixels lie `channels` values apart. */
 static inline void MD_FN(md_avgpool_cell)(md_T *restrict yo, const md_T *restrict xn,
-                                          int64_t channels, int64_t in_w, int64_t h0,
-                                          int64_t h1, int64_t w0, int64_t w1) {
+                                          int64_t channels, int64_t count, int64_t in_w,
+                                          int64_t h0, int64_t h1, int64_t w0, int64_t w1) {
     double acc[MD_POOL_CHANNEL_BLOCK];
-    const double count = (double)((h1 - h0) * (w1 - w0));
-    for (int64_t c0 = 0; c0 < channels; c0 += MD_POOL_CHANNEL_BLOCK) {
-        const int64_t cb = md_min64(MD_POOL_CHANNEL_BLOCK, channels - c0);
+    const double cells = (double)((h1 - h0) * (w1 - w0));
+    for (int64_t c0 = 0; c0 < count; c0 += MD_POOL_CHANNEL_BLOCK) {
+        const int64_t cb = md_min64(MD_POOL_CHANNEL_BLOCK, count - c0);
         for (int64_t j = 0; j < cb; j++) acc[j] = 0.0;
         for (int64_t h = h0; h < h1; h++) {
             for (int64_t w = w0; w < w1; w++) {
@@ -55,33 +57,34 @@ static inline void MD_FN(md_avgpool_cell)(md_T *restrict yo, const md_T *restric
                 for (int64_t j = 0; j < cb; j++) acc[j] += (double)xp[j];
             }
         }
-        for (int64_t j = 0; j < cb; j++) yo[c0 + j] = (md_T)(acc[j] / count);
+        for (int64_t j = 0; j < cb; j++) yo[c0 + j] = (md_T)(acc[j] / cells);
     }
 }
 
-/* One output row r = n * out_h + oh of a pooling forward pass: every cell of y from its
- * clipped window of x, by md_avgpool_cell when `average`, else by md_maxpool_cell (argmax
- * may then be NULL). `average` is a constant at both call sites, so each forward kernel
- * gets its own loop. The geometry comes by value: stores through argmax (int64_t, like
- * its fields) then cannot force it to be reloaded for every window. */
+/* One output row r = n * out_h + oh of a pooling forward pass: the channels from c0 on
+ * of every cell of y from its clipped window of x, by md_avgpool_cell when `average`,
+ * else by md_maxpool_cell (argmax may then be NULL). `average` is a constant at every
+ * call site, so each forward kernel gets its own loop. The geometry comes by value:
+ * stores through argmax (int64_t, like its fields) then cannot force it to be reloaded
+ * for every window. */
 static inline __attribute__((always_inline)) void MD_FN(md_pool_forward_row)(
     md_T *y, int64_t *argmax, const md_T *x, const md_pool2d_geom g, int64_t r,
-    const int average) {
+    const int average, int64_t c0) {
     const int64_t channels = g.channels, in_h = g.in_h, in_w = g.in_w;
     const int64_t out_h = g.out_h, out_w = g.out_w;
     const int64_t n = r / out_h, oh = r % out_h;
     int64_t h0, h1;
     md_pool_window(oh, g.stride_h, g.pad_top, g.pool_h, in_h, &h0, &h1);
-    const md_T *xn = x + n * (in_h * in_w * channels);
+    const md_T *xn = x + n * (in_h * in_w * channels) + c0;
     for (int64_t ow = 0; ow < out_w; ow++) {
         int64_t w0, w1;
         md_pool_window(ow, g.stride_w, g.pad_left, g.pool_w, in_w, &w0, &w1);
-        const int64_t o = (r * out_w + ow) * channels;
+        const int64_t o = (r * out_w + ow) * channels + c0;
         if (average)
-            MD_FN(md_avgpool_cell)(y + o, xn, channels, in_w, h0, h1, w0, w1);
+            MD_FN(md_avgpool_cell)(y + o, xn, channels, channels - c0, in_w, h0, h1, w0, w1);
         else
             MD_FN(md_maxpool_cell)(y + o, argmax != NULL ? argmax + o : NULL, xn, channels,
-                                   in_w, h0, h1, w0, w1);
+                                   channels - c0, in_w, h0, h1, w0, w1);
     }
 }
 
@@ -96,13 +99,17 @@ md_status MD_FN(md_maxpool2d_forward)(md_T *y, int64_t *argmax, const md_T *x,
 #if MD_IS_F32 && MD_HAVE_POOL_AVX2
     if (argmax != NULL && md_use_avx2() && md_pool_windows_whole(g) &&
         g->in_h * g->in_w <= INT32_MAX) {
+        const int64_t c8 = g->channels / 8 * 8; /* the rest: one by one, by the cell */
 #pragma omp parallel for schedule(static) num_threads(md_threads_for(md_pool_work(g)))
-        for (int64_t r = 0; r < rows; r++) md_maxpool_row_avx2(y, argmax, x, g, r);
+        for (int64_t r = 0; r < rows; r++) {
+            md_maxpool_row_avx2(y, argmax, x, g, r);
+            if (c8 < g->channels) MD_FN(md_pool_forward_row)(y, argmax, x, *g, r, 0, c8);
+        }
         return MD_OK;
     }
 #endif
 #pragma omp parallel for schedule(static) num_threads(md_threads_for(md_pool_work(g)))
-    for (int64_t r = 0; r < rows; r++) MD_FN(md_pool_forward_row)(y, argmax, x, *g, r, 0);
+    for (int64_t r = 0; r < rows; r++) MD_FN(md_pool_forward_row)(y, argmax, x, *g, r, 0, 0);
     return MD_OK;
 }
 
@@ -186,7 +193,7 @@ md_status MD_FN(md_avgpool2d_forward)(md_T *y, const md_T *x, const md_pool2d_ge
         return failed ? MD_ERR_ALLOC : MD_OK;
     }
 #pragma omp parallel for schedule(static) num_threads(md_threads_for(md_pool_work(g)))
-    for (int64_t r = 0; r < rows; r++) MD_FN(md_pool_forward_row)(y, NULL, x, *g, r, 1);
+    for (int64_t r = 0; r < rows; r++) MD_FN(md_pool_forward_row)(y, NULL, x, *g, r, 1, 0);
     return MD_OK;
 }
 
