@@ -52,7 +52,8 @@ ctypedef struct Arena:
 
 
 cdef inline size_t arena_capacity(size_t size) noexcept nogil:
-    """The capacity a request of `size` bytes gets (0 stays 0: NumPy asks for 1 byte)."""
+    """The capacity a request of `size` (> 0) bytes gets: whole pages from
+    ARENA_MIN_CACHED on, whole 64-byte lines below."""
     if size >= ARENA_MIN_CACHED:
         return (size + ARENA_PAGE - 1) // ARENA_PAGE * ARENA_PAGE
     return (size + ARENA_HEADER - 1) // ARENA_HEADER * ARENA_HEADER

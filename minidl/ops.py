@@ -1432,33 +1432,35 @@ def _optim_arrays(where, variable, gradient, states):
     flat = {name: (None if array is None else _optim_inplace(array, name, where, variable))
             for name, array in states.items()}
     updated = [("variable", variable)] + [(n, a) for n, a in states.items() if a is not None]
+    owners = [_memory_owner(a) for _, a in updated]
+    # arrays that own distinct memory cannot overlap: the pairwise checks are only needed
+    # when a view is involved
+    separate = (all(o is not None for o in owners) and
+                len({id(o) for o in owners}) == len(owners))
+    if not separate:
+        for i, (name_a, a) in enumerate(updated):
+            for name_b, b in updated[i + 1:]:
+                if np.may_share_memory(a, b):
+                    raise ValueError(f"{where}: arguments '{name_a}' and '{name_b}' must be "
+                                     f"separate arrays, received arrays that share memory")
     grad_shape = np.shape(gradient)
     if grad_shape != variable.shape:
         raise ValueError(f"{where}: argument 'gradient' must have the shape of the variable "
                          f"{variable.shape}, received shape {grad_shape}")
     grad = _prepare(gradient, "gradient", where, dtype=variable.dtype).reshape(-1)
-    if _distinct_buffers([a for _, a in updated] + [grad]):
-        return var, grad, flat  # the common case: no overlap is possible
-    for i, (name_a, a) in enumerate(updated):
-        for name_b, b in updated[i + 1:]:
-            if np.may_share_memory(a, b):
-                raise ValueError(f"{where}: arguments '{name_a}' and '{name_b}' must be "
-                                 f"separate arrays, received arrays that share memory")
-    if any(np.may_share_memory(grad, a) for _, a in updated):
+    grad_owner = _memory_owner(grad)
+    grad_separate = separate and grad_owner is not None and \
+        all(grad_owner is not o for o in owners)
+    if not grad_separate and any(np.may_share_memory(grad, a) for _, a in updated):
         grad = grad.copy()
     return var, grad, flat
 
 
-def _distinct_buffers(arrays):
-    """True when the arrays are views of distinct arrays that own their memory: then no
-    two can overlap. False means "check properly", not "they overlap"."""
-    owners = set()
-    for a in arrays:
-        owner = a if a.base is None else a.base
-        if owner.base is not None or not isinstance(owner, np.ndarray):
-            return False
-        owners.add(id(owner))
-    return len(owners) == len(arrays)
+def _memory_owner(array):
+    """The ndarray that owns ``array``'s memory (itself or its base), or None when the
+    memory belongs to something else (a buffer, a memory map)."""
+    owner = array if array.base is None else array.base
+    return owner if isinstance(owner, np.ndarray) and owner.base is None else None
 
 
 @_dispatch
