@@ -19,6 +19,7 @@ DOCS = Path(__file__).resolve().parent
 sys.path.insert(0, str(DOCS / "_ext"))
 
 import minidl_generated  # noqa: E402
+import minidl_results  # noqa: E402
 
 CONF = """
 import sys
@@ -118,39 +119,45 @@ def test_cython_wrappers_show_their_typed_signature():
 # ---------------------------------------------------------------- generated pages
 
 
-def test_results_page_says_so_when_there_are_no_results(tmp_path):
-    text = minidl_generated.render_experiment(tmp_path, "lenet5")
-    assert "No results yet" in text and "docs/results/lenet5/" in text
+def test_results_page_says_so_when_there_are_no_results():
+    assert "No results yet" in minidl_results.render_results(None, "lenet5")
+    assert "No layer statistics yet" in minidl_results.render_layers(None, "lenet5")
 
 
-def test_results_tables_come_from_the_histories(tmp_path):
-    folder = tmp_path / "results" / "lenet5"
-    folder.mkdir(parents=True)
-    record = {"variant": "with BN, corrected loss", "quick": False, "threads": 4,
-              "seconds_per_epoch": [12.5, 11.5],
-              "history": {"loss": [0.3, 0.1], "accuracy": [0.91, 0.97],
-                          "val_loss": [0.2, 0.08], "val_accuracy": [0.952, 0.981]},
-              "data_notes": ["the MNIST files were inverted"]}
-    (folder / "history_bn_fixed.json").write_text(json.dumps(record))
-    (folder / "broken_is_ignored.json").write_text("{")
-    (folder / "lenet5_corrected_loss.png").write_bytes(b"\x89PNG")
-    text = minidl_generated.render_experiment(tmp_path, "lenet5")
-    assert "with BN, corrected loss" in text
-    assert "0.9520" in text and "0.9810" in text          # val accuracy, epochs 1 and 2
-    assert "12.0" in text and "12.5" in text              # seconds per epoch: mean, epoch 1
-    assert "≈ 95.0%" in text and "≈ 98.5%" in text        # the blog's numbers
-    assert "Data: the MNIST files were inverted" in text
-    assert ".. figure:: /results/lenet5/lenet5_corrected_loss.png" in text
-    assert "smoke" not in text
+def _write_run(folder, framework, variant, seed, val_accuracy, accuracy, seconds):
+    """A run file as the experiment scripts write it."""
+    path = folder / framework / f"{variant}_seed{seed}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {"experiment": "lenet5", "framework": framework, "version": "9.9",
+              "variant": variant, "label": f"label of {variant}", "seed": seed,
+              "history": {"loss": [0.5] * len(accuracy), "accuracy": accuracy,
+                          "val_loss": [0.2] * len(accuracy), "val_accuracy": val_accuracy},
+              "seconds_per_epoch": seconds, "threads": 1,
+              "machine": {"cpu": "Test CPU", "cores": 2, "date": "2026-12-03T10:00:00+00:00"}}
+    path.write_text(json.dumps(record))
 
 
-def test_quick_runs_are_flagged(tmp_path):
-    folder = tmp_path / "results" / "cifar10"
-    folder.mkdir(parents=True)
-    record = {"variant": "without BN", "quick": True, "history": {"loss": [2.3]}}
-    (folder / "history_no_bn.json").write_text(json.dumps(record))
-    text = minidl_generated.render_experiment(tmp_path, "cifar10")
-    assert "--quick" in text and "smoke (--quick)" in text
+def test_results_tables_come_from_the_seed_runs(tmp_path):
+    """Run files -> summarize_results.py -> the rendered tables: seed means and
+    standard deviations in percent, minidl beside PyTorch, the targets, the blog."""
+    sys.path.insert(0, str(DOCS.parent / "examples"))
+    import summarize_results
+    folder = tmp_path / "lenet5"
+    _write_run(folder, "minidl", "bn_blog", 0, [0.95, 0.980], [0.90, 0.97], [12.0, 11.0])
+    _write_run(folder, "minidl", "bn_blog", 1, [0.96, 0.990], [0.92, 0.97], [13.0, 12.0])
+    _write_run(folder, "pytorch", "bn_blog", 0, [0.95, 0.983], [0.91, 0.97], [20.0, 20.0])
+    (folder / "minidl" / "broken.json.part").write_text("{")
+    summary = summarize_results.summarise(str(folder), plots=False)
+    target = summary["targets"][0]
+    assert target["target"].startswith("bn_blog") and target["met"]  # 98.5 vs 98.3
+    text = minidl_results.render_results(summary, "lenet5")
+    assert "label of bn_blog" in text
+    assert "95.5 ± 0.7" in text          # val accuracy after epoch 1: mean ± std of 2 seeds
+    assert "98.5 ± 0.7" in text          # ... and after the last epoch
+    assert "98.3" in text                # PyTorch, one seed: no spread
+    assert "     - 12.0\n" in text  # the median seconds per epoch (minidl)
+    assert "≈ 95.0" in text and "≈ 98.5" in text      # the blog's numbers
+    assert "**met**" in text and "Test CPU" in text and "2026-12-03" in text
 
 
 def test_performance_page_placeholder_and_table(tmp_path):

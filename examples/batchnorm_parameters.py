@@ -19,7 +19,7 @@ import minidl  # noqa: E402
 from minidl.layers import BatchNormalization, Input  # noqa: E402
 from minidl.models import Sequential  # noqa: E402
 
-from experiment_utils import parse_args  # noqa: E402
+from experiment_utils import parse_demo_args  # noqa: E402
 
 
 def folded_affine(layer):
@@ -31,7 +31,7 @@ def folded_affine(layer):
 
 def main():
     """Print both summaries and check the folded affine transform."""
-    args = parse_args(__doc__.splitlines()[0], 1, "docs/results/batchnorm_parameters")
+    args = parse_demo_args(__doc__.splitlines()[0], "docs/results/batchnorm_parameters")
     minidl.utils.set_random_seed(args.seed)
     model = Sequential([Input((320, 320, 3)), BatchNormalization()])
     model.summary()

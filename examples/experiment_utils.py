@@ -66,6 +66,19 @@ def parse_args(description, default_epochs, default_out, variants, default_varia
     return args
 
 
+def parse_demo_args(description, default_out):
+    """The command line of the scripts that train nothing: ``--out``, ``--seed`` and
+    ``--quick`` (accepted; they are quick anyway)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--out", default=default_out,
+                        help=f"folder for the output files (default {default_out})")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--quick", action="store_true", help="accepted for uniformity")
+    args = parser.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    return args
+
+
 def threads_in_use():
     """The thread count of the framework that trains (minidl, or PyTorch when loaded)."""
     import sys

@@ -18,7 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from minidl import ops  # noqa: E402
 
-from experiment_utils import parse_args  # noqa: E402
+from experiment_utils import parse_demo_args  # noqa: E402
 
 EPSILON = 1e-3  # Keras's default BatchNormalization epsilon
 
@@ -46,7 +46,7 @@ def describe(name, values):
 
 def main():
     """Normalize three ways, check the BN op, print statistics, draw histograms."""
-    args = parse_args(__doc__.splitlines()[0], 1, "docs/results/normalization")
+    args = parse_demo_args(__doc__.splitlines()[0], "docs/results/normalization")
     rng = np.random.default_rng(args.seed)
     images = make_images(rng)
     describe("raw images", images)
