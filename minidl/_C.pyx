@@ -7,6 +7,8 @@ into an exception: ``ValueError`` for shapes and arguments, ``MemoryError`` when
 allocation fails. Outputs are allocated by the caller (``minidl.ops``) and passed in.
 Every kernel accepts float32 or float64 arrays, all of one dtype.
 """
+import operator
+
 from libc.stdint cimport int64_t, uint8_t
 
 from minidl._cminidl cimport *

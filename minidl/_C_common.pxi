@@ -42,11 +42,18 @@ cdef int padding_code(str where, str padding) except -1:
                      f"received {padding!r}")
 
 
-def set_num_threads(int n):
-    """Set the number of threads every kernel may use (at least 1)."""
+def set_num_threads(n):
+    """Set the number of threads every kernel may use: an int >= 1, clamped to
+    ``max_num_threads()``."""
+    n = operator.index(n)
     if n < 1:
         raise ValueError(f"set_num_threads: argument 'n' must be >= 1, received {n}")
-    md_set_num_threads(n)
+    md_set_num_threads(min(n, md_max_num_threads()))
+
+
+def max_num_threads():
+    """The most threads the kernels may use (``md_max_num_threads``)."""
+    return md_max_num_threads()
 
 
 def get_num_threads():

@@ -3,8 +3,11 @@
 ``atomic_write`` writes to a temporary file beside the target and renames it over the
 target only once everything has been written and synced to disk. A crash, an exception
 or Ctrl-C in the middle of a write therefore leaves the previous file untouched (and no
-temporary file behind, except after a hard kill, where a hidden ``.<name>.*.tmp`` file
+temporary file behind, except after a hard kill, where a hidden ``.minidl-*.tmp`` file
 may remain next to the target).
+
+The temporary name is short and fixed-length (``.minidl-`` and 8 random hex digits), so
+any file name the file system accepts can be written, up to its 255-byte limit.
 """
 import contextlib
 import os
@@ -45,10 +48,10 @@ def _create_temp_file(path):
     would do (``tempfile.mkstemp`` would make it 0o600), and takes the permission bits
     of ``path`` when that file already exists, so replacing a file keeps its mode.
     """
-    directory, name = os.path.split(os.path.abspath(path))
+    directory = os.path.dirname(os.path.abspath(path))
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     for _ in range(_TEMP_ATTEMPTS):
-        temp_path = os.path.join(directory, f".{name}.{secrets.token_hex(4)}.tmp")
+        temp_path = os.path.join(directory, f".minidl-{secrets.token_hex(4)}.tmp")
         try:
             fd = os.open(temp_path, flags, 0o666)
         except FileExistsError:
