@@ -12,6 +12,7 @@ any file name the file system accepts can be written, up to its 255-byte limit.
 import contextlib
 import os
 import secrets
+import stat
 
 # Open modes that atomic_write accepts: text or binary, always truncating writes.
 _WRITE_MODES = {"w": "w", "wt": "w", "tw": "w", "wb": "wb", "bw": "wb"}
@@ -196,3 +197,39 @@ def atomic_write_text(path, text, encoding="utf-8"):
                         f"Received: text of type {type(text).__name__}")
     with atomic_write(path, "w", encoding=encoding) as handle:
         handle.write(text)
+
+
+def open_regular_file(path, error, where):
+    """Open ``path`` for binary reading, refusing anything but a regular file.
+
+    A FIFO would block the open (or the first read) forever and a device such as
+    ``/dev/zero`` never ends, so both are refused before a byte is read: the file is opened
+    without blocking and checked with ``fstat``.
+
+    Args:
+        path: the file (str or os.PathLike); symbolic links are followed.
+        error: the exception class to raise for a non-regular file (for example
+            ``CorruptFileError``); it receives one message argument.
+        where: prefix of the message, e.g. ``"load_model"``.
+
+    Returns:
+        ``(file object, size in bytes)``; the caller closes the file.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist (other ``OSError``s pass through).
+        error: ``path`` is a directory, a device, a FIFO or a socket.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, flags)
+    except IsADirectoryError:
+        raise error(f"{where}: {os.fspath(path)!r} is a directory, not a file") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise error(f"{where}: {os.fspath(path)!r} is not a regular file (a device, "
+                        f"FIFO or socket); refusing to read it")
+        return os.fdopen(fd, "rb"), info.st_size
+    except BaseException:
+        os.close(fd)
+        raise
