@@ -9,7 +9,7 @@ Every kernel accepts float32 or float64 arrays, all of one dtype.
 """
 import operator
 
-from libc.stdint cimport int64_t, uint8_t
+from libc.stdint cimport int64_t, uint8_t, uintptr_t
 
 from minidl._cminidl cimport *
 

@@ -2,7 +2,7 @@
 import numpy as np
 
 from minidl import activations, initializers, ops, random_state
-from minidl.layers.base import Layer, _shape_tuple
+from minidl.layers.base import Layer, _shape_tuple, checked_size
 
 
 class InputLayer(Layer):
@@ -191,9 +191,11 @@ class Flatten(Layer):
 
     def compute_output_shape(self, input_shape):
         """``(batch, product of the other axes)``."""
-        rest = input_shape[1:]
-        size = None if any(d is None for d in rest) else int(np.prod(rest, dtype=np.int64))
-        return (input_shape[0], size)
+        rest = tuple(input_shape[1:])
+        if any(d is None for d in rest):
+            return (input_shape[0], None)
+        return (input_shape[0], checked_size(rest, f"Flatten '{self.name}'",
+                                             "the flattened input shape"))
 
     def call(self, inputs, training=False):
         """The reshaped inputs (no copy)."""
