@@ -94,8 +94,12 @@ def resolve_data_dir(path):
         DatasetUnavailableError: The folder does not exist.
         ValueError: ``path`` names a file (for example Keras's ``"mnist.npz"``) instead of a
             folder.
+        TypeError: ``path`` is neither None, a str, bytes nor ``os.PathLike``.
     """
     origin = "path"
+    if path is not None and not isinstance(path, (str, bytes, os.PathLike)):
+        raise TypeError(f"load_data: argument 'path' must be a folder name (str or "
+                        f"os.PathLike) or None. Received: path={path!r}")
     if path is None:
         path, origin = os.environ.get(DATA_DIR_ENV) or None, DATA_DIR_ENV
         if path is None:

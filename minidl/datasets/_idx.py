@@ -24,6 +24,7 @@ _IDX_UBYTE = 0x08
 # payload, nor be a larger file (compressed or not).
 MAX_PAYLOAD_BYTES = 256 << 20
 MAX_FILE_BYTES = MAX_PAYLOAD_BYTES + (1 << 20)
+_READ_BLOCK = 1 << 20
 
 # The four files of a split, by their canonical stems (without ".gz").
 TRAIN_IMAGES = "train-images-idx3-ubyte"
@@ -34,16 +35,14 @@ STEMS = (TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS)
 
 
 def _read_upto(stream, count):
-    """Up to ``count`` bytes of ``stream`` (fewer only at its end), as a bytearray."""
-    data = bytearray(count)
-    view, filled = memoryview(data), 0
-    while filled < count:
-        got = stream.readinto(view[filled:])
-        if not got:
-            del view
-            del data[filled:]
+    """Up to ``count`` bytes of ``stream`` (fewer only at its end), as a bytearray that
+    grows with what arrives: a short file never costs the memory its header announces."""
+    data = bytearray()
+    while len(data) < count:
+        block = stream.read(min(_READ_BLOCK, count - len(data)))
+        if not block:
             break
-        filled += got
+        data += block
     return data
 
 

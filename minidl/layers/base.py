@@ -97,6 +97,7 @@ class Layer:
     # ---------------------------------------------------------------- weights
     def add_weight(self, shape, initializer="glorot_uniform", name="weight", trainable=True):
         """Create a weight, initialise it and track it (in creation order)."""
+        checked_size(tuple(shape), f"Layer '{self.name}'", f"the shape of weight '{name}'")
         init = initializers.get(initializer)
         value = init(tuple(shape), dtype=self.dtype)
         variable = Variable(value, name=name, trainable=trainable, dtype=self.dtype)

@@ -225,9 +225,21 @@ class Dropout(Layer):
             raise ValueError(f"Dropout: argument 'rate' must be a float in [0, 1), "
                              f"received {rate!r}")
         self.rate = float(rate)
-        self.noise_shape = None if noise_shape is None else tuple(noise_shape)
+        self.noise_shape = None if noise_shape is None else \
+            _shape_tuple(noise_shape, "Dropout", "noise_shape")
         self.seed = seed
         self._generator = random_state.generator_for(seed) if seed is not None else None
+
+    def build(self, input_shape):
+        """Check that ``noise_shape`` broadcasts against inputs of ``input_shape``."""
+        noise = self.noise_shape
+        if noise is not None and (len(noise) != len(input_shape) or any(
+                n is not None and d is not None and n not in (1, d)
+                for n, d in zip(noise, input_shape))):
+            raise ValueError(f"Dropout '{self.name}': argument 'noise_shape' {noise} does not "
+                             f"broadcast against inputs of shape {tuple(input_shape)} (each "
+                             f"entry must be None, 1 or the input's size)")
+        super().build(input_shape)
 
     def call(self, inputs, training=False):
         """Masked and rescaled inputs when training, else the inputs."""

@@ -537,6 +537,7 @@ class Sequential:
         if sample_weight is not None or class_weight is not None:
             raise ValueError("train_on_batch: sample_weight and class_weight are not "
                              "supported")
+        data_adapter.check_targets(x, y, "train_on_batch")
         x, y = data_adapter.check_arrays(x, y, "train_on_batch")
         self._ensure_built(x)
         loss_tracker = metrics_module.Mean(name="loss")
@@ -548,6 +549,7 @@ class Sequential:
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         """Loss (and metrics) of one batch in inference mode."""
         self._require_compiled("test_on_batch")
+        data_adapter.check_targets(x, y, "test_on_batch")
         x, y = data_adapter.check_arrays(x, y, "test_on_batch")
         loss_tracker = metrics_module.Mean(name="loss")
         self._reset_metrics(loss_tracker)
