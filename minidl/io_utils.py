@@ -216,7 +216,7 @@ def open_regular_file(path, error, where):
         ``(file object, size in bytes)``; the caller closes the file.
 
     Raises:
-        FileNotFoundError: ``path`` does not exist (other ``OSError``s pass through).
+        FileNotFoundError: ``path`` does not exist (other OSError subclasses pass through).
         error: ``path`` is a directory, a device, a FIFO or a socket.
     """
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
@@ -227,7 +227,7 @@ def open_regular_file(path, error, where):
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise error(f"{where}: {os.fspath(path)!r} is not a regular file (a device, "
+            raise error(f"{where}: {os.fspath(path)!r} is not a regular file (a folder, device, "
                         f"FIFO or socket); refusing to read it")
         return os.fdopen(fd, "rb"), info.st_size
     except BaseException:
