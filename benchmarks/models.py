@@ -3,8 +3,8 @@
 * LeNet-5 (batch 64, Adam): 32x32x1 -> Conv 6@5x5 tanh -> [BN] -> AvgPool 2 -> Conv 16@5x5
   tanh -> [BN] -> AvgPool 2 -> Dense 120 tanh -> Dense 84 tanh -> Dense 10 softmax.
 * The Keras blog's CIFAR-10 CNN (batch 32, RMSprop): Conv 32, 32 -> MaxPool -> Conv 64, 64
-  -> MaxPool -> Dense 128 sigmoid -> Dense 10 softmax; 3x3 'same' convolutions, each
-  followed by [BN] and a sigmoid.
+  -> MaxPool -> Dense 128 sigmoid -> Dense 10 softmax; 3x3 'same' sigmoid convolutions,
+  each followed by [BN] (the blog's order: BN after the activation).
 
 Both frameworks train with categorical cross-entropy on the softmax (PyTorch: the fused
 ``cross_entropy`` on logits, which is what minidl's fused softmax + loss does too).
@@ -47,11 +47,12 @@ def minidl_model(name, batch_norm):
         stack = []
         for i, filters in enumerate((32, 32, 64, 64)):
             kwargs = {"input_shape": shape} if i == 0 else {"kernel_initializer": "he_uniform"}
-            stack += [layers.Conv2D(filters, 3, padding="same", **kwargs)] + norm()
-            stack.append(layers.Activation("sigmoid"))
+            stack += [layers.Conv2D(filters, 3, padding="same", activation="sigmoid",
+                                    **kwargs)] + norm()
             if i % 2 == 1:
                 stack.append(layers.MaxPooling2D(2))
-        stack += [layers.Flatten(), layers.Dense(128, activation="sigmoid"),
+        stack += [layers.Flatten(),
+                  layers.Dense(128, activation="sigmoid", kernel_initializer="he_uniform"),
                   layers.Dense(10, activation="softmax")]
     model = models.Sequential(stack)
     opt = optimizers.Adam() if optimizer == "adam" else optimizers.RMSprop()
@@ -83,7 +84,7 @@ def torch_model(torch, name, batch_norm):
     else:
         layers, in_c = [], 3
         for i, filters in enumerate((32, 32, 64, 64)):
-            layers += [nn.Conv2d(in_c, filters, 3, padding=1)] + bn(filters) + [nn.Sigmoid()]
+            layers += [nn.Conv2d(in_c, filters, 3, padding=1), nn.Sigmoid()] + bn(filters)
             if i % 2 == 1:
                 layers.append(nn.MaxPool2d(2))
             in_c = filters

@@ -246,6 +246,12 @@ typedef struct {
     md_status md_mul##SUF(md_T *y, const md_T *a, const md_T *b, int64_t n);                  \
     md_status md_scale##SUF(md_T *y, const md_T *x, double alpha, int64_t n);                 \
     md_status md_axpy##SUF(md_T *y, double alpha, const md_T *x, int64_t n);                  \
+    /* Summary statistics of the n > 0 values of x in one pass (training diagnostics):       \
+       stats[0] = mean, stats[1] = variance (biased, about a shift: no cancellation),        \
+       stats[2] = fraction of values at which the derivative of `activation` (an md_act,     \
+       x taken as its OUTPUT) is below 1% of its maximum: sigmoid y(1-y) < 0.0025, tanh      \
+       1-y^2 < 0.01, relu y <= 0; 0 for linear. Deterministic for every thread count. */     \
+    md_status md_summary_stats##SUF(double *stats, const md_T *x, int64_t n, int activation); \
     /* ---- image.c (NHWC batches, parallel over images) ---------------------------------- \
        Bilinear affine warp: for output pixel (r, c) of image i, with                         \
        t = transforms + 6*i, the source is (t0*r + t1*c + t2, t3*r + t4*c + t5) in input     \

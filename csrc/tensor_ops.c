@@ -1,4 +1,5 @@
-/* tensor_ops.c -- bias add, deterministic sum over an axis, elementwise arithmetic.
+/* tensor_ops.c -- bias add, deterministic sum over an axis, elementwise arithmetic,
+ * one-pass summary statistics.
  *
  * The kernels are written once in tensor_ops_impl.h and instantiated for float and double.
  *
@@ -23,6 +24,107 @@
 /* Independent accumulators ("lanes") for a contiguous sum (inner == 1), combined in a
  * fixed pairwise order: vectorisable, and still the same operations for any schedule. */
 #define MD_SUM_LANES 8
+
+/* Values per task of md_summary_stats (a function of n only, never of the threads). */
+#define MD_STATS_CHUNK 16384
+/* md_summary_stats accumulates in md_T lanes over blocks of MD_STATS_BLOCK values (one
+ * vector register per quantity), then adds each block's lanes to double lanes. */
+#define MD_STATS_LANES 16
+#define MD_STATS_BLOCK 256
+/* Chunks whose partial statistics fit on the stack; more are allocated. */
+#define MD_STATS_STACK_CHUNKS 64
+
+/* An activation's derivative is below 1% of its maximum where its output y lies outside
+ * a band: sigmoid y(1-y) < 0.0025 <=> |y - 1/2| > sqrt(0.99)/2; tanh 1 - y^2 < 0.01 <=>
+ * |y| > sqrt(0.99); relu y <= 0 (derivative 0). */
+#define MD_SIGMOID_SATURATED_HALF_WIDTH 0.49749371855330996
+#define MD_TANH_SATURATED_LEVEL 0.99498743710661997
+
+/* The sum of `lanes` (a power of two) accumulators, pairwise in a fixed order; the
+ * lanes are overwritten. */
+static double md_lane_total(double *lane, int lanes) {
+    for (int width = lanes / 2; width >= 1; width /= 2)
+        for (int k = 0; k < width; k++) lane[k] += lane[k + width];
+    return lane[0];
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define MD_HAVE_STATS_AVX2 1
+
+/* 1.0f in the lanes where an activation with output v is saturated (see
+ * md_saturated_unit in tensor_ops_impl.h: the same comparisons on |v - center|). */
+__attribute__((target("avx2,fma"))) static inline __m256 md_saturated8(__m256 v,
+                                                                       int activation) {
+    const __m256 one = _mm256_set1_ps(1.0f), sign = _mm256_set1_ps(-0.0f);
+    switch (activation) {
+    case MD_ACT_SIGMOID: {
+        const __m256 offset = _mm256_andnot_ps(sign, _mm256_sub_ps(v, _mm256_set1_ps(0.5f)));
+        return _mm256_and_ps(one, _mm256_cmp_ps(offset,
+                             _mm256_set1_ps((float)MD_SIGMOID_SATURATED_HALF_WIDTH), _CMP_GT_OQ));
+    }
+    case MD_ACT_TANH:
+        return _mm256_and_ps(one, _mm256_cmp_ps(_mm256_andnot_ps(sign, v),
+                             _mm256_set1_ps((float)MD_TANH_SATURATED_LEVEL), _CMP_GT_OQ));
+    case MD_ACT_RELU:
+        return _mm256_and_ps(one, _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_LE_OQ));
+    default: return _mm256_setzero_ps();
+    }
+}
+
+/* md_stats_lanes_f32 (tensor_ops_impl.h) with the sixteen float lanes in two AVX2
+ * registers: the same operations in the same order, hence the same bits. */
+__attribute__((target("avx2,fma"))) static inline __attribute__((always_inline)) void
+md_stats_lanes_avx2(double *part, const float *x, int64_t n, float shift, int activation) {
+    double sum[MD_STATS_LANES] = {0.0}, squares[MD_STATS_LANES] = {0.0};
+    double saturated[MD_STATS_LANES] = {0.0};
+    const __m256 vshift = _mm256_set1_ps(shift);
+    int64_t i = 0;
+    for (; i + MD_STATS_BLOCK <= n; i += MD_STATS_BLOCK) {
+        __m256 s0 = _mm256_setzero_ps(), s1 = s0, q0 = s0, q1 = s0, c0 = s0, c1 = s0;
+        for (int64_t j = 0; j < MD_STATS_BLOCK; j += MD_STATS_LANES) {
+            const __m256 v0 = _mm256_loadu_ps(x + i + j), v1 = _mm256_loadu_ps(x + i + j + 8);
+            const __m256 d0 = _mm256_sub_ps(v0, vshift), d1 = _mm256_sub_ps(v1, vshift);
+            s0 = _mm256_add_ps(s0, d0);
+            s1 = _mm256_add_ps(s1, d1);
+            q0 = _mm256_add_ps(q0, _mm256_mul_ps(d0, d0));
+            q1 = _mm256_add_ps(q1, _mm256_mul_ps(d1, d1));
+            c0 = _mm256_add_ps(c0, md_saturated8(v0, activation));
+            c1 = _mm256_add_ps(c1, md_saturated8(v1, activation));
+        }
+        float lanes[3][MD_STATS_LANES];
+        _mm256_storeu_ps(lanes[0], s0), _mm256_storeu_ps(lanes[0] + 8, s1);
+        _mm256_storeu_ps(lanes[1], q0), _mm256_storeu_ps(lanes[1] + 8, q1);
+        _mm256_storeu_ps(lanes[2], c0), _mm256_storeu_ps(lanes[2] + 8, c1);
+        for (int k = 0; k < MD_STATS_LANES; k++) {
+            sum[k] += (double)lanes[0][k];
+            squares[k] += (double)lanes[1][k];
+            saturated[k] += (double)lanes[2][k];
+        }
+    }
+    for (; i < n; i++) { /* the tail, in double, as the portable code */
+        const double d = (double)x[i] - (double)shift;
+        sum[0] += d;
+        squares[0] += d * d;
+        float unit[8];
+        _mm256_storeu_ps(unit, md_saturated8(_mm256_set1_ps(x[i]), activation));
+        saturated[0] += (double)unit[0];
+    }
+    part[0] = md_lane_total(sum, MD_STATS_LANES);
+    part[1] = md_lane_total(squares, MD_STATS_LANES);
+    part[2] = md_lane_total(saturated, MD_STATS_LANES);
+}
+
+__attribute__((target("avx2,fma"))) static void md_stats_chunk_avx2(
+    double *part, const float *x, int64_t n, float shift, int activation) {
+    switch (activation) { /* a constant activation per inlined copy */
+    case MD_ACT_SIGMOID: md_stats_lanes_avx2(part, x, n, shift, MD_ACT_SIGMOID); break;
+    case MD_ACT_TANH: md_stats_lanes_avx2(part, x, n, shift, MD_ACT_TANH); break;
+    case MD_ACT_RELU: md_stats_lanes_avx2(part, x, n, shift, MD_ACT_RELU); break;
+    default: md_stats_lanes_avx2(part, x, n, shift, MD_ACT_LINEAR); break;
+    }
+}
+#endif
 
 #define MD_TEMPLATE "tensor_ops_impl.h"
 #include "md_instantiate.h"

@@ -170,3 +170,109 @@ md_status MD_FN(md_axpy)(md_T *y, double alpha, const md_T *x, int64_t n) {
     for (int64_t i = 0; i < n; i++) y[i] = y[i] + a * x[i];
     return MD_OK;
 }
+
+/* ------------------------------------------------------------------ summary statistics */
+
+/* 1 when an activation whose output is y has a derivative below 1% of its maximum at y,
+ * else 0; NaN is never counted. Selects, so that the lane loops vectorise. */
+static inline __attribute__((always_inline)) md_T MD_FN(md_saturated_unit)(md_T y,
+                                                                           int activation) {
+    switch (activation) {
+    case MD_ACT_SIGMOID:
+        return (y - (md_T)0.5 > (md_T)MD_SIGMOID_SATURATED_HALF_WIDTH ||
+                (md_T)0.5 - y > (md_T)MD_SIGMOID_SATURATED_HALF_WIDTH) ? (md_T)1 : (md_T)0;
+    case MD_ACT_TANH:
+        return (y > (md_T)MD_TANH_SATURATED_LEVEL || -y > (md_T)MD_TANH_SATURATED_LEVEL)
+                   ? (md_T)1 : (md_T)0;
+    case MD_ACT_RELU: return y <= (md_T)0 ? (md_T)1 : (md_T)0;
+    default: return (md_T)0;
+    }
+}
+
+/* One chunk's partial sums about `shift`: part[0] = sum(x - shift), part[1] =
+ * sum((x - shift)^2), part[2] = number of saturated units. Blocks of MD_STATS_BLOCK
+ * values are summed in MD_STATS_LANES md_T lanes (one vector register per quantity), each
+ * block's lanes added to double lanes, the tail added in double to lane 0, and the lanes
+ * combined pairwise: the operations depend on the chunk's length only. Inlined with a
+ * constant `activation`, so each case gets its own vector loop. */
+static inline __attribute__((always_inline)) void MD_FN(md_stats_lanes)(
+    double *part, const md_T *x, int64_t n, md_T shift, int activation) {
+    double sum[MD_STATS_LANES] = {0.0}, squares[MD_STATS_LANES] = {0.0};
+    double saturated[MD_STATS_LANES] = {0.0};
+    int64_t i = 0;
+    for (; i + MD_STATS_BLOCK <= n; i += MD_STATS_BLOCK) {
+        md_T block_sum[MD_STATS_LANES] = {0}, block_squares[MD_STATS_LANES] = {0};
+        md_T block_saturated[MD_STATS_LANES] = {0};
+        for (int64_t j = 0; j < MD_STATS_BLOCK; j += MD_STATS_LANES)
+            for (int k = 0; k < MD_STATS_LANES; k++) {
+                const md_T v = x[i + j + k], d = v - shift;
+                block_sum[k] += d;
+                block_squares[k] += d * d;
+                block_saturated[k] += MD_FN(md_saturated_unit)(v, activation);
+            }
+        for (int k = 0; k < MD_STATS_LANES; k++) {
+            sum[k] += (double)block_sum[k];
+            squares[k] += (double)block_squares[k];
+            saturated[k] += (double)block_saturated[k];
+        }
+    }
+    for (; i < n; i++) {
+        const double d = (double)x[i] - (double)shift;
+        sum[0] += d;
+        squares[0] += d * d;
+        saturated[0] += (double)MD_FN(md_saturated_unit)(x[i], activation);
+    }
+    part[0] = md_lane_total(sum, MD_STATS_LANES);
+    part[1] = md_lane_total(squares, MD_STATS_LANES);
+    part[2] = md_lane_total(saturated, MD_STATS_LANES);
+}
+
+static void MD_FN(md_stats_chunk)(double *part, const md_T *x, int64_t n, md_T shift,
+                                  int activation) {
+    switch (activation) { /* a constant activation per inlined copy */
+    case MD_ACT_SIGMOID: MD_FN(md_stats_lanes)(part, x, n, shift, MD_ACT_SIGMOID); break;
+    case MD_ACT_TANH: MD_FN(md_stats_lanes)(part, x, n, shift, MD_ACT_TANH); break;
+    case MD_ACT_RELU: MD_FN(md_stats_lanes)(part, x, n, shift, MD_ACT_RELU); break;
+    default: MD_FN(md_stats_lanes)(part, x, n, shift, MD_ACT_LINEAR); break;
+    }
+}
+
+md_status MD_FN(md_summary_stats)(double *stats, const md_T *x, int64_t n, int activation) {
+    if (n <= 0) return MD_ERR_SHAPE;
+    if (stats == NULL || x == NULL) return MD_ERR_ARG;
+    if (activation != MD_ACT_LINEAR && activation != MD_ACT_RELU &&
+        activation != MD_ACT_SIGMOID && activation != MD_ACT_TANH)
+        return MD_ERR_ARG;
+    const int64_t chunks = md_ceil_div(n, MD_STATS_CHUNK);
+    double on_stack[3 * MD_STATS_STACK_CHUNKS];
+    double *parts = on_stack;
+    if (chunks > MD_STATS_STACK_CHUNKS) {
+        if ((uint64_t)chunks > SIZE_MAX / (3 * sizeof(double))) return MD_ERR_OVERFLOW;
+        parts = (double *)malloc((size_t)chunks * 3 * sizeof(double));
+        if (parts == NULL) return MD_ERR_ALLOC;
+    }
+    /* Sums about the first value: a large common offset does not cancel the variance. */
+    const md_T shift = x[0];
+    void (*chunk_stats)(double *, const md_T *, int64_t, md_T, int) = MD_FN(md_stats_chunk);
+#if MD_IS_F32 && defined(MD_HAVE_STATS_AVX2)
+    if (md_isa_level() >= MD_ISA_AVX2) chunk_stats = md_stats_chunk_avx2;
+#endif
+#pragma omp parallel for schedule(static) num_threads(md_threads_for(n))
+    for (int64_t c = 0; c < chunks; c++) {
+        const int64_t lo = c * MD_STATS_CHUNK;
+        chunk_stats(parts + 3 * c, x + lo, md_min64(MD_STATS_CHUNK, n - lo), shift, activation);
+    }
+    double sum = 0.0, squares = 0.0, saturated = 0.0;
+    for (int64_t c = 0; c < chunks; c++) {
+        sum += parts[3 * c];
+        squares += parts[3 * c + 1];
+        saturated += parts[3 * c + 2];
+    }
+    if (parts != on_stack) free(parts);
+    const double mean_offset = sum / (double)n;
+    const double variance = squares / (double)n - mean_offset * mean_offset;
+    stats[0] = (double)shift + mean_offset;
+    stats[1] = variance > 0.0 ? variance : 0.0;
+    stats[2] = saturated / (double)n;
+    return MD_OK;
+}

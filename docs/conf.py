@@ -60,7 +60,8 @@ extensions = [
     "sphinx.ext.doctest",
     "sphinx.ext.mathjax",
     "minidl_autodoc_checks",  # docs/_ext: a public name without a docstring fails the build
-    "minidl_generated",  # docs/_ext: results and benchmark tables, written at build time
+    "minidl_generated",  # docs/_ext: benchmark tables and README commands, at build time
+    "minidl_results",  # docs/_ext: the reproductions' tables, from their summary.json
 ]
 
 exclude_patterns = ["_build", "_generated", "Thumbs.db", ".DS_Store"]

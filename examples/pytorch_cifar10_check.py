@@ -1,81 +1,95 @@
-"""Cross-check of the CIFAR-10 experiment in PyTorch (optional: needs ``pip install torch``).
+"""The Keras blog experiment in PyTorch, on the same data with the same recipe
+(optional: needs ``pip install torch``).
 
-Trains the blog's sigmoid CNN with PyTorch under the same settings as
-``cifar10_batchnorm.py`` (normalize(X, axis=1), Glorot/He-uniform kernels and zero
-biases, RMSprop(lr=1e-3, rho=0.9, eps=1e-7), batch 32, 781 steps per epoch, BN momentum
-0.01 = Keras's 0.99), without augmentation, and prints the validation accuracy per
-epoch. It shows that a result of the minidl run (the sigmoid network without BN stays at
-chance for the first epochs) comes from the setup, not from minidl.
+The blog's sigmoid CNN (``cifar10_batchnorm.py``) built with ``torch.nn``, initialised
+as Keras does (Glorot-uniform first convolution and output layer, He-uniform elsewhere,
+zero biases), BN with Keras's momentum 0.99 (PyTorch's 0.01) and epsilon 1e-3 placed as
+the variant says, Keras's RMSprop formula (lr 1e-3, rho 0.9, epsilon 1e-7 inside the
+square root; ``--optimizer torch`` uses ``torch.optim.RMSprop`` with the same values,
+epsilon outside the root as in Keras 2), cross-entropy on the softmax. It trains on the
+very batches the minidl run of the same seed sees: minidl's ImageDataGenerator stream
+(the blog's shear, zoom and flip) with that seed, 781 batches of 32 per epoch, the test
+set as validation data. Only the initial weights differ (each framework's own random
+numbers). Writes the minidl scripts' run files, with ``"framework": "pytorch"``.
 
-Run:  python examples/pytorch_cifar10_check.py [--bn] [--epochs 3]
+Run:
+    python examples/pytorch_cifar10_check.py [--epochs 10] [--seeds 0,1,2]
+        [--variants no_bn,bn,bn_before] [--threads N] [--out docs/results/cifar10/pytorch]
 """
-import argparse
+import os
+import sys
 
-import numpy as np
 import torch
 import torch.nn as nn
 
-from minidl.datasets import cifar10
-from minidl.utils import normalize
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import minidl  # noqa: E402
+from cifar10_batchnorm import (BATCH_SIZE, CONVOLUTIONS, DEFAULT_VARIANTS,  # noqa: E402
+                               STEPS_PER_EPOCH, VARIANTS, augmented_batches, load)
+from experiment_utils import parse_args, save_run  # noqa: E402
+from pytorch_training import KerasRMSprop, cross_entropy, fit  # noqa: E402
 
 
-def build(batch_norm):
-    """The blog's network in PyTorch (NCHW), initialised as the Keras version."""
-    layers = []
-
-    def conv(cin, cout, he):
-        c = nn.Conv2d(cin, cout, 3, padding=1)
-        if he:
-            nn.init.kaiming_uniform_(c.weight, nonlinearity="relu")  # Keras he_uniform
+def build(variant):
+    """The blog's network in PyTorch for one of ``VARIANTS``, initialised as Keras."""
+    layers, channels = [], 3
+    for index, (filters, initializer) in enumerate(CONVOLUTIONS):
+        conv = nn.Conv2d(channels, filters, 3, padding=1)
+        if initializer == "he_uniform":
+            nn.init.kaiming_uniform_(conv.weight, nonlinearity="relu")  # sqrt(6 / fan_in)
         else:
-            nn.init.xavier_uniform_(c.weight)
-        nn.init.zeros_(c.bias)
-        layers.append(c)
-        if batch_norm:
-            layers.append(nn.BatchNorm2d(cout, momentum=0.01, eps=1e-3))
-        layers.append(nn.Sigmoid())
-
-    conv(3, 32, False)
-    conv(32, 32, True)
-    layers.append(nn.MaxPool2d(2))
-    conv(32, 64, True)
-    conv(64, 64, True)
-    layers.append(nn.MaxPool2d(2))
-    dense1, dense2 = nn.Linear(4096, 128), nn.Linear(128, 10)
-    for d in (dense1, dense2):
-        nn.init.xavier_uniform_(d.weight)
-        nn.init.zeros_(d.bias)
-    return nn.Sequential(*layers, nn.Flatten(), dense1, nn.Sigmoid(), dense2)
+            nn.init.xavier_uniform_(conv.weight)
+        nn.init.zeros_(conv.bias)
+        bn = nn.BatchNorm2d(filters, momentum=0.01, eps=1e-3)
+        layers += {"no_bn": [conv, nn.Sigmoid()], "bn": [conv, nn.Sigmoid(), bn],
+                   "bn_before": [conv, bn, nn.Sigmoid()]}[variant]
+        if index % 2 == 1:
+            layers.append(nn.MaxPool2d(2))
+        channels = filters
+    hidden, output = nn.Linear(64 * 8 * 8, 128), nn.Linear(128, 10)
+    nn.init.kaiming_uniform_(hidden.weight, nonlinearity="relu")
+    nn.init.xavier_uniform_(output.weight)
+    for dense in (hidden, output):
+        nn.init.zeros_(dense.bias)
+    # the softmax is in the loss (cross_entropy on the logits)
+    return nn.Sequential(*layers, nn.Flatten(), hidden, nn.Sigmoid(), output)
 
 
 def main():
-    """Train and print the validation accuracy per epoch."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bn", action="store_true", help="with batch normalization")
-    parser.add_argument("--epochs", type=int, default=3)
-    args = parser.parse_args()
-    torch.manual_seed(0)
-    (x, y), (xt, yt) = cifar10.load_data()
-    to_nchw = lambda a: torch.tensor(normalize(a.astype(np.float32), axis=1)).permute(0, 3, 1, 2)
-    x, xt = to_nchw(x).contiguous(), to_nchw(xt).contiguous()
-    y, yt = torch.tensor(y[:, 0]).long(), torch.tensor(yt[:, 0]).long()
-    model = build(args.bn)
-    optimizer = torch.optim.RMSprop(model.parameters(), lr=1e-3, alpha=0.9, eps=1e-7)
-    for epoch in range(1, args.epochs + 1):
-        model.train()
-        order, total = torch.randperm(len(x)), 0.0
-        for step in range(len(x) // 64):
-            idx = order[step * 32:(step + 1) * 32]
-            optimizer.zero_grad()
-            loss = nn.functional.cross_entropy(model(x[idx]), y[idx])
-            loss.backward()
-            optimizer.step()
-            total += loss.item()
-        model.eval()
-        with torch.no_grad():
-            accuracy = (model(xt).argmax(1) == yt).float().mean().item()
-        print(f"{'with' if args.bn else 'without'} BN, epoch {epoch}: train loss "
-              f"{total / (len(x) // 64):.4f}, val accuracy {accuracy:.4f}", flush=True)
+    """Train the chosen variants with every seed, write one run file per run."""
+    extra = {"--optimizer": dict(choices=("keras", "torch"), default="keras",
+                                 help="keras: Keras's RMSprop (as minidl); torch: "
+                                      "torch.optim.RMSprop (epsilon outside the root)"),
+             "--threads": dict(type=int, default=None, help="torch.set_num_threads")}
+    args = parse_args(__doc__.splitlines()[0], 10, "docs/results/cifar10/pytorch",
+                      variants=VARIANTS, default_variants=DEFAULT_VARIANTS, extra=extra)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    (x_train, y_train), test = load()
+    print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads; "
+          f"{len(x_train)} training and {len(test[0])} test images")
+    steps = min(STEPS_PER_EPOCH, len(x_train) // BATCH_SIZE)
+    for seed in args.seeds:
+        for variant in args.variants:
+            print(f"--- {VARIANTS[variant]}, seed {seed}")
+            torch.manual_seed(seed)
+            minidl.utils.set_random_seed(seed)
+            model = build(variant)
+            if args.optimizer == "keras":
+                optimizer = KerasRMSprop(model.parameters(), lr=1e-3, rho=0.9, eps=1e-7)
+            else:
+                optimizer = torch.optim.RMSprop(model.parameters(), lr=1e-3, alpha=0.9,
+                                                eps=1e-7)
+            stream = augmented_batches(x_train, y_train, seed)
+            history, timer, batches = fit(
+                model, cross_entropy, optimizer,
+                lambda: (next(stream) for _ in range(steps)), args.epochs, test)
+            save_run(args.out, "cifar10", variant, VARIANTS[variant], seed, history, timer,
+                     {"steps_per_epoch": STEPS_PER_EPOCH, "batch_size": BATCH_SIZE,
+                      "optimizer": args.optimizer,
+                      "batch_accuracy": batches.values("accuracy")},
+                     framework="pytorch", version=torch.__version__)
 
 
 if __name__ == "__main__":

@@ -84,3 +84,22 @@ def axpy(real[::1] y not None, double alpha, const real[::1] x not None):
         else:
             st = md_axpy_f64(&y[0], alpha, &x[0], n)
     check_status(st, "axpy")
+
+
+def summary_stats(const real[::1] x not None, int activation=MD_ACT_LINEAR):
+    """(mean, variance, saturated fraction) of the n > 0 values of x in one pass, in
+    double: the variance is the biased one; the fraction counts the values at which the
+    derivative of ``activation`` (x taken as its output) is below 1% of its maximum.
+    Bit-identical for every thread count."""
+    cdef double stats[3]
+    cdef int64_t n = x.shape[0]
+    cdef md_status st
+    if n == 0:
+        raise ValueError("summary_stats: x is empty")
+    with nogil:
+        if real is float:
+            st = md_summary_stats_f32(stats, &x[0], n, activation)
+        else:
+            st = md_summary_stats_f64(stats, &x[0], n, activation)
+    check_status(st, "summary_stats")
+    return stats[0], stats[1], stats[2]

@@ -33,13 +33,17 @@ import warnings
 
 import numpy as np
 
+from minidl import ops
+
 __all__ = [
     "CSVLogger",
     "Callback",
     "CallbackList",
     "EarlyStopping",
     "History",
+    "HistoryDict",
     "LambdaCallback",
+    "LayerStatistics",
     "LearningRateScheduler",
     "ModelCheckpoint",
     "ReduceLROnPlateau",
@@ -487,17 +491,63 @@ class CallbackList(Callback):
 # ---------------------------------------------------------------- History
 
 
+class HistoryDict(dict):
+    """The ``History.history`` dict: each logged key (Keras 3's names) with its per-epoch
+    values, which also answers the Keras 2 names of the accuracy metric.
+
+    Keras 2.2 logged ``metrics=['accuracy']`` as ``acc`` / ``val_acc``; Keras 3 (and
+    minidl) log the name as spelled. Code written for Keras 2 that reads
+    ``history['acc']`` gets the values stored under ``accuracy``, with one
+    ``DeprecationWarning`` per alias naming the stored key. Only the stored key exists:
+    iterating, ``len``, ``in``, ``keys()`` and JSON or CSV output see each series once.
+    """
+
+    _KERAS2_ALIASES = {"acc": "accuracy", "val_acc": "val_accuracy"}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._warned = set()
+
+    def __missing__(self, key):
+        return self._alias(key)
+
+    def get(self, key, default=None):
+        """``self[key]`` (Keras 2 aliases included), or ``default`` when it is absent."""
+        if dict.__contains__(self, key):
+            return dict.__getitem__(self, key)
+        try:
+            return self._alias(key)
+        except KeyError:
+            return default
+
+    def _alias(self, key):
+        """The series stored under the Keras 3 name of ``key`` (warning once per key);
+        KeyError when ``key`` is no alias of a stored key. Called by the two public
+        lookups, so stacklevel 3 is the user's line."""
+        stored = self._KERAS2_ALIASES.get(key)
+        if stored is None or not dict.__contains__(self, stored):
+            raise KeyError(key)
+        if key not in self._warned:
+            self._warned.add(key)
+            warnings.warn(f"History: {key!r} is the Keras 2 name of the metric logged as "
+                          f"{stored!r}; read history[{stored!r}] instead.",
+                          DeprecationWarning, stacklevel=3)
+        return dict.__getitem__(self, stored)
+
+
 class History(Callback):
     """Records every epoch's logs; ``fit`` returns it and sets it as ``model.history``.
 
     Attributes:
-        history: dict mapping each logged key to the list of its per-epoch values.
+        history: a :class:`HistoryDict` mapping each logged key to the list of its
+            per-epoch values (``history['acc']`` also works, as in Keras 2, for a metric
+            logged as ``accuracy``).
         epoch: list of the 0-based indices of the recorded epochs.
     """
 
     def __init__(self):
         super().__init__()
-        self.history = {}
+        self.history = HistoryDict()
         self.epoch = []
 
     def on_train_begin(self, logs=None):
@@ -513,6 +563,129 @@ class History(Callback):
         # training is interrupted.
         if self.model is not None:
             self.model.history = self
+
+
+class LayerStatistics(Callback):
+    """Measures what the blogs explain batch normalization with: per layer, every
+    ``every`` training batches, the gradient norm of its kernel, the mean and standard
+    deviation of its output, and how many of its units are saturated (minidl extension).
+
+    Recorded for each layer of the model, after the step's backward pass (the optimizer
+    has already applied the gradient):
+
+    * ``kernel_gradient_norm``: the L2 norm of the loss gradient with respect to the
+      layer's ``kernel`` (layers with one: Conv2D, Dense), else ``None``;
+    * ``output_mean``, ``output_std``: the mean and (population) standard deviation over
+      every value of the layer's output for the batch, in training mode;
+    * ``saturated_fraction``: for a layer whose own activation is sigmoid, tanh or relu,
+      the fraction of its output values at which the activation's derivative is below 1%
+      of its maximum (sigmoid ``y (1 - y) < 0.0025``, tanh ``1 - y**2 < 0.01``, relu
+      ``y <= 0``), else ``None``.
+
+    One pass over each output in the C core (:func:`minidl.ops.summary_statistics`).
+    Without this callback the training step does no extra work; with ``every=1`` the
+    measured cost is a few percent of a step (``benchmarks/layer_statistics.py``).
+
+    Args:
+        every: record one batch in ``every``, counting training batches over the whole
+            ``fit`` from its first (``every=1``: every batch).
+
+    Attributes:
+        steps: the 0-based index (over the whole fit) of each recorded batch.
+        epochs: the 0-based epoch of each recorded batch.
+        layers: one dict per layer, in model order: ``name``, ``class_name``,
+            ``activation`` (or None), and the four lists above, one entry per recorded
+            batch.
+
+    Example::
+
+        stats = minidl.callbacks.LayerStatistics(every=10)
+        model.fit(x, y, epochs=2, callbacks=[stats])
+        first_conv = stats.layers[0]
+        first_conv["kernel_gradient_norm"][-1], first_conv["saturated_fraction"][-1]
+    """
+
+    _SATURATING = ("relu", "sigmoid", "tanh")
+
+    def __init__(self, every=1):
+        super().__init__()
+        if isinstance(every, bool) or not isinstance(every, numbers.Integral) or every < 1:
+            raise ValueError(f"LayerStatistics: argument 'every' must be a positive integer. "
+                             f"Received: every={every!r}")
+        self.every = int(every)
+        self.steps, self.epochs, self.layers = [], [], []
+        self._step = 0
+        self._epoch = 0
+
+    def on_train_begin(self, logs=None):
+        """Start a new record (one entry per layer of the model)."""
+        model = self.model
+        if not hasattr(model, "_recorded_outputs") or getattr(model, "device", "cpu") != "cpu":
+            raise ValueError("LayerStatistics: needs a minidl Sequential model computing on "
+                             f"the CPU. Received: {type(model).__name__} on device "
+                             f"{getattr(model, 'device', None)!r}")
+        self.steps, self.epochs, self._step = [], [], 0
+        self.layers = [self._new_layer_record(layer) for layer in model.layers]
+
+    def _new_layer_record(self, layer):
+        activation = getattr(layer, "activation", None)
+        return {"name": layer.name, "class_name": type(layer).__name__,
+                "activation": activation if isinstance(activation, str) else None,
+                "kernel_gradient_norm": [], "output_mean": [], "output_std": [],
+                "saturated_fraction": []}
+
+    def on_epoch_begin(self, epoch, logs=None):
+        """Remember the epoch for the batches recorded in it."""
+        self._epoch = epoch
+
+    def on_train_batch_begin(self, batch, logs=None):
+        """Ask the model for this step's layer outputs when the batch is due."""
+        if self._step % self.every == 0:
+            self.model._recorded_outputs = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        """Reduce the recorded outputs and the kernels' gradients to the statistics."""
+        recorded = self.model._recorded_outputs
+        self.model._recorded_outputs = None
+        if recorded is not None:
+            self._record(recorded)
+        self._step += 1
+
+    def on_train_end(self, logs=None):
+        """Never leave the model recording (an interrupted fit included)."""
+        self.model._recorded_outputs = None
+
+    def _record(self, recorded):
+        self.steps.append(self._step)
+        self.epochs.append(self._epoch)
+        seen = {}  # outputs that are views of the previous one (Flatten) are read once
+        for entry, (layer, output) in zip(self.layers, recorded):
+            activation = entry["activation"] if entry["activation"] in self._SATURATING \
+                else None
+            key = (output.__array_interface__["data"][0], output.size, output.dtype.str,
+                   activation)
+            if key not in seen:
+                seen[key] = ops.summary_statistics(output, activation)
+            mean, std, saturated = seen[key]
+            entry["output_mean"].append(mean)
+            entry["output_std"].append(std)
+            entry["saturated_fraction"].append(saturated)
+            kernel = getattr(layer, "kernel", None)
+            gradient = getattr(kernel, "grad", None)
+            entry["kernel_gradient_norm"].append(
+                None if gradient is None else _l2_norm(gradient))
+
+    def as_dict(self):
+        """The record as plain, JSON-serialisable data."""
+        return {"every": self.every, "steps": list(self.steps), "epochs": list(self.epochs),
+                "layers": [dict(entry) for entry in self.layers]}
+
+
+def _l2_norm(array):
+    """The L2 norm of every value of an array: sqrt(n (variance + mean**2)), from the
+    one-pass statistics."""
+    mean, std, _ = ops.summary_statistics(array)
+    return float(np.sqrt(np.size(array) * (std * std + mean * mean)))
 
 
 # ---------------------------------------------------------------- monitored quantities

@@ -1813,6 +1813,42 @@ def axpy(y, alpha, x):
     _backend(y).axpy(flat_y, a, flat_x)
 
 
+# activations whose saturation summary_statistics can count (the C md_act codes)
+_SATURATING_CODES = {"linear": 0, None: 0, "relu": 1, "sigmoid": 2, "tanh": 3}
+
+
+def summary_statistics(x, activation=None):
+    """Mean, standard deviation and saturated fraction of all values of ``x``, in one
+    pass (minidl extension; the training diagnostics of
+    :class:`minidl.callbacks.LayerStatistics` use it).
+
+    Args:
+        x: non-empty real array of any shape (float64 stays float64, everything else is
+            read as float32); the statistics are accumulated in double.
+        activation: ``None``/``'linear'``, ``'relu'``, ``'sigmoid'`` or ``'tanh'``: the
+            activation whose *output* ``x`` is. The saturated fraction counts the values
+            at which that activation's derivative is below 1% of its maximum (sigmoid:
+            ``y (1 - y) < 0.0025``; tanh: ``1 - y**2 < 0.01``; relu: ``y <= 0``).
+
+    Returns:
+        ``(mean, std, saturated_fraction)`` as Python floats: the population standard
+        deviation (ddof 0), and ``None`` for the fraction when ``activation`` is linear.
+        Bit-identical for every thread count.
+    """
+    where = "summary_statistics"
+    if activation not in _SATURATING_CODES:
+        valid = ", ".join(repr(name) for name in _SATURATING_CODES)
+        raise ValueError(f"{where}: argument 'activation' must be one of {valid}. "
+                         f"Received: activation={activation!r}")
+    flat = _prepare(x, "x", where).reshape(-1)
+    if flat.size == 0:
+        raise ValueError(f"{where}: argument 'x' must not be empty. Received: shape "
+                         f"{np.shape(x)}")
+    code = _SATURATING_CODES[activation]
+    mean, variance, saturated = _backend(flat).summary_stats(flat, code)
+    return mean, variance ** 0.5, (saturated if code else None)
+
+
 
 # ---------------------------------------------------------------- image ops (image.c)
 

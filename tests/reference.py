@@ -621,3 +621,14 @@ def resize_bilinear(images, out_h, out_w):
             y[:, r, c] = ((1 - fr) * ((1 - fc) * x[:, r0, c0] + fc * x[:, r0, c1])
                           + fr * ((1 - fc) * x[:, r1, c0] + fc * x[:, r1, c1]))
     return y
+
+
+def summary_statistics(x, activation=None):
+    """Mean, population std and the fraction of values where the derivative of the
+    activation (x taken as its output) is below 1% of its maximum, all in float64."""
+    x = np.asarray(x, dtype=np.float64).ravel()
+    derivative = {"sigmoid": lambda y: y * (1 - y) / 0.25,
+                  "tanh": lambda y: 1 - y * y,
+                  "relu": lambda y: (y > 0).astype(np.float64)}.get(activation)
+    saturated = None if derivative is None else float(np.mean(derivative(x) < 0.01))
+    return float(x.mean()), float(x.std()), saturated

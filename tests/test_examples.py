@@ -61,29 +61,73 @@ def _histories(folder):
     return out
 
 
+def _real_data(data_dir):
+    """Whether the examples run on the real data sets (not the small synthetic ones)."""
+    return os.path.isdir(os.path.join(data_dir, "cifar10")) and os.path.getsize(
+        os.path.join(data_dir, "cifar10", "cifar-10-batches-bin", "data_batch_1.bin")) > 1e7
+
+
 def test_cifar10_batchnorm_quick(data_dir, tmp_path):
-    run_example("cifar10_batchnorm.py", "--quick", "--out", str(tmp_path), data_dir=data_dir)
-    histories = _histories(tmp_path)
-    assert set(histories) == {"history_bn.json", "history_no_bn.json"}
-    for record in histories.values():
+    """The README's main command: one blog epoch of each variant; on the real data BN
+    leaves chance and the plain sigmoid network stays there."""
+    out = run_example("cifar10_batchnorm.py", "--quick", "--out", str(tmp_path),
+                      data_dir=data_dir)
+    assert "Short run" in out
+    runs = _histories(tmp_path)
+    assert set(runs) == {"bn_seed0.json", "no_bn_seed0.json"}
+    for record in runs.values():
         h = record["history"]
         assert set(h) == {"loss", "accuracy", "val_loss", "val_accuracy"}
         assert all(np.isfinite(h["loss"])) and 0 <= h["val_accuracy"][0] <= 1
-        assert len(record["seconds_per_epoch"]) == 1
+        assert len(record["seconds_per_epoch"]) == 1 and record["threads"] >= 1
+        assert record["framework"] == "minidl" and record["machine"]["cpu"]
+    if _real_data(data_dir):
+        assert runs["bn_seed0.json"]["history"]["val_accuracy"][0] > 0.3
+        assert runs["no_bn_seed0.json"]["history"]["val_accuracy"][0] < 0.15
     if __import__("importlib").util.find_spec("matplotlib"):
-        assert (tmp_path / "cifar10_batchnorm.png").stat().st_size > 10_000
+        assert (tmp_path / "cifar10_quick.png").stat().st_size > 10_000
+
+
+def test_cifar10_blog_model_is_the_blogs(data_dir):
+    """Activation inside Conv2D, BatchNormalization after it; the third variant puts BN
+    before the sigmoid; parameter counts as Keras reports them."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        "cifar10_batchnorm", os.path.join(EXAMPLES, "cifar10_batchnorm.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    orders = {v: [(type(layer).__name__, getattr(layer, "activation", None))
+                  for layer in module.build_model(v).layers] for v in module.VARIANTS}
+    conv, bn, pool = ("Conv2D", "sigmoid"), ("BatchNormalization", None), ("MaxPooling2D", None)
+    head = [("Flatten", None), ("Dense", "sigmoid"), ("Dense", "softmax")]
+    assert orders["no_bn"] == [conv, conv, pool, conv, conv, pool] + head
+    assert orders["bn"] == [conv, bn, conv, bn, pool, conv, bn, conv, bn, pool] + head
+    linear, act = ("Conv2D", "linear"), ("Activation", "sigmoid")
+    assert orders["bn_before"] == [linear, bn, act, linear, bn, act, pool,
+                                   linear, bn, act, linear, bn, act, pool] + head
+    assert module.build_model("no_bn").count_params() == 591274
+    assert module.build_model("bn").count_params() == 591274 + 4 * (32 + 32 + 64 + 64)
+    dense = module.build_model("bn").layers[-2]
+    assert type(dense.kernel_initializer).__name__ == "HeUniform"
 
 
 def test_lenet5_batchnorm_quick(data_dir, tmp_path):
-    run_example("lenet5_batchnorm.py", "--quick", "--out", str(tmp_path), data_dir=data_dir)
-    histories = _histories(tmp_path)
-    assert len(histories) == 4
-    for name, record in histories.items():
+    run_example("lenet5_batchnorm.py", "--quick", "--out", str(tmp_path), "--layer-stats",
+                "8", data_dir=data_dir)
+    runs = {name: record for name, record in _histories(tmp_path).items()
+            if not name.endswith(".layers.json")}
+    assert len(runs) == 4
+    for name, record in runs.items():
         h = record["history"]
         assert len(record["batch_losses"]) == 32  # 2048 images / batch 64, every batch
         if "blog" in name:  # softmax applied twice: the loss is bounded below
             assert min(record["batch_losses"]) > 1.46
         assert 0 <= h["val_accuracy"][0] <= 1
+        with open(tmp_path / name.replace(".json", ".layers.json")) as f:
+            stats = json.load(f)
+        assert stats["steps"] == [0, 8, 16, 24]
+        convs = [layer for layer in stats["layers"] if layer["class_name"] == "Conv2D"]
+        assert all(0 <= v <= 1 for layer in convs for v in layer["saturated_fraction"])
 
 
 def test_normalization_demo_checks_bn_against_numpy(tmp_path):

@@ -5,7 +5,7 @@ import pytest
 import minidl
 from minidl import ops
 import reference as ref
-from conftest import TOL
+from conftest import ISA_LIB, TOL
 from gradcheck import assert_gradient
 
 
@@ -241,3 +241,60 @@ def test_elementwise_bad_arguments():
         ops.axpy(np.zeros(2), 1.0, np.ones(3))
     with pytest.raises(ValueError, match="add.*'y'.*shape"):
         minidl._C.add(np.zeros(3), np.zeros(2), np.zeros(2))
+
+
+# ---------------------------------------------------------------- summary_statistics
+
+def _activation_outputs(rng, activation, n, dtype):
+    """Values spread over an activation's output range, saturated ones included."""
+    z = rng.normal(0.0, 4.0, n)
+    y = {"sigmoid": 1 / (1 + np.exp(-z)), "tanh": np.tanh(z), "relu": np.maximum(z, 0)}.get(
+        activation, z + 3.0)
+    return y.astype(dtype)
+
+
+@pytest.mark.parametrize("activation", [None, "linear", "relu", "sigmoid", "tanh"])
+@pytest.mark.parametrize("n", [1, 7, 255, 256, 4097, 16384 * 3 + 5, 16384 * 70 + 3])
+def test_summary_statistics(rng, dtype, activation, n):
+    x = _activation_outputs(rng, activation, n, dtype)
+    mean, std, saturated = ops.summary_statistics(x.reshape(-1, 1) if n % 2 else x,
+                                                  activation)
+    ref_mean, ref_std, ref_saturated = ref.summary_statistics(x, activation)
+    tol = 1e-6 if dtype == np.float32 else 1e-12
+    assert mean == pytest.approx(ref_mean, rel=tol, abs=tol)
+    assert std == pytest.approx(ref_std, rel=tol, abs=tol)
+    if activation in (None, "linear"):
+        assert saturated is None
+    else:
+        assert saturated == pytest.approx(ref_saturated, abs=1.5 / n)
+        assert 0 <= saturated <= 1
+
+
+def test_summary_statistics_large_offset_does_not_cancel():
+    """A tiny spread on a large common value (sums taken about a shift)."""
+    x = (1e4 + np.arange(100000) % 7 * 1e-3).astype(np.float64)
+    _, std, _ = ops.summary_statistics(x)
+    assert std == pytest.approx(x.std(), rel=1e-9)
+
+
+@pytest.mark.parametrize("activation", ["linear", "sigmoid", "tanh", "relu"])
+def test_summary_statistics_bit_identical_across_isas_and_threads(rng, isa, threads,
+                                                                  activation):
+    x = _activation_outputs(rng, activation, 16384 * 5 + 77, np.float32)
+    minidl.set_num_threads(1)
+    one = ops.summary_statistics(x, activation)
+    minidl.set_num_threads(2)
+    assert ops.summary_statistics(x, activation) == one
+    ISA_LIB.md_force_isa(0)
+    assert ops.summary_statistics(x, activation) == one
+
+
+def test_summary_statistics_bad_arguments():
+    with pytest.raises(ValueError, match="activation"):
+        ops.summary_statistics(np.ones(3), "softmax")
+    with pytest.raises(ValueError, match="empty"):
+        ops.summary_statistics(np.ones((0, 3)))
+    with pytest.raises(TypeError):
+        ops.summary_statistics(np.array(["a", "b"]))
+    assert ops.summary_statistics(np.array([np.nan, 1.0]))[0] != ops.summary_statistics(
+        np.array([np.nan, 1.0]))[0]  # NaN propagates into the mean

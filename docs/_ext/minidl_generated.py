@@ -1,25 +1,22 @@
-"""Tables written at build time from the experiments' and benchmarks' JSON files.
+"""Tables written at build time from the benchmarks' JSON files, and the README commands.
 
 On ``builder-inited`` this extension reads
 
-* ``docs/results/<experiment>/history_*.json`` (written by ``examples/*.py``) and the PNG
-  plots beside them, and writes ``docs/_generated/results_<experiment>.rst``;
 * the benchmark results (``benchmarks/results.json``, else the newest
   ``docs/performance/*.json``, written by ``python -m benchmarks.run --json ...``) and
   writes ``docs/_generated/performance.rst``;
 * the two commands of README.md (between its ``example-command`` and ``test-command``
   markers, as ``.ci/run`` reads them) and writes ``docs/_generated/readme_*.rst``.
 
-``results.rst`` and ``performance.rst`` include these files, so rerunning an experiment
-and rebuilding updates the pages. A missing file gives a sentence saying so, never an
-error. Files are rewritten only when their text changes (Sphinx re-reads the including
+``performance.rst`` includes these files, so rerunning the benchmarks and rebuilding
+updates the page (the reproductions' tables come from ``minidl_results.py``). A missing
+file gives a sentence saying so, never an error. Files are rewritten only when their text changes (Sphinx re-reads the including
 page exactly when a table changed). ``docs/_generated`` is git-ignored.
 
 The renderer is deliberately tolerant: it tabulates what the JSON holds and skips what
 it does not.
 """
 import datetime
-import glob
 import json
 import os
 from pathlib import Path
@@ -27,11 +24,6 @@ from pathlib import Path
 from sphinx.util import logging
 
 logger = logging.getLogger(__name__)
-
-EXPERIMENTS = ("cifar10", "lenet5", "normalization")
-
-# What the blogs reported (validation accuracy), for the comparison tables.
-LENET_BLOG = {"without BN": (0.93, 0.98), "with BN": (0.95, 0.985)}
 
 
 # ---------------------------------------------------------------- rst helpers
@@ -84,125 +76,6 @@ def _load_json(path):
 def _mtime(path):
     stamp = datetime.datetime.fromtimestamp(os.path.getmtime(path), datetime.timezone.utc)
     return stamp.strftime("%Y-%m-%d %H:%M UTC")
-
-
-# ---------------------------------------------------------------- experiments
-
-
-def _histories(folder):
-    """``[(file name, record)]`` of the JSON histories in a results folder."""
-    records = []
-    for path in sorted(glob.glob(os.path.join(folder, "history_*.json"))):
-        record = _load_json(path)
-        if isinstance(record, dict) and isinstance(record.get("history"), dict):
-            records.append((os.path.basename(path), record, path))
-    return records
-
-
-def _series(history, key):
-    values = history.get(key)
-    return values if isinstance(values, list) else []
-
-
-def _mean(values):
-    values = [v for v in values if isinstance(v, (int, float))]
-    return sum(values) / len(values) if values else None
-
-
-def _seconds(value):
-    """Wall-clock seconds to one decimal (None stays None)."""
-    return f"{value:.1f}" if isinstance(value, (int, float)) else None
-
-
-def _at(values, index):
-    try:
-        return values[index]
-    except IndexError:
-        return None
-
-
-def summary_rows(records):
-    """One row per variant: final and first-epoch accuracies, time per epoch."""
-    rows = []
-    for name, record, _ in records:
-        history = record["history"]
-        val = _series(history, "val_accuracy")
-        seconds = record.get("seconds_per_epoch") or []
-        rows.append([record.get("variant", name), len(_series(history, "loss")),
-                     _at(val, 0), _at(val, -1), max(val) if val else None,
-                     _at(_series(history, "accuracy"), -1), _at(_series(history, "loss"), -1),
-                     _seconds(_mean(seconds)), record.get("threads"),
-                     "smoke (--quick)" if record.get("quick") else "full"])
-    return rows
-
-
-SUMMARY_HEADER = ["variant", "epochs", "val acc, epoch 1", "val acc, last", "best val acc",
-                  "train acc, last", "train loss, last", "s / epoch", "threads", "run"]
-
-
-def epoch_rows(record):
-    """Per-epoch values of one variant."""
-    history = record["history"]
-    keys = [k for k in ("loss", "accuracy", "val_loss", "val_accuracy") if k in history]
-    seconds = record.get("seconds_per_epoch") or []
-    rows = []
-    for i in range(len(_series(history, keys[0]) if keys else [])):
-        rows.append([i + 1] + [_at(_series(history, k), i) for k in keys] +
-                    [_seconds(_at(seconds, i))])
-    return ["epoch"] + keys + ["seconds"], rows
-
-
-def lenet_comparison(records):
-    """Blog-reported vs measured validation accuracy (epoch 1 and epoch 10)."""
-    rows = []
-    for name, record, _ in records:
-        variant = record.get("variant", name)
-        key = "with BN" if variant.startswith("with BN") else "without BN"
-        val = _series(record["history"], "val_accuracy")
-        blog_first, blog_last = LENET_BLOG[key]
-        rows.append([variant, f"≈ {blog_first:.1%}", _at(val, 0), f"≈ {blog_last:.1%}",
-                     _at(val, 9) if len(val) >= 10 else None])
-    return list_table(["variant", "blog, epoch 1", "minidl, epoch 1", "blog, epoch 10",
-                       "minidl, epoch 10"], rows, widths=[40, 12, 12, 12, 12])
-
-
-def render_experiment(docs, experiment):
-    """The rst of one experiment's results (tables, notes and plots)."""
-    folder = docs / "results" / experiment
-    records = _histories(folder)
-    images = sorted(folder.glob("*.png")) if folder.is_dir() else []
-    lines = []
-    if not records and not images:
-        return (f".. note::\n\n   No results yet: ``docs/results/{experiment}/`` holds no "
-                f"JSON history or plot. Run the command above and rebuild the "
-                f"documentation to fill in this section.\n")
-    if records:
-        newest = max(_mtime(path) for _, _, path in records)
-        quick = any(record.get("quick") for _, record, _ in records)
-        lines.append(f"Read from ``docs/results/{experiment}/`` ({len(records)} JSON "
-                     f"histories, newest written {newest}).")
-        lines.append("")
-        if quick:
-            lines += [".. warning::", "",
-                      "   Some of these histories come from a ``--quick`` smoke run (a "
-                      "slice of the data, one epoch):", "   they show that the pipeline "
-                      "works, not the reproduction. The full runs replace them.", ""]
-        lines += list_table(SUMMARY_HEADER, summary_rows(records))
-        if experiment == "lenet5":
-            lines += ["Against the blog's reported validation accuracy:", ""]
-            lines += lenet_comparison(records)
-        notes = sorted({note for _, record, _ in records
-                        for note in record.get("data_notes") or []})
-        for note in notes:
-            lines += [".. note::", "", f"   Data: {note}", ""]
-        lines += [".. rubric:: Per-epoch histories", ""]
-        for name, record, _ in records:
-            header, rows = epoch_rows(record)
-            lines += list_table(header, rows, title=record.get("variant", name))
-    for image in images:
-        lines += [f".. figure:: /results/{experiment}/{image.name}", "   :width: 100%", "",
-                  f"   ``docs/results/{experiment}/{image.name}``", ""]
-    return "\n".join(lines) + "\n"
 
 
 # ---------------------------------------------------------------- benchmarks
@@ -326,8 +199,6 @@ def generate(app):
     docs = Path(app.srcdir)
     repo = docs.parent
     out = docs / "_generated"
-    for experiment in EXPERIMENTS:
-        _write_if_changed(out / f"results_{experiment}.rst", render_experiment(docs, experiment))
     _write_if_changed(out / "performance.rst", render_performance(repo))
     for marker in ("example-command", "test-command"):
         _write_if_changed(out / f"readme_{marker.replace('-', '_')}.rst",

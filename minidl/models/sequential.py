@@ -78,6 +78,9 @@ class Sequential:
         self._state_lock = threading.RLock()
         # the step's arrays reuse the buffers of the previous step's (minidl.memory)
         self._memory = MemoryArena()
+        # A list while a callback (minidl.callbacks.LayerStatistics) wants the next
+        # training step's layer outputs: the forward pass appends (layer, output) pairs.
+        self._recorded_outputs = None
         for layer in layers or []:
             self.add(layer)
 
@@ -298,9 +301,12 @@ class Sequential:
         if self._runner is not None:
             return self._runner.forward(x, training)
         self._ensure_built(x)
+        recorded = self._recorded_outputs if training else None
         with self._memory:  # inference too: each batch reuses the previous one's buffers
             for layer in self._layers:
                 x = layer(x, training=training)
+                if recorded is not None:
+                    recorded.append((layer, x))
         return x
 
     def _uses_fused_softmax(self):

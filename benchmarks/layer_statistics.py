@@ -1,0 +1,56 @@
+"""The cost of ``minidl.callbacks.LayerStatistics`` on a training step.
+
+Times ``fit`` over the same batches with the callback recording every batch
+(``every=1``: each layer's output statistics and each kernel's gradient norm after every
+step) and without any callback, in interleaved samples, for both seed models with and
+without batch normalization, and prints the median of the per-pair overheads.
+
+Run from the repository root:
+    python -m benchmarks.layer_statistics [--threads 2] [--steps 20] [--repeats 9]
+"""
+import argparse
+import os
+import sys
+
+
+def main(argv=None):
+    """Measure and print the overhead table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--steps", type=int, default=20, help="training steps per sample")
+    parser.add_argument("--repeats", type=int, default=9, help="interleaved samples per side")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
+    import numpy as np
+    import minidl
+    from benchmarks.models import MODELS, batch, minidl_model
+    from benchmarks.timing import Settings, compare
+
+    minidl.set_num_threads(args.threads)
+    settings = Settings(repeats=args.repeats, warmup=1, min_time=0.0)
+    print(f"LayerStatistics(every=1) overhead, {args.threads} threads, {args.steps} steps "
+          f"per sample, median of {args.repeats} interleaved pairs; load average "
+          f"{os.getloadavg()[0]:.2f}")
+    print(f"{'model':<12} {'step without':>13} {'step with':>10} {'overhead':>9}")
+    for name in MODELS:
+        batch_size = MODELS[name][1]
+        x, y, _ = batch(name, batch_size * args.steps)
+        for batch_norm in (False, True):
+            model = minidl_model(name, batch_norm)
+
+            def train(callbacks):
+                return lambda: model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0,
+                                         shuffle=False, callbacks=callbacks)
+
+            result = compare(train(None), train([minidl.callbacks.LayerStatistics(every=1)]),
+                             settings)
+            overheads = [r - 1 for r in result.ratios]  # ratio = time_with / time_without
+            label = f"{name}{' + BN' if batch_norm else ''}"
+            print(f"{label:<12} {result.median_a / args.steps * 1e3:10.2f} ms "
+                  f"{result.median_b / args.steps * 1e3:7.2f} ms "
+                  f"{100 * float(np.median(overheads)):8.1f}%", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
