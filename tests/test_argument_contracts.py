@@ -245,7 +245,7 @@ def test_dataset_path_of_the_wrong_type_is_named():
 
 @pytest.mark.parametrize("length", [251, 255])
 def test_saving_to_the_longest_file_names(tmp_path, data, length):
-    if os.pathconf(tmp_path, "PC_NAME_MAX") < length:
+    if not hasattr(os, "pathconf") or os.pathconf(tmp_path, "PC_NAME_MAX") < length:
         pytest.skip("the file system allows shorter names")
     x, y = data
     model = _model()
