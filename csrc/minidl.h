@@ -40,9 +40,16 @@ typedef enum {
 const char *md_status_string(md_status status);
 
 /* ------------------------------------------------------------------ runtime */
-/* Number of threads every kernel may use (>= 1). Set from Python at import time. */
+/* Number of threads every kernel may use. Set from Python at import time; clamped to
+ * 1..md_max_num_threads(). */
 void md_set_num_threads(int n);
 int md_get_num_threads(void);
+/* The most threads md_set_num_threads accepts: MD_THREADS_PER_CORE per core this process
+ * may use, at least MD_MIN_THREAD_CAP, at most MD_MAX_THREADS and OpenMP's thread limit. */
+#define MD_THREADS_PER_CORE 4
+#define MD_MIN_THREAD_CAP 8
+#define MD_MAX_THREADS 1024
+int md_max_num_threads(void);
 /* 1 when compiled with OpenMP. */
 int md_has_openmp(void);
 /* 1 when the CPU runs the AVX2/FMA paths (checked once, at run time). */

@@ -56,7 +56,33 @@ const char *md_status_string(md_status status) {
     return "unknown status";
 }
 
-void md_set_num_threads(int n) { md_num_threads = n < 1 ? 1 : n; }
+/* Cores this process may run on (OpenMP's count follows the CPU affinity); a serial
+ * build runs every kernel on one. */
+static int md_available_cores(void) {
+#ifdef _OPENMP
+    return omp_get_num_procs();
+#else
+    return 1;
+#endif
+}
+
+int md_max_num_threads(void) {
+    int64_t cap = (int64_t)MD_THREADS_PER_CORE * md_available_cores();
+    if (cap < MD_MIN_THREAD_CAP) cap = MD_MIN_THREAD_CAP;
+    if (cap > MD_MAX_THREADS) cap = MD_MAX_THREADS;
+#ifdef _OPENMP
+    /* OMP_THREAD_LIMIT: asking for more threads than the runtime allows is an error */
+    if (cap > omp_get_thread_limit()) cap = omp_get_thread_limit();
+#endif
+    return cap < 1 ? 1 : (int)cap;
+}
+
+/* Clamped: far more threads than cores only costs memory and, past what the OS lets
+ * a process create, makes the OpenMP runtime abort at the next parallel region. */
+void md_set_num_threads(int n) {
+    int cap = md_max_num_threads();
+    md_num_threads = n < 1 ? 1 : (n > cap ? cap : n);
+}
 
 int md_get_num_threads(void) { return md_num_threads; }
 

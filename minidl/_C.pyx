@@ -7,7 +7,9 @@ into an exception: ``ValueError`` for shapes and arguments, ``MemoryError`` when
 allocation fails. Outputs are allocated by the caller (``minidl.ops``) and passed in.
 Every kernel accepts float32 or float64 arrays, all of one dtype.
 """
-from libc.stdint cimport int64_t, uint8_t
+import operator
+
+from libc.stdint cimport int64_t, uint8_t, uintptr_t
 
 from minidl._cminidl cimport *
 

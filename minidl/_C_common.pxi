@@ -26,6 +26,21 @@ cdef int expect_shape(str where, str name, tuple got, tuple want) except -1:
     return 0
 
 
+cdef int check_disjoint(str where, str out_name, const void *out, size_t out_bytes,
+                        str in_name, const void *src, size_t src_bytes) except -1:
+    """Raise ValueError when an output's bytes overlap an input's (a kernel that writes
+    the output while it still reads the input would compute garbage)."""
+    cdef uintptr_t o = <uintptr_t>out
+    cdef uintptr_t i = <uintptr_t>src
+    if out == NULL or src == NULL or out_bytes == 0 or src_bytes == 0:
+        return 0
+    if o < i + src_bytes and i < o + out_bytes:
+        raise ValueError(f"{where}: argument '{out_name}' must not share memory with "
+                         f"argument '{in_name}' (the output is written while the input is "
+                         f"read); pass a separate output array")
+    return 0
+
+
 cdef tuple shape_of(object array, int ndim):
     """The first ndim extents of a memoryview as a tuple of Python ints."""
     return tuple(array.shape[:ndim])
@@ -42,11 +57,18 @@ cdef int padding_code(str where, str padding) except -1:
                      f"received {padding!r}")
 
 
-def set_num_threads(int n):
-    """Set the number of threads every kernel may use (at least 1)."""
+def set_num_threads(n):
+    """Set the number of threads every kernel may use: an int >= 1, clamped to
+    ``max_num_threads()``."""
+    n = operator.index(n)
     if n < 1:
         raise ValueError(f"set_num_threads: argument 'n' must be >= 1, received {n}")
-    md_set_num_threads(n)
+    md_set_num_threads(min(n, md_max_num_threads()))
+
+
+def max_num_threads():
+    """The most threads the kernels may use (``md_max_num_threads``)."""
+    return md_max_num_threads()
 
 
 def get_num_threads():

@@ -6,6 +6,7 @@ def gemm(bint trans_a, bint trans_b, const real[:, ::1] a not None, const real[:
     """c = alpha * op(a) @ op(b) + beta * c, in place (op transposes when trans_* is set).
 
     a, b and c are C-contiguous 2-D arrays of one float dtype; beta == 0 never reads c.
+    c must not share memory with a or b (ValueError).
     """
     cdef int64_t m = a.shape[1] if trans_a else a.shape[0]
     cdef int64_t k = a.shape[0] if trans_a else a.shape[1]
@@ -20,6 +21,10 @@ def gemm(bint trans_a, bint trans_b, const real[:, ::1] a not None, const real[:
     cdef const real *pa = &a[0, 0] if a.shape[0] > 0 and a.shape[1] > 0 else NULL
     cdef const real *pb = &b[0, 0] if b.shape[0] > 0 and b.shape[1] > 0 else NULL
     cdef real *pc = &c[0, 0] if m > 0 and n > 0 else NULL
+    check_disjoint("gemm", "c", pc, m * n * sizeof(real), "a", pa,
+                   a.shape[0] * a.shape[1] * sizeof(real))
+    check_disjoint("gemm", "c", pc, m * n * sizeof(real), "b", pb,
+                   b.shape[0] * b.shape[1] * sizeof(real))
     with nogil:
         if real is float:
             status = md_gemm_f32(trans_a, trans_b, m, n, k, <float>alpha, pa, a.shape[1], pb,

@@ -8,7 +8,7 @@ A C11/OpenMP compute core (``minidl._C``) behind backend-neutral functional ops
 (``minidl.set_device("cuda")`` or ``compile(device="cuda")``).
 """
 from minidl import _C, ops
-from minidl._threads import _init_threads, get_num_threads, set_num_threads
+from minidl._threads import _init_threads, get_num_threads, max_num_threads, set_num_threads
 from minidl._version import __version__
 
 _init_threads()
@@ -22,5 +22,5 @@ from minidl.models import Sequential  # noqa: E402
 
 __all__ = ["Input", "Sequential", "__version__", "activations", "backend", "callbacks", "cuda",
            "datasets", "get_device", "get_num_threads", "initializers", "layers", "losses",
-           "metrics", "models", "ops", "optimizers", "preprocessing", "set_device",
+           "max_num_threads", "metrics", "models", "ops", "optimizers", "preprocessing", "set_device",
            "set_num_threads", "utils"]

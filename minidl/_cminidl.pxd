@@ -49,6 +49,7 @@ cdef extern from "minidl.h" nogil:
     const char *md_status_string(md_status status)
     void md_set_num_threads(int n)
     int md_get_num_threads()
+    int md_max_num_threads()
     int md_has_openmp()
     int md_cpu_has_avx2_fma()
     void md_force_portable(int on)

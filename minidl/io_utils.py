@@ -3,12 +3,16 @@
 ``atomic_write`` writes to a temporary file beside the target and renames it over the
 target only once everything has been written and synced to disk. A crash, an exception
 or Ctrl-C in the middle of a write therefore leaves the previous file untouched (and no
-temporary file behind, except after a hard kill, where a hidden ``.<name>.*.tmp`` file
+temporary file behind, except after a hard kill, where a hidden ``.minidl-*.tmp`` file
 may remain next to the target).
+
+The temporary name is short and fixed-length (``.minidl-`` and 8 random hex digits), so
+any file name the file system accepts can be written, up to its 255-byte limit.
 """
 import contextlib
 import os
 import secrets
+import stat
 
 # Open modes that atomic_write accepts: text or binary, always truncating writes.
 _WRITE_MODES = {"w": "w", "wt": "w", "tw": "w", "wb": "wb", "bw": "wb"}
@@ -45,10 +49,10 @@ def _create_temp_file(path):
     would do (``tempfile.mkstemp`` would make it 0o600), and takes the permission bits
     of ``path`` when that file already exists, so replacing a file keeps its mode.
     """
-    directory, name = os.path.split(os.path.abspath(path))
+    directory = os.path.dirname(os.path.abspath(path))
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     for _ in range(_TEMP_ATTEMPTS):
-        temp_path = os.path.join(directory, f".{name}.{secrets.token_hex(4)}.tmp")
+        temp_path = os.path.join(directory, f".minidl-{secrets.token_hex(4)}.tmp")
         try:
             fd = os.open(temp_path, flags, 0o666)
         except FileExistsError:
@@ -193,3 +197,39 @@ def atomic_write_text(path, text, encoding="utf-8"):
                         f"Received: text of type {type(text).__name__}")
     with atomic_write(path, "w", encoding=encoding) as handle:
         handle.write(text)
+
+
+def open_regular_file(path, error, where):
+    """Open ``path`` for binary reading, refusing anything but a regular file.
+
+    A FIFO would block the open (or the first read) forever and a device such as
+    ``/dev/zero`` never ends, so both are refused before a byte is read: the file is opened
+    without blocking and checked with ``fstat``.
+
+    Args:
+        path: the file (str or os.PathLike); symbolic links are followed.
+        error: the exception class to raise for a non-regular file (for example
+            ``CorruptFileError``); it receives one message argument.
+        where: prefix of the message, e.g. ``"load_model"``.
+
+    Returns:
+        ``(file object, size in bytes)``; the caller closes the file.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist (other OSError subclasses pass through).
+        error: ``path`` is a directory, a device, a FIFO or a socket.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, flags)
+    except IsADirectoryError:
+        raise error(f"{where}: {os.fspath(path)!r} is a directory, not a file") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise error(f"{where}: {os.fspath(path)!r} is not a regular file (a folder, device, "
+                        f"FIFO or socket); refusing to read it")
+        return os.fdopen(fd, "rb"), info.st_size
+    except BaseException:
+        os.close(fd)
+        raise

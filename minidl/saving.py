@@ -1,4 +1,4 @@
-"""Saving and loading models and weights: no pickle anywhere, atomic writes.
+"""Saving and loading models and weights: no pickle anywhere, atomic writes, bounded reads.
 
 A ``.keras`` file is a zip archive with:
 
@@ -8,27 +8,52 @@ A ``.keras`` file is a zip archive with:
 
 Weights files (``save_weights``) are NPZ archives. Every write goes to a temporary file
 that replaces the target only once complete, so a crash or Ctrl-C while saving leaves
-the previous file intact. Loading reads only these members, with ``allow_pickle=False``:
-a corrupt or hostile file gives a clear error and never runs code.
+the previous file intact.
+
+Loading reads only these members and never unpickles. Every size is checked before the
+bytes behind it are read or inflated: ``config.json`` is at most ``MAX_CONFIG_BYTES``;
+a zip member must be stored or deflated, with a declared size that its compressed size
+can produce (at most ``MAX_DEFLATE_RATIO`` times larger); each ``.npy`` header must
+declare exactly the shape the model expects, a real dtype of at most 8 bytes, and a
+payload that is exactly the member's size. So a file can make the loader read no more
+than the model it describes needs. Everything is validated before anything is assigned:
+a failed load leaves the model as it was. A corrupt or hostile file raises
+:class:`CorruptFileError` naming the file; a valid file for another model raises
+``ValueError``.
 """
 import io
 import json
+import math
 import os
 import zipfile
+import zlib
 
 import numpy as np
 
 from minidl import _version, losses, optimizers
-from minidl.io_utils import atomic_write
+from minidl.io_utils import atomic_write, open_regular_file
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.weights.npz"
 OPTIMIZER_NAME = "optimizer.npz"
 _WEIGHTS_SUFFIXES = (".weights.npz", ".weights.h5")
 
+# Limits of the readers (docs/guide/saving.rst lists them).
+MAX_CONFIG_BYTES = 4 << 20     # config.json, uncompressed
+MAX_DEFLATE_RATIO = 1032       # deflate cannot expand 1 byte into more than ~1032
+MAX_JSON_DEPTH = 64            # nesting of the config's lists and objects
+_MAX_ITEMSIZE = 8              # float64 / int64: the widest dtype a weight is read from
+# Bytes an array may add to its payload in an NPZ: zip headers and the .npy header.
+_ARRAY_OVERHEAD = 16 << 10
+_SUPPORTED_COMPRESSION = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+# Errors that mean "the file's contents do not make a valid model", from any reader.
+_CONTENT_ERRORS = (KeyError, IndexError, TypeError, ValueError, AttributeError,
+                   OverflowError, RecursionError)
+
 
 class CorruptFileError(ValueError):
-    """A model or weights file that cannot be read (truncated, corrupt, wrong type)."""
+    """A model or weights file that cannot be read (truncated, corrupt, wrong type,
+    hostile sizes or contents). The message names the file."""
 
 
 def _check_target(filepath, suffixes, where, overwrite):
@@ -45,21 +70,6 @@ def _npz_bytes(arrays):
     buffer = io.BytesIO()
     np.savez(buffer, **{f"arr_{i:05d}": np.asarray(a) for i, a in enumerate(arrays)})
     return buffer.getvalue()
-
-
-def _read_npz(data, where):
-    """The arrays of an NPZ archive in order, refusing pickled objects."""
-    try:
-        with np.load(io.BytesIO(data), allow_pickle=False) as archive:
-            names = sorted(archive.files)
-            if names != [f"arr_{i:05d}" for i in range(len(names))]:
-                raise CorruptFileError(f"{where}: unexpected array names in the archive")
-            return [archive[name] for name in names]
-    except CorruptFileError:
-        raise
-    except Exception as exc:  # zipfile/np.load raise many types on corrupt data
-        raise CorruptFileError(f"{where}: the weights archive is corrupt or not an NPZ "
-                               f"file ({type(exc).__name__}: {exc})") from None
 
 
 def _compile_config(model):
@@ -91,29 +101,298 @@ def save_model(model, filepath, overwrite=True):
             archive.writestr(OPTIMIZER_NAME, _npz_bytes(optimizer_arrays))
 
 
-def _read_archive(path, where):
-    try:
-        with zipfile.ZipFile(path, "r") as archive:
-            names = set(archive.namelist())
-            missing = {CONFIG_NAME, WEIGHTS_NAME} - names
-            if missing:
-                raise CorruptFileError(f"{where}: {path!r} is not a minidl model file "
-                                       f"(missing {sorted(missing)})")
-            members = {name: archive.read(name) for name in
-                       (CONFIG_NAME, WEIGHTS_NAME, OPTIMIZER_NAME) if name in names}
-    except (zipfile.BadZipFile, EOFError, OSError) as exc:
-        if isinstance(exc, FileNotFoundError):
+# ---------------------------------------------------------------- bounded zip reading
+
+def _check_member(info, limit, container_bytes, where, source):
+    """Refuse a zip member whose declared sizes are inconsistent or above ``limit``,
+    before a byte of it is read."""
+    name = f"{source}: member {info.filename!r}"
+    if info.flag_bits & 0x1:
+        raise CorruptFileError(f"{where}: {name} is encrypted")
+    if info.compress_type not in _SUPPORTED_COMPRESSION:
+        raise CorruptFileError(f"{where}: {name} uses compression method "
+                               f"{info.compress_type}; only stored and deflated members "
+                               f"are read")
+    if info.compress_size > container_bytes:
+        raise CorruptFileError(f"{where}: {name} declares {info.compress_size} compressed "
+                               f"bytes but the file holds only {container_bytes}")
+    if info.file_size > limit:
+        raise CorruptFileError(f"{where}: {name} declares {info.file_size} bytes, more "
+                               f"than the {limit} this reader accepts for it")
+    stored = info.compress_type == zipfile.ZIP_STORED
+    if (stored and info.file_size != info.compress_size) or \
+            info.file_size > MAX_DEFLATE_RATIO * info.compress_size + 1024:
+        raise CorruptFileError(f"{where}: {name} declares {info.file_size} bytes from "
+                               f"{info.compress_size} compressed bytes, which its "
+                               f"compression cannot produce")
+
+
+def _read_member(archive, info, where, source):
+    """The bytes of a checked member (never more than its declared size)."""
+    with archive.open(info) as member:
+        data = member.read(info.file_size)
+    if len(data) != info.file_size:
+        raise CorruptFileError(f"{where}: {source}: member {info.filename!r} is truncated")
+    return data
+
+
+class _ArrayArchive:
+    """The arrays of an NPZ archive, checked before their data is read: the member names
+    and count (from the central directory), then every member's sizes and ``.npy`` header
+    (a real dtype of at most 8 bytes, the shape the model expects, a payload of exactly
+    the member's size), and only then the data.
+
+    Args:
+        fileobj: a seekable binary file holding the NPZ.
+        size: its size in bytes.
+        where: the calling function, for messages.
+        source: the file (and member) name, for messages.
+    """
+
+    def __init__(self, fileobj, size, where, source):
+        self._where, self._source, self._size = where, source, size
+        with _corrupt_on_error(where, source):
+            self._zip = zipfile.ZipFile(fileobj)
+        self._infos = self._zip.infolist()
+        names = [info.filename for info in self._infos]
+        if names != [f"arr_{i:05d}.npy" for i in range(len(names))]:
+            self._zip.close()
+            raise CorruptFileError(f"{where}: {source}: unexpected array names in the "
+                                   f"archive")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._zip.close()
+        return False
+
+    @property
+    def count(self):
+        """The number of arrays."""
+        return len(self._infos)
+
+    def read(self, shapes, what):
+        """The arrays, after checking that they are ``len(shapes)`` arrays of ``shapes``.
+
+        Raises:
+            ValueError: another count or shape (a file for another model).
+            CorruptFileError: a member or header that is malformed or lies about sizes.
+        """
+        if self.count != len(shapes):
+            raise ValueError(f"{self._where}: the file holds {self.count} {what} arrays but "
+                             f"the model has {len(shapes)} {what}s")
+        headers = [self._header(info) for info in self._infos]
+        for i, (header, want) in enumerate(zip(headers, shapes)):
+            if header[0] != tuple(want):
+                raise ValueError(f"{self._where}: {self._source}: {what} array {i} has shape "
+                                 f"{header[0]} but the model needs {tuple(want)}")
+        return [self._data(info, header) for info, header in zip(self._infos, headers)]
+
+    def _header(self, info):
+        """(shape, dtype, fortran_order, header length) of one member, checked."""
+        _check_member(info, self._size, self._size, self._where, self._source)
+        label = f"{self._where}: {self._source}: array {info.filename!r}"
+        with _corrupt_on_error(self._where, self._source), self._zip.open(info) as member:
+            version = np.lib.format.read_magic(member)
+            if version not in ((1, 0), (2, 0)):
+                raise CorruptFileError(f"{label} has .npy version {version}; only 1.0 and "
+                                       f"2.0 are read")
+            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
+                np.lib.format.read_array_header_2_0
+            shape, fortran, dtype = read_header(member)
+            header_bytes = member.tell()
+        if dtype.hasobject or dtype.kind not in "biuf" or dtype.itemsize > _MAX_ITEMSIZE:
+            raise CorruptFileError(f"{label} has dtype {dtype}; weights are read from real "
+                                   f"numbers of at most {_MAX_ITEMSIZE} bytes")
+        if any(d < 0 for d in shape):
+            raise CorruptFileError(f"{label} declares the negative shape {shape}")
+        payload = math.prod(shape) * dtype.itemsize
+        if header_bytes + payload != info.file_size:
+            raise CorruptFileError(f"{label} declares shape {shape} of {dtype} "
+                                   f"({payload} bytes) but holds "
+                                   f"{info.file_size - header_bytes} bytes of data")
+        return tuple(shape), dtype, fortran, header_bytes
+
+    def _data(self, info, header):
+        """One array, read now (no more than its checked member size)."""
+        shape, dtype, fortran, header_bytes = header
+        with _corrupt_on_error(self._where, self._source):
+            data = bytearray(_read_member(self._zip, info, self._where, self._source))
+        flat = np.frombuffer(data, dtype=dtype, offset=header_bytes)
+        return flat.reshape(shape, order="F" if fortran else "C")
+
+
+class _corrupt_on_error:
+    """Turn the many exceptions of zipfile, zlib and np.lib.format on malformed data into
+    a CorruptFileError naming the file (a missing file stays FileNotFoundError)."""
+
+    def __init__(self, where, source, problem="is corrupt or not in the expected format"):
+        self._where, self._source, self._problem = where, source, problem
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, traceback):
+        if exc is None or isinstance(exc, (CorruptFileError, FileNotFoundError)) or \
+                not isinstance(exc, (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError,
+                                     OSError, ValueError, NotImplementedError, SyntaxError,
+                                     zlib.error)):
+            return False
+        raise CorruptFileError(f"{self._where}: {self._source} {self._problem} "
+                               f"({kind.__name__}: {exc})") from None
+
+
+def _npz_limit(shapes):
+    """The most bytes an NPZ of arrays of ``shapes`` may take (8-byte dtypes)."""
+    return sum(_MAX_ITEMSIZE * math.prod(s) + _ARRAY_OVERHEAD for s in shapes) + \
+        _ARRAY_OVERHEAD
+
+
+def _json_depth(value):
+    """The nesting depth of a parsed JSON value (iteratively: no recursion to exhaust)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if isinstance(item, dict):
+            stack.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item)
+    return deepest
+
+
+class _ModelArchive:
+    """A ``.keras`` file opened for bounded reading (see the module docstring).
+
+    Args:
+        path: the file.
+        where: the calling function, for messages.
+    """
+
+    def __init__(self, path, where):
+        self.path, self.where = path, where
+        self._file, self._size = open_regular_file(path, CorruptFileError, where)
+        try:
+            with _corrupt_on_error(where, repr(path), "is not a valid .keras archive"):
+                self._zip = zipfile.ZipFile(self._file)
+        except BaseException:
+            self._file.close()
             raise
-        raise CorruptFileError(f"{where}: {path!r} is not a valid .keras archive "
-                               f"({type(exc).__name__}: {exc})") from None
+        self.names = set(self._zip.namelist())
+        missing = {CONFIG_NAME, WEIGHTS_NAME} - self.names
+        if missing:
+            self.close()
+            raise CorruptFileError(f"{where}: {path!r} is not a minidl model file "
+                                   f"(missing {sorted(missing)})")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def close(self):
+        """Close the archive and the file."""
+        self._zip.close()
+        self._file.close()
+
+    def member(self, name, limit):
+        """The bytes of member ``name`` once its declared sizes passed the checks."""
+        info = self._zip.getinfo(name)
+        _check_member(info, limit, self._size, self.where, repr(self.path))
+        with _corrupt_on_error(self.where, repr(self.path)):
+            return _read_member(self._zip, info, self.where, repr(self.path))
+
+    def config(self):
+        """The parsed ``config.json`` of a Sequential model (size and depth checked)."""
+        text = self.member(CONFIG_NAME, MAX_CONFIG_BYTES)
+        try:
+            config = json.loads(text.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+            raise CorruptFileError(f"{self.where}: the config in {self.path!r} is not valid "
+                                   f"JSON ({type(exc).__name__}: {exc})") from None
+        if _json_depth(config) > MAX_JSON_DEPTH:
+            raise CorruptFileError(f"{self.where}: the config in {self.path!r} is nested "
+                                   f"deeper than {MAX_JSON_DEPTH} levels")
+        if not isinstance(config, dict) or config.get("class_name") != "Sequential" or \
+                not isinstance(config.get("config"), dict) or \
+                not isinstance(config["config"].get("name", ""), (str, type(None))):
+            raise CorruptFileError(f"{self.where}: {self.path!r} does not hold a Sequential "
+                                   f"model config")
+        return config
+
+    def arrays(self, name, shapes_for_count, what):
+        """The arrays of the NPZ member ``name``.
+
+        Args:
+            name: the member.
+            shapes_for_count: a function from the member's array count to the shapes the
+                model needs (its largest answer bounds the member's size first).
+            what: ``"weight"`` or ``"optimizer"``, for messages.
+        """
+        source = f"{self.path!r} (member {name})"
+        limit = _npz_limit(shapes_for_count(None))
+        data = self.member(name, limit)
+        with _ArrayArchive(io.BytesIO(data), len(data), self.where, source) as archive:
+            return archive.read(shapes_for_count(archive.count), what)
+
+
+def _model_from_config(config, custom_objects, where, path):
+    from minidl.models.sequential import Sequential
     try:
-        config = json.loads(members[CONFIG_NAME].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CorruptFileError(f"{where}: the config in {path!r} is not valid JSON "
+        return Sequential.from_config(config["config"], custom_objects=custom_objects)
+    except _CONTENT_ERRORS as exc:
+        raise CorruptFileError(f"{where}: the model config in {path!r} is invalid "
+                               f"({type(exc).__name__}: {exc})") from None
+
+
+def _optimizer_shapes(model):
+    """``count -> shapes`` of the optimizer member: the iteration count, then each
+    trainable variable's slots (an optimizer saved before its first step has none)."""
+    slots = [v.shape for v in model.trainable_weights
+             for _ in model.optimizer._slot_names()]
+
+    def shapes_for_count(count):
+        if count is not None and count <= 1:
+            return [()] * count
+        return [()] + slots
+    return shapes_for_count
+
+
+def _restore_compile(model, compile_config, archive):
+    """Compile ``model`` as saved and restore its optimizer's state (all checked first)."""
+    where, path = archive.where, archive.path
+    try:
+        model.compile(optimizer=optimizers.deserialize(compile_config["optimizer"]),
+                      loss=losses.get(compile_config["loss"]) if compile_config["loss"]
+                      else None, metrics=compile_config.get("metrics") or None)
+    except _CONTENT_ERRORS as exc:
+        raise CorruptFileError(f"{where}: the compile config in {path!r} is invalid "
+                               f"({type(exc).__name__}: {exc})") from None
+    if OPTIMIZER_NAME not in archive.names:
+        return
+    try:
+        arrays = archive.arrays(OPTIMIZER_NAME, _optimizer_shapes(model), "optimizer")
+        if arrays:
+            model.optimizer.set_state({"iterations": arrays[0], "slots": arrays[1:]},
+                                      model.trainable_weights)
+    except CorruptFileError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise CorruptFileError(f"{where}: the optimizer state in {path!r} does not fit its "
+                               f"optimizer ({exc})") from None
+
+
+def _assign_loaded(model, arrays, where, path):
+    """``model.set_weights(arrays)`` (all or nothing); values that do not fit the weights
+    (an overflowing float64, say) make the file corrupt."""
+    try:
+        model.set_weights(arrays)
+    except (TypeError, ValueError) as exc:
+        raise CorruptFileError(f"{where}: the weights in {path!r} cannot be assigned "
                                f"({exc})") from None
-    if not isinstance(config, dict) or config.get("class_name") != "Sequential":
-        raise CorruptFileError(f"{where}: {path!r} does not hold a Sequential model config")
-    return config, members
 
 
 def load_model(filepath, custom_objects=None, compile=True):
@@ -124,34 +403,28 @@ def load_model(filepath, custom_objects=None, compile=True):
         filepath: path of a ``.keras`` file.
         custom_objects: optional dict of custom layer classes by name.
         compile: whether to restore the optimizer, loss and metrics.
+
+    Raises:
+        CorruptFileError: the file is not a valid minidl model file (truncated, corrupt,
+            hostile sizes, an invalid config or state); the message names the file.
+        FileNotFoundError: there is no such file.
     """
-    from minidl.models.sequential import Sequential
     path = os.fspath(filepath)
-    config, members = _read_archive(path, "load_model")
-    try:
-        model = Sequential.from_config(config["config"], custom_objects=custom_objects)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise CorruptFileError(f"load_model: the model config in {path!r} is invalid "
-                               f"({type(exc).__name__}: {exc})") from None
-    _assign_weights(model, _read_npz(members[WEIGHTS_NAME], "load_model"), "load_model")
-    compile_config = config.get("compile_config")
-    if compile and compile_config:
-        model.compile(optimizer=optimizers.deserialize(compile_config["optimizer"]),
-                      loss=losses.get(compile_config["loss"]) if compile_config["loss"]
-                      else None, metrics=compile_config.get("metrics") or None)
-        arrays = _read_npz(members.get(OPTIMIZER_NAME, _npz_bytes([])), "load_model")
-        if arrays:
-            state = {"iterations": int(arrays[0]), "slots": arrays[1:]}
-            model.optimizer.set_state(state, model.trainable_weights)
+    with _ModelArchive(path, "load_model") as archive:
+        config = archive.config()
+        model = _model_from_config(config, custom_objects, "load_model", path)
+        shapes = [v.shape for v in model.weights]
+        try:
+            arrays = archive.arrays(WEIGHTS_NAME, lambda count: shapes, "weight")
+        except CorruptFileError:
+            raise
+        except ValueError as exc:  # the file's weights do not fit the file's own config
+            raise CorruptFileError(f"{exc} ({path!r} contradicts its own config)") from None
+        _assign_loaded(model, arrays, "load_model", path)
+        compile_config = config.get("compile_config")
+        if compile and compile_config:
+            _restore_compile(model, compile_config, archive)
     return model
-
-
-def _assign_weights(model, arrays, where):
-    variables = model.weights
-    if len(arrays) != len(variables):
-        raise ValueError(f"{where}: the file holds {len(arrays)} weight arrays but the "
-                         f"model has {len(variables)} weights")
-    model.set_weights(arrays)
 
 
 def save_weights(model, filepath, overwrite=True):
@@ -162,14 +435,24 @@ def save_weights(model, filepath, overwrite=True):
 
 
 def load_weights(model, filepath):
-    """Load weights from a weights file or from a ``.keras`` model file."""
+    """Load weights from a weights file or from a ``.keras`` model file, all or nothing:
+    the count, every shape and dtype and every value are checked before any weight
+    changes.
+
+    Raises:
+        ValueError: the file holds another number of arrays or other shapes (it was
+            saved from another model), or the model is not built.
+        CorruptFileError: the file is corrupt or hostile; the message names it.
+    """
     path = os.fspath(filepath)
-    if path.endswith(".keras"):
-        _, members = _read_archive(path, "load_weights")
-        data = members[WEIGHTS_NAME]
-    else:
-        with open(path, "rb") as f:
-            data = f.read()
     if not model.built:
         raise ValueError("load_weights: build the model before loading weights into it")
-    _assign_weights(model, _read_npz(data, "load_weights"), "load_weights")
+    shapes = [v.shape for v in model.weights]
+    if path.endswith(".keras"):
+        with _ModelArchive(path, "load_weights") as archive:
+            arrays = archive.arrays(WEIGHTS_NAME, lambda count: shapes, "weight")
+    else:
+        stream, size = open_regular_file(path, CorruptFileError, "load_weights")
+        with stream, _ArrayArchive(stream, size, "load_weights", repr(path)) as archive:
+            arrays = archive.read(shapes, "weight")
+    _assign_loaded(model, arrays, "load_weights", path)

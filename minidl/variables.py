@@ -69,15 +69,20 @@ class Variable:
         return self._value.copy()
 
     def assign(self, value):
-        """Overwrite the value in place; the shape must match exactly."""
-        array = value.to_numpy() if isinstance(value, DeviceArray) else np.asarray(value)
-        if array.shape != self._value.shape:
-            raise ValueError(f"Variable '{self.path}': cannot assign a value of shape "
-                             f"{array.shape} to a variable of shape {self._value.shape}")
-        if array.dtype.kind not in "biuf":
-            raise TypeError(f"Variable '{self.path}': cannot assign a value of dtype "
-                            f"{array.dtype}")
-        self._value[...] = array
+        """Overwrite the value in place; the shape must match exactly and the value must
+        be real numbers that fit the variable's dtype (see ``checked_value``)."""
+        self._value[...] = self.checked_value(value)
+
+    def checked_value(self, value, owner=None):
+        """``value`` as an array of this variable's shape and dtype, ready to assign;
+        nothing is changed (see :func:`checked_array`).
+
+        Args:
+            value: an array-like (or a DeviceArray).
+            owner: prefix of error messages (default: the variable's path).
+        """
+        return checked_array(value, self._value.shape, self._value.dtype,
+                             owner or f"Variable '{self.path}'", f"weight '{self.path}'")
 
     def __array__(self, dtype=None, copy=None):
         value = self._value.to_numpy() if isinstance(self._value, DeviceArray) else self._value
@@ -88,22 +93,60 @@ class Variable:
                 f"trainable={self.trainable}>")
 
 
+def checked_array(value, shape, dtype, where, label):
+    """``value`` converted to a new array of ``shape`` and ``dtype``, or a clear error.
+
+    Args:
+        value: an array-like (or a DeviceArray).
+        shape: the shape it must have.
+        dtype: the dtype it is converted to.
+        where: prefix of error messages, e.g. ``"Sequential 'model'"``.
+        label: what the value is, e.g. ``"weight 'dense/kernel'"``.
+
+    Raises:
+        ValueError: the shape differs, or a finite value overflows ``dtype`` (a float64
+            1e300 converted to float32 would become inf).
+        TypeError: the values are not real numbers (strings, objects, complex, ragged).
+    """
+    try:
+        array = value.to_numpy() if isinstance(value, DeviceArray) else np.asarray(value)
+    except (TypeError, ValueError) as exc:  # ragged lists, objects NumPy cannot hold
+        raise TypeError(f"{where}: {label} must be an array of real numbers. "
+                        f"Received: {type(value).__name__} ({exc})") from None
+    if array.shape != tuple(shape):
+        raise ValueError(f"{where}: {label} has shape {tuple(shape)}, received an array of "
+                         f"shape {array.shape}")
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{where}: {label} must hold real numbers, received an array of "
+                        f"dtype {array.dtype}")
+    with np.errstate(over="ignore"):
+        cast = array.astype(dtype, copy=True)
+    # only a narrowing float cast can turn a finite value into inf (ints always fit)
+    if array.dtype.kind == "f" and array.dtype.itemsize > cast.dtype.itemsize and \
+            np.count_nonzero(np.isfinite(cast)) != np.count_nonzero(np.isfinite(array)):
+        raise ValueError(f"{where}: {label} holds finite values beyond the range of "
+                         f"{cast.dtype} (+-{np.finfo(cast.dtype).max}); they would become inf")
+    return cast
+
+
 def assign_all(variables, weights, owner):
-    """Assign a list of arrays to a list of variables, checking the count and every
-    shape before changing anything (so a bad list leaves all weights as they were).
+    """Assign a list of arrays to a list of variables, all or nothing: the count, every
+    shape and every dtype are checked, and every value converted, before any variable
+    changes, so a bad list (at any position) leaves all weights bit-identical.
 
     Args:
         variables: the Variables, in order.
         weights: the arrays, in the same order.
         owner: e.g. ``"Layer 'dense'"``, for error messages.
     """
+    if isinstance(weights, (str, bytes)) or not hasattr(weights, "__iter__"):
+        raise TypeError(f"{owner}: set_weights expects a list of {len(variables)} arrays, "
+                        f"received {type(weights).__name__}")
     weights = list(weights)
     if len(weights) != len(variables):
         raise ValueError(f"{owner}: set_weights expects a list of {len(variables)} arrays, "
                          f"received {len(weights)}")
-    for variable, value in zip(variables, weights):
-        if np.shape(value) != variable.shape:
-            raise ValueError(f"{owner}: weight '{variable.name}' has shape {variable.shape}, "
-                             f"received an array of shape {np.shape(value)}")
-    for variable, value in zip(variables, weights):
-        variable.assign(value)
+    values = [variable.checked_value(value, owner)
+              for variable, value in zip(variables, weights)]
+    for variable, value in zip(variables, values):
+        variable._value[...] = value

@@ -6,6 +6,8 @@ import io
 import json
 import os
 import pickle
+import subprocess
+import sys
 import zipfile
 
 import numpy as np
@@ -180,3 +182,37 @@ def test_gzip_that_is_not_an_idx_file(tmp_path):
     (folder / "train-images-idx3-ubyte.gz").write_bytes(gzip.compress(b"{\"json\": true}"))
     with pytest.raises(CorruptDatasetError, match="train-images"):
         mnist.load_data(path=str(tmp_path))
+
+
+# Headroom of the memory-capped run: each bomb inflates to 1 GiB, and the largest bounded
+# read (the CIFAR-10 archive limit, about 200 MB) fits.
+FUZZ_HEADROOM_MIB = 512
+MODEL_ERRORS = {"CorruptFileError", "ValueError"}  # ValueError: a file for another model
+DATASET_ERRORS = {"CorruptDatasetError"}
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="needs Linux /proc")
+def test_fuzzed_and_bomb_files_under_a_memory_limit(tmp_path):
+    """load_model, load_weights and the data set loaders, fed mutated files and bombs in
+    a child process whose address space is capped: an unbounded read fails (MemoryError
+    or a killed child), and every outcome is a load or the documented error."""
+    tests = os.path.dirname(__file__)
+    env = dict(os.environ, MINIDL_NUM_THREADS="1",
+               PYTHONPATH=os.pathsep.join([tests, os.path.dirname(minidl.__path__[0]),
+                                           os.environ.get("PYTHONPATH", "")]))
+    child = subprocess.run([sys.executable, os.path.join(tests, "fuzz_child.py"),
+                            str(tmp_path), str(FUZZ_HEADROOM_MIB), "7"],
+                           capture_output=True, text=True, env=env, timeout=300)
+    assert child.returncode == 0, child.stderr[-3000:]
+    results = json.loads(child.stdout)
+    unexpected = {case: outcome for case, outcome in results.items()
+                  if outcome != "ok" and outcome not in
+                  (MODEL_ERRORS if case.startswith("load_") else DATASET_ERRORS)}
+    assert not unexpected, unexpected
+    # load_weights never reads a .keras file's config or optimizer state
+    unread = {"load_weights config bomb", "load_weights optimizer bomb"}
+    bombs = [case for case in results if ("bomb" in case or "1 GiB" in case)
+             and case not in unread]
+    assert len(bombs) >= 18 and all(results[case] != "ok" for case in bombs), \
+        {case: results[case] for case in bombs}
+    assert sum(outcome != "ok" for outcome in results.values()) > len(results) // 2

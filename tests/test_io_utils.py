@@ -127,7 +127,7 @@ def test_process_killed_mid_write_keeps_the_old_file(old_file):
     assert old_file.read_bytes() == OLD
     # Only a hidden temporary file can be left behind after a hard kill.
     leftovers = [name for name in _entries(old_file.parent) if name != "model.keras"]
-    assert all(name.startswith(".model.keras.") and name.endswith(".tmp")
+    assert all(name.startswith(".minidl-") and name.endswith(".tmp")
                for name in leftovers)
 
 

@@ -324,7 +324,7 @@ def test_set_state_checks(rng):
                                          r"2 variables"):
         optimizers.Adam().set_state(state, variables[:2])
     bad = dict(state, slots=[np.zeros((9, 9))] + state["slots"][1:])
-    with pytest.raises(ValueError, match=r"slot 'momentum' of variable 'layer/w0' must have "
+    with pytest.raises(ValueError, match=r"slot 'momentum' of variable 'layer/w0' has "
                                          r"shape \(3, 4\)"):
         optimizers.Adam().set_state(bad, variables)
     with pytest.raises(ValueError, match="must be a dict with 'iterations'"):

@@ -20,12 +20,31 @@ import urllib.request
 from dataclasses import dataclass
 
 from minidl._version import __version__
+from minidl.io_utils import open_regular_file
 
 DATA_DIR_ENV = "MINIDL_DATA_DIR"
 CACHE_DIR_ENV = "MINIDL_CACHE_DIR"
 
 _CHUNK_BYTES = 1 << 20
-_TIMEOUT_S = 60.0
+# Limits of a download (docs/guide/datasets.rst lists them). Each read waits at most
+# _TIMEOUT_S; the bytes received in every _RATE_WINDOW_S must average _MIN_RATE_BYTES_S;
+# a file (all mirrors and retries together) must arrive within _DEADLINE_S; a server never
+# makes the .part file grow past the file's known size (or _MAX_UNKNOWN_BYTES).
+_TIMEOUT_S = 30.0
+_RATE_WINDOW_S = 30.0
+_MIN_RATE_BYTES_S = 1024.0
+_DEADLINE_S = 3600.0
+_MAX_UNKNOWN_BYTES = 1 << 30
+
+
+class TransferAbortedError(ConnectionError):
+    """A download stopped by minidl: too slow, past its deadline, or longer than the file."""
+
+
+class _OversizedTransfer(TransferAbortedError):
+    """A server sent (or announced) more bytes than the file has."""
+
+
 # Errors that mean "this URL did not deliver the file": try the next mirror, keep the .part.
 _TRANSFER_ERRORS = (urllib.error.URLError, http.client.HTTPException, ConnectionError,
                     TimeoutError, socket.timeout)
@@ -75,8 +94,12 @@ def resolve_data_dir(path):
         DatasetUnavailableError: The folder does not exist.
         ValueError: ``path`` names a file (for example Keras's ``"mnist.npz"``) instead of a
             folder.
+        TypeError: ``path`` is neither None, a str, bytes nor ``os.PathLike``.
     """
     origin = "path"
+    if path is not None and not isinstance(path, (str, bytes, os.PathLike)):
+        raise TypeError(f"load_data: argument 'path' must be a folder name (str or "
+                        f"os.PathLike) or None. Received: path={path!r}")
     if path is None:
         path, origin = os.environ.get(DATA_DIR_ENV) or None, DATA_DIR_ENV
         if path is None:
@@ -103,20 +126,74 @@ def cache_dir():
     return os.path.join(os.path.expanduser("~"), ".minidl", "datasets")
 
 
+def read_file(path, max_bytes):
+    """The bytes of a data set file, refusing what cannot be one before reading it.
+
+    Args:
+        path: The file.
+        max_bytes: The most bytes the file may hold.
+
+    Returns:
+        The contents (``bytes``).
+
+    Raises:
+        CorruptDatasetError: ``path`` is not a regular file (a device such as
+            ``/dev/zero``, a FIFO, a directory) or is larger than ``max_bytes`` (sparse
+            files included: the size is checked, not the blocks).
+    """
+    stream, size = open_regular_file(path, CorruptDatasetError, path)
+    with stream:
+        check_size(path, size, max_bytes)
+        data = stream.read(max_bytes + 1)  # the file may grow while it is read
+    check_size(path, len(data), max_bytes)
+    return data
+
+
+def names_a_file(path):
+    """Whether something other than a folder is at ``path``: a device or a FIFO counts,
+    so that reading it fails with a clear error instead of the file being reported
+    missing."""
+    return os.path.exists(path) and not os.path.isdir(path)
+
+
+def check_size(path, size, max_bytes):
+    """Raise CorruptDatasetError when ``size`` exceeds ``max_bytes``."""
+    if size > max_bytes:
+        raise CorruptDatasetError(f"{path}: {size} bytes, more than the {max_bytes} a file "
+                                  f"of this data set can hold")
+
+
 def sha256_of_file(path):
-    """Hex SHA-256 of a file, read in 1 MiB blocks.
+    """Hex SHA-256 of a regular file, read in 1 MiB blocks (no more than its size).
 
     Args:
         path: The file.
 
     Returns:
         The lowercase hex digest.
+
+    Raises:
+        CorruptDatasetError: ``path`` is not a regular file.
     """
     digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(_CHUNK_BYTES), b""):
+    stream, size = open_regular_file(path, CorruptDatasetError, path)
+    with stream:
+        while size > 0:
+            block = stream.read(min(_CHUNK_BYTES, size))
+            if not block:
+                break
             digest.update(block)
+            size -= len(block)
     return digest.hexdigest()
+
+
+def _is_verified(path, remote):
+    """Whether ``path`` is a regular file with the size and SHA-256 of ``remote``."""
+    if not os.path.isfile(path):
+        return False
+    if remote.size is not None and os.path.getsize(path) != remote.size:
+        return False
+    return sha256_of_file(path) == remote.sha256
 
 
 def _open_url(url, headers, timeout):
@@ -202,23 +279,93 @@ def _range_start(content_range):
     return int(first) if first.isdigit() else None
 
 
-def _download_to_part(url, part, remote):
+class _TransferClock:
+    """The time limits of one file's download: an overall deadline, and a minimum rate
+    that the bytes of each response must keep over every window of ``_RATE_WINDOW_S``."""
+
+    def __init__(self, name):
+        self._name = name
+        self._deadline = time.monotonic() + _DEADLINE_S
+
+    def socket_timeout(self):
+        """The socket timeout for the next request: never past the deadline."""
+        self.check_deadline()
+        return max(0.001, min(_TIMEOUT_S, _RATE_WINDOW_S, self._deadline - time.monotonic()))
+
+    def check_deadline(self):
+        """Raise TransferAbortedError once the deadline has passed."""
+        if time.monotonic() > self._deadline:
+            raise TransferAbortedError(f"{self._name}: the download did not finish within "
+                                       f"its deadline of {_DEADLINE_S:.0f} s")
+
+    def start_response(self):
+        """Begin a new rate window (a new response)."""
+        self._window_start, self._window_bytes = time.monotonic(), 0
+
+    def received(self, count):
+        """Account for ``count`` bytes; raise when the transfer is too slow or too late."""
+        self._window_bytes += count
+        elapsed = time.monotonic() - self._window_start
+        if elapsed >= _RATE_WINDOW_S:
+            if self._window_bytes < _MIN_RATE_BYTES_S * elapsed:
+                raise TransferAbortedError(
+                    f"{self._name}: the server is too slow: {self._window_bytes} bytes in "
+                    f"{elapsed:.1f} s, below the minimum of {_MIN_RATE_BYTES_S:.0f} bytes/s")
+            self.start_response()
+        self.check_deadline()
+
+
+def _size_limit(remote, offset, length):
+    """The most bytes ``part`` may reach: the file's known size, else the server's
+    announced length, else _MAX_UNKNOWN_BYTES; an announcement beyond the known size is
+    refused before a byte is read."""
+    announced = offset + int(length) if length and length.isdigit() else None
+    if remote.size is not None:
+        if announced is not None and announced > remote.size:
+            raise _OversizedTransfer(f"{remote.name}: the server announces {announced} "
+                                       f"bytes, but the file has {remote.size}")
+        return remote.size, announced
+    return (announced if announced is not None else _MAX_UNKNOWN_BYTES), announced
+
+
+def _copy_response(response, out, written, limit, clock, progress, name):
+    """Copy the response body to ``out`` until it ends; never past ``limit`` bytes in all.
+
+    Returns:
+        The number of bytes the file holds afterwards.
+    """
+    read = getattr(response, "read1", None) or response.read  # read1: return what arrived
+    while True:
+        block = read(min(_CHUNK_BYTES, limit - written + 1))
+        if not block:
+            return written
+        if written + len(block) > limit:
+            raise _OversizedTransfer(f"{name}: the server sent more than the "
+                                       f"{limit} bytes of the file")
+        out.write(block)
+        written += len(block)
+        progress.update(len(block))
+        clock.received(len(block))
+
+
+def _download_to_part(url, part, remote, clock):
     """Download ``url`` into ``part``, resuming an existing partial file when possible.
 
     Returns:
         True when the download resumed an existing partial file.
 
     Raises:
-        One of ``_TRANSFER_ERRORS`` when the transfer fails; ``part`` keeps what arrived.
+        One of ``_TRANSFER_ERRORS`` when the transfer fails; ``part`` keeps what arrived
+        (except after a server sent more than the file: then it is deleted).
     """
-    offset = os.path.getsize(part) if os.path.exists(part) else 0
+    offset = os.path.getsize(part) if os.path.isfile(part) else 0
     headers = {"Range": f"bytes={offset}-"} if offset else {}
     try:
-        response = _open_url(url, headers, _TIMEOUT_S)
+        response = _open_url(url, headers, clock.socket_timeout())
     except urllib.error.HTTPError as error:
         if error.code == 416 and offset:  # the partial file does not fit this server's copy
             os.remove(part)
-            return _download_to_part(url, part, remote)
+            return _download_to_part(url, part, remote, clock)
         raise
     with response:
         status = getattr(response, "status", None) or response.getcode()
@@ -226,37 +373,39 @@ def _download_to_part(url, part, remote):
             _range_start(response.headers.get("Content-Range")) == offset)
         if not resumed:
             offset = 0  # the server ignored the Range request: start again from byte 0
-        length = response.headers.get("Content-Length")
-        expected = offset + int(length) if length and length.isdigit() else None
+        limit, expected = _size_limit(remote, offset, response.headers.get("Content-Length"))
         progress = _ProgressBar(remote.name, expected or remote.size, offset)
-        written = offset
-        with open(part, "ab" if resumed else "wb") as out:
-            for block in iter(lambda: response.read(_CHUNK_BYTES), b""):
-                out.write(block)
-                written += len(block)
-                progress.update(len(block))
-        progress.close()
+        clock.start_response()
+        try:
+            with open(part, "ab" if resumed else "wb") as out:
+                written = _copy_response(response, out, offset, limit, clock, progress,
+                                         remote.name)
+        except _OversizedTransfer:
+            os.remove(part)  # not a prefix of the file: useless for a resume
+            raise
+        finally:
+            progress.close()
     if expected is not None and written < expected:
         raise ConnectionError(f"the connection closed after {written} of {expected} bytes")
     return resumed
 
 
-def _verified_download(url, part, remote):
+def _verified_download(url, part, remote, clock):
     """Download into ``part`` and check its SHA-256; a resumed download that fails the
     check is retried once from byte 0 (the old partial file may have been stale).
 
     Raises:
         ChecksumMismatchError: The complete file has the wrong checksum (``part`` deleted).
     """
-    if remote.size is not None and os.path.exists(part) and (
-            os.path.getsize(part) > remote.size):
-        os.remove(part)  # longer than the canonical file: cannot be a prefix of it
+    if os.path.lexists(part) and (not os.path.isfile(part) or (
+            remote.size is not None and os.path.getsize(part) > remote.size)):
+        os.remove(part)  # not a file, or longer than the canonical file: not a prefix of it
     for _ in range(2):
         if remote.size is not None and os.path.exists(part) and (
                 os.path.getsize(part) == remote.size):
             resumed = True  # already complete from an earlier run: only verify it
         else:
-            resumed = _download_to_part(url, part, remote)
+            resumed = _download_to_part(url, part, remote, clock)
         digest = sha256_of_file(part)
         if digest == remote.sha256:
             return
@@ -272,7 +421,10 @@ def _verified_download(url, part, remote):
 def fetch(remote, folder, hint):
     """Return a checksum-verified local copy of ``remote``, downloading it if needed.
 
-    A cached copy is verified again; a cached copy with the wrong checksum is replaced.
+    A cached copy is verified again; a cached copy with the wrong size or checksum (or
+    that is not a regular file) is replaced. The download of the file, over all mirrors,
+    is bounded in time (``_DEADLINE_S``), rate (``_MIN_RATE_BYTES_S`` over every
+    ``_RATE_WINDOW_S``) and size (``remote.size``).
 
     Args:
         remote: The :class:`RemoteFile`.
@@ -284,12 +436,13 @@ def fetch(remote, folder, hint):
         Path of the verified file in ``folder``.
 
     Raises:
-        DatasetUnavailableError: No URL could be reached (offline, HTTP errors).
+        DatasetUnavailableError: No URL delivered the file (offline, HTTP errors, a server
+            too slow, past the deadline or sending more than the file).
         ChecksumMismatchError: A complete download had the wrong SHA-256.
     """
     target = os.path.join(folder, remote.name)
-    if os.path.exists(target):
-        if sha256_of_file(target) == remote.sha256:
+    if os.path.lexists(target):
+        if _is_verified(target, remote):
             return target
         sys.stderr.write(f"minidl.datasets: cached {target} failed its checksum; "
                          f"downloading it again\n")
@@ -297,10 +450,11 @@ def fetch(remote, folder, hint):
     os.makedirs(folder, exist_ok=True)
     part = target + ".part"
     failures = []
+    clock = _TransferClock(remote.name)
     for url in remote.urls:
         sys.stderr.write(f"Downloading {url}\n")
         try:
-            _verified_download(url, part, remote)
+            _verified_download(url, part, remote, clock)
         except _TRANSFER_ERRORS as error:
             failures.append(f"{url}: {getattr(error, 'reason', None) or error}")
             continue

@@ -5,17 +5,26 @@ IDX layout: a big-endian 32-bit magic ``0x0000TTNN`` (``TT = 0x08`` for unsigned
 sizes, then the uint8 payload in C order.
 """
 import gzip
+import io
+import math
 import os
 import zlib
 
 import numpy as np
 
 from minidl.datasets import _download
+from minidl.io_utils import open_regular_file
 
 IMAGES_MAGIC = 2051
 LABELS_MAGIC = 2049
 _GZIP_MAGIC = b"\x1f\x8b"
 _IDX_UBYTE = 0x08
+# Limits of the reader (docs/guide/datasets.rst): the canonical training images hold
+# 47,040,000 bytes; no IDX file of MNIST or Fashion-MNIST may announce more than this
+# payload, nor be a larger file (compressed or not).
+MAX_PAYLOAD_BYTES = 256 << 20
+MAX_FILE_BYTES = MAX_PAYLOAD_BYTES + (1 << 20)
+_READ_BLOCK = 1 << 20
 
 # The four files of a split, by their canonical stems (without ".gz").
 TRAIN_IMAGES = "train-images-idx3-ubyte"
@@ -25,27 +34,54 @@ TEST_LABELS = "t10k-labels-idx1-ubyte"
 STEMS = (TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS)
 
 
-def read_maybe_gzip(path):
-    """The bytes of ``path``, decompressed when the file is gzip (detected by content).
+def _read_upto(stream, count):
+    """Up to ``count`` bytes of ``stream`` (fewer only at its end), as a bytearray that
+    grows with what arrives: a short file never costs the memory its header announces."""
+    data = bytearray()
+    while len(data) < count:
+        block = stream.read(min(_READ_BLOCK, count - len(data)))
+        if not block:
+            break
+        data += block
+    return data
 
-    Args:
-        path: The file.
 
-    Returns:
-        The contents (``bytes`` or ``bytearray``).
-
-    Raises:
-        CorruptDatasetError: The gzip stream is truncated or corrupt.
-    """
-    with open(path, "rb") as stream:
-        raw = stream.read()
-    if not raw.startswith(_GZIP_MAGIC):
-        return raw
-    try:
-        return gzip.decompress(raw)
-    except (OSError, EOFError, zlib.error) as error:
+def _read_idx_stream(stream, source, expected_magic):
+    """Parse an unsigned-byte IDX file from ``stream``: the header first, then exactly
+    the payload it announces (checked against MAX_PAYLOAD_BYTES before it is read), then
+    a check that nothing follows."""
+    head = stream.read(4)
+    if len(head) < 4:
         raise _download.CorruptDatasetError(
-            f"{path}: corrupt or truncated gzip file ({error})") from error
+            f"{source}: too short for an IDX header ({len(head)} bytes)")
+    magic = int.from_bytes(head, "big")
+    if magic != expected_magic:
+        kind = "images" if expected_magic == IMAGES_MAGIC else "labels"
+        raise _download.CorruptDatasetError(
+            f"{source}: wrong IDX magic number {magic}, expected {expected_magic} "
+            f"(unsigned-byte {kind} file)")
+    ndim = magic & 0xFF
+    raw_dims = stream.read(4 * ndim)
+    if len(raw_dims) < 4 * ndim:
+        raise _download.CorruptDatasetError(
+            f"{source}: truncated IDX header ({4 + len(raw_dims)} bytes, expected "
+            f"{4 + 4 * ndim})")
+    dims = tuple(int.from_bytes(raw_dims[i:i + 4], "big") for i in range(0, 4 * ndim, 4))
+    payload = math.prod(dims)  # a Python int: no overflow
+    if payload > MAX_PAYLOAD_BYTES:
+        raise _download.CorruptDatasetError(
+            f"{source}: the header's dimensions {dims} announce {payload} bytes, more than "
+            f"the {MAX_PAYLOAD_BYTES} an IDX file of this data set can hold")
+    data = _read_upto(stream, payload)
+    if len(data) < payload:
+        raise _download.CorruptDatasetError(
+            f"{source}: payload truncated: {len(data)} bytes, but the header's dimensions "
+            f"{dims} need {payload}")
+    if stream.read(1):  # one byte more is enough: a gzip bomb is never inflated further
+        raise _download.CorruptDatasetError(
+            f"{source}: payload has trailing bytes beyond the {payload} that the header's "
+            f"dimensions {dims} need")
+    return np.frombuffer(data, dtype=np.uint8).reshape(dims)
 
 
 def parse_idx(data, source, expected_magic):
@@ -60,34 +96,42 @@ def parse_idx(data, source, expected_magic):
         A writable ``uint8`` array whose shape is the header's dimensions.
 
     Raises:
-        CorruptDatasetError: Wrong magic number, truncated header, or a payload whose size
-            differs from the product of the header's dimensions.
+        CorruptDatasetError: Wrong magic number, truncated header, dimensions announcing
+            more than ``MAX_PAYLOAD_BYTES``, or a payload whose size differs from the
+            product of the header's dimensions.
     """
-    if len(data) < 4:
-        raise _download.CorruptDatasetError(
-            f"{source}: too short for an IDX header ({len(data)} bytes)")
-    magic = int.from_bytes(bytes(data[:4]), "big")
-    if magic != expected_magic:
-        kind = "images" if expected_magic == IMAGES_MAGIC else "labels"
-        raise _download.CorruptDatasetError(
-            f"{source}: wrong IDX magic number {magic}, expected {expected_magic} "
-            f"(unsigned-byte {kind} file)")
-    ndim = magic & 0xFF
-    header_bytes = 4 + 4 * ndim
-    if len(data) < header_bytes:
-        raise _download.CorruptDatasetError(
-            f"{source}: truncated IDX header ({len(data)} bytes, expected {header_bytes})")
-    dims = tuple(int(d) for d in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
-    expected = int(np.prod(dims, dtype=np.int64))
-    payload = len(data) - header_bytes
-    if payload != expected:
-        problem = "truncated" if payload < expected else "has trailing bytes"
-        raise _download.CorruptDatasetError(
-            f"{source}: payload {problem}: {payload} bytes, but the header's dimensions "
-            f"{dims} need {expected}")
-    array = np.frombuffer(data, dtype=np.uint8, offset=header_bytes).reshape(dims)
-    # Keras returns arrays the caller may modify in place; bytes-backed views are read-only.
-    return array if array.flags.writeable else array.copy()
+    return _read_idx_stream(io.BytesIO(data), source, expected_magic)
+
+
+def read_idx(path, expected_magic):
+    """Read an IDX file, gzip-compressed or not (detected by content), without ever
+    holding or inflating more than its header announces (at most ``MAX_PAYLOAD_BYTES``).
+
+    Args:
+        path: The file.
+        expected_magic: ``IMAGES_MAGIC`` or ``LABELS_MAGIC``.
+
+    Returns:
+        A writable ``uint8`` array whose shape is the header's dimensions.
+
+    Raises:
+        CorruptDatasetError: The file is not a regular file, is larger than an IDX file of
+            the data set can be, is a corrupt, truncated or over-long gzip stream (a gzip
+            bomb stops at the announced size), or fails ``parse_idx``'s checks.
+    """
+    raw, size = open_regular_file(path, _download.CorruptDatasetError, path)
+    with raw:
+        _download.check_size(path, size, MAX_FILE_BYTES)
+        compressed = raw.read(2) == _GZIP_MAGIC
+        raw.seek(0)
+        if not compressed:
+            return _read_idx_stream(raw, path, expected_magic)
+        try:
+            with gzip.GzipFile(fileobj=raw, mode="rb") as stream:
+                return _read_idx_stream(stream, path, expected_magic)
+        except (OSError, EOFError, zlib.error) as error:
+            raise _download.CorruptDatasetError(
+                f"{path}: corrupt or truncated gzip file ({error})") from error
 
 
 def _candidates(stem):
@@ -111,7 +155,7 @@ def find_local_files(folders):
     for stem in STEMS:
         path = next((os.path.join(folder, name) for folder in folders
                      for name in _candidates(stem)
-                     if os.path.isfile(os.path.join(folder, name))), None)
+                     if _download.names_a_file(os.path.join(folder, name))), None)
         if path is None:
             missing.append(stem)
         else:
@@ -121,8 +165,8 @@ def find_local_files(folders):
 
 def _load_split(images_path, labels_path, num_classes):
     """Read and cross-check one split's images and labels."""
-    images = parse_idx(read_maybe_gzip(images_path), images_path, IMAGES_MAGIC)
-    labels = parse_idx(read_maybe_gzip(labels_path), labels_path, LABELS_MAGIC)
+    images = read_idx(images_path, IMAGES_MAGIC)
+    labels = read_idx(labels_path, LABELS_MAGIC)
     if images.shape[1:] != (28, 28):
         raise _download.CorruptDatasetError(
             f"{images_path}: images are {images.shape[1:]}, expected (28, 28)")

@@ -5,6 +5,7 @@ The *binary version* of the data set is read (``cifar-10-binary.tar.gz``): each 
 one label byte followed by 3,072 pixel bytes, the 1,024 red, then green, then blue values of
 the 32x32 image in row-major order. Nothing is ever unpickled.
 """
+import gzip
 import os
 import posixpath
 import shutil
@@ -14,6 +15,7 @@ import zlib
 import numpy as np
 
 from minidl.datasets import _download
+from minidl.io_utils import open_regular_file
 
 _URLS = ("https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz",)
 # SHA-256 and size of the canonical archive, as published in tensorflow-datasets'
@@ -28,6 +30,11 @@ TEST_FILE = "test_batch.bin"
 _META_FILE = "batches.meta.txt"
 _SIDE, _CHANNELS, _NUM_CLASSES = 32, 3, 10
 RECORD_BYTES = 1 + _CHANNELS * _SIDE * _SIDE  # 3073
+# Limits of the readers (docs/guide/datasets.rst): every batch file of CIFAR-10 holds
+# 10,000 records; the archive (about 184 MB unpacked) holds nine members.
+MAX_BATCH_BYTES = 10000 * RECORD_BYTES
+MAX_ARCHIVE_BYTES = 6 * MAX_BATCH_BYTES + (16 << 20)
+MAX_ARCHIVE_MEMBERS = 64
 
 
 def parse_batches(blobs):
@@ -82,11 +89,35 @@ def _check_member(member, archive):
             f"{archive}: member {member.name!r} is a link or special file; refusing to extract")
 
 
+class _BoundedStream:
+    """A read-only stream that fails once more than ``limit`` bytes were read from it:
+    tarfile reads (and for some headers keeps) whatever the archive announces, so the
+    decompressed archive as a whole is bounded here."""
+
+    def __init__(self, stream, limit, source):
+        self._stream, self._limit, self._source = stream, limit, source
+        self._count = 0
+
+    def read(self, size=-1):
+        """Up to ``size`` bytes; CorruptDatasetError past the limit."""
+        allowed = self._limit - self._count + 1
+        data = self._stream.read(allowed if size is None or size < 0 else min(size, allowed))
+        self._count += len(data)
+        if self._count > self._limit:
+            raise _download.CorruptDatasetError(
+                f"{self._source}: the archive unpacks to more than {self._limit} bytes, "
+                f"more than the CIFAR-10 archive can hold")
+        return data
+
+
 def read_archive(archive):
     """Read the batch files out of ``cifar-10-binary.tar.gz`` in one streaming pass.
 
     Every member is validated (no absolute paths, no ``..``, no links or devices) before
-    anything is read; files are matched by their base name and kept in memory.
+    anything is read; files are matched by their base name and kept in memory. Reads are
+    bounded: the archive file and its unpacked stream hold at most ``MAX_ARCHIVE_BYTES``,
+    at most ``MAX_ARCHIVE_MEMBERS`` members, and a batch file at most ``MAX_BATCH_BYTES``
+    (its declared size is checked before it is read).
 
     Args:
         archive: Path of the ``.tar.gz`` archive.
@@ -95,21 +126,32 @@ def read_archive(archive):
         ``{file name: (source, bytes)}`` for the batch files and ``batches.meta.txt``.
 
     Raises:
-        CorruptDatasetError: The archive is corrupt, truncated, holds an unsafe member, or
-            lacks a batch file.
+        CorruptDatasetError: The archive is not a regular file, is corrupt, truncated,
+            too large (a gzip bomb), holds an unsafe member, or lacks a batch file.
     """
     wanted = set(TRAIN_FILES) | {TEST_FILE, _META_FILE}
     blobs = {}
+    raw, size = open_regular_file(archive, _download.CorruptDatasetError, archive)
     try:
-        with tarfile.open(archive, mode="r|gz") as tar:
-            for member in tar:
-                _check_member(member, archive)
-                base = posixpath.basename(posixpath.normpath(member.name))
-                if member.isfile() and base in wanted and base not in blobs:
-                    data = tar.extractfile(member).read()
-                    if len(data) != member.size:
-                        raise EOFError(f"member {member.name!r} is truncated")
-                    blobs[base] = (f"{archive}:{member.name}", data)
+        with raw:
+            _download.check_size(archive, size, MAX_ARCHIVE_BYTES)
+            with gzip.GzipFile(fileobj=raw, mode="rb") as unpacked, tarfile.open(
+                    fileobj=_BoundedStream(unpacked, MAX_ARCHIVE_BYTES, archive),
+                    mode="r|") as tar:
+                for count, member in enumerate(tar, start=1):
+                    if count > MAX_ARCHIVE_MEMBERS:
+                        raise _download.CorruptDatasetError(
+                            f"{archive}: more than {MAX_ARCHIVE_MEMBERS} members; not the "
+                            f"CIFAR-10 archive")
+                    _check_member(member, archive)
+                    base = posixpath.basename(posixpath.normpath(member.name))
+                    if member.isfile() and base in wanted and base not in blobs:
+                        source = f"{archive}:{member.name}"
+                        _download.check_size(source, member.size, MAX_BATCH_BYTES)
+                        data = tar.extractfile(member).read()
+                        if len(data) != member.size:
+                            raise EOFError(f"member {member.name!r} is truncated")
+                        blobs[base] = (source, data)
     except (tarfile.TarError, OSError, EOFError, zlib.error) as error:
         raise _download.CorruptDatasetError(
             f"{archive}: corrupt or truncated archive ({error})") from error
@@ -121,17 +163,18 @@ def read_archive(archive):
 
 
 def _read_folder(folder):
-    """``{file name: (path, bytes)}`` of the batch files in ``folder``."""
+    """``{file name: (path, bytes)}`` of the batch files in ``folder`` (each at most
+    ``MAX_BATCH_BYTES``)."""
     blobs = {}
     for name in (*TRAIN_FILES, TEST_FILE):
         path = os.path.join(folder, name)
-        with open(path, "rb") as stream:
-            blobs[name] = (path, stream.read())
+        blobs[name] = (path, _download.read_file(path, MAX_BATCH_BYTES))
     return blobs
 
 
 def _has_batches(folder):
-    return all(os.path.isfile(os.path.join(folder, name)) for name in (*TRAIN_FILES, TEST_FILE))
+    return all(_download.names_a_file(os.path.join(folder, name))
+               for name in (*TRAIN_FILES, TEST_FILE))
 
 
 def _load_local(data_dir):
@@ -143,7 +186,7 @@ def _load_local(data_dir):
     archives = [os.path.join(data_dir, "cifar10", ARCHIVE_NAME),
                 os.path.join(data_dir, ARCHIVE_NAME)]
     for archive in archives:
-        if os.path.isfile(archive):
+        if _download.names_a_file(archive):
             return read_archive(archive)
     raise _download.DatasetUnavailableError(
         f"minidl.datasets.cifar10.load_data: the data folder {data_dir} lacks the CIFAR-10 "

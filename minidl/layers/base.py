@@ -23,7 +23,31 @@ def _shape_tuple(shape, where, argument):
     if any(d is not None and d <= 0 for d in shape):
         raise ValueError(f"{where}: argument '{argument}' must contain positive sizes, "
                          f"received {shape!r}")
+    checked_size(shape, where, argument)
     return shape
+
+
+# The largest number of elements a shape may describe: sizes are int64 everywhere.
+MAX_SIZE = 2 ** 63 - 1
+
+
+def checked_size(shape, where, argument):
+    """The number of elements of ``shape`` (its None entries skipped), computed exactly;
+    a ValueError naming the layer and the argument when it exceeds an int64.
+
+    Args:
+        shape: a tuple of ints (or None).
+        where: the layer, for the message.
+        argument: what the shape is, for the message.
+    """
+    size = 1
+    for d in shape:
+        if d is not None:
+            size *= int(d)
+    if size > MAX_SIZE:
+        raise ValueError(f"{where}: {argument} {tuple(shape)} holds {size} elements, more "
+                         f"than a 64-bit size can count (2**63 - 1)")
+    return size
 
 
 class Layer:
@@ -73,6 +97,7 @@ class Layer:
     # ---------------------------------------------------------------- weights
     def add_weight(self, shape, initializer="glorot_uniform", name="weight", trainable=True):
         """Create a weight, initialise it and track it (in creation order)."""
+        checked_size(tuple(shape), f"Layer '{self.name}'", f"the shape of weight '{name}'")
         init = initializers.get(initializer)
         value = init(tuple(shape), dtype=self.dtype)
         variable = Variable(value, name=name, trainable=trainable, dtype=self.dtype)

@@ -2,7 +2,7 @@
 import numpy as np
 
 from minidl import activations, initializers, ops, random_state
-from minidl.layers.base import Layer, _shape_tuple
+from minidl.layers.base import Layer, _shape_tuple, checked_size
 
 
 class InputLayer(Layer):
@@ -191,9 +191,11 @@ class Flatten(Layer):
 
     def compute_output_shape(self, input_shape):
         """``(batch, product of the other axes)``."""
-        rest = input_shape[1:]
-        size = None if any(d is None for d in rest) else int(np.prod(rest, dtype=np.int64))
-        return (input_shape[0], size)
+        rest = tuple(input_shape[1:])
+        if any(d is None for d in rest):
+            return (input_shape[0], None)
+        return (input_shape[0], checked_size(rest, f"Flatten '{self.name}'",
+                                             "the flattened input shape"))
 
     def call(self, inputs, training=False):
         """The reshaped inputs (no copy)."""
@@ -223,9 +225,21 @@ class Dropout(Layer):
             raise ValueError(f"Dropout: argument 'rate' must be a float in [0, 1), "
                              f"received {rate!r}")
         self.rate = float(rate)
-        self.noise_shape = None if noise_shape is None else tuple(noise_shape)
+        self.noise_shape = None if noise_shape is None else \
+            _shape_tuple(noise_shape, "Dropout", "noise_shape")
         self.seed = seed
         self._generator = random_state.generator_for(seed) if seed is not None else None
+
+    def build(self, input_shape):
+        """Check that ``noise_shape`` broadcasts against inputs of ``input_shape``."""
+        noise = self.noise_shape
+        if noise is not None and (len(noise) != len(input_shape) or any(
+                n is not None and d is not None and n not in (1, d)
+                for n, d in zip(noise, input_shape))):
+            raise ValueError(f"Dropout '{self.name}': argument 'noise_shape' {noise} does not "
+                             f"broadcast against inputs of shape {tuple(input_shape)} (each "
+                             f"entry must be None, 1 or the input's size)")
+        super().build(input_shape)
 
     def call(self, inputs, training=False):
         """Masked and rescaled inputs when training, else the inputs."""

@@ -6,6 +6,7 @@ iterators such as ``ImageDataGenerator.flow(...)``, or Sequence-like objects wit
 ``__len__`` and ``__getitem__``.
 """
 import math
+import numbers
 
 import numpy as np
 
@@ -55,15 +56,82 @@ def split_batch(batch, where):
     return batch, None
 
 
-class ArrayBatches:
-    """Batches of in-memory arrays, reshuffled each epoch when ``shuffle``."""
+def _is_int(value):
+    """An integer that is not a bool (NumPy integers included)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
 
-    def __init__(self, x, y, batch_size, shuffle, steps=None):
+
+def check_positive_int(value, name, where, optional=True):
+    """``value`` as an int >= 1 (or None when ``optional``), else a ValueError naming it."""
+    if value is None and optional:
+        return None
+    if not _is_int(value) or value < 1:
+        raise ValueError(f"{where}: argument '{name}' must be a positive integer"
+                         f"{' or None' if optional else ''}. Received: {name}={value!r}")
+    return int(value)
+
+
+def check_verbose(verbose, where):
+    """``verbose`` is ``"auto"``, 0, 1 or 2 (as Keras)."""
+    if verbose == "auto" and isinstance(verbose, str):
+        return verbose
+    if isinstance(verbose, (bool, np.bool_)) or not _is_int(verbose) or \
+            not 0 <= verbose <= 2:
+        raise ValueError(f"{where}: argument 'verbose' must be 'auto', 0, 1 or 2. "
+                         f"Received: verbose={verbose!r}")
+    return int(verbose)
+
+
+def check_targets(x, y, where):
+    """Array inputs need targets (a batch source yields them itself)."""
+    if y is None and x is not None and not is_batch_source(x):
+        raise ValueError(f"{where}: argument 'y' is required when 'x' is an array (a "
+                         f"generator may yield (x, y) batches instead). Received: y=None")
+
+
+def check_fit_arguments(x, y, epochs, initial_epoch, steps_per_epoch, validation_split,
+                        validation_data, validation_steps, validation_batch_size,
+                        validation_freq, verbose):
+    """Every argument of ``fit`` that is used only later (after an epoch, say) is checked
+    at the call, before any work, each error naming its argument."""
+    for name, value in (("epochs", epochs), ("initial_epoch", initial_epoch)):
+        if not _is_int(value) or value < 0:
+            raise ValueError(f"fit: argument '{name}' must be a non-negative integer. "
+                             f"Received: {name}={value!r}")
+    check_positive_int(steps_per_epoch, "steps_per_epoch", "fit")
+    check_positive_int(validation_steps, "validation_steps", "fit")
+    check_positive_int(validation_batch_size, "validation_batch_size", "fit")
+    check_positive_int(validation_freq, "validation_freq", "fit", optional=False)
+    check_verbose(verbose, "fit")
+    if isinstance(validation_split, (bool, np.bool_)) or \
+            not isinstance(validation_split, numbers.Real) or not 0 <= validation_split < 1:
+        raise ValueError(f"fit: argument 'validation_split' must be a number in [0, 1). "
+                         f"Received: validation_split={validation_split!r}")
+    check_targets(x, y, "fit")
+    if validation_data is not None and not is_batch_source(validation_data):
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+            raise ValueError(f"fit: argument 'validation_data' must be (x_val, y_val), "
+                             f"(x_val, y_val, None) or a generator. Received: "
+                             f"{type(validation_data).__name__}")
+        check_targets(validation_data[0], validation_data[1], "fit: validation_data")
+        check_arrays(validation_data[0], validation_data[1], "fit: validation_data")
+
+
+class ArrayBatches:
+    """Batches of in-memory arrays, reshuffled each epoch when ``shuffle``.
+
+    ``steps`` batches make an epoch: with ``repeat`` (training) the data is passed over
+    again (reshuffled) when it runs out; without (inference) ``steps`` only caps the
+    number of batches, so no row is ever seen twice.
+    """
+
+    def __init__(self, x, y, batch_size, shuffle, steps=None, repeat=False):
         self.x, self.y = x, y
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.batches_per_pass = math.ceil(len(x) / batch_size)
-        self.steps = steps if steps is not None else self.batches_per_pass
+        self.steps = self.batches_per_pass if steps is None else \
+            steps if repeat else min(steps, self.batches_per_pass)
 
     def epoch(self):
         """Yield (x_batch, y_batch) for one epoch (``steps`` batches)."""
@@ -81,16 +149,18 @@ class ArrayBatches:
 
 
 class SourceBatches:
-    """Batches drawn from a generator, iterator or Sequence-like object."""
+    """Batches drawn from a generator, iterator or Sequence-like object (a Sequence is
+    indexed around again when ``steps`` exceeds its length only with ``repeat``)."""
 
-    def __init__(self, source, steps, where):
+    def __init__(self, source, steps, where, repeat=False):
         self.source = source
         self.where = where
         length = len(source) if hasattr(source, "__len__") else None
         if steps is None and length is None:
             raise ValueError(f"{where}: steps_per_epoch (or steps) is required when the "
                              f"data is a generator without a length")
-        self.steps = steps if steps is not None else length
+        self.steps = length if steps is None else \
+            steps if repeat or length is None else min(steps, length)
         self.iterator = source if hasattr(source, "__next__") else None
 
     def epoch(self):
@@ -109,18 +179,28 @@ class SourceBatches:
             yield split_batch(batch, self.where)
 
 
-def make_batches(x, y, batch_size, shuffle, steps, where):
-    """ArrayBatches or SourceBatches for fit/evaluate/predict's arguments."""
+def make_batches(x, y, batch_size, shuffle, steps, where, steps_name="steps",
+                 repeat=False):
+    """ArrayBatches or SourceBatches for fit/evaluate/predict's arguments.
+
+    Args:
+        x, y: the data (arrays, or a batch source as ``x``).
+        batch_size: rows per batch for arrays (default 32).
+        shuffle: reshuffle arrays each epoch.
+        steps: batches per epoch, or None for one pass.
+        where: the calling method, for messages.
+        steps_name: the argument that gave ``steps``, for messages.
+        repeat: pass over the data again when ``steps`` needs more batches than one
+            pass holds (training); otherwise ``steps`` only caps the batches.
+    """
+    steps = check_positive_int(steps, steps_name, where)
     if is_batch_source(x):
         if y is not None:
             raise ValueError(f"{where}: y must be None when x is a generator or iterator "
                              f"(it yields the targets itself)")
-        return SourceBatches(x, steps, where)
+        return SourceBatches(x, steps, where, repeat)
     x, y = check_arrays(x, y, where)
     if batch_size is None:
         batch_size = 32
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or \
-            batch_size <= 0:
-        raise ValueError(f"{where}: batch_size must be a positive integer, received "
-                         f"{batch_size!r}")
-    return ArrayBatches(x, y, int(batch_size), shuffle, steps)
+    batch_size = check_positive_int(batch_size, "batch_size", where)
+    return ArrayBatches(x, y, batch_size, shuffle, steps, repeat)

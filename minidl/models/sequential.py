@@ -389,13 +389,14 @@ class Sequential:
         self._require_compiled("fit")
         if class_weight is not None or sample_weight is not None:
             raise ValueError("fit: class_weight and sample_weight are not supported")
-        if not isinstance(epochs, int) or epochs < 0 or initial_epoch < 0:
-            raise ValueError(f"fit: epochs and initial_epoch must be non-negative integers, "
-                             f"received epochs={epochs!r}, initial_epoch={initial_epoch!r}")
+        data_adapter.check_fit_arguments(x, y, epochs, initial_epoch, steps_per_epoch,
+                                         validation_split, validation_data, validation_steps,
+                                         validation_batch_size, validation_freq, verbose)
         verbose = _verbosity(verbose)
         x, y, validation_data = self._split_validation(x, y, validation_split,
                                                        validation_data)
-        train = data_adapter.make_batches(x, y, batch_size, shuffle, steps_per_epoch, "fit")
+        train = data_adapter.make_batches(x, y, batch_size, shuffle, steps_per_epoch, "fit",
+                                          steps_name="steps_per_epoch", repeat=True)
         callback_list = callbacks_module.CallbackList(
             callbacks, add_history=True, model=self,
             params={"epochs": epochs, "steps": train.steps, "verbose": verbose})
@@ -457,9 +458,6 @@ class Sequential:
                         initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch)
 
     def _split_validation(self, x, y, validation_split, validation_data):
-        if not 0 <= validation_split < 1:
-            raise ValueError(f"fit: validation_split must be in [0, 1), received "
-                             f"{validation_split!r}")
         if validation_split == 0:
             return x, y, validation_data
         if data_adapter.is_batch_source(x):
@@ -500,6 +498,8 @@ class Sequential:
         self._require_compiled("evaluate")
         if sample_weight is not None:
             raise ValueError("evaluate: sample_weight is not supported")
+        data_adapter.check_verbose(verbose, "evaluate")
+        data_adapter.check_targets(x, y, "evaluate")
         batches = data_adapter.make_batches(x, y, batch_size, False, steps, "evaluate")
         loss_tracker = metrics_module.Mean(name="loss")
         self._reset_metrics(loss_tracker)
@@ -520,7 +520,9 @@ class Sequential:
         return values[0] if len(values) == 1 else values
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
-        """The model's outputs in inference mode, for all samples, as one array."""
+        """The model's outputs in inference mode, for all samples, as one array
+        (``steps`` caps the number of batches: no sample is predicted twice)."""
+        data_adapter.check_verbose(verbose, "predict")
         batches = data_adapter.make_batches(x, None, batch_size, False, steps, "predict")
         outputs = []
         progbar = Progbar(batches.steps, verbose=_verbosity(verbose)) \
@@ -541,6 +543,7 @@ class Sequential:
         if sample_weight is not None or class_weight is not None:
             raise ValueError("train_on_batch: sample_weight and class_weight are not "
                              "supported")
+        data_adapter.check_targets(x, y, "train_on_batch")
         x, y = data_adapter.check_arrays(x, y, "train_on_batch")
         self._ensure_built(x)
         loss_tracker = metrics_module.Mean(name="loss")
@@ -552,6 +555,7 @@ class Sequential:
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         """Loss (and metrics) of one batch in inference mode."""
         self._require_compiled("test_on_batch")
+        data_adapter.check_targets(x, y, "test_on_batch")
         x, y = data_adapter.check_arrays(x, y, "test_on_batch")
         loss_tracker = metrics_module.Mean(name="loss")
         self._reset_metrics(loss_tracker)

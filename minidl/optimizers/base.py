@@ -9,6 +9,7 @@ from minidl import ops
 from minidl.cuda import DeviceArray
 from minidl.cuda import zeros as _device_zeros
 from minidl.optimizers import schedules
+from minidl.variables import checked_array
 
 # keras.optimizers.Optimizer arguments that minidl accepts only at their default value.
 _UNSUPPORTED_DEFAULTS = {"use_ema": False, "ema_momentum": 0.99,
@@ -356,7 +357,11 @@ class Optimizer:
         variables = list(variables)
         for variable in variables:
             self._check_variable(variable)
-        saved = list(state["slots"])
+        slots = state["slots"]
+        if isinstance(slots, (str, bytes, dict)) or not hasattr(slots, "__iter__"):
+            raise ValueError(f"{where}: 'slots' must be a list of arrays. "
+                             f"Received: {type(slots).__name__}")
+        saved = list(slots)
         names = sorted(self._slot_names())
         expected = len(variables) * len(names)
         if not saved and iterations == 0:
@@ -369,19 +374,16 @@ class Optimizer:
                              f"{len(variables)} variables with slots {names} need "
                              f"{expected}. Was it saved from a differently configured "
                              f"optimizer or model?")
+        # every slot is checked and converted before anything changes (all or nothing)
         restored = {}
         arrays = iter(saved)
         for variable in variables:
             value = variable.value
+            label = getattr(variable, "path", "?")
             slots = {}
             for name in names:
-                array = np.asarray(next(arrays))
-                if array.shape != value.shape:
-                    label = getattr(variable, "path", "?")
-                    raise ValueError(f"{where}: slot '{name}' of variable '{label}' must "
-                                     f"have shape {value.shape}. Received: shape "
-                                     f"{array.shape}")
-                slots[name] = np.array(array, dtype=value.dtype, order="C", copy=True)
+                slots[name] = checked_array(next(arrays), value.shape, value.dtype, where,
+                                            f"slot '{name}' of variable '{label}'")
                 if isinstance(value, DeviceArray):  # the slots live where the variable does
                     slots[name] = DeviceArray.from_numpy(slots[name], value.dtype)
             restored[id(variable)] = (variable, slots)

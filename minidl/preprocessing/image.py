@@ -103,14 +103,16 @@ def _shift_spec(value, name, where):
 
 
 def _zoom_bounds(value, where):
-    """``zoom_range`` as Keras's ``[lower, upper]``: a number z gives ``[1 - z, 1 + z]``."""
-    if _is_real(value) and np.isfinite(value):
+    """``zoom_range`` as Keras's ``[lower, upper]``: a number z >= 0 gives
+    ``[1 - z, 1 + z]``; a pair must have lower <= upper."""
+    if _is_real(value) and np.isfinite(value) and value >= 0:
         return [1 - value, 1 + value]
     if (isinstance(value, (tuple, list, np.ndarray)) and len(value) == 2
-            and all(_is_real(v) and np.isfinite(v) for v in value)):
+            and all(_is_real(v) and np.isfinite(v) for v in value) and value[0] <= value[1]):
         return [value[0], value[1]]
-    raise ValueError(f"{where}: argument 'zoom_range' must be a float or a tuple or list "
-                     f"of two floats. Received: zoom_range={value!r}")
+    raise ValueError(f"{where}: argument 'zoom_range' must be a float >= 0 or a tuple or "
+                     f"list of two floats [lower, upper] with lower <= upper. "
+                     f"Received: zoom_range={value!r}")
 
 
 def _float_dtype(dtype, where):
@@ -308,9 +310,11 @@ class ImageDataGenerator:
                              f"{validation_split!r}")
         if brightness_range is not None and not (
                 isinstance(brightness_range, (tuple, list)) and len(brightness_range) == 2
-                and all(_is_real(v) and np.isfinite(v) and v >= 0 for v in brightness_range)):
+                and all(_is_real(v) and np.isfinite(v) and v >= 0 for v in brightness_range)
+                and brightness_range[0] <= brightness_range[1]):
             raise ValueError(f"{where}: argument 'brightness_range' must be None or a tuple "
-                             f"or list of two floats >= 0. "
+                             f"or list of two floats (lower, upper) with "
+                             f"0 <= lower <= upper. "
                              f"Received: brightness_range={brightness_range!r}")
 
         self.featurewise_center = _boolean(featurewise_center, "featurewise_center", where)
