@@ -29,8 +29,8 @@
 #define MD_STATS_CHUNK 16384
 /* md_summary_stats accumulates in md_T lanes over blocks of MD_STATS_BLOCK values (one
  * vector register per quantity), then adds each block's lanes to double lanes. */
-#define MD_STATS_LANES 16
-#define MD_STATS_BLOCK 256
+#define MD_STATS_LANES 32
+#define MD_STATS_BLOCK 1024
 /* Chunks whose partial statistics fit on the stack; more are allocated. */
 #define MD_STATS_STACK_CHUNKS 64
 
@@ -52,28 +52,31 @@ static double md_lane_total(double *lane, int lanes) {
 #include <immintrin.h>
 #define MD_HAVE_STATS_AVX2 1
 
-/* 1.0f in the lanes where an activation with output v is saturated (see
- * md_saturated_unit in tensor_ops_impl.h: the same comparisons on |v - center|). */
+/* All bits set in the lanes where an activation with output v is saturated (see
+ * md_saturated_unit in tensor_ops_impl.h: the same comparisons on |v - center|); the
+ * callers count the lanes by subtracting the mask as integers (-1 per saturated unit),
+ * which gives the same whole numbers as the portable code's float counts. */
 __attribute__((target("avx2,fma"))) static inline __m256 md_saturated8(__m256 v,
                                                                        int activation) {
-    const __m256 one = _mm256_set1_ps(1.0f), sign = _mm256_set1_ps(-0.0f);
+    const __m256 sign = _mm256_set1_ps(-0.0f);
     switch (activation) {
     case MD_ACT_SIGMOID: {
         const __m256 offset = _mm256_andnot_ps(sign, _mm256_sub_ps(v, _mm256_set1_ps(0.5f)));
-        return _mm256_and_ps(one, _mm256_cmp_ps(offset,
-                             _mm256_set1_ps((float)MD_SIGMOID_SATURATED_HALF_WIDTH), _CMP_GT_OQ));
+        return _mm256_cmp_ps(offset, _mm256_set1_ps((float)MD_SIGMOID_SATURATED_HALF_WIDTH),
+                             _CMP_GT_OQ);
     }
     case MD_ACT_TANH:
-        return _mm256_and_ps(one, _mm256_cmp_ps(_mm256_andnot_ps(sign, v),
-                             _mm256_set1_ps((float)MD_TANH_SATURATED_LEVEL), _CMP_GT_OQ));
+        return _mm256_cmp_ps(_mm256_andnot_ps(sign, v),
+                             _mm256_set1_ps((float)MD_TANH_SATURATED_LEVEL), _CMP_GT_OQ);
     case MD_ACT_RELU:
-        return _mm256_and_ps(one, _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_LE_OQ));
+        return _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_LE_OQ);
     default: return _mm256_setzero_ps();
     }
 }
 
-/* md_stats_lanes_f32 (tensor_ops_impl.h) with the sixteen float lanes in two AVX2
- * registers: the same operations in the same order, hence the same bits. */
+/* md_stats_lanes_f32 (tensor_ops_impl.h) with its float lanes in MD_STATS_REGISTERS AVX2
+ * registers per quantity: the same operations in the same order, hence the same bits. */
+#define MD_STATS_REGISTERS (MD_STATS_LANES / 8)
 __attribute__((target("avx2,fma"))) static inline __attribute__((always_inline)) void
 md_stats_lanes_avx2(double *part, const float *x, int64_t n, float shift, int activation) {
     double sum[MD_STATS_LANES] = {0.0}, squares[MD_STATS_LANES] = {0.0};
@@ -81,34 +84,39 @@ md_stats_lanes_avx2(double *part, const float *x, int64_t n, float shift, int ac
     const __m256 vshift = _mm256_set1_ps(shift);
     int64_t i = 0;
     for (; i + MD_STATS_BLOCK <= n; i += MD_STATS_BLOCK) {
-        __m256 s0 = _mm256_setzero_ps(), s1 = s0, q0 = s0, q1 = s0, c0 = s0, c1 = s0;
-        for (int64_t j = 0; j < MD_STATS_BLOCK; j += MD_STATS_LANES) {
-            const __m256 v0 = _mm256_loadu_ps(x + i + j), v1 = _mm256_loadu_ps(x + i + j + 8);
-            const __m256 d0 = _mm256_sub_ps(v0, vshift), d1 = _mm256_sub_ps(v1, vshift);
-            s0 = _mm256_add_ps(s0, d0);
-            s1 = _mm256_add_ps(s1, d1);
-            q0 = _mm256_add_ps(q0, _mm256_mul_ps(d0, d0));
-            q1 = _mm256_add_ps(q1, _mm256_mul_ps(d1, d1));
-            c0 = _mm256_add_ps(c0, md_saturated8(v0, activation));
-            c1 = _mm256_add_ps(c1, md_saturated8(v1, activation));
+        __m256 s[MD_STATS_REGISTERS], q[MD_STATS_REGISTERS];
+        __m256i c[MD_STATS_REGISTERS];
+        for (int r = 0; r < MD_STATS_REGISTERS; r++) {
+            s[r] = q[r] = _mm256_setzero_ps();
+            c[r] = _mm256_setzero_si256();
         }
-        float lanes[3][MD_STATS_LANES];
-        _mm256_storeu_ps(lanes[0], s0), _mm256_storeu_ps(lanes[0] + 8, s1);
-        _mm256_storeu_ps(lanes[1], q0), _mm256_storeu_ps(lanes[1] + 8, q1);
-        _mm256_storeu_ps(lanes[2], c0), _mm256_storeu_ps(lanes[2] + 8, c1);
+        for (int64_t j = 0; j < MD_STATS_BLOCK; j += MD_STATS_LANES)
+            for (int r = 0; r < MD_STATS_REGISTERS; r++) {
+                const __m256 v = _mm256_loadu_ps(x + i + j + 8 * r);
+                const __m256 d = _mm256_sub_ps(v, vshift);
+                s[r] = _mm256_add_ps(s[r], d);
+                q[r] = _mm256_add_ps(q[r], _mm256_mul_ps(d, d));
+                c[r] = _mm256_sub_epi32(c[r], _mm256_castps_si256(md_saturated8(v, activation)));
+            }
+        float lanes[2][MD_STATS_LANES];
+        int32_t counts[MD_STATS_LANES];
+        for (int r = 0; r < MD_STATS_REGISTERS; r++) {
+            _mm256_storeu_ps(lanes[0] + 8 * r, s[r]);
+            _mm256_storeu_ps(lanes[1] + 8 * r, q[r]);
+            _mm256_storeu_si256((__m256i *)(counts + 8 * r), c[r]);
+        }
         for (int k = 0; k < MD_STATS_LANES; k++) {
             sum[k] += (double)lanes[0][k];
             squares[k] += (double)lanes[1][k];
-            saturated[k] += (double)lanes[2][k];
+            saturated[k] += (double)counts[k];
         }
     }
     for (; i < n; i++) { /* the tail, in double, as the portable code */
         const double d = (double)x[i] - (double)shift;
         sum[0] += d;
         squares[0] += d * d;
-        float unit[8];
-        _mm256_storeu_ps(unit, md_saturated8(_mm256_set1_ps(x[i]), activation));
-        saturated[0] += (double)unit[0];
+        saturated[0] += (_mm256_movemask_ps(md_saturated8(_mm256_set1_ps(x[i]), activation))
+                         & 1) ? 1.0 : 0.0;
     }
     part[0] = md_lane_total(sum, MD_STATS_LANES);
     part[1] = md_lane_total(squares, MD_STATS_LANES);

@@ -131,18 +131,45 @@ def load_layer_stats(folder, framework="minidl"):
     return stats
 
 
+# The order in which the variants are shown: each "without BN" before its "with BN".
+VARIANT_ORDER = ("no_bn", "bn", "bn_before", "no_bn_blog", "bn_blog", "no_bn_fixed",
+                 "bn_fixed")
+
+
+def ordered(variants):
+    """The variant names in display order (unknown names last, alphabetically)."""
+    return sorted(variants, key=lambda v: (VARIANT_ORDER.index(v) if v in VARIANT_ORDER
+                                           else len(VARIANT_ORDER), v))
+
+
+def _has_values(series):
+    return any(v is not None for v in series)
+
+
 def kernel_layers(record):
-    """The layers with a kernel, in depth order."""
-    return [layer for layer in record["layers"] if any(
-        v is not None for v in layer["kernel_gradient_norm"])]
+    """The layers with a kernel, in depth order, each with the activation that acts on
+    its output: its own, or, for a linear layer, the first separate activation layer
+    before the next kernel (``Conv2D -> BatchNormalization -> Activation('sigmoid')``),
+    so that the saturation of BN-before-the-activation models is attributed to the
+    convolution it follows."""
+    layers = []
+    for layer in record["layers"]:
+        if _has_values(layer["kernel_gradient_norm"]):
+            layers.append(dict(layer))
+        elif layers and layer["class_name"] == "Activation" and \
+                layers[-1]["activation"] in (None, "linear") and \
+                _has_values(layer["saturated_fraction"]):
+            layers[-1]["activation"] = f"linear, then {layer['name']}: {layer['activation']}"
+            layers[-1]["saturated_fraction"] = layer["saturated_fraction"]
+    return layers
 
 
 def summarise_layers(stats):
     """Per variant and kernel layer: the gradient norm and saturated fraction at the
     first, middle and last recorded batch, and over the whole run (median), seed 0."""
     out = {}
-    for variant, records in stats.items():
-        record = records[0]
+    for variant in ordered(stats):
+        record = stats[variant][0]
         rows = []
         for depth, layer in enumerate(kernel_layers(record), start=1):
             norms = np.array(layer["kernel_gradient_norm"], dtype=np.float64)
@@ -168,7 +195,7 @@ def plot_seeds(path, experiment, summary):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    variants = list(summary.get("minidl", {}) or summary.get("pytorch", {}))
+    variants = ordered(summary.get("minidl", {}) or summary.get("pytorch", {}))
     fig, axes = plt.subplots(1, 2, figsize=(13, 4.6), sharey=True)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for ax, key, title in zip(axes, ("accuracy", "val_accuracy"),
@@ -204,9 +231,9 @@ def plot_gradients(path, experiment, stats):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    variants = list(stats)
+    variants = ordered(stats)
     fig, axes = plt.subplots(2, len(variants), figsize=(4.2 * len(variants), 7.6),
-                             squeeze=False)
+                             squeeze=False, sharey="row")
     for column, variant in enumerate(variants):
         record = stats[variant][0]
         layers = kernel_layers(record)
@@ -219,8 +246,9 @@ def plot_gradients(path, experiment, stats):
         for j in range(count):
             colour = colour_map(j / max(count - 1, 1))
             axes[0, column].plot(depth, norms[:, j], color=colour, alpha=0.6, linewidth=0.8)
+            # markers: a saturated layer between two unsaturated ones still shows
             axes[1, column].plot(depth, saturated[:, j], color=colour, alpha=0.6,
-                                 linewidth=0.8)
+                                 linewidth=0.8, marker=".", markersize=3)
         axes[0, column].set_yscale("log")
         axes[0, column].set_title(f"{variant} (seed {record['seed']})", fontsize=9)
         names = [f"{i}\n{layer['class_name']}" for i, layer in enumerate(layers, start=1)]
@@ -248,8 +276,8 @@ def summarise(folder, plots=True):
         print(f"{folder}: no run files")
         return None
     experiment = next(iter(next(iter(runs.values())).values()))[0]["experiment"]
-    summary = {framework: {variant: summarise_variant(records)
-                           for variant, records in variants.items()}
+    summary = {framework: {variant: summarise_variant(variants[variant])
+                           for variant in ordered(variants)}
                for framework, variants in runs.items()}
     layer_stats = load_layer_stats(folder)
     record = {"experiment": experiment, "frameworks": summary,

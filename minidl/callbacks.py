@@ -583,8 +583,9 @@ class LayerStatistics(Callback):
       ``y <= 0``), else ``None``.
 
     One pass over each output in the C core (:func:`minidl.ops.summary_statistics`).
-    Without this callback the training step does no extra work; with ``every=1`` the
-    measured cost is a few percent of a step (``benchmarks/layer_statistics.py``).
+    Without this callback the training step does no extra work; with ``every=1`` it
+    costs 2.5-3.7% of a CIFAR CNN step and 4.7-6.1% of a LeNet-5 step (one thread,
+    ``python -m benchmarks.layer_statistics``), ``every`` times less with ``every > 1``.
 
     Args:
         every: record one batch in ``every``, counting training batches over the whole
