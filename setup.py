@@ -44,8 +44,10 @@ def env_flag(name):
 CUDA_EXTENSION = "minidl._cuda"
 CUDA_SOURCES = sorted(glob("csrc/cuda/*.cu"))
 CUDA_DEPENDS = sorted(glob("csrc/cuda/*.cuh") + glob("csrc/cuda/*.h")) + ["csrc/minidl.h"]
-NVCC_FLAGS = ["-O3", "-std=c++17", "-Xcompiler", "-fPIC,-fvisibility=hidden,-Wall,-Wextra",
-              "-Icsrc", "-Icsrc/cuda"]
+# --fmad=false: nvcc would otherwise contract a * b + c into one fused multiply-add where the
+# C core rounds twice; explicit fmaf() calls (the GEMM's inner loop) are kept either way.
+NVCC_FLAGS = ["-O3", "-std=c++17", "--fmad=false", "-Xcompiler",
+              "-fPIC,-fvisibility=hidden,-Wall,-Wextra", "-Icsrc", "-Icsrc/cuda"]
 
 
 def cuda_mode():

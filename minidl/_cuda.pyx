@@ -156,8 +156,9 @@ cdef int check(int status, str where) except -1:
     raise ValueError(message)
 
 
-cdef tuple expect(str where, str name, object a, str dtype, object shape=None):
-    """Check a device array's dtype (and shape); return its shape."""
+cdef tuple expect(str where, str name, object a, str dtype, object shape=None, int ndim=-1):
+    """Check a device array's dtype, and its shape or its rank (ndim >= 0); return its
+    shape, so that a wrapper may index it up to the rank it asked for."""
     if a is None:
         raise TypeError(f"{where}: argument '{name}' must be a device array, received None")
     if a.dtype.name != dtype:
@@ -167,6 +168,8 @@ cdef tuple expect(str where, str name, object a, str dtype, object shape=None):
     if shape is not None and got != shape:
         raise ValueError(f"{where}: argument '{name}' must have shape {shape}, received "
                          f"shape {got}")
+    if ndim >= 0 and len(got) != ndim:
+        raise ValueError(f"{where}: argument '{name}' must be {ndim}-D, received shape {got}")
     return got
 
 
@@ -370,8 +373,9 @@ def permute(y not None, x not None, tuple axes):
     cdef int64_t axes_c[8]
     cdef int ndim = len(axes)
     shape = tuple(x.shape)
-    if ndim != len(shape) or ndim > 8 or ndim < 1:
-        raise ValueError(f"permute: 'axes' {axes} does not match an array of shape {shape}")
+    if ndim != len(shape) or ndim > 8 or ndim < 1 or sorted(axes) != list(range(ndim)):
+        raise ValueError(f"permute: 'axes' {axes} is not a permutation of the axes of an "
+                         f"array of shape {shape}")
     if y.dtype != x.dtype:
         raise TypeError(f"permute: 'y' must have x's dtype {x.dtype}, received {y.dtype}")
     expect("permute", "y", y, x.dtype.name, tuple(shape[a] for a in axes))
@@ -397,7 +401,7 @@ def clip(y not None, x not None, double lo, double hi):
 
 def bias_add(y not None, x not None, bias not None):
     """y (rows, cols) = x + bias (cols); y may be x."""
-    shape = expect("bias_add", "x", x, "float32")
+    shape = expect("bias_add", "x", x, "float32", None, 2)
     expect("bias_add", "y", y, "float32", shape)
     expect("bias_add", "bias", bias, "float32", (shape[1],))
     check(mdc_bias_add(fptr(y), fptr(x), fptr(bias), shape[0], shape[1]), "bias_add")
@@ -405,14 +409,14 @@ def bias_add(y not None, x not None, bias not None):
 
 def reduce_sum(out not None, x not None):
     """out (outer, inner) = x (outer, reduce, inner) summed over the middle axis."""
-    shape = expect("reduce_sum", "x", x, "float32")
+    shape = expect("reduce_sum", "x", x, "float32", None, 3)
     expect("reduce_sum", "out", out, "float32", (shape[0], shape[2]))
     check(mdc_reduce_sum(fptr(out), fptr(x), shape[0], shape[1], shape[2]), "reduce_sum")
 
 
 def add(y not None, a not None, b not None):
     """y = a + b (1-D, same length; y may alias either)."""
-    shape = expect("add", "a", a, "float32")
+    shape = expect("add", "a", a, "float32", None, 1)
     expect("add", "b", b, "float32", shape)
     expect("add", "y", y, "float32", shape)
     check(mdc_add(fptr(y), fptr(a), fptr(b), shape[0]), "add")
@@ -420,7 +424,7 @@ def add(y not None, a not None, b not None):
 
 def mul(y not None, a not None, b not None):
     """y = a * b (1-D, same length; y may alias either)."""
-    shape = expect("mul", "a", a, "float32")
+    shape = expect("mul", "a", a, "float32", None, 1)
     expect("mul", "b", b, "float32", shape)
     expect("mul", "y", y, "float32", shape)
     check(mdc_mul(fptr(y), fptr(a), fptr(b), shape[0]), "mul")
@@ -428,14 +432,14 @@ def mul(y not None, a not None, b not None):
 
 def scale(y not None, x not None, double alpha):
     """y = alpha * x (1-D)."""
-    shape = expect("scale", "x", x, "float32")
+    shape = expect("scale", "x", x, "float32", None, 1)
     expect("scale", "y", y, "float32", shape)
     check(mdc_scale(fptr(y), fptr(x), alpha, shape[0]), "scale")
 
 
 def axpy(y not None, double alpha, x not None):
     """y += alpha * x in place (1-D)."""
-    shape = expect("axpy", "x", x, "float32")
+    shape = expect("axpy", "x", x, "float32", None, 1)
     expect("axpy", "y", y, "float32", shape)
     check(mdc_axpy(fptr(y), alpha, fptr(x), shape[0]), "axpy")
 
@@ -452,7 +456,7 @@ def accumulate_matches(acc not None, pred not None, target=None, labels=None):
     """acc (one float64) += rows of pred (rows, cols) whose argmax is the target's
     argmax (target, float32 (rows, cols)) or the label (labels, int64 (rows,))."""
     expect("accumulate_matches", "acc", acc, "float64", (1,))
-    shape = expect("accumulate_matches", "pred", pred, "float32")
+    shape = expect("accumulate_matches", "pred", pred, "float32", None, 2)
     if (target is None) == (labels is None):
         raise ValueError("accumulate_matches: give exactly one of 'target' and 'labels'")
     if target is not None:
@@ -469,8 +473,8 @@ def gemm(bint trans_a, bint trans_b, a not None, b not None, c not None, double 
          double beta=0.0):
     """c = alpha * op(a) @ op(b) + beta * c, in place (2-D float32; beta == 0 never
     reads c)."""
-    sa = expect("gemm", "a", a, "float32")
-    sb = expect("gemm", "b", b, "float32")
+    sa = expect("gemm", "a", a, "float32", None, 2)
+    sb = expect("gemm", "b", b, "float32", None, 2)
     cdef int64_t m = sa[1] if trans_a else sa[0]
     cdef int64_t k = sa[0] if trans_a else sa[1]
     cdef int64_t kb = sb[1] if trans_b else sb[0]
@@ -673,7 +677,7 @@ def batchnorm_forward_train(y not None, batch_mean not None, batch_var not None,
     """Training forward over x (rows, channels): y, the batch mean and biased variance;
     moving statistics (if not None) updated in place with Keras 3 momentum."""
     where = "batchnorm_forward_train"
-    xs = expect(where, "x", x, "float32")
+    xs = expect(where, "x", x, "float32", None, 2)
     expect(where, "y", y, "float32", xs)
     bn_vectors(where, xs[1], {"batch_mean": batch_mean, "batch_var": batch_var,
                               "moving_mean": moving_mean, "moving_var": moving_var,
@@ -697,7 +701,7 @@ def batchnorm_forward_infer(y not None, x not None, mean not None, var not None,
                             beta=None, double epsilon=1e-3):
     """Inference forward with given statistics."""
     where = "batchnorm_forward_infer"
-    xs = expect(where, "x", x, "float32")
+    xs = expect(where, "x", x, "float32", None, 2)
     expect(where, "y", y, "float32", xs)
     expect(where, "mean", mean, "float32", (xs[1],))
     expect(where, "var", var, "float32", (xs[1],))
@@ -720,7 +724,7 @@ def batchnorm_backward_train(dx not None, dgamma, dbeta, dy not None, x not None
                              double epsilon=1e-3):
     """Training backward: dx, and dgamma / dbeta unless None."""
     where = "batchnorm_backward_train"
-    xs = expect(where, "x", x, "float32")
+    xs = expect(where, "x", x, "float32", None, 2)
     expect(where, "dx", dx, "float32", xs)
     expect(where, "dy", dy, "float32", xs)
     expect(where, "batch_mean", batch_mean, "float32", (xs[1],))
@@ -745,7 +749,7 @@ def batchnorm_backward_infer(dx not None, dgamma, dbeta, dy not None, x not None
                              mean not None, var not None, gamma=None, double epsilon=1e-3):
     """Inference backward (statistics constant): dx = dy * gamma * r."""
     where = "batchnorm_backward_infer"
-    xs = expect(where, "x", x, "float32")
+    xs = expect(where, "x", x, "float32", None, 2)
     expect(where, "dx", dx, "float32", xs)
     expect(where, "dy", dy, "float32", xs)
     expect(where, "mean", mean, "float32", (xs[1],))
@@ -768,7 +772,7 @@ def batchnorm_backward_infer(dx not None, dgamma, dbeta, dy not None, x not None
 
 def moments(mean not None, var not None, x not None):
     """Per-channel mean and biased variance of x (rows, channels)."""
-    xs = expect("moments", "x", x, "float32")
+    xs = expect("moments", "x", x, "float32", None, 2)
     expect("moments", "mean", mean, "float32", (xs[1],))
     expect("moments", "var", var, "float32", (xs[1],))
     check(mdc_moments(fptr(mean), fptr(var), fptr(x), xs[0], xs[1]), "moments")
@@ -778,14 +782,14 @@ def moments(mean not None, var not None, x not None):
 
 def activation_forward(y not None, x not None, int activation):
     """y = act(x) over 1-D arrays (ACTIVATION_CODES); y may be x."""
-    shape = expect("activation_forward", "x", x, "float32")
+    shape = expect("activation_forward", "x", x, "float32", None, 1)
     expect("activation_forward", "y", y, "float32", shape)
     check(mdc_activation_forward(fptr(y), fptr(x), shape[0], activation), "activation_forward")
 
 
 def activation_backward(dx not None, dy not None, y not None, int activation):
     """dx = dy * act'(.) from the forward output y (1-D)."""
-    shape = expect("activation_backward", "dy", dy, "float32")
+    shape = expect("activation_backward", "dy", dy, "float32", None, 1)
     expect("activation_backward", "y", y, "float32", shape)
     expect("activation_backward", "dx", dx, "float32", shape)
     check(mdc_activation_backward(fptr(dx), fptr(dy), fptr(y), shape[0], activation),
@@ -794,14 +798,14 @@ def activation_backward(dx not None, dy not None, y not None, int activation):
 
 def softmax_forward(y not None, x not None):
     """Row softmax of x (rows, cols)."""
-    shape = expect("softmax_forward", "x", x, "float32")
+    shape = expect("softmax_forward", "x", x, "float32", None, 2)
     expect("softmax_forward", "y", y, "float32", shape)
     check(mdc_softmax_forward(fptr(y), fptr(x), shape[0], shape[1]), "softmax_forward")
 
 
 def softmax_backward(dx not None, dy not None, y not None):
     """dx = y * (dy - sum(dy * y)) per row."""
-    shape = expect("softmax_backward", "dy", dy, "float32")
+    shape = expect("softmax_backward", "dy", dy, "float32", None, 2)
     expect("softmax_backward", "y", y, "float32", shape)
     expect("softmax_backward", "dx", dx, "float32", shape)
     check(mdc_softmax_backward(fptr(dx), fptr(dy), fptr(y), shape[0], shape[1]),
@@ -813,7 +817,7 @@ def softmax_backward(dx not None, dy not None, y not None):
 def softmax_xent_forward(loss not None, probs not None, logits not None, targets not None):
     """Fused softmax + cross-entropy over (rows, cols) logits and dense targets."""
     where = "softmax_xent_forward"
-    shape = expect(where, "logits", logits, "float32")
+    shape = expect(where, "logits", logits, "float32", None, 2)
     expect(where, "targets", targets, "float32", shape)
     expect(where, "probs", probs, "float32", shape)
     expect(where, "loss", loss, "float32", (shape[0],))
@@ -824,7 +828,7 @@ def softmax_xent_forward(loss not None, probs not None, logits not None, targets
 def softmax_xent_backward(dlogits not None, dloss not None, probs not None, targets not None):
     """dlogits = dloss * (probs * sum(targets) - targets) per row."""
     where = "softmax_xent_backward"
-    shape = expect(where, "probs", probs, "float32")
+    shape = expect(where, "probs", probs, "float32", None, 2)
     expect(where, "targets", targets, "float32", shape)
     expect(where, "dlogits", dlogits, "float32", shape)
     expect(where, "dloss", dloss, "float32", (shape[0],))
@@ -836,7 +840,7 @@ def sparse_softmax_xent_forward(loss not None, probs not None, logits not None,
                                 labels not None):
     """Fused softmax + cross-entropy against int64 class labels (rows,)."""
     where = "sparse_softmax_xent_forward"
-    shape = expect(where, "logits", logits, "float32")
+    shape = expect(where, "logits", logits, "float32", None, 2)
     expect(where, "probs", probs, "float32", shape)
     expect(where, "loss", loss, "float32", (shape[0],))
     expect(where, "labels", labels, "int64", (shape[0],))
@@ -848,7 +852,7 @@ def sparse_softmax_xent_backward(dlogits not None, dloss not None, probs not Non
                                  labels not None):
     """dlogits = dloss * (probs - one_hot(labels))."""
     where = "sparse_softmax_xent_backward"
-    shape = expect(where, "probs", probs, "float32")
+    shape = expect(where, "probs", probs, "float32", None, 2)
     expect(where, "dlogits", dlogits, "float32", shape)
     expect(where, "dloss", dloss, "float32", (shape[0],))
     expect(where, "labels", labels, "int64", (shape[0],))
@@ -859,7 +863,7 @@ def sparse_softmax_xent_backward(dlogits not None, dloss not None, probs not Non
 def categorical_xent_forward(loss not None, probs not None, targets not None, double eps):
     """Keras categorical cross-entropy from probabilities (renormalised, clipped)."""
     where = "categorical_xent_forward"
-    shape = expect(where, "probs", probs, "float32")
+    shape = expect(where, "probs", probs, "float32", None, 2)
     expect(where, "targets", targets, "float32", shape)
     expect(where, "loss", loss, "float32", (shape[0],))
     check(mdc_categorical_xent_forward(fptr(loss), fptr(probs), fptr(targets), shape[0],
@@ -870,7 +874,7 @@ def categorical_xent_backward(dprobs not None, dloss not None, probs not None,
                               targets not None, double eps):
     """Gradient of categorical_xent_forward with respect to probs."""
     where = "categorical_xent_backward"
-    shape = expect(where, "probs", probs, "float32")
+    shape = expect(where, "probs", probs, "float32", None, 2)
     expect(where, "targets", targets, "float32", shape)
     expect(where, "dprobs", dprobs, "float32", shape)
     expect(where, "dloss", dloss, "float32", (shape[0],))
@@ -882,7 +886,7 @@ def categorical_xent_backward(dprobs not None, dloss not None, probs not None,
 
 cdef int64_t optim_length(str where, var, dict arrays) except -1:
     """The length of the 1-D variable; every array given (not None) must match it."""
-    shape = expect(where, "var", var, "float32")
+    shape = expect(where, "var", var, "float32", None, 1)
     for name, a in arrays.items():
         if a is not None:
             expect(where, name, a, "float32", shape)

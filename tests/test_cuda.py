@@ -352,6 +352,32 @@ def test_labels_out_of_range(backend, rng):
         minidl.cuda.synchronize()  # device labels: at the next synchronisation
 
 
+@pytest.mark.parametrize("bad", [-1, 4])
+@pytest.mark.parametrize("backward", [False, True])
+def test_device_labels_out_of_range_with_probabilities(backend, rng, bad, backward):
+    """Probabilities (from_logits=False) with device labels: -1 is not the last class."""
+    probs = dev(ops.softmax(randn(rng, 3, 4)))
+    labels = dev(np.array([0, bad, 1]))
+    with pytest.raises(ValueError, match="target"):
+        if backward:
+            ops.sparse_categorical_crossentropy_backward(dev(np.ones(3, np.float32)), labels,
+                                                         probs)
+        else:
+            ops.sparse_categorical_crossentropy(labels, probs)
+        minidl.cuda.synchronize()
+
+
+def test_a_failed_call_is_not_reported_again_by_the_next(backend):
+    """A CUDA error is raised by the call that caused it; the next, unrelated op runs."""
+    if backend != "gpu":
+        pytest.skip("the CUDA runtime's last-error state exists only on a GPU")
+    from minidl import _cuda
+    with pytest.raises(RuntimeError, match="mdc_memcpy_d2d"):
+        _cuda.copy_d2d(16, 32, 4)  # no device memory there: cudaErrorInvalidValue
+    x = dev(np.arange(6, dtype=np.float32))
+    np.testing.assert_array_equal(ops.add(x, x).to_numpy(), 2 * np.arange(6))
+
+
 # ---------------------------------------------------------------- optimizers
 
 

@@ -133,6 +133,47 @@ def test_every_cu_file_compiles_without_warnings():
     assert not failures, "\n\n".join(failures)
 
 
+_GEMM_PLAN_PROBE = textwrap.dedent("""
+    #include <cstdio>
+    #include "mdc_gemm.cuh"
+    /* For m = k = e (n = 1): whether plan_gemm accepts it, and the largest row or depth
+     * index the kernel then computes in int (a tile past the extent at most), in int64. */
+    int main() {
+        const long long extents[] = {mdc::kMaxGemmExtent, mdc::kMaxGemmExtent + 1,
+                                     0x7fffffffLL};
+        for (long long e : extents) {
+            mdc::GemmPlan plan;
+            const int st = mdc::plan_gemm(e, 1, e, false, &plan);
+            long long worst = -1;
+            if (st == MD_OK) {
+                const long long bm = plan.large ? mdc::TileLarge::BM : mdc::TileSmall::BM;
+                const long long bk = plan.large ? mdc::TileLarge::BK : mdc::TileSmall::BK;
+                const long long rows = (long long)plan.grid.x * bm - 1;
+                const long long depth = (long long)plan.splits * plan.kchunk + bk - 1;
+                worst = rows > depth ? rows : depth;
+            }
+            printf("%lld %d %lld\\n", e, st == MD_OK, worst);
+        }
+        return 0;
+    }
+""")
+
+
+@pytest.mark.skipif(_nvcc() is None, reason="nvcc (the CUDA toolkit) is not installed")
+def test_gemm_plans_never_index_past_int(tmp_path):
+    """The GEMM kernels index rows, columns and depth in int: plan_gemm accepts only
+    extents whose last tile stays below INT_MAX (host code, compiled by nvcc, no GPU)."""
+    source, program = tmp_path / "gemm_plan.cu", tmp_path / "gemm_plan"
+    source.write_text(_GEMM_PLAN_PROBE)
+    subprocess.run([_nvcc(), "-std=c++17", "-Icsrc", "-Icsrc/cuda", "-o", str(program),
+                    str(source)], cwd=ROOT, check=True, capture_output=True, timeout=600)
+    rows = [line.split() for line in subprocess.run(
+        [str(program)], check=True, capture_output=True, text=True).stdout.splitlines()]
+    accepted = [(int(e), int(worst)) for e, ok, worst in rows if ok == "1"]
+    assert [e for e, _ in accepted] == [int(rows[0][0])], rows  # only the limit itself
+    assert all(worst <= 0x7fffffff for _, worst in accepted), rows
+
+
 # ---------------------------------------------------------------- reasons
 
 
@@ -337,6 +378,20 @@ def test_every_wrapper_reaches_its_entry_point(name, args):
     ("activation_forward", (F(7), _Fake((7,), "float64"), 2), TypeError),
     ("activation_forward", (F(7), F(7), 9), ValueError),
     ("resize_bilinear", (F(3, 7, 2, 3), F(2, 5, 5, 3)), ValueError),
+    # ranks: a shape too short to index, or a 2-D array where the kernel walks one row
+    ("gemm", (False, False, F(12), F(4, 5), F(3, 5)), ValueError),
+    ("bias_add", (F(12), F(12), F(3)), ValueError),
+    ("reduce_sum", (F(2, 3), F(2, 3)), ValueError),
+    ("add", (F(2, 3), F(2, 3), F(2, 3)), ValueError),
+    ("activation_forward", (F(2, 3), F(2, 3), 2), ValueError),
+    ("softmax_forward", (F(5), F(5)), ValueError),
+    ("moments", (F(3), F(3), F(6)), ValueError),
+    ("batchnorm_forward_infer", (F(6), F(6), F(3), F(3), None, None, 1e-3), ValueError),
+    ("sparse_softmax_xent_forward", (F(2), F(2), F(10), I64(2)), ValueError),
+    ("accumulate_matches", (_Fake((1,), "float64"), F(4), None, I64(4)), ValueError),
+    ("sgd_update", (F(3, 3), None, F(3, 3), 0.1, 0.0, False), ValueError),
+    ("permute", (F(3, 2), F(2, 3), (0, 0)), ValueError),
+    ("permute", (F(3, 2), F(2, 3), (1, 2)), ValueError),
     ("flip_horizontal", (F(2, 5, 5, 3), F(2, 5, 5, 3), _Fake((3,), "uint8")), ValueError),
 ])
 def test_wrappers_reject_bad_arguments_before_the_device(name, args, error):

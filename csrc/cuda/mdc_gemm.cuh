@@ -110,13 +110,17 @@ struct GemmPlan {
     dim3 grid;
 };
 
+/* The largest m, n or k the kernels index: row0 + i, col0 + j and p0 + p are int and run
+ * up to a tile (at most 128 rows or columns, 16 deep) past the extent. */
+constexpr int64_t kMaxGemmExtent = 0x7fffffff - 256;
+
 /* Blocks wanted before the depth is split (enough to fill a large GPU). */
 constexpr int64_t kTargetBlocks = 256;
 
 /* Plan (m, n, k); `allow_split` when the caller can combine split-K partials. Returns
  * MD_ERR_OVERFLOW when a size exceeds what the kernels index (int, grid limits). */
 inline int plan_gemm(int64_t m, int64_t n, int64_t k, bool allow_split, GemmPlan *plan) {
-    if (m > 0x7fffffff || n > 0x7fffffff || k > 0x7fffffff) return MD_ERR_OVERFLOW;
+    if (m > kMaxGemmExtent || n > kMaxGemmExtent || k > kMaxGemmExtent) return MD_ERR_OVERFLOW;
     /* 128 x 128 tiles only when both sides fill them and there are enough of them */
     const int64_t large_tiles = ceil_div(m, TileLarge::BM) * ceil_div(n, TileLarge::BN);
     plan->large = m >= TileLarge::BM && n >= TileLarge::BN && large_tiles >= kTargetBlocks / 2;

@@ -52,6 +52,9 @@ size_t size_class(size_t bytes) {
 namespace mdc {
 
 int fail(cudaError_t err, const char *where) {
+    /* Clear the runtime's (non-sticky) last error, so that the next, unrelated op's launch
+     * check does not report this failure a second time under its own name. */
+    (void)cudaGetLastError();
     snprintf(g_last_error, sizeof(g_last_error), "%s: %s (%s)", where, cudaGetErrorString(err),
              cudaGetErrorName(err));
     return MDC_ERR_CUDA;

@@ -602,11 +602,16 @@ def _axis_rows(array, axis):
     return array.transpose(1, 0) if axis == 0 else array
 
 
-def _one_hot(labels, rows, cols):
+def _one_hot(labels, rows, cols, where):
     """A float32 one-hot (rows, cols) on the GPU from int64 device labels (built on the
-    host: labels are small)."""
+    host: labels are small). A label outside [0, cols) is a ValueError: NumPy's indexing
+    would silently take -1 as the last class."""
     host = np.zeros((rows, cols), dtype=np.float32)
     index = labels.to_numpy()
+    outside = (index < 0) | (index >= cols)
+    if outside.any():
+        raise ValueError(f"{where}: argument 'target' must hold class indices in "
+                         f"[0, {cols}), received {int(index[outside][0])}")
     host[np.arange(rows), index] = 1
     return DeviceArray.from_numpy(host, _F32)
 
@@ -714,7 +719,7 @@ def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1):
     if from_logits:
         cuda.sparse_softmax_xent_forward(loss, _out(output.shape), output, labels)
     else:
-        one_hot = _one_hot(labels, output.shape[0], output.shape[1])
+        one_hot = _one_hot(labels, output.shape[0], output.shape[1], where)
         cuda.categorical_xent_forward(loss, output, one_hot, _base._LOSS_EPSILON)
     return loss
 
@@ -732,7 +737,7 @@ def sparse_categorical_crossentropy_backward(dloss, target, output, from_logits=
         cuda.softmax_forward(probs, output)
         cuda.sparse_softmax_xent_backward(doutput, dloss, probs, labels)
     else:
-        one_hot = _one_hot(labels, output.shape[0], output.shape[1])
+        one_hot = _one_hot(labels, output.shape[0], output.shape[1], where)
         cuda.categorical_xent_backward(doutput, dloss, output, one_hot, _base._LOSS_EPSILON)
     return _axis_rows(doutput, axis)
 
