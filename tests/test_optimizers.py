@@ -449,8 +449,8 @@ def test_bad_arguments(rng):
         optimizers.SGD(clipnorm=1.0, clipvalue=1.0)
     with pytest.raises(ValueError, match="'clipnorm' must be positive"):
         optimizers.SGD(clipnorm=0)
-    with pytest.raises(ValueError, match="not recognized: 'decay'"):
-        optimizers.Adam(decay=0.1)
+    with pytest.raises(ValueError, match="not recognized: 'beta1'"):
+        optimizers.Adam(beta1=0.1)
     with pytest.raises(ValueError, match="'use_ema' is not supported"):
         optimizers.Adam(use_ema=True)
     with pytest.raises(ValueError, match="AdamW: argument 'weight_decay' must be a float"):
@@ -469,3 +469,49 @@ def test_bad_arguments(rng):
     with pytest.raises(ValueError, match=r"expected \(gradient, variable\) pairs"):
         opt.apply_gradients([np.zeros(3)])
     assert opt.iterations == 0
+
+
+# ---------------------------------------------------------------- Keras 2 spellings
+
+
+def test_keras2_lr_argument_warns_and_sets_the_learning_rate(rng):
+    with pytest.warns(DeprecationWarning, match="'lr'"):
+        opt = optimizers.SGD(lr=0.2, momentum=0.5)
+    assert opt.learning_rate == 0.2
+    _run_and_compare(opt, lambda w, g, s, lr, t: ref_sgd(w, g, s, lr, 0.5, False), rng)
+
+
+@pytest.mark.parametrize("name", ["sgd", "rmsprop", "adam"])
+def test_keras2_decay_is_time_based(rng, name):
+    """Keras 2: the learning rate of step t (from 0) is lr / (1 + decay * t)."""
+    lr, decay = 0.05, 0.3
+    references = {
+        "sgd": lambda w, g, s, lr_t, t: ref_sgd(w, g, s, lr_t, 0.0, False),
+        "rmsprop": lambda w, g, s, lr_t, t: ref_rmsprop(w, g, s, lr_t, 0.9, 0.0, 1e-7, False),
+        "adam": lambda w, g, s, lr_t, t: ref_adam(w, g, s, lr_t, t, 0.9, 0.999, 1e-7, False),
+    }
+    with pytest.warns(DeprecationWarning) as caught:
+        opt = getattr(optimizers, name)(lr=lr, decay=decay)
+    assert sorted(str(w.message).split("'")[1] for w in caught) == ["decay", "lr"]
+    _run_and_compare(opt, references[name], rng, lr_at=lambda step: lr / (1 + decay * step))
+    assert opt.learning_rate == pytest.approx(lr / (1 + decay * STEPS), rel=1e-15)
+
+
+def test_keras2_decay_survives_the_config_and_is_checked():
+    with pytest.warns(DeprecationWarning):
+        opt = optimizers.rmsprop(lr=1e-4, decay=1e-6)
+    config = optimizers.serialize(opt)
+    assert config["config"]["decay"] == 1e-6 and config["config"]["learning_rate"] == 1e-4
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a saved decay is not the user's old spelling
+        restored = optimizers.deserialize(config)
+    assert isinstance(restored, optimizers.RMSprop) and restored.decay == 1e-6
+    assert "decay" not in optimizers.SGD().get_config()
+    with pytest.raises(ValueError, match="SGD.*'decay'"):
+        optimizers.SGD(decay=-0.1)
+
+
+def test_keras2_np_utils_path():
+    from minidl.utils.np_utils import to_categorical
+    np.testing.assert_array_equal(to_categorical([2, 0], 3), [[0, 0, 1], [1, 0, 0]])

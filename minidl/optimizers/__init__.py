@@ -174,6 +174,10 @@ class AdamW(Adam):
 
 _OPTIMIZERS = {"sgd": SGD, "rmsprop": RMSprop, "adam": Adam, "adamw": AdamW}
 
+# Keras 2's lower-case spellings (``keras.optimizers.rmsprop(lr=1e-4, decay=1e-6)`` in
+# many published programs): the classes themselves.
+sgd, rmsprop, adam = SGD, RMSprop, Adam
+
 
 def serialize(optimizer):
     """An optimizer as a dict ``{"class_name", "config"}``.
@@ -227,5 +231,5 @@ def get(identifier):
                      f"an Optimizer, a name ({', '.join(_OPTIMIZERS)}) or a dict.")
 
 
-__all__ = ["SGD", "Adam", "AdamW", "Optimizer", "RMSprop", "deserialize", "get",
-           "schedules", "serialize"]
+__all__ = ["SGD", "Adam", "AdamW", "Optimizer", "RMSprop", "adam", "deserialize", "get",
+           "rmsprop", "schedules", "serialize", "sgd"]

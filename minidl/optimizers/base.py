@@ -2,6 +2,7 @@
 weight decay and the saved state. Subclasses supply only the update of one variable."""
 import math
 import numbers
+import warnings
 
 import numpy as np
 
@@ -58,6 +59,25 @@ def _check_optional_positive(value, name, where):
     return value
 
 
+def _keras2_arguments(kwargs, learning_rate, where):
+    """Take Keras 2's ``lr`` and ``decay`` out of ``kwargs``: the learning rate to use
+    and the time-based decay (0.0 when not given), each with a DeprecationWarning."""
+    if "lr" in kwargs:
+        warnings.warn(f"{where}: argument 'lr' is the Keras 2 name of 'learning_rate'; "
+                      f"use learning_rate=", DeprecationWarning, stacklevel=4)
+        learning_rate = kwargs.pop("lr")
+    decay = kwargs.pop("decay", None)
+    if decay is None:
+        return learning_rate, 0.0
+    decay = check_float(decay, "decay", where, low=0.0)
+    if decay:
+        warnings.warn(f"{where}: argument 'decay' is Keras 2's time-based decay "
+                      f"(learning_rate / (1 + decay * iterations)); Keras 3 uses "
+                      f"keras.optimizers.schedules.InverseTimeDecay", DeprecationWarning,
+                      stacklevel=4)
+    return learning_rate, decay
+
+
 class Optimizer:
     """Base class of optimizers (Keras 3 ``keras.optimizers.Optimizer`` semantics).
 
@@ -78,7 +98,10 @@ class Optimizer:
         name: the optimizer's name (default: the class's Keras name).
         **kwargs: Keras's ``use_ema``, ``ema_momentum``, ``ema_overwrite_frequency``,
             ``loss_scale_factor``, ``gradient_accumulation_steps`` are accepted at their
-            defaults only.
+            defaults only. The Keras 2 spellings are accepted with a
+            ``DeprecationWarning``: ``lr`` for ``learning_rate`` (it wins, as in Keras
+            2.3), and ``decay`` >= 0, the Keras 2 time-based decay: the learning rate of
+            iteration t is ``learning_rate / (1 + decay * t)``.
     """
 
     _DEFAULT_NAME = "optimizer"
@@ -86,6 +109,7 @@ class Optimizer:
     def __init__(self, learning_rate, weight_decay=None, clipnorm=None, clipvalue=None,
                  global_clipnorm=None, name=None, **kwargs):
         where = type(self).__name__
+        learning_rate, self.decay = _keras2_arguments(kwargs, learning_rate, where)
         for key, value in kwargs.items():
             if key not in _UNSUPPORTED_DEFAULTS:
                 raise ValueError(f"{where}: argument(s) not recognized: {key!r}. "
@@ -150,10 +174,14 @@ class Optimizer:
 
     def _current_learning_rate(self):
         if isinstance(self._learning_rate, schedules.LearningRateSchedule):
-            return float(self._learning_rate(self._iterations))
-        if callable(self._learning_rate):
-            return float(self._learning_rate())
-        return self._learning_rate
+            rate = float(self._learning_rate(self._iterations))
+        elif callable(self._learning_rate):
+            rate = float(self._learning_rate())
+        else:
+            rate = self._learning_rate
+        if self.decay:
+            rate /= 1.0 + self.decay * self._iterations
+        return rate
 
     @property
     def iterations(self):
@@ -397,9 +425,12 @@ class Optimizer:
         learning_rate = self._learning_rate
         if isinstance(learning_rate, schedules.LearningRateSchedule):
             learning_rate = schedules.serialize(learning_rate)
-        return {"name": self.name, "learning_rate": learning_rate,
-                "weight_decay": self.weight_decay, "clipnorm": self.clipnorm,
-                "global_clipnorm": self.global_clipnorm, "clipvalue": self.clipvalue}
+        config = {"name": self.name, "learning_rate": learning_rate,
+                  "weight_decay": self.weight_decay, "clipnorm": self.clipnorm,
+                  "global_clipnorm": self.global_clipnorm, "clipvalue": self.clipvalue}
+        if self.decay:
+            config["decay"] = self.decay
+        return config
 
     @classmethod
     def from_config(cls, config):
@@ -407,7 +438,9 @@ class Optimizer:
         config = dict(config)
         if isinstance(config.get("learning_rate"), dict):
             config["learning_rate"] = schedules.deserialize(config["learning_rate"])
-        return cls(**config)
+        with warnings.catch_warnings():  # a saved 'decay' is not the user's spelling
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return cls(**config)
 
     def __repr__(self):
         return (f"<{type(self).__name__} name={self.name!r}, "
