@@ -18,9 +18,9 @@ from minidl import (activations, backend, callbacks, cuda, datasets,  # noqa: E4
                     utils)
 from minidl.cuda import get_device, set_device  # noqa: E402
 from minidl.layers import Input  # noqa: E402
-from minidl.models import Sequential  # noqa: E402
+from minidl.models import Model, Sequential  # noqa: E402
 
-__all__ = ["Input", "Sequential", "__version__", "activations", "backend", "callbacks", "cuda",
+__all__ = ["Input", "Model", "Sequential", "__version__", "activations", "backend", "callbacks", "cuda",
            "datasets", "get_device", "get_num_threads", "initializers", "layers", "losses",
            "max_num_threads", "metrics", "models", "ops", "optimizers", "preprocessing", "set_device",
            "set_num_threads", "utils"]

@@ -1,8 +1,11 @@
 """Keras-style layers: Conv2D, Dense, BatchNormalization, pooling, Flatten, Activation,
-Dropout, Resizing and Input."""
+Dropout, Resizing, the merge layers (Add, Concatenate, ...) and Input."""
 from minidl.layers.base import Layer
 from minidl.layers.convolutional import Conv2D
 from minidl.layers.core import Activation, Dense, Dropout, Flatten, Input, InputLayer
+from minidl.layers.merging import (Add, Average, Concatenate, Maximum, Minimum, Multiply,
+                                   Subtract, add, average, concatenate, maximum, minimum,
+                                   multiply, subtract)
 from minidl.layers.normalization import BatchNormalization
 from minidl.layers.pooling import AveragePooling2D, MaxPooling2D
 from minidl.layers.preprocessing import Resizing
@@ -12,9 +15,11 @@ Convolution2D = Conv2D
 MaxPool2D = MaxPooling2D
 AvgPool2D = AveragePooling2D
 
-__all__ = ["Activation", "AveragePooling2D", "AvgPool2D", "BatchNormalization", "Conv2D",
-           "Convolution2D", "Dense", "Dropout", "Flatten", "Input", "InputLayer", "Layer",
-           "MaxPool2D", "MaxPooling2D", "Resizing", "deserialize", "get", "serialize"]
+__all__ = ["Activation", "Add", "Average", "AveragePooling2D", "AvgPool2D",
+           "BatchNormalization", "Concatenate", "Conv2D", "Convolution2D", "Dense", "Dropout",
+           "Flatten", "Input", "InputLayer", "Layer", "MaxPool2D", "MaxPooling2D", "Maximum",
+           "Minimum", "Multiply", "Resizing", "Subtract", "add", "average", "concatenate",
+           "deserialize", "get", "maximum", "minimum", "multiply", "serialize", "subtract"]
 
 _REGISTRY = {name: globals()[name] for name in __all__
              if isinstance(globals().get(name), type)}

@@ -8,6 +8,7 @@ call and stores each trainable weight's gradient in ``variable.grad``.
 import numpy as np
 
 from minidl import backend, initializers
+from minidl.layers import symbolic
 from minidl.variables import Variable, assign_all
 
 
@@ -156,7 +157,10 @@ class Layer:
         return tuple(input_shape)
 
     def __call__(self, inputs, training=False):
-        """Build on first use, check and convert the input, then ``call``."""
+        """Build on first use, check and convert the input, then ``call``; on symbolic
+        inputs (``KerasTensor``), record the call for a functional model instead."""
+        if symbolic.is_symbolic(inputs):
+            return symbolic.call_symbolic(self, inputs)
         x = self._convert_input(inputs)
         if not self.built:
             self.build((None,) + x.shape[1:])

@@ -2,6 +2,7 @@
 import numpy as np
 
 from minidl import activations, initializers, ops, random_state
+from minidl.layers import symbolic
 from minidl.layers.base import Layer, _shape_tuple, checked_size
 
 
@@ -41,7 +42,7 @@ class InputLayer(Layer):
 
 
 def Input(shape=None, batch_size=None, name=None, dtype=None, batch_shape=None):
-    """The input of a Sequential model, as ``keras.Input``.
+    """The input of a model, as ``keras.Input``.
 
     Args:
         shape: shape of one sample, e.g. ``(32, 32, 3)``.
@@ -51,10 +52,12 @@ def Input(shape=None, batch_size=None, name=None, dtype=None, batch_shape=None):
         batch_shape: alternatively the full shape including the batch axis.
 
     Returns:
-        An :class:`InputLayer` to put first in ``Sequential([...])``.
+        A symbolic tensor (``KerasTensor``) to call layers on and to give to
+        :class:`minidl.models.Model`, or to put first in ``Sequential([...])``.
     """
     kwargs = {"batch_shape": batch_shape} if batch_shape is not None else {}
-    return InputLayer(shape=shape, batch_size=batch_size, name=name, dtype=dtype, **kwargs)
+    layer = InputLayer(shape=shape, batch_size=batch_size, name=name, dtype=dtype, **kwargs)
+    return symbolic.input_tensor(layer)
 
 
 class _WithActivation(Layer):

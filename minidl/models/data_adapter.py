@@ -15,27 +15,76 @@ from minidl import random_state
 
 def is_batch_source(x):
     """True for generators, iterators and Sequence-like objects (not arrays)."""
-    if x is None or isinstance(x, (np.ndarray, list, tuple)):
+    if x is None or isinstance(x, (np.ndarray, list, tuple, dict)):
         return False
     return hasattr(x, "__next__") or (hasattr(x, "__getitem__") and hasattr(x, "__len__"))
 
 
+def is_structure(data):
+    """True for several arrays given together (a model with several inputs or
+    outputs): a dict of arrays, or a list/tuple whose items are all NumPy arrays."""
+    if isinstance(data, dict):
+        return True
+    return isinstance(data, (list, tuple)) and len(data) > 0 and \
+        all(isinstance(a, np.ndarray) for a in data)
+
+
+def take(data, index):
+    """Rows ``index`` (a slice or an index array) of an array or of each array of a
+    structure (None stays None)."""
+    if data is None:
+        return None
+    if isinstance(data, dict):
+        return {key: value[index] for key, value in data.items()}
+    if is_structure(data):
+        return [value[index] for value in data]
+    return data[index]
+
+
+def num_samples(data):
+    """The number of rows of an array or of a structure's arrays (already checked)."""
+    if isinstance(data, dict):
+        return len(next(iter(data.values())))
+    return len(data[0]) if is_structure(data) else len(data)
+
+
+def _check_numeric(array, name, where):
+    array = np.asarray(array)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{where}: {name} must be a real numeric array, received dtype "
+                        f"{array.dtype}")
+    return array
+
+
+def _checked(data, name, where):
+    """An array, or a structure of arrays, each numeric; their common number of rows."""
+    if is_structure(data):
+        items = data.items() if isinstance(data, dict) else enumerate(data)
+        checked = {key: _check_numeric(value, f"{name}[{key!r}]", where)
+                   for key, value in items}
+        lengths = {key: (len(a) if a.ndim else None) for key, a in checked.items()}
+        if len(set(lengths.values())) != 1 or None in lengths.values():
+            raise ValueError(f"{where}: the arrays of {name} must have the same number of "
+                             f"samples, received {lengths}")
+        data = checked if isinstance(data, dict) else list(checked.values())
+        return data, next(iter(lengths.values()))
+    array = _check_numeric(data, name, where)
+    return array, (len(array) if array.ndim else None)
+
+
 def check_arrays(x, y, where):
-    """Validate x (and y) for array input: numeric, non-empty, same length."""
-    x = np.asarray(x)
-    if x.dtype.kind not in "biuf":
-        raise TypeError(f"{where}: x must be a real numeric array, received dtype {x.dtype}")
-    if x.ndim == 0 or len(x) == 0:
-        raise ValueError(f"{where}: x must hold at least one sample, received shape {x.shape}")
+    """Validate x (and y) for array input: numeric, non-empty, same length; each may
+    be one array or several (a list or dict of arrays, for several inputs/outputs)."""
+    x, n = _checked(x, "x", where)
+    if not n:
+        raise ValueError(f"{where}: x must hold at least one sample, received "
+                         f"{'shape ' + str(x.shape) if isinstance(x, np.ndarray) else x}")
     if y is not None:
-        y = np.asarray(y)
-        if y.dtype.kind not in "biuf":
-            raise TypeError(f"{where}: y must be a real numeric array, received dtype "
-                            f"{y.dtype}")
-        if y.ndim == 0 or len(y) != len(x):
+        y, ny = _checked(y, "y", where)
+        if ny != n:
             raise ValueError(f"{where}: x and y must have the same number of samples, "
-                             f"received x with {len(x)} and y with "
-                             f"{len(y) if y.ndim else 'no'} samples")
+                             f"received x with {n} and y with "
+                             f"{'no' if ny is None else ny} samples")
     return x, y
 
 
@@ -129,7 +178,7 @@ class ArrayBatches:
         self.x, self.y = x, y
         self.batch_size = batch_size
         self.shuffle = shuffle
-        self.batches_per_pass = math.ceil(len(x) / batch_size)
+        self.batches_per_pass = math.ceil(num_samples(x) / batch_size)
         self.steps = self.batches_per_pass if steps is None else \
             steps if repeat else min(steps, self.batches_per_pass)
 
@@ -137,14 +186,14 @@ class ArrayBatches:
         """Yield (x_batch, y_batch) for one epoch (``steps`` batches)."""
         done = 0
         while done < self.steps:
-            n = len(self.x)
+            n = num_samples(self.x)
             order = random_state.global_generator().permutation(n) if self.shuffle else None
             for start in range(0, n, self.batch_size):
                 if done == self.steps:
                     return
                 stop = start + self.batch_size
                 index = slice(start, stop) if order is None else order[start:stop]
-                yield self.x[index], (None if self.y is None else self.y[index])
+                yield take(self.x, index), take(self.y, index)
                 done += 1
 
 

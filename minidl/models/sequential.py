@@ -8,6 +8,7 @@ import numpy as np
 from minidl import backend, losses, metrics as metrics_module, optimizers
 from minidl import callbacks as callbacks_module
 from minidl.layers import InputLayer, Layer
+from minidl.layers.symbolic import KerasTensor
 from minidl.layers import deserialize as deserialize_layer
 from minidl.layers import serialize as serialize_layer
 from minidl.memory import MemoryArena
@@ -87,6 +88,8 @@ class Sequential:
     # ---------------------------------------------------------------- structure
     def add(self, layer):
         """Append a layer (an ``Input`` may only come first)."""
+        if isinstance(layer, KerasTensor) and isinstance(layer.node.layer, InputLayer):
+            layer = layer.node.layer  # keras.Input(...) as the first element
         if isinstance(layer, InputLayer):
             if self._layers or self._input_layer is not None:
                 raise ValueError(f"Sequential '{self.name}': an Input can only be the "
@@ -309,8 +312,12 @@ class Sequential:
                     recorded.append((layer, x))
         return x
 
+    def _output_layer(self):
+        """The layer that produces the model's output."""
+        return self._layers[-1]
+
     def _uses_fused_softmax(self):
-        last = self._layers[-1]
+        last = self._output_layer()
         return (getattr(self.loss, "supports_fused_softmax", False)
                 and getattr(last, "activation", None) == "softmax"
                 and getattr(last, "logits", None) is not None)
@@ -321,7 +328,7 @@ class Sequential:
         if self._runner is not None:
             return self._runner.loss_and_gradient(y, out)
         if self._uses_fused_softmax():
-            per_sample, dlogits = self.loss.fused_softmax(y, self._layers[-1].logits)
+            per_sample, dlogits = self.loss.fused_softmax(y, self._output_layer().logits)
             return per_sample, dlogits, True
         per_sample = self.loss.compute(y, out)
         return per_sample, self.loss.gradient(y, out), False
@@ -463,11 +470,14 @@ class Sequential:
         if data_adapter.is_batch_source(x):
             raise ValueError("fit: validation_split needs array inputs, not a generator")
         x, y = data_adapter.check_arrays(x, y, "fit")
-        split_at = int(len(x) * (1 - validation_split))
-        if split_at == 0 or split_at == len(x):
+        n = data_adapter.num_samples(x)
+        split_at = int(n * (1 - validation_split))
+        if split_at == 0 or split_at == n:
             raise ValueError(f"fit: validation_split={validation_split} leaves no training "
-                             f"or no validation samples out of {len(x)}")
-        return x[:split_at], y[:split_at], (x[split_at:], y[split_at:])
+                             f"or no validation samples out of {n}")
+        train, held_out = slice(None, split_at), slice(split_at, None)
+        take = data_adapter.take
+        return take(x, train), take(y, train), (take(x, held_out), take(y, held_out))
 
     def _validate(self, validation_data, batch_size, steps):
         if data_adapter.is_batch_source(validation_data):
@@ -534,6 +544,8 @@ class Sequential:
                 progbar.update(step + 1)
         if not outputs:
             raise ValueError("predict: no batch was produced")
+        if isinstance(outputs[0], list):  # several outputs: one array each
+            return [np.concatenate(parts, axis=0) for parts in zip(*outputs)]
         return np.concatenate(outputs, axis=0)
 
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None,

@@ -14,7 +14,7 @@ def readable_size(num_bytes):
 def _row(cells, widths, left, sep, right):
     parts = []
     for i, (cell, width) in enumerate(zip(cells, widths)):
-        text = cell.rjust(width) if i == len(widths) - 1 else cell.ljust(width)
+        text = cell.rjust(width) if i == 2 else cell.ljust(width)  # Param # to the right
         parts.append(f" {text} ")
     return left + sep.join(parts) + right
 
@@ -28,15 +28,19 @@ def summary_lines(model_name, rows, total, trainable, bytes_per_param=4):
 
     Args:
         model_name: the model's name.
-        rows: ``(layer name (type), output shape string, param count)`` per layer.
+        rows: ``(layer name (type), output shape string, param count)`` per layer, or
+            with a fourth item, the names of the layers it reads (functional models:
+            Keras's "Connected to" column).
         total: number of parameters.
         trainable: number of trainable parameters.
         bytes_per_param: 4 for float32 weights.
     """
-    header = ("Layer (type)", "Output Shape", "Param #")
-    cells = [(name, shape, f"{count:,}") for name, shape, count in rows]
+    connected = bool(rows) and len(rows[0]) == 4
+    header = ("Layer (type)", "Output Shape", "Param #") + \
+        (("Connected to",) if connected else ())
+    cells = [(row[0], row[1], f"{row[2]:,}") + tuple(row[3:]) for row in rows]
     widths = [max([len(header[i])] + [len(c[i]) for c in cells] + [w])
-              for i, w in enumerate((31, 22, 13))]
+              for i, w in enumerate((31, 22, 13, 20)[:len(header)])]
     lines = [f'Model: "{model_name}"',
              _rule(widths, "┏", "━", "┳", "┓"),
              _row(header, widths, "┃", "┃", "┃"),

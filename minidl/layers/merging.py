@@ -1,0 +1,257 @@
+"""Merge layers, as ``keras.layers``: Add, Subtract, Multiply, Average, Maximum, Minimum
+and Concatenate, with their functional forms (``add([a, b])``, ``concatenate(...)``).
+
+A merge layer takes a list of inputs of the same shape (Concatenate: the same shape
+except along ``axis``) and its ``backward`` returns the list of input gradients.
+"""
+import numpy as np
+
+from minidl import ops
+from minidl.layers import symbolic
+from minidl.layers.base import Layer
+
+
+class _Merge(Layer):
+    """Base of the merge layers: a list of at least two inputs, checked and converted,
+    then merged by ``_merge``; ``backward`` splits the gradient with ``_split``."""
+
+    _MIN_INPUTS = 2
+
+    def _check_shapes(self, shapes):
+        """Raise ValueError unless the list of input shapes can be merged."""
+        if not isinstance(shapes, (list, tuple)) or len(shapes) < self._MIN_INPUTS or \
+                not all(isinstance(s, tuple) for s in shapes):
+            raise ValueError(f"Layer '{self.name}' ({type(self).__name__}) must be called on "
+                             f"a list of at least {self._MIN_INPUTS} inputs. Received: "
+                             f"{shapes!r}")
+        first = shapes[0]
+        for shape in shapes[1:]:
+            if len(shape) != len(first) or any(a is not None and b is not None and a != b
+                                               for a, b in zip(first[1:], shape[1:])):
+                raise ValueError(f"Layer '{self.name}' ({type(self).__name__}) requires "
+                                 f"inputs of the same shape. Received shapes "
+                                 f"{[tuple(s) for s in shapes]}")
+
+    def build(self, input_shape):
+        """Check the list of input shapes (no weights)."""
+        self._check_shapes([tuple(s) for s in input_shape])
+        super().build(input_shape[0])
+        self.build_input_shape = [tuple(s) for s in input_shape]
+
+    def compute_output_shape(self, input_shape):
+        """The common shape (None where every input has None)."""
+        shapes = [tuple(s) for s in input_shape]
+        return tuple(next((s[i] for s in shapes if s[i] is not None), None)
+                     for i in range(len(shapes[0])))
+
+    def __call__(self, inputs, training=False):
+        """Merge a list of arrays (or record the call on symbolic inputs)."""
+        if not isinstance(inputs, (list, tuple)):
+            raise ValueError(f"Layer '{self.name}' ({type(self).__name__}) must be called on "
+                             f"a list of inputs. Received: {type(inputs).__name__}")
+        if symbolic.is_symbolic(inputs):
+            return symbolic.call_symbolic(self, inputs)
+        arrays = [self._convert_input(x) for x in inputs]
+        self._check_shapes([a.shape for a in arrays])
+        if any(len(a) != len(arrays[0]) for a in arrays):
+            raise ValueError(f"Layer '{self.name}': the inputs have different batch sizes "
+                             f"{[len(a) for a in arrays]}")
+        if not self.built:
+            self.build([(None,) + a.shape[1:] for a in arrays])
+        return self.call(arrays, training=training)
+
+    def call(self, inputs, training=False):
+        """The merged output; keeps what ``backward`` needs."""
+        self._cache = {"count": len(inputs)}
+        return self._merge(inputs)
+
+    def backward(self, dy):
+        """The list of gradients with respect to each input of the last call."""
+        return self._split(dy, self._need_cache("count"))
+
+    def _split(self, dy, count):
+        raise NotImplementedError
+
+
+class Add(_Merge):
+    """Elementwise sum of its inputs (``keras.layers.Add``)."""
+
+    def _merge(self, inputs):
+        out = inputs[0]
+        for x in inputs[1:]:
+            out = ops.add(out, x)
+        return out
+
+    def _split(self, dy, count):
+        return [dy] * count
+
+
+class Subtract(_Merge):
+    """``inputs[0] - inputs[1]`` (``keras.layers.Subtract``, exactly two inputs)."""
+
+    def _check_shapes(self, shapes):
+        super()._check_shapes(shapes)
+        if len(shapes) != 2:
+            raise ValueError(f"Layer '{self.name}' (Subtract) takes exactly 2 inputs. "
+                             f"Received: {len(shapes)} inputs")
+
+    def _merge(self, inputs):
+        return ops.add(inputs[0], ops.scale(inputs[1], -1.0))
+
+    def _split(self, dy, count):
+        return [dy, ops.scale(dy, -1.0)]
+
+
+class Multiply(_Merge):
+    """Elementwise product of its inputs (``keras.layers.Multiply``)."""
+
+    def call(self, inputs, training=False):
+        """The product; keeps the inputs for the backward pass."""
+        self._cache = {"inputs": list(inputs)}
+        return self._merge(inputs)
+
+    def _merge(self, inputs):
+        out = inputs[0]
+        for x in inputs[1:]:
+            out = ops.multiply(out, x)
+        return out
+
+    def backward(self, dy):
+        """d/dx_i = dy times the product of the other inputs."""
+        inputs = self._need_cache("inputs")
+        grads = []
+        for i in range(len(inputs)):
+            grad = dy
+            for j, x in enumerate(inputs):
+                if j != i:
+                    grad = ops.multiply(grad, x)
+            grads.append(grad)
+        return grads
+
+
+class Average(_Merge):
+    """Elementwise mean of its inputs (``keras.layers.Average``)."""
+
+    def _merge(self, inputs):
+        return ops.scale(Add._merge(self, inputs), 1.0 / len(inputs))
+
+    def _split(self, dy, count):
+        return [ops.scale(dy, 1.0 / count)] * count
+
+
+class _Extremum(_Merge):
+    """Elementwise maximum or minimum; the gradient goes to the first input holding the
+    extreme value (ties: the earliest input, as a max/min reduction picks it)."""
+
+    _pick = None
+
+    def call(self, inputs, training=False):
+        """The extreme values; keeps which input won at each element."""
+        stacked = np.stack(inputs)
+        winner = type(self)._pick(stacked, axis=0)
+        self._cache = {"winner": winner, "count": len(inputs)}
+        return np.take_along_axis(stacked, winner[None], axis=0)[0]
+
+    def backward(self, dy):
+        """dy where an input won, zero elsewhere."""
+        winner, count = self._need_cache("winner"), self._need_cache("count")
+        dy = np.asarray(dy)
+        return [np.where(winner == i, dy, 0).astype(dy.dtype) for i in range(count)]
+
+
+class Maximum(_Extremum):
+    """Elementwise maximum of its inputs (``keras.layers.Maximum``)."""
+
+    _pick = staticmethod(np.argmax)
+
+
+class Minimum(_Extremum):
+    """Elementwise minimum of its inputs (``keras.layers.Minimum``)."""
+
+    _pick = staticmethod(np.argmin)
+
+
+class Concatenate(_Merge):
+    """Concatenation along ``axis`` (``keras.layers.Concatenate``).
+
+    Args:
+        axis: the axis to join along (default -1, the channels); not the batch axis.
+        **kwargs: ``name``, ``dtype``, ``trainable``.
+    """
+
+    def __init__(self, axis=-1, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)) or axis == 0:
+            raise ValueError(f"Concatenate: argument 'axis' must be a non-zero int (not the "
+                             f"batch axis). Received: axis={axis!r}")
+        self.axis = int(axis)
+
+    def _normalized_axis(self, ndim):
+        axis = self.axis + ndim if self.axis < 0 else self.axis
+        if not 1 <= axis < ndim:
+            raise ValueError(f"Layer '{self.name}' (Concatenate): axis {self.axis} is out of "
+                             f"range for inputs of rank {ndim}")
+        return axis
+
+    def _check_shapes(self, shapes):
+        if not isinstance(shapes, (list, tuple)) or len(shapes) < 2:
+            super()._check_shapes(shapes)
+        axis = self._normalized_axis(len(shapes[0]))
+        trimmed = [tuple(s[:axis]) + tuple(s[axis + 1:]) for s in shapes]
+        if any(len(s) != len(shapes[0]) for s in shapes):
+            raise ValueError(f"Layer '{self.name}' (Concatenate) requires inputs of the same "
+                             f"rank. Received shapes {[tuple(s) for s in shapes]}")
+        super()._check_shapes(trimmed)
+
+    def compute_output_shape(self, input_shape):
+        """The inputs' shape with the concatenated axis summed (None if any is None)."""
+        shapes = [tuple(s) for s in input_shape]
+        axis = self._normalized_axis(len(shapes[0]))
+        out = list(super().compute_output_shape(
+            [s[:axis] + (1,) + s[axis + 1:] for s in shapes]))
+        sizes = [s[axis] for s in shapes]
+        out[axis] = None if any(d is None for d in sizes) else sum(sizes)
+        return tuple(out)
+
+    def call(self, inputs, training=False):
+        """The concatenation; keeps the split points."""
+        axis = self._normalized_axis(inputs[0].ndim)
+        self._cache = {"sizes": [x.shape[axis] for x in inputs]}
+        return np.concatenate(inputs, axis=axis)
+
+    def backward(self, dy):
+        """dy cut back into the inputs' pieces."""
+        sizes = self._need_cache("sizes")
+        dy = np.asarray(dy)
+        axis = self._normalized_axis(dy.ndim)
+        return [np.ascontiguousarray(part)
+                for part in np.split(dy, np.cumsum(sizes)[:-1], axis=axis)]
+
+    def get_config(self):
+        """Adds ``axis``."""
+        config = super().get_config()
+        config["axis"] = self.axis
+        return config
+
+
+def _functional(cls, doc):
+    def merge(inputs, **kwargs):
+        return cls(**kwargs)(inputs)
+    merge.__name__ = cls.__name__.lower()
+    merge.__doc__ = f"{doc} (functional form of :class:`{cls.__name__}`): " \
+                    f"``{merge.__name__}([a, b], **layer_kwargs)``."
+    return merge
+
+
+add = _functional(Add, "The sum of a list of inputs")
+subtract = _functional(Subtract, "The difference of two inputs")
+multiply = _functional(Multiply, "The product of a list of inputs")
+average = _functional(Average, "The mean of a list of inputs")
+maximum = _functional(Maximum, "The elementwise maximum of a list of inputs")
+minimum = _functional(Minimum, "The elementwise minimum of a list of inputs")
+
+
+def concatenate(inputs, axis=-1, **kwargs):
+    """The concatenation of a list of inputs along ``axis`` (functional form of
+    :class:`Concatenate`)."""
+    return Concatenate(axis=axis, **kwargs)(inputs)

@@ -1,0 +1,408 @@
+"""The Functional API: ``Model(inputs, outputs)`` over any graph of layers.
+
+``Input`` gives symbolic tensors; calling layers on them records nodes
+(``minidl.layers.symbolic``); ``Model`` walks the nodes back from the outputs, orders them
+so that every node comes after the nodes it reads, and then runs them forward (each
+node's output kept by tensor) and backward (the gradient of a tensor summed over every
+node that reads it). Training, evaluation, prediction, callbacks and the weights are
+``Sequential``'s: a functional model differs only in how it runs its layers.
+"""
+import numpy as np
+
+from minidl import backend, losses
+from minidl.layers import InputLayer
+from minidl.layers.symbolic import KerasTensor
+from minidl.models import data_adapter
+from minidl.models.sequential import Sequential
+
+
+def _flatten_tensors(structure, where, argument):
+    """A list of KerasTensors from one tensor, a list/tuple or a dict of them."""
+    if isinstance(structure, KerasTensor):
+        return [structure]
+    if isinstance(structure, dict):
+        structure = list(structure.values())
+    if isinstance(structure, (list, tuple)) and structure and \
+            all(isinstance(t, KerasTensor) for t in structure):
+        return list(structure)
+    raise TypeError(f"{where}: argument '{argument}' must be a KerasTensor (from "
+                    f"minidl.Input or a layer called on one) or a list of them. Received: "
+                    f"{structure!r}")
+
+
+def _ordered_nodes(outputs, inputs, where):
+    """The nodes that compute ``outputs`` from ``inputs``, each after those it reads."""
+    input_ids = {id(t) for t in inputs}
+    order, state = [], {}
+
+    def visit(tensor):
+        node = tensor.node
+        if state.get(id(node)) == "done":
+            return
+        if state.get(id(node)) == "active":
+            raise ValueError(f"{where}: the layer graph has a cycle through "
+                             f"'{node.layer.name}'")
+        if not node.inputs:  # an InputLayer's tensor
+            if id(tensor) not in input_ids:
+                raise ValueError(f"{where}: output depends on the input "
+                                 f"'{node.layer.name}', which is not in 'inputs'")
+            state[id(node)] = "done"
+            return
+        state[id(node)] = "active"
+        for parent in node.inputs:
+            visit(parent)
+        state[id(node)] = "done"
+        order.append(node)
+
+    for tensor in outputs:
+        visit(tensor)
+    return order
+
+
+class Functional(Sequential):
+    """A model defined by its input and output tensors (``keras.Model(inputs, outputs)``).
+
+    Args:
+        inputs: a KerasTensor from ``minidl.Input`` or a list of them.
+        outputs: a KerasTensor computed from the inputs by calling layers, or a list.
+        name: the model's name (default ``functional``, made unique).
+        trainable: whether fit updates the model's weights.
+
+    Several inputs are given to ``fit``/``predict``/``__call__`` as a list of arrays in
+    the order of ``inputs``; several outputs come back as a list, and take a list of
+    targets, a list (or a dict by output layer name) of losses and ``loss_weights``.
+    """
+
+    # per-output losses and their weights (compile, several outputs only)
+    _output_losses = None
+    _loss_weights = None
+    # compile's arguments given to a subclassed model before it was traced
+    _pending_compile = None
+
+    def __init__(self, inputs, outputs, name=None, trainable=True):
+        super().__init__(name=name or backend.unique_name("functional"), trainable=trainable)
+        self._init_graph(inputs, outputs)
+
+    def _init_graph(self, inputs, outputs):
+        """Take the graph from ``inputs`` to ``outputs``: its nodes in order, its layers
+        (each once, shared ones too) and the output shapes."""
+        where = f"Model '{self.name}'"
+        input_list = _flatten_tensors(inputs, where, "inputs")
+        output_list = _flatten_tensors(outputs, where, "outputs")
+        for tensor in input_list:
+            if not isinstance(tensor.node.layer, InputLayer):
+                raise ValueError(f"{where}: every input must come from minidl.Input(); "
+                                 f"'{tensor.name}' is the output of a layer")
+        nodes = _ordered_nodes(output_list, input_list, where)
+        layers = []
+        for node in nodes:
+            if all(node.layer is not layer for layer in layers):
+                layers.append(node.layer)
+        names = [layer.name for layer in layers]
+        duplicate = next((n for n in names if names.count(n) > 1), None)
+        if duplicate is not None:
+            raise ValueError(f"{where}: all layers must have unique names; '{duplicate}' "
+                             f"is used by two layers")
+        counts = {}
+        for node in nodes:
+            counts[id(node.layer)] = counts.get(id(node.layer), 0) + 1
+        self._inputs, self._outputs, self._nodes = input_list, output_list, nodes
+        self._single_input = isinstance(inputs, KerasTensor)
+        self._single_output = isinstance(outputs, KerasTensor)
+        self._layers = layers
+        self._shared_ids = {key for key, count in counts.items() if count > 1}
+        self._output_shapes = [t.shape for t in output_list]
+        self._build_input_shape = input_list[0].shape
+        self._node_caches = {}
+        self.built = True
+
+    # ---------------------------------------------------------------- structure
+    @property
+    def inputs(self):
+        """The model's input tensors."""
+        return list(self._inputs)
+
+    @property
+    def outputs(self):
+        """The model's output tensors."""
+        return list(self._outputs)
+
+    @property
+    def input_shape(self):
+        """The input shape (a list of shapes for several inputs)."""
+        shapes = [t.shape for t in self._inputs]
+        return shapes[0] if self._single_input else shapes
+
+    @property
+    def output_shape(self):
+        """The output shape (a list of shapes for several outputs)."""
+        shapes = [t.shape for t in self._outputs]
+        return shapes[0] if self._single_output else shapes
+
+    def add(self, layer):
+        """Not available: a functional model's graph is fixed by its tensors."""
+        raise TypeError(f"Model '{self.name}': add() belongs to Sequential; a functional "
+                        f"model is defined by its inputs and outputs")
+
+    def pop(self):
+        """Not available (see ``add``)."""
+        self.add(None)
+
+    def build(self, input_shape=None):
+        """A functional model is built when it is defined: nothing to do."""
+
+    def _ensure_built(self, x):
+        """Check that the data holds one array per input."""
+        self._input_arrays(x)
+
+    # ---------------------------------------------------------------- computation
+    def _input_arrays(self, x):
+        """The list of input arrays, one per model input, checked against their shapes."""
+        if isinstance(x, dict):
+            arrays = [x.get(t.node.layer.name) for t in self._inputs]
+        else:
+            arrays = list(x) if data_adapter.is_structure(x) else [x]
+        if len(arrays) != len(self._inputs) or any(a is None for a in arrays):
+            raise ValueError(f"Model '{self.name}' expects {len(self._inputs)} input "
+                             f"array(s) for inputs "
+                             f"{[t.node.layer.name for t in self._inputs]}. Received: "
+                             f"{len(arrays)}")
+        return arrays
+
+    def _output_layer(self):
+        """The layer of the only output (the fused softmax loss looks at it)."""
+        return self._outputs[0].node.layer if self._single_output else None
+
+    def _uses_fused_softmax(self):
+        last = self._output_layer()
+        return (last is not None and self._output_losses is None
+                and getattr(self.loss, "supports_fused_softmax", False)
+                and getattr(last, "activation", None) == "softmax"
+                and getattr(last, "logits", None) is not None
+                and id(last) not in self._shared_ids)
+
+    def _forward(self, x, training):
+        if self._runner is not None:
+            raise NotImplementedError(f"Model '{self.name}': functional models on the GPU "
+                                      f"are not implemented yet; compile with device='cpu'")
+        values = {id(t): a for t, a in zip(self._inputs, self._input_arrays(x))}
+        recorded = self._recorded_outputs if training else None
+        self._node_caches = {}
+        with self._memory:
+            for node in self._nodes:
+                layer = node.layer
+                args = [values[id(t)] for t in node.inputs]
+                out = layer(args[0] if node.input_structure == "single" else args,
+                            training=training)
+                if id(layer) in self._shared_ids:  # each call's cache, for its backward
+                    self._node_caches[id(node)] = layer._cache
+                outs = out if len(node.outputs) > 1 else [out]
+                for tensor, value in zip(node.outputs, outs):
+                    values[id(tensor)] = value
+                if recorded is not None:
+                    recorded.append((layer, out))
+        results = [values[id(t)] for t in self._outputs]
+        return results[0] if self._single_output else results
+
+    def _backward(self, grad, from_logits):
+        grads = {}
+        for tensor, g in zip(self._outputs, [grad] if self._single_output else grad):
+            grads[id(tensor)] = g
+        sums = {}
+        for node in reversed(self._nodes):
+            dys = [grads.get(id(t)) for t in node.outputs]
+            if all(dy is None for dy in dys):
+                continue
+            layer = node.layer
+            if id(layer) in self._shared_ids:
+                layer._cache = self._node_caches[id(node)]
+            dy = dys[0] if len(dys) == 1 else [np.zeros(t.shape[1:]) if d is None else d
+                                              for t, d in zip(node.outputs, dys)]
+            if from_logits and self._single_output and node is self._outputs[0].node:
+                dx = layer.backward_pre_activation(dy)
+            else:
+                dx = layer.backward(dy)
+            if id(layer) in self._shared_ids:
+                self._accumulate_weight_gradients(layer, sums)
+            if dx is None:
+                continue
+            for tensor, g in zip(node.inputs, dx if node.input_structure == "list" else [dx]):
+                grads[id(tensor)] = g if id(tensor) not in grads else \
+                    np.asarray(grads[id(tensor)]) + g
+        for variable, total in sums.values():
+            variable.grad = total
+
+    @staticmethod
+    def _accumulate_weight_gradients(layer, sums):
+        """Sum a shared layer's weight gradients over its calls (its backward overwrites
+        ``variable.grad`` on each call)."""
+        for variable in layer.trainable_weights:
+            if variable.grad is None:
+                continue
+            if id(variable) in sums:
+                sums[id(variable)] = (variable, sums[id(variable)][1] + variable.grad)
+            else:
+                sums[id(variable)] = (variable, np.array(variable.grad, copy=True))
+
+    # ---------------------------------------------------------------- compile and losses
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None,
+                **kwargs):
+        """As ``Sequential.compile``; with several outputs, ``loss`` may be one loss for
+        all, a list (one per output) or a dict by output layer name, and
+        ``loss_weights`` a list or dict of floats (default 1 each). A subclassed model
+        not yet traced keeps the arguments until its first call shows its outputs."""
+        if self._nodes is None:
+            self._pending_compile = dict(optimizer=optimizer, loss=loss, metrics=metrics,
+                                         loss_weights=loss_weights, **kwargs)
+            if isinstance(loss, (list, tuple, dict)):  # several outputs: known after tracing
+                return super().compile(optimizer=optimizer, loss=None, **kwargs)
+            return super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+        if self._single_output:
+            return super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+        if metrics:
+            raise NotImplementedError(f"Model '{self.name}': metrics on a model with several "
+                                      f"outputs are not implemented yet; compile without "
+                                      f"metrics (the per-output losses are logged)")
+        super().compile(optimizer=optimizer, loss=None, metrics=None, **kwargs)
+        self._output_losses = [losses.get(spec) for spec in
+                               self._per_output(loss, "loss", None)]
+        self._loss_weights = [float(w) for w in
+                              self._per_output(loss_weights, "loss_weights", 1.0)]
+        self.loss = self._output_losses[0]
+
+    def _per_output(self, spec, argument, default):
+        """One value per output from a single value, a list or a dict by output name."""
+        names = [t.node.layer.name for t in self._outputs]
+        if spec is None and default is not None:
+            return [default] * len(names)
+        if isinstance(spec, dict):
+            missing = [n for n in names if n not in spec]
+            if missing or len(spec) != len(names):
+                raise ValueError(f"compile: argument '{argument}' must have one entry per "
+                                 f"output {names}. Received keys {sorted(spec)}")
+            return [spec[n] for n in names]
+        if isinstance(spec, (list, tuple)):
+            if len(spec) != len(names):
+                raise ValueError(f"compile: argument '{argument}' must have one entry per "
+                                 f"output ({len(names)}). Received {len(spec)} entries")
+            return list(spec)
+        if spec is None:
+            raise ValueError(f"compile: argument '{argument}' is required")
+        return [spec] * len(names)
+
+    def _loss_and_output_gradient(self, y, out):
+        if self._output_losses is None:
+            return super()._loss_and_output_gradient(y, out)
+        targets = y if isinstance(y, (list, tuple)) else None
+        if targets is None or len(targets) != len(out):
+            raise ValueError(f"Model '{self.name}' has {len(out)} outputs: give a list of "
+                             f"{len(out)} target arrays")
+        total, grads = None, []
+        for loss, weight, target, output in zip(self._output_losses, self._loss_weights,
+                                                targets, out):
+            per_sample = np.asarray(loss.compute(target, output), dtype=np.float64)
+            total = weight * per_sample if total is None else total + weight * per_sample
+            grads.append(np.asarray(loss.gradient(target, output)) * weight)
+        return total, grads, False
+
+    def _update_metrics(self, loss_tracker, per_sample, y, out):
+        if self._output_losses is None:
+            return super()._update_metrics(loss_tracker, per_sample, y, out)
+        loss_tracker.update_state(float(np.mean(per_sample)), sample_weight=len(per_sample))
+
+    # ---------------------------------------------------------------- config
+    def get_config(self):
+        """Not yet: saving a functional model's graph is not implemented."""
+        raise NotImplementedError(f"Model '{self.name}': saving or serializing a functional "
+                                  f"model is not implemented yet; use save_weights")
+
+    def summary(self, line_length=None, positions=None, print_fn=None):
+        """The layers in graph order with their output shapes, parameter counts and the
+        layers each one reads ("connected to")."""
+        from minidl.models.summary import summary_lines
+        rows = []
+        for node in self._nodes:
+            out = node.outputs[0].shape
+            shape_text = "(" + ", ".join("None" if d is None else str(d) for d in out) + \
+                         ("," if len(out) == 1 else "") + ")"
+            sources = ", ".join(t.node.layer.name for t in node.inputs)
+            rows.append((f"{node.layer.name} ({type(node.layer).__name__})", shape_text,
+                         node.layer.count_params() if node.index == 0 else 0, sources))
+        trainable = sum(v.value.size for v in self.trainable_weights)
+        for line in summary_lines(self.name, rows, self.count_params(), trainable):
+            (print_fn or print)(line)
+
+
+class Model(Functional):
+    """A model, as ``keras.Model``: either functional, ``Model(inputs, outputs)``, or a
+    subclass that creates its layers in ``__init__`` and defines ``call(inputs)``.
+
+    A subclass's ``call`` is traced once, on symbolic inputs of the first data's shape,
+    into the same graph a functional model has, so it trains with the layers' own
+    backward passes; ``call`` may therefore combine layers (any graph of them, merge
+    layers included) but not arbitrary array arithmetic.
+
+    Args:
+        inputs: the input tensor(s) (functional form).
+        outputs: the output tensor(s) (functional form).
+        name: the model's name.
+        trainable: whether fit updates the model's weights.
+    """
+
+    def __init__(self, inputs=None, outputs=None, name=None, trainable=True):
+        if inputs is None and outputs is None:  # subclassed: traced on first use
+            Sequential.__init__(self, name=name or backend.unique_name(
+                backend.to_snake_case(type(self).__name__)), trainable=trainable)
+            self._nodes = None
+            return
+        if inputs is None or outputs is None:
+            raise ValueError("Model: give both 'inputs' and 'outputs' (functional model), "
+                             "or neither (a subclass with a call() method)")
+        super().__init__(inputs, outputs, name=name, trainable=trainable)
+
+    def call(self, inputs, training=False):
+        """The forward computation of a subclassed model (subclasses define it)."""
+        raise NotImplementedError(f"{type(self).__name__}: a Model subclass must define "
+                                  f"call(inputs)")
+
+    def _trace(self, shapes):
+        """Build the graph of a subclassed model by calling ``call`` on symbolic
+        inputs of ``shapes`` (one shape, or a list for several inputs)."""
+        from minidl.layers.core import Input
+        several = isinstance(shapes, list)
+        inputs = [Input(batch_shape=tuple(s)) for s in shapes] if several else \
+            Input(batch_shape=tuple(shapes))
+        try:
+            outputs = self.call(inputs)
+        except TypeError as error:
+            raise NotImplementedError(
+                f"{type(self).__name__}.call: minidl traces call() once on symbolic "
+                f"inputs, so it may combine layers only, not array arithmetic ({error})"
+            ) from error
+        self._init_graph(inputs, outputs)
+        if self._pending_compile is not None:
+            pending, self._pending_compile = self._pending_compile, None
+            self.compile(**pending)
+
+    def build(self, input_shape=None):
+        """Trace a subclassed model's ``call`` for inputs of ``input_shape``."""
+        if self._nodes is None:
+            if input_shape is None:
+                raise ValueError(f"Model '{self.name}': build() needs the input shape")
+            self._trace(input_shape)
+
+    def _ensure_built(self, x):
+        if self._nodes is None:
+            arrays = x if isinstance(x, (list, tuple)) else None
+            self._trace([(None,) + np.shape(a)[1:] for a in arrays] if arrays is not None
+                        else (None,) + np.shape(x)[1:])
+        super()._ensure_built(x)
+
+    def _forward(self, x, training):
+        self._ensure_built(x)
+        return super()._forward(x, training)
+
+    @property
+    def layers(self):
+        """The model's layers (a subclassed model's after its first call)."""
+        return list(self._layers)
