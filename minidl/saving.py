@@ -75,10 +75,24 @@ def _npz_bytes(arrays):
 def _compile_config(model):
     if model.optimizer is None:
         return None
-    return {"optimizer": optimizers.serialize(model.optimizer),
-            "loss": losses.serialize(model.loss) if model.loss is not None else None,
-            "metrics": [m if isinstance(m, str) else getattr(m, "name", str(m))
-                        for m in model._metric_specs]}
+    config = {"optimizer": optimizers.serialize(model.optimizer),
+              "loss": losses.serialize(model.loss) if model.loss is not None else None,
+              "metrics": [m if isinstance(m, str) else getattr(m, "name", str(m))
+                          for m in model._metric_specs]}
+    output_losses = getattr(model, "_output_losses", None)
+    if output_losses is not None:  # a model with several outputs: a loss for each
+        config["loss"] = [losses.serialize(loss) for loss in output_losses]
+        config["loss_weights"] = list(model._loss_weights)
+    return config
+
+
+def _saved_loss(spec):
+    """The loss of a compile config: None, one loss, or a list (several outputs)."""
+    if not spec:
+        return None
+    if isinstance(spec, list):
+        return [losses.get(item) for item in spec]
+    return losses.get(spec)
 
 
 def save_model(model, filepath, overwrite=True):
@@ -306,7 +320,8 @@ class _ModelArchive:
             return _read_member(self._zip, info, self.where, repr(self.path))
 
     def config(self):
-        """The parsed ``config.json`` of a Sequential model (size and depth checked)."""
+        """The parsed ``config.json`` of a model (size and depth checked, its class one
+        that ``register_model_class`` made known)."""
         text = self.member(CONFIG_NAME, MAX_CONFIG_BYTES)
         try:
             config = json.loads(text.decode("utf-8"))
@@ -316,11 +331,13 @@ class _ModelArchive:
         if _json_depth(config) > MAX_JSON_DEPTH:
             raise CorruptFileError(f"{self.where}: the config in {self.path!r} is nested "
                                    f"deeper than {MAX_JSON_DEPTH} levels")
-        if not isinstance(config, dict) or config.get("class_name") != "Sequential" or \
+        if not isinstance(config, dict) or \
+                config.get("class_name") not in _MODEL_CLASSES or \
                 not isinstance(config.get("config"), dict) or \
                 not isinstance(config["config"].get("name", ""), (str, type(None))):
-            raise CorruptFileError(f"{self.where}: {self.path!r} does not hold a Sequential "
-                                   f"model config")
+            raise CorruptFileError(f"{self.where}: {self.path!r} does not hold the config "
+                                   f"of a model class minidl knows "
+                                   f"({', '.join(sorted(_MODEL_CLASSES))})")
         return config
 
     def arrays(self, name, shapes_for_count, what):
@@ -339,10 +356,29 @@ class _ModelArchive:
             return archive.read(shapes_for_count(archive.count), what)
 
 
+# class name -> model class; each model module registers its classes when imported, so
+# that loading needs no import of the models package (which imports this module).
+_MODEL_CLASSES = {}
+
+
+def register_model_class(cls):
+    """Make ``load_model`` rebuild models saved with ``class_name == cls.__name__``
+    through ``cls.from_config`` (the models package registers its classes).
+
+    Args:
+        cls: a model class with ``get_config`` and ``from_config``.
+
+    Returns:
+        ``cls``, so that this can decorate a class.
+    """
+    _MODEL_CLASSES[cls.__name__] = cls
+    return cls
+
+
 def _model_from_config(config, custom_objects, where, path):
-    from minidl.models.sequential import Sequential
+    cls = _MODEL_CLASSES[config["class_name"]]
     try:
-        return Sequential.from_config(config["config"], custom_objects=custom_objects)
+        return cls.from_config(config["config"], custom_objects=custom_objects)
     except _CONTENT_ERRORS as exc:
         raise CorruptFileError(f"{where}: the model config in {path!r} is invalid "
                                f"({type(exc).__name__}: {exc})") from None
@@ -365,9 +401,11 @@ def _restore_compile(model, compile_config, archive):
     """Compile ``model`` as saved and restore its optimizer's state (all checked first)."""
     where, path = archive.where, archive.path
     try:
+        extra = {"loss_weights": compile_config["loss_weights"]} \
+            if "loss_weights" in compile_config else {}
         model.compile(optimizer=optimizers.deserialize(compile_config["optimizer"]),
-                      loss=losses.get(compile_config["loss"]) if compile_config["loss"]
-                      else None, metrics=compile_config.get("metrics") or None)
+                      loss=_saved_loss(compile_config["loss"]),
+                      metrics=compile_config.get("metrics") or None, **extra)
     except _CONTENT_ERRORS as exc:
         raise CorruptFileError(f"{where}: the compile config in {path!r} is invalid "
                                f"({type(exc).__name__}: {exc})") from None

@@ -9,9 +9,10 @@ node that reads it). Training, evaluation, prediction, callbacks and the weights
 """
 import numpy as np
 
-from minidl import backend, losses
+from minidl import backend, losses, saving
 from minidl.layers import InputLayer
-from minidl.layers.symbolic import KerasTensor
+from minidl.layers import deserialize as deserialize_layer
+from minidl.layers.symbolic import KerasTensor, input_tensor
 from minidl.models import data_adapter
 from minidl.models.sequential import Sequential
 
@@ -311,10 +312,67 @@ class Functional(Sequential):
         loss_tracker.update_state(float(np.mean(per_sample)), sample_weight=len(per_sample))
 
     # ---------------------------------------------------------------- config
+    def _node_position(self, node):
+        """``[layer name, node index, ...]`` of a node: its index among this model's
+        calls of the layer (0 for an input)."""
+        if not node.inputs:
+            return 0
+        return [n for n in self._nodes if n.layer is node.layer].index(node)
+
+    def _tensor_reference(self, tensor):
+        return [tensor.node.layer.name, self._node_position(tensor.node), tensor.index]
+
     def get_config(self):
-        """Not yet: saving a functional model's graph is not implemented."""
-        raise NotImplementedError(f"Model '{self.name}': saving or serializing a functional "
-                                  f"model is not implemented yet; use save_weights")
+        """The graph: every layer (inputs first) with the tensors each of its calls
+        reads, and the model's input and output tensors (Keras's functional layout)."""
+        entries = [{"class_name": type(t.node.layer).__name__, "name": t.node.layer.name,
+                    "config": t.node.layer.get_config(), "inbound_nodes": []}
+                   for t in self._inputs]
+        for layer in self._layers:
+            calls = [n for n in self._nodes if n.layer is layer]
+            entries.append({"class_name": type(layer).__name__, "name": layer.name,
+                            "config": layer.get_config(),
+                            "inbound_nodes": [{"args": [self._tensor_reference(t)
+                                                        for t in node.inputs],
+                                               "structure": node.input_structure}
+                                              for node in calls]})
+        return {"name": self.name, "trainable": self._trainable, "layers": entries,
+                "input_layers": [self._tensor_reference(t) for t in self._inputs],
+                "output_layers": [self._tensor_reference(t) for t in self._outputs],
+                "single_input": self._single_input, "single_output": self._single_output}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        """Rebuild the graph of ``get_config()``: make the layers, then call each on the
+        tensors its calls read, in an order where those exist."""
+        layers_by_name, tensors, pending = {}, {}, []
+        for entry in config["layers"]:
+            layer = deserialize_layer({"class_name": entry["class_name"],
+                                       "config": entry["config"]}, custom_objects)
+            layers_by_name[entry["name"]] = layer
+            if isinstance(layer, InputLayer):
+                tensors[(entry["name"], 0)] = [input_tensor(layer)]
+            for index, node in enumerate(entry["inbound_nodes"]):
+                pending.append((entry["name"], index, node))
+        while pending:
+            ready = [item for item in pending
+                     if all((name, node) in tensors for name, node, _ in item[2]["args"])]
+            if not ready:
+                raise ValueError(f"the functional config of '{config.get('name')}' refers "
+                                 f"to layer calls that never happen: {pending[0][2]}")
+            for name, index, node in ready:
+                args = [tensors[(n, k)][t] for n, k, t in node["args"]]
+                out = layers_by_name[name](args[0] if node["structure"] == "single" else args)
+                tensors[(name, index)] = out if isinstance(out, list) else [out]
+                pending.remove((name, index, node))
+
+        def resolve(references, single):
+            found = [tensors[(n, k)][t] for n, k, t in references]
+            return found[0] if single else found
+
+        return cls(resolve(config["input_layers"], config.get("single_input", True)),
+                   resolve(config["output_layers"], config.get("single_output", True)),
+                   name=config.get("name"), trainable=config.get("trainable", True))
 
     def summary(self, line_length=None, positions=None, print_fn=None):
         """The layers in graph order with their output shapes, parameter counts and the
@@ -406,3 +464,16 @@ class Model(Functional):
     def layers(self):
         """The model's layers (a subclassed model's after its first call)."""
         return list(self._layers)
+
+    def get_config(self):
+        """A functional model's graph; a subclassed model has none to save (its code
+        is its definition): save its weights with ``save_weights``."""
+        if type(self).call is not Model.call:
+            raise NotImplementedError(f"{type(self).__name__}: saving a subclassed model "
+                                      f"is not implemented (its call() is code); use "
+                                      f"save_weights and rebuild it from its class")
+        return super().get_config()
+
+
+saving.register_model_class(Functional)
+saving.register_model_class(Model)

@@ -5,7 +5,7 @@ import warnings
 
 import numpy as np
 
-from minidl import backend, losses, metrics as metrics_module, optimizers
+from minidl import backend, losses, metrics as metrics_module, optimizers, saving
 from minidl import callbacks as callbacks_module
 from minidl.layers import InputLayer, Layer
 from minidl.layers.symbolic import KerasTensor
@@ -613,17 +613,17 @@ class Sequential:
     def save(self, filepath, overwrite=True):
         """Save config, weights and optimizer state to one ``.keras`` zip file,
         atomically (see :func:`minidl.saving.save_model`)."""
-        from minidl import saving
         with self._state_lock:
             saving.save_model(self, filepath, overwrite=overwrite)
 
     def save_weights(self, filepath, overwrite=True):
         """Save the weights to a ``.weights.npz`` (or ``.weights.h5``-named) NPZ file."""
-        from minidl import saving
         with self._state_lock:
             saving.save_weights(self, filepath, overwrite=overwrite)
 
     def load_weights(self, filepath):
         """Load weights saved by :meth:`save_weights` or :meth:`save` (shapes checked)."""
-        from minidl import saving
         saving.load_weights(self, filepath)
+
+
+saving.register_model_class(Sequential)
