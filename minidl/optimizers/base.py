@@ -59,6 +59,16 @@ def _check_optional_positive(value, name, where):
     return value
 
 
+class LearningRateValue(float):
+    """A learning rate read from an optimizer: a float that knows its ``optimizer``
+    (``minidl.backend.set_value`` sets the optimizer's rate through it)."""
+
+    def __new__(cls, value, optimizer):
+        rate = super().__new__(cls, value)
+        rate.optimizer = optimizer
+        return rate
+
+
 def _keras2_arguments(kwargs, learning_rate, where):
     """Take Keras 2's ``lr`` and ``decay`` out of ``kwargs``: the learning rate to use
     and the time-based decay (0.0 when not given), each with a DeprecationWarning."""
@@ -155,9 +165,10 @@ class Optimizer:
         """The learning rate of the current iteration, as a float.
 
         Settable with a float (or a new schedule); a learning rate created as a schedule
-        can be replaced by another schedule only, as in Keras.
+        can be replaced by another schedule only, as in Keras. The float remembers its
+        optimizer, so that Keras 2's ``backend.set_value(optimizer.lr, 0.01)`` sets it.
         """
-        return self._current_learning_rate()
+        return LearningRateValue(self._current_learning_rate(), self)
 
     @learning_rate.setter
     def learning_rate(self, value):
