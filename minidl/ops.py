@@ -312,6 +312,99 @@ def conv_backward(dy, inputs, kernel, strides=1, padding="valid", data_format=No
     return dx, dw, db
 
 
+def _transposed_length(length, window, stride, padding):
+    """The output length of a transposed convolution: the input length of the
+    convolution it transposes (Keras's choice when output_padding is None)."""
+    if padding == "same":
+        return length * stride
+    return (length - 1) * stride + window
+
+
+def _conv_transpose_shapes(inputs, kernel, strides, padding, data_format, dilation_rate,
+                           where):
+    """Checked (x, kernel, strides, padding, output shape) of a transposed convolution."""
+    x = _prepare(inputs, "inputs", where)
+    w = _prepare(kernel, "kernel", where, dtype=x.dtype)
+    _require_ndim(x, 4, "inputs", where)
+    _require_ndim(w, 4, "kernel", where)
+    _require_nonempty(x, "inputs", where)
+    if x.shape[3] != w.shape[3]:
+        raise ValueError(f"{where}: the input has {x.shape[3]} channels but the kernel of "
+                         f"shape {w.shape} (kh, kw, out, in) expects {w.shape[3]}")
+    pair = _positive_tuple(strides, 2, "strides", where)
+    out_shape = (x.shape[0],
+                 _transposed_length(x.shape[1], w.shape[0], pair[0], _padding(padding, where)),
+                 _transposed_length(x.shape[2], w.shape[1], pair[1], _padding(padding, where)),
+                 w.shape[2])
+    # the convolution this one transposes maps out_shape back to x's shape
+    strides, padding, back = _conv_geometry(out_shape, w.shape, strides, padding,
+                                            data_format, dilation_rate, where)
+    if back != x.shape:
+        raise ValueError(f"{where}: inputs of shape {x.shape} are not the output of a "
+                         f"convolution of shape {out_shape} with kernel {w.shape}")
+    return x, w, strides, padding, out_shape
+
+
+def conv_transpose(inputs, kernel, strides=1, padding="valid", data_format=None,
+                   dilation_rate=1, *, bias=None):
+    """Transposed 2-D convolution of NHWC inputs (``keras.ops.conv_transpose``): the
+    input gradient of the convolution with the same kernel, run as a forward op.
+
+    Args:
+        inputs: array of shape ``(N, H, W, C_in)``.
+        kernel: array of shape ``(kh, kw, C_out, C_in)`` (Keras's layout).
+        strides: int or pair of ints.
+        padding: ``"valid"`` (output ``(H - 1) * stride + kh``) or ``"same"`` (output
+            ``H * stride``).
+        data_format: ``None`` or ``"channels_last"``.
+        dilation_rate: only 1.
+        bias: optional vector of length ``C_out``.
+
+    Returns:
+        Array of shape ``(N, H_out, W_out, C_out)``.
+    """
+    where = "conv_transpose"
+    x, w, strides, padding, out_shape = _conv_transpose_shapes(
+        inputs, kernel, strides, padding, data_format, dilation_rate, where)
+    y = np.empty(out_shape, dtype=x.dtype)
+    _backend(x).conv2d_backward_input(y, x, w, strides[0], strides[1], padding)
+    return y if bias is None else bias_add(y, bias)
+
+
+def conv_transpose_backward(dy, inputs, kernel, strides=1, padding="valid",
+                            data_format=None, dilation_rate=1, *, use_bias=False,
+                            input_gradient=True):
+    """Gradients of :func:`conv_transpose`.
+
+    Args:
+        dy: gradient of the output, ``(N, H_out, W_out, C_out)``.
+        inputs, kernel, strides, padding, data_format, dilation_rate: as given to
+            :func:`conv_transpose`.
+        use_bias: also return the bias gradient (the sum of dy over N, H, W).
+        input_gradient: compute the input gradient.
+
+    Returns:
+        ``(dinputs, dkernel, dbias)`` (None where not asked for).
+    """
+    where = "conv_transpose_backward"
+    x, w, strides, padding, out_shape = _conv_transpose_shapes(
+        inputs, kernel, strides, padding, data_format, dilation_rate, where)
+    g = _prepare(dy, "dy", where, dtype=x.dtype)
+    if g.shape != out_shape:
+        raise ValueError(f"{where}: argument 'dy' must have shape {out_shape}, received "
+                         f"shape {g.shape}")
+    backend = _backend(x)
+    dx = None
+    if input_gradient:  # the forward convolution of dy
+        dx = np.empty(x.shape, dtype=x.dtype)
+        backend.conv2d_forward(dx, g, w, None, strides[0], strides[1], padding,
+                               _ACTIVATION_CODES["linear"])
+    dw = np.empty(w.shape, dtype=x.dtype)
+    backend.conv2d_backward_weight(dw, None, x, g, strides[0], strides[1], padding)
+    db = sum(g, axis=(0, 1, 2)) if use_bias else None
+    return dx, dw, db
+
+
 # ---------------------------------------------------------------- pooling (pool2d.c)
 
 

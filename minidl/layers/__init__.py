@@ -1,25 +1,35 @@
-"""Keras-style layers: Conv2D, Dense, BatchNormalization, pooling, Flatten, Activation,
-Dropout, Resizing, the merge layers (Add, Concatenate, ...) and Input."""
+"""Keras-style layers: Dense, Conv2D and Conv2DTranspose, BatchNormalization, pooling
+(global too), Flatten, Reshape, Permute, padding, cropping and upsampling, Activation, ReLU,
+Softmax, Dropout and SpatialDropout2D, Rescaling and Resizing, the merge layers (Add,
+Concatenate, ...) and Input."""
 from minidl.layers.base import Layer
-from minidl.layers.convolutional import Conv2D
-from minidl.layers.core import Activation, Dense, Dropout, Flatten, Input, InputLayer
+from minidl.layers.convolutional import Conv2D, Conv2DTranspose
+from minidl.layers.core import (Activation, Dense, Dropout, Flatten, Input, InputLayer, ReLU,
+                                Softmax, SpatialDropout2D)
 from minidl.layers.merging import (Add, Average, Concatenate, Maximum, Minimum, Multiply,
                                    Subtract, add, average, concatenate, maximum, minimum,
                                    multiply, subtract)
 from minidl.layers.normalization import BatchNormalization
-from minidl.layers.pooling import AveragePooling2D, MaxPooling2D
-from minidl.layers.preprocessing import Resizing
+from minidl.layers.pooling import (AveragePooling2D, GlobalAveragePooling2D, GlobalAvgPool2D,
+                                   GlobalMaxPool2D, GlobalMaxPooling2D, MaxPooling2D)
+from minidl.layers.preprocessing import Rescaling, Resizing
+from minidl.layers.reshaping import Cropping2D, Permute, Reshape, UpSampling2D, ZeroPadding2D
 
 # Keras aliases
 Convolution2D = Conv2D
+Deconvolution2D = Conv2DTranspose
 MaxPool2D = MaxPooling2D
 AvgPool2D = AveragePooling2D
 
-__all__ = ["Activation", "Add", "Average", "AveragePooling2D", "AvgPool2D",
-           "BatchNormalization", "Concatenate", "Conv2D", "Convolution2D", "Dense", "Dropout",
-           "Flatten", "Input", "InputLayer", "Layer", "MaxPool2D", "MaxPooling2D", "Maximum",
-           "Minimum", "Multiply", "Resizing", "Subtract", "add", "average", "concatenate",
-           "deserialize", "get", "maximum", "minimum", "multiply", "serialize", "subtract"]
+__all__ = ["Activation", "Add", "Average", "AveragePooling2D", "AvgPool2D", "BatchNormalization",
+           "Concatenate", "Conv2D", "Conv2DTranspose", "Convolution2D", "Cropping2D",
+           "Deconvolution2D", "Dense", "Dropout", "Flatten", "GlobalAveragePooling2D",
+           "GlobalAvgPool2D", "GlobalMaxPool2D", "GlobalMaxPooling2D", "Input",
+           "InputLayer", "Layer", "MaxPool2D", "MaxPooling2D", "Maximum", "Minimum",
+           "Multiply", "Permute", "ReLU", "Rescaling", "Reshape", "Resizing", "Softmax",
+           "SpatialDropout2D", "Subtract", "UpSampling2D", "ZeroPadding2D", "add",
+           "average", "concatenate", "deserialize", "get", "maximum", "minimum",
+           "multiply", "serialize", "subtract"]
 
 _REGISTRY = {name: globals()[name] for name in __all__
              if isinstance(globals().get(name), type)}

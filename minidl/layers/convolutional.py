@@ -130,3 +130,62 @@ class Conv2D(_WithActivation):
                       kernel_initializer=initializers.serialize(self.kernel_initializer),
                       bias_initializer=initializers.serialize(self.bias_initializer))
         return config
+
+
+class Conv2DTranspose(Conv2D):
+    """Transposed 2-D convolution (``keras.layers.Conv2DTranspose``): the input gradient
+    of a convolution, used to upsample (decoders, segmentation heads).
+
+    Args:
+        filters: number of output channels.
+        kernel_size: int or pair.
+        strides: int or pair: the upsampling factor.
+        padding: ``'valid'`` (output ``(H - 1) * stride + k``) or ``'same'`` (output
+            ``H * stride``).
+        activation: as :class:`Conv2D` (applied after the bias, not fused).
+        use_bias: whether to add a bias.
+        kernel_initializer: initializer of the ``(kh, kw, filters, in_channels)`` kernel
+            (Keras's layout).
+        bias_initializer: initializer of the bias.
+        data_format: None or ``'channels_last'``.
+        dilation_rate: only 1.
+        **kwargs: Layer arguments.
+    """
+
+    def build(self, input_shape):
+        """Create the kernel ``(kh, kw, filters, channels)`` and the bias."""
+        if len(input_shape) != 4 or input_shape[-1] is None:
+            raise ValueError(f"Conv2DTranspose '{self.name}': the input must have rank 4 "
+                             f"(batch, height, width, channels), received shape "
+                             f"{tuple(input_shape)}")
+        self.kernel = self.add_weight(self.kernel_size + (self.filters, input_shape[-1]),
+                                      self.kernel_initializer, "kernel")
+        if self.use_bias:
+            self.bias = self.add_weight((self.filters,), self.bias_initializer, "bias")
+        self.build_input_shape = tuple(input_shape)
+        self.built = True
+
+    def compute_output_shape(self, input_shape):
+        """``(batch, out_h, out_w, filters)``."""
+        sizes = []
+        for length, k, s in zip(input_shape[1:3], self.kernel_size, self.strides):
+            sizes.append(None if length is None else
+                         length * s if self.padding == "same" else (length - 1) * s + k)
+        return (input_shape[0], sizes[0], sizes[1], self.filters)
+
+    def call(self, inputs, training=False):
+        """``activation(conv_transpose(inputs, kernel) + bias)``."""
+        z = ops.conv_transpose(inputs, self.kernel.value, self.strides, self.padding,
+                               bias=self.bias.value if self.use_bias else None)
+        y = self._activate(z)
+        self._cache = {"x": inputs, "y": y}
+        return y
+
+    def backward_pre_activation(self, dz):
+        """Kernel/bias gradients into ``.grad``; returns the input gradient."""
+        dx, self.kernel.grad, dbias = ops.conv_transpose_backward(
+            dz, self._need_cache("x"), self.kernel.value, self.strides, self.padding,
+            use_bias=self.use_bias, input_gradient=self.input_gradient)
+        if self.use_bias:
+            self.bias.grad = dbias
+        return dx

@@ -268,3 +268,90 @@ class Dropout(Layer):
         config = super().get_config()
         config.update(rate=self.rate, noise_shape=self.noise_shape, seed=self.seed)
         return config
+
+
+class SpatialDropout2D(Dropout):
+    """Dropout of whole feature maps: each (image, channel) is kept or zeroed as one,
+    which suits convolutional features whose neighbouring pixels are correlated.
+
+    Args:
+        rate: float in [0, 1).
+        data_format: None or ``'channels_last'``.
+        seed: optional seed of this layer's own generator.
+        **kwargs: Layer arguments.
+
+    Input shape: ``(batch, H, W, C)``; the mask has shape ``(batch, 1, 1, C)``.
+    """
+
+    def __init__(self, rate, data_format=None, seed=None, **kwargs):
+        if data_format not in (None, "channels_last"):
+            raise ValueError(f"SpatialDropout2D: only data_format='channels_last' is "
+                             f"supported, received {data_format!r}")
+        kwargs.pop("noise_shape", None)  # fixed by the layer
+        super().__init__(rate, noise_shape=(None, 1, 1, None), seed=seed, **kwargs)
+
+    def build(self, input_shape):
+        """Check the rank (the mask is per image and channel)."""
+        if len(input_shape) != 4:
+            raise ValueError(f"SpatialDropout2D '{self.name}': the input must have rank 4, "
+                             f"received shape {tuple(input_shape)}")
+        super().build(input_shape)
+
+    def get_config(self):
+        """Constructor arguments (the mask shape is implied)."""
+        config = super().get_config()
+        config.pop("noise_shape", None)
+        return config
+
+
+class ReLU(Layer):
+    """The rectifier as a layer (``keras.layers.ReLU`` with its defaults; other
+    ``max_value``, ``negative_slope`` or ``threshold`` raise NotImplementedError)."""
+
+    def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
+        super().__init__(**kwargs)
+        if max_value is not None or negative_slope != 0.0 or threshold != 0.0:
+            raise NotImplementedError("ReLU: max_value, negative_slope and threshold other "
+                                      "than their defaults are not implemented")
+
+    def call(self, inputs, training=False):
+        """``max(inputs, 0)``."""
+        y = ops.relu(inputs)
+        self._cache = {"y": y}
+        return y
+
+    def backward(self, dy):
+        """dy where the output is positive."""
+        return ops.relu_backward(np.asarray(dy), self._need_cache("y"))
+
+
+class Softmax(Layer):
+    """Softmax as a layer (``keras.layers.Softmax``).
+
+    Args:
+        axis: the axis normalised (default -1).
+        **kwargs: Layer arguments.
+    """
+
+    def __init__(self, axis=-1, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+            raise ValueError(f"Softmax: argument 'axis' must be an int. Received: "
+                             f"axis={axis!r}")
+        self.axis = int(axis)
+
+    def call(self, inputs, training=False):
+        """The softmax along ``axis``."""
+        y = ops.softmax(inputs, axis=self.axis)
+        self._cache = {"y": y}
+        return y
+
+    def backward(self, dy):
+        """The softmax's Jacobian applied to dy."""
+        return ops.softmax_backward(np.asarray(dy), self._need_cache("y"), axis=self.axis)
+
+    def get_config(self):
+        """Adds ``axis``."""
+        config = super().get_config()
+        config["axis"] = self.axis
+        return config

@@ -77,3 +77,89 @@ class AveragePooling2D(_Pooling2D):
         """dy spread evenly over each window's real cells."""
         return ops.average_pool_backward(np.asarray(dy), self._need_cache("shape"),
                                          self.pool_size, self.strides, self.padding)
+
+
+class _GlobalPooling2D(Layer):
+    """Shared arguments of the global pooling layers: one value per image and channel.
+
+    Args:
+        data_format: None or ``'channels_last'``.
+        keepdims: keep the spatial axes with length 1 (``(batch, 1, 1, C)``).
+        **kwargs: Layer arguments.
+
+    Input shape: ``(batch, H, W, C)``. Output shape: ``(batch, C)``.
+    """
+
+    def __init__(self, data_format=None, keepdims=False, **kwargs):
+        super().__init__(**kwargs)
+        if data_format not in (None, "channels_last"):
+            raise ValueError(f"{type(self).__name__}: only data_format='channels_last' is "
+                             f"supported, received {data_format!r}")
+        self.keepdims = bool(keepdims)
+
+    def compute_output_shape(self, input_shape):
+        """``(batch, C)`` or ``(batch, 1, 1, C)``."""
+        if len(input_shape) != 4:
+            raise ValueError(f"{type(self).__name__} '{self.name}': the input must have rank "
+                             f"4, received shape {tuple(input_shape)}")
+        return (input_shape[0], 1, 1, input_shape[3]) if self.keepdims else \
+            (input_shape[0], input_shape[3])
+
+    def build(self, input_shape):
+        """Check the rank (no weights)."""
+        self.compute_output_shape(input_shape)
+        super().build(input_shape)
+
+    def _window(self, shape):
+        return (shape[1], shape[2])
+
+    def _shaped(self, y):
+        return y if self.keepdims else y.reshape(y.shape[0], y.shape[3])
+
+    def get_config(self):
+        """Adds ``keepdims``."""
+        config = super().get_config()
+        config["keepdims"] = self.keepdims
+        return config
+
+
+class GlobalAveragePooling2D(_GlobalPooling2D):
+    """The mean of each channel over the whole image (average pooling with an image-sized
+    window, in the C core)."""
+
+    def call(self, inputs, training=False):
+        """The channel means."""
+        self._cache = {"shape": inputs.shape}
+        window = self._window(inputs.shape)
+        return self._shaped(ops.average_pool(inputs, window, window, "valid"))
+
+    def backward(self, dy):
+        """dy spread evenly over each image."""
+        shape = self._need_cache("shape")
+        window = self._window(shape)
+        dy = np.asarray(dy).reshape(shape[0], 1, 1, shape[3])
+        return ops.average_pool_backward(dy, shape, window, window, "valid")
+
+
+class GlobalMaxPooling2D(_GlobalPooling2D):
+    """The maximum of each channel over the whole image; the gradient goes to the first
+    maximum."""
+
+    def call(self, inputs, training=False):
+        """The channel maxima (their positions are kept for backward)."""
+        window = self._window(inputs.shape)
+        y, argmax = ops.max_pool_with_argmax(inputs, window, window, "valid")
+        self._cache = {"shape": inputs.shape, "argmax": argmax}
+        return self._shaped(y)
+
+    def backward(self, dy):
+        """dy routed to each channel's maximum."""
+        shape = self._need_cache("shape")
+        window = self._window(shape)
+        dy = np.asarray(dy).reshape(shape[0], 1, 1, shape[3])
+        return ops.max_pool_backward(dy, self._cache["argmax"], shape, window, window, "valid")
+
+
+# Keras aliases
+GlobalAvgPool2D = GlobalAveragePooling2D
+GlobalMaxPool2D = GlobalMaxPooling2D

@@ -76,3 +76,64 @@ class Resizing(Layer):
         config = super().get_config()
         config.update(height=self.height, width=self.width, interpolation=self.interpolation)
         return config
+
+
+class Rescaling(Layer):
+    """``inputs * scale + offset`` (``keras.layers.Rescaling``), e.g. ``1 / 255`` to bring
+    pixels to [0, 1].
+
+    Args:
+        scale: a number, or a vector broadcast along the last axis.
+        offset: a number, or a vector broadcast along the last axis.
+        **kwargs: Layer arguments.
+    """
+
+    def __init__(self, scale, offset=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.scale = self._checked(scale, "scale")
+        self.offset = self._checked(offset, "offset")
+
+    @staticmethod
+    def _checked(value, argument):
+        array = np.asarray(value, dtype=np.float64)
+        if array.ndim > 1 or not np.all(np.isfinite(array)):
+            raise ValueError(f"Rescaling: argument '{argument}' must be a finite number or "
+                             f"a vector of them. Received: {argument}={value!r}")
+        return float(array) if array.ndim == 0 else array
+
+    def build(self, input_shape):
+        """Check that vector factors match the last axis."""
+        for argument in ("scale", "offset"):
+            value = getattr(self, argument)
+            if not isinstance(value, float) and value.shape != (input_shape[-1],):
+                raise ValueError(f"Rescaling '{self.name}': argument '{argument}' has "
+                                 f"{value.shape[0]} values but the inputs have "
+                                 f"{input_shape[-1]} channels")
+        super().build(input_shape)
+
+    def _vector(self, value, channels, dtype):
+        return np.full(channels, value, dtype=dtype) if isinstance(value, float) else \
+            value.astype(dtype)
+
+    def call(self, inputs, training=False):
+        """The rescaled inputs, in one pass per factor (C core)."""
+        channels = inputs.shape[-1]
+        scaled = ops.scale(inputs, self.scale) if isinstance(self.scale, float) else \
+            ops.multiply(inputs, np.broadcast_to(self._vector(self.scale, channels,
+                                                              inputs.dtype), inputs.shape))
+        return ops.bias_add(scaled, self._vector(self.offset, channels, inputs.dtype))
+
+    def backward(self, dy):
+        """dy times the scale."""
+        dy = np.asarray(dy)
+        if isinstance(self.scale, float):
+            return ops.scale(dy, self.scale)
+        return ops.multiply(dy, np.broadcast_to(self.scale.astype(dy.dtype), dy.shape))
+
+    def get_config(self):
+        """Adds ``scale`` and ``offset``."""
+        config = super().get_config()
+        for argument in ("scale", "offset"):
+            value = getattr(self, argument)
+            config[argument] = value if isinstance(value, float) else value.tolist()
+        return config

@@ -1,0 +1,290 @@
+"""Reshaping layers, as ``keras.layers``: Reshape, Permute, UpSampling2D, ZeroPadding2D
+and Cropping2D. They move values without arithmetic, except UpSampling2D's backward,
+which sums each block of the gradient (``minidl.ops.sum``, in the C core)."""
+import numpy as np
+
+from minidl import ops
+from minidl.layers.base import Layer, checked_size
+from minidl.layers.convolutional import _pair
+
+
+def _require_rank(layer, input_shape, rank):
+    if len(input_shape) != rank:
+        raise ValueError(f"{type(layer).__name__} '{layer.name}': the input must have rank "
+                         f"{rank} (batch axis included), received shape {tuple(input_shape)}")
+
+
+class Reshape(Layer):
+    """Reshapes each sample to ``target_shape`` (row-major order, no copy).
+
+    Args:
+        target_shape: the shape of one sample; one entry may be -1 (inferred).
+        **kwargs: Layer arguments.
+
+    Input shape: ``(batch, ...)``. Output shape: ``(batch,) + target_shape``.
+    """
+
+    def __init__(self, target_shape, **kwargs):
+        super().__init__(**kwargs)
+        shape = tuple(target_shape) if isinstance(target_shape, (list, tuple)) else \
+            (target_shape,)
+        if not shape or sum(d == -1 for d in shape) > 1 or any(
+                isinstance(d, bool) or not isinstance(d, (int, np.integer)) or
+                (d <= 0 and d != -1) for d in shape):
+            raise ValueError(f"Reshape: argument 'target_shape' must hold positive ints and "
+                             f"at most one -1. Received: target_shape={target_shape!r}")
+        self.target_shape = tuple(int(d) for d in shape)
+
+    def compute_output_shape(self, input_shape):
+        """``(batch,) + target_shape`` with a -1 resolved (None if the input's size is)."""
+        where = f"Reshape '{self.name}'"
+        rest = tuple(input_shape[1:])
+        known = [d for d in self.target_shape if d != -1]
+        target_size = checked_size(tuple(known), where, "target_shape")
+        if any(d is None for d in rest):
+            return (input_shape[0],) + tuple(None if d == -1 else d for d in self.target_shape)
+        size = checked_size(rest, where, "the input shape")
+        if -1 in self.target_shape:
+            if size % target_size:
+                raise ValueError(f"{where}: cannot reshape samples of shape {rest} ({size} "
+                                 f"values) to {self.target_shape}")
+            return (input_shape[0],) + tuple(size // target_size if d == -1 else d
+                                             for d in self.target_shape)
+        if size != target_size:
+            raise ValueError(f"{where}: total size of the new shape {self.target_shape} "
+                             f"({target_size}) must equal the input's {rest} ({size})")
+        return (input_shape[0],) + self.target_shape
+
+    def build(self, input_shape):
+        """Check that the sizes agree (no weights)."""
+        self.compute_output_shape(input_shape)
+        super().build(input_shape)
+
+    def call(self, inputs, training=False):
+        """The reshaped inputs."""
+        self._cache = {"shape": inputs.shape}
+        return inputs.reshape((inputs.shape[0],) + self.compute_output_shape(inputs.shape)[1:])
+
+    def backward(self, dy):
+        """dy reshaped back."""
+        return np.asarray(dy).reshape(self._need_cache("shape"))
+
+    def get_config(self):
+        """Adds ``target_shape``."""
+        config = super().get_config()
+        config["target_shape"] = list(self.target_shape)
+        return config
+
+
+class Permute(Layer):
+    """Permutes the non-batch axes: ``dims`` is a permutation of 1..rank-1.
+
+    Args:
+        dims: e.g. ``(2, 1)`` swaps the two axes of a rank-3 input.
+        **kwargs: Layer arguments.
+    """
+
+    def __init__(self, dims, **kwargs):
+        super().__init__(**kwargs)
+        dims = tuple(dims)
+        if sorted(dims) != list(range(1, len(dims) + 1)):
+            raise ValueError(f"Permute: argument 'dims' must be a permutation of "
+                             f"1..{len(dims)}. Received: dims={dims!r}")
+        self.dims = dims
+
+    def compute_output_shape(self, input_shape):
+        """The input shape with its non-batch axes permuted."""
+        _require_rank(self, input_shape, len(self.dims) + 1)
+        return (input_shape[0],) + tuple(input_shape[d] for d in self.dims)
+
+    def build(self, input_shape):
+        """Check the rank (no weights)."""
+        self.compute_output_shape(input_shape)
+        super().build(input_shape)
+
+    def call(self, inputs, training=False):
+        """The permuted inputs (a contiguous copy)."""
+        return np.ascontiguousarray(np.transpose(inputs, (0,) + self.dims))
+
+    def backward(self, dy):
+        """dy permuted back."""
+        inverse = (0,) + tuple(int(i) + 1 for i in np.argsort(self.dims))
+        return np.ascontiguousarray(np.transpose(np.asarray(dy), inverse))
+
+    def get_config(self):
+        """Adds ``dims``."""
+        config = super().get_config()
+        config["dims"] = list(self.dims)
+        return config
+
+
+class UpSampling2D(Layer):
+    """Repeats each pixel ``size`` times along height and width (nearest neighbour).
+
+    Args:
+        size: int or ``(rows, cols)`` factors (default 2).
+        data_format: None or ``'channels_last'``.
+        interpolation: ``'nearest'`` (``'bilinear'`` raises NotImplementedError).
+        **kwargs: Layer arguments.
+
+    Input shape: ``(batch, H, W, C)``. Output shape: ``(batch, H*rows, W*cols, C)``.
+    """
+
+    def __init__(self, size=(2, 2), data_format=None, interpolation="nearest", **kwargs):
+        super().__init__(**kwargs)
+        if data_format not in (None, "channels_last"):
+            raise ValueError(f"UpSampling2D: only data_format='channels_last' is supported. "
+                             f"Received: data_format={data_format!r}")
+        if interpolation != "nearest":
+            raise NotImplementedError(f"UpSampling2D: interpolation={interpolation!r} is "
+                                      f"not implemented (only 'nearest'); use "
+                                      f"layers.Resizing for bilinear resizing")
+        self.size = _pair(size, "UpSampling2D", "size")
+
+    def compute_output_shape(self, input_shape):
+        """``(batch, H*rows, W*cols, C)``."""
+        _require_rank(self, input_shape, 4)
+        n, h, w, c = input_shape
+        return (n, None if h is None else h * self.size[0],
+                None if w is None else w * self.size[1], c)
+
+    def build(self, input_shape):
+        """Check the rank (no weights)."""
+        self.compute_output_shape(input_shape)
+        super().build(input_shape)
+
+    def call(self, inputs, training=False):
+        """Each pixel repeated into a rows x cols block."""
+        return np.repeat(np.repeat(inputs, self.size[0], axis=1), self.size[1], axis=2)
+
+    def backward(self, dy):
+        """The sum of dy over each block."""
+        dy = np.asarray(dy)
+        n, h, w, c = dy.shape
+        rows, cols = self.size
+        blocks = dy.reshape(n, h // rows, rows, w // cols, cols, c)
+        return ops.sum(blocks, axis=(2, 4))
+
+    def get_config(self):
+        """Adds ``size`` and ``interpolation``."""
+        config = super().get_config()
+        config.update(size=list(self.size), interpolation="nearest")
+        return config
+
+
+def _margins(value, layer_name, argument):
+    """((top, bottom), (left, right)) from an int, a pair of ints or a pair of pairs."""
+    def pair(v):
+        pair_value = (v, v) if isinstance(v, (int, np.integer)) else tuple(v)
+        if len(pair_value) != 2 or any(isinstance(p, bool) or not isinstance(
+                p, (int, np.integer)) or p < 0 for p in pair_value):
+            raise ValueError
+        return tuple(int(p) for p in pair_value)
+    try:
+        if isinstance(value, (int, np.integer)):
+            return pair(value), pair(value)
+        rows, cols = value  # ints (symmetric) or (before, after) pairs
+        return pair(rows), pair(cols)
+    except (TypeError, ValueError):
+        raise ValueError(f"{layer_name}: argument '{argument}' must be an int >= 0, a pair "
+                         f"of them or a pair of pairs. Received: {argument}={value!r}") from None
+
+
+class ZeroPadding2D(Layer):
+    """Adds rows and columns of zeros around each image.
+
+    Args:
+        padding: int, ``(rows, cols)`` (symmetric) or
+            ``((top, bottom), (left, right))``.
+        data_format: None or ``'channels_last'``.
+        **kwargs: Layer arguments.
+    """
+
+    def __init__(self, padding=(1, 1), data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        if data_format not in (None, "channels_last"):
+            raise ValueError(f"ZeroPadding2D: only data_format='channels_last' is "
+                             f"supported. Received: data_format={data_format!r}")
+        self.padding = _margins(padding, "ZeroPadding2D", "padding")
+
+    def compute_output_shape(self, input_shape):
+        """``(batch, H + top + bottom, W + left + right, C)``."""
+        _require_rank(self, input_shape, 4)
+        (top, bottom), (left, right) = self.padding
+        n, h, w, c = input_shape
+        return (n, None if h is None else h + top + bottom,
+                None if w is None else w + left + right, c)
+
+    def build(self, input_shape):
+        """Check the rank (no weights)."""
+        self.compute_output_shape(input_shape)
+        super().build(input_shape)
+
+    def call(self, inputs, training=False):
+        """The padded images."""
+        (top, bottom), (left, right) = self.padding
+        return np.pad(inputs, ((0, 0), (top, bottom), (left, right), (0, 0)))
+
+    def backward(self, dy):
+        """dy without the padded border."""
+        (top, bottom), (left, right) = self.padding
+        dy = np.asarray(dy)
+        return np.ascontiguousarray(dy[:, top:dy.shape[1] - bottom, left:dy.shape[2] - right])
+
+    def get_config(self):
+        """Adds ``padding``."""
+        config = super().get_config()
+        config["padding"] = [list(p) for p in self.padding]
+        return config
+
+
+class Cropping2D(Layer):
+    """Removes rows and columns at the borders of each image.
+
+    Args:
+        cropping: int, ``(rows, cols)`` (symmetric) or
+            ``((top, bottom), (left, right))``.
+        data_format: None or ``'channels_last'``.
+        **kwargs: Layer arguments.
+    """
+
+    def __init__(self, cropping=((0, 0), (0, 0)), data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        if data_format not in (None, "channels_last"):
+            raise ValueError(f"Cropping2D: only data_format='channels_last' is supported. "
+                             f"Received: data_format={data_format!r}")
+        self.cropping = _margins(cropping, "Cropping2D", "cropping")
+
+    def compute_output_shape(self, input_shape):
+        """``(batch, H - top - bottom, W - left - right, C)``."""
+        _require_rank(self, input_shape, 4)
+        (top, bottom), (left, right) = self.cropping
+        n, h, w, c = input_shape
+        out_h = None if h is None else h - top - bottom
+        out_w = None if w is None else w - left - right
+        if (out_h is not None and out_h <= 0) or (out_w is not None and out_w <= 0):
+            raise ValueError(f"Cropping2D '{self.name}': cropping {self.cropping} leaves "
+                             f"nothing of inputs of shape {tuple(input_shape)}")
+        return (n, out_h, out_w, c)
+
+    def build(self, input_shape):
+        """Check the rank and the margins (no weights)."""
+        self.compute_output_shape(input_shape)
+        super().build(input_shape)
+
+    def call(self, inputs, training=False):
+        """The cropped images (a contiguous copy)."""
+        (top, bottom), (left, right) = self.cropping
+        h, w = inputs.shape[1:3]
+        return np.ascontiguousarray(inputs[:, top:h - bottom, left:w - right])
+
+    def backward(self, dy):
+        """dy with zeros where the borders were cropped."""
+        (top, bottom), (left, right) = self.cropping
+        return np.pad(np.asarray(dy), ((0, 0), (top, bottom), (left, right), (0, 0)))
+
+    def get_config(self):
+        """Adds ``cropping``."""
+        config = super().get_config()
+        config["cropping"] = [list(p) for p in self.cropping]
+        return config
