@@ -147,6 +147,14 @@ def _matmul_operands(x1, x2, where):
     return a, b
 
 
+def _as_matrices(a, b):
+    """x1 (..., k) as (rows, k) and x2 as (k, n), with explicit sizes so that empty
+    operands (rows, k or n of 0) keep their shapes."""
+    rows = int(np.prod(a.shape[:-1], dtype=np.int64))
+    cols = b.shape[1] if b.ndim == 2 else 1
+    return a.reshape(rows, a.shape[-1]), b.reshape(b.shape[0], cols)
+
+
 @_dispatch
 def matmul(x1, x2):
     """Matrix product ``x1 @ x2`` on minidl's packed GEMM.
@@ -160,8 +168,7 @@ def matmul(x1, x2):
         Array of shape ``(..., n)`` (or ``(...)`` for a vector x2).
     """
     a, b = _matmul_operands(x1, x2, "matmul")
-    a2 = a.reshape(-1, a.shape[-1])
-    b2 = b.reshape(b.shape[0], -1)
+    a2, b2 = _as_matrices(a, b)
     out = np.empty((a2.shape[0], b2.shape[1]), dtype=a.dtype)
     _backend(a).gemm(False, False, a2, b2, out)
     return out.reshape(a.shape[:-1] + b.shape[1:])
@@ -186,8 +193,7 @@ def matmul_backward(dy, x1, x2):
     if g.shape != expected:
         raise ValueError(f"matmul_backward: argument 'dy' must have shape {expected}, "
                          f"received shape {g.shape}")
-    a2 = a.reshape(-1, a.shape[-1])
-    b2 = b.reshape(b.shape[0], -1)
+    a2, b2 = _as_matrices(a, b)
     g2 = g.reshape(a2.shape[0], b2.shape[1])
     dx1 = np.empty(a2.shape, dtype=a.dtype)
     dx2 = np.empty(b2.shape, dtype=a.dtype)

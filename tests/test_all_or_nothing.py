@@ -1,8 +1,12 @@
 """All or nothing: set_weights (model and layer), load_weights, load_model and the
 restore of an optimizer's state check everything (count, shapes, dtypes, values that
 fit) before they change anything. A fault at any position -- the first, a middle or the
-last array -- raises and leaves the model and the optimizer bit-identical."""
+last array -- raises and leaves the model and the optimizer bit-identical. A training
+step is whole or absent: a fault in any variable's update, a failure after the forward
+pass, or Ctrl-C in the middle of the update."""
 import io
+import os
+import signal
 
 import numpy as np
 import pytest
@@ -167,3 +171,101 @@ def test_a_valid_state_round_trips_exactly():
     again = fresh.get_state()
     assert again["iterations"] == state["iterations"]
     assert all(np.array_equal(a, b) for a, b in zip(again["slots"], state["slots"]))
+
+
+# ---------------------------------------------------------------- a training step
+
+
+def _data(seed=7):
+    rng = np.random.default_rng(seed)
+    return rng.random((8, 5)), rng.random((8, 2))
+
+
+def _failing_update(monkeypatch, fail_at, action):
+    """Make Adam's update kernel run ``action`` on its ``fail_at``-th call of a step."""
+    real = minidl.ops.adam_update
+    calls = []
+
+    def update(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == fail_at:
+            action()
+        return real(*args, **kwargs)
+    monkeypatch.setattr(minidl.ops, "adam_update", update)
+    return calls
+
+
+class _Fault(Exception):
+    pass
+
+
+@pytest.mark.parametrize("fail_at", [1, 3, 6])
+def test_an_optimizer_step_that_fails_midway_is_absent(monkeypatch, fail_at):
+    """A kernel failing at the first, a middle or the last variable: the weights, the
+    slots, the iteration count and the batch-norm statistics are as before the step."""
+    model = _model()
+    before = _snapshot(model)
+    x, y = _data()
+
+    def fail():
+        raise _Fault("injected")
+    _failing_update(monkeypatch, fail_at, fail)
+    with pytest.raises(_Fault):
+        model.train_on_batch(x, y)
+    assert _snapshot(model) == before
+    monkeypatch.undo()
+    clean, faulted = _model(), model  # the model trains on as if nothing had happened
+    clean.train_on_batch(x, y)
+    faulted.train_on_batch(x, y)
+    assert _snapshot(faulted) == _snapshot(clean)
+
+
+def test_a_new_optimizer_keeps_no_slots_from_a_failed_first_step(monkeypatch):
+    model = models.Sequential([minidl.Input((5,)), layers.Dense(2)])
+    model.compile(optimizer="adam", loss="mse")
+
+    def fail():
+        raise _Fault("injected")
+    _failing_update(monkeypatch, 2, fail)
+    with pytest.raises(_Fault):
+        model.train_on_batch(*_data())
+    assert model.optimizer.get_state() == {"iterations": 0, "slots": []}
+
+
+def test_ctrl_c_during_an_optimizer_step_lands_after_the_whole_step(monkeypatch):
+    """SIGINT (twice) between two variables' updates: the step completes, then the
+    interrupt is delivered; the weights are those of the uninterrupted step."""
+    x, y = _data()
+    clean = _model()
+    clean.train_on_batch(x, y)
+    model = _model()
+    _failing_update(monkeypatch, 2, lambda: (os.kill(os.getpid(), signal.SIGINT),
+                                             os.kill(os.getpid(), signal.SIGINT)))
+    with pytest.raises(KeyboardInterrupt):
+        model.train_on_batch(x, y)
+    assert _snapshot(model) == _snapshot(clean)
+
+
+def test_ctrl_c_during_fit_ends_it_after_a_whole_step(monkeypatch):
+    """One Ctrl-C inside a step's update: fit finishes that step and returns its History;
+    the weights are those after exactly that many steps."""
+    x, y = _data()
+    model = _model()
+    calls = _failing_update(monkeypatch, 7, lambda: os.kill(os.getpid(), signal.SIGINT))
+    history = model.fit(np.tile(x, (4, 1)), np.tile(y, (4, 1)), batch_size=8, epochs=1,
+                        shuffle=False, verbose=0)
+    steps = len(calls) // 6  # six variables: two whole steps ran
+    assert steps == 2 and len(history.history["loss"]) == 1
+    replay = _model()
+    for _ in range(steps):
+        replay.train_on_batch(x, y)
+    assert _snapshot(model) == _snapshot(replay)
+
+
+def test_a_step_failing_after_the_forward_pass_restores_batch_norm_statistics():
+    model = _model()
+    before = _snapshot(model)
+    x, _ = _data()
+    with pytest.raises(ValueError):
+        model.train_on_batch(x, np.zeros((8, 3)))  # targets of the wrong shape: loss fails
+    assert _snapshot(model) == before

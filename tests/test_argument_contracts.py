@@ -262,3 +262,22 @@ def test_saving_to_the_longest_file_names(tmp_path, data, length):
     assert blob.read_bytes() == b"data"
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         [keras_path.name, weights_path.name, blob.name])  # no temporary file left
+
+
+@pytest.mark.parametrize("shape_a,shape_b", [((2, 0), (0, 4)), ((0, 3), (3, 4)),
+                                             ((2, 3), (3, 0)), ((3, 2, 0), (0, 5)),
+                                             ((2, 0), (0,))])
+def test_empty_matmuls_return_zeros_and_zero_gradients(shape_a, shape_b):
+    """An empty product is a sum of nothing: zeros of the right shape, as NumPy says."""
+    rng = np.random.default_rng(0)
+    a = rng.random(shape_a).astype(np.float32)
+    b = rng.random(shape_b).astype(np.float32)
+    y = minidl.ops.matmul(a, b)
+    assert y.shape == (a @ b).shape
+    np.testing.assert_array_equal(y, a @ b)
+    dy = rng.random(y.shape).astype(np.float32)
+    rows, n = int(np.prod(shape_a[:-1])), (shape_b[1] if len(shape_b) == 2 else 1)
+    a2, b2, dy2 = a.reshape(rows, shape_a[-1]), b.reshape(shape_b[0], n), dy.reshape(rows, n)
+    da, db = minidl.ops.matmul_backward(dy, a, b)
+    np.testing.assert_allclose(da, (dy2 @ b2.T).reshape(shape_a), rtol=1e-6)
+    np.testing.assert_allclose(db, (a2.T @ dy2).reshape(shape_b), rtol=1e-6)

@@ -1,12 +1,16 @@
-"""Threads: concurrent predict on one model, and weights read while another thread fits.
+"""Threads: concurrent predict on one model, weights read while another thread fits,
+predict/evaluate/save beside fit without changing what fit computes (bit for bit), and a
+second trainer refused.
 
 What is shared: the weights (read-only during predict) and the compiled kernels, which
-release the GIL and use per-thread scratch memory. Layer caches are per call and only
-used by backward. Training steps, get/set_weights and saving hold the model's lock.
+release the GIL and use per-thread scratch memory. Layer caches are per thread and only
+used by backward; evaluate counts its metrics on copies. Training steps, get/set_weights
+and saving hold the model's lock; one thread at a time may train.
 """
 import threading
 
 import numpy as np
+import pytest
 
 import minidl
 from minidl import layers, models, utils
@@ -78,3 +82,86 @@ def test_get_weights_during_fit_is_a_consistent_snapshot():
     for _, weights in snapshots:
         assert any(all(np.array_equal(a, b) for a, b in zip(weights, state))
                    for state in states.values())
+
+
+def _fit_history_and_weights(model, x, y, callbacks=None):
+    utils.set_random_seed(5)
+    history = model.fit(x, y, batch_size=8, epochs=3, verbose=0, callbacks=callbacks,
+                        validation_data=(x[:16], y[:16]))
+    return history.history, model.get_weights()
+
+
+def test_predict_evaluate_and_save_beside_fit_change_nothing_it_computes(tmp_path):
+    """The same fit alone and with three threads calling predict, evaluate and save in
+    loops all along: the same history and the same weights, bit for bit."""
+    rng = np.random.default_rng(4)
+    x = rng.random((96, 12, 12, 3)).astype(np.float32)
+    y = rng.integers(0, 5, 96)
+    alone = _fit_history_and_weights(_model_with_accuracy(), x, y)
+
+    model = _model_with_accuracy()
+    stop, calls, errors = threading.Event(), {"predict": 0, "evaluate": 0, "save": 0}, []
+
+    def hammer(name, call):
+        try:
+            while not stop.is_set():
+                call()
+                calls[name] += 1
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+
+    workers = [threading.Thread(target=hammer, args=args) for args in (
+        ("predict", lambda: model.predict(x[:40], batch_size=8, verbose=0)),
+        ("evaluate", lambda: model.evaluate(x[16:48], y[16:48], batch_size=8, verbose=0)),
+        ("save", lambda: model.save(tmp_path / "beside.keras")))]
+    for worker in workers:
+        worker.start()
+    try:
+        beside = _fit_history_and_weights(model, x, y)
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.join()
+    assert not errors, errors
+    assert min(calls.values()) > 0, calls  # each ran while fit did
+    assert beside[0] == alone[0]
+    for got, want in zip(beside[1], alone[1]):
+        np.testing.assert_array_equal(got, want)
+
+
+def _model_with_accuracy():
+    model = _model()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    return model
+
+
+def test_a_second_trainer_is_refused_while_fit_runs():
+    model = _model()
+    rng = np.random.default_rng(6)
+    x, y = rng.random((32, 12, 12, 3)).astype(np.float32), rng.integers(0, 5, 32)
+    inside, release = threading.Event(), threading.Event()
+
+    class Pause(minidl.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            inside.set()
+            release.wait(10)
+
+    trainer = threading.Thread(target=lambda: model.fit(x, y, epochs=1, batch_size=16,
+                                                        verbose=0, callbacks=[Pause()]))
+    trainer.start()
+    try:
+        assert inside.wait(10)
+        before = model.get_weights()
+        for attempt in (lambda: model.fit(x, y, verbose=0),
+                        lambda: model.train_on_batch(x, y),
+                        lambda: model.compile(optimizer="sgd", loss="mse")):
+            with pytest.raises(RuntimeError, match="training in another thread"):
+                attempt()
+        for got, want in zip(model.get_weights(), before):
+            np.testing.assert_array_equal(got, want)
+        assert model.loss.name == "sparse_categorical_crossentropy"
+    finally:
+        release.set()
+        trainer.join()
+    model.train_on_batch(x, y)  # free again once fit has returned

@@ -1,10 +1,13 @@
 """``Layer``: the base class of every minidl layer (Keras 3 conventions).
 
-A layer owns its weights (``Variable`` objects) and the cache of its last forward pass.
+A layer owns its weights (``Variable`` objects) and, per thread, the cache of its last
+forward pass.
 ``__call__`` builds it on first use; ``call(inputs, training)`` computes the output through
 ``minidl.ops``; ``backward(dy)`` returns the gradient with respect to the input of the last
 call and stores each trainable weight's gradient in ``variable.grad``.
 """
+import threading
+
 import numpy as np
 
 from minidl import backend, initializers
@@ -51,6 +54,41 @@ def checked_size(shape, where, argument):
     return size
 
 
+class PerThread:
+    """A layer attribute with one value per thread: what a forward pass keeps for its
+    backward pass (``_cache``, ``_logits``). A model predicting in one thread while it
+    trains in another never overwrites what the training step's backward reads.
+
+    Args:
+        default: the value a thread sees before it sets one (shared, never mutated).
+    """
+
+    def __init__(self, default=None):
+        self.default = default
+        self.name = None
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    @staticmethod
+    def _state(layer):
+        state = layer.__dict__.get("_per_thread")
+        if state is None:  # setdefault: two threads racing here keep the same object
+            state = layer.__dict__.setdefault("_per_thread", threading.local())
+        return state
+
+    def __get__(self, layer, owner=None):
+        if layer is None:
+            return self
+        return getattr(self._state(layer), self.name, self.default)
+
+    def __set__(self, layer, value):
+        setattr(self._state(layer), self.name, value)
+
+
+_NO_CACHE = {}
+
+
 class Layer:
     """Base class of layers.
 
@@ -61,6 +99,9 @@ class Layer:
         input_shape: the shape of one sample, for a model's first layer.
         batch_size: the batch size that goes with ``input_shape`` (optional).
     """
+
+    # what the last forward call of the current thread kept for backward
+    _cache = PerThread(_NO_CACHE)
 
     def __init__(self, trainable=True, name=None, dtype=None, input_shape=None,
                  batch_size=None, **kwargs):
@@ -81,7 +122,6 @@ class Layer:
         self.dtype = self._check_dtype(dtype)
         self.built = False
         self._variables = []
-        self._cache = {}
         self.input_shape_arg = None
         if input_shape is not None:
             self.input_shape_arg = (batch_size,) + _shape_tuple(input_shape, cls, "input_shape")

@@ -3,7 +3,7 @@ import numpy as np
 
 from minidl import activations, initializers, ops, random_state
 from minidl.layers import symbolic
-from minidl.layers.base import Layer, _shape_tuple, checked_size
+from minidl.layers.base import Layer, PerThread, _shape_tuple, checked_size
 
 
 class InputLayer(Layer):
@@ -62,6 +62,9 @@ def Input(shape=None, batch_size=None, name=None, dtype=None, batch_shape=None):
 
 class _WithActivation(Layer):
     """A layer whose output goes through a named activation (fused where the C core can)."""
+
+    # the pre-activation output of the current thread's last call (for the fused loss)
+    _logits = PerThread()
 
     def _init_activation(self, activation):
         self.activation = activations.get(activation)

@@ -12,6 +12,7 @@ import numpy as np
 from minidl import backend, losses, saving
 from minidl.layers import InputLayer
 from minidl.layers import deserialize as deserialize_layer
+from minidl.layers.base import PerThread
 from minidl.layers.symbolic import KerasTensor, input_tensor
 from minidl.models import data_adapter
 from minidl.models.sequential import Sequential
@@ -74,6 +75,8 @@ class Functional(Sequential):
     targets, a list (or a dict by output layer name) of losses and ``loss_weights``.
     """
 
+    # the forward caches of shared layers' calls, by node, per thread (as layers' own)
+    _node_caches = PerThread()
     # per-output losses and their weights (compile, several outputs only)
     _output_losses = None
     _loss_weights = None
@@ -114,7 +117,6 @@ class Functional(Sequential):
         self._shared_ids = {key for key, count in counts.items() if count > 1}
         self._output_shapes = [t.shape for t in output_list]
         self._build_input_shape = input_list[0].shape
-        self._node_caches = {}
         self.built = True
 
     # ---------------------------------------------------------------- structure
@@ -306,9 +308,9 @@ class Functional(Sequential):
             grads.append(np.asarray(loss.gradient(target, output)) * weight)
         return total, grads, False
 
-    def _update_metrics(self, loss_tracker, per_sample, y, out):
+    def _update_metrics(self, loss_tracker, per_sample, y, out, metrics=None):
         if self._output_losses is None:
-            return super()._update_metrics(loss_tracker, per_sample, y, out)
+            return super()._update_metrics(loss_tracker, per_sample, y, out, metrics)
         loss_tracker.update_state(float(np.mean(per_sample)), sample_weight=len(per_sample))
 
     # ---------------------------------------------------------------- config

@@ -1,4 +1,7 @@
 """``Sequential``: a linear stack of layers with Keras's compile/fit/evaluate/predict."""
+import contextlib
+import copy
+import functools
 import signal
 import threading
 import warnings
@@ -7,6 +10,7 @@ import numpy as np
 
 from minidl import backend, losses, metrics as metrics_module, optimizers, saving
 from minidl import callbacks as callbacks_module
+from minidl._interrupts import interrupts_deferred
 from minidl.layers import InputLayer, Layer
 from minidl.layers.symbolic import KerasTensor
 from minidl.layers import deserialize as deserialize_layer
@@ -42,6 +46,16 @@ class _InterruptGuard:
         return False
 
 
+def _exclusive_training(method):
+    """Run a model method that trains (fit, train_on_batch, compile) as the model's only
+    training call (``Sequential._training``)."""
+    @functools.wraps(method)
+    def only_trainer(self, *args, **kwargs):
+        with self._training(method.__name__):
+            return method(self, *args, **kwargs)
+    return only_trainer
+
+
 def _verbosity(verbose):
     return 1 if verbose == "auto" else int(verbose)
 
@@ -74,9 +88,14 @@ class Sequential:
         self._runner = None
         # Held by every training step and by get/set_weights and saving, so that a
         # thread reading the weights while another trains sees a consistent snapshot
-        # (never half an optimizer update). predict() does not take it: concurrent
-        # predictions only read the weights and share no mutable state.
+        # (never half an optimizer update). predict() and evaluate() do not take it:
+        # the layers keep their forward caches per thread and evaluate counts its metrics
+        # on copies, so they never change what a concurrent fit computes.
         self._state_lock = threading.RLock()
+        # Held by fit, train_on_batch and compile: one thread trains a model at a time;
+        # another thread's attempt is refused at once (see _training).
+        self._training_lock = threading.Lock()
+        self._training_thread = None
         # the step's arrays reuse the buffers of the previous step's (minidl.memory)
         self._memory = MemoryArena()
         # A list while a callback (minidl.callbacks.LayerStatistics) wants the next
@@ -232,7 +251,46 @@ class Sequential:
         for line in lines:
             (print_fn or print)(line)
 
+    # ---------------------------------------------------------------- threads
+    @contextlib.contextmanager
+    def _training(self, where):
+        """Run ``where`` (fit, train_on_batch, compile) as this model's only training
+        call: a call from a thread while another one trains raises RuntimeError; the
+        training thread itself may nest calls (fit's callbacks)."""
+        if self._training_thread == threading.get_ident():
+            yield
+            return
+        if not self._training_lock.acquire(blocking=False):
+            raise RuntimeError(f"{where}: model '{self.name}' is training in another thread "
+                               f"(fit, train_on_batch or compile); a model trains in one "
+                               f"thread at a time (predict, evaluate and save may run "
+                               f"beside it)")
+        self._training_thread = threading.get_ident()
+        try:
+            yield
+        finally:
+            self._training_thread = None
+            self._training_lock.release()
+
+    def _check_inference_thread(self, where):
+        """On the GPU the step's buffers and metric accumulators are shared: inference
+        from another thread while the model trains is refused there."""
+        if self._runner is not None and self._training_thread not in \
+                (None, threading.get_ident()):
+            raise RuntimeError(f"{where}: model '{self.name}' is training on the GPU in "
+                               f"another thread; on the GPU, predict and evaluate wait for "
+                               f"fit to end")
+
+    def _fresh_metrics(self):
+        """Copies of the compiled metrics, reset: evaluate's own, so that an evaluation
+        never changes the accuracy fit reports (even from another thread)."""
+        copies = [copy.deepcopy(metric) for metric in self._resolve_metrics()]
+        for metric in copies:
+            metric.reset_state()
+        return copies
+
     # ---------------------------------------------------------------- compile
+    @_exclusive_training
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None,
                 run_eagerly=None, jit_compile=None, device=None, **kwargs):
         """Configure training.
@@ -347,40 +405,50 @@ class Sequential:
                 break
 
     def _train_step(self, x, y):
-        with self._state_lock, self._memory:
+        with interrupts_deferred(), self._state_lock, self._memory:
             return self._train_step_locked(x, y)
 
     def _train_step_locked(self, x, y):
-        out = self._forward(x, training=True)
-        per_sample, grad, from_logits = self._loss_and_output_gradient(y, out)
-        self._backward(grad, from_logits)
-        variables = self.trainable_weights
-        self.optimizer.apply_gradients([(v.grad, v) for v in variables])
+        # the forward pass updates state that is not trained (batch-norm moving
+        # statistics): a step that fails after it puts that state back, so that a failed
+        # step is absent (the optimizer's update is whole or absent on its own)
+        state = [(v, v.value.copy()) for v in self.weights if not v.trainable]
+        try:
+            out = self._forward(x, training=True)
+            per_sample, grad, from_logits = self._loss_and_output_gradient(y, out)
+            self._backward(grad, from_logits)
+            variables = self.trainable_weights
+            self.optimizer.apply_gradients([(v.grad, v) for v in variables])
+        except BaseException:
+            for variable, value in state:
+                variable.value[...] = value
+            raise
         return per_sample, out
 
-    def _update_metrics(self, loss_tracker, per_sample, y, out):
+    def _update_metrics(self, loss_tracker, per_sample, y, out, metrics=None):
         if self._runner is not None:
             return self._runner.update_metrics(per_sample, y, out)
         loss_tracker.update_state(float(np.mean(per_sample)), sample_weight=len(per_sample))
-        for metric in self._resolve_metrics():
+        for metric in self._resolve_metrics() if metrics is None else metrics:
             metric.update_state(y, out)
 
-    def _metric_logs(self, loss_tracker, prefix=""):
+    def _metric_logs(self, loss_tracker, prefix="", metrics=None):
         if self._runner is not None:
             return self._runner.metric_logs(prefix)
         logs = {prefix + "loss": float(loss_tracker.result())}
-        for metric in self._resolve_metrics():
+        for metric in self._resolve_metrics() if metrics is None else metrics:
             logs[prefix + metric.name] = float(metric.result())
         return logs
 
-    def _reset_metrics(self, loss_tracker):
+    def _reset_metrics(self, loss_tracker, metrics=None):
         if self._runner is not None:
             return self._runner.reset_metrics()
         loss_tracker.reset_state()
-        for metric in self._resolve_metrics():
+        for metric in self._resolve_metrics() if metrics is None else metrics:
             metric.reset_state()
 
     # ---------------------------------------------------------------- fit
+    @_exclusive_training
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
             sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
@@ -510,9 +578,11 @@ class Sequential:
             raise ValueError("evaluate: sample_weight is not supported")
         data_adapter.check_verbose(verbose, "evaluate")
         data_adapter.check_targets(x, y, "evaluate")
+        self._check_inference_thread("evaluate")
         batches = data_adapter.make_batches(x, y, batch_size, False, steps, "evaluate")
         loss_tracker = metrics_module.Mean(name="loss")
-        self._reset_metrics(loss_tracker)
+        metrics = self._fresh_metrics()
+        self._reset_metrics(loss_tracker, metrics)
         progbar = Progbar(batches.steps, verbose=_verbosity(verbose),
                           stateful_metrics=self._logged_names()) if _verbosity(verbose) else None
         for step, (xb, yb) in enumerate(batches.epoch()):
@@ -520,10 +590,11 @@ class Sequential:
                 raise ValueError("evaluate: targets (y) are required")
             out = self._forward(xb, training=False)
             per_sample, _, _ = self._loss_and_output_gradient(yb, out)
-            self._update_metrics(loss_tracker, per_sample, yb, out)
+            self._update_metrics(loss_tracker, per_sample, yb, out, metrics)
             if progbar is not None:
-                progbar.update(step + 1, list(self._metric_logs(loss_tracker).items()))
-        logs = self._metric_logs(loss_tracker)
+                progbar.update(step + 1, list(self._metric_logs(loss_tracker, "",
+                                                                metrics).items()))
+        logs = self._metric_logs(loss_tracker, "", metrics)
         if return_dict:
             return logs
         values = list(logs.values())
@@ -533,6 +604,7 @@ class Sequential:
         """The model's outputs in inference mode, for all samples, as one array
         (``steps`` caps the number of batches: no sample is predicted twice)."""
         data_adapter.check_verbose(verbose, "predict")
+        self._check_inference_thread("predict")
         batches = data_adapter.make_batches(x, None, batch_size, False, steps, "predict")
         outputs = []
         progbar = Progbar(batches.steps, verbose=_verbosity(verbose)) \
@@ -548,6 +620,7 @@ class Sequential:
             return [np.concatenate(parts, axis=0) for parts in zip(*outputs)]
         return np.concatenate(outputs, axis=0)
 
+    @_exclusive_training
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None,
                        return_dict=False):
         """One training step on one batch; returns the loss (and the metrics) of it."""
@@ -569,21 +642,24 @@ class Sequential:
         self._require_compiled("test_on_batch")
         data_adapter.check_targets(x, y, "test_on_batch")
         x, y = data_adapter.check_arrays(x, y, "test_on_batch")
+        self._check_inference_thread("test_on_batch")
         loss_tracker = metrics_module.Mean(name="loss")
-        self._reset_metrics(loss_tracker)
+        metrics = self._fresh_metrics()
+        self._reset_metrics(loss_tracker, metrics)
         out = self._forward(x, training=False)
         per_sample, _, _ = self._loss_and_output_gradient(y, out)
-        self._update_metrics(loss_tracker, per_sample, y, out)
-        return self._batch_result(loss_tracker, return_dict)
+        self._update_metrics(loss_tracker, per_sample, y, out, metrics)
+        return self._batch_result(loss_tracker, return_dict, metrics)
 
     def predict_on_batch(self, x):
         """The outputs for one batch in inference mode."""
         x, _ = data_adapter.check_arrays(x, None, "predict_on_batch")
+        self._check_inference_thread("predict_on_batch")
         out = self._forward(x, training=False)
         return out.to_numpy() if self._runner is not None else out
 
-    def _batch_result(self, loss_tracker, return_dict):
-        logs = self._metric_logs(loss_tracker)
+    def _batch_result(self, loss_tracker, return_dict, metrics=None):
+        logs = self._metric_logs(loss_tracker, "", metrics)
         if return_dict:
             return logs
         values = list(logs.values())

@@ -9,6 +9,7 @@ import numpy as np
 from minidl import ops
 from minidl.cuda import DeviceArray
 from minidl.cuda import zeros as _device_zeros
+from minidl._interrupts import interrupts_deferred
 from minidl.optimizers import schedules
 from minidl.variables import checked_array
 
@@ -315,10 +316,33 @@ class Optimizer:
             return self._iterations
         pairs = self._clip(pairs)
         learning_rate = self._current_learning_rate()
-        for grad, variable in pairs:
-            self._update(variable, grad, self._slots_of(variable), learning_rate)
-        self._iterations += 1
+        new_slots = [id(v) for _, v in pairs if id(v) not in self._slots]
+        with interrupts_deferred():  # a Ctrl-C lands after the whole step
+            try:
+                slots = [self._slots_of(variable) for _, variable in pairs]
+                self._update_all(pairs, slots, learning_rate)
+            except BaseException:
+                for key in new_slots:  # the step is absent: so are the slots it made
+                    self._slots.pop(key, None)
+                raise
         return self._iterations
+
+    def _update_all(self, pairs, slots, learning_rate):
+        """Update every variable, then count the step; if an update fails, the variables
+        and slots already updated get their values back (the step is whole or absent)."""
+        saved = []
+        try:
+            for (grad, variable), variable_slots in zip(pairs, slots):
+                saved.append((variable, variable.value.copy(),
+                              {name: a.copy() for name, a in variable_slots.items()}))
+                self._update(variable, grad, variable_slots, learning_rate)
+        except BaseException:
+            for variable, value, slot_values in reversed(saved):
+                variable.value[...] = value  # on the variable's device, no host copy
+                for name, slot_value in slot_values.items():
+                    self._slots[id(variable)][1][name][...] = slot_value
+            raise
+        self._iterations += 1
 
     def _check_gradient(self, grad, variable):
         grad = grad if isinstance(grad, DeviceArray) else np.asarray(grad)
