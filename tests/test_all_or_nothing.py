@@ -269,3 +269,23 @@ def test_a_step_failing_after_the_forward_pass_restores_batch_norm_statistics():
     with pytest.raises(ValueError):
         model.train_on_batch(x, np.zeros((8, 3)))  # targets of the wrong shape: loss fails
     assert _snapshot(model) == before
+
+
+def test_a_failed_step_does_not_advance_a_seeded_dropout():
+    """Dropout(seed=...) owns its generator: a failed step leaves it where it was, so the
+    next steps draw the masks a model without the failure draws."""
+    def seeded():
+        utils.set_random_seed(9)
+        model = models.Sequential([minidl.Input((5,)), layers.Dense(6),
+                                   layers.Dropout(0.5, seed=4), layers.Dense(2)])
+        model.compile(optimizer="sgd", loss="mse")
+        return model
+    x, y = _data()
+    clean, failed = seeded(), seeded()
+    with pytest.raises(ValueError):
+        failed.train_on_batch(x, np.zeros((8, 3)))
+    for model in (clean, failed):
+        model.train_on_batch(x, y)
+        model.train_on_batch(x, y)
+    for got, want in zip(failed.get_weights(), clean.get_weights()):
+        np.testing.assert_array_equal(got, want)

@@ -413,6 +413,7 @@ class Sequential:
         # statistics): a step that fails after it puts that state back, so that a failed
         # step is absent (the optimizer's update is whole or absent on its own)
         state = [(v, v.value.copy()) for v in self.weights if not v.trainable]
+        generators = [(g, g.bit_generator.state) for g in self._layer_generators()]
         try:
             out = self._forward(x, training=True)
             per_sample, grad, from_logits = self._loss_and_output_gradient(y, out)
@@ -422,8 +423,15 @@ class Sequential:
         except BaseException:
             for variable, value in state:
                 variable.value[...] = value
+            for generator, generator_state in generators:  # seeded dropout masks too
+                generator.bit_generator.state = generator_state
             raise
         return per_sample, out
+
+    def _layer_generators(self):
+        """The random generators that layers own (``Dropout(seed=...)``)."""
+        return [layer._generator for layer in self._layers
+                if getattr(layer, "_generator", None) is not None]
 
     def _update_metrics(self, loss_tracker, per_sample, y, out, metrics=None):
         if self._runner is not None:
