@@ -62,7 +62,11 @@ extensions = [
     "minidl_autodoc_checks",  # docs/_ext: a public name without a docstring fails the build
     "minidl_generated",  # docs/_ext: benchmark tables and README commands, at build time
     "minidl_results",  # docs/_ext: the reproductions' tables, from their summary.json
+    "minidl_mathjax",  # docs/_ext: MathJax copied into the site, formulas render offline
 ]
+
+# MathJax from the site itself (docs/_ext/minidl_mathjax.py), never from a CDN
+mathjax_path = "mathjax/tex-chtml.js"
 
 exclude_patterns = ["_build", "_generated", "Thumbs.db", ".DS_Store"]
 templates_path = []

@@ -198,3 +198,29 @@ def test_local_inventories_are_current_and_readable(name, expected):
     entries = make_inventories.PYTHON if name == "python" else make_inventories.NUMPY
     assert len(lines.splitlines()) == len(entries), "rerun make_inventories.py"
     assert os.path.getsize(DOCS / "_inventories" / f"{name}.inv") < 4096
+
+
+# ---------------------------------------------------------------- the offline rendering check
+
+sys.path.insert(0, str(DOCS))
+import check_rendered  # noqa: E402
+
+
+def test_formulas_left_as_tex_are_found_and_typeset_ones_pass():
+    raw = ('<p>a <span class="math notranslate">\\(\\gamma + 1\\)</span> and '
+           '<div class="math">\\[x^2\\]</div></p>')
+    typeset = ('<p>a <span class="math notranslate"><mjx-container><mjx-math>'
+               '<mjx-mi></mjx-mi></mjx-math><mjx-assistive-mml><math><mi>γ</mi></math>'
+               '</mjx-assistive-mml></mjx-container></span></p>')
+    assert check_rendered.untypeset(raw) == ["\\(\\gamma + 1\\)", "\\[x^2\\]"]
+    assert check_rendered.formulas(typeset) == ["γ"]
+    assert check_rendered.untypeset(typeset) == []
+
+
+def test_contents_boxes_and_pages_with_math_are_found(tmp_path):
+    (tmp_path / "a.html").write_text('<div class="contents local topic">x</div>')
+    (tmp_path / "b.html").write_text('<span class="math">\\(x\\)</span>')
+    (tmp_path / "_static").mkdir()
+    (tmp_path / "_static" / "c.html").write_text('<div class="contents">')
+    assert check_rendered.contents_boxes(tmp_path) == [tmp_path / "a.html"]
+    assert check_rendered.pages_with_math(tmp_path) == [tmp_path / "b.html"]
