@@ -112,6 +112,25 @@ def cuda_arch_flags():
     return flags
 
 
+def _parallel_compile(compiler, workers):
+    """``compiler.compile`` with the sources of one extension compiled ``workers`` at a
+    time (distutils compiles them one after another); the same objects, the same flags."""
+    def compile_sources(sources, output_dir=None, macros=None, include_dirs=None, debug=0,
+                        extra_preargs=None, extra_postargs=None, depends=None):
+        macros, objects, extra_postargs, pp_opts, build = compiler._setup_compile(
+            output_dir, macros, include_dirs, sources, depends, extra_postargs)
+        cc_args = compiler._get_cc_args(pp_opts, debug, extra_preargs)
+
+        def compile_one(obj):
+            source, extension = build[obj]
+            compiler._compile(obj, source, extension, cc_args, extra_postargs, pp_opts)
+
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(compile_one, [obj for obj in objects if obj in build]))
+        return objects
+    return compile_sources
+
+
 class BuildExtWithOpenMP(build_ext):
     """build_ext that probes the compiler for OpenMP and falls back to a serial build,
     and compiles the CUDA sources with nvcc before the CUDA extension is linked."""
@@ -123,6 +142,7 @@ class BuildExtWithOpenMP(build_ext):
         elif not use_openmp:
             print("minidl: WARNING: the C compiler has no OpenMP; building the serial core "
                   "(every kernel runs on one thread)", file=sys.stderr)
+        self.compiler.compile = _parallel_compile(self.compiler, self._workers())
         for ext in self.extensions:
             if ext.name == CUDA_EXTENSION:
                 self._compile_cuda(ext)
@@ -167,7 +187,7 @@ class BuildExtWithOpenMP(build_ext):
                      os.path.getmtime(obj) < max(os.path.getmtime(source), newest_header))
             if stale:
                 jobs.append([nvcc, "-c", source, "-o", obj] + flags)
-        workers = self.parallel or int(os.environ.get("MINIDL_CUDA_JOBS", "0") or 0) or 1
+        workers = int(os.environ.get("MINIDL_CUDA_JOBS", "0") or 0) or self._workers()
         if jobs:
             print(f"minidl: compiling {len(jobs)} CUDA source(s) with {nvcc}", file=sys.stderr)
             with ThreadPoolExecutor(max_workers=max(1, int(workers))) as pool:
@@ -188,6 +208,10 @@ class BuildExtWithOpenMP(build_ext):
         if output:
             print(output, file=sys.stderr)
         return None
+
+    def _workers(self):
+        """Compiler processes at once: ``build_ext --parallel N``, else one per core."""
+        return max(1, int(self.parallel or os.cpu_count() or 1))
 
     def _compiler_has_openmp(self):
         """Compile and link a tiny OpenMP program with the configured compiler."""

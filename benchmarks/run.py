@@ -213,7 +213,8 @@ def main(argv=None):
     print("ratio: minidl speed / reference speed, the median of interleaved pairs "
           "(memory rows: minidl MiB / torch MiB; aug: flow images/s / CIFAR step images/s)")
     if args.json:
-        record = {"machine": info, "settings": vars(settings), "quick": args.quick,
+        record = {"command": " ".join(["python -m benchmarks.run"] + list(argv)),
+                  "machine": info, "settings": vars(settings), "quick": args.quick,
                   "results": [vars(row) for row in rows]}
         with open(args.json, "w") as f:
             json.dump(record, f, indent=1)

@@ -108,6 +108,8 @@ napoleon_google_docstring = True
 napoleon_numpy_docstring = False
 napoleon_use_rtype = False
 napoleon_use_ivar = True
+# Keras's reference sections: "Call arguments" listed like Args
+napoleon_custom_sections = [("Call arguments", "params_style")]
 
 # ---------------------------------------------------------------- intersphinx
 # No network here: the default is the small local inventories in docs/_inventories,
@@ -141,8 +143,8 @@ _minidl.utils.set_random_seed(0)
 _minidl.set_num_threads(2)
 _os.chdir(_tempfile.mkdtemp(prefix="minidl-doctest-"))
 """
-# Only the pages' ``.. doctest::`` blocks are tests; ``>>>`` examples inside docstrings
-# are illustrations (e.g. ``optimizer.apply_gradients(zip(grads, ...))``) and not run.
+# The pages' ``.. doctest::`` blocks run here and under pytest; the ``>>>`` examples of
+# the docstrings (shown in the API reference) run in tests/test_docstring_examples.py.
 doctest_test_doctest_blocks = ""
 
 # ---------------------------------------------------------------- html
@@ -154,3 +156,20 @@ html_theme_options = {
     "navigation_with_keys": True,
 }
 html_last_updated_fmt = None
+
+# ---------------------------------------------------------------- the reference's members
+# Training internals that models call, not users: hidden from the reference (the
+# developer guide documents them for authors of custom layers).
+_INTERNAL_MEMBERS = {"backward", "backward_pre_activation"}
+
+
+def _skip_internal_members(app, what, name, obj, skip, options):
+    """autodoc-skip-member: hide the training internals of classes."""
+    if what == "class" and name in _INTERNAL_MEMBERS:
+        return True
+    return None
+
+
+def setup(app):
+    """Hook the member filter into autodoc."""
+    app.connect("autodoc-skip-member", _skip_internal_members)

@@ -113,8 +113,12 @@ def atomic_write(path, mode="wb", encoding="utf-8"):
     ``path`` is left exactly as it was, and the exception propagates.
 
     Example:
-        >>> with atomic_write("weights.npz") as f:
-        ...     np.savez(f, *arrays)
+        >>> import numpy as np, os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "weights.npz")
+        >>> with atomic_write(path, "wb") as f:
+        ...     np.savez(f, np.zeros(3))
+        >>> sorted(np.load(path).files)
+        ['arr_0']
 
     Args:
         path: the file to write (str or os.PathLike). Its directory must exist. A symbolic

@@ -16,7 +16,6 @@ page exactly when a table changed). ``docs/_generated`` is git-ignored.
 The renderer is deliberately tolerant: it tabulates what the JSON holds and skips what
 it does not.
 """
-import datetime
 import json
 import os
 from pathlib import Path
@@ -73,11 +72,6 @@ def _load_json(path):
         return None
 
 
-def _mtime(path):
-    stamp = datetime.datetime.fromtimestamp(os.path.getmtime(path), datetime.timezone.utc)
-    return stamp.strftime("%Y-%m-%d %H:%M UTC")
-
-
 # ---------------------------------------------------------------- benchmarks
 
 
@@ -93,10 +87,6 @@ def benchmark_file(repo):
 
 
 _ROW_KEYS = ("rows", "results", "cases", "benchmarks")
-_MACHINE_KEYS = ("machine", "environment", "system", "platform", "host")
-_PREFERRED_COLUMNS = ("name", "description", "minidl", "reference", "unit", "reference_name",
-                      "ratio", "ratio_min", "ratio_max", "target", "met", "minidl_s",
-                      "reference_s")
 
 
 def _benchmark_rows(data):
@@ -108,14 +98,64 @@ def _benchmark_rows(data):
     return []
 
 
-def _scalar(value):
-    return value is None or isinstance(value, (str, int, float, bool)) or (
-        isinstance(value, (list, tuple)) and all(isinstance(v, (str, int, float))
-                                                 for v in value))
+def _number(value):
+    """A figure for reading: three significant digits, thousands grouped."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return _cell(value)
+    if value == 0:
+        return "0"
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.3g}"
+
+
+def _ratio(row):
+    """``1.23x (0.98-1.51)``: the median ratio and its smallest and largest pair."""
+    ratio = row.get("ratio")
+    if not isinstance(ratio, (int, float)):
+        return "—"
+    spread = ""
+    if isinstance(row.get("ratio_min"), (int, float)) and \
+            isinstance(row.get("ratio_max"), (int, float)):
+        spread = f" ({row['ratio_min']:.2f}-{row['ratio_max']:.2f})"
+    return f"{ratio:.2f}x{spread}"
+
+
+def _target(target):
+    """The aim of a row: ``>= 1.5`` from ``[">=", 1.5]``, a bare number as ``1.5x``."""
+    if target is None:
+        return "—"
+    if isinstance(target, (list, tuple)):
+        return " ".join(str(part) for part in target)
+    return f"{target}x"
+
+
+def _machine_sentence(machine):
+    """One sentence from the run's own machine record (CPU, cores, date, load)."""
+    if isinstance(machine, str):
+        return f"Machine: {machine}."
+    if not isinstance(machine, dict):
+        return "The file does not say which machine it was measured on."
+    parts = [str(machine.get("cpu", "an unnamed CPU"))]
+    if machine.get("usable_cores"):
+        parts.append(f"{machine['usable_cores']} usable cores")
+    if machine.get("threads"):
+        parts.append(f"{machine['threads']} threads")
+    load = machine.get("load_average")
+    if isinstance(load, list) and load:
+        parts.append(f"load average {load[0]:.2f} at the start")
+    versions = [f"{name} {machine[key]}" for name, key in
+                (("minidl", "minidl"), ("commit", "minidl_commit"), ("NumPy", "numpy"),
+                 ("BLAS", "numpy_blas"), ("PyTorch", "torch")) if machine.get(key)]
+    date = str(machine.get("date", "an unrecorded date"))
+    return (f"Measured on {', '.join(parts)}, on {date}, with {', '.join(versions)} "
+            f"(platform {machine.get('platform', 'unrecorded')}).")
 
 
 def render_performance(repo):
-    """The rst of the benchmark results (machine, command, one table per group)."""
+    """The rst of the benchmark results: the machine and date from the file itself, the
+    command, a link to the full JSON, and per group a table of the columns that matter
+    (case, minidl, reference, unit, ratio with its spread, target, met)."""
     path = benchmark_file(repo)
     if path is None:
         return (".. note::\n\n   No benchmark results yet: neither "
@@ -124,41 +164,32 @@ def render_performance(repo):
     data = _load_json(path)
     if data is None:
         return f".. note::\n\n   ``{path.relative_to(repo)}`` could not be read as JSON.\n"
-    lines = [f"Read from ``{path.relative_to(repo)}`` (written {_mtime(path)}).", ""]
-    if isinstance(data, dict):
-        for key in ("command", "argv"):
-            if data.get(key):
-                command = data[key] if isinstance(data[key], str) else " ".join(data[key])
-                lines += ["Command::", "", f"   {command}", ""]
-                break
-        for key in _MACHINE_KEYS:
-            machine = data.get(key)
-            if isinstance(machine, dict) and machine:
-                lines += list_table(["machine", ""], [[k, v] for k, v in machine.items()
-                                                      if _scalar(v)], widths=[30, 70])
-                break
-            if isinstance(machine, str):
-                lines += [f"Machine: {machine}", ""]
-                break
-        settings = {k: v for k, v in data.items() if _scalar(v) and k not in
-                    ("command", "argv") + _MACHINE_KEYS}
-        if settings:
-            lines += list_table(["setting", "value"], [[k, v] for k, v in settings.items()],
-                                widths=[30, 70])
+    record = data if isinstance(data, dict) else {}
+    relative = path.relative_to(repo)
+    lines = [_machine_sentence(record.get("machine")), ""]
+    command = record.get("command")
+    if command:
+        lines += ["Command::", "", f"   {command}", ""]
+    else:
+        lines += [f"``{relative}`` does not record its command line (it predates that "
+                  f"field).", ""]
+    from_docs = Path(os.path.relpath(path, repo / "docs")).as_posix()
+    lines += [f"Every figure, with seconds per call and the best samples: "
+              f":download:`{relative.name} </{from_docs}>`.", ""]
     rows = _benchmark_rows(data)
     if not rows:
-        lines += ["The file holds no benchmark rows.", ""]
-        return "\n".join(lines) + "\n"
+        return "\n".join(lines + ["The file holds no benchmark rows.", ""]) + "\n"
     groups = {}
     for row in rows:
         groups.setdefault(str(row.get("group", "results")), []).append(row)
+    header = ["case", "minidl", "reference", "unit", "ratio (spread)", "target", "met"]
     for group, group_rows in groups.items():
-        present = [k for k in _PREFERRED_COLUMNS if any(k in r for r in group_rows)]
-        extra = sorted({k for r in group_rows for k, v in r.items()
-                        if k not in present and k != "group" and _scalar(v)})
-        columns = present + extra
-        lines += list_table(columns, [[r.get(c) for c in columns] for r in group_rows],
-                            title=group)
+        table = [[row.get("description") or row.get("name"), _number(row.get("minidl")),
+                  f"{_number(row.get('reference'))} {row.get('reference_name') or ''}".strip(),
+                  row.get("unit"), _ratio(row),
+                  _target(row.get("target")),
+                  row.get("met")] for row in group_rows]
+        lines += list_table(header, table, title=group, widths=[34, 11, 16, 10, 15, 7, 7])
     return "\n".join(lines) + "\n"
 
 

@@ -55,6 +55,23 @@ class Conv2D(_WithActivation):
         kernel_initializer: initializer of the ``(kh, kw, in, filters)`` kernel.
         bias_initializer: initializer of the bias.
         **kwargs: Layer arguments.
+
+    Input shape: ``(batch, H, W, channels)`` (NHWC). Output shape:
+    ``(batch, H_out, W_out, filters)``: ``H_out = ceil(H / stride)`` with 'same',
+    ``(H - kh) // stride + 1`` with 'valid'.
+
+    Call arguments:
+        inputs: the images.
+        training: unused.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import layers
+        >>> conv = layers.Conv2D(8, 3, strides=2, padding="same", activation="relu")
+        >>> conv(np.ones((4, 28, 28, 1))).shape
+        (4, 14, 14, 8)
+        >>> conv.kernel.shape
+        (3, 3, 1, 8)
     """
 
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid",

@@ -106,6 +106,21 @@ class Dense(_WithActivation):
         kernel_initializer: initializer of the ``(in, units)`` kernel.
         bias_initializer: initializer of the bias.
         **kwargs: Layer arguments (name, trainable, dtype, input_shape).
+
+    Input shape: ``(batch, ..., in)``. Output shape: ``(batch, ..., units)``.
+
+    Call arguments:
+        inputs: the array.
+        training: unused (the same computation in training and inference).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import layers
+        >>> dense = layers.Dense(3, activation="relu")
+        >>> dense(np.ones((2, 5))).shape
+        (2, 3)
+        >>> [w.shape for w in dense.weights]
+        [(5, 3), (3,)]
     """
 
     def __init__(self, units, activation=None, use_bias=True,
@@ -193,7 +208,14 @@ class Activation(_WithActivation):
 
 
 class Flatten(Layer):
-    """Flattens each sample, in NHWC (row-major) order: ``(N, H, W, C) -> (N, H*W*C)``."""
+    """Flattens each sample, in NHWC (row-major) order: ``(N, H, W, C) -> (N, H*W*C)``.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import layers
+        >>> layers.Flatten()(np.zeros((2, 3, 4, 5))).shape
+        (2, 60)
+    """
 
     def compute_output_shape(self, input_shape):
         """``(batch, product of the other axes)``."""
@@ -223,6 +245,21 @@ class Dropout(Layer):
             takes the input's size).
         seed: optional seed of this layer's own generator.
         **kwargs: Layer arguments.
+
+    Call arguments:
+        inputs: the array.
+        training: drop only when True (``fit``); the identity otherwise.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import layers
+        >>> drop = layers.Dropout(0.5, seed=0)
+        >>> x = np.ones((1000,), dtype="float32").reshape(1, 1000)
+        >>> y = drop(x, training=True)
+        >>> sorted(set(y.ravel().tolist()))  # dropped, or kept and scaled by 1 / (1 - 0.5)
+        [0.0, 2.0]
+        >>> bool((drop(x) == x).all())  # inference: unchanged
+        True
     """
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):

@@ -24,6 +24,27 @@ class BatchNormalization(Layer):
             ``gamma_initializer`` (ones), ``moving_mean_initializer`` (zeros) and
             ``moving_variance_initializer`` (ones).
         **kwargs: Layer arguments.
+
+    Input shape: any, e.g. ``(batch, features)`` or ``(batch, H, W, C)``.
+    Output shape: the input's.
+
+    Call arguments:
+        inputs: the array.
+        training: batch statistics (and moving-statistics updates) when True, the
+            moving statistics when False (``predict``, ``evaluate``).
+
+    How and why it works, checked against NumPy step by step: :doc:`/batchnorm`.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import layers
+        >>> bn = layers.BatchNormalization()
+        >>> x = np.random.default_rng(0).normal(5.0, 3.0, (256, 4)).astype("float32")
+        >>> y = bn(x, training=True)
+        >>> bool(np.allclose(y.mean(axis=0), 0, atol=1e-5)), bool(np.allclose(y.std(axis=0), 1, atol=1e-3))
+        (True, True)
+        >>> [w.name for w in bn.weights]
+        ['gamma', 'beta', 'moving_mean', 'moving_variance']
     """
 
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,

@@ -15,6 +15,19 @@ class _Pooling2D(Layer):
         padding: ``'valid'`` (default) or ``'same'``; padded cells are ignored.
         data_format: None or ``'channels_last'``.
         **kwargs: Layer arguments.
+
+    Input shape: ``(batch, H, W, C)``. Output shape: ``(batch, H_out, W_out, C)`` with
+    Keras's sizes (as Conv2D's, with the pool as the window).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import layers
+        >>> x = np.arange(16, dtype="float32").reshape(1, 4, 4, 1)
+        >>> layers.MaxPooling2D()(x)[0, :, :, 0]
+        array([[ 5.,  7.],
+               [13., 15.]], dtype=float32)
+        >>> layers.AveragePooling2D(pool_size=4)(x).shape
+        (1, 1, 1, 1)
     """
 
     def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None,

@@ -407,6 +407,20 @@ class Model(Functional):
         outputs: the output tensor(s) (functional form).
         name: the model's name.
         trainable: whether fit updates the model's weights.
+
+    Example:
+        >>> import numpy as np
+        >>> import minidl
+        >>> from minidl import layers
+        >>> inputs = minidl.Input((6,))
+        >>> hidden = layers.Dense(4, activation="tanh")(inputs)
+        >>> outputs = layers.Dense(1)(layers.concatenate([hidden, inputs]))
+        >>> model = minidl.Model(inputs, outputs)
+        >>> model.compile(optimizer="sgd", loss="mse")
+        >>> model.train_on_batch(np.ones((2, 6)), np.zeros((2, 1))) >= 0
+        True
+        >>> model.output_shape
+        (None, 1)
     """
 
     def __init__(self, inputs=None, outputs=None, name=None, trainable=True):

@@ -67,6 +67,19 @@ class Sequential:
         layers: optional list of layers; an ``Input(shape)`` may come first.
         name: the model's name (default ``sequential``, made unique).
         trainable: whether fit updates the model's weights.
+
+    Example:
+        >>> import numpy as np
+        >>> import minidl
+        >>> from minidl import layers
+        >>> model = minidl.Sequential([minidl.Input((4,)), layers.Dense(8, activation="relu"),
+        ...                            layers.Dense(3, activation="softmax")])
+        >>> model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+        ...               metrics=["accuracy"])
+        >>> x, y = np.random.rand(32, 4), np.random.randint(0, 3, 32)
+        >>> history = model.fit(x, y, epochs=2, batch_size=8, verbose=0)
+        >>> len(history.history["loss"]), model.predict(x[:5], verbose=0).shape
+        (2, (5, 3))
     """
 
     def __init__(self, layers=None, name=None, trainable=True):

@@ -4,8 +4,15 @@ The update formulas are Keras 3's and run in C through ``minidl.ops.sgd_update``
 ``rmsprop_update`` and ``adam_update`` (one call per variable, in place).
 
 Example:
-    >>> optimizer = minidl.optimizers.Adam(learning_rate=1e-3)
-    >>> optimizer.apply_gradients(zip(grads, model.trainable_variables))
+    >>> import numpy as np
+    >>> from minidl import optimizers
+    >>> from minidl.variables import Variable
+    >>> w = Variable(np.ones(3), dtype="float64")
+    >>> optimizer = optimizers.SGD(learning_rate=0.1)
+    >>> optimizer.apply_gradients([(np.array([1.0, 2.0, 3.0]), w)])
+    1
+    >>> w.numpy()
+    array([0.9, 0.8, 0.7])
 """
 from minidl import _registry, ops
 from minidl.optimizers import schedules
