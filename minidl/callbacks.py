@@ -835,8 +835,8 @@ class EarlyStopping(_MonitorCallback):
 
 # ---------------------------------------------------------------- ModelCheckpoint
 
-_FULL_MODEL_SUFFIXES = (".keras",)
-_WEIGHTS_SUFFIXES = (".weights.npz", ".weights.h5")
+_FULL_MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
+_WEIGHTS_SUFFIXES = (".weights.npz", ".h5", ".hdf5")
 
 
 class ModelCheckpoint(_MonitorCallback):
@@ -847,9 +847,10 @@ class ModelCheckpoint(_MonitorCallback):
     ``"ckpt-{epoch:02d}-{val_loss:.2f}.keras"``.
 
     Args:
-        filepath: where to save. Full models must end in ``.keras``; with
-            ``save_weights_only=True`` it must end in ``.weights.npz`` or ``.weights.h5``
-            (minidl writes NPZ content under both names). Missing directories are made.
+        filepath: where to save. Full models end in ``.keras`` (or ``.h5``/``.hdf5``,
+            Keras 2's HDF5 layout); with ``save_weights_only=True`` it ends in
+            ``.weights.npz`` or in ``.h5``/``.hdf5`` (``.weights.h5`` included: HDF5).
+            Missing directories are made.
         monitor: the logs key compared when ``save_best_only=True``.
         verbose: 0 (silent) or 1 (print a message at each save).
         save_best_only: save only when ``monitor`` improves on the best value so far (a
@@ -890,19 +891,21 @@ class ModelCheckpoint(_MonitorCallback):
         self._last_batch_seen = 0
 
     def _check_suffix(self):
-        """Enforce Keras 3's file-name rule: ``.keras`` models, ``.weights.*`` weights."""
+        """Keras's file-name rule: ``.keras`` (or Keras 2's ``.h5``) models, weights in
+        ``.weights.npz`` or HDF5; a ``.weights.*`` name is never a full model."""
+        weights_name = ".weights." in self.filepath
         if self.save_weights_only:
             if not self.filepath.endswith(_WEIGHTS_SUFFIXES):
                 raise ValueError(
                     "ModelCheckpoint: with save_weights_only=True the filepath must end in "
-                    "'.weights.npz' or '.weights.h5' (minidl writes NPZ content in both "
-                    f"cases). Received: filepath={self.filepath!r}")
-        elif not self.filepath.endswith(_FULL_MODEL_SUFFIXES):
+                    "'.weights.npz', '.h5' or '.hdf5'. Received: "
+                    f"filepath={self.filepath!r}")
+        elif weights_name or not self.filepath.endswith(_FULL_MODEL_SUFFIXES):
             hint = (" (this is a weights file name: pass save_weights_only=True)"
-                    if self.filepath.endswith(_WEIGHTS_SUFFIXES) else "")
+                    if weights_name else "")
             raise ValueError(
-                "ModelCheckpoint: the filepath must end in '.keras' (the model format) to save "
-                "full models, or in '.weights.npz' / '.weights.h5' together with "
+                "ModelCheckpoint: the filepath must end in '.keras' (or '.h5'/'.hdf5') to "
+                "save full models, or in '.weights.npz' / '.h5' together with "
                 f"save_weights_only=True{hint}. Received: filepath={self.filepath!r}")
 
     def on_epoch_begin(self, epoch, logs=None):

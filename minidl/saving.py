@@ -30,13 +30,14 @@ import zlib
 
 import numpy as np
 
-from minidl import _version, losses, optimizers
+from minidl import _version, hdf5, losses, optimizers
 from minidl.io_utils import atomic_write, open_regular_file
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.weights.npz"
 OPTIMIZER_NAME = "optimizer.npz"
-_WEIGHTS_SUFFIXES = (".weights.npz", ".weights.h5")
+_MODEL_SUFFIXES = (".keras",) + hdf5.HDF5_SUFFIXES
+_WEIGHTS_SUFFIXES = (".weights.npz",) + hdf5.HDF5_SUFFIXES
 
 # Limits of the readers (docs/guide/saving.rst lists them).
 MAX_CONFIG_BYTES = 4 << 20     # config.json, uncompressed
@@ -96,10 +97,15 @@ def _saved_loss(spec):
 
 
 def save_model(model, filepath, overwrite=True):
-    """Write ``model`` to a ``.keras`` zip file (config, weights, optimizer state)."""
-    path = _check_target(filepath, (".keras",), "save", overwrite)
+    """Write ``model`` to a ``.keras`` zip file (config, weights, optimizer state), or to
+    an ``.h5``/``.hdf5`` file in Keras 2's layout (:mod:`minidl.hdf5`)."""
+    path = _check_target(filepath, _MODEL_SUFFIXES, "save", overwrite)
     if not model.built:
         raise ValueError(f"save: the model '{model.name}' is not built yet")
+    if path.endswith(hdf5.HDF5_SUFFIXES):
+        model_config = {"class_name": type(model).__name__, "config": model.get_config()}
+        hdf5.save_model(model, path, model_config, _compile_config(model))
+        return
     config = {"class_name": type(model).__name__, "config": model.get_config(),
               "compile_config": _compile_config(model),
               "minidl_version": _version.__version__}
@@ -397,9 +403,8 @@ def _optimizer_shapes(model):
     return shapes_for_count
 
 
-def _restore_compile(model, compile_config, archive):
-    """Compile ``model`` as saved and restore its optimizer's state (all checked first)."""
-    where, path = archive.where, archive.path
+def _compile_from(model, compile_config, where, path):
+    """Compile ``model`` with a saved compile config (a bad one makes the file corrupt)."""
     try:
         extra = {"loss_weights": compile_config["loss_weights"]} \
             if "loss_weights" in compile_config else {}
@@ -409,6 +414,12 @@ def _restore_compile(model, compile_config, archive):
     except _CONTENT_ERRORS as exc:
         raise CorruptFileError(f"{where}: the compile config in {path!r} is invalid "
                                f"({type(exc).__name__}: {exc})") from None
+
+
+def _restore_compile(model, compile_config, archive):
+    """Compile ``model`` as saved and restore its optimizer's state (all checked first)."""
+    where, path = archive.where, archive.path
+    _compile_from(model, compile_config, where, path)
     if OPTIMIZER_NAME not in archive.names:
         return
     try:
@@ -448,6 +459,8 @@ def load_model(filepath, custom_objects=None, compile=True):
         FileNotFoundError: there is no such file.
     """
     path = os.fspath(filepath)
+    if hdf5.is_hdf5(path, CorruptFileError, "load_model"):
+        return _load_model_h5(path, custom_objects, compile)
     with _ModelArchive(path, "load_model") as archive:
         config = archive.config()
         model = _model_from_config(config, custom_objects, "load_model", path)
@@ -465,9 +478,56 @@ def load_model(filepath, custom_objects=None, compile=True):
     return model
 
 
+def _load_model_h5(path, custom_objects, compile):
+    """``load_model`` of an HDF5 file (Keras 2 layout; see :mod:`minidl.hdf5`)."""
+    where = "load_model"
+    with hdf5.Reader(path, where, CorruptFileError, MAX_CONFIG_BYTES) as reader:
+        config = reader.json_attribute("model_config")
+        if not isinstance(config, dict) or config.get("class_name") not in _MODEL_CLASSES \
+                or not isinstance(config.get("config"), dict):
+            raise reader.corrupt(f"holds no model config of a class minidl knows "
+                                 f"({', '.join(sorted(_MODEL_CLASSES))})")
+        model = _model_from_config(config, custom_objects, where, path)
+        try:
+            arrays = reader.weights(model)
+        except ValueError as exc:
+            if isinstance(exc, CorruptFileError):
+                raise
+            raise CorruptFileError(f"{exc} ({path!r} contradicts its own config)") from None
+        training = reader.json_attribute("training_config")
+        optimizer_arrays = None
+        if compile and isinstance(training, dict):
+            _compile_from(model, _keras2_compile_config(training), where, path)
+            optimizer_arrays = reader.optimizer_state(_optimizer_shapes(model)(None))
+    _assign_loaded(model, arrays, where, path)
+    if optimizer_arrays:
+        try:
+            model.optimizer.set_state({"iterations": optimizer_arrays[0],
+                                       "slots": optimizer_arrays[1:]}, model.trainable_weights)
+        except (TypeError, ValueError) as exc:
+            raise CorruptFileError(f"{where}: the optimizer state in {path!r} does not fit "
+                                   f"its optimizer ({exc})") from None
+    return model
+
+
+def _keras2_compile_config(training):
+    """Keras 2's ``training_config`` (optimizer_config, loss, metrics) in the form of
+    minidl's compile config (minidl's own files already are)."""
+    if "optimizer" in training:
+        return training
+    return {"optimizer": training.get("optimizer_config"), "loss": training.get("loss"),
+            "metrics": training.get("metrics"),
+            **({"loss_weights": training["loss_weights"]}
+               if training.get("loss_weights") is not None else {})}
+
+
 def save_weights(model, filepath, overwrite=True):
-    """Write the model's weights to an NPZ file (``.weights.npz`` or ``.weights.h5``)."""
+    """Write the model's weights to an NPZ file (``.weights.npz``) or to an HDF5 file
+    (``.h5``, ``.hdf5``, ``.weights.h5``) in Keras 2's layout."""
     path = _check_target(filepath, _WEIGHTS_SUFFIXES, "save_weights", overwrite)
+    if path.endswith(hdf5.HDF5_SUFFIXES):
+        hdf5.save_weights(model, path)
+        return
     with atomic_write(path, "wb") as f:
         f.write(_npz_bytes(model.get_weights()))
 
@@ -489,6 +549,9 @@ def load_weights(model, filepath):
     if path.endswith(".keras"):
         with _ModelArchive(path, "load_weights") as archive:
             arrays = archive.arrays(WEIGHTS_NAME, lambda count: shapes, "weight")
+    elif hdf5.is_hdf5(path, CorruptFileError, "load_weights"):
+        with hdf5.Reader(path, "load_weights", CorruptFileError, MAX_CONFIG_BYTES) as reader:
+            arrays = reader.weights(model)
     else:
         stream, size = open_regular_file(path, CorruptFileError, "load_weights")
         with stream, _ArrayArchive(stream, size, "load_weights", repr(path)) as archive:

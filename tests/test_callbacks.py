@@ -438,10 +438,10 @@ def test_checkpoint_save_best_only_without_the_monitor_warns_and_saves(tmp_path)
 
 def test_checkpoint_bad_arguments(tmp_path):
     with pytest.raises(ValueError, match="must end in '.keras'.*Received: filepath="):
-        cb.ModelCheckpoint(tmp_path / "model.h5")
+        cb.ModelCheckpoint(tmp_path / "model.npz")
     with pytest.raises(ValueError, match="pass save_weights_only=True"):
         cb.ModelCheckpoint(tmp_path / "model.weights.h5")
-    with pytest.raises(ValueError, match="must end in '.weights.npz' or '.weights.h5'"):
+    with pytest.raises(ValueError, match="must end in '.weights.npz', '.h5' or '.hdf5'"):
         cb.ModelCheckpoint(tmp_path / "model.keras", save_weights_only=True)
     with pytest.raises(ValueError, match="'save_freq' must be 'epoch' or a positive integer"):
         cb.ModelCheckpoint(tmp_path / "m.keras", save_freq="batch")

@@ -2,6 +2,8 @@
 (global too), Flatten, Reshape, Permute, padding, cropping and upsampling, Activation, ReLU,
 Softmax, Dropout and SpatialDropout2D, Rescaling and Resizing, the merge layers (Add,
 Concatenate, ...) and Input."""
+import inspect
+
 from minidl.layers.base import Layer
 from minidl.layers.convolutional import Conv2D, Conv2DTranspose
 from minidl.layers.core import (Activation, Dense, Dropout, Flatten, Input, InputLayer, ReLU,
@@ -50,7 +52,34 @@ def deserialize(config, custom_objects=None):
     if cls is None:
         raise ValueError(f"layers.deserialize: unknown layer class "
                          f"{config['class_name']!r}; pass it in custom_objects")
-    return cls.from_config(dict(config.get("config", {})))
+    return cls.from_config(_without_keras_defaults(cls, dict(config.get("config", {}))))
+
+
+# Keras arguments minidl's layers do not take, at the values that mean "not used"; a
+# config written by Keras carries them (a regularizer of None, sparse=False, ...).
+_KERAS_ONLY_DEFAULTS = {
+    "kernel_regularizer": None, "bias_regularizer": None, "activity_regularizer": None,
+    "kernel_constraint": None, "bias_constraint": None, "beta_regularizer": None,
+    "gamma_regularizer": None, "beta_constraint": None, "gamma_constraint": None,
+    "sparse": False, "ragged": False, "groups": 1, "renorm": False, "renorm_clipping": None,
+    "renorm_momentum": 0.99, "fused": None, "virtual_batch_size": None, "adjustment": None,
+    "synchronized": False, "data_format": "channels_last", "dilation_rate": [1, 1],
+}
+
+
+def _without_keras_defaults(cls, config):
+    """``config`` without the Keras-only arguments ``cls`` does not take when they hold
+    their "not used" value; any other value is kept, so that the constructor names it."""
+    accepted = set()
+    for klass in cls.__mro__:
+        if "__init__" in vars(klass):
+            accepted |= set(inspect.signature(klass.__init__).parameters)
+    for key, unused in _KERAS_ONLY_DEFAULTS.items():
+        value = config.get(key, object())
+        if key not in accepted and (value == unused or (isinstance(unused, list) and
+                                                        value == tuple(unused))):
+            del config[key]
+    return config
 
 
 def get(identifier):

@@ -19,9 +19,10 @@ class InputLayer(Layer):
     def __init__(self, shape=None, batch_size=None, name=None, dtype=None, **kwargs):
         if shape is None and "input_shape" in kwargs:
             shape = kwargs.pop("input_shape")
-        if "batch_shape" in kwargs:
-            batch_shape = _shape_tuple(kwargs.pop("batch_shape"), "InputLayer", "batch_shape")
-            shape, batch_size = batch_shape[1:], batch_shape[0]
+        for key in ("batch_shape", "batch_input_shape"):  # Keras 3's name, then Keras 2's
+            if key in kwargs:
+                batch_shape = _shape_tuple(kwargs.pop(key), "InputLayer", key)
+                shape, batch_size = batch_shape[1:], batch_shape[0]
         if shape is None:
             raise ValueError("InputLayer: argument 'shape' is required")
         super().__init__(name=name, dtype=dtype, input_shape=shape, batch_size=batch_size,

@@ -708,13 +708,15 @@ class Sequential:
         return model
 
     def save(self, filepath, overwrite=True):
-        """Save config, weights and optimizer state to one ``.keras`` zip file,
-        atomically (see :func:`minidl.saving.save_model`)."""
+        """Save config, weights and optimizer state to one ``.keras`` zip file (or an
+        ``.h5``/``.hdf5`` file, Keras 2's layout), atomically (see
+        :func:`minidl.saving.save_model`)."""
         with self._state_lock:
             saving.save_model(self, filepath, overwrite=overwrite)
 
     def save_weights(self, filepath, overwrite=True):
-        """Save the weights to a ``.weights.npz`` (or ``.weights.h5``-named) NPZ file."""
+        """Save the weights to a ``.weights.npz`` file, or to an ``.h5``/``.hdf5`` file in
+        Keras 2's layout (see :mod:`minidl.hdf5`)."""
         with self._state_lock:
             saving.save_weights(self, filepath, overwrite=overwrite)
 
