@@ -381,6 +381,37 @@ def register_model_class(cls):
     return cls
 
 
+def model_from_json(json_string, custom_objects=None):
+    """A new model (fresh weights) from ``model.to_json()``'s string, as
+    ``keras.models.model_from_json``.
+
+    Args:
+        json_string: the JSON text.
+        custom_objects: optional dict of custom layer classes by name.
+    """
+    try:
+        config = json.loads(json_string)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise ValueError(f"model_from_json: the argument is not valid JSON ({exc})") from None
+    if not isinstance(config, dict) or config.get("class_name") not in _MODEL_CLASSES or \
+            not isinstance(config.get("config"), dict):
+        raise ValueError(f"model_from_json: expected the JSON of a model of a class minidl "
+                         f"knows ({', '.join(sorted(_MODEL_CLASSES))})")
+    return _MODEL_CLASSES[config["class_name"]].from_config(config["config"],
+                                                           custom_objects=custom_objects)
+
+
+def clone_model(model, custom_objects=None):
+    """A new model with the same architecture and new, freshly initialised weights (as
+    ``keras.models.clone_model``); copy weights with ``set_weights`` if wanted.
+
+    Args:
+        model: the model to clone.
+        custom_objects: optional dict of custom layer classes by name.
+    """
+    return model_from_json(model.to_json(), custom_objects=custom_objects)
+
+
 def _model_from_config(config, custom_objects, where, path):
     cls = _MODEL_CLASSES[config["class_name"]]
     try:

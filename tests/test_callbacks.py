@@ -669,3 +669,44 @@ def test_lambda_callback():
         cb.LambdaCallback(on_epoch_finish=print)
     with pytest.raises(TypeError, match="argument 'on_epoch_end' must be callable"):
         cb.LambdaCallback(on_epoch_end=3)
+
+
+def test_evaluate_predict_and_fit_validation_call_their_hooks():
+    """Keras 3: evaluate and predict call the callbacks they are given; fit's validation
+    fires on_test_* on fit's callbacks; on_train_end gets the last epoch's logs."""
+    import minidl
+    from minidl import layers, models
+
+    class Recorder(cb.Callback):
+        def __init__(self):
+            super().__init__()
+            self.calls = []
+
+        def __getattribute__(self, name):
+            if name.startswith("on_"):
+                return lambda *args: self.calls.append((name, args[-1] and sorted(args[-1])))
+            return super().__getattribute__(name)
+
+    model = models.Sequential([minidl.Input((3,)), layers.Dense(2, activation="softmax")])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    x, y = np.random.default_rng(0).random((8, 3)), np.array([0, 1] * 4)
+    recorder = Recorder()
+    model.evaluate(x, y, batch_size=4, verbose=0, callbacks=[recorder])
+    assert [c[0] for c in recorder.calls] == ["on_test_begin", "on_test_batch_begin",
+                                              "on_test_batch_end", "on_test_batch_begin",
+                                              "on_test_batch_end", "on_test_end"]
+    assert recorder.calls[-1][1] == ["accuracy", "loss"]
+    recorder.calls.clear()
+    model.predict(x, batch_size=8, verbose=0, callbacks=[recorder])
+    assert [c[0] for c in recorder.calls] == ["on_predict_begin", "on_predict_batch_begin",
+                                              "on_predict_batch_end", "on_predict_end"]
+    assert recorder.calls[2][1] == ["outputs"]
+    recorder.calls.clear()
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0, validation_data=(x, y),
+              callbacks=[recorder])
+    names = [c[0] for c in recorder.calls]
+    assert names.index("on_test_begin") < names.index("on_test_end") < \
+        names.index("on_epoch_end")
+    assert recorder.calls[-1] == ("on_train_end",
+                                  ["accuracy", "loss", "val_accuracy", "val_loss"])

@@ -230,7 +230,7 @@ def test_bad_model_usage():
     with pytest.raises(RuntimeError, match="compile"):
         model.fit(np.zeros((4, 2)), np.zeros(4))
     with pytest.raises(ValueError, match="not built yet"):
-        model.summary()
+        model.count_params()
     model = small_model()
     with pytest.raises(ValueError, match="same number of samples.*10.*9"):
         model.fit(np.zeros((10, 6)), np.zeros(9), verbose=0)
@@ -258,3 +258,27 @@ def test_fit_on_image_data_generator_flow():
     history = model.fit(flow, steps_per_epoch=3, epochs=2, verbose=0, validation_data=(x, y))
     assert set(history.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
     assert model.optimizer.iterations == 6
+
+
+def test_architecture_api_json_clone_and_shapes(capsys):
+    """Keras's model_from_json, clone_model, input/output_shape and an unbuilt summary."""
+    unbuilt = models.Sequential([layers.Dense(3), layers.Dense(2)])
+    unbuilt.summary()
+    assert "0 (unbuilt)" in capsys.readouterr().out
+    with pytest.raises(AttributeError, match="input shape"):
+        unbuilt.input_shape
+    model = models.Sequential([minidl.Input((4,)), layers.Dense(3, activation="tanh"),
+                               layers.Dense(2)])
+    assert model.input_shape == (None, 4) and model.output_shape == (None, 2)
+    text = model.to_json(indent=1)
+    twin = models.model_from_json(text)
+    assert [type(l).__name__ for l in twin.layers] == ["Dense", "Dense"] and twin.built
+    assert not all(np.array_equal(a, b) for a, b in zip(twin.get_weights(),
+                                                         model.get_weights()))
+    twin.set_weights(model.get_weights())
+    x = np.random.default_rng(0).random((5, 4)).astype(np.float32)
+    np.testing.assert_array_equal(twin.predict(x, verbose=0), model.predict(x, verbose=0))
+    clone = models.clone_model(model)
+    assert clone is not model and clone.to_json() == model.to_json()
+    with pytest.raises(ValueError, match="model_from_json"):
+        models.model_from_json('{"class_name": "Nope", "config": {}}')

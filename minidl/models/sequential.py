@@ -2,6 +2,7 @@
 import contextlib
 import copy
 import functools
+import json
 import signal
 import threading
 import warnings
@@ -201,6 +202,32 @@ class Sequential:
         if not self.built:
             self.build((None,) + tuple(np.shape(x)[1:]))
 
+    @property
+    def input_shape(self):
+        """The shape of the model's input, batch axis included (built models)."""
+        shape = self._build_input_shape if self.built else self._known_input_shape()
+        if shape is None:
+            raise AttributeError(f"Sequential '{self.name}' has no defined input shape yet "
+                                 f"(it is not built)")
+        return tuple(shape)
+
+    @property
+    def output_shape(self):
+        """The shape of the model's output, batch axis included (built models)."""
+        if not self.built or not self._layers:
+            raise AttributeError(f"Sequential '{self.name}' has no defined output shape yet "
+                                 f"(it is not built)")
+        return tuple(self._output_shapes[-1])
+
+    def to_json(self, **kwargs):
+        """The model's architecture as a JSON string (``models.model_from_json`` reads it).
+
+        Args:
+            **kwargs: passed to ``json.dumps`` (``indent=2``, say).
+        """
+        return json.dumps({"class_name": type(self).__name__, "config": self.get_config(),
+                           "backend": "minidl"}, **kwargs)
+
     # ---------------------------------------------------------------- weights
     @property
     def trainable(self):
@@ -249,10 +276,14 @@ class Sequential:
 
     # ---------------------------------------------------------------- summary
     def summary(self, line_length=None, positions=None, print_fn=None):
-        """Print the Keras-format table of layers, output shapes and parameter counts."""
+        """Print the Keras-format table of layers, output shapes and parameter counts
+        (an unbuilt model, as in Keras 3: output shapes "?" and "0 (unbuilt)" params)."""
         if not self.built:
-            raise ValueError(f"Sequential '{self.name}': the model is not built yet; give "
-                             f"it an input shape or call build() before summary()")
+            rows = [(f"{layer.name} ({type(layer).__name__})", "?", "0 (unbuilt)")
+                    for layer in self._layers]
+            for line in summary_lines(self.name, rows, 0, 0):
+                (print_fn or print)(line)
+            return
         rows = []
         for layer, shape in zip(self._layers, self._output_shapes):
             shape_text = "(" + ", ".join("None" if d is None else str(d) for d in shape) + \
@@ -293,6 +324,15 @@ class Sequential:
             raise RuntimeError(f"{where}: model '{self.name}' is training on the GPU in "
                                f"another thread; on the GPU, predict and evaluate wait for "
                                f"fit to end")
+
+    def _callback_list(self, callbacks, steps, verbose):
+        """The callbacks evaluate or predict calls: fit's own list as it is (its
+        validation fires their on_test_* hooks), else a new list with this call's
+        parameters."""
+        if isinstance(callbacks, callbacks_module.CallbackList):
+            return callbacks
+        return callbacks_module.CallbackList(
+            callbacks, model=self, params={"steps": steps, "verbose": _verbosity(verbose)})
 
     def _fresh_metrics(self):
         """Copies of the compiled metrics, reset: evaluate's own, so that an evaluation
@@ -505,7 +545,7 @@ class Sequential:
                 callback_list.on_epoch_begin(epoch)
                 progbar = self._progbar(train.steps, verbose, epoch, epochs,
                                         self._logged_names())
-                logs, steps_done = {}, 0
+                logs, steps_done = {}, 0  # the epoch's logs (the last ones go to train_end)
                 for step, (xb, yb) in enumerate(train.epoch()):
                     callback_list.on_train_batch_begin(step)
                     self._ensure_built(xb)
@@ -525,7 +565,7 @@ class Sequential:
                 if validation_data is not None and not guard.interrupted and \
                         (epoch + 1) % validation_freq == 0:
                     logs.update(self._validate(validation_data, validation_batch_size or
-                                               batch_size, validation_steps))
+                                               batch_size, validation_steps, callback_list))
                 if progbar is not None:
                     progbar.update(steps_done, list(logs.items()), finalize=True)
                 callback_list.on_epoch_end(epoch, logs)
@@ -534,7 +574,7 @@ class Sequential:
                     break
                 if self.stop_training:
                     break
-        callback_list.on_train_end()
+        callback_list.on_train_end(dict(logs) if steps_done else {})
         return self.history
 
     def fit_generator(self, generator, steps_per_epoch=None, epochs=1, verbose=1,
@@ -568,7 +608,7 @@ class Sequential:
         take = data_adapter.take
         return take(x, train), take(y, train), (take(x, held_out), take(y, held_out))
 
-    def _validate(self, validation_data, batch_size, steps):
+    def _validate(self, validation_data, batch_size, steps, callback_list):
         if data_adapter.is_batch_source(validation_data):
             vx, vy = validation_data, None
         elif isinstance(validation_data, (tuple, list)) and len(validation_data) in (2, 3):
@@ -576,7 +616,7 @@ class Sequential:
         else:
             raise ValueError("fit: validation_data must be (x_val, y_val) or a generator")
         results = self.evaluate(vx, vy, batch_size=batch_size, steps=steps, verbose=0,
-                                return_dict=True)
+                                return_dict=True, callbacks=callback_list)
         return {"val_" + key: value for key, value in results.items()}
 
     @staticmethod
@@ -606,16 +646,23 @@ class Sequential:
         self._reset_metrics(loss_tracker, metrics)
         progbar = Progbar(batches.steps, verbose=_verbosity(verbose),
                           stateful_metrics=self._logged_names()) if _verbosity(verbose) else None
+        hooks = self._callback_list(callbacks, batches.steps, verbose)
+        hooks.on_test_begin()
         for step, (xb, yb) in enumerate(batches.epoch()):
             if yb is None:
                 raise ValueError("evaluate: targets (y) are required")
+            hooks.on_test_batch_begin(step)
             out = self._forward(xb, training=False)
             per_sample, _, _ = self._loss_and_output_gradient(yb, out)
             self._update_metrics(loss_tracker, per_sample, yb, out, metrics)
+            # read out (a copy from the GPU there) only when someone looks
+            batch_logs = self._metric_logs(loss_tracker, "", metrics) \
+                if hooks.callbacks or progbar is not None else {}
+            hooks.on_test_batch_end(step, batch_logs)
             if progbar is not None:
-                progbar.update(step + 1, list(self._metric_logs(loss_tracker, "",
-                                                                metrics).items()))
+                progbar.update(step + 1, list(batch_logs.items()))
         logs = self._metric_logs(loss_tracker, "", metrics)
+        hooks.on_test_end(dict(logs))
         if return_dict:
             return logs
         values = list(logs.values())
@@ -630,11 +677,16 @@ class Sequential:
         outputs = []
         progbar = Progbar(batches.steps, verbose=_verbosity(verbose)) \
             if _verbosity(verbose) else None
+        hooks = self._callback_list(callbacks, batches.steps, verbose)
+        hooks.on_predict_begin()
         for step, (xb, _) in enumerate(batches.epoch()):
+            hooks.on_predict_batch_begin(step)
             out = self._forward(xb, training=False)
             outputs.append(out.to_numpy() if self._runner is not None else out)
+            hooks.on_predict_batch_end(step, {"outputs": outputs[-1]})
             if progbar is not None:
                 progbar.update(step + 1)
+        hooks.on_predict_end()
         if not outputs:
             raise ValueError("predict: no batch was produced")
         if isinstance(outputs[0], list):  # several outputs: one array each

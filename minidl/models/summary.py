@@ -28,7 +28,8 @@ def summary_lines(model_name, rows, total, trainable, bytes_per_param=4):
 
     Args:
         model_name: the model's name.
-        rows: ``(layer name (type), output shape string, param count)`` per layer, or
+        rows: ``(layer name (type), output shape string, param count or text)`` per
+            layer, or
             with a fourth item, the names of the layers it reads (functional models:
             Keras's "Connected to" column).
         total: number of parameters.
@@ -38,7 +39,8 @@ def summary_lines(model_name, rows, total, trainable, bytes_per_param=4):
     connected = bool(rows) and len(rows[0]) == 4
     header = ("Layer (type)", "Output Shape", "Param #") + \
         (("Connected to",) if connected else ())
-    cells = [(row[0], row[1], f"{row[2]:,}") + tuple(row[3:]) for row in rows]
+    cells = [(row[0], row[1], row[2] if isinstance(row[2], str) else f"{row[2]:,}") +
+             tuple(row[3:]) for row in rows]
     widths = [max([len(header[i])] + [len(c[i]) for c in cells] + [w])
               for i, w in enumerate((31, 22, 13, 20)[:len(header)])]
     lines = [f'Model: "{model_name}"',
