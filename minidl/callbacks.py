@@ -33,7 +33,7 @@ import warnings
 
 import numpy as np
 
-from minidl import ops
+from minidl import distribute, ops
 
 __all__ = [
     "CSVLogger",
@@ -1244,11 +1244,15 @@ class CSVLogger(Callback):
         self.keys = None
 
     def on_train_begin(self, logs=None):
-        """Open the file."""
-        self._open()
+        """Open the file (rank 0 only, under data parallelism)."""
+        if distribute.is_root():
+            self._open()
 
     def on_epoch_end(self, epoch, logs=None):
-        """Write one row (and the header before the first)."""
+        """Write one row (and the header before the first); other ranks than 0 write
+        nothing (they log the same values)."""
+        if not distribute.is_root():
+            return
         logs = logs or {}
         if self.csv_file is None or self.csv_file.closed:
             self._open()

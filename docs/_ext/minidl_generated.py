@@ -193,6 +193,38 @@ def render_performance(repo):
     return "\n".join(lines) + "\n"
 
 
+def render_distributed(repo):
+    """The rst of ``docs/performance/distributed.json`` (benchmarks/distributed.py): the
+    measured steps, then the modelled scaling per network."""
+    path = repo / "docs" / "performance" / "distributed.json"
+    data = _load_json(path) if path.is_file() else None
+    if not isinstance(data, dict) or not isinstance(data.get("results"), list):
+        return (".. note::\n\n   No distributed benchmark yet: run ``python -m "
+                "benchmarks.distributed --json docs/performance/distributed.json``.\n")
+    load = data.get("load_average") or [None]
+    lines = ["Command::", "", f"   {data.get('command', '(not recorded)')}", "",
+             f"Load average {_number(load[0])} at the start; the networks of the model: " +
+             "; ".join(f"{name}: latency {1e6 * alpha:.0f} µs, bandwidth "
+                       f"{bandwidth / 1e9:.1f} GB/s" for name, (alpha, bandwidth)
+                       in data.get("networks", {}).items()) + ".", ""]
+    rows = [[r.get("model"), r.get("global_batch"), _number(r.get("gradient_bytes", 0) / 1e6),
+             _number(r.get("one_process_2_threads_step_ms")),
+             _number(r.get("two_ranks_step_ms")), f"{r.get('two_ranks_vs_one_process', 0):.2f}x",
+             _number(r.get("two_ranks_allreduce_ms")),
+             f"{100 * r.get('allreduce_share', 0):.1f}%"] for r in data["results"]]
+    lines += list_table(["model", "global batch", "gradients (MB)", "1 process, 2 threads (ms)",
+                         "2 ranks x 1 thread (ms)", "speed ratio", "allreduce (ms)",
+                         "allreduce share"], rows, title="Measured on this machine")
+    for r in data["results"]:
+        for network, table in (r.get("tables") or {}).items():
+            lines += list_table(
+                ["ranks", "allreduce (ms)", "weak-scaling efficiency", "strong-scaling speed-up"],
+                [[t["ranks"], _number(t["allreduce_ms"]), f"{100 * t['weak_efficiency']:.0f}%",
+                  f"{t['strong_speedup']:.1f}x"] for t in table],
+                title=f"Model: {r.get('model')} on {network}")
+    return "\n".join(lines) + "\n"
+
+
 # ---------------------------------------------------------------- README commands
 
 
@@ -231,6 +263,7 @@ def generate(app):
     repo = docs.parent
     out = docs / "_generated"
     _write_if_changed(out / "performance.rst", render_performance(repo))
+    _write_if_changed(out / "distributed.rst", render_distributed(repo))
     for marker in ("example-command", "test-command"):
         _write_if_changed(out / f"readme_{marker.replace('-', '_')}.rst",
                           render_readme_command(repo, marker))

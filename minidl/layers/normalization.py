@@ -1,7 +1,8 @@
 """BatchNormalization with Keras 3 semantics."""
 import numbers
 
-from minidl import initializers, ops
+from minidl import distribute, initializers, ops
+from minidl.distribute import batchnorm as sync_batchnorm
 from minidl.layers.base import Layer
 
 
@@ -99,7 +100,11 @@ class BatchNormalization(Layer):
     def call(self, inputs, training=False):
         """Batch statistics when training (and trainable), else moving statistics."""
         gamma, beta = self._value(self.gamma), self._value(self.beta)
-        if training and self.trainable:
+        synchronized = distribute.active()
+        if training and self.trainable and synchronized is not None and \
+                synchronized.sync_batchnorm:
+            y, self._cache = sync_batchnorm.forward(self, inputs, synchronized)
+        elif training and self.trainable:
             y, mean, var = ops.batch_norm_train(
                 inputs, gamma, beta, self.moving_mean.value, self.moving_variance.value,
                 momentum=self.momentum, epsilon=self.epsilon, axis=self.axis)
@@ -115,7 +120,10 @@ class BatchNormalization(Layer):
         """Input gradient; gamma/beta gradients into ``.grad``."""
         x = self._need_cache("x")
         gamma = self._value(self.gamma)
-        if self._cache["training"]:
+        if self._cache.get("synchronized"):
+            dx, dgamma, dbeta = sync_batchnorm.backward(self, dy, self._cache,
+                                                        distribute.active())
+        elif self._cache["training"]:
             dx, dgamma, dbeta = ops.batch_norm_train_backward(
                 dy, x, self._cache["mean"], self._cache["var"], gamma,
                 epsilon=self.epsilon, axis=self.axis)

@@ -9,7 +9,7 @@ import warnings
 
 import numpy as np
 
-from minidl import backend, losses, metrics as metrics_module, optimizers, saving
+from minidl import backend, distribute, losses, metrics as metrics_module, optimizers, saving
 from minidl import callbacks as callbacks_module
 from minidl._interrupts import interrupts_deferred
 from minidl.layers import InputLayer, Layer
@@ -45,6 +45,24 @@ class _InterruptGuard:
         if self._previous is not None:
             signal.signal(signal.SIGINT, self._previous)
         return False
+
+
+@contextlib.contextmanager
+def _no_distribution():
+    """Run one rank's share of a sharded call as a single process would."""
+    current = distribute.distribution()
+    distribute.set_distribution(None)
+    try:
+        yield
+    finally:
+        distribute.set_distribution(current)
+
+
+def _scaled(grad, factor):
+    """The output gradient (or each output's) times ``factor``."""
+    if isinstance(grad, list):
+        return [g * factor for g in grad]
+    return grad * factor
 
 
 def _exclusive_training(method):
@@ -457,21 +475,30 @@ class Sequential:
             if grad is None:
                 break
 
-    def _train_step(self, x, y):
+    def _train_step(self, x, y, global_rows=None):
         with interrupts_deferred(), self._state_lock, self._memory:
-            return self._train_step_locked(x, y)
+            return self._train_step_locked(x, y, global_rows)
 
-    def _train_step_locked(self, x, y):
+    def _train_step_locked(self, x, y, global_rows=None):
         # the forward pass updates state that is not trained (batch-norm moving
         # statistics): a step that fails after it puts that state back, so that a failed
         # step is absent (the optimizer's update is whole or absent on its own)
         state = [(v, v.value.copy()) for v in self.weights if not v.trainable]
         generators = [(g, g.bit_generator.state) for g in self._layer_generators()]
         try:
-            out = self._forward(x, training=True)
-            per_sample, grad, from_logits = self._loss_and_output_gradient(y, out)
-            self._backward(grad, from_logits)
             variables = self.trainable_weights
+            per_sample = out = None
+            if global_rows is None or data_adapter.num_samples(x):
+                out = self._forward(x, training=True)
+                per_sample, grad, from_logits = self._loss_and_output_gradient(y, out)
+                if global_rows is not None:  # data parallel: see minidl.distribute
+                    grad = _scaled(grad, data_adapter.num_samples(x) / global_rows)
+                self._backward(grad, from_logits)
+            else:  # an empty slice of a small global batch: no gradient, same collectives
+                for variable in variables:
+                    variable.grad = None
+            if global_rows is not None:
+                distribute.active().reduce_gradients(variables)
             self.optimizer.apply_gradients([(v.grad, v) for v in variables])
         except BaseException:
             for variable, value in state:
@@ -496,10 +523,27 @@ class Sequential:
     def _metric_logs(self, loss_tracker, prefix="", metrics=None):
         if self._runner is not None:
             return self._runner.metric_logs(prefix)
+        metrics = self._resolve_metrics() if metrics is None else metrics
+        if distribute.active() is not None:
+            return self._reduced_metric_logs(loss_tracker, prefix, metrics)
         logs = {prefix + "loss": float(loss_tracker.result())}
-        for metric in self._resolve_metrics() if metrics is None else metrics:
+        for metric in metrics:
             logs[prefix + metric.name] = float(metric.result())
         return logs
+
+    def _reduced_metric_logs(self, loss_tracker, prefix, metrics):
+        """Logs of the loss and metrics over every rank: their totals and counts summed
+        (exact: the same logs on every rank)."""
+        trackers = [loss_tracker] + list(metrics)
+        for tracker in trackers:
+            if not hasattr(tracker, "total") or not hasattr(tracker, "count"):
+                raise NotImplementedError(f"metric '{tracker.name}' keeps no total and count "
+                                          f"that data-parallel training could add up")
+        sums = distribute.active().reduce_totals(
+            [value for t in trackers for value in (t.total, t.count)])
+        names = ["loss"] + [metric.name for metric in metrics]
+        return {prefix + name: float(sums[2 * i] / sums[2 * i + 1]) if sums[2 * i + 1]
+                else 0.0 for i, name in enumerate(names)}
 
     def _reset_metrics(self, loss_tracker, metrics=None):
         if self._runner is not None:
@@ -529,6 +573,10 @@ class Sequential:
                                          validation_split, validation_data, validation_steps,
                                          validation_batch_size, validation_freq, verbose)
         verbose = _verbosity(verbose)
+        parallel = distribute.active()
+        if parallel is not None:  # the same order on every rank; rank 0 prints
+            parallel.synchronize_shuffling()
+            verbose = verbose if distribute.is_root() else 0
         x, y, validation_data = self._split_validation(x, y, validation_split,
                                                        validation_data)
         train = data_adapter.make_batches(x, y, batch_size, shuffle, steps_per_epoch, "fit",
@@ -549,8 +597,16 @@ class Sequential:
                 for step, (xb, yb) in enumerate(train.epoch()):
                     callback_list.on_train_batch_begin(step)
                     self._ensure_built(xb)
-                    per_sample, out = self._train_step(xb, yb)
-                    self._update_metrics(loss_tracker, per_sample, yb, out)
+                    if parallel is not None:  # this rank's slice of the global batch
+                        if step == 0 and epoch == initial_epoch:
+                            distribute.broadcast_weights(self)
+                        rows = data_adapter.num_samples(xb)
+                        xb, yb = parallel.shard(xb), parallel.shard(yb)
+                        per_sample, out = self._train_step(xb, yb, global_rows=rows)
+                    else:
+                        per_sample, out = self._train_step(xb, yb)
+                    if per_sample is not None:
+                        self._update_metrics(loss_tracker, per_sample, yb, out)
                     # on the GPU the metrics are copied out only when someone looks
                     if self._runner is None or self._runner.logs_due(callback_list, progbar):
                         logs = self._metric_logs(loss_tracker)
@@ -558,10 +614,17 @@ class Sequential:
                     steps_done = step + 1
                     if progbar is not None:
                         progbar.update(steps_done, list(logs.items()), finalize=False)
+                    if parallel is not None:  # a Ctrl-C or a stop on any rank: on all
+                        agreed = parallel.reduce_totals([guard.interrupted,
+                                                         self.stop_training])
+                        guard.interrupted, self.stop_training = bool(agreed[0]), \
+                            bool(agreed[1])
                     if self.stop_training or guard.interrupted:
                         break
                 if self._runner is not None and steps_done:
                     logs = self._metric_logs(loss_tracker)
+                if parallel is not None and not parallel.sync_batchnorm:
+                    parallel.average_moving_statistics(self)
                 if validation_data is not None and not guard.interrupted and \
                         (epoch + 1) % validation_freq == 0:
                     logs.update(self._validate(validation_data, validation_batch_size or
@@ -640,6 +703,8 @@ class Sequential:
         data_adapter.check_verbose(verbose, "evaluate")
         data_adapter.check_targets(x, y, "evaluate")
         self._check_inference_thread("evaluate")
+        if distribute.active() is not None and not distribute.is_root():
+            verbose = 0
         batches = data_adapter.make_batches(x, y, batch_size, False, steps, "evaluate")
         loss_tracker = metrics_module.Mean(name="loss")
         metrics = self._fresh_metrics()
@@ -647,17 +712,22 @@ class Sequential:
         progbar = Progbar(batches.steps, verbose=_verbosity(verbose),
                           stateful_metrics=self._logged_names()) if _verbosity(verbose) else None
         hooks = self._callback_list(callbacks, batches.steps, verbose)
+        parallel = distribute.active()
         hooks.on_test_begin()
         for step, (xb, yb) in enumerate(batches.epoch()):
             if yb is None:
                 raise ValueError("evaluate: targets (y) are required")
             hooks.on_test_batch_begin(step)
-            out = self._forward(xb, training=False)
-            per_sample, _, _ = self._loss_and_output_gradient(yb, out)
-            self._update_metrics(loss_tracker, per_sample, yb, out, metrics)
-            # read out (a copy from the GPU there) only when someone looks
+            if parallel is not None:  # this rank's slice; the totals are summed
+                xb, yb = parallel.shard(xb), parallel.shard(yb)
+            if data_adapter.num_samples(xb):
+                out = self._forward(xb, training=False)
+                per_sample, _, _ = self._loss_and_output_gradient(yb, out)
+                self._update_metrics(loss_tracker, per_sample, yb, out, metrics)
+            # read out (a copy from the GPU there) only when someone looks; with several
+            # ranks always (a collective every rank makes)
             batch_logs = self._metric_logs(loss_tracker, "", metrics) \
-                if hooks.callbacks or progbar is not None else {}
+                if parallel is not None or hooks.callbacks or progbar is not None else {}
             hooks.on_test_batch_end(step, batch_logs)
             if progbar is not None:
                 progbar.update(step + 1, list(batch_logs.items()))
@@ -673,6 +743,9 @@ class Sequential:
         (``steps`` caps the number of batches: no sample is predicted twice)."""
         data_adapter.check_verbose(verbose, "predict")
         self._check_inference_thread("predict")
+        parallel = distribute.active()
+        if parallel is not None:  # each rank its contiguous share, gathered in order
+            return self._predict_sharded(parallel, x, batch_size, verbose, steps, callbacks)
         batches = data_adapter.make_batches(x, None, batch_size, False, steps, "predict")
         outputs = []
         progbar = Progbar(batches.steps, verbose=_verbosity(verbose)) \
@@ -692,6 +765,24 @@ class Sequential:
         if isinstance(outputs[0], list):  # several outputs: one array each
             return [np.concatenate(parts, axis=0) for parts in zip(*outputs)]
         return np.concatenate(outputs, axis=0)
+
+    def _predict_sharded(self, parallel, x, batch_size, verbose, steps, callbacks):
+        """``predict`` over several ranks: this rank's rows, then every rank's, in order."""
+        if data_adapter.is_batch_source(x) or data_adapter.is_structure(x) or \
+                steps is not None:
+            raise NotImplementedError("predict under DataParallel takes one array and no "
+                                      "steps (generators and several inputs: predict "
+                                      "without the distribution)")
+        x, _ = data_adapter.check_arrays(x, None, "predict")
+        self._ensure_built(x[:1])
+        local = parallel.shard(x)
+        if len(local):
+            with _no_distribution():
+                out = self.predict(local, batch_size=batch_size, callbacks=callbacks,
+                                   verbose=verbose if distribute.is_root() else 0)
+        else:
+            out = np.empty((0,) + tuple(self._output_shapes[-1][1:]), dtype=np.float32)
+        return parallel.gather_rows(out)
 
     @_exclusive_training
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None,
@@ -762,13 +853,18 @@ class Sequential:
     def save(self, filepath, overwrite=True):
         """Save config, weights and optimizer state to one ``.keras`` zip file (or an
         ``.h5``/``.hdf5`` file, Keras 2's layout), atomically (see
-        :func:`minidl.saving.save_model`)."""
+        :func:`minidl.saving.save_model`). Under data parallelism only rank 0 writes."""
+        if distribute.active() is not None and not distribute.is_root():
+            return
         with self._state_lock:
             saving.save_model(self, filepath, overwrite=overwrite)
 
     def save_weights(self, filepath, overwrite=True):
         """Save the weights to a ``.weights.npz`` file, or to an ``.h5``/``.hdf5`` file in
-        Keras 2's layout (see :mod:`minidl.hdf5`)."""
+        Keras 2's layout (see :mod:`minidl.hdf5`). Under data parallelism only rank 0
+        writes."""
+        if distribute.active() is not None and not distribute.is_root():
+            return
         with self._state_lock:
             saving.save_weights(self, filepath, overwrite=overwrite)
 
