@@ -10,7 +10,6 @@ spent inside the callback's hooks, timed in the run, as a share of the step with
 Run from the repository root:
     python -m benchmarks.layer_statistics [--threads 2] [--steps 20] [--repeats 9]
 """
-import argparse
 import os
 import sys
 
@@ -35,12 +34,8 @@ def time_hooks(callback):
 
 def main(argv=None):
     """Measure and print the overhead table."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--steps", type=int, default=20, help="training steps per sample")
-    parser.add_argument("--repeats", type=int, default=9, help="interleaved samples per side")
-    args = parser.parse_args(argv)
-    os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
+    from benchmarks.timing import step_arguments
+    args = step_arguments(__doc__.splitlines()[0], 2, 20, 9, argv)
     import numpy as np
     import minidl
     from benchmarks.models import MODELS, batch, minidl_model

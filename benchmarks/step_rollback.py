@@ -8,7 +8,6 @@ update loop that takes none, in interleaved samples, and prints the medians.
 Run from the repository root:
     python -m benchmarks.step_rollback [--threads 1] [--steps 10] [--repeats 15]
 """
-import argparse
 import os
 import sys
 
@@ -34,12 +33,8 @@ def _mlp():
 
 def main(argv=None):
     """Measure and print the table."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--steps", type=int, default=10, help="training steps per sample")
-    parser.add_argument("--repeats", type=int, default=15, help="interleaved samples per side")
-    args = parser.parse_args(argv)
-    os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
+    from benchmarks.timing import step_arguments
+    args = step_arguments(__doc__.splitlines()[0], 1, 10, 15, argv)
     import minidl
     from minidl.optimizers.base import Optimizer
     from benchmarks.models import MODELS, batch, minidl_model

@@ -74,6 +74,31 @@ def calls_per_sample(fn, settings):
     return max(1, math.ceil(settings.min_time / max(once, 1e-9)))
 
 
+def step_arguments(description, threads, steps, repeats, argv):
+    """Parse ``--threads``, ``--steps`` (training steps per sample) and ``--repeats``
+    (interleaved samples per side) of a training-step benchmark, and pin OpenMP's thread
+    count before anything imports minidl.
+
+    Args:
+        description: the benchmark's one-line description.
+        threads, steps, repeats: the defaults.
+        argv: the command line (None: sys.argv).
+
+    Returns:
+        The parsed arguments.
+    """
+    import argparse
+    import os
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--threads", type=int, default=threads)
+    parser.add_argument("--steps", type=int, default=steps, help="training steps per sample")
+    parser.add_argument("--repeats", type=int, default=repeats,
+                        help="interleaved samples per side")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
+    return args
+
+
 def compare(fn_a, fn_b, settings):
     """Time ``fn_a`` against ``fn_b`` (or alone when ``fn_b`` is None), interleaved.
 

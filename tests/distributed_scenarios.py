@@ -12,15 +12,18 @@ import sys
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
+# for benchmarks.models only: appended, so that an installed minidl (CI's) wins over the
+# unbuilt source tree
+sys.path.append(ROOT)
 
 import minidl  # noqa: E402
 from minidl import callbacks, distribute, layers, models, optimizers, utils  # noqa: E402
 from benchmarks.models import minidl_model  # noqa: E402
 
-#: name -> (seed model, batch norm, sync_batchnorm, global batch, samples)
+#: name -> (seed model, batch norm, sync_batchnorm, global batch, samples[, overlap])
 TRAINING = {
     "lenet": ("lenet", False, False, 64, 192),
+    "cifar_after_backward": ("cifar", False, False, 64, 128, False),
     "lenet_bn_sync_uneven": ("lenet", True, True, 63, 189),
     "cifar_bn_sync": ("cifar", True, True, 64, 128),
     "cifar_uneven": ("cifar", False, False, 63, 126),
@@ -47,10 +50,11 @@ def _seed_model(name, batch_norm, init_seed):
 
 def train(key, init_seed):
     """(weights, history) of one epoch of a training scenario."""
-    name, batch_norm, sync, batch, samples = TRAINING[key]
+    name, batch_norm, sync, batch, samples, *overlap = TRAINING[key]
     model = _seed_model(name, batch_norm, init_seed)
-    distribute.set_distribution(distribute.DataParallel(sync_batchnorm=sync)
-                                if distribute.size() > 1 else None)
+    distribute.set_distribution(
+        distribute.DataParallel(sync_batchnorm=sync, overlap=overlap[0] if overlap else True)
+        if distribute.size() > 1 else None)
     x, y = _images(name, samples)
     utils.set_random_seed(123)  # the shuffling
     history = model.fit(x, y, batch_size=batch, epochs=1, verbose=0)

@@ -187,6 +187,33 @@ def test_synchronized_batch_norm_is_the_global_batch_norm_in_float64(rng):
     assert x_hat.shape == (54, 4)
 
 
+def test_gradient_buckets_follow_the_backward_order_and_give_every_gradient(rng):
+    """Buckets cut in backward order at the size limit; layer_done sends the buckets it
+    completes, finish the rest; every gradient comes back (one rank: the sum is itself)."""
+    from minidl import layers, models
+    model = models.Sequential([minidl.Input((40,)), layers.Dense(300), layers.Dense(200),
+                               layers.Dense(3)])
+    variables = [v for layer in reversed(model.layers) for v in layer.trainable_weights]
+    reduction = distribute.GradientReduction(variables, bucket_bytes=40_000)
+    # floats: 600 + 3 + 60000 | 200 + 12000 | 300 (the last layer first)
+    assert [[v.path for v in b] for b in reduction.buckets] == [
+        [variables[0].path, variables[1].path, variables[2].path],
+        [variables[3].path, variables[4].path], [variables[5].path]]
+    grads = {id(v): rng.normal(size=v.shape).astype(np.float32) for v in variables}
+    reduction.begin()
+    for layer in reversed(model.layers[1:]):
+        for v in layer.trainable_weights:
+            v.grad = grads[id(v)]
+        reduction.layer_done(layer)
+    assert reduction._sent == [True, False, False]  # the buckets of the first layer wait
+    model.layers[0].kernel.grad = grads[id(model.layers[0].kernel)]  # bias: no gradient
+    model.layers[0].bias.grad = None
+    reduction.finish()
+    for v in variables:
+        want = np.zeros(v.shape, np.float32) if v is model.layers[0].bias else grads[id(v)]
+        np.testing.assert_array_equal(v.grad, want)
+
+
 def test_combined_moments_equal_those_of_the_union(rng):
     groups = [rng.normal(i, 1 + i, (n, 3)) for i, n in enumerate((5, 0, 9, 1))]
     union = np.concatenate(groups)

@@ -27,12 +27,15 @@ training equals one process on the global batch; without it each rank normalises
 slice and the moving statistics are averaged over the ranks at the end of every epoch.
 """
 import os
+import queue
+import threading
+import time
 
 import numpy as np
 
 from minidl import _threads, random_state
 
-__all__ = ["DataParallel", "allreduce", "broadcast_weights", "distribution", "initialize",
+__all__ = ["DataParallel", "GradientReduction", "allreduce", "broadcast_weights", "distribution", "initialize",
            "is_root", "rank", "set_distribution", "size"]
 
 
@@ -40,6 +43,11 @@ class _SingleProcess:
     """The communicator of a process running alone: every collective is the identity."""
 
     rank, size, local_size = 0, 1, 1
+    threads_ok = False
+
+    def allreduce_into(self, send, receive):
+        """``receive[...] = send``."""
+        receive[...] = send
 
     def allreduce(self, array, op):
         """The array itself (one contribution)."""
@@ -71,6 +79,16 @@ class _MpiComm:
         self.rank, self.size = self.comm.Get_rank(), self.comm.Get_size()
         self.local_size = self.comm.Split_type(mpi.COMM_TYPE_SHARED).Get_size()
         self._ops = {"sum": mpi.SUM, "max": mpi.MAX, "min": mpi.MIN}
+        # a second communicator for the gradient thread: its Allreduces never interleave
+        # with the collectives of the main thread (batch norm, metrics) on COMM_WORLD
+        self.threads_ok = mpi.Query_thread() == mpi.THREAD_MULTIPLE
+        self.gradient_comm = self.comm.Dup() if self.threads_ok else None
+
+    def allreduce_into(self, send, receive):
+        """Sum ``send`` over the ranks into ``receive`` on the gradient communicator (the
+        gradient thread's), or on COMM_WORLD when threads may not call MPI."""
+        comm = self.gradient_comm or self.comm
+        comm.Allreduce(send, receive, op=self.mpi.SUM)
 
     def allreduce(self, array, op):
         """The elementwise reduction of every rank's array (a new array)."""
@@ -202,6 +220,110 @@ def broadcast_weights(model, root=0):
                             model.trainable_weights)
 
 
+class GradientReduction:
+    """The gradients of one model summed over the ranks while the backward pass runs.
+
+    The trainable variables, in the order the backward pass finishes them (the last layer
+    first), are cut into buckets of about ``bucket_bytes``; each bucket is one flat
+    float32 buffer. When the backward pass has finished every variable of a bucket
+    (``layer_done``), the bucket is packed and a communication thread sums it over the
+    ranks with a blocking ``Allreduce`` while the backward pass goes on with the earlier
+    layers; ``finish`` waits for the last bucket and makes each variable's gradient a view
+    of its summed bucket. The buckets depend only on the model, so every rank makes the
+    same Allreduces in the same order. Without MPI thread support the buckets are summed
+    in ``finish`` instead (no overlap, the same sums).
+
+    Args:
+        variables: the trainable variables in backward order.
+        bucket_bytes: the size a bucket reaches before the next one starts.
+    """
+
+    def __init__(self, variables, bucket_bytes=1 << 19):
+        self.buckets, current, size = [], [], 0
+        for variable in variables:
+            current.append(variable)
+            size += 4 * variable.value.size
+            if size >= bucket_bytes:
+                self.buckets.append(current)
+                current, size = [], 0
+        if current:
+            self.buckets.append(current)
+        self._bucket_of = {id(v): i for i, b in enumerate(self.buckets) for v in b}
+        self._sums = [np.empty(sum(v.value.size for v in b), np.float32) for b in self.buckets]
+        self._overlap = _STATE["comm"].threads_ok
+        self._work = queue.Queue()
+        self._thread = None
+        # for benchmarks: the time finish() waited for the Allreduces, and the time from
+        # the first bucket sent to finish() (what the Allreduces could hide behind)
+        self.exposed_seconds = self.window_seconds = 0.0
+        self._first_sent = None
+
+    def begin(self):
+        """Start a step: no bucket sent yet."""
+        self._waiting = [len(b) for b in self.buckets]
+        self._sent = [False] * len(self.buckets)
+        self._first_sent = None
+        if self._overlap and self._thread is None:
+            self._thread = threading.Thread(target=self._serve, daemon=True,
+                                            name="minidl-allreduce")
+            self._thread.start()
+
+    def _serve(self):
+        comm = _STATE["comm"]
+        while True:
+            index, send = self._work.get()
+            try:
+                comm.allreduce_into(send, self._sums[index])
+            finally:
+                self._work.task_done()
+
+    def _send(self, index):
+        flat, offset = np.zeros(self._sums[index].size, np.float32), 0
+        for variable in self.buckets[index]:
+            n = variable.value.size
+            if variable.grad is not None:
+                flat[offset:offset + n] = np.asarray(variable.grad).reshape(-1)
+            offset += n
+        self._sent[index] = True
+        if self._first_sent is None:
+            self._first_sent = time.perf_counter()
+        if self._overlap:
+            self._work.put((index, flat))
+        else:
+            _STATE["comm"].allreduce_into(flat, self._sums[index])
+
+    def layer_done(self, layer):
+        """The backward pass has finished ``layer``: send the buckets it completes."""
+        for variable in layer.trainable_weights:
+            index = self._bucket_of.get(id(variable))
+            if index is None:
+                continue
+            self._waiting[index] -= 1
+            if self._waiting[index] == 0 and not self._sent[index]:
+                self._send(index)
+
+    def finish(self):
+        """Send what is left (in bucket order), wait, and give every variable its summed
+        gradient."""
+        start = time.perf_counter()
+        if self._first_sent is not None:
+            self.window_seconds += start - self._first_sent
+        for index, sent in enumerate(self._sent):
+            if not sent:
+                self._send(index)
+        start = time.perf_counter()
+        if self._overlap:
+            self._work.join()
+        self.exposed_seconds += time.perf_counter() - start
+        for bucket, total in zip(self.buckets, self._sums):
+            offset = 0
+            for variable in bucket:
+                n = variable.value.size
+                variable.grad = total[offset:offset + n].reshape(variable.value.shape) \
+                    .astype(variable.value.dtype, copy=False)
+                offset += n
+
+
 class DataParallel:
     """Data parallelism: the whole model on every rank, each global batch split across
     the ranks, gradients summed (see the module's description).
@@ -210,10 +332,26 @@ class DataParallel:
         sync_batchnorm: batch-normalization statistics over the global batch (exact: the
             same training as one process); False: each rank's own slice, moving
             statistics averaged at the end of every epoch.
+        overlap: sum the gradients in buckets while the backward pass runs (a
+            communication thread); False: one Allreduce after the backward pass.
     """
 
-    def __init__(self, sync_batchnorm=False):
+    def __init__(self, sync_batchnorm=False, overlap=True):
         self.sync_batchnorm = bool(sync_batchnorm)
+        self.overlap = bool(overlap)
+        self._reductions = {}
+
+    def reduction(self, model):
+        """The ``GradientReduction`` of ``model``'s trainable variables (made once per set
+        of variables); None without overlap."""
+        if not self.overlap:
+            return None
+        variables = [v for layer in reversed(model.layers) for v in layer.trainable_weights]
+        variables = [v for v in variables if any(v is w for w in model.trainable_weights)]
+        key = tuple(id(v) for v in variables)
+        if key not in self._reductions:
+            self._reductions[key] = GradientReduction(variables)
+        return self._reductions[key]
 
     # ---------------------------------------------------------------- batches
     @staticmethod

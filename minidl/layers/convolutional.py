@@ -131,12 +131,15 @@ class Conv2D(_WithActivation):
     def backward_pre_activation(self, dz):
         """Kernel/bias gradients into ``.grad``; returns the input gradient (None when
         ``input_gradient`` is off)."""
-        dx, self.kernel.grad, dbias = ops.conv_backward(
+        dx, self.kernel.grad, dbias = self._gradient_op(
             dz, self._need_cache("x"), self.kernel.value, self.strides, self.padding,
             use_bias=self.use_bias, input_gradient=self.input_gradient)
         if self.use_bias:
             self.bias.grad = dbias
         return dx
+
+    # the op whose gradients backward_pre_activation takes (the transposed layer's own)
+    _gradient_op = staticmethod(ops.conv_backward)
 
     def get_config(self):
         """Constructor arguments."""
@@ -198,11 +201,4 @@ class Conv2DTranspose(Conv2D):
         self._cache = {"x": inputs, "y": y}
         return y
 
-    def backward_pre_activation(self, dz):
-        """Kernel/bias gradients into ``.grad``; returns the input gradient."""
-        dx, self.kernel.grad, dbias = ops.conv_transpose_backward(
-            dz, self._need_cache("x"), self.kernel.value, self.strides, self.padding,
-            use_bias=self.use_bias, input_gradient=self.input_gradient)
-        if self.use_bias:
-            self.bias.grad = dbias
-        return dx
+    _gradient_op = staticmethod(ops.conv_transpose_backward)

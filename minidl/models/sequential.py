@@ -472,8 +472,13 @@ class Sequential:
                 grad = layer.backward_pre_activation(grad)
             else:
                 grad = layer.backward(grad)
+            if self._gradient_reduction is not None:  # data parallel: send what is done
+                self._gradient_reduction.layer_done(layer)
             if grad is None:
                 break
+
+    # the data-parallel gradient reduction of the step running (minidl.distribute)
+    _gradient_reduction = None
 
     def _train_step(self, x, y, global_rows=None):
         with interrupts_deferred(), self._state_lock, self._memory:
@@ -485,9 +490,14 @@ class Sequential:
         # step is absent (the optimizer's update is whole or absent on its own)
         state = [(v, v.value.copy()) for v in self.weights if not v.trainable]
         generators = [(g, g.bit_generator.state) for g in self._layer_generators()]
+        parallel = distribute.active() if global_rows is not None else None
+        reduction = parallel.reduction(self) if parallel is not None else None
         try:
             variables = self.trainable_weights
             per_sample = out = None
+            if reduction is not None:
+                reduction.begin()
+                self._gradient_reduction = reduction
             if global_rows is None or data_adapter.num_samples(x):
                 out = self._forward(x, training=True)
                 per_sample, grad, from_logits = self._loss_and_output_gradient(y, out)
@@ -497,10 +507,14 @@ class Sequential:
             else:  # an empty slice of a small global batch: no gradient, same collectives
                 for variable in variables:
                     variable.grad = None
-            if global_rows is not None:
-                distribute.active().reduce_gradients(variables)
+            self._gradient_reduction = None
+            if reduction is not None:
+                reduction.finish()
+            elif parallel is not None:
+                parallel.reduce_gradients(variables)
             self.optimizer.apply_gradients([(v.grad, v) for v in variables])
         except BaseException:
+            self._gradient_reduction = None
             for variable, value in state:
                 variable.value[...] = value
             for generator, generator_state in generators:  # seeded dropout masks too
