@@ -105,27 +105,30 @@ def _time_fit(name, batch_norm, steps, threads):
 def worker(argv):
     """One rank of ``mpiexec -n 2``: time the steps and print rank 0's figures."""
     from minidl import distribute
-    name, batch_norm, steps = argv[0], argv[1] == "bn", int(argv[2])
+    name, batch_norm, sync, steps = argv[0], argv[1] != "plain", argv[1] == "sync", \
+        int(argv[2])
     distribute.initialize(num_threads=1)
-    distribute.set_distribution(distribute.DataParallel(sync_batchnorm=True))
+    distribute.set_distribution(distribute.DataParallel(sync_batchnorm=sync))
     seconds, exposed, nbytes, window, last = _time_fit(name, batch_norm, steps, threads=1)
     if distribute.is_root():
         print(json.dumps({"step_s": seconds, "exposed_s": exposed, "bytes": nbytes,
                           "window_s": window, "last_bucket_bytes": last}))
 
 
-def measure(name, batch_norm, steps):
-    """The figures of one seed model (its BN synchronized across the ranks)."""
+def measure(name, batch_norm, sync, steps):
+    """The figures of one seed model (its BN synchronized across the ranks or not)."""
     one_process, _, nbytes, _, _ = _time_fit(name, batch_norm, steps, threads=2)
     one_thread = _time_fit(name, batch_norm, steps, threads=1)[0]
     mpiexec = os.path.join(os.path.dirname(sys.executable), "mpiexec")
     env = dict(os.environ, MINIDL_NUM_THREADS="1", OMP_NUM_THREADS="1")
     proc = subprocess.run([mpiexec, "-n", "2", sys.executable, "-m", "benchmarks.distributed",
-                           "--worker", name, "bn" if batch_norm else "plain", str(steps)],
+                           "--worker", name,
+                           ("sync" if sync else "local") if batch_norm else "plain", str(steps)],
                           capture_output=True, text=True,
                           env=env, timeout=1800, check=True)
     ranks = json.loads(proc.stdout.strip().splitlines()[-1])
-    return {"model": name + (" + BN" if batch_norm else ""),
+    label = (" + BN, synchronized" if sync else " + BN, per rank") if batch_norm else ""
+    return {"model": name + label,
             "global_batch": GLOBAL_BATCH[name], "gradient_bytes": nbytes,
             "one_process_2_threads_step_ms": 1e3 * one_process,
             "one_thread_step_ms": 1e3 * one_thread,
@@ -149,8 +152,9 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--json", metavar="PATH")
     args = parser.parse_args(argv)
-    results = [measure(name, batch_norm, args.steps) for name in ("lenet", "cifar")
-               for batch_norm in (False, True)]
+    cases = [("lenet", False, False), ("lenet", True, True), ("cifar", False, False),
+             ("cifar", True, False), ("cifar", True, True)]
+    results = [measure(name, batch_norm, sync, args.steps) for name, batch_norm, sync in cases]
     for r in results:
         print(f"{r['model']}: global batch {r['global_batch']}, gradients "
               f"{r['gradient_bytes'] / 1e6:.2f} MB; one process on 2 threads "

@@ -73,6 +73,13 @@ _MAXIMISED_MARKERS = (
 )
 
 
+def _say(*args, **kwargs):
+    """``print`` on rank 0 only: under data parallelism every rank runs the same
+    callbacks with the same logs, and one copy of each message is enough."""
+    if distribute.is_root():
+        print(*args, **kwargs)
+
+
 # ---------------------------------------------------------------- argument checks
 
 
@@ -825,10 +832,10 @@ class EarlyStopping(_MonitorCallback):
     def on_train_end(self, logs=None):
         """Report the stop and restore the best weights when asked to."""
         if self.stopped_epoch > 0 and self.verbose > 0:
-            print(f"Epoch {self.stopped_epoch + 1}: early stopping")
+            _say(f"Epoch {self.stopped_epoch + 1}: early stopping")
         if self.restore_best_weights and self.best_weights is not None:
             if self.verbose > 0:
-                print("Restoring model weights from the end of the best epoch: "
+                _say("Restoring model weights from the end of the best epoch: "
                       f"{self.best_epoch + 1}.")
             self.model.set_weights(self.best_weights)
 
@@ -956,7 +963,7 @@ class ModelCheckpoint(_MonitorCallback):
         """Whether to save now, updating ``best`` (prints the verbose messages)."""
         if not self.save_best_only:
             if self.verbose > 0:
-                print(f"\nEpoch {epoch + 1}: saving model to {filepath}")
+                _say(f"\nEpoch {epoch + 1}: saving model to {filepath}")
             return True
         if self.monitor_op is None:
             self._set_monitor_op()
@@ -974,12 +981,12 @@ class ModelCheckpoint(_MonitorCallback):
         best_text = "None" if self.best is None else f"{self.best:.5f}"
         if self._is_improvement(current, self.best):
             if self.verbose > 0:
-                print(f"\nEpoch {epoch + 1}: {self.monitor} improved from {best_text} to "
+                _say(f"\nEpoch {epoch + 1}: {self.monitor} improved from {best_text} to "
                       f"{current:.5f}, saving model to {filepath}")
             self.best = current
             return True
         if self.verbose > 0:
-            print(f"\nEpoch {epoch + 1}: {self.monitor} did not improve from {best_text}")
+            _say(f"\nEpoch {epoch + 1}: {self.monitor} did not improve from {best_text}")
         return False
 
     def _save_model(self, epoch, batch, logs):
@@ -1065,7 +1072,7 @@ class LearningRateScheduler(Callback):
                              f"float. Received: {rate!r} of type {type(rate).__name__}")
         self.model.optimizer.learning_rate = float(rate)
         if self.verbose > 0:
-            print(f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning rate to "
+            _say(f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning rate to "
                   f"{float(rate)}.")
 
     def on_epoch_end(self, epoch, logs=None):
@@ -1180,7 +1187,7 @@ class ReduceLROnPlateau(_MonitorCallback):
             new_rate = max(old_rate * self.factor, self.min_lr)
             self.model.optimizer.learning_rate = new_rate
             if self.verbose > 0:
-                print(f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to "
+                _say(f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to "
                       f"{new_rate}.")
             self.cooldown_counter = self.cooldown
             self.wait = 0
@@ -1304,7 +1311,7 @@ class TerminateOnNaN(Callback):
         if self.raise_error:
             raise RuntimeError(f"NaN or Inf loss encountered at batch {batch}. "
                                f"Loss value: {value}. Terminating training immediately.")
-        print(f"Batch {batch}: Invalid loss, terminating training")
+        _say(f"Batch {batch}: Invalid loss, terminating training")
         self.model.stop_training = True
 
 

@@ -6,9 +6,10 @@ gathered and combined in rank order in float64 (Chan's pairwise update), which g
 the global batch's mean and biased variance; the rank normalises its slice with them and
 updates the moving statistics as one process would (Keras 3's momentum rule). Backward:
 ``dx = gamma / sigma * (dy - sum(dy) / N - x_hat * sum(dy * x_hat) / N)`` with both sums
-over the global batch (one Allreduce), computed as the C kernel's local backward plus an
-affine correction in x_hat; gamma's and beta's gradients are the rank's own sums, which
-the model's gradient Allreduce adds up.
+over the global batch (one Allreduce), computed on the C kernels as the backward with the
+statistics held constant plus the affine term in x_hat that comes from the statistics;
+gamma's and beta's gradients are the rank's own sums, which the model's gradient
+Allreduce adds up.
 """
 import numpy as np
 
@@ -61,25 +62,25 @@ def forward(layer, inputs, distribution):
 
 
 def backward(layer, dy, cache, distribution):
-    """``(dx, dgamma, dbeta)`` of the synchronized forward, on the C kernels: the local
-    batch-norm backward with the global statistics, then the per-channel affine
-    correction in x_hat that turns its local means of dy and dy * x_hat into global ones
-    (one more C pass, ``ops.batch_normalization`` with the correction as scale/offset)."""
+    """``(dx, dgamma, dbeta)`` of the synchronized forward, on the C kernels: the
+    backward with the statistics held constant (``dy * gamma / sigma`` and the rank's
+    sums of dy and dy * x_hat in one pass), then, once the sums are global, the
+    per-channel affine term in x_hat that the statistics' own gradient adds
+    (``ops.batch_normalization`` with it as scale and offset, and one addition)."""
     x, mean, var, total = cache["x"], cache["mean"], cache["var"], cache["total"]
     dtype = x.dtype
     gamma = layer._value(layer.gamma)
     mean_x, var_x = mean.astype(dtype), var.astype(dtype)
-    dx_local, dgamma, dbeta = ops.batch_norm_train_backward(
-        dy, x, mean_x, var_x, gamma, epsilon=layer.epsilon, axis=layer.axis)
-    rows = x.size // x.shape[layer.axis]
+    dx_fixed, dgamma, dbeta = ops.batch_normalization_backward(
+        dy, x, mean_x, var_x, axis=layer.axis, scale=gamma, epsilon=layer.epsilon)
     local = np.concatenate([np.asarray(dbeta, np.float64), np.asarray(dgamma, np.float64)])
     sums = distribution.reduce_totals(local)
     channels = mean.shape[0]
     scale = (1.0 if gamma is None else np.asarray(gamma, np.float64)) / \
         np.sqrt(var + layer.epsilon)
-    offset = scale * (local[:channels] / rows - sums[:channels] / total)
-    slope = scale * (local[channels:] / rows - sums[channels:] / total)
+    offset = -scale * sums[:channels] / total
+    slope = -scale * sums[channels:] / total
     correction = ops.batch_normalization(x, mean_x, var_x, axis=layer.axis,
                                          offset=offset.astype(dtype),
                                          scale=slope.astype(dtype), epsilon=layer.epsilon)
-    return ops.add(dx_local, correction), dgamma, dbeta
+    return ops.add(dx_fixed, correction), dgamma, dbeta
