@@ -558,7 +558,10 @@ def test_fit_matches_the_cpu(backend, rng, factory, channels, batch_norm):
             np.testing.assert_allclose(wg, wc, rtol=2e-3, atol=2e-4)
     pred = gpu.predict(x[:5], verbose=0)
     assert isinstance(pred, np.ndarray) and pred.shape == (5, 10)
-    np.testing.assert_allclose(pred, cpu.predict(x[:5], verbose=0), **tol)
+    # the CPU folds batch norm into the convolution before it at inference
+    # (minidl.models.folding): equal to float32 round-off, no longer bit for bit
+    fold_tol = dict(rtol=1e-5, atol=1e-7) if backend == "standin" else tol
+    np.testing.assert_allclose(pred, cpu.predict(x[:5], verbose=0), **fold_tol)
     assert gpu.evaluate(x, y, verbose=0)[0] == pytest.approx(cpu.evaluate(x, y, verbose=0)[0],
                                                              rel=1e-6 if backend == "standin"
                                                              else 2e-3)

@@ -230,6 +230,36 @@ def render_distributed(repo):
     return "\n".join(lines) + "\n"
 
 
+def render_speedrun(repo):
+    """The rst of ``docs/results/speedrun/*.json`` (examples/mnist_speedrun.py): per
+    framework, the runs' times and accuracies and their summary."""
+    import statistics
+    files = sorted((repo / "docs" / "results" / "speedrun").glob("*.json"))
+    records = [r for r in (_load_json(p) for p in files) if isinstance(r, dict)]
+    if not records:
+        return (".. note::\n\n   No speedrun results yet: run ``python "
+                "examples/mnist_speedrun.py --out docs/results/speedrun/mnist_minidl.json``.\n")
+    rows = []
+    for record in records:
+        runs = record.get("runs") or []
+        times = [r["seconds"] for r in runs]
+        accuracies = [r["test_accuracy"] for r in runs]
+        if not times:
+            continue
+        reached = sum(a >= 0.99 for a in accuracies)
+        rows.append([record.get("framework"), record.get("threads"), record.get("epochs"),
+                     f"{statistics.mean(times):.1f} s",
+                     f"{statistics.stdev(times):.1f} s" if len(times) > 1 else "—",
+                     f"{100 * statistics.mean(accuracies):.2f}%",
+                     f"{100 * min(accuracies):.2f}-{100 * max(accuracies):.2f}%",
+                     f"{reached}/{len(runs)}", f"{record.get('load_seconds', 0):.1f} s",
+                     f"``{record.get('command', '')}``"])
+    return "\n".join(list_table(
+        ["framework", "threads", "epochs", "mean time", "sd", "mean accuracy", "range",
+         "seeds at 99%", "data loading (not timed)", "command"], rows,
+        title="LeNet-5 with BN to 99% MNIST test accuracy, 5 seeds")) + "\n"
+
+
 # ---------------------------------------------------------------- README commands
 
 
@@ -269,6 +299,7 @@ def generate(app):
     out = docs / "_generated"
     _write_if_changed(out / "performance.rst", render_performance(repo))
     _write_if_changed(out / "distributed.rst", render_distributed(repo))
+    _write_if_changed(out / "speedrun.rst", render_speedrun(repo))
     for marker in ("example-command", "test-command"):
         _write_if_changed(out / f"readme_{marker.replace('-', '_')}.rst",
                           render_readme_command(repo, marker))

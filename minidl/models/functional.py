@@ -151,6 +151,10 @@ class Functional(Sequential):
         """Not available (see ``add``)."""
         self.add(None)
 
+    def _inference_plan(self):
+        """No folding across a graph (the layers run as they are)."""
+        return None
+
     def build(self, input_shape=None):
         """A functional model is built when it is defined: nothing to do."""
 
@@ -184,7 +188,7 @@ class Functional(Sequential):
                 and getattr(last, "logits", None) is not None
                 and id(last) not in self._shared_ids)
 
-    def _forward(self, x, training):
+    def _forward(self, x, training, plan=None):
         if self._runner is not None:
             raise NotImplementedError(f"Model '{self.name}': functional models on the GPU "
                                       f"are not implemented yet; compile with device='cpu'")
@@ -472,7 +476,7 @@ class Model(Functional):
                         else (None,) + np.shape(x)[1:])
         super()._ensure_built(x)
 
-    def _forward(self, x, training):
+    def _forward(self, x, training, plan=None):
         self._ensure_built(x)
         return super()._forward(x, training)
 

@@ -17,7 +17,7 @@ from minidl.layers.symbolic import KerasTensor
 from minidl.layers import deserialize as deserialize_layer
 from minidl.layers import serialize as serialize_layer
 from minidl.memory import MemoryArena
-from minidl.models import data_adapter
+from minidl.models import data_adapter, folding
 from minidl.models.summary import summary_lines
 from minidl.utils import Progbar
 from minidl.variables import assign_all
@@ -429,17 +429,29 @@ class Sequential:
         """The model's output for x."""
         return self._forward(x, training)
 
-    def _forward(self, x, training):
+    def _forward(self, x, training, plan=None):
         if self._runner is not None:
             return self._runner.forward(x, training)
         self._ensure_built(x)
         recorded = self._recorded_outputs if training else None
         with self._memory:  # inference too: each batch reuses the previous one's buffers
+            if not training:  # batch norm folded where it can be (minidl.models.folding)
+                if self._layers:  # what the first layer's call checks, a folded one too
+                    x = self._layers[0]._convert_input(x)
+                    self._layers[0]._check_input(x)
+                for step in plan or self._inference_plan():
+                    x = step(x)
+                return x
             for layer in self._layers:
                 x = layer(x, training=training)
                 if recorded is not None:
                     recorded.append((layer, x))
         return x
+
+    def _inference_plan(self):
+        """The inference forward, with each batch norm that follows a convolution or a
+        dense layer without activation folded into it (from the weights as they are)."""
+        return folding.inference_plan(self._layers)
 
     def _output_layer(self):
         """The layer that produces the model's output."""
@@ -766,9 +778,12 @@ class Sequential:
             if _verbosity(verbose) else None
         hooks = self._callback_list(callbacks, batches.steps, verbose)
         hooks.on_predict_begin()
+        plan = None  # the folded inference, made once the model is built
         for step, (xb, _) in enumerate(batches.epoch()):
             hooks.on_predict_batch_begin(step)
-            out = self._forward(xb, training=False)
+            if plan is None and self.built and self._runner is None:
+                plan = self._inference_plan()
+            out = self._forward(xb, training=False, plan=plan)
             outputs.append(out.to_numpy() if self._runner is not None else out)
             hooks.on_predict_batch_end(step, {"outputs": outputs[-1]})
             if progbar is not None:
