@@ -151,3 +151,17 @@ def test_keras_blog_code_runs_with_only_its_imports_changed(tmp_path):
     out = run_example("keras_blog_cifar10.py", data_dir=data, cwd=str(tmp_path))
     assert out.count("Epoch 10/10") == 2
     assert (tmp_path / "keras_blog_cifar10.png").exists()
+
+
+def test_mnist_speedrun_quick(data_dir, tmp_path):
+    """The time-to-accuracy example in its smoke mode: one seed, one epoch of 6000 images,
+    the run recorded with its time and accuracy."""
+    out = run_example("mnist_speedrun.py", "--quick", "--out", str(tmp_path / "run.json"),
+                      data_dir=data_dir)
+    assert "seeds reach 99%" in out
+    record = json.loads((tmp_path / "run.json").read_text())
+    assert record["framework"] == "minidl" and len(record["runs"]) == 1
+    run = record["runs"][0]
+    assert run["seconds"] > 0 and 0 <= run["test_accuracy"] <= 1
+    if _real_data(data_dir):
+        assert run["test_accuracy"] > 0.8  # one epoch of 6000 images (86% here)
