@@ -103,12 +103,22 @@ def timed(name, group, description, minidl_fn, reference_fn, reference_name, wor
     def measure(ctx, settings):
         fn_a = minidl_fn(ctx)
         fn_b = reference_fn(ctx) if reference_fn is not None else None
-        result = compare(fn_a, fn_b, settings)
+        layouts = {}
+        if isinstance(fn_b, dict):  # PyTorch in each layout: its faster one is the reference
+            runs = {layout: compare(fn_a, fn, settings) for layout, fn in fn_b.items()}
+            layouts = {f"torch_{layout}_s": run.median_b for layout, run in runs.items()}
+            best = min(runs, key=lambda layout: runs[layout].median_b)
+            layouts["torch_layout"] = best
+            result = runs[best]
+            fn_b = fn_b[best]
+        else:
+            result = compare(fn_a, fn_b, settings)
         row = Row(name, group, description, unit, work / result.median_a / scale,
                   minidl_s=result.median_a, minidl_best_s=min(result.seconds_a),
-                  target=target, meta=dict(meta or {}))
+                  target=target, meta=dict(meta or {}, **layouts))
         if fn_b is not None:
-            row.reference_name = reference_name
+            row.reference_name = reference_name + (f" {layouts['torch_layout']}"
+                                                   if layouts else "")
             row.reference_s = result.median_b
             row.reference_best_s = min(result.seconds_b)
             row.reference = work / result.median_b / scale
@@ -369,7 +379,13 @@ def _step_functions(model, batch_norm, batch_size):
             raise RuntimeError(f"benchmarks: the PyTorch {_variant(model, batch_norm)} has "
                                f"{theirs} parameters, minidl's {ours}")
         x, _, labels = models.batch(model, batch_size)
-        return models.torch_step(torch, net, optimizer, x, labels)
+        # both layouts, each on its own copy of the same initial network
+        steps = {"nchw": models.torch_step(torch, net, optimizer, x, labels)}
+        torch.manual_seed(0)
+        net_cl, optimizer_cl = models.torch_model(torch, model, batch_norm)
+        steps["channels_last"] = models.torch_step(torch, net_cl, optimizer_cl, x, labels,
+                                                   channels_last=True)
+        return steps
     return minidl_fn, _needs_torch(torch_fn)
 
 
@@ -417,13 +433,19 @@ def infer_cases(images=1024, batch_size=256):
 
             def torch_fn(ctx, model=model, batch_norm=batch_norm):
                 torch = ctx.torch
-                net = models.torch_model(torch, model, batch_norm)[0].eval()
-                xt = _nchw(torch, models.batch(model, images)[0])
+                predictors = {}
+                for layout, memory_format in (("nchw", torch.contiguous_format),
+                                              ("channels_last", torch.channels_last)):
+                    net = models.torch_model(torch, model, batch_norm)[0].eval()
+                    net.to(memory_format=memory_format)
+                    xt = _nchw(torch, models.batch(model, images)[0]).contiguous(
+                        memory_format=memory_format)
 
-                def predict():
-                    with torch.inference_mode():
-                        return torch.cat([net(chunk) for chunk in xt.split(batch_size)])
-                return predict
+                    def predict(net=net, xt=xt):
+                        with torch.inference_mode():
+                            return torch.cat([net(chunk) for chunk in xt.split(batch_size)])
+                    predictors[layout] = predict
+                return predictors
             cases.append(timed(f"infer_{name}", "infer",
                                f"predict {images} images, batch {batch_size}, {name}",
                                minidl_fn, _needs_torch(torch_fn), "torch", images, "img/s", 1.0))

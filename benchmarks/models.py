@@ -116,10 +116,14 @@ def minidl_step(model, x, y):
     return lambda: model.train_on_batch(x, y)
 
 
-def torch_step(torch, model, optimizer, x, labels):
-    """One PyTorch training step on NCHW copies of the batch (made here, untimed)."""
+def torch_step(torch, model, optimizer, x, labels, channels_last=False):
+    """One PyTorch training step on NCHW copies of the batch (made here, untimed), or
+    with the model and the batch in the channels_last memory format."""
     F = torch.nn.functional
     xt = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+        xt = xt.contiguous(memory_format=torch.channels_last)
     yt = torch.from_numpy(labels)
     model.train()
 

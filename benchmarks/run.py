@@ -107,15 +107,18 @@ def machine_info(threads, torch):
     """CPU, cores, SIMD flags, versions, thread settings and the date, for the JSON."""
     import minidl
     import numpy
-    cpu, flags = platform.processor() or "unknown", set()
+    cpu, flags, ids = platform.processor() or "unknown", set(), {}
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
                 key, _, value = line.partition(":")
-                if key.strip() == "model name":
+                key = key.strip()
+                if key == "model name":
                     cpu = value.strip()
-                elif key.strip() == "flags":
+                elif key == "flags":
                     flags = set(value.split())
+                elif key in ("cpu family", "model", "stepping", "cpu MHz") and key not in ids:
+                    ids[key] = value.strip()  # the first core's
     except OSError:
         pass
     try:
@@ -123,7 +126,9 @@ def machine_info(threads, torch):
     except (AttributeError, OSError):
         usable = os.cpu_count()
     return {
-        "cpu": cpu, "logical_cores": os.cpu_count(), "usable_cores": usable,
+        "cpu": cpu, "cpu_family": ids.get("cpu family"), "cpu_model": ids.get("model"),
+        "cpu_stepping": ids.get("stepping"), "cpu_mhz": ids.get("cpu MHz"),
+        "logical_cores": os.cpu_count(), "usable_cores": usable,
         "avx2": "avx2" in flags, "fma": "fma" in flags, "avx512f": "avx512f" in flags,
         "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
         "platform": platform.platform(), "python": platform.python_version(),
@@ -213,6 +218,7 @@ def main(argv=None):
     print("ratio: minidl speed / reference speed, the median of interleaved pairs "
           "(memory rows: minidl MiB / torch MiB; aug: flow images/s / CIFAR step images/s)")
     if args.json:
+        info["load_average_after"] = os.getloadavg() if hasattr(os, "getloadavg") else None
         record = {"command": " ".join(["python -m benchmarks.run"] + list(argv)),
                   "machine": info, "settings": vars(settings), "quick": args.quick,
                   "results": [vars(row) for row in rows]}

@@ -136,14 +136,18 @@ def _machine_sentence(machine):
         return f"Machine: {machine}."
     if not isinstance(machine, dict):
         return "The file does not say which machine it was measured on."
-    parts = [str(machine.get("cpu", "an unnamed CPU"))]
+    parts = [str(machine.get("cpu", "an unnamed CPU")) +
+             (f" (family {machine['cpu_family']}, model {machine['cpu_model']}, "
+              f"{float(machine['cpu_mhz']):.0f} MHz)" if machine.get("cpu_family") else "")]
     if machine.get("usable_cores"):
         parts.append(f"{machine['usable_cores']} usable cores")
     if machine.get("threads"):
         parts.append(f"{machine['threads']} threads")
     load = machine.get("load_average")
     if isinstance(load, list) and load:
-        parts.append(f"load average {load[0]:.2f} at the start")
+        after = machine.get("load_average_after")
+        parts.append(f"load average {load[0]:.2f} at the start" +
+                     (f" and {after[0]:.2f} at the end" if after else ""))
     versions = [f"{name} {machine[key]}" for name, key in
                 (("minidl", "minidl"), ("commit", "minidl_commit"), ("NumPy", "numpy"),
                  ("BLAS", "numpy_blas"), ("PyTorch", "torch")) if machine.get(key)]
