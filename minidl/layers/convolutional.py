@@ -170,6 +170,13 @@ class Conv2DTranspose(Conv2D):
         data_format: None or ``'channels_last'``.
         dilation_rate: only 1.
         **kwargs: Layer arguments.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import layers
+        >>> up = layers.Conv2DTranspose(4, 3, strides=2, padding="same")
+        >>> up(np.ones((1, 5, 5, 8))).shape, up.kernel.shape
+        ((1, 10, 10, 4), (3, 3, 4, 8))
     """
 
     def build(self, input_shape):

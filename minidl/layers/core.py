@@ -347,7 +347,14 @@ class SpatialDropout2D(Dropout):
 
 class ReLU(Layer):
     """The rectifier as a layer (``keras.layers.ReLU`` with its defaults; other
-    ``max_value``, ``negative_slope`` or ``threshold`` raise NotImplementedError)."""
+    ``max_value``, ``negative_slope`` or ``threshold`` raise NotImplementedError).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import layers
+        >>> layers.ReLU()(np.array([[-1.0, 2.0]]))
+        array([[0., 2.]], dtype=float32)
+    """
 
     def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
         super().__init__(**kwargs)
@@ -372,6 +379,12 @@ class Softmax(Layer):
     Args:
         axis: the axis normalised (default -1).
         **kwargs: Layer arguments.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import layers
+        >>> layers.Softmax()(np.array([[0.0, 0.0]]))
+        array([[0.5, 0.5]], dtype=float32)
     """
 
     def __init__(self, axis=-1, **kwargs):

@@ -74,7 +74,18 @@ class _Merge(Layer):
 
 
 class Add(_Merge):
-    """Elementwise sum of its inputs (``keras.layers.Add``)."""
+    """Elementwise sum of its inputs (``keras.layers.Add``).
+
+    Example:
+        >>> import numpy as np
+        >>> import minidl
+        >>> from minidl import layers
+        >>> layers.Add()([np.ones((1, 2)), np.full((1, 2), 2.0)])
+        array([[3., 3.]], dtype=float32)
+        >>> a, b = minidl.Input((2,)), minidl.Input((2,))
+        >>> layers.add([a, b]).shape
+        (None, 2)
+    """
 
     def _merge(self, inputs):
         out = inputs[0]
@@ -177,6 +188,12 @@ class Concatenate(_Merge):
     Args:
         axis: the axis to join along (default -1, the channels); not the batch axis.
         **kwargs: ``name``, ``dtype``, ``trainable``.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import layers
+        >>> layers.Concatenate()([np.zeros((2, 3)), np.ones((2, 1))]).shape
+        (2, 4)
     """
 
     def __init__(self, axis=-1, **kwargs):

@@ -138,7 +138,15 @@ class _GlobalPooling2D(Layer):
 
 class GlobalAveragePooling2D(_GlobalPooling2D):
     """The mean of each channel over the whole image (average pooling with an image-sized
-    window, in the C core)."""
+    window, in the C core).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import layers
+        >>> x = np.arange(8, dtype="float32").reshape(1, 2, 2, 2)
+        >>> layers.GlobalAveragePooling2D()(x)
+        array([[3., 4.]], dtype=float32)
+    """
 
     def call(self, inputs, training=False):
         """The channel means."""
@@ -156,7 +164,15 @@ class GlobalAveragePooling2D(_GlobalPooling2D):
 
 class GlobalMaxPooling2D(_GlobalPooling2D):
     """The maximum of each channel over the whole image; the gradient goes to the first
-    maximum."""
+    maximum.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import layers
+        >>> x = np.arange(8, dtype="float32").reshape(1, 2, 2, 2)
+        >>> layers.GlobalMaxPooling2D(keepdims=True)(x).shape
+        (1, 1, 1, 2)
+    """
 
     def call(self, inputs, training=False):
         """The channel maxima (their positions are kept for backward)."""

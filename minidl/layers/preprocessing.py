@@ -86,6 +86,12 @@ class Rescaling(Layer):
         scale: a number, or a vector broadcast along the last axis.
         offset: a number, or a vector broadcast along the last axis.
         **kwargs: Layer arguments.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import layers
+        >>> layers.Rescaling(1 / 255, offset=-0.5)(np.array([[0.0, 255.0]]))
+        array([[-0.5,  0.5]], dtype=float32)
     """
 
     def __init__(self, scale, offset=0.0, **kwargs):

@@ -22,6 +22,12 @@ class Reshape(Layer):
         **kwargs: Layer arguments.
 
     Input shape: ``(batch, ...)``. Output shape: ``(batch,) + target_shape``.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import layers
+        >>> layers.Reshape((3, -1))(np.zeros((2, 12))).shape
+        (2, 3, 4)
     """
 
     def __init__(self, target_shape, **kwargs):
@@ -82,6 +88,12 @@ class Permute(Layer):
     Args:
         dims: e.g. ``(2, 1)`` swaps the two axes of a rank-3 input.
         **kwargs: Layer arguments.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import layers
+        >>> layers.Permute((2, 1))(np.zeros((2, 3, 5))).shape
+        (2, 5, 3)
     """
 
     def __init__(self, dims, **kwargs):
@@ -128,6 +140,16 @@ class UpSampling2D(Layer):
         **kwargs: Layer arguments.
 
     Input shape: ``(batch, H, W, C)``. Output shape: ``(batch, H*rows, W*cols, C)``.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import layers
+        >>> x = np.arange(4, dtype="float32").reshape(1, 2, 2, 1)
+        >>> layers.UpSampling2D(2)(x)[0, :, :, 0]
+        array([[0., 0., 1., 1.],
+               [0., 0., 1., 1.],
+               [2., 2., 3., 3.],
+               [2., 2., 3., 3.]], dtype=float32)
     """
 
     def __init__(self, size=(2, 2), data_format=None, interpolation="nearest", **kwargs):
@@ -198,6 +220,12 @@ class ZeroPadding2D(Layer):
             ``((top, bottom), (left, right))``.
         data_format: None or ``'channels_last'``.
         **kwargs: Layer arguments.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import layers
+        >>> layers.ZeroPadding2D(((1, 0), (2, 2)))(np.ones((1, 3, 3, 2))).shape
+        (1, 4, 7, 2)
     """
 
     def __init__(self, padding=(1, 1), data_format=None, **kwargs):
@@ -246,6 +274,12 @@ class Cropping2D(Layer):
             ``((top, bottom), (left, right))``.
         data_format: None or ``'channels_last'``.
         **kwargs: Layer arguments.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import layers
+        >>> layers.Cropping2D(((1, 0), (0, 2)))(np.ones((1, 5, 5, 2))).shape
+        (1, 4, 3, 2)
     """
 
     def __init__(self, cropping=((0, 0), (0, 0)), data_format=None, **kwargs):
