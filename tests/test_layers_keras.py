@@ -154,3 +154,31 @@ def test_bad_arguments_are_named(make, error, match):
 def test_bad_input_shapes_are_named(layer, shape, match):
     with pytest.raises(ValueError, match=match):
         layer()(np.ones(shape))
+
+
+@pytest.mark.parametrize("shape", [(4, 6), (2, 3, 5)])
+def test_layer_normalization_against_numpy_and_central_differences(rng, shape):
+    layer = layers.LayerNormalization(epsilon=1e-3, dtype=F64)
+    x = rng.normal(2.0, 3.0, shape)
+    layer.build((None,) + shape[1:])
+    layer.gamma.assign(rng.random(shape[-1]) + 0.5)
+    layer.beta.assign(rng.normal(size=shape[-1]))
+    gamma, beta = layer.gamma.numpy(), layer.beta.numpy()
+    want = (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + 1e-3)
+    np.testing.assert_allclose(layer(x, training=True), gamma * want + beta,
+                               rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(layer(x), gamma * want + beta, rtol=1e-12, atol=1e-12)
+    dy = rng.normal(size=shape)
+    layer(x, training=True)
+    dx = layer.backward(dy)
+    np.testing.assert_allclose(dx, numerical_gradient(lambda v: layer(v), x, dy),
+                               rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(layer.gamma.grad, (dy * want).reshape(-1, shape[-1]).sum(0),
+                               rtol=1e-10)
+    np.testing.assert_allclose(layer.beta.grad, dy.reshape(-1, shape[-1]).sum(0), rtol=1e-10)
+    twin = layers.deserialize(layers.serialize(layer))
+    twin.build(layer.build_input_shape)
+    twin.set_weights(layer.get_weights())
+    np.testing.assert_array_equal(twin(x), layer(x))
+    with pytest.raises(NotImplementedError, match="axis"):
+        layers.LayerNormalization(axis=1)

@@ -11,7 +11,7 @@ from minidl.layers.core import (Activation, Dense, Dropout, Flatten, Input, Inpu
 from minidl.layers.merging import (Add, Average, Concatenate, Maximum, Minimum, Multiply,
                                    Subtract, add, average, concatenate, maximum, minimum,
                                    multiply, subtract)
-from minidl.layers.normalization import BatchNormalization
+from minidl.layers.normalization import BatchNormalization, LayerNormalization
 from minidl.layers.pooling import (AveragePooling2D, GlobalAveragePooling2D, GlobalAvgPool2D,
                                    GlobalMaxPool2D, GlobalMaxPooling2D, MaxPooling2D)
 from minidl.layers.preprocessing import Rescaling, Resizing
@@ -27,8 +27,8 @@ __all__ = ["Activation", "Add", "Average", "AveragePooling2D", "AvgPool2D", "Bat
            "Concatenate", "Conv2D", "Conv2DTranspose", "Convolution2D", "Cropping2D",
            "Deconvolution2D", "Dense", "Dropout", "Flatten", "GlobalAveragePooling2D",
            "GlobalAvgPool2D", "GlobalMaxPool2D", "GlobalMaxPooling2D", "Input",
-           "InputLayer", "Layer", "MaxPool2D", "MaxPooling2D", "Maximum", "Minimum",
-           "Multiply", "Permute", "ReLU", "Rescaling", "Reshape", "Resizing", "Softmax",
+           "InputLayer", "Layer", "LayerNormalization", "MaxPool2D", "MaxPooling2D",
+           "Maximum", "Minimum", "Multiply", "Permute", "ReLU", "Rescaling", "Reshape", "Resizing", "Softmax",
            "SpatialDropout2D", "Subtract", "UpSampling2D", "ZeroPadding2D", "add",
            "average", "concatenate", "deserialize", "get", "maximum", "minimum",
            "multiply", "serialize", "subtract"]

@@ -1,6 +1,8 @@
 """BatchNormalization with Keras 3 semantics."""
 import numbers
 
+import numpy as np
+
 from minidl import distribute, initializers, ops
 from minidl.distribute import batchnorm as sync_batchnorm
 from minidl.layers.base import Layer
@@ -148,4 +150,103 @@ class BatchNormalization(Layer):
             moving_mean_initializer=initializers.serialize(self.moving_mean_initializer),
             moving_variance_initializer=initializers.serialize(
                 self.moving_variance_initializer))
+        return config
+
+
+class LayerNormalization(Layer):
+    """Normalizes each sample over its last axis (its features), in training and at
+    inference alike: ``y = gamma * (x - mean) / sqrt(var + epsilon) + beta`` with the mean
+    and the biased variance of that sample's features (``keras.layers.LayerNormalization``
+    with ``axis=-1``). Unlike batch normalization it keeps no moving statistics and does
+    not depend on the other samples of the batch.
+
+    The statistics and the gradients run on the C batch-norm kernels, applied to the
+    transposed ``(features, positions)`` view, where each sample position is a channel.
+
+    Args:
+        axis: the normalized axis; only -1 (the last).
+        epsilon: added to the variance (default 1e-3).
+        center: learn a shift ``beta`` per feature.
+        scale: learn a scale ``gamma`` per feature.
+        beta_initializer: initializer of beta (default zeros).
+        gamma_initializer: initializer of gamma (default ones).
+        **kwargs: Layer arguments.
+
+    Input shape: ``(batch, ..., features)``. Output shape: the input's.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import layers
+        >>> ln = layers.LayerNormalization()
+        >>> y = ln(np.array([[1.0, 2.0, 3.0, 6.0]]))
+        >>> bool(abs(float(y.mean())) < 1e-6), round(float(y.std()), 3)
+        (True, 1.0)
+    """
+
+    def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True,
+                 beta_initializer="zeros", gamma_initializer="ones", **kwargs):
+        super().__init__(**kwargs)
+        if axis not in (-1, [-1], (-1,)):
+            raise NotImplementedError(f"LayerNormalization: only axis=-1 is implemented. "
+                                      f"Received: axis={axis!r}")
+        if not isinstance(epsilon, numbers.Real) or not epsilon > 0:
+            raise ValueError(f"LayerNormalization: argument 'epsilon' must be positive. "
+                             f"Received: epsilon={epsilon!r}")
+        self.axis = -1
+        self.epsilon = float(epsilon)
+        self.center, self.scale = bool(center), bool(scale)
+        self.beta_initializer = initializers.get(beta_initializer)
+        self.gamma_initializer = initializers.get(gamma_initializer)
+        self.gamma = self.beta = None
+
+    def build(self, input_shape):
+        """Create gamma and beta (one per feature)."""
+        features = input_shape[-1]
+        if len(input_shape) < 2 or features is None:
+            raise ValueError(f"LayerNormalization '{self.name}': the last axis must be known, "
+                             f"received shape {tuple(input_shape)}")
+        if self.scale:
+            self.gamma = self.add_weight((features,), self.gamma_initializer, "gamma")
+        if self.center:
+            self.beta = self.add_weight((features,), self.beta_initializer, "beta")
+        super().build(input_shape)
+
+    def call(self, inputs, training=False):
+        """The normalized, scaled and shifted inputs."""
+        features = inputs.shape[-1]
+        columns = np.ascontiguousarray(inputs.reshape(-1, features).T)  # (features, rows)
+        x_hat_t, mean, var = ops.batch_norm_train(columns, None, None, None, None,
+                                                  epsilon=self.epsilon)
+        x_hat = np.ascontiguousarray(x_hat_t.T)
+        y = x_hat
+        if self.gamma is not None:
+            y = ops.multiply(y, np.broadcast_to(self.gamma.value, y.shape))
+        if self.beta is not None:
+            y = ops.bias_add(y, self.beta.value)
+        self._cache = {"columns": columns, "x_hat": x_hat, "mean": mean, "var": var,
+                       "shape": inputs.shape}
+        return y.reshape(inputs.shape)
+
+    def backward(self, dy):
+        """Input gradient; gamma/beta gradients into ``.grad``."""
+        cache = self._need_cache("columns")
+        x_hat, shape = self._cache["x_hat"], self._cache["shape"]
+        dy = np.asarray(dy, dtype=x_hat.dtype).reshape(x_hat.shape)
+        if self.beta is not None:
+            self.beta.grad = ops.sum(dy, axis=0)
+        if self.gamma is not None:
+            self.gamma.grad = ops.sum(ops.multiply(dy, x_hat), axis=0)
+            dy = ops.multiply(dy, np.broadcast_to(self.gamma.value, dy.shape))
+        dx_t, _, _ = ops.batch_norm_train_backward(np.ascontiguousarray(dy.T), cache,
+                                                   self._cache["mean"], self._cache["var"],
+                                                   None, epsilon=self.epsilon)
+        return np.ascontiguousarray(dx_t.T).reshape(shape)
+
+    def get_config(self):
+        """Constructor arguments."""
+        config = super().get_config()
+        config.update(axis=self.axis, epsilon=self.epsilon, center=self.center,
+                      scale=self.scale,
+                      beta_initializer=initializers.serialize(self.beta_initializer),
+                      gamma_initializer=initializers.serialize(self.gamma_initializer))
         return config
