@@ -166,6 +166,12 @@ def matmul(x1, x2):
 
     Returns:
         Array of shape ``(..., n)`` (or ``(...)`` for a vector x2).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> ops.matmul(np.array([[1.0, 2.0]]), np.array([[3.0], [4.0]]))
+        array([[11.]])
     """
     a, b = _matmul_operands(x1, x2, "matmul")
     a2, b2 = _as_matrices(a, b)
@@ -256,6 +262,12 @@ def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_
 
     Returns:
         Array of shape ``(N, H_out, W_out, C_out)``.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> ops.conv(np.ones((1, 5, 5, 2)), np.ones((3, 3, 2, 4)), padding="same").shape
+        (1, 5, 5, 4)
     """
     x = _prepare(inputs, "inputs", "conv")
     w = _prepare(kernel, "kernel", "conv", dtype=x.dtype)
@@ -731,6 +743,12 @@ def moments(x, axes, keepdims=False, synchronized=False):
     Returns:
         ``(mean, variance)``, two arrays of x's compute dtype with the shape of ``x``
         without (or, with ``keepdims``, with length 1 on) the reduced axes.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> ops.moments(np.array([[1.0, 2.0], [3.0, 6.0]]), axes=0)
+        (array([2., 4.]), array([1., 4.]))
     """
     where = "moments"
     scalar = np.ndim(x) == 0 and not isinstance(x, (str, bytes))
@@ -868,6 +886,14 @@ def batch_norm_train(x, scale, offset, moving_mean, moving_variance, momentum=0.
         ``(y, batch_mean, batch_variance)``: y with the shape of ``x``, the batch
         statistics of shape ``(channels,)`` (the saved state for
         :func:`batch_norm_train_backward`), all in x's compute dtype.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> y, mean, var = ops.batch_norm_train(np.array([[1.0], [3.0]]), None, None, None,
+        ...                                     None)
+        >>> y.ravel().round(4), mean, var
+        (array([-0.9995,  0.9995]), array([2.]), array([1.]))
     """
     where = "batch_norm_train"
     x2d, moved_shape, axis = _bn_input(x, where, axis)
@@ -1009,6 +1035,12 @@ def relu(x):
 
     Returns:
         An array of x's shape (float64 for float64 input, else float32).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> ops.relu(np.array([-1.0, 2.0]))
+        array([0., 2.])
     """
     return _act_forward(x, "relu", "relu")
 
@@ -1049,6 +1081,12 @@ def softmax(x, axis=-1):
 
     Returns:
         An array of x's shape whose slices along ``axis`` sum to 1.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> ops.softmax(np.array([[0.0, 0.0]]))
+        array([[0.5, 0.5]])
     """
     where = "softmax"
     x = _act_prepare(x, "x", where)
@@ -1810,6 +1848,12 @@ def sum(x, axis=None, keepdims=False):  # noqa: A001 -- keras.ops.sum
 
     Returns:
         Array of x's compute dtype (0-d when every axis is reduced without keepdims).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> ops.sum(np.arange(6.0).reshape(2, 3), axis=0)
+        array([3., 5., 7.])
     """
     where = "sum"
     x = _tops_array(x, "x", where)
@@ -1842,6 +1886,12 @@ def add(x1, x2):
 
     Returns:
         Array of x1's shape.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> ops.add(np.ones(2), np.ones(2))
+        array([2., 2.])
     """
     x1 = _tops_array(x1, "x1", "add")
     x2 = _tops_array(x2, "x2", "add", dtype=x1.dtype)
