@@ -212,7 +212,56 @@ def _margins(value, layer_name, argument):
                          f"of them or a pair of pairs. Received: {argument}={value!r}") from None
 
 
-class ZeroPadding2D(Layer):
+class _Borders2D(Layer):
+    """Shared by ZeroPadding2D and Cropping2D: margins of rows and columns added around
+    (``grow=1``) or removed from (``grow=-1``) each NHWC image."""
+
+    _grow = 1
+    _argument = "padding"
+
+    def __init__(self, margins, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        cls = type(self).__name__
+        if data_format not in (None, "channels_last"):
+            raise ValueError(f"{cls}: only data_format='channels_last' is supported. "
+                             f"Received: data_format={data_format!r}")
+        self.margins = _margins(margins, cls, self._argument)
+
+    def compute_output_shape(self, input_shape):
+        """``(batch, H +/- top + bottom, W +/- left + right, C)``."""
+        _require_rank(self, input_shape, 4)
+        (top, bottom), (left, right) = self.margins
+        n, h, w, c = input_shape
+        out_h = None if h is None else h + self._grow * (top + bottom)
+        out_w = None if w is None else w + self._grow * (left + right)
+        if (out_h is not None and out_h <= 0) or (out_w is not None and out_w <= 0):
+            raise ValueError(f"{type(self).__name__} '{self.name}': {self._argument} "
+                             f"{self.margins} leaves nothing of inputs of shape "
+                             f"{tuple(input_shape)}")
+        return (n, out_h, out_w, c)
+
+    def build(self, input_shape):
+        """Check the rank and the margins (no weights)."""
+        self.compute_output_shape(input_shape)
+        super().build(input_shape)
+
+    def _pad(self, array):
+        (top, bottom), (left, right) = self.margins
+        return np.pad(array, ((0, 0), (top, bottom), (left, right), (0, 0)))
+
+    def _crop(self, array):
+        (top, bottom), (left, right) = self.margins
+        h, w = array.shape[1:3]
+        return np.ascontiguousarray(array[:, top:h - bottom, left:w - right])
+
+    def get_config(self):
+        """Adds the margins under their Keras name."""
+        config = super().get_config()
+        config[self._argument] = [list(p) for p in self.margins]
+        return config
+
+
+class ZeroPadding2D(_Borders2D):
     """Adds rows and columns of zeros around each image.
 
     Args:
@@ -229,44 +278,23 @@ class ZeroPadding2D(Layer):
     """
 
     def __init__(self, padding=(1, 1), data_format=None, **kwargs):
-        super().__init__(**kwargs)
-        if data_format not in (None, "channels_last"):
-            raise ValueError(f"ZeroPadding2D: only data_format='channels_last' is "
-                             f"supported. Received: data_format={data_format!r}")
-        self.padding = _margins(padding, "ZeroPadding2D", "padding")
+        super().__init__(padding, data_format, **kwargs)
 
-    def compute_output_shape(self, input_shape):
-        """``(batch, H + top + bottom, W + left + right, C)``."""
-        _require_rank(self, input_shape, 4)
-        (top, bottom), (left, right) = self.padding
-        n, h, w, c = input_shape
-        return (n, None if h is None else h + top + bottom,
-                None if w is None else w + left + right, c)
-
-    def build(self, input_shape):
-        """Check the rank (no weights)."""
-        self.compute_output_shape(input_shape)
-        super().build(input_shape)
+    @property
+    def padding(self):
+        """``((top, bottom), (left, right))``."""
+        return self.margins
 
     def call(self, inputs, training=False):
         """The padded images."""
-        (top, bottom), (left, right) = self.padding
-        return np.pad(inputs, ((0, 0), (top, bottom), (left, right), (0, 0)))
+        return self._pad(inputs)
 
     def backward(self, dy):
         """dy without the padded border."""
-        (top, bottom), (left, right) = self.padding
-        dy = np.asarray(dy)
-        return np.ascontiguousarray(dy[:, top:dy.shape[1] - bottom, left:dy.shape[2] - right])
-
-    def get_config(self):
-        """Adds ``padding``."""
-        config = super().get_config()
-        config["padding"] = [list(p) for p in self.padding]
-        return config
+        return self._crop(np.asarray(dy))
 
 
-class Cropping2D(Layer):
+class Cropping2D(_Borders2D):
     """Removes rows and columns at the borders of each image.
 
     Args:
@@ -282,43 +310,21 @@ class Cropping2D(Layer):
         (1, 4, 3, 2)
     """
 
+    _grow = -1
+    _argument = "cropping"
+
     def __init__(self, cropping=((0, 0), (0, 0)), data_format=None, **kwargs):
-        super().__init__(**kwargs)
-        if data_format not in (None, "channels_last"):
-            raise ValueError(f"Cropping2D: only data_format='channels_last' is supported. "
-                             f"Received: data_format={data_format!r}")
-        self.cropping = _margins(cropping, "Cropping2D", "cropping")
+        super().__init__(cropping, data_format, **kwargs)
 
-    def compute_output_shape(self, input_shape):
-        """``(batch, H - top - bottom, W - left - right, C)``."""
-        _require_rank(self, input_shape, 4)
-        (top, bottom), (left, right) = self.cropping
-        n, h, w, c = input_shape
-        out_h = None if h is None else h - top - bottom
-        out_w = None if w is None else w - left - right
-        if (out_h is not None and out_h <= 0) or (out_w is not None and out_w <= 0):
-            raise ValueError(f"Cropping2D '{self.name}': cropping {self.cropping} leaves "
-                             f"nothing of inputs of shape {tuple(input_shape)}")
-        return (n, out_h, out_w, c)
-
-    def build(self, input_shape):
-        """Check the rank and the margins (no weights)."""
-        self.compute_output_shape(input_shape)
-        super().build(input_shape)
+    @property
+    def cropping(self):
+        """``((top, bottom), (left, right))``."""
+        return self.margins
 
     def call(self, inputs, training=False):
         """The cropped images (a contiguous copy)."""
-        (top, bottom), (left, right) = self.cropping
-        h, w = inputs.shape[1:3]
-        return np.ascontiguousarray(inputs[:, top:h - bottom, left:w - right])
+        return self._crop(inputs)
 
     def backward(self, dy):
         """dy with zeros where the borders were cropped."""
-        (top, bottom), (left, right) = self.cropping
-        return np.pad(np.asarray(dy), ((0, 0), (top, bottom), (left, right), (0, 0)))
-
-    def get_config(self):
-        """Adds ``cropping``."""
-        config = super().get_config()
-        config["cropping"] = [list(p) for p in self.cropping]
-        return config
+        return self._pad(np.asarray(dy))
