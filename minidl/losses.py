@@ -484,6 +484,13 @@ class CategoricalCrossentropy(_CrossentropyBase):
         reduction: see ``Loss``.
         name: defaults to ``"categorical_crossentropy"``.
         dtype: see ``Loss``.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import losses
+        >>> loss = losses.CategoricalCrossentropy()
+        >>> round(float(loss(np.array([[0.0, 1.0]]), np.array([[0.25, 0.75]]))), 4)
+        0.2877
     """
 
     def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1,
@@ -556,6 +563,13 @@ class SparseCategoricalCrossentropy(_CrossentropyBase):
         reduction: see ``Loss``.
         name: defaults to ``"sparse_categorical_crossentropy"``.
         dtype: see ``Loss``.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import losses
+        >>> loss = losses.SparseCategoricalCrossentropy()
+        >>> round(float(loss(np.array([1]), np.array([[0.25, 0.75]]))), 4)
+        0.2877
     """
 
     def __init__(self, from_logits=False, reduction="sum_over_batch_size",
@@ -667,6 +681,12 @@ class MeanSquaredError(_FeatureMeanLoss):
         reduction: see ``Loss``.
         name: defaults to ``"mean_squared_error"``.
         dtype: see ``Loss``.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import losses
+        >>> float(losses.MeanSquaredError()(np.array([[1.0, 2.0]]), np.array([[1.0, 4.0]])))
+        2.0
     """
 
     def __init__(self, reduction="sum_over_batch_size", name="mean_squared_error",

@@ -170,6 +170,13 @@ class Mean(Metric):
     Args:
         name: defaults to ``"mean"``.
         dtype: see ``Metric``.
+
+    Example:
+        >>> from minidl import metrics
+        >>> mean = metrics.Mean()
+        >>> mean.update_state([1.0, 3.0])
+        >>> float(mean.result())
+        2.0
     """
 
     def __init__(self, name="mean", dtype=None):
@@ -293,6 +300,14 @@ class SparseCategoricalAccuracy(MeanMetricWrapper):
     Args:
         name: defaults to ``"sparse_categorical_accuracy"``.
         dtype: see ``Metric``.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import metrics
+        >>> accuracy = metrics.SparseCategoricalAccuracy()
+        >>> accuracy.update_state(np.array([1, 0]), np.array([[0.2, 0.8], [0.3, 0.7]]))
+        >>> float(accuracy.result())
+        0.5
     """
 
     def __init__(self, name="sparse_categorical_accuracy", dtype=None):

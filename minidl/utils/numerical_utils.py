@@ -16,6 +16,12 @@ def to_categorical(x, num_classes=None):
 
     Returns:
         A float32 array of shape ``x.shape + (num_classes,)`` (trailing 1 dropped).
+
+    Example:
+        >>> from minidl import utils
+        >>> utils.to_categorical([0, 2], 3)
+        array([[1., 0., 0.],
+               [0., 0., 1.]], dtype=float32)
     """
     where = "to_categorical"
     labels = np.asarray(x)
@@ -64,6 +70,12 @@ def normalize(x, axis=-1, order=2):
 
     Returns:
         An array of x's shape: x's dtype for float input, ``floatx()`` otherwise.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import utils
+        >>> utils.normalize(np.array([[3.0, 4.0]]))
+        array([[0.6, 0.8]])
     """
     where = "normalize"
     array = np.asarray(x)
