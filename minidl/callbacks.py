@@ -752,6 +752,18 @@ class EarlyStopping(_MonitorCallback):
         stopped_epoch: the 0-based epoch at which training was stopped (0 if it was not).
         best: the best monitored value so far; best_epoch: its 0-based epoch.
         wait: epochs since the last improvement.
+
+    Example:
+        >>> import numpy as np
+        >>> import minidl
+        >>> from minidl import callbacks, layers
+        >>> model = minidl.Sequential([minidl.Input((2,)), layers.Dense(1)])
+        >>> model.compile(optimizer="sgd", loss="mse")
+        >>> stop = callbacks.EarlyStopping(monitor="loss", patience=1, min_delta=10.0)
+        >>> history = model.fit(np.ones((8, 2)), np.zeros((8, 1)), epochs=10, verbose=0,
+        ...                     callbacks=[stop])
+        >>> len(history.history["loss"])  # no epoch improves by 10: stops after the 2nd
+        2
     """
 
     def __init__(self, monitor="val_loss", min_delta=0, patience=0, verbose=0, mode="auto",
@@ -1043,6 +1055,18 @@ class LearningRateScheduler(Callback):
     Raises (at epoch start):
         ValueError: the schedule returns something that is not a float (an int included,
             as in Keras), or the optimizer has no ``learning_rate``.
+
+    Example:
+        >>> import numpy as np
+        >>> import minidl
+        >>> from minidl import callbacks, layers
+        >>> model = minidl.Sequential([minidl.Input((2,)), layers.Dense(1)])
+        >>> model.compile(optimizer="sgd", loss="mse")
+        >>> schedule = callbacks.LearningRateScheduler(lambda epoch, rate: 0.1 / (epoch + 1))
+        >>> history = model.fit(np.ones((8, 2)), np.zeros((8, 1)), epochs=3, verbose=0,
+        ...                     callbacks=[schedule])
+        >>> [round(rate, 4) for rate in history.history["learning_rate"]]
+        [0.1, 0.05, 0.0333]
     """
 
     def __init__(self, schedule, verbose=0):

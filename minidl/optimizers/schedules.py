@@ -96,6 +96,12 @@ class ExponentialDecay(_PeriodicDecay):
         decay_rate: the factor applied once per period.
         staircase: floor ``step / decay_steps`` (decay in discrete jumps).
         name: the schedule's name.
+
+    Example:
+        >>> from minidl.optimizers import schedules
+        >>> rate = schedules.ExponentialDecay(0.1, decay_steps=10, decay_rate=0.5)
+        >>> round(rate(20), 6)  # two halvings
+        0.025
     """
 
     def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False,
