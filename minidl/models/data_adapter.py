@@ -48,6 +48,67 @@ def num_samples(data):
     return len(data[0]) if is_structure(data) else len(data)
 
 
+class WeightedTargets:
+    """Targets travelling with one weight per sample through batching, sharding and the
+    loss (``sample_weight`` and ``class_weight`` of fit and evaluate).
+
+    Args:
+        targets: the target array (rows = samples).
+        weights: float array of shape ``(samples,)``.
+    """
+
+    def __init__(self, targets, weights):
+        self.targets, self.weights = targets, weights
+
+    def __len__(self):
+        return len(self.weights)
+
+    def __getitem__(self, index):
+        return WeightedTargets(self.targets[index], self.weights[index])
+
+
+def sample_weights(y, sample_weight, class_weight, where):
+    """The per-sample weights of ``sample_weight`` times ``class_weight[label]`` (labels
+    from integer targets, or the argmax of one-hot rows), as float64, checked; None when
+    neither is given.
+
+    Args:
+        y: the (checked) target array.
+        sample_weight: None or one finite weight >= 0 per sample.
+        class_weight: None or a dict ``{class index: weight}`` (every class present in
+            ``y`` must have one).
+        where: the calling method, for messages.
+    """
+    if sample_weight is None and class_weight is None:
+        return None
+    if y is None or is_structure(y):
+        raise ValueError(f"{where}: sample_weight and class_weight need one target array")
+    rows = len(y)
+    weights = np.ones(rows)
+    if sample_weight is not None:
+        given = np.asarray(sample_weight, dtype=np.float64) if np.asarray(
+            sample_weight).dtype.kind in "biuf" else None
+        if given is None or given.shape not in ((rows,), (rows, 1)) or \
+                not np.all(np.isfinite(given)) or np.any(given < 0):
+            raise ValueError(f"{where}: argument 'sample_weight' must hold one finite weight "
+                             f">= 0 per sample ({rows}). Received: "
+                             f"{np.shape(sample_weight)}")
+        weights = weights * given.reshape(rows)
+    if class_weight is not None:
+        if not isinstance(class_weight, dict):
+            raise ValueError(f"{where}: argument 'class_weight' must be a dict "
+                             f"{{class index: weight}}. Received: {type(class_weight).__name__}")
+        labels = y.reshape(rows, -1).argmax(axis=1) if y.ndim > 1 and y.shape[-1] > 1 \
+            else y.reshape(rows).astype(np.int64)
+        missing = sorted(set(np.unique(labels).tolist()) - set(class_weight))
+        if missing:
+            raise ValueError(f"{where}: argument 'class_weight' has no weight for classes "
+                             f"{missing}")
+        table = {int(k): float(v) for k, v in class_weight.items()}
+        weights = weights * np.array([table[int(label)] for label in labels])
+    return weights
+
+
 def _check_numeric(array, name, where):
     array = np.asarray(array)
     if array.dtype.kind not in "biuf":
@@ -58,6 +119,9 @@ def _check_numeric(array, name, where):
 
 def _checked(data, name, where):
     """An array, or a structure of arrays, each numeric; their common number of rows."""
+    if isinstance(data, WeightedTargets):
+        targets, rows = _checked(data.targets, name, where)
+        return WeightedTargets(targets, data.weights), rows
     if is_structure(data):
         items = data.items() if isinstance(data, dict) else enumerate(data)
         checked = {key: _check_numeric(value, f"{name}[{key!r}]", where)

@@ -300,6 +300,9 @@ class Functional(Sequential):
     def _loss_and_output_gradient(self, y, out):
         if self._output_losses is None:
             return super()._loss_and_output_gradient(y, out)
+        if isinstance(y, data_adapter.WeightedTargets):
+            raise NotImplementedError(f"Model '{self.name}': sample_weight and class_weight "
+                                      f"on a model with several outputs are not implemented")
         targets = y if isinstance(y, (list, tuple)) else None
         if targets is None or len(targets) != len(out):
             raise ValueError(f"Model '{self.name}' has {len(out)} outputs: give a list of "

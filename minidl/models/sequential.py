@@ -466,6 +466,8 @@ class Sequential:
     def _loss_and_output_gradient(self, y, out):
         """Per-sample losses and the gradient that starts the backward pass; the fused
         softmax + cross-entropy path returns the gradient of the logits instead."""
+        if isinstance(y, data_adapter.WeightedTargets):
+            return self._weighted_loss_and_output_gradient(y, out)
         if self._runner is not None:
             return self._runner.loss_and_gradient(y, out)
         if self._uses_fused_softmax():
@@ -473,6 +475,21 @@ class Sequential:
             return per_sample, dlogits, True
         per_sample = self.loss.compute(y, out)
         return per_sample, self.loss.gradient(y, out), False
+
+    def _weighted_loss_and_output_gradient(self, y, out):
+        """Keras's sample weighting: each sample's loss and gradient times its weight (the
+        loss still averaged over the batch size)."""
+        if self._runner is not None:
+            raise NotImplementedError("sample_weight and class_weight are not implemented "
+                                      "on the GPU; compile with device='cpu'")
+        per_sample, grad, fused = self._loss_and_output_gradient(y.targets, out)
+        weights = np.asarray(y.weights, dtype=np.asarray(per_sample).dtype)
+        if isinstance(grad, list):
+            raise NotImplementedError("sample_weight and class_weight on a model with "
+                                      "several outputs are not implemented")
+        grad = np.asarray(grad)
+        return per_sample * weights, grad * weights.reshape((-1,) + (1,) * (grad.ndim - 1)), \
+            fused
 
     def _backward(self, grad, from_logits):
         if self._runner is not None:
@@ -543,8 +560,11 @@ class Sequential:
         if self._runner is not None:
             return self._runner.update_metrics(per_sample, y, out)
         loss_tracker.update_state(float(np.mean(per_sample)), sample_weight=len(per_sample))
+        weights = None
+        if isinstance(y, data_adapter.WeightedTargets):
+            y, weights = y.targets, y.weights
         for metric in self._resolve_metrics() if metrics is None else metrics:
-            metric.update_state(y, out)
+            metric.update_state(y, out, sample_weight=weights)
 
     def _metric_logs(self, loss_tracker, prefix="", metrics=None):
         if self._runner is not None:
@@ -593,11 +613,10 @@ class Sequential:
         training after the current step and returns the History so far.
         """
         self._require_compiled("fit")
-        if class_weight is not None or sample_weight is not None:
-            raise ValueError("fit: class_weight and sample_weight are not supported")
         data_adapter.check_fit_arguments(x, y, epochs, initial_epoch, steps_per_epoch,
                                          validation_split, validation_data, validation_steps,
                                          validation_batch_size, validation_freq, verbose)
+        y = self._weighted_targets(x, y, sample_weight, class_weight, "fit")
         verbose = _verbosity(verbose)
         parallel = distribute.active()
         if parallel is not None:  # the same order on every rank; rank 0 prints
@@ -666,6 +685,19 @@ class Sequential:
         callback_list.on_train_end(dict(logs) if steps_done else {})
         return self.history
 
+    @staticmethod
+    def _weighted_targets(x, y, sample_weight, class_weight, where):
+        """``y`` with its per-sample weights attached (data_adapter.WeightedTargets), or
+        ``y`` itself when no weight is given; checked at the call."""
+        if sample_weight is None and class_weight is None:
+            return y
+        if data_adapter.is_batch_source(x):
+            raise ValueError(f"{where}: sample_weight and class_weight need array inputs; a "
+                             f"generator yields (x, y, sample_weight) batches instead")
+        _, y = data_adapter.check_arrays(x, y, where)
+        weights = data_adapter.sample_weights(y, sample_weight, class_weight, where)
+        return data_adapter.WeightedTargets(y, weights)
+
     def fit_generator(self, generator, steps_per_epoch=None, epochs=1, verbose=1,
                       callbacks=None, validation_data=None, validation_steps=None,
                       initial_epoch=0, **kwargs):
@@ -702,6 +734,8 @@ class Sequential:
             vx, vy = validation_data, None
         elif isinstance(validation_data, (tuple, list)) and len(validation_data) in (2, 3):
             vx, vy = validation_data[0], validation_data[1]
+            if len(validation_data) == 3:  # (x_val, y_val, sample_weight_val)
+                vy = self._weighted_targets(vx, vy, validation_data[2], None, "fit")
         else:
             raise ValueError("fit: validation_data must be (x_val, y_val) or a generator")
         results = self.evaluate(vx, vy, batch_size=batch_size, steps=steps, verbose=0,
@@ -724,10 +758,9 @@ class Sequential:
         """Loss and metrics in inference mode: ``loss`` or ``[loss, *metrics]`` (or a
         dict with ``return_dict=True``)."""
         self._require_compiled("evaluate")
-        if sample_weight is not None:
-            raise ValueError("evaluate: sample_weight is not supported")
         data_adapter.check_verbose(verbose, "evaluate")
         data_adapter.check_targets(x, y, "evaluate")
+        y = self._weighted_targets(x, y, sample_weight, None, "evaluate")
         self._check_inference_thread("evaluate")
         if distribute.active() is not None and not distribute.is_root():
             verbose = 0
@@ -818,11 +851,9 @@ class Sequential:
                        return_dict=False):
         """One training step on one batch; returns the loss (and the metrics) of it."""
         self._require_compiled("train_on_batch")
-        if sample_weight is not None or class_weight is not None:
-            raise ValueError("train_on_batch: sample_weight and class_weight are not "
-                             "supported")
         data_adapter.check_targets(x, y, "train_on_batch")
         x, y = data_adapter.check_arrays(x, y, "train_on_batch")
+        y = self._weighted_targets(x, y, sample_weight, class_weight, "train_on_batch")
         self._ensure_built(x)
         loss_tracker = metrics_module.Mean(name="loss")
         self._reset_metrics(loss_tracker)
@@ -835,6 +866,7 @@ class Sequential:
         self._require_compiled("test_on_batch")
         data_adapter.check_targets(x, y, "test_on_batch")
         x, y = data_adapter.check_arrays(x, y, "test_on_batch")
+        y = self._weighted_targets(x, y, sample_weight, None, "test_on_batch")
         self._check_inference_thread("test_on_batch")
         loss_tracker = metrics_module.Mean(name="loss")
         metrics = self._fresh_metrics()
