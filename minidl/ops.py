@@ -507,6 +507,13 @@ def max_pool(inputs, pool_size, strides=None, padding="valid"):
 
     Returns:
         Array of shape (batch, out_height, out_width, channels), float32 or float64.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> ops.max_pool(np.arange(16.0).reshape(1, 4, 4, 1), 2)[0, :, :, 0]
+        array([[ 5.,  7.],
+               [13., 15.]])
     """
     return _max_pool(inputs, pool_size, strides, padding, "max_pool", False)[0]
 
@@ -580,6 +587,13 @@ def average_pool(inputs, pool_size, strides=None, padding="valid"):
 
     Returns:
         Array of shape (batch, out_height, out_width, channels), float32 or float64.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> ops.average_pool(np.arange(16.0).reshape(1, 4, 4, 1), 2)[0, :, :, 0]
+        array([[ 2.5,  4.5],
+               [10.5, 12.5]])
     """
     where = "average_pool"
     x = _pool_input(inputs, where)
@@ -1054,6 +1068,12 @@ def sigmoid(x):
 
     Returns:
         An array of x's shape with values in [0, 1].
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> ops.sigmoid(np.array([0.0]))
+        array([0.5])
     """
     return _act_forward(x, "sigmoid", "sigmoid")
 
@@ -1067,6 +1087,12 @@ def tanh(x):
 
     Returns:
         An array of x's shape with values in [-1, 1].
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> ops.tanh(np.array([0.0]))
+        array([0.])
     """
     return _act_forward(x, "tanh", "tanh")
 
@@ -1794,6 +1820,13 @@ def bias_add(x, bias):
 
     Returns:
         Array of x's shape.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> ops.bias_add(np.zeros((2, 3)), np.array([1.0, 2.0, 3.0]))
+        array([[1., 2., 3.],
+               [1., 2., 3.]])
     """
     where = "bias_add"
     x = _tops_array(x, "x", where)
@@ -1930,6 +1963,12 @@ def scale(x, alpha):
 
     Returns:
         Array of x's shape and compute dtype.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> ops.scale(np.ones(2), 3.0)
+        array([3., 3.])
     """
     x = _tops_array(x, "x", "scale")
     a = _optim_scalar(alpha, "alpha", "scale")
