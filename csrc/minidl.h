@@ -234,6 +234,14 @@ typedef struct {
     md_status md_adam_update##SUF(md_T *var, md_T *m, md_T *v, md_T *vhat, const md_T *grad,  \
                                   int64_t n, double lr, double beta_1, double beta_2,         \
                                   double epsilon, int64_t step, double weight_decay);         \
+    /* Adagrad: acc += g^2; var -= lr*g/sqrt(acc + eps). */                                   \
+    md_status md_adagrad_update##SUF(md_T *var, md_T *accumulator, const md_T *grad,          \
+                                     int64_t n, double lr, double epsilon);                   \
+    /* Adamax: m += (g-m)(1-b1); u = max(b2*u, |g|); var -= lr/(1-b1^t) * m/(u + eps),       \
+       step the 1-based local step. */                                                        \
+    md_status md_adamax_update##SUF(md_T *var, md_T *m, md_T *u, const md_T *grad, int64_t n, \
+                                    double lr, double beta_1, double beta_2, double epsilon,  \
+                                    int64_t step);                                            \
     /* ---- tensor_ops.c ---------------------------------------------------------------- */ \
     /* y (rows, cols) = x + bias (cols); y may alias x. */                                    \
     md_status md_bias_add##SUF(md_T *y, const md_T *x, const md_T *bias, int64_t rows,        \

@@ -197,4 +197,72 @@ md_status MD_FN(md_adam_update)(md_T *var, md_T *m, md_T *v, md_T *vhat, const m
     return MD_OK;
 }
 
+/* ------------------------------------------------------------------ Adagrad */
+
+static inline __attribute__((always_inline)) void MD_FN(md_adagrad_span)(
+    md_T *var, md_T *accumulator, const md_T *grad, int64_t lo, int64_t hi, md_T lr,
+    md_T eps) {
+    for (int64_t i = lo; i < hi; i++) {
+        const md_T g = grad[i];
+        const md_T a = accumulator[i] + g * g;
+        accumulator[i] = a;
+        var[i] = var[i] - (lr * g) / MD_OPT_SQRT(a + eps);
+    }
+}
+
+md_status MD_FN(md_adagrad_update)(md_T *var, md_T *accumulator, const md_T *grad, int64_t n,
+                                   double lr, double epsilon) {
+    if (n < 0) return MD_ERR_SHAPE;
+    if (!md_optim_finite4(lr, epsilon, 0.0, 0.0)) return MD_ERR_ARG;
+    if (n == 0) return MD_OK;
+    if (var == NULL || accumulator == NULL || grad == NULL) return MD_ERR_ARG;
+    const md_T lr_t = (md_T)lr, eps_t = (md_T)epsilon;
+    const int64_t blocks = md_ceil_div(n, MD_OPTIM_BLOCK);
+#pragma omp parallel for schedule(static) num_threads(md_threads_for(n))
+    for (int64_t b = 0; b < blocks; b++) {
+        const int64_t lo = b * MD_OPTIM_BLOCK;
+        MD_FN(md_adagrad_span)(var, accumulator, grad, lo, md_min64(lo + MD_OPTIM_BLOCK, n),
+                               lr_t, eps_t);
+    }
+    return MD_OK;
+}
+
+/* ------------------------------------------------------------------ Adamax */
+
+static inline __attribute__((always_inline)) void MD_FN(md_adamax_span)(
+    md_T *var, md_T *m, md_T *u, const md_T *grad, int64_t lo, int64_t hi, md_T alpha,
+    md_T one_minus_b1, md_T b2, md_T eps) {
+    for (int64_t i = lo; i < hi; i++) {
+        const md_T g = grad[i];
+        const md_T mi = m[i] + (g - m[i]) * one_minus_b1;
+        const md_T decayed = u[i] * b2;
+        const md_T magnitude = g < 0 ? -g : g;
+        const md_T ui = decayed > magnitude ? decayed : magnitude;
+        m[i] = mi;
+        u[i] = ui;
+        var[i] = var[i] - (mi * alpha) / (ui + eps);
+    }
+}
+
+md_status MD_FN(md_adamax_update)(md_T *var, md_T *m, md_T *u, const md_T *grad, int64_t n,
+                                  double lr, double beta_1, double beta_2, double epsilon,
+                                  int64_t step) {
+    if (n < 0) return MD_ERR_SHAPE;
+    if (!md_optim_finite4(lr, beta_1, beta_2, epsilon) || step < 1) return MD_ERR_ARG;
+    const double alpha = lr / (1.0 - pow(beta_1, (double)step));
+    if (!isfinite(alpha)) return MD_ERR_ARG; /* beta_1 == 1 */
+    if (n == 0) return MD_OK;
+    if (var == NULL || m == NULL || u == NULL || grad == NULL) return MD_ERR_ARG;
+    const md_T alpha_t = (md_T)alpha, omb1_t = (md_T)(1.0 - beta_1);
+    const md_T b2_t = (md_T)beta_2, eps_t = (md_T)epsilon;
+    const int64_t blocks = md_ceil_div(n, MD_OPTIM_BLOCK);
+#pragma omp parallel for schedule(static) num_threads(md_threads_for(n))
+    for (int64_t b = 0; b < blocks; b++) {
+        const int64_t lo = b * MD_OPTIM_BLOCK;
+        MD_FN(md_adamax_span)(var, m, u, grad, lo, md_min64(lo + MD_OPTIM_BLOCK, n), alpha_t,
+                              omb1_t, b2_t, eps_t);
+    }
+    return MD_OK;
+}
+
 #undef MD_OPT_SQRT

@@ -68,3 +68,39 @@ def adam_update(real[::1] var not None, real[::1] m not None, real[::1] v not No
             st = md_adam_update_f64(&var[0], &m[0], &v[0], vh, &grad[0], n, lr, beta_1,
                                     beta_2, epsilon, step, weight_decay)
     check_status(st, "adam_update")
+
+
+def adagrad_update(real[::1] var not None, real[::1] accumulator not None,
+                   const real[::1] grad not None, double lr, double epsilon):
+    """Adagrad step in place (Keras 3): accumulator += grad**2;
+    var -= lr*grad/sqrt(accumulator + epsilon)."""
+    cdef int64_t n = var.shape[0]
+    cdef md_status st
+    expect_shape("adagrad_update", "accumulator", shape_of(accumulator, 1), (n,))
+    expect_shape("adagrad_update", "grad", shape_of(grad, 1), (n,))
+    with nogil:
+        if real is float:
+            st = md_adagrad_update_f32(&var[0], &accumulator[0], &grad[0], n, lr, epsilon)
+        else:
+            st = md_adagrad_update_f64(&var[0], &accumulator[0], &grad[0], n, lr, epsilon)
+    check_status(st, "adagrad_update")
+
+
+def adamax_update(real[::1] var not None, real[::1] m not None, real[::1] u not None,
+                  const real[::1] grad not None, double lr, double beta_1, double beta_2,
+                  double epsilon, int64_t step):
+    """Adamax step in place (Keras 3): m += (grad-m)*(1-beta_1); u = max(beta_2*u, abs(grad));
+    var -= lr/(1-beta_1**step) * m/(u + epsilon), step the 1-based step number."""
+    cdef int64_t n = var.shape[0]
+    cdef md_status st
+    expect_shape("adamax_update", "m", shape_of(m, 1), (n,))
+    expect_shape("adamax_update", "u", shape_of(u, 1), (n,))
+    expect_shape("adamax_update", "grad", shape_of(grad, 1), (n,))
+    with nogil:
+        if real is float:
+            st = md_adamax_update_f32(&var[0], &m[0], &u[0], &grad[0], n, lr, beta_1, beta_2,
+                                      epsilon, step)
+        else:
+            st = md_adamax_update_f64(&var[0], &m[0], &u[0], &grad[0], n, lr, beta_1, beta_2,
+                                      epsilon, step)
+    check_status(st, "adamax_update")

@@ -1744,6 +1744,16 @@ def adam_update(variable, gradient, m, v, step, learning_rate=0.001, beta_1=0.9,
     b2 = _optim_scalar(beta_2, "beta_2", where, 0.0, 1.0, high_open=True)
     eps = _optim_scalar(epsilon, "epsilon", where, 0.0)
     wd = _optim_scalar(weight_decay, "weight_decay", where, 0.0)
+    step = _optim_step(step, where)
+    if m is None or v is None:
+        raise ValueError(f"{where}: arguments 'm' and 'v' are required, received None")
+    var, grad, s = _optim_arrays(where, variable, gradient, {"m": m, "v": v, "vhat": vhat})
+    _backend(variable).adam_update(var, s["m"], s["v"], s["vhat"], grad, lr, b1, b2, eps,
+                                   step, wd)
+
+
+def _optim_step(step, where):
+    """The 1-based step number of an update as an int (TypeError/ValueError naming it)."""
     if isinstance(step, np.ndarray) and step.ndim == 0 and step.dtype.kind in "iu":
         step = step.item()
     if isinstance(step, (bool, np.bool_)) or not isinstance(step, numbers.Integral):
@@ -1751,11 +1761,63 @@ def adam_update(variable, gradient, m, v, step, learning_rate=0.001, beta_1=0.9,
     if step < 1:
         raise ValueError(f"{where}: argument 'step' must be >= 1 (the first step is 1), "
                          f"received {step!r}")
-    if m is None or v is None:
-        raise ValueError(f"{where}: arguments 'm' and 'v' are required, received None")
-    var, grad, s = _optim_arrays(where, variable, gradient, {"m": m, "v": v, "vhat": vhat})
-    _backend(variable).adam_update(var, s["m"], s["v"], s["vhat"], grad, lr, b1, b2, eps,
-                                   int(step), wd)
+    return int(step)
+
+
+def adagrad_update(variable, gradient, accumulator, learning_rate=0.001, epsilon=1e-7):
+    """One Adagrad step (Keras 3 ``Adagrad``), updating in place:
+    ``accumulator += gradient**2``, then
+    ``variable -= learning_rate * gradient / sqrt(accumulator + epsilon)``.
+
+    Args:
+        variable: float32 or float64 array, writable and C-contiguous; updated in place.
+        gradient: array of the variable's shape (cast to its dtype).
+        accumulator: the sum of squared gradients (variable's dtype and shape), in place.
+        learning_rate: finite float.
+        epsilon: float >= 0.
+
+    Returns:
+        None.
+    """
+    where = "adagrad_update"
+    lr = _optim_scalar(learning_rate, "learning_rate", where)
+    eps = _optim_scalar(epsilon, "epsilon", where, 0.0)
+    if accumulator is None:
+        raise ValueError(f"{where}: argument 'accumulator' is required, received None")
+    var, grad, s = _optim_arrays(where, variable, gradient, {"accumulator": accumulator})
+    _backend(variable).adagrad_update(var, s["accumulator"], grad, lr, eps)
+
+
+def adamax_update(variable, gradient, m, u, step, learning_rate=0.001, beta_1=0.9,
+                  beta_2=0.999, epsilon=1e-7):
+    """One Adamax step (Keras 3 ``Adamax``), updating in place:
+    ``m += (gradient - m) * (1 - beta_1)``, ``u = max(beta_2 * u, |gradient|)``,
+    ``variable -= learning_rate / (1 - beta_1**step) * m / (u + epsilon)``.
+
+    Args:
+        variable: float32 or float64 array, writable and C-contiguous; updated in place.
+        gradient: array of the variable's shape (cast to its dtype).
+        m: the first moment (variable's dtype and shape), in place.
+        u: the exponentially weighted infinity norm (variable's dtype and shape), in place.
+        step: the 1-based number of this step (Keras' ``iterations + 1``).
+        learning_rate: finite float.
+        beta_1: decay of the first moment, in [0, 1).
+        beta_2: decay of the infinity norm, in [0, 1].
+        epsilon: float >= 0.
+
+    Returns:
+        None.
+    """
+    where = "adamax_update"
+    lr = _optim_scalar(learning_rate, "learning_rate", where)
+    b1 = _optim_scalar(beta_1, "beta_1", where, 0.0, 1.0, high_open=True)
+    b2 = _optim_scalar(beta_2, "beta_2", where, 0.0, 1.0)
+    eps = _optim_scalar(epsilon, "epsilon", where, 0.0)
+    step = _optim_step(step, where)
+    if m is None or u is None:
+        raise ValueError(f"{where}: arguments 'm' and 'u' are required, received None")
+    var, grad, s = _optim_arrays(where, variable, gradient, {"m": m, "u": u})
+    _backend(variable).adamax_update(var, s["m"], s["u"], grad, lr, b1, b2, eps, step)
 
 
 

@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pytest
 
+import minidl
 from minidl import optimizers
 from minidl.optimizers import schedules
 from minidl.variables import Variable
@@ -431,9 +432,9 @@ def test_get(identifier, cls):
 def test_get_instance_and_unknown():
     opt = optimizers.SGD()
     assert optimizers.get(opt) is opt
-    with pytest.raises(ValueError, match="Could not interpret optimizer identifier: 'adagrad'"
-                                         ".*sgd, rmsprop, adam, adamw"):
-        optimizers.get("adagrad")
+    with pytest.raises(ValueError, match="Could not interpret optimizer identifier: 'nadam'"
+                                         ".*sgd, rmsprop, adam, adamw, adagrad, adamax"):
+        optimizers.get("nadam")
     with pytest.raises(ValueError, match="Could not interpret optimizer identifier"):
         optimizers.get(3)
 
@@ -515,3 +516,54 @@ def test_keras2_decay_survives_the_config_and_is_checked():
 def test_keras2_np_utils_path():
     from minidl.utils.np_utils import to_categorical
     np.testing.assert_array_equal(to_categorical([2, 0], 3), [[0, 0, 1], [1, 0, 0]])
+
+
+# ---------------------------------------------------------------- Adagrad and Adamax
+
+
+def ref_adagrad(w, g, state, lr, initial, epsilon):
+    acc = state.get("acc", np.full_like(w, initial)) + g * g
+    state["acc"] = acc
+    return w - lr * g / np.sqrt(acc + epsilon)
+
+
+def ref_adamax(w, g, state, lr, t, beta_1, beta_2, epsilon):
+    m = state.get("m", np.zeros_like(w))
+    u = state.get("u", np.zeros_like(w))
+    m = m + (g - m) * (1 - beta_1)
+    u = np.maximum(beta_2 * u, np.abs(g))
+    state["m"], state["u"] = m, u
+    return w - lr / (1 - beta_1 ** t) * m / (u + epsilon)
+
+
+@pytest.mark.parametrize("initial,epsilon", [(0.1, 1e-7), (0.0, 1e-3)])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_adagrad(rng, initial, epsilon, dtype):
+    opt = optimizers.Adagrad(learning_rate=0.05, initial_accumulator_value=initial,
+                             epsilon=epsilon)
+    _run_and_compare(opt, lambda w, g, s, lr, t: ref_adagrad(w, g, s, lr, initial, epsilon),
+                     rng, dtype)
+
+
+@pytest.mark.parametrize("beta_2", [0.999, 0.5])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_adamax(rng, beta_2, dtype):
+    opt = optimizers.Adamax(learning_rate=0.02, beta_1=0.8, beta_2=beta_2, epsilon=1e-6)
+    _run_and_compare(opt, lambda w, g, s, lr, t: ref_adamax(w, g, s, lr, t, 0.8, beta_2, 1e-6),
+                     rng, dtype)
+
+
+def test_adagrad_and_adamax_by_name_config_and_state():
+    for name, cls in (("adagrad", optimizers.Adagrad), ("Adamax", optimizers.Adamax)):
+        opt = optimizers.get(name)
+        assert isinstance(opt, cls)
+        twin = optimizers.deserialize(optimizers.serialize(opt))
+        assert twin.get_config() == opt.get_config()
+    w = Variable(np.ones(3), dtype="float64")
+    opt = optimizers.Adagrad(initial_accumulator_value=0.25)
+    opt.apply([np.ones(3)], [w])
+    np.testing.assert_allclose(opt.get_state()["slots"][0], 1.25)
+    with pytest.raises(ValueError, match="Adamax: argument 'beta_1'"):
+        optimizers.Adamax(beta_1=1.0)
+    with pytest.raises(ValueError, match="adagrad_update: argument 'accumulator'"):
+        minidl.ops.adagrad_update(np.ones(2), np.ones(2), None)

@@ -14,6 +14,8 @@ Example:
     >>> w.numpy()
     array([0.9, 0.8, 0.7])
 """
+import numpy as np
+
 from minidl import _registry, ops
 from minidl.optimizers import schedules
 from minidl.optimizers.base import Optimizer, check_float
@@ -179,11 +181,111 @@ class AdamW(Adam):
                          weight_decay=weight_decay, **kwargs)
 
 
-_OPTIMIZERS = {"sgd": SGD, "rmsprop": RMSprop, "adam": Adam, "adamw": AdamW}
+def _host_only(optimizer, variable):
+    """The optimizers without a GPU kernel refuse device variables by name."""
+    if not isinstance(variable.value, np.ndarray):
+        raise NotImplementedError(f"{type(optimizer).__name__}: no GPU kernel yet; use SGD, "
+                                  f"RMSprop, Adam or AdamW on the GPU")
+
+
+class Adagrad(Optimizer):
+    """Adagrad: each parameter's step shrinks with the sum of its squared gradients.
+
+    ``accumulator += g**2`` (starting at ``initial_accumulator_value``), then
+    ``w -= lr * g / sqrt(accumulator + epsilon)`` (Keras 3's formula, in C).
+
+    Args:
+        learning_rate: a float, a schedule or a callable (see ``Optimizer``).
+        initial_accumulator_value: float >= 0, the accumulators' starting value.
+        epsilon: small float >= 0.
+        name: defaults to ``"adagrad"``.
+        **kwargs: ``weight_decay``, ``clipnorm``, ``clipvalue``, ``global_clipnorm``.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import optimizers
+        >>> from minidl.variables import Variable
+        >>> w = Variable(np.zeros(2), dtype="float64")
+        >>> opt = optimizers.Adagrad(learning_rate=0.1, initial_accumulator_value=0.0,
+        ...                          epsilon=0.0)
+        >>> _ = opt.apply([np.array([2.0, -4.0])], [w])
+        >>> w.numpy()  # the first step is lr * sign(g)
+        array([-0.1,  0.1])
+    """
+
+    _DEFAULT_NAME = "adagrad"
+
+    def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7,
+                 name=None, **kwargs):
+        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
+        self.initial_accumulator_value = check_float(
+            initial_accumulator_value, "initial_accumulator_value", "Adagrad", 0.0)
+        self.epsilon = check_float(epsilon, "epsilon", "Adagrad", 0.0)
+
+    def _slot_names(self):
+        return ("accumulator",)
+
+    def _initial_slot_value(self, name):
+        return self.initial_accumulator_value
+
+    def _update(self, variable, grad, slots, learning_rate):
+        _host_only(self, variable)
+        self._decay_in_place(variable, learning_rate)
+        ops.adagrad_update(variable.value, grad, slots["accumulator"],
+                           learning_rate=learning_rate, epsilon=self.epsilon)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(initial_accumulator_value=self.initial_accumulator_value,
+                      epsilon=self.epsilon)
+        return config
+
+
+class Adamax(Optimizer):
+    """Adamax: Adam with the infinity norm of past gradients in place of their root mean
+    square. ``m += (g - m)(1 - beta_1)``, ``u = max(beta_2 * u, |g|)``,
+    ``w -= lr / (1 - beta_1**t) * m / (u + epsilon)`` (Keras 3's formula, in C).
+
+    Args:
+        learning_rate: a float, a schedule or a callable (see ``Optimizer``).
+        beta_1: decay of the first moment, in [0, 1).
+        beta_2: decay of the infinity norm, in [0, 1].
+        epsilon: small float >= 0.
+        name: defaults to ``"adamax"``.
+        **kwargs: ``weight_decay``, ``clipnorm``, ``clipvalue``, ``global_clipnorm``.
+    """
+
+    _DEFAULT_NAME = "adamax"
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, name=None,
+                 **kwargs):
+        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
+        self.beta_1 = check_float(beta_1, "beta_1", "Adamax", 0.0, 1.0, high_open=True)
+        self.beta_2 = check_float(beta_2, "beta_2", "Adamax", 0.0, 1.0)
+        self.epsilon = check_float(epsilon, "epsilon", "Adamax", 0.0)
+
+    def _slot_names(self):
+        return ("m", "u")
+
+    def _update(self, variable, grad, slots, learning_rate):
+        _host_only(self, variable)
+        self._decay_in_place(variable, learning_rate)
+        ops.adamax_update(variable.value, grad, slots["m"], slots["u"], self._iterations + 1,
+                          learning_rate=learning_rate, beta_1=self.beta_1,
+                          beta_2=self.beta_2, epsilon=self.epsilon)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(beta_1=self.beta_1, beta_2=self.beta_2, epsilon=self.epsilon)
+        return config
+
+
+_OPTIMIZERS = {"sgd": SGD, "rmsprop": RMSprop, "adam": Adam, "adamw": AdamW,
+               "adagrad": Adagrad, "adamax": Adamax}
 
 # Keras 2's lower-case spellings (``keras.optimizers.rmsprop(lr=1e-4, decay=1e-6)`` in
 # many published programs): the classes themselves.
-sgd, rmsprop, adam = SGD, RMSprop, Adam
+sgd, rmsprop, adam, adagrad, adamax = SGD, RMSprop, Adam, Adagrad, Adamax
 
 
 def serialize(optimizer):
@@ -238,5 +340,5 @@ def get(identifier):
                      f"an Optimizer, a name ({', '.join(_OPTIMIZERS)}) or a dict.")
 
 
-__all__ = ["SGD", "Adam", "AdamW", "Optimizer", "RMSprop", "adam", "deserialize", "get",
-           "rmsprop", "schedules", "serialize", "sgd"]
+__all__ = ["SGD", "Adagrad", "Adam", "AdamW", "Adamax", "Optimizer", "RMSprop", "adagrad",
+           "adam", "adamax", "deserialize", "get", "rmsprop", "schedules", "serialize", "sgd"]

@@ -212,9 +212,17 @@ class Optimizer:
         if entry is None:
             value = variable.value
             slots = {name: _zeros_like(value) for name in self._slot_names()}
+            for name, array in slots.items():
+                start = self._initial_slot_value(name)
+                if start:
+                    array.fill(start)
             entry = (variable, slots)
             self._slots[id(variable)] = entry
         return entry[1]
+
+    def _initial_slot_value(self, name):
+        """The value a new slot starts from (0; Adagrad's accumulator overrides it)."""
+        return 0.0
 
     def build(self, variables):
         """Create the slots of ``variables`` now, in this order (as Keras's ``build``).
