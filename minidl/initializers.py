@@ -133,6 +133,11 @@ class Constant(Initializer):
 
     Args:
         value: a number, or an array broadcastable to the requested shape.
+
+    Example:
+        >>> from minidl import initializers
+        >>> initializers.Constant(0.5)((2,), dtype="float32")
+        array([0.5, 0.5], dtype=float32)
     """
 
     def __init__(self, value=0.0):
@@ -354,6 +359,13 @@ class GlorotUniform(_FixedVarianceScaling):
 
     Args:
         seed: None or an int (see ``RandomInitializer``).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import initializers
+        >>> kernel = initializers.GlorotUniform(seed=0)((100, 100), dtype="float32")
+        >>> bool(np.abs(kernel).max() <= np.sqrt(6 / (100 + 100)))  # limit sqrt(6/(in+out))
+        True
     """
 
     _PRESET = {"scale": 1.0, "mode": "fan_avg", "distribution": "uniform"}
@@ -375,6 +387,13 @@ class HeUniform(_FixedVarianceScaling):
 
     Args:
         seed: None or an int (see ``RandomInitializer``).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import initializers
+        >>> kernel = initializers.HeUniform(seed=0)((50, 10), dtype="float64")
+        >>> bool(np.abs(kernel).max() <= np.sqrt(6 / 50))  # limit sqrt(6/fan_in)
+        True
     """
 
     _PRESET = {"scale": 2.0, "mode": "fan_in", "distribution": "uniform"}
