@@ -271,6 +271,16 @@ class ImageDataGenerator:
         validation_split: fraction of the data held out for ``flow(subset=...)``.
         interpolation_order: only ``1`` (bilinear) is supported.
         dtype: floating dtype of the batches (default float32).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl.preprocessing.image import ImageDataGenerator
+        >>> images = np.random.default_rng(0).random((10, 8, 8, 3)).astype("float32")
+        >>> flow = ImageDataGenerator(horizontal_flip=True, rotation_range=10).flow(
+        ...     images, np.arange(10), batch_size=4, seed=0)
+        >>> x_batch, y_batch = next(flow)
+        >>> x_batch.shape, y_batch.shape
+        ((4, 8, 8, 3), (4,))
     """
 
     def __init__(self, featurewise_center=False, samplewise_center=False,
