@@ -7,7 +7,7 @@ A C11/OpenMP compute core (``minidl._C``) behind backend-neutral functional ops
 ``minidl.preprocessing.image``. The optional GPU backend is ``minidl.cuda``
 (``minidl.set_device("cuda")`` or ``compile(device="cuda")``).
 """
-from minidl import _C, ops
+from minidl import ops
 from minidl._threads import _init_threads, get_num_threads, max_num_threads, set_num_threads
 from minidl._version import __version__
 

@@ -27,9 +27,11 @@ _REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", 
 
 
 def _as_array(x, name, where):
-    """``x`` as a real numeric ndarray (TypeError otherwise). Also used by metrics."""
+    """``x`` as a real numeric ndarray (TypeError otherwise); a device array is copied to
+    the host (the losses and metrics without device kernels compute there). Also used
+    by metrics."""
     try:
-        array = np.asarray(x)
+        array = np.asarray(backend.to_numpy(x))
     except (TypeError, ValueError) as exc:
         raise TypeError(f"{where}: argument '{name}' must be a numeric array. "
                         f"Received: {type(x).__name__}") from exc
@@ -64,12 +66,28 @@ def _class_axis_last(y_pred, axis, where):
                          f"{y_pred.ndim}) for y_pred of shape {y_pred.shape}. "
                          f"Received: axis={axis!r}")
     axis = int(axis) % y_pred.ndim
-    return np.moveaxis(y_pred, axis, -1), axis
+    return ops.transpose(y_pred, _last(y_pred.ndim, axis)), axis
+
+
+def _last(ndim, axis):
+    """The permutation that moves ``axis`` last."""
+    return tuple(a for a in range(ndim) if a != axis) + (axis,)
+
+
+def _back(ndim, axis):
+    """The permutation that undoes ``_last``."""
+    return tuple(range(axis)) + (ndim - 1,) + tuple(range(axis, ndim - 1))
+
+
+def _predictions(y_pred, where):
+    """``y_pred`` as a C-contiguous float array on its device (float64 stays float64 on
+    the CPU, everything else is float32)."""
+    return backend.backend_of(y_pred).prepare(y_pred, "y_pred", where)
 
 
 def _rows(array):
-    """A (rows, classes) view of a (..., classes) array."""
-    return np.ascontiguousarray(array).reshape(-1, array.shape[-1])
+    """A (rows, classes) view of a C-contiguous (..., classes) array."""
+    return array.reshape(-1, array.shape[-1])
 
 
 def _dense_targets(y_true, y_pred, where):
@@ -163,12 +181,12 @@ def _check_label_smoothing(value, where):
 
 def _categorical(y_true, y_pred, label_smoothing, axis, where):
     """(y_pred with the class axis last, matching targets (smoothed), the class axis)."""
-    y_pred = _as_float(y_pred, "y_pred", where)
+    y_pred = _predictions(y_pred, where)
     if y_pred.ndim < 2:
         raise ValueError(f"{where}: 'y_pred' must have shape (batch, ..., classes). "
                          f"Received: y_pred.shape={y_pred.shape}")
     moved, axis = _class_axis_last(y_pred, axis, where)
-    target = np.moveaxis(_dense_targets(y_true, y_pred, where), axis, -1)
+    target = np.ascontiguousarray(np.moveaxis(_dense_targets(y_true, y_pred, where), axis, -1))
     if label_smoothing:
         target = target * (1.0 - label_smoothing) + label_smoothing / moved.shape[-1]
     return moved, target, axis
@@ -390,7 +408,7 @@ class Loss:
         Returns:
             An array of y_pred's shape.
         """
-        y_pred_array = _as_float(y_pred, "y_pred", type(self).__name__)
+        y_pred_array = _predictions(y_pred, type(self).__name__)
         per_sample_shape = self._per_sample_shape(y_true, y_pred_array)
         dloss = self._dloss(per_sample_shape, sample_weight, y_pred_array.dtype)
         return self._gradient(y_true, y_pred_array, dloss)
@@ -522,7 +540,7 @@ class CategoricalCrossentropy(_CrossentropyBase):
             grad = ops.softmax_cross_entropy_backward(flat_dloss, probs, target_rows)
         else:
             grad = ops.categorical_crossentropy_backward(flat_dloss, target_rows, rows)
-        return np.ascontiguousarray(np.moveaxis(grad.reshape(moved.shape), -1, axis))
+        return ops.transpose(grad.reshape(moved.shape), _back(moved.ndim, axis))
 
     def fused_softmax(self, y_true, logits, sample_weight=None):
         """Loss and gradient of ``softmax(logits)`` as y_pred, from the logits.
@@ -538,7 +556,6 @@ class CategoricalCrossentropy(_CrossentropyBase):
         Returns:
             ``(per-sample loss, d(reduced loss)/d(logits))``.
         """
-        logits = _as_float(logits, "logits", type(self).__name__)
         moved, target, axis = _categorical(y_true, logits, self.label_smoothing, self.axis,
                                            type(self).__name__)
         rows, target_rows = _rows(moved), _rows(target)
@@ -546,7 +563,7 @@ class CategoricalCrossentropy(_CrossentropyBase):
         loss = loss.reshape(moved.shape[:-1])
         dloss = self._dloss(loss.shape, sample_weight, loss.dtype)
         grad = ops.softmax_cross_entropy_backward(dloss.reshape(-1), probs, target_rows)
-        return loss, np.ascontiguousarray(np.moveaxis(grad.reshape(moved.shape), -1, axis))
+        return loss, ops.transpose(grad.reshape(moved.shape), _back(moved.ndim, axis))
 
     def get_config(self):
         config = super().get_config()
@@ -577,7 +594,7 @@ class SparseCategoricalCrossentropy(_CrossentropyBase):
         super().__init__(from_logits=from_logits, reduction=reduction, name=name, dtype=dtype)
 
     def _inputs(self, y_true, y_pred):
-        y_pred = _as_float(y_pred, "y_pred", type(self).__name__)
+        y_pred = _predictions(y_pred, type(self).__name__)
         if y_pred.ndim < 2:
             raise ValueError(f"{type(self).__name__}: 'y_pred' must have shape "
                              f"(batch, ..., classes). Received: y_pred.shape={y_pred.shape}")
@@ -606,7 +623,7 @@ class SparseCategoricalCrossentropy(_CrossentropyBase):
         Returns:
             ``(per-sample loss, d(reduced loss)/d(logits))``.
         """
-        logits = _as_float(logits, "logits", type(self).__name__)
+        logits = _predictions(logits, type(self).__name__)
         labels, rows = self._inputs(y_true, logits)
         loss, probs = ops.sparse_softmax_cross_entropy(rows, labels)
         loss = loss.reshape(logits.shape[:-1])

@@ -2,7 +2,6 @@
 import numpy as np
 
 from minidl import backend
-from minidl.cuda import DeviceArray  # importing it never touches a GPU
 
 
 class Variable:
@@ -42,31 +41,28 @@ class Variable:
 
     @property
     def device(self):
-        """``'cuda'`` when the value is a DeviceArray on the GPU, else ``'cpu'``."""
-        return "cuda" if isinstance(self._value, DeviceArray) else "cpu"
+        """The device of the value: ``'cuda'`` for a DeviceArray on the GPU, else
+        ``'cpu'``."""
+        return backend.device_of(self._value)
 
     def to_device(self, device):
         """Move the value to ``'cpu'`` (NumPy) or ``'cuda'`` (a float32 DeviceArray; the
         GPU computes in float32). Drops the last gradient."""
+        if device not in ("cpu", "cuda"):
+            raise ValueError(f"Variable '{self.path}': argument 'device' must be 'cpu' or "
+                             f"'cuda'. Received: {device!r}")
         if device == self.device:
             return
-        if device == "cuda":
-            if self._value.dtype != np.float32:
-                raise TypeError(f"Variable '{self.path}': only float32 weights can live on "
-                                f"the GPU, this one is {self._value.dtype}")
-            self._value = DeviceArray.from_numpy(self._value, np.float32)
-        elif device == "cpu":
-            self._value = self._value.to_numpy()
-        else:
-            raise ValueError(f"Variable '{self.path}': device must be 'cpu' or 'cuda', "
-                             f"received {device!r}")
+        if device == "cuda" and self._value.dtype != np.float32:
+            raise TypeError(f"Variable '{self.path}': only float32 weights can live on the "
+                            f"GPU. Received: dtype {self._value.dtype}")
+        self._value = backend.get(device).asarray(backend.to_numpy(self._value),
+                                                  self._value.dtype)
         self.grad = None
 
     def numpy(self):
         """A copy of the value, as a NumPy array (copied from the GPU when it lives there)."""
-        if isinstance(self._value, DeviceArray):
-            return self._value.to_numpy()
-        return self._value.copy()
+        return np.array(backend.to_numpy(self._value), copy=True)
 
     def assign(self, value):
         """Overwrite the value in place; the shape must match exactly and the value must
@@ -85,7 +81,7 @@ class Variable:
                              owner or f"Variable '{self.path}'", f"weight '{self.path}'")
 
     def __array__(self, dtype=None, copy=None):
-        value = self._value.to_numpy() if isinstance(self._value, DeviceArray) else self._value
+        value = backend.to_numpy(self._value)
         return value if dtype is None else value.astype(dtype)
 
     def __repr__(self):
@@ -109,7 +105,7 @@ def checked_array(value, shape, dtype, where, label):
         TypeError: the values are not real numbers (strings, objects, complex, ragged).
     """
     try:
-        array = value.to_numpy() if isinstance(value, DeviceArray) else np.asarray(value)
+        array = np.asarray(backend.to_numpy(value))
     except (TypeError, ValueError) as exc:  # ragged lists, objects NumPy cannot hold
         raise TypeError(f"{where}: {label} must be an array of real numbers. "
                         f"Received: {type(value).__name__} ({exc})") from None

@@ -383,7 +383,7 @@ def test_bad_arguments_batch_norm_train(rng):
         ops.batch_norm_train(x, None, None, mm, mv, momentum="0.9")
     with pytest.raises(ValueError, match=f"{op}: argument 'epsilon'"):
         ops.batch_norm_train(x, None, None, mm, mv, epsilon=-1e-3)
-    with pytest.raises(ValueError, match=f"{op}: argument 'scale'.*received shape \\(4,\\)"):
+    with pytest.raises(ValueError, match=f"{op}: argument 'scale'.*Received: shape \\(4,\\)"):
         ops.batch_norm_train(x, np.ones(4), None, mm, mv)
     with pytest.raises(ValueError, match=f"{op}: argument 'offset'"):
         ops.batch_norm_train(x, None, np.ones((3, 2)), mm, mv)

@@ -264,7 +264,7 @@ def test_device_setting_and_environment(no_gpu, monkeypatch):
     minidl.set_device("cpu")
     model = minidl.Sequential([minidl.layers.Dense(2, input_shape=(3,))])
     model.compile(loss="mse")
-    assert model.device == "cpu" and model._runner is None
+    assert model.device == "cpu"
 
 
 def test_cpu_calls_do_not_touch_the_backend(no_gpu):

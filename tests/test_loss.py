@@ -323,7 +323,7 @@ def test_labels_accept_whole_floats_and_column_shape(dtype, rng):
 def test_labels_out_of_range(bad, shown):
     logits = np.zeros((3, 3))
     pattern = (rf"sparse_softmax_cross_entropy: argument 'labels'.*\[0, 3\).*"
-               rf"received {shown}")
+               rf"Received: {shown}")
     with pytest.raises(ValueError, match=pattern):
         ops.sparse_softmax_cross_entropy(logits, bad)
     with pytest.raises(ValueError, match="sparse_softmax_cross_entropy_backward: argument "
@@ -342,7 +342,7 @@ def test_labels_wrong_type(bad):
 
 def test_labels_wrong_shape():
     with pytest.raises(ValueError, match=r"argument 'labels' must have shape \(3,\) or "
-                                         r"\(3, 1\), received shape \(2,\)"):
+                                         r"\(3, 1\). Received: shape \(2,\)"):
         ops.sparse_softmax_cross_entropy(np.zeros((3, 4)), [0, 1])
     with pytest.raises(ValueError, match="argument 'labels'"):
         ops.sparse_softmax_cross_entropy(np.zeros((3, 4)), np.zeros((3, 2), dtype=int))

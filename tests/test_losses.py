@@ -364,9 +364,9 @@ def test_shape_errors(rng):
     with pytest.raises(ValueError, match=r"MeanSquaredError: 'y_true' and 'y_pred' must have "
                                          r"the same shape"):
         losses.MeanSquaredError()(np.zeros((4, 2)), p)
-    with pytest.raises(ValueError, match=r"class indices in \[0, 3\), received 3"):
+    with pytest.raises(ValueError, match=r"class indices in \[0, 3\). Received: 3"):
         losses.SparseCategoricalCrossentropy()(np.array([0, 1, 3, 0]), p)
-    with pytest.raises(ValueError, match=r"class indices in \[0, 3\), received -1"):
+    with pytest.raises(ValueError, match=r"class indices in \[0, 3\). Received: -1"):
         losses.SparseCategoricalCrossentropy().fused_softmax(np.array([0, -1, 2, 0]), p)
     with pytest.raises(ValueError, match="SparseCategoricalCrossentropy: 'y_true' must hold "
                                          "one class index per sample"):

@@ -221,7 +221,7 @@ def test_elementwise_threads_bit_identical(dtype, threads):
 
 def test_elementwise_bad_arguments():
     with pytest.raises(ValueError, match="add: arguments 'x1' and 'x2' must have the same "
-                                         "shape.*\\(2, 3\\) and \\(3,\\)"):
+                                         "shape.*\\(2, 3\\).*\\(3,\\)"):
         ops.add(np.zeros((2, 3)), np.zeros(3))
     with pytest.raises(ValueError, match="multiply.*same shape"):
         ops.multiply(np.zeros(2), np.zeros(3))

@@ -1,7 +1,7 @@
 """``minidl.cuda``: the optional GPU backend -- device arrays, the device setting, status.
 
-``minidl.ops`` runs an op on the GPU when one of its array arguments is a
-:class:`DeviceArray`; everything else stays on the CPU core. A model compiled with
+``minidl.ops`` runs an op on the GPU (the backend ``minidl.backend.cuda.CUDA``) when one
+of its array arguments is a :class:`DeviceArray`; everything else stays on the CPU core. A model compiled with
 ``device="cuda"`` (or after ``set_device("cuda")`` / ``MINIDL_DEVICE=cuda``) keeps its
 weights, optimizer state and activations on the GPU; ``fit`` copies only the batches in
 and the metrics out.
@@ -121,15 +121,6 @@ def device_name():
     major, minor = props["compute_capability"]
     return f"{props['name']} ({major}.{minor})"
 
-
-def _register_dispatch():
-    """Let minidl.ops route calls with device arrays here (once a backend is ready, so
-    that a CPU-only process never pays for the check)."""
-    from minidl import ops
-    ops._DEVICE_ARRAY_TYPES = (DeviceArray,)
-
-
-_runtime.on_ready(_register_dispatch)
 
 __all__ = ["DEVICES", "DeviceArray", "HostConversionError", "device_name", "empty",
            "empty_cache", "from_numpy", "get_device", "is_available", "memory_info", "reason",

@@ -335,20 +335,45 @@ class DeviceArray:
         return f"DeviceArray(shape={self._shape}, dtype={self._dtype.name}, device='{state}')"
 
     # ---------------------------------------------------------------- arithmetic
-    # Elementwise arithmetic through minidl.ops (same shapes, or a Python scalar).
-    def _binary(self, other, op, reverse=False):
-        from minidl import ops
+    # Elementwise float32 arithmetic with an array of the same shape (device or host) or
+    # a Python number, straight on the kernels (minidl.ops builds on this module, not
+    # the other way round).
+    def _float32(self):
+        return self if self._dtype == np.float32 else self.astype(np.float32)
+
+    def _scaled(self, alpha):
+        out = DeviceArray(self._shape, np.float32)
+        if self.size:
+            _runtime.backend().scale(out.reshape(-1), self._float32().reshape(-1),
+                                     float(alpha))
+        return out
+
+    def _elementwise(self, other, kernel, reverse=False):
+        if not isinstance(other, DeviceArray):
+            other = DeviceArray.from_numpy(np.asarray(other), np.float32)
+        if other.shape != self._shape:
+            raise ValueError(f"DeviceArray: operands must have the same shape (no "
+                             f"broadcasting). Received: shapes {self._shape} and "
+                             f"{other.shape}")
+        a, b = (other, self) if reverse else (self, other)
+        out = DeviceArray(self._shape, np.float32)
+        if self.size:
+            getattr(_runtime.backend(), kernel)(out.reshape(-1), a._float32().reshape(-1),
+                                                b._float32().reshape(-1))
+        return out
+
+    def _constant(self, value):
+        constant = DeviceArray(self._shape, np.float32)
+        constant.fill(value)
+        return constant
+
+    def _binary(self, other, kernel, reverse=False):
         if isinstance(other, numbers.Real) and not isinstance(other, bool):
-            if op == "multiply":
-                return ops.scale(self, other)
-            if op == "add":
-                constant = DeviceArray(self._shape, np.float32)
-                constant.fill(other)
-                return ops.add(self, constant)
-            return NotImplemented
+            if kernel == "mul":
+                return self._scaled(other)
+            return self._elementwise(self._constant(other), kernel, reverse)
         if isinstance(other, (DeviceArray, np.ndarray)):
-            a, b = (other, self) if reverse else (self, other)
-            return getattr(ops, op)(a, b)
+            return self._elementwise(other, kernel, reverse)
         return NotImplemented
 
     def __add__(self, other):
@@ -358,21 +383,21 @@ class DeviceArray:
         return self._binary(other, "add", reverse=True)
 
     def __mul__(self, other):
-        return self._binary(other, "multiply")
+        return self._binary(other, "mul")
 
     def __rmul__(self, other):
-        return self._binary(other, "multiply", reverse=True)
+        return self._binary(other, "mul", reverse=True)
 
     def __neg__(self):
-        from minidl import ops
-        return ops.scale(self, -1.0)
+        return self._scaled(-1.0)
 
     def __sub__(self, other):
         if isinstance(other, numbers.Real) and not isinstance(other, bool):
             return self._binary(-float(other), "add")
-        if isinstance(other, (DeviceArray, np.ndarray)):
-            from minidl import ops
-            return ops.add(self, ops.scale(other, -1.0))
+        if isinstance(other, np.ndarray):
+            other = DeviceArray.from_numpy(other, np.float32)
+        if isinstance(other, DeviceArray):
+            return self._elementwise(other._scaled(-1.0), "add")
         return NotImplemented
 
     def __rsub__(self, other):
@@ -380,8 +405,7 @@ class DeviceArray:
 
     def __truediv__(self, other):
         if isinstance(other, numbers.Real) and not isinstance(other, bool):
-            from minidl import ops
-            return ops.scale(self, 1.0 / float(other))
+            return self._scaled(1.0 / float(other))
         return NotImplemented
 
 

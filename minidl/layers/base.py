@@ -216,14 +216,17 @@ class Layer:
         raise NotImplementedError(f"{type(self).__name__} does not implement backward()")
 
     def _convert_input(self, inputs):
-        array = np.asarray(inputs)
+        """The inputs as a C-contiguous array of the layer's dtype, on their device (the
+        GPU computes in float32)."""
+        device = backend.backend_of(inputs)
+        array = device.asarray(inputs)
         if array.dtype.kind not in "biuf":
-            raise TypeError(f"Layer '{self.name}': inputs must be a real numeric array, "
-                            f"received dtype {array.dtype}")
+            raise TypeError(f"Layer '{self.name}': inputs must be a real numeric array. "
+                            f"Received: dtype {array.dtype}")
         if array.ndim == 0 or array.shape[0] == 0:
             raise ValueError(f"Layer '{self.name}': inputs must have a non-empty batch "
-                             f"axis, received shape {array.shape}")
-        return np.asarray(array, dtype=self.dtype, order="C")
+                             f"axis. Received: shape {array.shape}")
+        return device.prepare(array, "inputs", f"Layer '{self.name}'", dtype=self.dtype)
 
     def _check_input(self, x):
         """Raise ValueError if x does not fit the shape the layer was built for."""

@@ -89,7 +89,7 @@ class _WithActivation(Layer):
 
     def backward(self, dy):
         """Gradient through the activation, then through the layer's own op."""
-        return self.backward_pre_activation(self._activation_backward(np.asarray(dy)))
+        return self.backward_pre_activation(self._activation_backward(dy))
 
     def backward_pre_activation(self, dz):
         """Gradient from dz, the gradient of the output *before* the activation (the
@@ -233,7 +233,7 @@ class Flatten(Layer):
 
     def backward(self, dy):
         """dy reshaped back to the input's shape."""
-        return np.asarray(dy).reshape(self._need_cache("shape"))
+        return dy.reshape(self._need_cache("shape"))
 
 
 class Dropout(Layer):
@@ -295,14 +295,15 @@ class Dropout(Layer):
             shape = tuple(d if n is None else n for n, d in zip(self.noise_shape, inputs.shape))
         generator = self._generator or random_state.global_generator()
         keep = generator.random(shape) >= self.rate
-        mask = keep.astype(inputs.dtype) / inputs.dtype.type(1.0 - self.rate)
+        mask = np.broadcast_to(keep.astype(inputs.dtype) / inputs.dtype.type(1.0 - self.rate),
+                               inputs.shape)
         self._cache = {"mask": mask}
-        return inputs * mask
+        return ops.multiply(inputs, mask)
 
     def backward(self, dy):
         """dy times the mask of the last training call."""
         mask = self._need_cache("mask")
-        return np.asarray(dy) if mask is None else np.asarray(dy) * mask
+        return dy if mask is None else ops.multiply(dy, mask)
 
     def get_config(self):
         """Constructor arguments."""
@@ -370,7 +371,7 @@ class ReLU(Layer):
 
     def backward(self, dy):
         """dy where the output is positive."""
-        return ops.relu_backward(np.asarray(dy), self._need_cache("y"))
+        return ops.relu_backward(dy, self._need_cache("y"))
 
 
 class Softmax(Layer):
@@ -402,7 +403,7 @@ class Softmax(Layer):
 
     def backward(self, dy):
         """The softmax's Jacobian applied to dy."""
-        return ops.softmax_backward(np.asarray(dy), self._need_cache("y"), axis=self.axis)
+        return ops.softmax_backward(dy, self._need_cache("y"), axis=self.axis)
 
     def get_config(self):
         """Adds ``axis``."""

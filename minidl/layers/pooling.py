@@ -1,5 +1,4 @@
 """MaxPooling2D and AveragePooling2D over NHWC images."""
-import numpy as np
 
 from minidl import ops
 from minidl.layers.base import Layer
@@ -73,7 +72,7 @@ class MaxPooling2D(_Pooling2D):
 
     def backward(self, dy):
         """dy routed to each window's maximum."""
-        return ops.max_pool_backward(np.asarray(dy), self._need_cache("argmax"),
+        return ops.max_pool_backward(dy, self._need_cache("argmax"),
                                      self._cache["shape"], self.pool_size, self.strides,
                                      self.padding)
 
@@ -88,7 +87,7 @@ class AveragePooling2D(_Pooling2D):
 
     def backward(self, dy):
         """dy spread evenly over each window's real cells."""
-        return ops.average_pool_backward(np.asarray(dy), self._need_cache("shape"),
+        return ops.average_pool_backward(dy, self._need_cache("shape"),
                                          self.pool_size, self.strides, self.padding)
 
 
@@ -158,7 +157,7 @@ class GlobalAveragePooling2D(_GlobalPooling2D):
         """dy spread evenly over each image."""
         shape = self._need_cache("shape")
         window = self._window(shape)
-        dy = np.asarray(dy).reshape(shape[0], 1, 1, shape[3])
+        dy = dy.reshape(shape[0], 1, 1, shape[3])
         return ops.average_pool_backward(dy, shape, window, window, "valid")
 
 
@@ -185,7 +184,7 @@ class GlobalMaxPooling2D(_GlobalPooling2D):
         """dy routed to each channel's maximum."""
         shape = self._need_cache("shape")
         window = self._window(shape)
-        dy = np.asarray(dy).reshape(shape[0], 1, 1, shape[3])
+        dy = dy.reshape(shape[0], 1, 1, shape[3])
         return ops.max_pool_backward(dy, self._cache["argmax"], shape, window, window, "valid")
 
 

@@ -73,7 +73,7 @@ class Reshape(Layer):
 
     def backward(self, dy):
         """dy reshaped back."""
-        return np.asarray(dy).reshape(self._need_cache("shape"))
+        return dy.reshape(self._need_cache("shape"))
 
     def get_config(self):
         """Adds ``target_shape``."""

@@ -17,7 +17,7 @@ stale folded copies, and its own weights are never changed.
 """
 import numpy as np
 
-from minidl import ops
+from minidl import backend, ops
 from minidl.layers.convolutional import Conv2D
 from minidl.layers.core import Dense
 from minidl.layers.normalization import BatchNormalization
@@ -32,7 +32,8 @@ def _foldable(layer, following):
 
 
 def folded_weights(layer, batch_norm):
-    """``(kernel, bias)`` of ``layer`` followed by ``batch_norm`` as one layer."""
+    """``(kernel, bias)`` of ``layer`` followed by ``batch_norm`` as one layer, on the
+    device of the layer's kernel (folded on the host: a few small vectors)."""
     mean = batch_norm.moving_mean.numpy().astype(np.float64)
     var = batch_norm.moving_variance.numpy().astype(np.float64)
     gamma = np.ones_like(mean) if batch_norm.gamma is None else \
@@ -43,15 +44,17 @@ def folded_weights(layer, batch_norm):
     kernel = layer.kernel.numpy().astype(np.float64) * scale
     bias = np.zeros_like(mean) if layer.bias is None else layer.bias.numpy().astype(np.float64)
     dtype = layer.kernel.value.dtype
-    return kernel.astype(dtype), ((bias - mean) * scale + beta).astype(dtype)
+    place = backend.backend_of(layer.kernel.value).asarray
+    return place(kernel.astype(dtype), dtype), place(((bias - mean) * scale + beta).astype(dtype),
+                                                     dtype)
 
 
 def _folded_step(layer, kernel, bias):
     """The forward pass of ``layer`` with the folded kernel and bias."""
     if isinstance(layer, Conv2D):
-        return lambda x: ops.conv(np.asarray(x, dtype=kernel.dtype), kernel, layer.strides,
+        return lambda x: ops.conv(layer._convert_input(x), kernel, layer.strides,
                                   layer.padding, bias=bias)
-    return lambda x: ops.bias_add(ops.matmul(np.asarray(x, dtype=kernel.dtype), kernel), bias)
+    return lambda x: ops.bias_add(ops.matmul(layer._convert_input(x), kernel), bias)
 
 
 def inference_plan(layers):

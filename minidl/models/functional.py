@@ -189,9 +189,6 @@ class Functional(Sequential):
                 and id(last) not in self._shared_ids)
 
     def _forward(self, x, training, plan=None):
-        if self._runner is not None:
-            raise NotImplementedError(f"Model '{self.name}': functional models on the GPU "
-                                      f"are not implemented yet; compile with device='cpu'")
         values = {id(t): a for t, a in zip(self._inputs, self._input_arrays(x))}
         recorded = self._recorded_outputs if training else None
         self._node_caches = {}

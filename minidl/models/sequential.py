@@ -9,7 +9,8 @@ import warnings
 
 import numpy as np
 
-from minidl import backend, distribute, losses, metrics as metrics_module, optimizers, saving
+from minidl import backend, distribute, losses, metrics as metrics_module, ops, optimizers
+from minidl import saving
 from minidl import callbacks as callbacks_module
 from minidl._interrupts import interrupts_deferred
 from minidl.layers import InputLayer, Layer
@@ -114,10 +115,9 @@ class Sequential:
         self.stop_training = False
         self.history = None
         self._trainable = bool(trainable)
-        # The device the model computes on ('cpu' or 'cuda', chosen by compile) and, on
-        # the GPU, the DeviceRunner that moves its weights there and runs its steps.
+        # The device the model computes on ('cpu' or 'cuda', chosen by compile): its
+        # weights and optimizer state live there, and the same layer code runs on it.
         self.device = "cpu"
-        self._runner = None
         # Held by every training step and by get/set_weights and saving, so that a
         # thread reading the weights while another trains sees a consistent snapshot
         # (never half an optimizer update). predict() and evaluate() do not take it:
@@ -334,15 +334,6 @@ class Sequential:
             self._training_thread = None
             self._training_lock.release()
 
-    def _check_inference_thread(self, where):
-        """On the GPU the step's buffers and metric accumulators are shared: inference
-        from another thread while the model trains is refused there."""
-        if self._runner is not None and self._training_thread not in \
-                (None, threading.get_ident()):
-            raise RuntimeError(f"{where}: model '{self.name}' is training on the GPU in "
-                               f"another thread; on the GPU, predict and evaluate wait for "
-                               f"fit to end")
-
     def _callback_list(self, callbacks, steps, verbose):
         """The callbacks evaluate or predict calls: fit's own list as it is (its
         validation fires their on_test_* hooks), else a new list with this call's
@@ -375,9 +366,9 @@ class Sequential:
             device: ``'cpu'`` or ``'cuda'`` (minidl extension); default
                 ``minidl.cuda.get_device()`` (``set_device`` / ``MINIDL_DEVICE``, else
                 ``'cpu'``). On ``'cuda'`` the weights and optimizer state live on the GPU
-                and ``fit`` copies only batches in and metrics out (see
-                ``minidl.cuda.training``); ``__call__`` then returns device arrays while
-                ``predict`` returns NumPy arrays.
+                and the same layers run there through ``minidl.ops`` (batches are copied
+                in by the first op that meets a device weight); ``__call__`` then returns
+                device arrays while ``predict`` returns NumPy arrays.
         """
         if kwargs:
             raise TypeError(f"compile: unexpected keyword argument(s) "
@@ -392,17 +383,22 @@ class Sequential:
         self._metrics = None  # resolved once the output shape is known
 
     def _set_device(self, device):
-        """Choose the device for compile (moving the weights back when leaving the GPU)."""
+        """Choose the device for compile and place the weights and optimizer state."""
         from minidl import cuda
         device = cuda.get_device() if device is None else cuda._check_device(device, "compile")
-        if self._runner is not None and device != "cuda":
-            with self._state_lock:
-                self._runner.release()
-            self._runner = None
-        if device == "cuda" and self._runner is None:
-            from minidl.cuda.training import DeviceRunner
-            self._runner = DeviceRunner(self)
+        backend.get(device)  # RuntimeError with the reason when that device is unusable
         self.device = device
+        with self._state_lock:
+            self._place_state()
+
+    def _place_state(self):
+        """Move every weight (and the optimizer's slots) to the model's device; nothing
+        to do when they are there already."""
+        for variable in self.weights:
+            if variable.device != self.device:
+                variable.to_device(self.device)
+        if self.optimizer is not None:
+            self.optimizer._place_slots(self.device)
 
     def _require_compiled(self, where):
         if self.optimizer is None or self.loss is None:
@@ -430,9 +426,8 @@ class Sequential:
         return self._forward(x, training)
 
     def _forward(self, x, training, plan=None):
-        if self._runner is not None:
-            return self._runner.forward(x, training)
         self._ensure_built(x)
+        self._place_state()
         recorded = self._recorded_outputs if training else None
         with self._memory:  # inference too: each batch reuses the previous one's buffers
             if not training:  # batch norm folded where it can be (minidl.models.folding)
@@ -468,8 +463,6 @@ class Sequential:
         softmax + cross-entropy path returns the gradient of the logits instead."""
         if isinstance(y, data_adapter.WeightedTargets):
             return self._weighted_loss_and_output_gradient(y, out)
-        if self._runner is not None:
-            return self._runner.loss_and_gradient(y, out)
         if self._uses_fused_softmax():
             per_sample, dlogits = self.loss.fused_softmax(y, self._output_layer().logits)
             return per_sample, dlogits, True
@@ -479,21 +472,14 @@ class Sequential:
     def _weighted_loss_and_output_gradient(self, y, out):
         """Keras's sample weighting: each sample's loss and gradient times its weight (the
         loss still averaged over the batch size)."""
-        if self._runner is not None:
-            raise NotImplementedError("sample_weight and class_weight are not implemented "
-                                      "on the GPU; compile with device='cpu'")
         per_sample, grad, fused = self._loss_and_output_gradient(y.targets, out)
-        weights = np.asarray(y.weights, dtype=np.asarray(per_sample).dtype)
         if isinstance(grad, list):
             raise NotImplementedError("sample_weight and class_weight on a model with "
                                       "several outputs are not implemented")
-        grad = np.asarray(grad)
-        return per_sample * weights, grad * weights.reshape((-1,) + (1,) * (grad.ndim - 1)), \
-            fused
+        return _times_sample_weights(per_sample, y.weights), \
+            _times_sample_weights(grad, y.weights), fused
 
     def _backward(self, grad, from_logits):
-        if self._runner is not None:
-            return self._runner.backward(grad, from_logits)
         last = len(self._layers) - 1
         for i in range(last, -1, -1):
             layer = self._layers[i]
@@ -557,8 +543,7 @@ class Sequential:
                 if getattr(layer, "_generator", None) is not None]
 
     def _update_metrics(self, loss_tracker, per_sample, y, out, metrics=None):
-        if self._runner is not None:
-            return self._runner.update_metrics(per_sample, y, out)
+        per_sample = backend.to_numpy(per_sample)
         loss_tracker.update_state(float(np.mean(per_sample)), sample_weight=len(per_sample))
         weights = None
         if isinstance(y, data_adapter.WeightedTargets):
@@ -567,8 +552,6 @@ class Sequential:
             metric.update_state(y, out, sample_weight=weights)
 
     def _metric_logs(self, loss_tracker, prefix="", metrics=None):
-        if self._runner is not None:
-            return self._runner.metric_logs(prefix)
         metrics = self._resolve_metrics() if metrics is None else metrics
         if distribute.active() is not None:
             return self._reduced_metric_logs(loss_tracker, prefix, metrics)
@@ -592,8 +575,6 @@ class Sequential:
                 else 0.0 for i, name in enumerate(names)}
 
     def _reset_metrics(self, loss_tracker, metrics=None):
-        if self._runner is not None:
-            return self._runner.reset_metrics()
         loss_tracker.reset_state()
         for metric in self._resolve_metrics() if metrics is None else metrics:
             metric.reset_state()
@@ -652,9 +633,7 @@ class Sequential:
                         per_sample, out = self._train_step(xb, yb)
                     if per_sample is not None:
                         self._update_metrics(loss_tracker, per_sample, yb, out)
-                    # on the GPU the metrics are copied out only when someone looks
-                    if self._runner is None or self._runner.logs_due(callback_list, progbar):
-                        logs = self._metric_logs(loss_tracker)
+                    logs = self._metric_logs(loss_tracker)
                     callback_list.on_train_batch_end(step, logs)
                     steps_done = step + 1
                     if progbar is not None:
@@ -666,8 +645,6 @@ class Sequential:
                             bool(agreed[1])
                     if self.stop_training or guard.interrupted:
                         break
-                if self._runner is not None and steps_done:
-                    logs = self._metric_logs(loss_tracker)
                 if parallel is not None and not parallel.sync_batchnorm:
                     parallel.average_moving_statistics(self)
                 if validation_data is not None and not guard.interrupted and \
@@ -761,7 +738,6 @@ class Sequential:
         data_adapter.check_verbose(verbose, "evaluate")
         data_adapter.check_targets(x, y, "evaluate")
         y = self._weighted_targets(x, y, sample_weight, None, "evaluate")
-        self._check_inference_thread("evaluate")
         if distribute.active() is not None and not distribute.is_root():
             verbose = 0
         batches = data_adapter.make_batches(x, y, batch_size, False, steps, "evaluate")
@@ -801,7 +777,6 @@ class Sequential:
         """The model's outputs in inference mode, for all samples, as one array
         (``steps`` caps the number of batches: no sample is predicted twice)."""
         data_adapter.check_verbose(verbose, "predict")
-        self._check_inference_thread("predict")
         parallel = distribute.active()
         if parallel is not None:  # each rank its contiguous share, gathered in order
             return self._predict_sharded(parallel, x, batch_size, verbose, steps, callbacks)
@@ -814,10 +789,10 @@ class Sequential:
         plan = None  # the folded inference, made once the model is built
         for step, (xb, _) in enumerate(batches.epoch()):
             hooks.on_predict_batch_begin(step)
-            if plan is None and self.built and self._runner is None:
+            if plan is None and self.built:
                 plan = self._inference_plan()
             out = self._forward(xb, training=False, plan=plan)
-            outputs.append(out.to_numpy() if self._runner is not None else out)
+            outputs.append(_on_host(out))
             hooks.on_predict_batch_end(step, {"outputs": outputs[-1]})
             if progbar is not None:
                 progbar.update(step + 1)
@@ -867,7 +842,6 @@ class Sequential:
         data_adapter.check_targets(x, y, "test_on_batch")
         x, y = data_adapter.check_arrays(x, y, "test_on_batch")
         y = self._weighted_targets(x, y, sample_weight, None, "test_on_batch")
-        self._check_inference_thread("test_on_batch")
         loss_tracker = metrics_module.Mean(name="loss")
         metrics = self._fresh_metrics()
         self._reset_metrics(loss_tracker, metrics)
@@ -879,9 +853,8 @@ class Sequential:
     def predict_on_batch(self, x):
         """The outputs for one batch in inference mode."""
         x, _ = data_adapter.check_arrays(x, None, "predict_on_batch")
-        self._check_inference_thread("predict_on_batch")
         out = self._forward(x, training=False)
-        return out.to_numpy() if self._runner is not None else out
+        return _on_host(out)
 
     def _batch_result(self, loss_tracker, return_dict, metrics=None):
         logs = self._metric_logs(loss_tracker, "", metrics)
@@ -935,3 +908,17 @@ class Sequential:
 
 
 saving.register_model_class(Sequential)
+
+
+def _on_host(out):
+    """Model outputs as NumPy arrays (a list of outputs element by element)."""
+    if isinstance(out, list):
+        return [backend.to_numpy(part) for part in out]
+    return backend.to_numpy(out)
+
+
+def _times_sample_weights(array, weights):
+    """``array`` (per-sample values along axis 0, on any device) times one weight per
+    sample (Keras's sample weighting)."""
+    column = np.asarray(weights, dtype=np.float64).reshape((-1,) + (1,) * (array.ndim - 1))
+    return ops.multiply(array, np.broadcast_to(column, array.shape))

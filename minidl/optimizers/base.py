@@ -7,8 +7,8 @@ import warnings
 import numpy as np
 
 from minidl import ops
-from minidl.cuda import DeviceArray
-from minidl.cuda import zeros as _device_zeros
+from minidl import backend
+from minidl.backend import backend_of, to_numpy
 from minidl._interrupts import interrupts_deferred
 from minidl.optimizers import schedules
 from minidl.variables import checked_array
@@ -249,13 +249,21 @@ class Optimizer:
         return [array for _, slots in self._slots.values()
                 for _, array in sorted(slots.items())]
 
+    def _place_slots(self, device):
+        """Move the slots to ``device`` (``'cpu'`` or ``'cuda'``), where the model's
+        weights are; nothing to do when they are there already."""
+        for _, slots in self._slots.values():
+            for name, array in slots.items():
+                if backend.device_of(array) != device:
+                    slots[name] = backend.get(device).asarray(to_numpy(array), array.dtype)
+
     def _tracked_variables(self):
         """The model variables this optimizer has seen, in the order first seen."""
         return [variable for variable, _ in self._slots.values()]
 
     def _check_variable(self, variable):
         value = getattr(variable, "value", None)
-        if not isinstance(value, (np.ndarray, DeviceArray)):
+        if value is None or not isinstance(value, backend_of(value).array_type):
             raise TypeError(f"{type(self).__name__}: expected minidl Variables (with a "
                             f"NumPy 'value'). Received: {variable!r}")
 
@@ -353,7 +361,7 @@ class Optimizer:
         self._iterations += 1
 
     def _check_gradient(self, grad, variable):
-        grad = grad if isinstance(grad, DeviceArray) else np.asarray(grad)
+        grad = backend_of(grad).asarray(grad)
         name = getattr(variable, "path", getattr(variable, "name", "?"))
         if grad.shape != variable.value.shape:
             raise ValueError(f"{type(self).__name__}: the gradient of variable '{name}' "
@@ -367,7 +375,7 @@ class Optimizer:
     def _clip(self, pairs):
         """Apply clipvalue / clipnorm / global_clipnorm (Keras formulas)."""
         if self.clipvalue is not None:
-            return [(_clip(g, -self.clipvalue, self.clipvalue), v) for g, v in pairs]
+            return [(ops.clip(g, -self.clipvalue, self.clipvalue), v) for g, v in pairs]
         if self.clipnorm is not None:
             return [(self._scale_to_norm(g, _l2_norm(g), self.clipnorm), v)
                     for g, v in pairs]
@@ -455,8 +463,8 @@ class Optimizer:
             for name in names:
                 slots[name] = checked_array(next(arrays), value.shape, value.dtype, where,
                                             f"slot '{name}' of variable '{label}'")
-                if isinstance(value, DeviceArray):  # the slots live where the variable does
-                    slots[name] = DeviceArray.from_numpy(slots[name], value.dtype)
+                # the slots live where the variable does
+                slots[name] = backend_of(value).asarray(slots[name], value.dtype)
             restored[id(variable)] = (variable, slots)
         self._slots = restored
         self._iterations = int(iterations)
@@ -492,29 +500,14 @@ class Optimizer:
 
 def _zeros_like(value):
     """Zeros of a variable's shape and dtype, on its device."""
-    if isinstance(value, DeviceArray):
-        return _device_zeros(value.shape, value.dtype)
-    return np.zeros(value.shape, dtype=value.dtype, order="C")
+    return backend_of(value).zeros(value.shape, value.dtype)
 
 
 def _host_copy(array):
     """A NumPy copy of a slot (copied from the GPU when it lives there)."""
-    return array.to_numpy() if isinstance(array, DeviceArray) else np.array(array, copy=True)
-
-
-def _clip(grad, low, high):
-    """np.clip, on the GPU for a DeviceArray."""
-    if isinstance(grad, DeviceArray):
-        from minidl.cuda import ops as device_ops
-        return device_ops.clip(grad, low, high)
-    return np.clip(grad, low, high)
+    return np.array(to_numpy(array), copy=True)
 
 
 def _l2_norm(grad):
     """L2 norm of a gradient, accumulated in double in a fixed order (ops.sum)."""
-    if isinstance(grad, DeviceArray):
-        return math.sqrt(float(ops.sum(ops.multiply(grad, grad))))
-    grad = np.asarray(grad)
-    if grad.dtype not in (np.float32, np.float64):
-        grad = grad.astype(np.float32)
     return math.sqrt(float(ops.sum(ops.multiply(grad, grad))))

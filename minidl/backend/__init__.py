@@ -1,10 +1,77 @@
-"""Framework-wide settings and the ``keras.backend`` basics that Keras 2 programs use:
-the float dtype of new weights, the image layout, the fuzz factor, the name registry,
-and reading or setting values (``get_value``, ``set_value``, ``eval``, ``int_shape``)."""
+"""The compute backends, and the ``keras.backend`` basics that Keras 2 programs use.
+
+Backends: one object per device -- :data:`minidl.backend.cpu.CPU` (NumPy + the C core)
+and :data:`minidl.backend.cuda.CUDA` (``DeviceArray`` + the CUDA kernels, registered
+once a GPU is ready). Each has ``prepare`` (check and convert an op's argument),
+``empty``, ``zeros``, ``asarray``, ``to_numpy``, ``transpose``, ``check_in_place`` and
+``kernels``, the compiled module whose functions share their names and argument order
+across devices. ``minidl.ops`` picks one per call with :func:`backend_of`; nothing
+above ``ops`` needs to know which.
+
+Keras basics: the float dtype of new weights, the image layout, the fuzz factor, the
+name registry, and reading or setting values (``get_value``, ``set_value``, ``eval``,
+``int_shape``).
+"""
 import collections
 import re
 
 import numpy as np
+
+from minidl.backend import cuda as _cuda_backend
+from minidl.backend.cpu import CPU
+from minidl.cuda import _runtime
+
+# device backends whose arrays may reach an op: registered when a GPU backend is ready,
+# so that a CPU-only process pays one truth test per op
+_DEVICE_BACKENDS = []
+
+
+def _register(backend):
+    if backend not in _DEVICE_BACKENDS:
+        _DEVICE_BACKENDS.append(backend)
+
+
+_runtime.on_ready(lambda: _register(_cuda_backend.CUDA))
+
+
+def backend_of(*arrays):
+    """The backend that computes on these arrays: the device backend of the first
+    argument that is a device array, else the CPU backend (host data of the same call is
+    then copied to that device)."""
+    for device in _DEVICE_BACKENDS:
+        device_type = device.array_type
+        for array in arrays:
+            if isinstance(array, device_type):
+                return device
+    return CPU
+
+
+def on_host(array):
+    """Whether ``array`` is host data (NumPy or array-like), not a device array: ops
+    check the values of host data up front and leave device values to the kernels."""
+    return backend_of(array) is CPU
+
+
+def get(device):
+    """The backend of a device name: ``'cpu'`` or ``'cuda'`` (RuntimeError with the
+    reason when no GPU can be used)."""
+    if device == "cpu":
+        return CPU
+    if device == "cuda":
+        _runtime.backend()  # raises with the reason when there is no GPU
+        return _cuda_backend.CUDA
+    raise ValueError(f"backend.get: argument 'device' must be 'cpu' or 'cuda'. "
+                     f"Received: {device!r}")
+
+
+def device_of(array):
+    """The device name of an array: ``'cuda'`` for a device array, else ``'cpu'``."""
+    return backend_of(array).name
+
+
+def to_numpy(array):
+    """A NumPy copy (or view) of an array of any backend."""
+    return backend_of(array).to_numpy(array)
 
 _FLOATX = "float32"
 _EPSILON = 1e-7

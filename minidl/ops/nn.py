@@ -1,0 +1,1243 @@
+"""Neural-network ops: convolution, pooling, batch normalization, activations and the
+classification losses, each with its backward (``csrc/conv2d.c``, ``pool2d.c``,
+``batchnorm.c``, ``activations.c``, ``loss.c`` and their CUDA twins)."""
+import numbers
+
+import numpy as np
+
+from minidl.backend import backend_of, on_host
+from minidl.ops._checks import (bounded_number, channel_axis, axis_index, class_labels,
+                                output_length, padding_mode, positive_tuple, require_ndim,
+                                require_nonempty, same_shape)
+from minidl.ops.math import bias_add, sum  # noqa: A004 -- keras.ops.sum
+
+
+_ACTIVATION_CODES = {None: 0, "linear": 0, "relu": 1, "sigmoid": 2, "tanh": 3}
+
+
+def _conv_geometry(x_shape, kernel_shape, strides, padding, data_format, dilation_rate, where):
+    """Check a 2-D convolution's arguments; return (strides, padding, output shape)."""
+    if data_format not in (None, "channels_last"):
+        raise ValueError(f"{where}: only data_format='channels_last' (NHWC) is supported. "
+                         f"Received: {data_format!r}")
+    if positive_tuple(dilation_rate, 2, "dilation_rate", where) != (1, 1):
+        raise ValueError(f"{where}: only dilation_rate=1 is supported. "
+                         f"Received: {dilation_rate!r}")
+    strides = positive_tuple(strides, 2, "strides", where)
+    padding = padding_mode(padding, where)
+    if len(x_shape) != 4 or len(kernel_shape) != 4:
+        raise ValueError(f"{where}: inputs must be rank 4 (N, H, W, C) and kernel rank 4 "
+                         f"(kh, kw, in, out). Received: shapes {tuple(x_shape)} and "
+                         f"{tuple(kernel_shape)}")
+    if any(int(v) <= 0 for v in kernel_shape):
+        raise ValueError(f"{where}: every kernel dimension must be positive. Received: "
+                         f"kernel shape {tuple(kernel_shape)}")
+    if x_shape[3] != kernel_shape[2]:
+        raise ValueError(f"{where}: the input has {x_shape[3]} channels but the kernel "
+                         f"of shape {tuple(kernel_shape)} expects {kernel_shape[2]}")
+    if padding == "valid" and (kernel_shape[0] > x_shape[1] or kernel_shape[1] > x_shape[2]):
+        raise ValueError(f"{where}: the kernel ({kernel_shape[0]}, {kernel_shape[1]}) is "
+                         f"larger than the input ({x_shape[1]}, {x_shape[2]}) with "
+                         f"padding='valid'")
+    out_h = output_length(x_shape[1], kernel_shape[0], strides[0], padding)
+    out_w = output_length(x_shape[2], kernel_shape[1], strides[1], padding)
+    return strides, padding, (x_shape[0], out_h, out_w, kernel_shape[3])
+
+
+def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1, *,
+         bias=None, activation=None):
+    """2-D convolution of NHWC inputs with an HWIO kernel (``keras.ops.conv``).
+
+    Args:
+        inputs: array of shape ``(N, H, W, C_in)``.
+        kernel: array of shape ``(kh, kw, C_in, C_out)``.
+        strides: int or pair of ints.
+        padding: ``"valid"`` or ``"same"`` (Keras's split: the odd pixel goes
+            bottom/right).
+        data_format: ``None`` or ``"channels_last"``.
+        dilation_rate: only 1 is supported.
+        bias: optional ``(C_out,)`` bias, added in the same pass (minidl extension).
+        activation: optional ``"relu"``, ``"sigmoid"`` or ``"tanh"`` applied in the same
+            pass (minidl extension).
+
+    Returns:
+        Array of shape ``(N, H_out, W_out, C_out)``.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> ops.conv(np.ones((1, 5, 5, 2)), np.ones((3, 3, 2, 4)), padding="same").shape
+        (1, 5, 5, 4)
+    """
+    backend = backend_of(inputs, kernel, bias)
+    x = backend.prepare(inputs, "inputs", "conv")
+    w = backend.prepare(kernel, "kernel", "conv", dtype=x.dtype)
+    require_ndim(x, 4, "inputs", "conv")
+    require_nonempty(x, "inputs", "conv")
+    strides, padding, out_shape = _conv_geometry(x.shape, w.shape, strides, padding,
+                                                 data_format, dilation_rate, "conv")
+    if activation not in _ACTIVATION_CODES:
+        raise ValueError(f"conv: argument 'activation' must be one of 'linear', 'relu', "
+                         f"'sigmoid', 'tanh' or None. Received: {activation!r}")
+    b = None
+    if bias is not None:
+        b = backend.prepare(bias, "bias", "conv", dtype=x.dtype)
+        if b.shape != (w.shape[3],):
+            raise ValueError(f"conv: argument 'bias' must have shape ({w.shape[3]},). "
+                             f"Received: shape {b.shape}")
+    y = backend.empty(out_shape, dtype=x.dtype)
+    backend.kernels.conv2d_forward(y, x, w, b, strides[0], strides[1], padding,
+                               _ACTIVATION_CODES[activation])
+    return y
+
+
+def conv_backward(dy, inputs, kernel, strides=1, padding="valid", data_format=None,
+                  dilation_rate=1, *, use_bias=False, input_gradient=True):
+    """Gradients of :func:`conv` (before any fused activation).
+
+    Args:
+        dy: gradient of the convolution's output, ``(N, H_out, W_out, C_out)``.
+        inputs: the forward input ``(N, H, W, C_in)``.
+        kernel: the forward kernel ``(kh, kw, C_in, C_out)``.
+        strides, padding, data_format, dilation_rate: as given to :func:`conv`.
+        use_bias: also return the bias gradient (the sum of dy over N, H, W).
+        input_gradient: compute the input gradient (False skips it, e.g. for a
+            first layer).
+
+    Returns:
+        ``(dinputs, dkernel, dbias)``; ``dinputs`` is None when ``input_gradient`` is
+        False and ``dbias`` is None unless ``use_bias``.
+    """
+    backend = backend_of(dy, inputs, kernel)
+    where = "conv_backward"
+    x = backend.prepare(inputs, "inputs", where)
+    w = backend.prepare(kernel, "kernel", where, dtype=x.dtype)
+    g = backend.prepare(dy, "dy", where, dtype=x.dtype)
+    require_ndim(x, 4, "inputs", where)
+    require_nonempty(x, "inputs", where)
+    strides, padding, out_shape = _conv_geometry(x.shape, w.shape, strides, padding,
+                                                 data_format, dilation_rate, where)
+    if g.shape != out_shape:
+        raise ValueError(f"{where}: argument 'dy' must have shape {out_shape}. "
+                         f"Received: shape {g.shape}")
+    dx = None
+    if input_gradient:
+        dx = backend.empty(x.shape, dtype=x.dtype)
+        backend.kernels.conv2d_backward_input(dx, g, w, strides[0], strides[1], padding)
+    dw = backend.empty(w.shape, dtype=x.dtype)
+    db = backend.empty((w.shape[3],), dtype=x.dtype) if use_bias else None
+    backend.kernels.conv2d_backward_weight(dw, db, g, x, strides[0], strides[1], padding)
+    return dx, dw, db
+
+
+def _transposed_length(length, window, stride, padding):
+    """The output length of a transposed convolution: the input length of the
+    convolution it transposes (Keras's choice when output_padding is None)."""
+    if padding == "same":
+        return length * stride
+    return (length - 1) * stride + window
+
+
+def _conv_transpose_shapes(backend, inputs, kernel, strides, padding, data_format, dilation_rate,
+                           where):
+    """Checked (x, kernel, strides, padding, output shape) of a transposed convolution."""
+    x = backend.prepare(inputs, "inputs", where)
+    w = backend.prepare(kernel, "kernel", where, dtype=x.dtype)
+    require_ndim(x, 4, "inputs", where)
+    require_ndim(w, 4, "kernel", where)
+    require_nonempty(x, "inputs", where)
+    if x.shape[3] != w.shape[3]:
+        raise ValueError(f"{where}: the input has {x.shape[3]} channels but the kernel of "
+                         f"shape {w.shape} (kh, kw, out, in) expects {w.shape[3]}")
+    pair = positive_tuple(strides, 2, "strides", where)
+    out_shape = (x.shape[0],
+                 _transposed_length(x.shape[1], w.shape[0], pair[0], padding_mode(padding, where)),
+                 _transposed_length(x.shape[2], w.shape[1], pair[1], padding_mode(padding, where)),
+                 w.shape[2])
+    # the convolution this one transposes maps out_shape back to x's shape
+    strides, padding, back = _conv_geometry(out_shape, w.shape, strides, padding,
+                                            data_format, dilation_rate, where)
+    if back != x.shape:
+        raise ValueError(f"{where}: inputs of shape {x.shape} are not the output of a "
+                         f"convolution of shape {out_shape} with kernel {w.shape}")
+    return x, w, strides, padding, out_shape
+
+
+def conv_transpose(inputs, kernel, strides=1, padding="valid", data_format=None,
+                   dilation_rate=1, *, bias=None):
+    """Transposed 2-D convolution of NHWC inputs (``keras.ops.conv_transpose``): the
+    input gradient of the convolution with the same kernel, run as a forward op.
+
+    Args:
+        inputs: array of shape ``(N, H, W, C_in)``.
+        kernel: array of shape ``(kh, kw, C_out, C_in)`` (Keras's layout).
+        strides: int or pair of ints.
+        padding: ``"valid"`` (output ``(H - 1) * stride + kh``) or ``"same"`` (output
+            ``H * stride``).
+        data_format: ``None`` or ``"channels_last"``.
+        dilation_rate: only 1.
+        bias: optional vector of length ``C_out``.
+
+    Returns:
+        Array of shape ``(N, H_out, W_out, C_out)``.
+    """
+    backend = backend_of(inputs, kernel, bias)
+    where = "conv_transpose"
+    x, w, strides, padding, out_shape = _conv_transpose_shapes(backend, 
+        inputs, kernel, strides, padding, data_format, dilation_rate, where)
+    y = backend.empty(out_shape, dtype=x.dtype)
+    backend.kernels.conv2d_backward_input(y, x, w, strides[0], strides[1], padding)
+    return y if bias is None else bias_add(y, bias)
+
+
+def conv_transpose_backward(dy, inputs, kernel, strides=1, padding="valid",
+                            data_format=None, dilation_rate=1, *, use_bias=False,
+                            input_gradient=True):
+    """Gradients of :func:`conv_transpose`.
+
+    Args:
+        dy: gradient of the output, ``(N, H_out, W_out, C_out)``.
+        inputs, kernel, strides, padding, data_format, dilation_rate: as given to
+            :func:`conv_transpose`.
+        use_bias: also return the bias gradient (the sum of dy over N, H, W).
+        input_gradient: compute the input gradient.
+
+    Returns:
+        ``(dinputs, dkernel, dbias)`` (None where not asked for).
+    """
+    backend = backend_of(dy, inputs, kernel)
+    where = "conv_transpose_backward"
+    x, w, strides, padding, out_shape = _conv_transpose_shapes(backend, 
+        inputs, kernel, strides, padding, data_format, dilation_rate, where)
+    g = backend.prepare(dy, "dy", where, dtype=x.dtype)
+    if g.shape != out_shape:
+        raise ValueError(f"{where}: argument 'dy' must have shape {out_shape}. Received: "
+                         f"shape {g.shape}")
+    dx = None
+    if input_gradient:  # the forward convolution of dy
+        dx = backend.empty(x.shape, dtype=x.dtype)
+        backend.kernels.conv2d_forward(dx, g, w, None, strides[0], strides[1], padding,
+                               _ACTIVATION_CODES["linear"])
+    dw = backend.empty(w.shape, dtype=x.dtype)
+    backend.kernels.conv2d_backward_weight(dw, None, x, g, strides[0], strides[1], padding)
+    db = sum(g, axis=(0, 1, 2)) if use_bias else None
+    return dx, dw, db
+
+
+def _pool_args(x_shape, pool_size, strides, padding, where):
+    """Validate pooling arguments for an NHWC input shape.
+
+    Returns:
+        (pool, stride, padding, output_shape): two 2-tuples, the lower-case padding and
+        the NHWC output shape.
+    """
+    pool = positive_tuple(pool_size, 2, "pool_size", where)
+    stride = pool if strides is None else positive_tuple(strides, 2, "strides", where)
+    pad = padding_mode(padding, where)
+    height, width = x_shape[1], x_shape[2]
+    if pad == "valid" and (pool[0] > height or pool[1] > width):
+        raise ValueError(f"{where}: argument 'pool_size' {pool} is larger than the input's "
+                         f"spatial size {(height, width)} with padding='valid'. Received: "
+                         f"input shape {tuple(x_shape)}")
+    out_shape = (x_shape[0], output_length(height, pool[0], stride[0], pad),
+                 output_length(width, pool[1], stride[1], pad), x_shape[3])
+    return pool, stride, pad, out_shape
+
+
+def _pool_input(backend, inputs, where):
+    """The rank-4, non-empty NHWC input of a pooling op as a contiguous float array."""
+    x = backend.prepare(inputs, "inputs", where)
+    require_ndim(x, 4, "inputs", where)
+    require_nonempty(x, "inputs", where)
+    return x
+
+
+def _pool_input_shape(input_shape, where):
+    """Validate the ``input_shape`` argument of a pooling backward op (4 positive ints)."""
+    try:
+        shape = tuple(input_shape)
+    except TypeError:
+        shape = ()
+    if len(shape) != 4 or not all(isinstance(v, numbers.Integral) and
+                                  not isinstance(v, bool) and v > 0 for v in shape):
+        raise ValueError(f"{where}: argument 'input_shape' must be a tuple of 4 positive "
+                         f"ints (batch, height, width, channels). Received: {input_shape!r}")
+    return tuple(int(v) for v in shape)
+
+
+def _pool_dy(backend, dy, input_shape, pool_size, strides, padding, where):
+    """Validate dy and the geometry of a pooling backward op.
+
+    Returns:
+        (dy, input_shape, pool, stride, padding): dy as a contiguous float array.
+    """
+    dy = backend.prepare(dy, "dy", where)
+    require_ndim(dy, 4, "dy", where)
+    shape = _pool_input_shape(input_shape, where)
+    pool, stride, pad, out_shape = _pool_args(shape, pool_size, strides, padding, where)
+    if dy.shape != out_shape:
+        raise ValueError(f"{where}: argument 'dy' must have shape {out_shape} (the output "
+                         f"of pooling an input of shape {shape} with pool_size={pool}, "
+                         f"strides={stride}, padding='{pad}'). Received: shape {dy.shape}")
+    return dy, shape, pool, stride, pad
+
+
+def _max_pool(backend, inputs, pool_size, strides, padding, where, want_argmax):
+    """Shared body of max_pool and max_pool_with_argmax: (y, argmax or None)."""
+    x = _pool_input(backend, inputs, where)
+    pool, stride, pad, out_shape = _pool_args(x.shape, pool_size, strides, padding, where)
+    y = backend.empty(out_shape, dtype=x.dtype)
+    argmax = backend.empty(out_shape, dtype=np.int64) if want_argmax else None
+    backend.kernels.maxpool2d_forward(y, argmax, x, pool, stride, pad)
+    return y, argmax
+
+
+def max_pool(inputs, pool_size, strides=None, padding="valid"):
+    """Max pooling over the spatial axes of an NHWC batch (Keras/TensorFlow semantics).
+
+    Args:
+        inputs: array of shape (batch, height, width, channels).
+        pool_size: int or (pool_height, pool_width).
+        strides: int, (stride_height, stride_width) or None (then equal to pool_size).
+        padding: 'valid' or 'same'. With 'same' the output is ceil(size / stride) and the
+            odd padded pixel goes bottom/right; padded cells are never picked.
+
+    Returns:
+        Array of shape (batch, out_height, out_width, channels), float32 or float64.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> ops.max_pool(np.arange(16.0).reshape(1, 4, 4, 1), 2)[0, :, :, 0]
+        array([[ 5.,  7.],
+               [13., 15.]])
+    """
+    backend = backend_of(inputs)
+    return _max_pool(backend, inputs, pool_size, strides, padding, "max_pool", False)[0]
+
+
+def max_pool_with_argmax(inputs, pool_size, strides=None, padding="valid"):
+    """Max pooling that also returns where each maximum came from.
+
+    Ties pick the first maximum in row-major window order. Unlike
+    ``tf.nn.max_pool_with_argmax``, the index is ``h * width + w`` within the cell's own
+    image and channel (neither batch nor channel is folded in).
+
+    Args:
+        inputs: array of shape (batch, height, width, channels).
+        pool_size: int or (pool_height, pool_width).
+        strides: int, (stride_height, stride_width) or None (then equal to pool_size).
+        padding: 'valid' or 'same'.
+
+    Returns:
+        (y, argmax): y of shape (batch, out_height, out_width, channels) and argmax, int64
+        of the same shape, for ``max_pool_backward``.
+    """
+    backend = backend_of(inputs)
+    return _max_pool(backend, inputs, pool_size, strides, padding, "max_pool_with_argmax", True)
+
+
+def max_pool_backward(dy, argmax, input_shape, pool_size, strides=None, padding="valid"):
+    """Gradient of ``max_pool`` with respect to its input.
+
+    Each output gradient goes to the input cell its window picked (gradients add up where
+    windows overlap, i.e. stride < pool_size).
+
+    Args:
+        dy: gradient of the loss with respect to the output, (batch, out_h, out_w, channels).
+        argmax: the int64 indices returned by ``max_pool_with_argmax`` (same shape as dy).
+        input_shape: the forward input's shape (batch, height, width, channels).
+        pool_size: int or (pool_height, pool_width), as in the forward pass.
+        strides: int, 2-tuple or None, as in the forward pass.
+        padding: 'valid' or 'same', as in the forward pass.
+
+    Returns:
+        dx, the gradient with respect to the input, of shape ``input_shape``.
+    """
+    backend = backend_of(dy, argmax)
+    where = "max_pool_backward"
+    dy, shape, pool, stride, pad = _pool_dy(backend, dy, input_shape, pool_size, strides, padding,
+                                            where)
+    if on_host(argmax):  # a device argmax is range-checked by the kernel
+        argmax = np.asarray(argmax)
+        if argmax.dtype.kind in "iu" and argmax.size and \
+                (argmax.min() < 0 or argmax.max() >= shape[1] * shape[2]):
+            raise ValueError(f"{where}: argument 'argmax' must hold indices in "
+                             f"[0, {shape[1] * shape[2]}). Received: values outside "
+                             f"[0, {shape[1] * shape[2]})")
+    if argmax.dtype.kind not in "iu":
+        raise TypeError(f"{where}: argument 'argmax' must be an integer array. "
+                        f"Received: dtype {argmax.dtype}")
+    if argmax.shape != dy.shape:
+        raise ValueError(f"{where}: argument 'argmax' must have the shape of 'dy' "
+                         f"{dy.shape}. Received: shape {argmax.shape}")
+    argmax = backend.prepare(argmax, "argmax", where, dtype=np.int64)
+    dx = backend.empty(shape, dtype=dy.dtype)
+    backend.kernels.maxpool2d_backward(dx, dy, argmax, pool, stride, pad)
+    return dx
+
+
+def average_pool(inputs, pool_size, strides=None, padding="valid"):
+    """Average pooling over the spatial axes of an NHWC batch (Keras/TensorFlow semantics).
+
+    Args:
+        inputs: array of shape (batch, height, width, channels).
+        pool_size: int or (pool_height, pool_width).
+        strides: int, (stride_height, stride_width) or None (then equal to pool_size).
+        padding: 'valid' or 'same'. With 'same' padded cells are left out of the mean
+            (each window is divided by its number of real cells).
+
+    Returns:
+        Array of shape (batch, out_height, out_width, channels), float32 or float64.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> ops.average_pool(np.arange(16.0).reshape(1, 4, 4, 1), 2)[0, :, :, 0]
+        array([[ 2.5,  4.5],
+               [10.5, 12.5]])
+    """
+    backend = backend_of(inputs)
+    where = "average_pool"
+    x = _pool_input(backend, inputs, where)
+    pool, stride, pad, out_shape = _pool_args(x.shape, pool_size, strides, padding, where)
+    y = backend.empty(out_shape, dtype=x.dtype)
+    backend.kernels.avgpool2d_forward(y, x, pool, stride, pad)
+    return y
+
+
+def average_pool_backward(dy, input_shape, pool_size, strides=None, padding="valid"):
+    """Gradient of ``average_pool`` with respect to its input.
+
+    Args:
+        dy: gradient of the loss with respect to the output, (batch, out_h, out_w, channels).
+        input_shape: the forward input's shape (batch, height, width, channels).
+        pool_size: int or (pool_height, pool_width), as in the forward pass.
+        strides: int, 2-tuple or None, as in the forward pass.
+        padding: 'valid' or 'same', as in the forward pass.
+
+    Returns:
+        dx, the gradient with respect to the input, of shape ``input_shape``.
+    """
+    backend = backend_of(dy)
+    where = "average_pool_backward"
+    dy, shape, pool, stride, pad = _pool_dy(backend, dy, input_shape, pool_size, strides, padding,
+                                            where)
+    dx = backend.empty(shape, dtype=dy.dtype)
+    backend.kernels.avgpool2d_backward(dx, dy, pool, stride, pad)
+    return dx
+
+
+def _bn_input(backend, x, where, axis, name="x"):
+    """x with its channel axis moved last, as a C-contiguous (rows, channels) array.
+
+    Returns (x2d, moved_shape, axis) where moved_shape is the shape after the move.
+    """
+    if np.ndim(x) == 0 and not isinstance(x, (str, bytes)):
+        raise ValueError(f"{where}: argument '{name}' must have rank >= 1. "
+                         f"Received: shape () (rank 0)")
+    x = backend.prepare(x, name, where)
+    require_nonempty(x, name, where)
+    axis = channel_axis(axis, x.ndim, where)
+    x2d, moved_shape = _rows(backend, x, axis)
+    return x2d, moved_shape, axis
+
+
+def _rows(backend, array, axis):
+    """``array`` with ``axis`` moved last as a C-contiguous (rows, cols) array (a view
+    when it is last already), and the moved shape, for ``_unrows``."""
+    moved = backend.transpose(array, _axis_last(array.ndim, axis))
+    return moved.reshape(-1, moved.shape[-1]), moved.shape
+
+
+def _unrows(backend, rows, moved_shape, axis):
+    """Undo ``_rows``: reshape and move the last axis back to ``axis``."""
+    return backend.transpose(rows.reshape(moved_shape), _axis_back(len(moved_shape), axis))
+
+
+def _axis_last(ndim, axis):
+    """The permutation that moves ``axis`` last."""
+    return tuple(a for a in range(ndim) if a != axis) + (axis,)
+
+
+def _axis_back(ndim, axis):
+    """The permutation that undoes ``_axis_last``."""
+    return tuple(range(axis)) + (ndim - 1,) + tuple(range(axis, ndim - 1))
+
+
+def _bn_like_input(backend, dy, x2d, moved_shape, axis, where):
+    """dy laid out like _bn_input's x2d, or a ValueError unless it has the shape of x."""
+    dy = backend.prepare(dy, "dy", where, x2d.dtype)
+    x_shape = moved_shape[:axis] + moved_shape[-1:] + moved_shape[axis:-1]
+    if dy.shape != x_shape:
+        raise ValueError(f"{where}: argument 'dy' must have the shape of 'x' {x_shape}. "
+                         f"Received: shape {dy.shape}")
+    return backend.transpose(dy, _axis_last(dy.ndim, axis)).reshape(x2d.shape)
+
+
+def _bn_vector(backend, v, name, where, channels, dtype, optional=True, epsilon=None):
+    """A per-channel vector of ``channels`` values as a C-contiguous 1-D array.
+
+    Shapes (channels,) and broadcastable ones such as (1, 1, 1, channels) are accepted.
+    None passes through when ``optional``. With ``epsilon`` (a variance), host values
+    must be >= -epsilon (device values are checked by the kernel).
+    """
+    if v is None:
+        if optional:
+            return None
+        raise TypeError(f"{where}: argument '{name}' must be an array of shape "
+                        f"({channels},). Received: None")
+    original = v
+    if not (type(v) is np.ndarray is backend.array_type and v.shape == (channels,) and
+            v.dtype == dtype and v.flags.c_contiguous):  # the CPU's common case: no copy
+        v = backend.prepare(v, name, where, dtype)
+        if v.size != channels or len([n for n in v.shape if n != 1]) > 1:
+            raise ValueError(f"{where}: argument '{name}' must have shape ({channels},) "
+                             f"(one value per channel). Received: shape {v.shape}")
+        v = v.reshape(channels)
+    if epsilon is not None and on_host(original):
+        _bn_nonnegative_variance(np.asarray(original, dtype=dtype), epsilon, name, where)
+    return v
+
+
+def _bn_nonnegative_variance(variance, epsilon, name, where):
+    """ValueError when variance + epsilon < 0 for some channel (NaN passes)."""
+    # in float64, as the kernel checks it; NaN compares False and passes
+    if np.less(variance, -epsilon, signature=(np.float64, np.float64, np.bool_)).any():
+        raise ValueError(f"{where}: argument '{name}' must be >= -epsilon "
+                         f"({-epsilon}) in every channel. Received: minimum "
+                         f"{float(np.nanmin(variance))}")
+
+
+def _bn_moving(backend, v, name, where, channels, dtype):
+    """Check a moving statistic that is updated in place (None: no update)."""
+    if v is None:
+        return None
+    return backend.check_in_place(v, name, where, dtype=dtype, shape=(channels,))
+
+
+def moments(x, axes, keepdims=False, synchronized=False):
+    """Mean and biased variance of ``x`` over ``axes`` (``keras.ops.moments``).
+
+    The statistics are accumulated in double precision with a fixed summation order
+    (bit-identical for any thread count).
+
+    Args:
+        x: input array (non-empty).
+        axes: an int or a sequence of ints, the axes to reduce (negative counts from
+            the end; ``()`` reduces nothing and gives variance 0).
+        keepdims: keep the reduced axes with length 1.
+        synchronized: accepted for Keras compatibility; minidl runs on one device, so
+            it has no effect.
+
+    Returns:
+        ``(mean, variance)``, two arrays of x's compute dtype with the shape of ``x``
+        without (or, with ``keepdims``, with length 1 on) the reduced axes.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> ops.moments(np.array([[1.0, 2.0], [3.0, 6.0]]), axes=0)
+        (array([2., 4.]), array([1., 4.]))
+    """
+    backend = backend_of(x)
+    where = "moments"
+    x = backend.prepare(x, "x", where)
+    require_nonempty(x, "x", where)
+    if isinstance(axes, numbers.Integral) and not isinstance(axes, bool):
+        axes = (axes,)
+    try:
+        axes = tuple(axes)
+    except TypeError:
+        axes = None
+    if axes is None or not all(isinstance(a, numbers.Integral) and not isinstance(a, bool)
+                               for a in axes):
+        raise ValueError(f"{where}: argument 'axes' must be an int or a sequence of ints. "
+                         f"Received: {axes!r}")
+    if any(not -x.ndim <= a < x.ndim for a in axes):
+        raise ValueError(f"{where}: argument 'axes' must be in [{-x.ndim}, {x.ndim}) for "
+                         f"an input of shape {x.shape}. Received: {axes}")
+    axes = tuple(int(a) % x.ndim for a in axes) if x.ndim else ()
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"{where}: argument 'axes' must not repeat an axis. Received: {axes}")
+    kept = tuple(a for a in range(x.ndim) if a not in axes)
+    moved = backend.transpose(x, axes + kept)
+    channels = int(np.prod([x.shape[a] for a in kept], dtype=np.int64))
+    x2d = moved.reshape(-1, channels)
+    mean = backend.empty(channels, dtype=x.dtype)
+    variance = backend.empty(channels, dtype=x.dtype)
+    backend.kernels.moments(mean, variance, x2d)
+    if keepdims:
+        shape = tuple(1 if a in axes else x.shape[a] for a in range(x.ndim))
+    else:
+        shape = tuple(x.shape[a] for a in kept)
+    return mean.reshape(shape), variance.reshape(shape)
+
+
+def batch_normalization(x, mean, variance, axis=-1, offset=None, scale=None, epsilon=1e-3):
+    """Normalise ``x`` with given statistics (``keras.ops.batch_normalization``).
+
+    ``y = (x - mean) * scale / sqrt(variance + epsilon) + offset`` along ``axis``; this
+    is the inference forward of batch normalization. Where ``variance + epsilon`` is
+    exactly 0 the channel's output is ``offset`` (the limit for a constant channel).
+
+    Args:
+        x: input array, channels on ``axis``.
+        mean: per-channel mean, shape ``(channels,)``.
+        variance: per-channel variance, shape ``(channels,)``; ``variance + epsilon``
+            must not be negative.
+        axis: the channel axis (default: last).
+        offset: per-channel offset (beta), or None for 0.
+        scale: per-channel scale (gamma), or None for 1.
+        epsilon: a small number >= 0 added to the variance.
+
+    Returns:
+        The normalised array, same shape as ``x``, in x's compute dtype.
+    """
+    backend = backend_of(x, mean, variance, offset, scale)
+    where = "batch_normalization"
+    x2d, moved_shape, axis = _bn_input(backend, x, where, axis)
+    dtype, channels = x2d.dtype, x2d.shape[1]
+    epsilon = bounded_number(epsilon, "epsilon", where, 0.0)
+    mean = _bn_vector(backend, mean, "mean", where, channels, dtype, optional=False)
+    variance = _bn_vector(backend, variance, "variance", where, channels, dtype, optional=False,
+                      epsilon=epsilon)
+    offset = _bn_vector(backend, offset, "offset", where, channels, dtype)
+    scale = _bn_vector(backend, scale, "scale", where, channels, dtype)
+    y = backend.empty(x2d.shape, x2d.dtype)
+    backend.kernels.batchnorm_forward_infer(y, x2d, mean, variance, scale, offset, epsilon)
+    return _unrows(backend, y, moved_shape, axis)
+
+
+def batch_normalization_backward(dy, x, mean, variance, axis=-1, scale=None, epsilon=1e-3):
+    """Gradients of :func:`batch_normalization` with the statistics held constant.
+
+    ``dx = dy * scale / sqrt(variance + epsilon)``, ``dscale = sum(dy * xhat)``,
+    ``doffset = sum(dy)`` with ``xhat = (x - mean) / sqrt(variance + epsilon)``, the
+    sums over every axis but ``axis``. No gradients flow to ``mean`` or ``variance``.
+
+    Args:
+        dy: gradient of the loss with respect to the output, shape of ``x``.
+        x: the forward input.
+        mean: per-channel mean used by the forward pass, shape ``(channels,)``.
+        variance: per-channel variance used by the forward pass.
+        axis: the channel axis (default: last).
+        scale: per-channel scale of the forward pass, or None for 1.
+        epsilon: the forward pass's epsilon.
+
+    Returns:
+        ``(dx, dscale, doffset)``: dx with the shape of ``x``; dscale and doffset of
+        shape ``(channels,)`` (computed even when the forward pass had no scale or
+        offset), all in x's compute dtype.
+    """
+    backend = backend_of(dy, x, mean, variance, scale)
+    where = "batch_normalization_backward"
+    x2d, moved_shape, axis = _bn_input(backend, x, where, axis)
+    dtype, channels = x2d.dtype, x2d.shape[1]
+    dy2d = _bn_like_input(backend, dy, x2d, moved_shape, axis, where)
+    epsilon = bounded_number(epsilon, "epsilon", where, 0.0)
+    mean = _bn_vector(backend, mean, "mean", where, channels, dtype, optional=False)
+    variance = _bn_vector(backend, variance, "variance", where, channels, dtype, optional=False,
+                      epsilon=epsilon)
+    scale = _bn_vector(backend, scale, "scale", where, channels, dtype)
+    dx = backend.empty(x2d.shape, x2d.dtype)
+    dscale = backend.empty(channels, dtype=dtype)
+    doffset = backend.empty(channels, dtype=dtype)
+    backend.kernels.batchnorm_backward_infer(dx, dscale, doffset, dy2d, x2d, mean, variance,
+                                           scale, epsilon)
+    return _unrows(backend, dx, moved_shape, axis), dscale, doffset
+
+
+def batch_norm_train(x, scale, offset, moving_mean, moving_variance, momentum=0.99,
+                     epsilon=1e-3, axis=-1):
+    """Training forward of batch normalization, with the Keras 3 moving-statistics update.
+
+    Normalises ``x`` with its own per-channel batch mean and biased batch variance
+    (over every axis but ``axis``): ``y = (x - mean) * scale / sqrt(var + epsilon) +
+    offset``. When given, the moving statistics are updated in place:
+    ``moving = moving * momentum + batch_stat * (1 - momentum)`` (the biased variance
+    is stored, as Keras 3 does).
+
+    Args:
+        x: input array, channels on ``axis`` (e.g. (N, C) or NHWC).
+        scale: per-channel gamma of shape ``(channels,)``, or None (scale=False: 1).
+        offset: per-channel beta of shape ``(channels,)``, or None (center=False: 0).
+        moving_mean: None (no update), or a writable C-contiguous NumPy array of x's
+            compute dtype and shape ``(channels,)``, updated in place.
+        moving_variance: like ``moving_mean``.
+        momentum: a number in [0, 1].
+        epsilon: a number >= 0 added to the variance.
+        axis: the channel axis (default: last).
+
+    Returns:
+        ``(y, batch_mean, batch_variance)``: y with the shape of ``x``, the batch
+        statistics of shape ``(channels,)`` (the saved state for
+        :func:`batch_norm_train_backward`), all in x's compute dtype.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> y, mean, var = ops.batch_norm_train(np.array([[1.0], [3.0]]), None, None, None,
+        ...                                     None)
+        >>> y.ravel().round(4), mean, var
+        (array([-0.9995,  0.9995]), array([2.]), array([1.]))
+    """
+    backend = backend_of(x, scale, offset, moving_mean, moving_variance)
+    where = "batch_norm_train"
+    x2d, moved_shape, axis = _bn_input(backend, x, where, axis)
+    dtype, channels = x2d.dtype, x2d.shape[1]
+    momentum = bounded_number(momentum, "momentum", where, 0.0, 1.0)
+    epsilon = bounded_number(epsilon, "epsilon", where, 0.0)
+    scale = _bn_vector(backend, scale, "scale", where, channels, dtype)
+    offset = _bn_vector(backend, offset, "offset", where, channels, dtype)
+    moving_mean = _bn_moving(backend, moving_mean, "moving_mean", where, channels, dtype)
+    moving_variance = _bn_moving(backend, moving_variance, "moving_variance", where, channels, dtype)
+    if (moving_mean is not None and moving_variance is not None and
+            backend.shares_memory(moving_mean, moving_variance)):
+        raise ValueError(f"{where}: arguments 'moving_mean' and 'moving_variance' must not "
+                         f"share memory")
+    y = backend.empty(x2d.shape, x2d.dtype)
+    batch_mean = backend.empty(channels, dtype=dtype)
+    batch_variance = backend.empty(channels, dtype=dtype)
+    backend.kernels.batchnorm_forward_train(y, batch_mean, batch_variance, moving_mean,
+                                          moving_variance, x2d, scale, offset, epsilon,
+                                          momentum)
+    return _unrows(backend, y, moved_shape, axis), batch_mean, batch_variance
+
+
+def batch_norm_train_backward(dy, x, batch_mean, batch_variance, scale=None, epsilon=1e-3,
+                              axis=-1):
+    """Gradients of :func:`batch_norm_train` (the batch statistics depend on ``x``).
+
+    With ``xhat = (x - mean) * r``, ``r = 1 / sqrt(var + epsilon)`` and ``m`` values per
+    channel: ``doffset = sum(dy)``, ``dscale = sum(dy * xhat)`` and
+    ``dx = scale * r / m * (m * dy - doffset - xhat * dscale)``.
+
+    Args:
+        dy: gradient of the loss with respect to ``y``, shape of ``x``.
+        x: the forward input.
+        batch_mean: the batch mean returned by :func:`batch_norm_train`.
+        batch_variance: the batch variance returned by :func:`batch_norm_train`.
+        scale: the forward pass's gamma, or None (1).
+        epsilon: the forward pass's epsilon.
+        axis: the channel axis (default: last).
+
+    Returns:
+        ``(dx, dscale, doffset)``: dx with the shape of ``x``; dscale and doffset of
+        shape ``(channels,)`` (computed even when the forward pass had no scale or
+        offset), all in x's compute dtype.
+    """
+    backend = backend_of(dy, x, batch_mean, batch_variance, scale)
+    where = "batch_norm_train_backward"
+    x2d, moved_shape, axis = _bn_input(backend, x, where, axis)
+    dtype, channels = x2d.dtype, x2d.shape[1]
+    dy2d = _bn_like_input(backend, dy, x2d, moved_shape, axis, where)
+    epsilon = bounded_number(epsilon, "epsilon", where, 0.0)
+    batch_mean = _bn_vector(backend, batch_mean, "batch_mean", where, channels, dtype, optional=False)
+    batch_variance = _bn_vector(backend, batch_variance, "batch_variance", where, channels, dtype,
+                                optional=False,
+                      epsilon=epsilon)
+    scale = _bn_vector(backend, scale, "scale", where, channels, dtype)
+    dx = backend.empty(x2d.shape, x2d.dtype)
+    dscale = backend.empty(channels, dtype=dtype)
+    doffset = backend.empty(channels, dtype=dtype)
+    backend.kernels.batchnorm_backward_train(dx, dscale, doffset, dy2d, x2d, batch_mean,
+                                           batch_variance, scale, epsilon)
+    return _unrows(backend, dx, moved_shape, axis), dscale, doffset
+
+
+_ACTIVATION_NAMES = ("linear", "relu", "sigmoid", "tanh", "softmax")
+
+
+def _act_forward(x, name, where):
+    """act(x) elementwise through the kernel (empty arrays pass through)."""
+    backend = backend_of(x)
+    x = backend.prepare(x, "x", where)
+    y = backend.empty(x.shape, x.dtype)
+    if x.size:
+        backend.kernels.activation_forward(y.reshape(-1), x.reshape(-1),
+                                   backend.kernels.ACTIVATION_CODES[name])
+    return y
+
+
+def _act_backward(dy, y, name, where):
+    """dy * act'(.) from the forward output y, elementwise through the kernel."""
+    backend = backend_of(dy, y)
+    y = backend.prepare(y, "y", where)
+    dy = backend.prepare(dy, "dy", where, dtype=y.dtype)
+    same_shape(dy, y, "dy", "y", where)
+    dx = backend.empty(y.shape, y.dtype)
+    if y.size:
+        backend.kernels.activation_backward(dx.reshape(-1), dy.reshape(-1), y.reshape(-1),
+                                    backend.kernels.ACTIVATION_CODES[name])
+    return dx
+
+
+def relu(x):
+    """Rectified linear unit, ``max(x, 0)`` elementwise.
+
+    Args:
+        x: input array of any shape.
+
+    Returns:
+        An array of x's shape (float64 for float64 input, else float32).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> ops.relu(np.array([-1.0, 2.0]))
+        array([0., 2.])
+    """
+    return _act_forward(x, "relu", "relu")
+
+
+def sigmoid(x):
+    """Logistic sigmoid ``1 / (1 + exp(-x))`` elementwise, stable for any ``|x|``.
+
+    Args:
+        x: input array of any shape.
+
+    Returns:
+        An array of x's shape with values in [0, 1].
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> ops.sigmoid(np.array([0.0]))
+        array([0.5])
+    """
+    return _act_forward(x, "sigmoid", "sigmoid")
+
+
+def tanh(x):
+    """Hyperbolic tangent elementwise.
+
+    Args:
+        x: input array of any shape.
+
+    Returns:
+        An array of x's shape with values in [-1, 1].
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> ops.tanh(np.array([0.0]))
+        array([0.])
+    """
+    return _act_forward(x, "tanh", "tanh")
+
+
+def softmax(x, axis=-1):
+    """Softmax along one axis, ``exp(x - max) / sum(exp(x - max))``.
+
+    Args:
+        x: input array of rank >= 1.
+        axis: the axis to normalise (default: the last).
+
+    Returns:
+        An array of x's shape whose slices along ``axis`` sum to 1.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> ops.softmax(np.array([[0.0, 0.0]]))
+        array([[0.5, 0.5]])
+    """
+    backend = backend_of(x)
+    where = "softmax"
+    x = backend.prepare(x, "x", where)
+    axis = axis_index(axis, x.ndim, x.shape, where)
+    if x.size == 0:
+        return backend.empty(x.shape, x.dtype)
+    flat, moved_shape = _rows(backend, x, axis)
+    y = backend.empty(flat.shape, flat.dtype)
+    backend.kernels.softmax_forward(y, flat)
+    return _unrows(backend, y, moved_shape, axis)
+
+
+def activation(x, name):
+    """Apply an activation by its Keras name.
+
+    Args:
+        x: input array.
+        name: 'linear', 'relu', 'sigmoid', 'tanh' or 'softmax' (last axis); None means
+            'linear', as in ``keras.activations.get(None)``.
+
+    Returns:
+        The activated array, of x's shape.
+    """
+    name = _act_name(name, "activation")
+    if name == "softmax":
+        return softmax(x)
+    return _act_forward(x, name, "activation")
+
+
+def _act_name(name, where):
+    """Validate an activation name (None -> 'linear')."""
+    if name is None:
+        return "linear"
+    if not isinstance(name, str) or name not in _ACTIVATION_NAMES:
+        valid = ", ".join(repr(n) for n in _ACTIVATION_NAMES)
+        raise ValueError(f"{where}: argument 'name' must be one of {valid}. "
+                         f"Received: {name!r}")
+    return name
+
+
+def relu_backward(dy, y):
+    """Gradient of :func:`relu`: ``dy * (y > 0)``.
+
+    Args:
+        dy: gradient of the loss with respect to the output.
+        y: the forward output ``relu(x)`` (same shape as dy).
+
+    Returns:
+        The gradient with respect to x.
+    """
+    return _act_backward(dy, y, "relu", "relu_backward")
+
+
+def sigmoid_backward(dy, y):
+    """Gradient of :func:`sigmoid`: ``dy * y * (1 - y)``.
+
+    Args:
+        dy: gradient of the loss with respect to the output.
+        y: the forward output ``sigmoid(x)`` (same shape as dy).
+
+    Returns:
+        The gradient with respect to x.
+    """
+    return _act_backward(dy, y, "sigmoid", "sigmoid_backward")
+
+
+def tanh_backward(dy, y):
+    """Gradient of :func:`tanh`: ``dy * (1 - y**2)``.
+
+    Args:
+        dy: gradient of the loss with respect to the output.
+        y: the forward output ``tanh(x)`` (same shape as dy).
+
+    Returns:
+        The gradient with respect to x.
+    """
+    return _act_backward(dy, y, "tanh", "tanh_backward")
+
+
+def softmax_backward(dy, y, axis=-1):
+    """Gradient of :func:`softmax`: ``y * (dy - sum(dy * y, axis))``.
+
+    Args:
+        dy: gradient of the loss with respect to the output.
+        y: the forward output ``softmax(x, axis)`` (same shape as dy).
+        axis: the axis the forward pass normalised.
+
+    Returns:
+        The gradient with respect to x.
+    """
+    backend = backend_of(dy, y)
+    where = "softmax_backward"
+    y = backend.prepare(y, "y", where)
+    dy = backend.prepare(dy, "dy", where, dtype=y.dtype)
+    same_shape(dy, y, "dy", "y", where)
+    axis = axis_index(axis, y.ndim, y.shape, where)
+    if y.size == 0:
+        return backend.empty(y.shape, y.dtype)
+    flat_y, moved_shape = _rows(backend, y, axis)
+    flat_dy, _ = _rows(backend, dy, axis)
+    dx = backend.empty(flat_y.shape, flat_y.dtype)
+    backend.kernels.softmax_backward(dx, flat_dy, flat_y)
+    return _unrows(backend, dx, moved_shape, axis)
+
+
+def activation_backward(dy, y, name):
+    """Gradient of :func:`activation` from its output.
+
+    Args:
+        dy: gradient of the loss with respect to the output.
+        y: the forward output ``activation(x, name)``.
+        name: the activation's name, as given to :func:`activation`.
+
+    Returns:
+        The gradient with respect to x.
+    """
+    name = _act_name(name, "activation_backward")
+    if name == "softmax":
+        return softmax_backward(dy, y)
+    return _act_backward(dy, y, name, "activation_backward")
+
+
+_LOSS_EPSILON = 1e-7
+
+
+def _loss_matrix(backend, x, name, where, dtype=None):
+    """A non-empty rank-2 (samples, classes) array for a loss."""
+    array = backend.prepare(x, name, where, dtype)
+    require_ndim(array, 2, name, where)
+    require_nonempty(array, name, where)
+    return array
+
+
+def _loss_dloss(backend, dloss, rows, dtype, where):
+    """The per-sample upstream gradient as a contiguous (rows,) array."""
+    dloss = backend.prepare(dloss, "dloss", where, dtype=dtype)
+    if dloss.shape != (rows,):
+        raise ValueError(f"{where}: argument 'dloss' must have shape ({rows},) (one value "
+                         f"per sample). Received: shape {dloss.shape}")
+    return dloss
+
+
+def _labels(backend, labels, rows, cols, where, name="labels"):
+    """Class labels as a contiguous int64 (rows,) array of the backend: host labels
+    checked up front (dtype, shape, range); device labels' dtype and shape checked here
+    and their range by the kernel."""
+    if on_host(labels):
+        return backend.prepare(class_labels(labels, rows, cols, where, name), name, where,
+                               dtype=np.int64)
+    if labels.dtype.kind not in "iu":
+        raise TypeError(f"{where}: argument '{name}' must be an integer array. Received: "
+                        f"dtype {labels.dtype}")
+    if labels.shape not in ((rows,), (rows, 1)):
+        raise ValueError(f"{where}: argument '{name}' must have shape ({rows},) or "
+                         f"({rows}, 1). Received: shape {labels.shape}")
+    return backend.prepare(labels.reshape(rows), name, where, dtype=np.int64)
+
+
+def _one_hot(backend, labels, shape, dtype, where):
+    """One-hot targets of ``shape`` from int64 labels, built on the host (labels are
+    small); a label outside the classes is a ValueError, never a wrapped index."""
+    index = backend.to_numpy(labels)
+    outside = (index < 0) | (index >= shape[1])
+    if outside.any():
+        raise ValueError(f"{where}: argument 'target' must hold class indices in "
+                         f"[0, {shape[1]}). Received: {int(index[outside][0])}")
+    one_hot = np.zeros(shape, dtype=dtype)
+    one_hot[np.arange(shape[0]), index] = 1
+    return backend.prepare(one_hot, "target", where, dtype=dtype)
+
+
+def _loss_axis_rows(backend, array, axis):
+    """A (samples, classes) C-contiguous array with the class axis (0 or 1) last."""
+    return backend.transpose(array, (1, 0)) if axis == 0 else array
+
+
+def softmax_cross_entropy(logits, targets):
+    """Fused softmax + cross-entropy against dense targets (probabilities or one-hot).
+
+    The loss is computed from the log-sum-exp of the logits (never ``log(0)``), so very
+    large logits are safe.
+
+    Args:
+        logits: (N, C) unnormalised scores.
+        targets: (N, C) target distributions.
+
+    Returns:
+        ``(loss, probs)``: the per-sample loss (N,) ``-sum(targets * log_softmax(logits))``
+        and ``softmax(logits)`` (N, C), which the backward pass takes.
+    """
+    backend = backend_of(logits, targets)
+    where = "softmax_cross_entropy"
+    logits = _loss_matrix(backend, logits, "logits", where)
+    targets = backend.prepare(targets, "targets", where, dtype=logits.dtype)
+    same_shape(logits, targets, "logits", "targets", where)
+    loss = backend.empty(logits.shape[0], dtype=logits.dtype)
+    probs = backend.empty(logits.shape, logits.dtype)
+    backend.kernels.softmax_xent_forward(loss, probs, logits, targets)
+    return loss, probs
+
+
+def softmax_cross_entropy_backward(dloss, probs, targets):
+    """Gradient of :func:`softmax_cross_entropy` with respect to the logits.
+
+    Args:
+        dloss: (N,) gradient of the scalar objective with respect to each sample's loss.
+        probs: (N, C) the probabilities returned by the forward pass.
+        targets: (N, C) the targets of the forward pass.
+
+    Returns:
+        dlogits (N, C) ``= dloss[:, None] * (probs * sum(targets, -1) - targets)``.
+    """
+    backend = backend_of(dloss, probs, targets)
+    where = "softmax_cross_entropy_backward"
+    probs = _loss_matrix(backend, probs, "probs", where)
+    targets = backend.prepare(targets, "targets", where, dtype=probs.dtype)
+    same_shape(probs, targets, "probs", "targets", where)
+    dloss = _loss_dloss(backend, dloss, probs.shape[0], probs.dtype, where)
+    dlogits = backend.empty(probs.shape, probs.dtype)
+    backend.kernels.softmax_xent_backward(dlogits, dloss, probs, targets)
+    return dlogits
+
+
+def sparse_softmax_cross_entropy(logits, labels):
+    """Fused softmax + cross-entropy against integer class labels.
+
+    Args:
+        logits: (N, C) unnormalised scores.
+        labels: (N,) or (N, 1) class indices in [0, C) (integers, or floats holding whole
+            numbers).
+
+    Returns:
+        ``(loss, probs)``: the per-sample loss (N,) ``-log_softmax(logits)[i, labels[i]]``
+        and ``softmax(logits)`` (N, C).
+    """
+    backend = backend_of(logits, labels)
+    where = "sparse_softmax_cross_entropy"
+    logits = _loss_matrix(backend, logits, "logits", where)
+    labels = _labels(backend, labels, logits.shape[0], logits.shape[1], where)
+    loss = backend.empty(logits.shape[0], dtype=logits.dtype)
+    probs = backend.empty(logits.shape, logits.dtype)
+    backend.kernels.sparse_softmax_xent_forward(loss, probs, logits, labels)
+    return loss, probs
+
+
+def sparse_softmax_cross_entropy_backward(dloss, probs, labels):
+    """Gradient of :func:`sparse_softmax_cross_entropy` with respect to the logits.
+
+    Args:
+        dloss: (N,) gradient of the scalar objective with respect to each sample's loss.
+        probs: (N, C) the probabilities returned by the forward pass.
+        labels: the labels of the forward pass.
+
+    Returns:
+        dlogits (N, C) ``= dloss[:, None] * (probs - one_hot(labels))``.
+    """
+    backend = backend_of(dloss, probs, labels)
+    where = "sparse_softmax_cross_entropy_backward"
+    probs = _loss_matrix(backend, probs, "probs", where)
+    labels = _labels(backend, labels, probs.shape[0], probs.shape[1], where)
+    dloss = _loss_dloss(backend, dloss, probs.shape[0], probs.dtype, where)
+    dlogits = backend.empty(probs.shape, probs.dtype)
+    backend.kernels.sparse_softmax_xent_backward(dlogits, dloss, probs, labels)
+    return dlogits
+
+
+def _loss_categorical_inputs(backend, target, output, axis, where):
+    """Validated (target, output) as (samples, classes) arrays and the class axis."""
+    output = backend.prepare(output, "output", where)
+    require_ndim(output, 2, "output", where)
+    target = backend.prepare(target, "target", where, dtype=output.dtype)
+    same_shape(target, output, "target", "output", where)
+    require_nonempty(output, "output", where)
+    axis = axis_index(axis, 2, output.shape, where)
+    return _loss_axis_rows(backend, target, axis), _loss_axis_rows(backend, output, axis), axis
+
+
+def categorical_crossentropy(target, output, from_logits=False, axis=-1):
+    """Categorical cross-entropy, as ``keras.ops.categorical_crossentropy``.
+
+    With ``from_logits=False`` (Keras semantics) each row of ``output`` is renormalised
+    to sum 1 and clipped to ``[1e-7, 1 - 1e-7]`` before the log; with ``from_logits=True``
+    the fused, log-sum-exp based softmax + cross-entropy is used.
+
+    Args:
+        target: (N, C) target distributions (one-hot or probabilities).
+        output: (N, C) predicted probabilities, or logits when ``from_logits``.
+        from_logits: whether ``output`` holds logits.
+        axis: the class axis of the rank-2 inputs (default: the last).
+
+    Returns:
+        The per-sample loss, shape (N,) (the extent of the non-class axis).
+    """
+    backend = backend_of(target, output)
+    where = "categorical_crossentropy"
+    target, output, axis = _loss_categorical_inputs(backend, target, output, axis, where)
+    loss = backend.empty(output.shape[0], dtype=output.dtype)
+    if from_logits:
+        backend.kernels.softmax_xent_forward(loss, backend.empty(output.shape, output.dtype), output, target)
+    else:
+        backend.kernels.categorical_xent_forward(loss, output, target, _LOSS_EPSILON)
+    return loss
+
+
+def categorical_crossentropy_backward(dloss, target, output, from_logits=False, axis=-1):
+    """Gradient of :func:`categorical_crossentropy` with respect to ``output``.
+
+    Without logits the gradient flows through the renormalisation; the clip passes none
+    where the renormalised probability lies outside ``[1e-7, 1 - 1e-7]``.
+
+    Args:
+        dloss: (N,) gradient of the scalar objective with respect to each sample's loss.
+        target: the targets of the forward pass.
+        output: the ``output`` of the forward pass (probabilities or logits).
+        from_logits: as in the forward pass.
+        axis: as in the forward pass.
+
+    Returns:
+        doutput, of output's shape.
+    """
+    backend = backend_of(dloss, target, output)
+    where = "categorical_crossentropy_backward"
+    target, output, axis = _loss_categorical_inputs(backend, target, output, axis, where)
+    dloss = _loss_dloss(backend, dloss, output.shape[0], output.dtype, where)
+    doutput = backend.empty(output.shape, output.dtype)
+    if from_logits:
+        probs = backend.empty(output.shape, output.dtype)
+        backend.kernels.softmax_forward(probs, output)
+        backend.kernels.softmax_xent_backward(doutput, dloss, probs, target)
+    else:
+        backend.kernels.categorical_xent_backward(doutput, dloss, output, target, _LOSS_EPSILON)
+    return _loss_axis_rows(backend, doutput, axis)
+
+
+def _loss_sparse_inputs(backend, target, output, axis, where):
+    """Validated one-hot targets and output as (samples, classes) arrays, and the axis."""
+    output = backend.prepare(output, "output", where)
+    require_ndim(output, 2, "output", where)
+    require_nonempty(output, "output", where)
+    axis = axis_index(axis, 2, output.shape, where)
+    output = _loss_axis_rows(backend, output, axis)
+    labels = _labels(backend, target, output.shape[0], output.shape[1], where, name="target")
+    return labels, output, axis
+
+
+def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1):
+    """Sparse categorical cross-entropy, as ``keras.ops.sparse_categorical_crossentropy``.
+
+    Same as :func:`categorical_crossentropy` with ``one_hot(target)``.
+
+    Args:
+        target: (N,) or (N, 1) integer class indices.
+        output: (N, C) predicted probabilities, or logits when ``from_logits``.
+        from_logits: whether ``output`` holds logits.
+        axis: the class axis of ``output`` (default: the last).
+
+    Returns:
+        The per-sample loss, shape (N,).
+    """
+    backend = backend_of(target, output)
+    where = "sparse_categorical_crossentropy"
+    labels, output, _ = _loss_sparse_inputs(backend, target, output, axis, where)
+    loss = backend.empty(output.shape[0], dtype=output.dtype)
+    if from_logits:
+        backend.kernels.sparse_softmax_xent_forward(loss, backend.empty(output.shape, output.dtype), output, labels)
+    else:
+        one_hot = _one_hot(backend, labels, output.shape, output.dtype, where)
+        backend.kernels.categorical_xent_forward(loss, output, one_hot, _LOSS_EPSILON)
+    return loss
+
+
+def sparse_categorical_crossentropy_backward(dloss, target, output, from_logits=False,
+                                             axis=-1):
+    """Gradient of :func:`sparse_categorical_crossentropy` with respect to ``output``.
+
+    Args:
+        dloss: (N,) gradient of the scalar objective with respect to each sample's loss.
+        target: the class indices of the forward pass.
+        output: the ``output`` of the forward pass (probabilities or logits).
+        from_logits: as in the forward pass.
+        axis: as in the forward pass.
+
+    Returns:
+        doutput, of output's shape.
+    """
+    backend = backend_of(dloss, target, output)
+    where = "sparse_categorical_crossentropy_backward"
+    labels, output, axis = _loss_sparse_inputs(backend, target, output, axis, where)
+    dloss = _loss_dloss(backend, dloss, output.shape[0], output.dtype, where)
+    doutput = backend.empty(output.shape, output.dtype)
+    if from_logits:
+        probs = backend.empty(output.shape, output.dtype)
+        backend.kernels.softmax_forward(probs, output)
+        backend.kernels.sparse_softmax_xent_backward(doutput, dloss, probs, labels)
+    else:
+        one_hot = _one_hot(backend, labels, output.shape, output.dtype, where)
+        backend.kernels.categorical_xent_backward(doutput, dloss, output, one_hot, _LOSS_EPSILON)
+    return _loss_axis_rows(backend, doutput, axis)
