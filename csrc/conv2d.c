@@ -51,24 +51,3 @@
 
 #define MD_TEMPLATE "conv2d_impl.h"
 #include "md_instantiate.h"
-
-static size_t md_conv_elem_dispatch(int elem_size, size_t f32, size_t f64) {
-    return elem_size == 8 ? f64 : f32;
-}
-
-size_t md_conv2d_forward_workspace_size(const md_conv2d_geom *g, int elem_size) {
-    if (md_conv2d_geom_check(g) != MD_OK) return 0;
-    return md_conv_elem_dispatch(elem_size, md_conv2d_forward_ws_f32(g), md_conv2d_forward_ws_f64(g));
-}
-
-size_t md_conv2d_backward_input_workspace_size(const md_conv2d_geom *g, int elem_size) {
-    if (md_conv2d_geom_check(g) != MD_OK) return 0;
-    return md_conv_elem_dispatch(elem_size, md_conv2d_backward_input_ws_f32(g),
-                                 md_conv2d_backward_input_ws_f64(g));
-}
-
-size_t md_conv2d_backward_weight_workspace_size(const md_conv2d_geom *g, int elem_size) {
-    if (md_conv2d_geom_check(g) != MD_OK) return 0;
-    return md_conv_elem_dispatch(elem_size, md_conv2d_backward_weight_ws_f32(g),
-                                 md_conv2d_backward_weight_ws_f64(g));
-}

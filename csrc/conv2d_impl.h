@@ -562,27 +562,16 @@ static void MD_FN(md_cv_backward_input_problem)(MD_FN(md_cv) *p, const md_T *dy,
                         w, g->in_c * g->out_c, 1, g->out_c, unit};
 }
 
-/* Workspace bytes of a forward-shaped problem (either path). */
-static size_t MD_FN(md_cv_ws)(const MD_FN(md_cv) *p) {
-    const MD_FN(md_kernels) *kr = MD_FN(md_kernels_get)();
-    MD_FN(md_cv1_plan) p1;
-    if (MD_FN(md_cv1_plan_make)(&p1, p, kr)) return p1.total;
-    MD_FN(md_cv_plan) pl;
-    MD_FN(md_cv_plan_make)(&pl, p, kr);
-    return pl.total;
-}
-
-/* Run a forward-shaped problem on the caller's workspace or the thread's scratch. */
+/* Run a forward-shaped problem on the thread's scratch workspace. */
 static md_status MD_FN(md_cv_exec)(md_T *out, const md_T *bias, int activation,
-                                   const MD_FN(md_cv) *p, void *workspace, size_t workspace_bytes) {
+                                   const MD_FN(md_cv) *p) {
     const MD_FN(md_kernels) *kr = MD_FN(md_kernels_get)();
     MD_FN(md_cv1_plan) p1;
     MD_FN(md_cv_plan) pl;
     const int one = MD_FN(md_cv1_plan_make)(&p1, p, kr);
     if (!one) MD_FN(md_cv_plan_make)(&pl, p, kr);
     md_workspace ws;
-    const md_status st = md_workspace_acquire(&ws, workspace, workspace_bytes,
-                                              one ? p1.total : pl.total);
+    const md_status st = md_workspace_acquire(&ws, one ? p1.total : pl.total);
     if (st != MD_OK) return st;
     if (one)
         MD_FN(md_cv1_run)(out, bias, activation, p, &p1, kr, ws.ptr);
@@ -592,39 +581,25 @@ static md_status MD_FN(md_cv_exec)(md_T *out, const md_T *bias, int activation,
     return MD_OK;
 }
 
-static size_t MD_FN(md_conv2d_forward_ws)(const md_conv2d_geom *g) {
-    MD_FN(md_cv) p;
-    MD_FN(md_cv_forward_problem)(&p, NULL, NULL, g);
-    return MD_FN(md_cv_ws)(&p);
-}
-
-static size_t MD_FN(md_conv2d_backward_input_ws)(const md_conv2d_geom *g) {
-    MD_FN(md_cv) p;
-    MD_FN(md_cv_backward_input_problem)(&p, NULL, NULL, g);
-    return MD_FN(md_cv_ws)(&p);
-}
-
 md_status MD_FN(md_conv2d_forward)(md_T *y, const md_T *x, const md_T *w, const md_T *bias,
-                                   int activation, const md_conv2d_geom *g, void *workspace,
-                                   size_t workspace_bytes) {
+                                   int activation, const md_conv2d_geom *g) {
     md_status st = md_conv2d_geom_check(g);
     if (st != MD_OK) return st;
     if (y == NULL || x == NULL || w == NULL) return MD_ERR_ARG;
     if (activation < MD_ACT_LINEAR || activation > MD_ACT_TANH) return MD_ERR_ARG;
     MD_FN(md_cv) p;
     MD_FN(md_cv_forward_problem)(&p, x, w, g);
-    return MD_FN(md_cv_exec)(y, bias, activation, &p, workspace, workspace_bytes);
+    return MD_FN(md_cv_exec)(y, bias, activation, &p);
 }
 
 md_status MD_FN(md_conv2d_backward_input)(md_T *dx, const md_T *dy, const md_T *w,
-                                          const md_conv2d_geom *g, void *workspace,
-                                          size_t workspace_bytes) {
+                                          const md_conv2d_geom *g) {
     md_status st = md_conv2d_geom_check(g);
     if (st != MD_OK) return st;
     if (dx == NULL || dy == NULL || w == NULL) return MD_ERR_ARG;
     MD_FN(md_cv) p;
     MD_FN(md_cv_backward_input_problem)(&p, dy, w, g);
-    return MD_FN(md_cv_exec)(dx, NULL, MD_ACT_LINEAR, &p, workspace, workspace_bytes);
+    return MD_FN(md_cv_exec)(dx, NULL, MD_ACT_LINEAR, &p);
 }
 
 /* ------------------------------------------------------------------ weight gradient */
@@ -811,18 +786,8 @@ static void MD_FN(md_wg1_run)(md_T *dw, md_T *dbias, const md_T *dy, const md_T 
     }
 }
 
-static size_t MD_FN(md_conv2d_backward_weight_ws)(const md_conv2d_geom *g) {
-    const MD_FN(md_kernels) *kr = MD_FN(md_kernels_get)();
-    MD_FN(md_wg1_plan) p1;
-    if (MD_FN(md_wg1_plan_make)(&p1, g, kr)) return p1.total;
-    MD_FN(md_wg_plan) pl;
-    MD_FN(md_wg_plan_make)(&pl, g, kr);
-    return pl.total;
-}
-
 md_status MD_FN(md_conv2d_backward_weight)(md_T *dw, md_T *dbias, const md_T *dy, const md_T *x,
-                                           const md_conv2d_geom *g, void *workspace,
-                                           size_t workspace_bytes) {
+                                           const md_conv2d_geom *g) {
     md_status st = md_conv2d_geom_check(g);
     if (st != MD_OK) return st;
     if (dw == NULL || dy == NULL || x == NULL) return MD_ERR_ARG;
@@ -830,7 +795,7 @@ md_status MD_FN(md_conv2d_backward_weight)(md_T *dw, md_T *dbias, const md_T *dy
     md_workspace ws;
     MD_FN(md_wg1_plan) p1;
     if (MD_FN(md_wg1_plan_make)(&p1, g, kr)) {
-        st = md_workspace_acquire(&ws, workspace, workspace_bytes, p1.total);
+        st = md_workspace_acquire(&ws, p1.total);
         if (st != MD_OK) return st;
         MD_FN(md_wg1_run)(dw, dbias, dy, x, g, &p1, kr, ws.ptr);
         md_workspace_release(&ws);
@@ -838,7 +803,7 @@ md_status MD_FN(md_conv2d_backward_weight)(md_T *dw, md_T *dbias, const md_T *dy
     }
     MD_FN(md_wg_plan) pl;
     MD_FN(md_wg_plan_make)(&pl, g, kr);
-    st = md_workspace_acquire(&ws, workspace, workspace_bytes, pl.total);
+    st = md_workspace_acquire(&ws, pl.total);
     if (st != MD_OK) return st;
     char *base = ws.ptr;
     md_T *partials = (md_T *)base;

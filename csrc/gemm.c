@@ -33,10 +33,3 @@
 
 #define MD_TEMPLATE "gemm_impl.h"
 #include "md_instantiate.h"
-
-size_t md_gemm_workspace_size(int64_t m, int64_t n, int64_t k, int elem_size) {
-    if (m <= 0 || n <= 0 || k <= 0) return 0;
-    const int nt = md_threads_for(m * n * k);
-    return elem_size == 8 ? md_gemm_run_workspace_f64(md_kernels_get_f64(), m, n, k, nt)
-                          : md_gemm_run_workspace_f32(md_kernels_get_f32(), m, n, k, nt);
-}

@@ -291,7 +291,7 @@ void MD_FN(md_gemm_run)(const MD_FN(md_kernels) *kr, const MD_FN(md_gemm_plan) *
 
 md_status MD_FN(md_gemm)(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, md_T alpha,
                          const md_T *a, int64_t lda, const md_T *b, int64_t ldb, md_T beta,
-                         md_T *c, int64_t ldc, void *workspace, size_t workspace_bytes) {
+                         md_T *c, int64_t ldc) {
     if (m < 0 || n < 0 || k < 0) return MD_ERR_SHAPE;
     if (m == 0 || n == 0) return MD_OK;
     if (c == NULL || ldc < n) return c == NULL ? MD_ERR_ARG : MD_ERR_SHAPE;
@@ -320,8 +320,7 @@ md_status MD_FN(md_gemm)(int trans_a, int trans_b, int64_t m, int64_t n, int64_t
     const MD_FN(md_gemm_plan) plan = {MD_FN(md_pack_strided), &sa, MD_FN(md_pack_strided), &sb};
     const int nt = md_threads_for(m * n * k);
     md_workspace ws;
-    md_status st = md_workspace_acquire(&ws, workspace, workspace_bytes,
-                                        MD_FN(md_gemm_run_workspace)(kr, m, n, k, nt));
+    md_status st = md_workspace_acquire(&ws, MD_FN(md_gemm_run_workspace)(kr, m, n, k, nt));
     if (st != MD_OK) return st;
     MD_FN(md_gemm_run)(kr, &plan, m, n, k, c, ldc, beta != 0, ws.ptr, nt);
     md_workspace_release(&ws);

@@ -65,18 +65,17 @@ static inline void *md_aligned_alloc(size_t bytes) {
     return aligned_alloc(64, (bytes + 63) & ~(size_t)63);
 }
 
-/* The workspace a kernel should use: the caller's if given (it must be large enough and
- * 64-byte aligned), else this thread's reusable scratch buffer (grown on demand, never
- * shrunk), else -- when that buffer is already in use further up the call stack -- a
- * fresh allocation. Release it with md_workspace_release on every path. Reusing the
- * scratch buffer avoids an mmap/munmap and the page faults of a large malloc per call. */
+/* The workspace a kernel should use (arena.c): this thread's reusable scratch buffer
+ * (grown on demand, never shrunk), or -- when that buffer is already in use further up
+ * the call stack -- a fresh allocation. Release it with md_workspace_release on every
+ * path. Reusing the scratch buffer avoids an mmap/munmap and the page faults of a large
+ * malloc per call. */
 typedef struct {
     void *ptr;
-    int source; /* 0: caller's or none, 1: malloc'd, 2: the thread's scratch buffer */
+    int source; /* 0: none, 1: malloc'd, 2: the thread's scratch buffer */
 } md_workspace;
 
-md_status md_workspace_acquire(md_workspace *ws, void *given, size_t given_bytes,
-                               size_t needed);
+md_status md_workspace_acquire(md_workspace *ws, size_t needed);
 void md_workspace_release(md_workspace *ws);
 
 /* Instruction-set levels of the SIMD code paths. Every level's kernels are compiled into

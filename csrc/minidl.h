@@ -7,8 +7,9 @@
  *   - Every kernel exists twice, built from one source: a float32 version with the
  *     suffix _f32 and a float64 version with the suffix _f64 (used by gradient checks).
  *     The prototypes below are written once through MD_KERNELS.
- *   - Arguments: outputs, saved state, inputs, a const geometry struct, then an optional
- *     caller-owned workspace (NULL: the kernel allocates and frees its own).
+ *   - Arguments: outputs, saved state, inputs, then a const geometry struct. Scratch
+ *     memory (packing and im2col buffers) is the core's own: each thread's reusable
+ *     workspace (csrc/arena.c); callers never pass or size one.
  *   - Every entry point returns an md_status and checks its own geometry; kernels never
  *     exit, abort or assert. Sizes are int64_t.
  *   - Parameter gradients are written (overwritten), never accumulated, unless a
@@ -32,8 +33,7 @@ typedef enum {
     MD_ERR_SHAPE = 1,    /* inconsistent or non-positive geometry */
     MD_ERR_ARG = 2,      /* a bad argument value (NULL pointer, unknown enum, label out of range) */
     MD_ERR_ALLOC = 3,    /* an internal allocation failed */
-    MD_ERR_OVERFLOW = 4, /* a size computation would overflow int64 */
-    MD_ERR_WORKSPACE = 5 /* the caller's workspace is smaller than *_workspace_size says */
+    MD_ERR_OVERFLOW = 4  /* a size computation would overflow int64 */
 } md_status;
 
 /* A short English description of a status code (static storage). */
@@ -125,22 +125,18 @@ typedef struct {
        beta == 0 never reads C (NaN in C is ignored, as in BLAS). */                          \
     md_status md_gemm##SUF(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,         \
                            md_T alpha, const md_T *a, int64_t lda, const md_T *b,             \
-                           int64_t ldb, md_T beta, md_T *c, int64_t ldc, void *workspace,     \
-                           size_t workspace_bytes);                                           \
+                           int64_t ldb, md_T beta, md_T *c, int64_t ldc);                     \
     /* ---- conv2d.c -------------------------------------------------------------------- */ \
     /* y (batch, out_h, out_w, out_c) = act(conv(x (batch, in_h, in_w, in_c),                 \
        w (k_h, k_w, in_c, out_c)) + bias (out_c) or no bias when NULL). */                    \
     md_status md_conv2d_forward##SUF(md_T *y, const md_T *x, const md_T *w, const md_T *bias, \
-                                     int activation, const md_conv2d_geom *g, void *workspace,\
-                                     size_t workspace_bytes);                                 \
+                                     int activation, const md_conv2d_geom *g);                \
     /* dx (batch, in_h, in_w, in_c) from dy (batch, out_h, out_w, out_c) and w. */            \
     md_status md_conv2d_backward_input##SUF(md_T *dx, const md_T *dy, const md_T *w,          \
-                                            const md_conv2d_geom *g, void *workspace,         \
-                                            size_t workspace_bytes);                          \
+                                            const md_conv2d_geom *g);                         \
     /* dw (k_h, k_w, in_c, out_c) and dbias (out_c, skipped when NULL) from dy and x. */      \
     md_status md_conv2d_backward_weight##SUF(md_T *dw, md_T *dbias, const md_T *dy,           \
-                                             const md_T *x, const md_conv2d_geom *g,          \
-                                             void *workspace, size_t workspace_bytes);        \
+                                             const md_T *x, const md_conv2d_geom *g);         \
     /* ---- pool2d.c -------------------------------------------------------------------- */ \
     /* y (batch, out_h, out_w, channels); argmax (same shape, may be NULL) receives the      \
        flat index h * in_w + w of the chosen cell inside its image and channel. */            \
@@ -280,12 +276,20 @@ typedef struct {
 MD_KERNELS(float, _f32)
 MD_KERNELS(double, _f64)
 
-/* Workspace sizes in bytes for the kernels that take one (for the current thread count
- * and element size 4 or 8). A workspace must be aligned to 64 bytes. */
-size_t md_gemm_workspace_size(int64_t m, int64_t n, int64_t k, int elem_size);
-size_t md_conv2d_forward_workspace_size(const md_conv2d_geom *g, int elem_size);
-size_t md_conv2d_backward_input_workspace_size(const md_conv2d_geom *g, int elem_size);
-size_t md_conv2d_backward_weight_workspace_size(const md_conv2d_geom *g, int elem_size);
+/* ------------------------------------------------------------------ memory (arena.c) */
+/* A caching allocator for array data: freed buffers of 16 KiB and more are kept (up to
+ * limit_bytes in all) and handed back to the next request of the same rounded size.
+ * Thread-safe. The bindings install one per model as NumPy's data allocator. */
+typedef struct md_arena md_arena;
+md_arena *md_arena_new(size_t limit_bytes); /* NULL when out of memory */
+void md_arena_destroy(md_arena *arena);     /* frees the cached buffers and the arena */
+void *md_arena_malloc(md_arena *arena, size_t size);             /* 64-byte aligned */
+void *md_arena_calloc(md_arena *arena, size_t nelem, size_t elsize);
+void *md_arena_realloc(md_arena *arena, void *ptr, size_t new_size);
+void md_arena_free(md_arena *arena, void *ptr);
+/* Requests served from the cache / by the C library, and what the cache holds now. */
+void md_arena_stats(md_arena *arena, size_t *hits, size_t *misses, size_t *cached_bytes,
+                    int *cached_buffers);
 
 #ifdef __cplusplus
 }

@@ -3,47 +3,6 @@
 
 static int md_num_threads = 1;
 
-/* Per-thread scratch buffer behind md_workspace_acquire. */
-static _Thread_local void *md_scratch_ptr = NULL;
-static _Thread_local size_t md_scratch_bytes = 0;
-static _Thread_local int md_scratch_busy = 0;
-
-md_status md_workspace_acquire(md_workspace *ws, void *given, size_t given_bytes,
-                               size_t needed) {
-    ws->ptr = NULL;
-    ws->source = 0;
-    if (needed == 0) return MD_OK;
-    if (given != NULL) {
-        if (given_bytes < needed || ((uintptr_t)given & 63u) != 0) return MD_ERR_WORKSPACE;
-        ws->ptr = given;
-        return MD_OK;
-    }
-    if (!md_scratch_busy) {
-        if (md_scratch_bytes < needed) {
-            free(md_scratch_ptr);
-            md_scratch_ptr = md_aligned_alloc(needed);
-            md_scratch_bytes = md_scratch_ptr != NULL ? needed : 0;
-        }
-        if (md_scratch_ptr != NULL) {
-            md_scratch_busy = 1;
-            ws->ptr = md_scratch_ptr;
-            ws->source = 2;
-            return MD_OK;
-        }
-    }
-    ws->ptr = md_aligned_alloc(needed);
-    if (ws->ptr == NULL) return MD_ERR_ALLOC;
-    ws->source = 1;
-    return MD_OK;
-}
-
-void md_workspace_release(md_workspace *ws) {
-    if (ws->source == 1) free(ws->ptr);
-    if (ws->source == 2) md_scratch_busy = 0;
-    ws->ptr = NULL;
-    ws->source = 0;
-}
-
 const char *md_status_string(md_status status) {
     switch (status) {
     case MD_OK: return "ok";
@@ -51,7 +10,6 @@ const char *md_status_string(md_status status) {
     case MD_ERR_ARG: return "invalid argument";
     case MD_ERR_ALLOC: return "out of memory";
     case MD_ERR_OVERFLOW: return "size overflows a 64-bit integer";
-    case MD_ERR_WORKSPACE: return "workspace too small or misaligned";
     }
     return "unknown status";
 }

@@ -13,8 +13,6 @@ cdef int check_status(md_status status, str where) except -1:
     message = f"{where}: {md_status_string(status).decode()}"
     if status == MD_ERR_ALLOC:
         raise MemoryError(message)
-    if status == MD_ERR_WORKSPACE:
-        raise RuntimeError(message)
     raise ValueError(message)
 
 

@@ -34,10 +34,10 @@ def conv2d_forward(real[:, :, :, ::1] y not None, const real[:, :, :, ::1] x not
     with nogil:
         if real is float:
             status = md_conv2d_forward_f32(&y[0, 0, 0, 0], &x[0, 0, 0, 0], &w[0, 0, 0, 0],
-                                           pbias, activation, &g, NULL, 0)
+                                           pbias, activation, &g)
         else:
             status = md_conv2d_forward_f64(&y[0, 0, 0, 0], &x[0, 0, 0, 0], &w[0, 0, 0, 0],
-                                           pbias, activation, &g, NULL, 0)
+                                           pbias, activation, &g)
     check_status(status, "conv2d_forward")
 
 
@@ -54,10 +54,10 @@ def conv2d_backward_input(real[:, :, :, ::1] dx not None, const real[:, :, :, ::
     with nogil:
         if real is float:
             status = md_conv2d_backward_input_f32(&dx[0, 0, 0, 0], &dy[0, 0, 0, 0],
-                                                  &w[0, 0, 0, 0], &g, NULL, 0)
+                                                  &w[0, 0, 0, 0], &g)
         else:
             status = md_conv2d_backward_input_f64(&dx[0, 0, 0, 0], &dy[0, 0, 0, 0],
-                                                  &w[0, 0, 0, 0], &g, NULL, 0)
+                                                  &w[0, 0, 0, 0], &g)
     check_status(status, "conv2d_backward_input")
 
 
@@ -79,8 +79,8 @@ def conv2d_backward_weight(real[:, :, :, ::1] dw not None, real[::1] dbias,
     with nogil:
         if real is float:
             status = md_conv2d_backward_weight_f32(&dw[0, 0, 0, 0], pdbias, &dy[0, 0, 0, 0],
-                                                   &x[0, 0, 0, 0], &g, NULL, 0)
+                                                   &x[0, 0, 0, 0], &g)
         else:
             status = md_conv2d_backward_weight_f64(&dw[0, 0, 0, 0], pdbias, &dy[0, 0, 0, 0],
-                                                   &x[0, 0, 0, 0], &g, NULL, 0)
+                                                   &x[0, 0, 0, 0], &g)
     check_status(status, "conv2d_backward_weight")

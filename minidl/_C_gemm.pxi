@@ -28,8 +28,8 @@ def gemm(bint trans_a, bint trans_b, const real[:, ::1] a not None, const real[:
     with nogil:
         if real is float:
             status = md_gemm_f32(trans_a, trans_b, m, n, k, <float>alpha, pa, a.shape[1], pb,
-                                 b.shape[1], <float>beta, pc, n, NULL, 0)
+                                 b.shape[1], <float>beta, pc, n)
         else:
             status = md_gemm_f64(trans_a, trans_b, m, n, k, alpha, pa, a.shape[1], pb,
-                                 b.shape[1], beta, pc, n, NULL, 0)
+                                 b.shape[1], beta, pc, n)
     check_status(status, "gemm")

@@ -9,7 +9,6 @@ cdef extern from "minidl.h" nogil:
         MD_ERR_ARG
         MD_ERR_ALLOC
         MD_ERR_OVERFLOW
-        MD_ERR_WORKSPACE
 
     ctypedef enum md_padding:
         MD_PADDING_VALID
@@ -47,6 +46,17 @@ cdef extern from "minidl.h" nogil:
         double momentum
 
     const char *md_status_string(md_status status)
+
+    ctypedef struct md_arena:
+        pass
+    md_arena *md_arena_new(size_t limit_bytes)
+    void md_arena_destroy(md_arena *arena)
+    void *md_arena_malloc(md_arena *arena, size_t size)
+    void *md_arena_calloc(md_arena *arena, size_t nelem, size_t elsize)
+    void *md_arena_realloc(md_arena *arena, void *ptr, size_t new_size)
+    void md_arena_free(md_arena *arena, void *ptr)
+    void md_arena_stats(md_arena *arena, size_t *hits, size_t *misses, size_t *cached_bytes,
+                        int *cached_buffers)
     void md_set_num_threads(int n)
     int md_get_num_threads()
     int md_max_num_threads()
@@ -59,16 +69,11 @@ cdef extern from "minidl.h" nogil:
     md_status md_pool2d_geom_init(md_pool2d_geom *g, int64_t batch, int64_t in_h, int64_t in_w, int64_t channels, int64_t pool_h, int64_t pool_w, int64_t stride_h, int64_t stride_w, int padding)
     md_status md_pool2d_geom_check(const md_pool2d_geom *g)
 
-    size_t md_gemm_workspace_size(int64_t m, int64_t n, int64_t k, int elem_size)
-    size_t md_conv2d_forward_workspace_size(const md_conv2d_geom *g, int elem_size)
-    size_t md_conv2d_backward_input_workspace_size(const md_conv2d_geom *g, int elem_size)
-    size_t md_conv2d_backward_weight_workspace_size(const md_conv2d_geom *g, int elem_size)
-
     # ---- float kernels
-    md_status md_gemm_f32(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc, void *workspace, size_t workspace_bytes)
-    md_status md_conv2d_forward_f32(float *y, const float *x, const float *w, const float *bias, int activation, const md_conv2d_geom *g, void *workspace, size_t workspace_bytes)
-    md_status md_conv2d_backward_input_f32(float *dx, const float *dy, const float *w, const md_conv2d_geom *g, void *workspace, size_t workspace_bytes)
-    md_status md_conv2d_backward_weight_f32(float *dw, float *dbias, const float *dy, const float *x, const md_conv2d_geom *g, void *workspace, size_t workspace_bytes)
+    md_status md_gemm_f32(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
+    md_status md_conv2d_forward_f32(float *y, const float *x, const float *w, const float *bias, int activation, const md_conv2d_geom *g)
+    md_status md_conv2d_backward_input_f32(float *dx, const float *dy, const float *w, const md_conv2d_geom *g)
+    md_status md_conv2d_backward_weight_f32(float *dw, float *dbias, const float *dy, const float *x, const md_conv2d_geom *g)
     md_status md_maxpool2d_forward_f32(float *y, int64_t *argmax, const float *x, const md_pool2d_geom *g)
     md_status md_maxpool2d_backward_f32(float *dx, const float *dy, const int64_t *argmax, const md_pool2d_geom *g)
     md_status md_avgpool2d_forward_f32(float *y, const float *x, const md_pool2d_geom *g)
@@ -105,10 +110,10 @@ cdef extern from "minidl.h" nogil:
     md_status md_resize_bilinear_f32(float *y, const float *x, int64_t n, int64_t h, int64_t w, int64_t c, int64_t out_h, int64_t out_w)
 
     # ---- double kernels
-    md_status md_gemm_f64(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, double alpha, const double *a, int64_t lda, const double *b, int64_t ldb, double beta, double *c, int64_t ldc, void *workspace, size_t workspace_bytes)
-    md_status md_conv2d_forward_f64(double *y, const double *x, const double *w, const double *bias, int activation, const md_conv2d_geom *g, void *workspace, size_t workspace_bytes)
-    md_status md_conv2d_backward_input_f64(double *dx, const double *dy, const double *w, const md_conv2d_geom *g, void *workspace, size_t workspace_bytes)
-    md_status md_conv2d_backward_weight_f64(double *dw, double *dbias, const double *dy, const double *x, const md_conv2d_geom *g, void *workspace, size_t workspace_bytes)
+    md_status md_gemm_f64(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, double alpha, const double *a, int64_t lda, const double *b, int64_t ldb, double beta, double *c, int64_t ldc)
+    md_status md_conv2d_forward_f64(double *y, const double *x, const double *w, const double *bias, int activation, const md_conv2d_geom *g)
+    md_status md_conv2d_backward_input_f64(double *dx, const double *dy, const double *w, const md_conv2d_geom *g)
+    md_status md_conv2d_backward_weight_f64(double *dw, double *dbias, const double *dy, const double *x, const md_conv2d_geom *g)
     md_status md_maxpool2d_forward_f64(double *y, int64_t *argmax, const double *x, const md_pool2d_geom *g)
     md_status md_maxpool2d_backward_f64(double *dx, const double *dy, const int64_t *argmax, const md_pool2d_geom *g)
     md_status md_avgpool2d_forward_f64(double *y, const double *x, const md_pool2d_geom *g)

@@ -1,5 +1,4 @@
 """conv2d forward and both backward passes against the float64 reference."""
-import ctypes
 import itertools
 
 import numpy as np
@@ -226,55 +225,3 @@ def test_conv_isa_paths_agree_with_each_other(rng):
         _LIB.md_force_isa(-1)
     for out in outs[1:]:
         np.testing.assert_allclose(out, outs[0], rtol=1e-5, atol=1e-5)
-
-
-class _Geom(ctypes.Structure):
-    _fields_ = [(name, ctypes.c_int64) for name in
-                "batch in_h in_w in_c k_h k_w out_c stride_h stride_w pad_top pad_left "
-                "out_h out_w".split()]
-
-
-def _aligned(nbytes):
-    raw = np.zeros(nbytes + 64, np.uint8)
-    off = -raw.ctypes.data % 64
-    return raw, raw.ctypes.data + off
-
-
-@pytest.mark.parametrize("case", [(2, 9, 8, 3, 3, 5, 1, 1), (2, 7, 9, 40, 3, 33, 2, 1),
-                                  (3, 12, 11, 1, 5, 6, 1, 0)])
-def test_conv_caller_workspace_of_the_reported_size(case, isa, rng):
-    # the C API: a caller-owned workspace of *_workspace_size bytes gives the same bits as
-    # the internal scratch; one byte less is refused with MD_ERR_WORKSPACE (5)
-    n, h, w, ci, k, co, stride, same = case
-    g = _Geom()
-    assert _LIB.md_conv2d_geom_init(ctypes.byref(g), *[ctypes.c_int64(v) for v in
-                                    (n, h, w, ci, k, k, co, stride, stride)], same) == 0
-    x = rng.standard_normal((n, h, w, ci)).astype(np.float32)
-    kern = rng.standard_normal((k, k, ci, co)).astype(np.float32)
-    dy = rng.standard_normal((n, g.out_h, g.out_w, co)).astype(np.float32)
-    bias = rng.standard_normal(co).astype(np.float32)
-    P = ctypes.c_void_p
-    calls = {
-        "forward": (lambda out, ws, nb: _LIB.md_conv2d_forward_f32(
-            P(out.ctypes.data), P(x.ctypes.data), P(kern.ctypes.data), P(bias.ctypes.data), 1,
-            ctypes.byref(g), P(ws), ctypes.c_size_t(nb)), dy.shape),
-        "backward_input": (lambda out, ws, nb: _LIB.md_conv2d_backward_input_f32(
-            P(out.ctypes.data), P(dy.ctypes.data), P(kern.ctypes.data), ctypes.byref(g), P(ws),
-            ctypes.c_size_t(nb)), x.shape),
-        "backward_weight": (lambda out, ws, nb: _LIB.md_conv2d_backward_weight_f32(
-            P(out.ctypes.data), None, P(dy.ctypes.data), P(x.ctypes.data), ctypes.byref(g),
-            P(ws), ctypes.c_size_t(nb)), kern.shape),
-    }
-    for name, (call, shape) in calls.items():
-        size_fn = getattr(_LIB, f"md_conv2d_{name}_workspace_size")
-        size_fn.restype = ctypes.c_size_t
-        nbytes = size_fn(ctypes.byref(g), 4)
-        assert nbytes > 0
-        want = np.empty(shape, np.float32)
-        assert call(want, None, 0) == 0
-        raw, ws = _aligned(nbytes)
-        got = np.full(shape, np.nan, np.float32)
-        assert call(got, ws, nbytes) == 0, name
-        np.testing.assert_array_equal(got, want)
-        assert call(got, ws, nbytes - 1) == 5, name
-        del raw

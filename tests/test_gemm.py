@@ -1,6 +1,5 @@
 """The packed GEMM (minidl.ops.matmul and the raw _C.gemm) against NumPy float64."""
 
-import ctypes
 
 import numpy as np
 import pytest
@@ -145,26 +144,3 @@ def test_gemm_every_isa_threads_agree(isa, threads, rng):
     for r in results[1:]:
         np.testing.assert_array_equal(r, results[0])
     assert _relative_error(results[0], a.astype(np.float64) @ b) < 1e-5
-
-
-def test_gemm_caller_workspace_of_the_reported_size(isa, rng):
-    # a caller-owned workspace of md_gemm_workspace_size bytes gives the same bits as the
-    # internal scratch; one byte less is refused with MD_ERR_WORKSPACE (5)
-    m, n, k = 150, 70, 300
-    a = rng.standard_normal((m, k)).astype(np.float32)
-    b = rng.standard_normal((k, n)).astype(np.float32)
-    want = np.empty((m, n), np.float32)
-    _C.gemm(False, False, a, b, want)
-    _LIB.md_gemm_workspace_size.restype = ctypes.c_size_t
-    nbytes = _LIB.md_gemm_workspace_size(ctypes.c_int64(m), ctypes.c_int64(n), ctypes.c_int64(k), 4)
-    raw = np.zeros(nbytes + 64, np.uint8)
-    ws = raw.ctypes.data + (-raw.ctypes.data % 64)
-    got = np.full((m, n), np.nan, np.float32)
-    P, I = ctypes.c_void_p, ctypes.c_int64
-    call = lambda size: _LIB.md_gemm_f32(0, 0, I(m), I(n), I(k), ctypes.c_float(1.0),
-                                         P(a.ctypes.data), I(k), P(b.ctypes.data), I(n),
-                                         ctypes.c_float(0.0), P(got.ctypes.data), I(n), P(ws),
-                                         ctypes.c_size_t(size))
-    assert call(nbytes) == 0
-    np.testing.assert_array_equal(got, want)
-    assert call(nbytes - 1) == 5

@@ -51,6 +51,9 @@ inline int launched(const char *where) {
  * atomicOr; valid after mdc_init. */
 unsigned *data_error_word(void);
 
+/* Whether mdc_init has chosen a device (the pool has nothing to release before). */
+bool device_ready(void);
+
 /* Scratch device memory from the caching pool, returned on every path (RAII). */
 class Scratch {
   public:

@@ -38,6 +38,8 @@ def backend_of(*arrays):
     """The backend that computes on these arrays: the device backend of the first
     argument that is a device array, else the CPU backend (host data of the same call is
     then copied to that device)."""
+    if not _DEVICE_BACKENDS:  # a CPU-only process: nothing to look for
+        return CPU
     for device in _DEVICE_BACKENDS:
         device_type = device.array_type
         for array in arrays:
@@ -49,7 +51,7 @@ def backend_of(*arrays):
 def on_host(array):
     """Whether ``array`` is host data (NumPy or array-like), not a device array: ops
     check the values of host data up front and leave device values to the kernels."""
-    return backend_of(array) is CPU
+    return not _DEVICE_BACKENDS or backend_of(array) is CPU
 
 
 def get(device):

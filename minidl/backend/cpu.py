@@ -12,8 +12,10 @@ class _Kernels:
     """``minidl._C``'s kernels, plus ``clip`` (one NumPy call: no C kernel would be
     faster), under the names the CUDA kernels share."""
 
-    def __getattr__(self, name):
-        return getattr(_C, name)
+    def __init__(self):
+        # copied once: an attribute lookup per call, as on the module itself
+        self.__dict__.update({name: getattr(_C, name) for name in dir(_C)
+                              if not name.startswith("__")})
 
     @staticmethod
     def clip(y, x, low, high):
@@ -121,22 +123,21 @@ class CPUBackend:
         return array
 
     @staticmethod
-    def separate(arrays):
-        """Whether arrays that each own their memory are all distinct (then no pair can
-        overlap and the pairwise checks can be skipped)."""
-        owners = [_memory_owner(a) for a in arrays]
-        return all(o is not None for o in owners) and len({id(o) for o in owners}) == len(owners)
+    def memory_owners(arrays):
+        """The arrays that own each array's memory, or None when one of them belongs to
+        something else (a buffer, a memory map): distinct owners cannot overlap, so the
+        pairwise overlap checks can be skipped."""
+        owners = []
+        for array in arrays:
+            owner = array if array.base is None else array.base
+            if not isinstance(owner, np.ndarray) or owner.base is not None:
+                return None
+            owners.append(owner)
+        return owners
 
     def require(self, kernel, where):
         """The kernel (every CPU op has one)."""
         return getattr(self.kernels, kernel)
-
-
-def _memory_owner(array):
-    """The ndarray that owns ``array``'s memory (itself or its base), or None when the
-    memory belongs to something else (a buffer, a memory map)."""
-    owner = array if array.base is None else array.base
-    return owner if isinstance(owner, np.ndarray) and owner.base is None else None
 
 
 CPU = CPUBackend()

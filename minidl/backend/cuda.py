@@ -98,9 +98,9 @@ class CUDABackend:
         return array
 
     @staticmethod
-    def separate(arrays):
-        """Device arrays are checked pair by pair (their overlap test is cheap)."""
-        return False
+    def memory_owners(arrays):
+        """None: device arrays are checked for overlap pair by pair (a cheap test)."""
+        return None
 
     def require(self, kernel, where):
         """The kernel, or NotImplementedError when the GPU backend has none."""

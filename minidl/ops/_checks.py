@@ -1,6 +1,7 @@
 """The argument checks that ops share: one message style (``op: argument 'name' must be
 ...``), run once per call, before any work, on arguments that are Python values or
 shapes -- never on the values of a device array (its kernels check those)."""
+import math
 import numbers
 
 import numpy as np
@@ -59,11 +60,12 @@ def output_length(length, window, stride, padding):
 
 def bounded_number(value, name, where, low, high=None):
     """A finite real number in [low, high] (high None: unbounded) as a float."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    if type(value) is not float and (isinstance(value, bool) or  # float: skip the ABCs
+                                      not isinstance(value, numbers.Real)):
         raise TypeError(f"{where}: argument '{name}' must be a real number. "
                         f"Received: {type(value).__name__}")
     value = float(value)
-    if not np.isfinite(value) or value < low or (high is not None and value > high):
+    if not math.isfinite(value) or value < low or (high is not None and value > high):
         wanted = f"in [{low}, {high}]" if high is not None else f"a finite number >= {low}"
         raise ValueError(f"{where}: argument '{name}' must be {wanted}. Received: {value!r}")
     return value

@@ -446,12 +446,16 @@ def _bn_input(backend, x, where, axis, name="x"):
 def _rows(backend, array, axis):
     """``array`` with ``axis`` moved last as a C-contiguous (rows, cols) array (a view
     when it is last already), and the moved shape, for ``_unrows``."""
+    if axis == array.ndim - 1:
+        return array.reshape(-1, array.shape[-1]), array.shape
     moved = backend.transpose(array, _axis_last(array.ndim, axis))
     return moved.reshape(-1, moved.shape[-1]), moved.shape
 
 
 def _unrows(backend, rows, moved_shape, axis):
     """Undo ``_rows``: reshape and move the last axis back to ``axis``."""
+    if axis == len(moved_shape) - 1:
+        return rows.reshape(moved_shape)
     return backend.transpose(rows.reshape(moved_shape), _axis_back(len(moved_shape), axis))
 
 
@@ -990,8 +994,7 @@ def _labels(backend, labels, rows, cols, where, name="labels"):
     checked up front (dtype, shape, range); device labels' dtype and shape checked here
     and their range by the kernel."""
     if on_host(labels):
-        return backend.prepare(class_labels(labels, rows, cols, where, name), name, where,
-                               dtype=np.int64)
+        return backend.asarray(class_labels(labels, rows, cols, where, name))
     if labels.dtype.kind not in "iu":
         raise TypeError(f"{where}: argument '{name}' must be an integer array. Received: "
                         f"dtype {labels.dtype}")

@@ -24,7 +24,8 @@ def _optim_arrays(backend, where, variable, gradient, states):
             updated.append((name, array))
     # arrays that own distinct memory cannot overlap: the pairwise checks are only needed
     # when a view is involved
-    separate = backend.separate([a for _, a in updated])
+    owners = backend.memory_owners([a for _, a in updated])
+    separate = owners is not None and len({id(o) for o in owners}) == len(owners)
     if not separate:
         for i, (name_a, a) in enumerate(updated):
             for name_b, b in updated[i + 1:]:
@@ -36,7 +37,8 @@ def _optim_arrays(backend, where, variable, gradient, states):
         raise ValueError(f"{where}: argument 'gradient' must have the shape of the variable "
                          f"{variable.shape}. Received: shape {grad_shape}")
     grad = backend.prepare(gradient, "gradient", where, dtype=variable.dtype).reshape(-1)
-    grad_separate = separate and backend.separate([a for _, a in updated] + [grad])
+    grad_owner = backend.memory_owners([grad]) if separate else None
+    grad_separate = grad_owner is not None and all(grad_owner[0] is not o for o in owners)
     if not grad_separate and any(backend.shares_memory(grad, a) for _, a in updated):
         grad = grad.copy()
     flat = {name: (None if array is None else array.reshape(-1))
