@@ -16,6 +16,7 @@ import numbers
 import numpy as np
 
 from minidl import _registry, backend, ops
+from minidl.backend.cpu import CPU
 
 # keras.config.epsilon(): the clip of probabilities.
 EPSILON = 1e-7
@@ -30,15 +31,7 @@ def _as_array(x, name, where):
     """``x`` as a real numeric ndarray (TypeError otherwise); a device array is copied to
     the host (the losses and metrics without device kernels compute there). Also used
     by metrics."""
-    try:
-        array = np.asarray(backend.to_numpy(x))
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{where}: argument '{name}' must be a numeric array. "
-                        f"Received: {type(x).__name__}") from exc
-    if array.dtype.kind not in "biuf":
-        raise TypeError(f"{where}: argument '{name}' must be a real numeric array. "
-                        f"Received: dtype {array.dtype}")
-    return array
+    return CPU.numeric_array(x if backend.on_host(x) else backend.to_numpy(x), name, where)
 
 
 def _as_float(x, name, where):

@@ -48,6 +48,15 @@ class CPUBackend:
             exact: accepted for the CUDA backend's signature (the CPU always computes
                 in ``dtype``).
         """
+        array = self.numeric_array(x, name, where)
+        target = dtype if dtype is not None else self.compute_dtype(array)
+        # asarray keeps 0-d arrays 0-d (ascontiguousarray would make them 1-d)
+        return np.asarray(array, dtype=target, order="C")
+
+    @staticmethod
+    def numeric_array(x, name, where):
+        """``x`` as a NumPy array of real numbers, in its own dtype (TypeError naming the
+        argument and the op otherwise)."""
         if isinstance(x, np.ndarray):
             array = x
         else:
@@ -59,9 +68,7 @@ class CPUBackend:
         if array.dtype.kind not in "biuf":
             raise TypeError(f"{where}: argument '{name}' must be a real numeric array. "
                             f"Received: dtype {array.dtype}")
-        target = dtype if dtype is not None else self.compute_dtype(array)
-        # asarray keeps 0-d arrays 0-d (ascontiguousarray would make them 1-d)
-        return np.asarray(array, dtype=target, order="C")
+        return array
 
     @staticmethod
     def empty(shape, dtype=np.float32):

@@ -186,6 +186,17 @@ def sum(x, axis=None, keepdims=False):  # noqa: A001 -- keras.ops.sum
     return _tops_sum3(backend, x, outer, reduce, inner).reshape(out_shape)
 
 
+def _elementwise(kernel, x1, x2, where):
+    """``kernel(y, x1, x2)`` over two arrays of the same shape (no broadcasting)."""
+    backend = backend_of(x1, x2)
+    x1 = backend.prepare(x1, "x1", where)
+    x2 = backend.prepare(x2, "x2", where, dtype=x1.dtype)
+    same_shape(x1, x2, "x1", "x2", where)
+    y = backend.empty(x1.shape, x1.dtype)
+    getattr(backend.kernels, kernel)(y.reshape(-1), x1.reshape(-1), x2.reshape(-1))
+    return y
+
+
 def add(x1, x2):
     """Elementwise ``x1 + x2`` of two arrays of the same shape (no broadcasting).
 
@@ -202,13 +213,7 @@ def add(x1, x2):
         >>> ops.add(np.ones(2), np.ones(2))
         array([2., 2.])
     """
-    backend = backend_of(x1, x2)
-    x1 = backend.prepare(x1, "x1", "add")
-    x2 = backend.prepare(x2, "x2", "add", dtype=x1.dtype)
-    same_shape(x1, x2, "x1", "x2", "add")
-    y = backend.empty(x1.shape, x1.dtype)
-    backend.kernels.add(y.reshape(-1), x1.reshape(-1), x2.reshape(-1))
-    return y
+    return _elementwise("add", x1, x2, "add")
 
 
 def multiply(x1, x2):
@@ -221,13 +226,7 @@ def multiply(x1, x2):
     Returns:
         Array of x1's shape.
     """
-    backend = backend_of(x1, x2)
-    x1 = backend.prepare(x1, "x1", "multiply")
-    x2 = backend.prepare(x2, "x2", "multiply", dtype=x1.dtype)
-    same_shape(x1, x2, "x1", "x2", "multiply")
-    y = backend.empty(x1.shape, x1.dtype)
-    backend.kernels.mul(y.reshape(-1), x1.reshape(-1), x2.reshape(-1))
-    return y
+    return _elementwise("mul", x1, x2, "multiply")
 
 
 def scale(x, alpha):
