@@ -648,3 +648,35 @@ def test_a_numpy_layer_fails_on_the_gpu_and_leaves_the_model_as_it_was(backend, 
         model.train_on_batch(x, y)
     for a, b in zip(before, model.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def _functional_model():
+    inputs = minidl.Input((6, 6, 2))
+    a = layers.Conv2D(4, 3, padding="same", activation="relu")(inputs)
+    b = layers.Cropping2D(1)(layers.ZeroPadding2D(1)(a))
+    merged = layers.Concatenate()([a, layers.Maximum()([a, b])])
+    x = layers.Permute((2, 1, 3))(layers.UpSampling2D(2)(merged))
+    x = layers.LayerNormalization()(layers.Flatten()(x))
+    return models.Model(inputs, layers.Dense(3, activation="softmax")(x))
+
+
+def test_a_functional_model_with_host_computed_layers_matches_the_cpu(backend, rng):
+    # Concatenate, Maximum, padding, cropping and up-sampling compute on a host copy;
+    # Permute and LayerNormalization run on the device's kernels
+    x = rng.random((8, 6, 6, 2)).astype(np.float32)
+    y = rng.integers(0, 3, 8)
+    results = []
+    for device in ("cpu", "cuda"):
+        utils.set_random_seed(0)
+        model = _functional_model()
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", device=device)
+        history = model.fit(x, y, batch_size=4, epochs=2, verbose=0, shuffle=False)
+        assert all(v.device == device for v in model.weights)
+        results.append((history.history["loss"], model.get_weights()))
+    (loss_cpu, w_cpu), (loss_gpu, w_gpu) = results
+    if backend == "standin":
+        assert loss_gpu == loss_cpu
+        for a, b in zip(w_cpu, w_gpu):
+            np.testing.assert_array_equal(a, b)
+    else:
+        np.testing.assert_allclose(loss_gpu, loss_cpu, rtol=1e-4)

@@ -157,8 +157,9 @@ class _Extremum(_Merge):
     _pick = None
 
     def call(self, inputs, training=False):
-        """The extreme values; keeps which input won at each element."""
-        stacked = np.stack(inputs)
+        """The extreme values; keeps which input won at each element (on the host: no
+        kernel)."""
+        stacked = np.stack([ops.convert_to_numpy(x) for x in inputs])
         winner = type(self)._pick(stacked, axis=0)
         self._cache = {"winner": winner, "count": len(inputs)}
         return np.take_along_axis(stacked, winner[None], axis=0)[0]
@@ -166,7 +167,7 @@ class _Extremum(_Merge):
     def backward(self, dy):
         """dy where an input won, zero elsewhere."""
         winner, count = self._need_cache("winner"), self._need_cache("count")
-        dy = np.asarray(dy)
+        dy = ops.convert_to_numpy(dy)
         return [np.where(winner == i, dy, 0).astype(dy.dtype) for i in range(count)]
 
 
@@ -231,15 +232,15 @@ class Concatenate(_Merge):
         return tuple(out)
 
     def call(self, inputs, training=False):
-        """The concatenation; keeps the split points."""
+        """The concatenation (on the host: no kernel); keeps the split points."""
         axis = self._normalized_axis(inputs[0].ndim)
         self._cache = {"sizes": [x.shape[axis] for x in inputs]}
-        return np.concatenate(inputs, axis=axis)
+        return np.concatenate([ops.convert_to_numpy(x) for x in inputs], axis=axis)
 
     def backward(self, dy):
         """dy cut back into the inputs' pieces."""
         sizes = self._need_cache("sizes")
-        dy = np.asarray(dy)
+        dy = ops.convert_to_numpy(dy)
         axis = self._normalized_axis(dy.ndim)
         return [np.ascontiguousarray(part)
                 for part in np.split(dy, np.cumsum(sizes)[:-1], axis=axis)]

@@ -214,33 +214,44 @@ class LayerNormalization(Layer):
     def call(self, inputs, training=False):
         """The normalized, scaled and shifted inputs."""
         features = inputs.shape[-1]
-        columns = np.ascontiguousarray(inputs.reshape(-1, features).T)  # (features, rows)
+        # batch norm of the transposed (features, rows) array normalises each row
+        columns = ops.transpose(inputs.reshape(-1, features))
         x_hat_t, mean, var = ops.batch_norm_train(columns, None, None, None, None,
                                                   epsilon=self.epsilon)
-        x_hat = np.ascontiguousarray(x_hat_t.T)
-        y = x_hat
-        if self.gamma is not None:
-            y = ops.multiply(y, np.broadcast_to(self.gamma.value, y.shape))
-        if self.beta is not None:
-            y = ops.bias_add(y, self.beta.value)
+        x_hat = ops.transpose(x_hat_t)
+        # then gamma and beta per feature: the affine map of batch norm's inference
+        # kernel with mean 0 and variance 1
+        y = ops.batch_normalization(x_hat, *self._unit_statistics(features), axis=-1,
+                                    offset=self._value(self.beta),
+                                    scale=self._value(self.gamma), epsilon=0.0)
         self._cache = {"columns": columns, "x_hat": x_hat, "mean": mean, "var": var,
                        "shape": inputs.shape}
         return y.reshape(inputs.shape)
+
+    @staticmethod
+    def _unit_statistics(features):
+        return np.zeros(features, np.float32), np.ones(features, np.float32)
+
+    @staticmethod
+    def _value(variable):
+        return None if variable is None else variable.value
 
     def backward(self, dy):
         """Input gradient; gamma/beta gradients into ``.grad``."""
         cache = self._need_cache("columns")
         x_hat, shape = self._cache["x_hat"], self._cache["shape"]
-        dy = np.asarray(dy, dtype=x_hat.dtype).reshape(x_hat.shape)
+        dy = dy.reshape(x_hat.shape)
+        dx_hat, dgamma, dbeta = ops.batch_normalization_backward(
+            dy, x_hat, *self._unit_statistics(x_hat.shape[-1]), axis=-1,
+            scale=self._value(self.gamma), epsilon=0.0)
         if self.beta is not None:
-            self.beta.grad = ops.sum(dy, axis=0)
+            self.beta.grad = dbeta
         if self.gamma is not None:
-            self.gamma.grad = ops.sum(ops.multiply(dy, x_hat), axis=0)
-            dy = ops.multiply(dy, np.broadcast_to(self.gamma.value, dy.shape))
-        dx_t, _, _ = ops.batch_norm_train_backward(np.ascontiguousarray(dy.T), cache,
+            self.gamma.grad = dgamma
+        dx_t, _, _ = ops.batch_norm_train_backward(ops.transpose(dx_hat), cache,
                                                    self._cache["mean"], self._cache["var"],
                                                    None, epsilon=self.epsilon)
-        return np.ascontiguousarray(dx_t.T).reshape(shape)
+        return ops.transpose(dx_t).reshape(shape)
 
     def get_config(self):
         """Constructor arguments."""

@@ -116,12 +116,12 @@ class Permute(Layer):
 
     def call(self, inputs, training=False):
         """The permuted inputs (a contiguous copy)."""
-        return np.ascontiguousarray(np.transpose(inputs, (0,) + self.dims))
+        return ops.transpose(inputs, (0,) + self.dims)
 
     def backward(self, dy):
         """dy permuted back."""
         inverse = (0,) + tuple(int(i) + 1 for i in np.argsort(self.dims))
-        return np.ascontiguousarray(np.transpose(np.asarray(dy), inverse))
+        return ops.transpose(dy, inverse)
 
     def get_config(self):
         """Adds ``dims``."""
@@ -176,12 +176,12 @@ class UpSampling2D(Layer):
         super().build(input_shape)
 
     def call(self, inputs, training=False):
-        """Each pixel repeated into a rows x cols block."""
+        """Each pixel repeated into a rows x cols block (on the host: no kernel)."""
+        inputs = ops.convert_to_numpy(inputs)
         return np.repeat(np.repeat(inputs, self.size[0], axis=1), self.size[1], axis=2)
 
     def backward(self, dy):
         """The sum of dy over each block."""
-        dy = np.asarray(dy)
         n, h, w, c = dy.shape
         rows, cols = self.size
         blocks = dy.reshape(n, h // rows, rows, w // cols, cols, c)
@@ -245,14 +245,18 @@ class _Borders2D(Layer):
         self.compute_output_shape(input_shape)
         super().build(input_shape)
 
+    # on the host (no kernel): a device array is copied there, and the next op that
+    # meets a device weight copies the result back
     def _pad(self, array):
         (top, bottom), (left, right) = self.margins
-        return np.pad(array, ((0, 0), (top, bottom), (left, right), (0, 0)))
+        return np.pad(ops.convert_to_numpy(array), ((0, 0), (top, bottom), (left, right),
+                                                    (0, 0)))
 
     def _crop(self, array):
         (top, bottom), (left, right) = self.margins
         h, w = array.shape[1:3]
-        return np.ascontiguousarray(array[:, top:h - bottom, left:w - right])
+        return np.ascontiguousarray(ops.convert_to_numpy(array)[:, top:h - bottom,
+                                                                left:w - right])
 
     def get_config(self):
         """Adds the margins under their Keras name."""
@@ -291,7 +295,7 @@ class ZeroPadding2D(_Borders2D):
 
     def backward(self, dy):
         """dy without the padded border."""
-        return self._crop(np.asarray(dy))
+        return self._crop(dy)
 
 
 class Cropping2D(_Borders2D):
@@ -327,4 +331,4 @@ class Cropping2D(_Borders2D):
 
     def backward(self, dy):
         """dy with zeros where the borders were cropped."""
-        return self._pad(np.asarray(dy))
+        return self._pad(dy)

@@ -9,7 +9,7 @@ node that reads it). Training, evaluation, prediction, callbacks and the weights
 """
 import numpy as np
 
-from minidl import backend, losses, saving
+from minidl import backend, losses, ops, saving
 from minidl.layers import InputLayer
 from minidl.layers import deserialize as deserialize_layer
 from minidl.layers.base import PerThread
@@ -232,7 +232,7 @@ class Functional(Sequential):
                 continue
             for tensor, g in zip(node.inputs, dx if node.input_structure == "list" else [dx]):
                 grads[id(tensor)] = g if id(tensor) not in grads else \
-                    np.asarray(grads[id(tensor)]) + g
+                    ops.add(grads[id(tensor)], g)
         for variable, total in sums.values():
             variable.grad = total
 
@@ -307,9 +307,9 @@ class Functional(Sequential):
         total, grads = None, []
         for loss, weight, target, output in zip(self._output_losses, self._loss_weights,
                                                 targets, out):
-            per_sample = np.asarray(loss.compute(target, output), dtype=np.float64)
+            per_sample = backend.to_numpy(loss.compute(target, output)).astype(np.float64)
             total = weight * per_sample if total is None else total + weight * per_sample
-            grads.append(np.asarray(loss.gradient(target, output)) * weight)
+            grads.append(ops.scale(loss.gradient(target, output), weight))
         return total, grads, False
 
     def _update_metrics(self, loss_tracker, per_sample, y, out, metrics=None):
