@@ -70,6 +70,10 @@ class Row:
     target: Optional[tuple] = None
     met: Optional[bool] = None
     meta: dict = field(default_factory=dict)
+    # the achieved GFLOP/s as a share of the machine's measured FMA ceiling (rows whose
+    # FLOPs are known: kernels in GFLOP/s, training steps and inference)
+    percent_of_peak: Optional[float] = None
+    reference_percent_of_peak: Optional[float] = None
 
 
 @dataclass

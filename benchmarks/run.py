@@ -140,6 +140,23 @@ def machine_info(threads, torch):
     }
 
 
+def add_percent_of_peak(row, peak_gflops):
+    """Fill ``row.percent_of_peak`` (and the reference's) where the row's FLOPs are
+    known: kernels reported in GFLOP/s, and the seed models' steps and inference (their
+    multiply-add FLOPs per image, ``benchmarks.peak.model_flops``)."""
+    from benchmarks import peak
+    if row.unit == "GFLOP/s":
+        per_unit = 1.0
+    elif row.group in ("step", "infer") and row.unit == "img/s":
+        model = row.name.split("_")[1]
+        per_unit = peak.model_flops(model, row.name.endswith("_bn"), row.group == "step") / 1e9
+    else:
+        return
+    row.percent_of_peak = 100.0 * row.minidl * per_unit / peak_gflops
+    if row.reference is not None:
+        row.reference_percent_of_peak = 100.0 * row.reference * per_unit / peak_gflops
+
+
 def _git_commit():
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
@@ -165,14 +182,16 @@ def _number(value):
 
 def format_table(rows):
     """The results as a Markdown table (the README and docs paste it as is)."""
-    header = ["case", "unit", "minidl", "reference", "ref", "ratio", "target", "met?"]
+    header = ["case", "unit", "minidl", "reference", "ref", "ratio", "% peak", "target",
+              "met?"]
     lines = []
     for r in rows:
         target = f"{r.target[0]} {r.target[1]:g}" if r.target else ""
         met = {True: "yes", False: "NO", None: ""}[r.met]
         ratio = f"{r.ratio:.2f}x" if r.ratio is not None else "-"
+        share = f"{r.percent_of_peak:.0f}%" if r.percent_of_peak is not None else ""
         lines.append([r.name, r.unit, _number(r.minidl), _number(r.reference),
-                      r.reference_name or "-", ratio, target, met])
+                      r.reference_name or "-", ratio, share, target, met])
     widths = [max(len(h), *(len(line[i]) for line in lines)) if lines else len(h)
               for i, h in enumerate(header)]
 
@@ -205,6 +224,10 @@ def main(argv=None):
                         else (0.005 if args.quick else 0.1))
     ctx = cases_module.Context(threads=args.threads, quick=args.quick, torch=torch)
     info = machine_info(args.threads, torch)
+    from benchmarks import peak
+    info["peak"] = peak.measure(args.threads, quick=args.quick)
+    print(f"measured ceiling: FMA {info['peak']['fma_gflops']} GFLOP/s, SGEMM "
+          f"{info['peak']['sgemm_gflops']} GFLOP/s (threads: value)", file=sys.stderr)
     print(f"minidl {info['minidl']} vs torch {info['torch'] or '(none)'} / numpy "
           f"{info['numpy']} ({info['numpy_blas']}), {args.threads} threads, {info['cpu']}, "
           f"{settings.repeats} interleaved samples of >= {settings.min_time:g} s per side",
@@ -214,6 +237,7 @@ def main(argv=None):
         print(f"[{i}/{len(chosen)}] {case.name} ({time.perf_counter() - start:.0f} s)",
               file=sys.stderr, flush=True)
         rows.append(case.measure(ctx, settings))
+        add_percent_of_peak(rows[-1], info["peak"]["fma_gflops"][str(args.threads)])
     print(format_table(rows))
     print("ratio: minidl speed / reference speed, the median of interleaved pairs "
           "(memory rows: minidl MiB / torch MiB; aug: flow images/s / CIFAR step images/s)")

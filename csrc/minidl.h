@@ -276,6 +276,13 @@ typedef struct {
 MD_KERNELS(float, _f32)
 MD_KERNELS(double, _f64)
 
+/* ------------------------------------------------------------------ the FMA ceiling */
+/* Each of `threads` threads runs `iterations` rounds of independent float FMA chains at
+ * the SIMD level in use (the machine's arithmetic ceiling, for benchmarks that report a
+ * share of it); returns the FLOPs done (2 per lane and FMA), -1 for bad arguments.
+ * *checksum receives the chains' sum, so that the work cannot be optimised away. */
+double md_fma_peak_flops(int64_t iterations, int threads, float *checksum);
+
 /* ------------------------------------------------------------------ memory (arena.c) */
 /* A caching allocator for array data: freed buffers of 16 KiB and more are kept (up to
  * limit_bytes in all) and handed back to the next request of the same rounded size.

@@ -164,17 +164,21 @@ def test_performance_page_placeholder_and_table(tmp_path):
     assert "No benchmark results yet" in minidl_generated.render_performance(tmp_path)
     (tmp_path / "benchmarks").mkdir()
     data = {"command": "python -m benchmarks.run --json benchmarks/results.json",
-            "machine": {"cpu": "Test CPU", "threads": 4, "date": "2026-11-21T23:12:33"},
+            "machine": {"cpu": "Test CPU", "threads": 4, "date": "2026-11-21T23:12:33",
+                        "peak": {"fma_gflops": {"1": 50.0, "4": 200.0},
+                                 "sgemm_gflops": {"1": 45.0, "4": 170.0}}},
             "rows": [{"name": "gemm_512", "group": "gemm", "minidl": 80.0, "unit": "GFLOP/s",
                       "reference": 100.0, "reference_name": "numpy", "ratio": 0.8,
                       "ratio_min": 0.71, "ratio_max": 0.93, "minidl_s": 0.00002,
-                      "target": [">=", 0.7], "met": True}]}
+                      "target": [">=", 0.7], "met": True, "percent_of_peak": 40.0,
+                      "reference_percent_of_peak": 50.0}]}
     (tmp_path / "benchmarks" / "results.json").write_text(json.dumps(data))
     text = minidl_generated.render_performance(tmp_path)
     assert "python -m benchmarks.run" in text and "Test CPU" in text
     assert "2026-11-21T23:12:33" in text  # the data's own date, not the file's
     assert "gemm_512" in text and "0.80x (0.71-0.93)" in text and ">= 0.7" in text
     assert "100 numpy" in text and "0.0000" not in text  # no seconds columns on screen
+    assert "4 threads: FMA 200, SGEMM 170 GFLOP/s" in text and "40% / 50%" in text
     assert ":download:`results.json </../benchmarks/results.json>`" in text
 
 

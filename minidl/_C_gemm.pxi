@@ -33,3 +33,17 @@ def gemm(bint trans_a, bint trans_b, const real[:, ::1] a not None, const real[:
             status = md_gemm_f64(trans_a, trans_b, m, n, k, alpha, pa, a.shape[1], pb,
                                  b.shape[1], beta, pc, n)
     check_status(status, "gemm")
+
+
+def fma_peak(int64_t iterations, int threads):
+    """Run the FMA ceiling loop (``md_fma_peak_flops``): each of ``threads`` threads does
+    ``iterations`` rounds of independent float FMA chains at the SIMD level in use.
+    Returns the FLOPs done; time the call to get the machine's FLOP/s ceiling."""
+    if iterations < 0 or threads < 1:
+        raise ValueError(f"fma_peak: iterations must be >= 0 and threads >= 1. Received: "
+                         f"iterations={iterations}, threads={threads}")
+    cdef float checksum = 0
+    cdef double flops
+    with nogil:
+        flops = md_fma_peak_flops(iterations, threads, &checksum)
+    return flops

@@ -47,6 +47,8 @@ cdef extern from "minidl.h" nogil:
 
     const char *md_status_string(md_status status)
 
+    double md_fma_peak_flops(int64_t iterations, int threads, float *checksum)
+
     ctypedef struct md_arena:
         pass
     md_arena *md_arena_new(size_t limit_bytes)

@@ -15,7 +15,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:  # benchmarks/ is not installed; appended, so minidl stays the same
     sys.path.append(ROOT)
 
-from benchmarks import timing  # noqa: E402
+from benchmarks import peak, timing  # noqa: E402
 from benchmarks.cases import Row  # noqa: E402
 from benchmarks.run import format_table  # noqa: E402
 HAS_TORCH = importlib.util.find_spec("torch") is not None
@@ -49,6 +49,15 @@ def test_quick_run_fills_both_columns(tmp_path):
     assert rows["step_lenet"]["target"] == [">=", 2.0]
     machine = record["machine"]
     assert machine["threads"] == 1
+    ceiling = machine["peak"]["fma_gflops"]["1"]
+    assert ceiling > 0 and machine["peak"]["sgemm_gflops"]["1"] > 0
+    # the shares of the ceiling follow from the rates and the FLOPs
+    assert rows["sgemm_256"]["percent_of_peak"] == pytest.approx(
+        100 * rows["sgemm_256"]["minidl"] / ceiling)
+    lenet_gflop = peak.model_flops("lenet", False, training=True) / 1e9
+    assert rows["step_lenet"]["percent_of_peak"] == pytest.approx(
+        100 * rows["step_lenet"]["minidl"] * lenet_gflop / ceiling)
+    assert rows["pool_max_64x10x10x16"]["percent_of_peak"] is None
     assert machine["thread_env"]["OPENBLAS_NUM_THREADS"] == "1"
     assert machine["minidl"] == minidl.__version__
 
@@ -80,11 +89,30 @@ def test_compare_interleaves_and_takes_the_median_ratio():
     assert result.ratio == pytest.approx((expected[1] + expected[2]) / 2)
 
 
+def test_model_flops_count_the_multiply_adds_of_convolutions_and_dense_layers():
+    # LeNet-5 on 32x32: conv 6@5x5 -> 28x28, conv 16@5x5 -> 10x10, dense 400-120-84-10
+    forward = 2 * (28 * 28 * 25 * 1 * 6 + 10 * 10 * 25 * 6 * 16 + 400 * 120 + 120 * 84 +
+                   84 * 10)
+    assert peak.model_flops("lenet", False, training=False) == forward
+    # a step adds every weight gradient and every input gradient but the first layer's
+    first = 2 * 28 * 28 * 25 * 6
+    assert peak.model_flops("lenet", True, training=True) == 3 * forward - first
+
+
+def test_the_fma_loop_counts_its_flops():
+    one = minidl._C.fma_peak(10, 1)
+    assert one > 0 and minidl._C.fma_peak(20, 1) == 2 * one
+    assert minidl._C.fma_peak(10, 2) == 2 * one  # each thread does the iterations
+    with pytest.raises(ValueError, match="threads"):
+        minidl._C.fma_peak(10, 0)
+
+
 def test_table_marks_targets_and_missing_references():
     rows = [Row("fast", "g", "", "img/s", 200.0, reference=100.0, reference_name="torch",
-                ratio=2.0, target=(">=", 1.5), met=True),
+                ratio=2.0, target=(">=", 1.5), met=True, percent_of_peak=42.4),
             Row("alone", "g", "", "img/s", 5.0)]
     lines = format_table(rows).splitlines()
     assert lines[0].split("|")[1].strip() == "case"
     assert "2.00x" in lines[2] and "yes" in lines[2] and ">= 1.5" in lines[2]
+    assert "42%" in lines[2]
     assert lines[3].count(" - ") == 3  # reference, ref and ratio left empty

@@ -156,6 +156,29 @@ def _machine_sentence(machine):
             f"(platform {machine.get('platform', 'unrecorded')}).")
 
 
+def _peak_sentences(machine):
+    """The run's own measured ceiling, and how the % of peak column reads."""
+    peak = machine.get("peak") if isinstance(machine, dict) else None
+    if not isinstance(peak, dict):
+        return ["This run predates the measured ceiling: no % of peak column.", ""]
+    fma, sgemm = peak.get("fma_gflops", {}), peak.get("sgemm_gflops", {})
+    threads = str(machine.get("threads"))
+    parts = [f"{n} thread{'s' if n != '1' else ''}: FMA {_number(fma[n])}, SGEMM "
+             f"{_number(sgemm.get(n))} GFLOP/s" for n in sorted(fma)]
+    return [f"Measured ceiling of this machine in the same run ({'; '.join(parts)}). "
+            f"**% of peak** is the achieved GFLOP/s over the FMA ceiling at {threads} "
+            f"threads: minidl's, then the reference's (steps and inference count the "
+            f"convolutions' and dense layers' multiply-adds only).", ""]
+
+
+def _shares(row):
+    """``63% / 41%``: minidl's and the reference's share of the ceiling, if known."""
+    ours, theirs = row.get("percent_of_peak"), row.get("reference_percent_of_peak")
+    if not isinstance(ours, (int, float)):
+        return ""
+    return f"{ours:.0f}%" + (f" / {theirs:.0f}%" if isinstance(theirs, (int, float)) else "")
+
+
 def render_performance(repo):
     """The rst of the benchmark results: the machine and date from the file itself, the
     command, a link to the full JSON, and per group a table of the columns that matter
@@ -186,14 +209,16 @@ def render_performance(repo):
     groups = {}
     for row in rows:
         groups.setdefault(str(row.get("group", "results")), []).append(row)
-    header = ["case", "minidl", "reference", "unit", "ratio (spread)", "target", "met"]
+    lines += _peak_sentences(record.get("machine"))
+    header = ["case", "minidl", "reference", "unit", "ratio (spread)", "% of peak",
+              "target", "met"]
     for group, group_rows in groups.items():
         table = [[row.get("description") or row.get("name"), _number(row.get("minidl")),
                   f"{_number(row.get('reference'))} {row.get('reference_name') or ''}".strip(),
-                  row.get("unit"), _ratio(row),
+                  row.get("unit"), _ratio(row), _shares(row),
                   _target(row.get("target")),
                   row.get("met")] for row in group_rows]
-        lines += list_table(header, table, title=group, widths=[34, 11, 16, 10, 15, 7, 7])
+        lines += list_table(header, table, title=group, widths=[30, 10, 16, 9, 14, 10, 6, 5])
     return "\n".join(lines) + "\n"
 
 
