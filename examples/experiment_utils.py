@@ -56,7 +56,7 @@ def parse_args(description, default_epochs, default_out, variants, default_varia
     try:
         args.seeds = [int(s) for s in seeds.split(",")]
     except ValueError:
-        parser.error(f"--seeds must be comma-separated integers, received {seeds!r}")
+        parser.error(f"--seeds must be comma-separated integers. Received: {seeds!r}")
     args.variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     unknown = [v for v in args.variants if v not in variants]
     if unknown or not args.variants:

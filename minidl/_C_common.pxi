@@ -19,8 +19,8 @@ cdef int check_status(md_status status, str where) except -1:
 cdef int expect_shape(str where, str name, tuple got, tuple want) except -1:
     """Raise ValueError unless an array's shape is exactly the one a kernel needs."""
     if got != want:
-        raise ValueError(f"{where}: argument '{name}' must have shape {want}, "
-                         f"received shape {got}")
+        raise ValueError(f"{where}: argument '{name}' must have shape {want}. "
+                         f"Received: shape {got}")
     return 0
 
 
@@ -51,8 +51,8 @@ cdef int padding_code(str where, str padding) except -1:
         return MD_PADDING_VALID
     if key == "same":
         return MD_PADDING_SAME
-    raise ValueError(f"{where}: argument 'padding' must be 'valid' or 'same', "
-                     f"received {padding!r}")
+    raise ValueError(f"{where}: argument 'padding' must be 'valid' or 'same'. "
+                     f"Received: {padding!r}")
 
 
 def set_num_threads(n):
@@ -60,7 +60,7 @@ def set_num_threads(n):
     ``max_num_threads()``."""
     n = operator.index(n)
     if n < 1:
-        raise ValueError(f"set_num_threads: argument 'n' must be >= 1, received {n}")
+        raise ValueError(f"set_num_threads: argument 'n' must be >= 1. Received: {n}")
     md_set_num_threads(min(n, md_max_num_threads()))
 
 

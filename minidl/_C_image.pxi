@@ -13,15 +13,15 @@ cdef int fill_mode_code(str where, str fill_mode) except -1:
     code = _FILL_MODE_CODES.get(fill_mode.lower())
     if code is None:
         raise ValueError(f"{where}: argument 'fill_mode' must be one of "
-                         f"{tuple(_FILL_MODE_CODES)}, received {fill_mode!r}")
+                         f"{tuple(_FILL_MODE_CODES)}. Received: {fill_mode!r}")
     return code
 
 
 cdef int expect_nonempty(str where, str name, tuple shape) except -1:
     """Raise ValueError for an array with a zero-length axis."""
     if any(extent == 0 for extent in shape):
-        raise ValueError(f"{where}: argument '{name}' must not be empty, "
-                         f"received shape {shape}")
+        raise ValueError(f"{where}: argument '{name}' must not be empty. "
+                         f"Received: shape {shape}")
     return 0
 
 

@@ -9,8 +9,8 @@ cdef int pool2d_geometry(str where, md_pool2d_geom *g, tuple in_shape, tuple poo
                          tuple strides, str padding) except -1:
     """Fill g for an NHWC input of shape in_shape; ValueError when the geometry is bad."""
     if len(pool_size) != 2 or len(strides) != 2:
-        raise ValueError(f"{where}: 'pool_size' and 'strides' must be pairs of ints, "
-                         f"received {pool_size!r} and {strides!r}")
+        raise ValueError(f"{where}: 'pool_size' and 'strides' must be pairs of ints. "
+                         f"Received: {pool_size!r} and {strides!r}")
     cdef int code = padding_code(where, padding)
     check_status(md_pool2d_geom_init(g, in_shape[0], in_shape[1], in_shape[2], in_shape[3],
                                      pool_size[0], pool_size[1], strides[0], strides[1],

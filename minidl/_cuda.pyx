@@ -160,16 +160,16 @@ cdef tuple expect(str where, str name, object a, str dtype, object shape=None, i
     """Check a device array's dtype, and its shape or its rank (ndim >= 0); return its
     shape, so that a wrapper may index it up to the rank it asked for."""
     if a is None:
-        raise TypeError(f"{where}: argument '{name}' must be a device array, received None")
+        raise TypeError(f"{where}: argument '{name}' must be a device array. Received: None")
     if a.dtype.name != dtype:
-        raise TypeError(f"{where}: argument '{name}' must have dtype {dtype}, received "
+        raise TypeError(f"{where}: argument '{name}' must have dtype {dtype}. Received: "
                         f"{a.dtype.name}")
     got = tuple(a.shape)
     if shape is not None and got != shape:
-        raise ValueError(f"{where}: argument '{name}' must have shape {shape}, received "
+        raise ValueError(f"{where}: argument '{name}' must have shape {shape}. Received: "
                          f"shape {got}")
     if ndim >= 0 and len(got) != ndim:
-        raise ValueError(f"{where}: argument '{name}' must be {ndim}-D, received shape {got}")
+        raise ValueError(f"{where}: argument '{name}' must be {ndim}-D. Received: shape {got}")
     return got
 
 
@@ -190,8 +190,8 @@ cdef int padding_code(str where, str padding) except -1:
         return MD_PADDING_VALID
     if key == "same":
         return MD_PADDING_SAME
-    raise ValueError(f"{where}: argument 'padding' must be 'valid' or 'same', "
-                     f"received {padding!r}")
+    raise ValueError(f"{where}: argument 'padding' must be 'valid' or 'same'. "
+                     f"Received: {padding!r}")
 
 
 cdef int64_t prod(tuple shape):
@@ -358,7 +358,7 @@ def convert(y not None, x not None):
     """y = x converted to y's dtype (float32/float64/int32/int64/uint8), same shape."""
     shape = tuple(x.shape)
     if tuple(y.shape) != shape:
-        raise ValueError(f"convert: argument 'y' must have shape {shape}, received "
+        raise ValueError(f"convert: argument 'y' must have shape {shape}. Received: "
                          f"shape {tuple(y.shape)}")
     yc, xc = _DTYPE_CODES.get(y.dtype.name), _DTYPE_CODES.get(x.dtype.name)
     if yc is None or xc is None:
@@ -377,7 +377,7 @@ def permute(y not None, x not None, tuple axes):
         raise ValueError(f"permute: 'axes' {axes} is not a permutation of the axes of an "
                          f"array of shape {shape}")
     if y.dtype != x.dtype:
-        raise TypeError(f"permute: 'y' must have x's dtype {x.dtype}, received {y.dtype}")
+        raise TypeError(f"permute: 'y' must have x's dtype {x.dtype}. Received: {y.dtype}")
     expect("permute", "y", y, x.dtype.name, tuple(shape[a] for a in axes))
     for d in range(ndim):
         shape_c[d] = shape[d]
@@ -500,7 +500,7 @@ cdef int conv_geom(md_conv2d_geom *g, str where, tuple x_shape, tuple w_shape,
                    int64_t stride_h, int64_t stride_w, str padding) except -1:
     """Fill a convolution geometry from NHWC input and HWIO kernel shapes."""
     if len(x_shape) != 4 or len(w_shape) != 4:
-        raise ValueError(f"{where}: input and kernel must be rank 4, received shapes "
+        raise ValueError(f"{where}: input and kernel must be rank 4. Received: shapes "
                          f"{x_shape} and {w_shape}")
     if x_shape[3] != w_shape[2]:
         raise ValueError(f"{where}: the input has {x_shape[3]} channels but the kernel "
@@ -578,8 +578,8 @@ cdef int pool_geom(str where, md_pool2d_geom *g, tuple in_shape, tuple pool_size
                    tuple strides, str padding) except -1:
     """Fill g for an NHWC input of shape in_shape."""
     if len(in_shape) != 4 or len(pool_size) != 2 or len(strides) != 2:
-        raise ValueError(f"{where}: an NHWC input and (height, width) pairs are required, "
-                         f"received {in_shape}, {pool_size!r} and {strides!r}")
+        raise ValueError(f"{where}: an NHWC input and (height, width) pairs are required. "
+                         f"Received: {in_shape}, {pool_size!r} and {strides!r}")
     check(md_pool2d_geom_init(g, in_shape[0], in_shape[1], in_shape[2], in_shape[3],
                               pool_size[0], pool_size[1], strides[0], strides[1],
                               padding_code(where, padding)), where)
@@ -933,12 +933,12 @@ def affine_warp(y not None, x not None, transforms not None, str fill_mode,
     ys = expect(where, "y", y, "float32")
     if len(xs) != 4 or len(ys) != 4 or ys[0] != xs[0] or ys[3] != xs[3]:
         raise ValueError(f"{where}: x and y must be NHWC batches of the same size and "
-                         f"channels, received shapes {xs} and {ys}")
+                         f"channels. Received: shapes {xs} and {ys}")
     expect(where, "transforms", transforms, "float64", (xs[0], 6))
     code = _FILL_MODE_CODES.get(fill_mode.lower())
     if code is None:
         raise ValueError(f"{where}: argument 'fill_mode' must be one of "
-                         f"{tuple(_FILL_MODE_CODES)}, received {fill_mode!r}")
+                         f"{tuple(_FILL_MODE_CODES)}. Received: {fill_mode!r}")
     check(mdc_affine_warp(fptr(y), fptr(x), <double *><uintptr_t>transforms.ptr, xs[0], xs[1],
                           xs[2], xs[3], ys[1], ys[2], code, fill_value), where)
 
@@ -949,7 +949,7 @@ def flip_horizontal(y not None, x not None, flags=None):
     xs = expect(where, "x", x, "float32")
     expect(where, "y", y, "float32", xs)
     if len(xs) != 4:
-        raise ValueError(f"{where}: x must be an NHWC batch, received shape {xs}")
+        raise ValueError(f"{where}: x must be an NHWC batch. Received: shape {xs}")
     cdef const uint8_t *pf = NULL
     if flags is not None:
         expect(where, "flags", flags, "uint8", (xs[0],))
@@ -964,6 +964,6 @@ def resize_bilinear(y not None, x not None):
     ys = expect(where, "y", y, "float32")
     if len(xs) != 4 or len(ys) != 4 or ys[0] != xs[0] or ys[3] != xs[3]:
         raise ValueError(f"{where}: x and y must be NHWC batches of the same size and "
-                         f"channels, received shapes {xs} and {ys}")
+                         f"channels. Received: shapes {xs} and {ys}")
     check(mdc_resize_bilinear(fptr(y), fptr(x), xs[0], xs[1], xs[2], xs[3], ys[1], ys[2]),
           where)

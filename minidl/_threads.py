@@ -50,7 +50,7 @@ def _threads_from_env():
     except ValueError:
         value = 0
     if value < 1:
-        raise ValueError(f"{ENV_VAR} must be a positive integer, received {raw!r}")
+        raise ValueError(f"{ENV_VAR} must be a positive integer. Received: {raw!r}")
     return _clamped(value, ENV_VAR)
 
 
@@ -66,8 +66,8 @@ def set_num_threads(n):
         ValueError: ``n`` is not an integer >= 1 (bools, floats and strings included).
     """
     if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-        raise ValueError(f"set_num_threads: argument 'n' must be a positive integer, "
-                         f"received {n!r}")
+        raise ValueError(f"set_num_threads: argument 'n' must be a positive integer. "
+                         f"Received: {n!r}")
     _C.set_num_threads(_clamped(int(n), "set_num_threads"))
 
 

@@ -17,8 +17,8 @@ def set_seed(seed):
     """Reseed minidl's generator, Python's ``random`` and NumPy's legacy global state."""
     global _GENERATOR
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"set_random_seed: argument 'seed' must be a non-negative integer, "
-                         f"received {seed!r}")
+        raise ValueError(f"set_random_seed: argument 'seed' must be a non-negative integer. "
+                         f"Received: {seed!r}")
     seed = int(seed)
     random.seed(seed)
     np.random.seed(seed % 2**32)

@@ -60,8 +60,8 @@ class CorruptFileError(ValueError):
 def _check_target(filepath, suffixes, where, overwrite):
     path = os.fspath(filepath)
     if not path.endswith(suffixes):
-        raise ValueError(f"{where}: the file name must end in {' or '.join(suffixes)}, "
-                         f"received {path!r}")
+        raise ValueError(f"{where}: the file name must end in {' or '.join(suffixes)}. "
+                         f"Received: {path!r}")
     if not overwrite and os.path.exists(path):
         raise FileExistsError(f"{where}: {path!r} exists and overwrite=False")
     return path

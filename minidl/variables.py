@@ -110,10 +110,10 @@ def checked_array(value, shape, dtype, where, label):
         raise TypeError(f"{where}: {label} must be an array of real numbers. "
                         f"Received: {type(value).__name__} ({exc})") from None
     if array.shape != tuple(shape):
-        raise ValueError(f"{where}: {label} has shape {tuple(shape)}, received an array of "
+        raise ValueError(f"{where}: {label} has shape {tuple(shape)}. Received: an array of "
                          f"shape {array.shape}")
     if array.dtype.kind not in "biuf":
-        raise TypeError(f"{where}: {label} must hold real numbers, received an array of "
+        raise TypeError(f"{where}: {label} must hold real numbers. Received: an array of "
                         f"dtype {array.dtype}")
     with np.errstate(over="ignore"):
         cast = array.astype(dtype, copy=True)
@@ -136,12 +136,12 @@ def assign_all(variables, weights, owner):
         owner: e.g. ``"Layer 'dense'"``, for error messages.
     """
     if isinstance(weights, (str, bytes)) or not hasattr(weights, "__iter__"):
-        raise TypeError(f"{owner}: set_weights expects a list of {len(variables)} arrays, "
-                        f"received {type(weights).__name__}")
+        raise TypeError(f"{owner}: set_weights expects a list of {len(variables)} arrays. "
+                        f"Received: {type(weights).__name__}")
     weights = list(weights)
     if len(weights) != len(variables):
-        raise ValueError(f"{owner}: set_weights expects a list of {len(variables)} arrays, "
-                         f"received {len(weights)}")
+        raise ValueError(f"{owner}: set_weights expects a list of {len(variables)} arrays. "
+                         f"Received: {len(weights)}")
     values = [variable.checked_value(value, owner)
               for variable, value in zip(variables, weights)]
     for variable, value in zip(variables, values):

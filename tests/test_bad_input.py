@@ -25,7 +25,7 @@ BAD_CALLS = {
     "conv wrong rank": (lambda: ops.conv(np.zeros((8, 8, 3)), np.zeros((3, 3, 3, 2))),
                         ValueError, "conv: argument 'inputs' must have rank 4"),
     "layer channel mismatch": (lambda: _model().predict(np.zeros((2, 8, 8, 2)), verbose=0),
-                               ValueError, r"expected shape \(None, 8, 8, 3\), received shape"),
+                               ValueError, r"expected shape \(None, 8, 8, 3\). Received: shape"),
     "kernel larger than input": (lambda: ops.conv(X, np.zeros((9, 9, 3, 2))),
                                  ValueError, "larger than the input"),
     "pool larger than input": (lambda: ops.max_pool(X, 9), ValueError, "max_pool"),

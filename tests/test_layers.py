@@ -176,7 +176,7 @@ def test_bad_layer_arguments():
         layers.Dense(3, foo=1)
     conv = layers.Conv2D(4, 3)
     conv(np.zeros((1, 5, 5, 3), np.float32))
-    with pytest.raises(ValueError, match=r"Input 0 of layer 'conv2d.*expected shape \(None, 5, 5, 3\), received shape \(1, 5, 5, 2\)"):
+    with pytest.raises(ValueError, match=r"Input 0 of layer 'conv2d.*expected shape \(None, 5, 5, 3\). Received: shape \(1, 5, 5, 2\)"):
         conv(np.zeros((1, 5, 5, 2), np.float32))
     with pytest.raises(ValueError, match="larger than the input"):
         layers.Conv2D(2, 7).build((None, 5, 5, 1))

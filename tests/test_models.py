@@ -179,11 +179,11 @@ def test_weights_round_trip_and_shape_checks(tmp_path):
     other.load_weights(tmp_path / "w.weights.npz")
     for a, b in zip(model.get_weights(), other.get_weights()):
         np.testing.assert_array_equal(a, b)
-    with pytest.raises(ValueError, match="set_weights expects a list of 8 arrays, received 7"):
+    with pytest.raises(ValueError, match="set_weights expects a list of 8 arrays. Received: 7"):
         model.set_weights(model.get_weights()[:-1])
     weights = model.get_weights()
     weights[0] = np.zeros((7, 16))
-    with pytest.raises(ValueError, match=r"has shape \(6, 16\), received an array of shape \(7, 16\)"):
+    with pytest.raises(ValueError, match=r"has shape \(6, 16\). Received: an array of shape \(7, 16\)"):
         model.set_weights(weights)
     with pytest.raises(ValueError, match=r"must end in \.keras or \.h5 or \.hdf5"):
         model.save(tmp_path / "model.npz")
@@ -238,7 +238,7 @@ def test_bad_model_usage():
         model.predict(np.zeros((0, 6)), verbose=0)
     with pytest.raises(ValueError, match="unique names"):
         models.Sequential([layers.Dense(2, name="a"), layers.Dense(2, name="a")])
-    with pytest.raises(ValueError, match=r"expected shape \(None, 6\), received shape \(2, 5\)"):
+    with pytest.raises(ValueError, match=r"expected shape \(None, 6\). Received: shape \(2, 5\)"):
         model.predict(np.zeros((2, 5)), verbose=0)
 
 

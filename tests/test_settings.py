@@ -73,7 +73,7 @@ def test_huge_env_var_is_clamped_with_a_warning(value):
 def test_bad_env_var_fails_the_import_with_a_clear_error(value):
     out = _child("import minidl", MINIDL_NUM_THREADS=value)
     assert out.returncode != 0
-    assert f"MINIDL_NUM_THREADS must be a positive integer, received {value!r}" in out.stderr
+    assert f"MINIDL_NUM_THREADS must be a positive integer. Received: {value!r}" in out.stderr
     assert "Segmentation" not in out.stderr
 
 

@@ -89,8 +89,8 @@ def set_floatx(value):
     """Set the default float dtype: ``'float32'`` or ``'float64'``."""
     global _FLOATX
     if value not in ("float32", "float64"):
-        raise ValueError(f"set_floatx: argument 'value' must be 'float32' or 'float64', "
-                         f"received {value!r}")
+        raise ValueError(f"set_floatx: argument 'value' must be 'float32' or 'float64'. "
+                         f"Received: {value!r}")
     _FLOATX = value
 
 

@@ -48,7 +48,7 @@ def reason():
 
 def _check_device(device, where):
     if not isinstance(device, str) or device.lower() not in DEVICES:
-        raise ValueError(f"{where}: device must be 'cpu' or 'cuda', received {device!r}")
+        raise ValueError(f"{where}: device must be 'cpu' or 'cuda'. Received: {device!r}")
     return device.lower()
 
 
@@ -74,7 +74,7 @@ def get_device():
     if _device is None:
         raw = os.environ.get(ENV_VAR, "").strip().lower() or "cpu"
         if raw not in DEVICES:
-            raise ValueError(f"{ENV_VAR} must be 'cpu' or 'cuda', received {raw!r}")
+            raise ValueError(f"{ENV_VAR} must be 'cpu' or 'cuda'. Received: {raw!r}")
         if raw == "cuda" and not is_available():
             warnings.warn(f"{ENV_VAR}=cuda but CUDA is not available ({reason()}); using the "
                           f"CPU", RuntimeWarning, stacklevel=2)

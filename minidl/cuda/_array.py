@@ -17,7 +17,7 @@ class HostConversionError(TypeError):
 def _dtype(dtype, where):
     dt = np.dtype(dtype)
     if dt.name not in SUPPORTED_DTYPES:
-        raise TypeError(f"{where}: dtype must be one of {SUPPORTED_DTYPES}, received {dt}")
+        raise TypeError(f"{where}: dtype must be one of {SUPPORTED_DTYPES}. Received: {dt}")
     return dt
 
 
@@ -27,10 +27,10 @@ def _shape(shape, where):
     try:
         shape = tuple(int(d) for d in shape)
     except TypeError:
-        raise TypeError(f"{where}: shape must be an int or a tuple of ints, "
-                        f"received {shape!r}") from None
+        raise TypeError(f"{where}: shape must be an int or a tuple of ints. "
+                        f"Received: {shape!r}") from None
     if any(d < 0 for d in shape):
-        raise ValueError(f"{where}: shape must not be negative, received {shape}")
+        raise ValueError(f"{where}: shape must not be negative. Received: {shape}")
     return shape
 
 
@@ -203,7 +203,7 @@ class DeviceArray:
             shape = tuple(shape[0])
         shape = tuple(int(d) for d in shape)
         if shape.count(-1) > 1:
-            raise ValueError(f"DeviceArray.reshape: only one axis may be -1, received {shape}")
+            raise ValueError(f"DeviceArray.reshape: only one axis may be -1. Received: {shape}")
         if -1 in shape:
             known = int(np.prod([d for d in shape if d != -1], dtype=np.int64))
             if known == 0 or self.size % known:
@@ -318,7 +318,7 @@ class DeviceArray:
     def _scalar(self):
         if self.size != 1:
             raise TypeError(f"DeviceArray: only an array of one element converts to a Python "
-                            f"scalar, received shape {self._shape}")
+                            f"scalar. Received: shape {self._shape}")
         return self.to_numpy().reshape(()).item()
 
     def __float__(self):

@@ -47,7 +47,7 @@ def deserialize(config, custom_objects=None):
     registry = dict(_REGISTRY, **(custom_objects or {}))
     if not isinstance(config, dict) or "class_name" not in config:
         raise ValueError(f"layers.deserialize: expected a dict with 'class_name' and "
-                         f"'config', received {config!r}")
+                         f"'config'. Received: {config!r}")
     cls = registry.get(config["class_name"])
     if cls is None:
         raise ValueError(f"layers.deserialize: unknown layer class "

@@ -22,11 +22,11 @@ def _shape_tuple(shape, where, argument):
     try:
         shape = tuple(None if d is None else int(d) for d in shape)
     except (TypeError, ValueError):
-        raise ValueError(f"{where}: argument '{argument}' must be a tuple of positive ints, "
-                         f"received {shape!r}") from None
+        raise ValueError(f"{where}: argument '{argument}' must be a tuple of positive ints. "
+                         f"Received: {shape!r}") from None
     if any(d is not None and d <= 0 for d in shape):
-        raise ValueError(f"{where}: argument '{argument}' must contain positive sizes, "
-                         f"received {shape!r}")
+        raise ValueError(f"{where}: argument '{argument}' must contain positive sizes. "
+                         f"Received: {shape!r}")
     checked_size(shape, where, argument)
     return shape
 
@@ -115,8 +115,8 @@ class Layer:
             raise TypeError(f"{cls}: unexpected keyword argument(s) "
                             f"{', '.join(sorted(kwargs))}")
         if name is not None and (not isinstance(name, str) or not name):
-            raise ValueError(f"{cls}: argument 'name' must be a non-empty string, "
-                             f"received {name!r}")
+            raise ValueError(f"{cls}: argument 'name' must be a non-empty string. "
+                             f"Received: {name!r}")
         self.name = name or backend.unique_name(backend.to_snake_case(cls))
         self._trainable = bool(trainable)
         self.dtype = self._check_dtype(dtype)
@@ -131,8 +131,8 @@ class Layer:
     def _check_dtype(dtype):
         dtype = np.dtype(dtype or backend.floatx()).name
         if dtype not in ("float32", "float64"):
-            raise ValueError(f"Layer: argument 'dtype' must be 'float32' or 'float64', "
-                             f"received {dtype!r}")
+            raise ValueError(f"Layer: argument 'dtype' must be 'float32' or 'float64'. "
+                             f"Received: {dtype!r}")
         return dtype
 
     # ---------------------------------------------------------------- weights
@@ -237,7 +237,7 @@ class Layer:
                                              for e, d in zip(expected[1:], x.shape[1:]))
         if not ok:
             raise ValueError(f"Input 0 of layer '{self.name}' is incompatible with the "
-                             f"layer: expected shape {expected}, received shape {x.shape}")
+                             f"layer: expected shape {expected}. Received: shape {x.shape}")
 
     def _need_cache(self, key):
         if key not in self._cache:

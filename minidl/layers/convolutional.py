@@ -12,7 +12,7 @@ def _pair(value, where, argument):
     pair = _shape_tuple((value, value) if isinstance(value, int) else value, where, argument)
     if len(pair) != 2 or None in pair:
         raise ValueError(f"{where}: argument '{argument}' must be an int or a pair of "
-                         f"positive ints, received {value!r}")
+                         f"positive ints. Received: {value!r}")
     return pair
 
 
@@ -35,8 +35,8 @@ def spatial_output_shape(input_shape, window, strides, padding, channels, owner)
 
 def _padding(value, where):
     if not isinstance(value, str) or value.lower() not in ("valid", "same"):
-        raise ValueError(f"{where}: argument 'padding' must be 'valid' or 'same', "
-                         f"received {value!r}")
+        raise ValueError(f"{where}: argument 'padding' must be 'valid' or 'same'. "
+                         f"Received: {value!r}")
     return value.lower()
 
 
@@ -79,14 +79,14 @@ class Conv2D(_WithActivation):
                  kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
         super().__init__(**kwargs)
         if isinstance(filters, bool) or not isinstance(filters, int) or filters <= 0:
-            raise ValueError(f"Conv2D: argument 'filters' must be a positive integer, "
-                             f"received {filters!r}")
+            raise ValueError(f"Conv2D: argument 'filters' must be a positive integer. "
+                             f"Received: {filters!r}")
         if data_format not in (None, "channels_last"):
-            raise ValueError(f"Conv2D: only data_format='channels_last' is supported, "
-                             f"received {data_format!r}")
+            raise ValueError(f"Conv2D: only data_format='channels_last' is supported. "
+                             f"Received: {data_format!r}")
         if _pair(dilation_rate, "Conv2D", "dilation_rate") != (1, 1):
-            raise ValueError(f"Conv2D: only dilation_rate=1 is supported, "
-                             f"received {dilation_rate!r}")
+            raise ValueError(f"Conv2D: only dilation_rate=1 is supported. "
+                             f"Received: {dilation_rate!r}")
         self.filters = filters
         self.kernel_size = _pair(kernel_size, "Conv2D", "kernel_size")
         self.strides = _pair(strides, "Conv2D", "strides")
@@ -102,7 +102,7 @@ class Conv2D(_WithActivation):
         """Create the kernel ``(kh, kw, channels, filters)`` and the bias."""
         if len(input_shape) != 4 or input_shape[-1] is None:
             raise ValueError(f"Conv2D '{self.name}': the input must have rank 4 (batch, "
-                             f"height, width, channels), received shape {tuple(input_shape)}")
+                             f"height, width, channels). Received: shape {tuple(input_shape)}")
         self.compute_output_shape(input_shape)  # validates the geometry
         self.kernel = self.add_weight(self.kernel_size + (input_shape[-1], self.filters),
                                       self.kernel_initializer, "kernel")
@@ -183,7 +183,7 @@ class Conv2DTranspose(Conv2D):
         """Create the kernel ``(kh, kw, filters, channels)`` and the bias."""
         if len(input_shape) != 4 or input_shape[-1] is None:
             raise ValueError(f"Conv2DTranspose '{self.name}': the input must have rank 4 "
-                             f"(batch, height, width, channels), received shape "
+                             f"(batch, height, width, channels). Received: shape "
                              f"{tuple(input_shape)}")
         self.kernel = self.add_weight(self.kernel_size + (self.filters, input_shape[-1]),
                                       self.kernel_initializer, "kernel")

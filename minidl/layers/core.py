@@ -128,8 +128,8 @@ class Dense(_WithActivation):
                  kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
         super().__init__(**kwargs)
         if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
-            raise ValueError(f"Dense: argument 'units' must be a positive integer, "
-                             f"received {units!r}")
+            raise ValueError(f"Dense: argument 'units' must be a positive integer. "
+                             f"Received: {units!r}")
         self.units = int(units)
         self._init_activation(activation)
         self.use_bias = bool(use_bias)
@@ -141,7 +141,7 @@ class Dense(_WithActivation):
         """Create the kernel ``(input_shape[-1], units)`` and the bias ``(units,)``."""
         if len(input_shape) < 2 or input_shape[-1] is None:
             raise ValueError(f"Dense '{self.name}': the input must have rank >= 2 with a "
-                             f"known last axis, received shape {tuple(input_shape)}")
+                             f"known last axis. Received: shape {tuple(input_shape)}")
         self.kernel = self.add_weight((input_shape[-1], self.units), self.kernel_initializer,
                                       "kernel")
         if self.use_bias:
@@ -266,8 +266,8 @@ class Dropout(Layer):
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(rate, (int, float)) or isinstance(rate, bool) or not 0 <= rate < 1:
-            raise ValueError(f"Dropout: argument 'rate' must be a float in [0, 1), "
-                             f"received {rate!r}")
+            raise ValueError(f"Dropout: argument 'rate' must be a float in [0, 1). "
+                             f"Received: {rate!r}")
         self.rate = float(rate)
         self.noise_shape = None if noise_shape is None else \
             _shape_tuple(noise_shape, "Dropout", "noise_shape")
@@ -328,15 +328,15 @@ class SpatialDropout2D(Dropout):
     def __init__(self, rate, data_format=None, seed=None, **kwargs):
         if data_format not in (None, "channels_last"):
             raise ValueError(f"SpatialDropout2D: only data_format='channels_last' is "
-                             f"supported, received {data_format!r}")
+                             f"supported. Received: {data_format!r}")
         kwargs.pop("noise_shape", None)  # fixed by the layer
         super().__init__(rate, noise_shape=(None, 1, 1, None), seed=seed, **kwargs)
 
     def build(self, input_shape):
         """Check the rank (the mask is per image and channel)."""
         if len(input_shape) != 4:
-            raise ValueError(f"SpatialDropout2D '{self.name}': the input must have rank 4, "
-                             f"received shape {tuple(input_shape)}")
+            raise ValueError(f"SpatialDropout2D '{self.name}': the input must have rank 4. "
+                             f"Received: shape {tuple(input_shape)}")
         super().build(input_shape)
 
     def get_config(self):

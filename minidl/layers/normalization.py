@@ -56,14 +56,14 @@ class BatchNormalization(Layer):
                  **kwargs):
         super().__init__(**kwargs)
         if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
-            raise ValueError(f"BatchNormalization: argument 'axis' must be an int, "
-                             f"received {axis!r}")
+            raise ValueError(f"BatchNormalization: argument 'axis' must be an int. "
+                             f"Received: {axis!r}")
         if not isinstance(momentum, numbers.Real) or not 0 <= momentum <= 1:
-            raise ValueError(f"BatchNormalization: argument 'momentum' must be in [0, 1], "
-                             f"received {momentum!r}")
+            raise ValueError(f"BatchNormalization: argument 'momentum' must be in [0, 1]. "
+                             f"Received: {momentum!r}")
         if not isinstance(epsilon, numbers.Real) or not epsilon > 0:
-            raise ValueError(f"BatchNormalization: argument 'epsilon' must be positive, "
-                             f"received {epsilon!r}")
+            raise ValueError(f"BatchNormalization: argument 'epsilon' must be positive. "
+                             f"Received: {epsilon!r}")
         self.axis = int(axis)
         self.momentum = float(momentum)
         self.epsilon = float(epsilon)
@@ -84,7 +84,7 @@ class BatchNormalization(Layer):
         channels = input_shape[self.axis]
         if channels is None:
             raise ValueError(f"BatchNormalization '{self.name}': the channel axis must be "
-                             f"known, received shape {tuple(input_shape)}")
+                             f"known. Received: shape {tuple(input_shape)}")
         shape = (channels,)
         if self.scale:
             self.gamma = self.add_weight(shape, self.gamma_initializer, "gamma")
@@ -203,8 +203,8 @@ class LayerNormalization(Layer):
         """Create gamma and beta (one per feature)."""
         features = input_shape[-1]
         if len(input_shape) < 2 or features is None:
-            raise ValueError(f"LayerNormalization '{self.name}': the last axis must be known, "
-                             f"received shape {tuple(input_shape)}")
+            raise ValueError(f"LayerNormalization '{self.name}': the last axis must be known. "
+                             f"Received: shape {tuple(input_shape)}")
         if self.scale:
             self.gamma = self.add_weight((features,), self.gamma_initializer, "gamma")
         if self.center:

@@ -34,8 +34,8 @@ class _Pooling2D(Layer):
         super().__init__(**kwargs)
         cls = type(self).__name__
         if data_format not in (None, "channels_last"):
-            raise ValueError(f"{cls}: only data_format='channels_last' is supported, "
-                             f"received {data_format!r}")
+            raise ValueError(f"{cls}: only data_format='channels_last' is supported. "
+                             f"Received: {data_format!r}")
         self.pool_size = _pair(pool_size, cls, "pool_size")
         self.strides = self.pool_size if strides is None else _pair(strides, cls, "strides")
         self.padding = _padding(padding, cls)
@@ -44,7 +44,7 @@ class _Pooling2D(Layer):
         """Check the input rank and geometry (no weights)."""
         if len(input_shape) != 4:
             raise ValueError(f"{type(self).__name__} '{self.name}': the input must have rank "
-                             f"4, received shape {tuple(input_shape)}")
+                             f"4. Received: shape {tuple(input_shape)}")
         self.compute_output_shape(input_shape)
         super().build(input_shape)
 
@@ -106,14 +106,14 @@ class _GlobalPooling2D(Layer):
         super().__init__(**kwargs)
         if data_format not in (None, "channels_last"):
             raise ValueError(f"{type(self).__name__}: only data_format='channels_last' is "
-                             f"supported, received {data_format!r}")
+                             f"supported. Received: {data_format!r}")
         self.keepdims = bool(keepdims)
 
     def compute_output_shape(self, input_shape):
         """``(batch, C)`` or ``(batch, 1, 1, C)``."""
         if len(input_shape) != 4:
             raise ValueError(f"{type(self).__name__} '{self.name}': the input must have rank "
-                             f"4, received shape {tuple(input_shape)}")
+                             f"4. Received: shape {tuple(input_shape)}")
         return (input_shape[0], 1, 1, input_shape[3]) if self.keepdims else \
             (input_shape[0], input_shape[3])
 

@@ -38,10 +38,10 @@ class Resizing(Layer):
         for argument, value in (("height", height), ("width", width)):
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ValueError(f"Resizing: argument '{argument}' must be a positive "
-                                 f"integer, received {value!r}")
+                                 f"integer. Received: {value!r}")
         if interpolation != "bilinear":
-            raise ValueError(f"Resizing: only interpolation='bilinear' is supported, "
-                             f"received {interpolation!r}")
+            raise ValueError(f"Resizing: only interpolation='bilinear' is supported. "
+                             f"Received: {interpolation!r}")
         if crop_to_aspect_ratio:
             raise ValueError("Resizing: crop_to_aspect_ratio=True is not supported")
         self.height, self.width = height, width
@@ -50,8 +50,8 @@ class Resizing(Layer):
     def build(self, input_shape):
         """Check the rank (no weights)."""
         if len(input_shape) != 4:
-            raise ValueError(f"Resizing '{self.name}': the input must have rank 4, "
-                             f"received shape {tuple(input_shape)}")
+            raise ValueError(f"Resizing '{self.name}': the input must have rank 4. "
+                             f"Received: shape {tuple(input_shape)}")
         super().build(input_shape)
 
     def compute_output_shape(self, input_shape):

@@ -11,7 +11,7 @@ from minidl.layers.convolutional import _pair
 def _require_rank(layer, input_shape, rank):
     if len(input_shape) != rank:
         raise ValueError(f"{type(layer).__name__} '{layer.name}': the input must have rank "
-                         f"{rank} (batch axis included), received shape {tuple(input_shape)}")
+                         f"{rank} (batch axis included). Received: shape {tuple(input_shape)}")
 
 
 class Reshape(Layer):

@@ -112,7 +112,7 @@ def sample_weights(y, sample_weight, class_weight, where):
 def _check_numeric(array, name, where):
     array = np.asarray(array)
     if array.dtype.kind not in "biuf":
-        raise TypeError(f"{where}: {name} must be a real numeric array, received dtype "
+        raise TypeError(f"{where}: {name} must be a real numeric array. Received: dtype "
                         f"{array.dtype}")
     return array
 
@@ -129,7 +129,7 @@ def _checked(data, name, where):
         lengths = {key: (len(a) if a.ndim else None) for key, a in checked.items()}
         if len(set(lengths.values())) != 1 or None in lengths.values():
             raise ValueError(f"{where}: the arrays of {name} must have the same number of "
-                             f"samples, received {lengths}")
+                             f"samples. Received: {lengths}")
         data = checked if isinstance(data, dict) else list(checked.values())
         return data, next(iter(lengths.values()))
     array = _check_numeric(data, name, where)
@@ -141,13 +141,13 @@ def check_arrays(x, y, where):
     be one array or several (a list or dict of arrays, for several inputs/outputs)."""
     x, n = _checked(x, "x", where)
     if not n:
-        raise ValueError(f"{where}: x must hold at least one sample, received "
+        raise ValueError(f"{where}: x must hold at least one sample. Received: "
                          f"{'shape ' + str(x.shape) if isinstance(x, np.ndarray) else x}")
     if y is not None:
         y, ny = _checked(y, "y", where)
         if ny != n:
-            raise ValueError(f"{where}: x and y must have the same number of samples, "
-                             f"received x with {n} and y with "
+            raise ValueError(f"{where}: x and y must have the same number of samples. "
+                             f"Received: x with {n} and y with "
                              f"{'no' if ny is None else ny} samples")
     return x, y
 
@@ -164,8 +164,8 @@ def split_batch(batch, where):
             if batch[2] is not None:
                 raise ValueError(f"{where}: sample weights are not supported")
             return batch[0], batch[1]
-        raise ValueError(f"{where}: a batch must be x, (x, y) or (x, y, sample_weight), "
-                         f"received a tuple of {len(batch)} items")
+        raise ValueError(f"{where}: a batch must be x, (x, y) or (x, y, sample_weight). "
+                         f"Received: a tuple of {len(batch)} items")
     return batch, None
 
 

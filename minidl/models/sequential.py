@@ -148,7 +148,7 @@ class Sequential:
             self._input_layer = layer
             return
         if not isinstance(layer, Layer):
-            raise TypeError(f"Sequential '{self.name}': add() expects a Layer, received "
+            raise TypeError(f"Sequential '{self.name}': add() expects a Layer. Received: "
                             f"{type(layer).__name__}")
         if any(existing.name == layer.name for existing in self._layers):
             raise ValueError(f"Sequential '{self.name}': all layers must have unique names; "
@@ -377,7 +377,7 @@ class Sequential:
         self.optimizer = optimizers.get(optimizer)
         self.loss = losses.get(loss) if loss is not None else None
         if metrics is not None and not isinstance(metrics, (list, tuple)):
-            raise TypeError(f"compile: argument 'metrics' must be a list, received "
+            raise TypeError(f"compile: argument 'metrics' must be a list. Received: "
                             f"{type(metrics).__name__}")
         self._metric_specs = list(metrics or [])
         self._metrics = None  # resolved once the output shape is known

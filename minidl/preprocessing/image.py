@@ -155,7 +155,7 @@ def _warn_channels(shape, where):
     """Keras warns when the last axis does not look like 1, 3 or 4 channels."""
     if shape[-1] not in (1, 3, 4):
         warnings.warn(f"{where}: expected images with 1, 3 or 4 channels on the last axis "
-                      f"(channels_last); received an array of shape {shape} "
+                      f"(channels_last). Received: an array of shape {shape} "
                       f"({shape[-1]} channels).", stacklevel=3)
 
 
