@@ -8,6 +8,7 @@ allocation fails. Outputs are allocated by the caller (``minidl.ops``) and passe
 Every kernel accepts float32 or float64 arrays, all of one dtype.
 """
 import operator
+import numpy as np
 
 from libc.stdint cimport int64_t, uint8_t, uintptr_t
 

@@ -104,3 +104,121 @@ def adamax_update(real[::1] var not None, real[::1] m not None, real[::1] u not 
             st = md_adamax_update_f64(&var[0], &m[0], &u[0], &grad[0], n, lr, beta_1, beta_2,
                                       epsilon, step)
     check_status(st, "adamax_update")
+
+
+cdef int _adam_one(real[::1] var, real[::1] m, real[::1] v, real[::1] vhat,
+                   const real[::1] grad, double lr, double beta_1, double beta_2,
+                   double epsilon, int64_t step, double weight_decay) except -1:
+    cdef int64_t n = var.shape[0]
+    cdef md_status st
+    if m.shape[0] != n or v.shape[0] != n or grad.shape[0] != n:
+        raise ValueError(f"adam_update_many: m, v and grad must have the variable's "
+                         f"{n} values. Received: {m.shape[0]}, {v.shape[0]} and "
+                         f"{grad.shape[0]}")
+    cdef real *vh = _optim_state_ptr("adam_update_many", "vhat", vhat, n)
+    with nogil:
+        if real is float:
+            st = md_adam_update_f32(&var[0], &m[0], &v[0], vh, &grad[0], n, lr, beta_1,
+                                    beta_2, epsilon, step, weight_decay)
+        else:
+            st = md_adam_update_f64(&var[0], &m[0], &v[0], vh, &grad[0], n, lr, beta_1,
+                                    beta_2, epsilon, step, weight_decay)
+    return check_status(st, "adam_update_many")
+
+
+def adam_update_many(list variables, list ms, list vs, list vhats, list grads, double lr,
+                     double beta_1, double beta_2, double epsilon, int64_t step,
+                     list weight_decays):
+    """:func:`adam_update` of many variables in one call (a multi-tensor update): the
+    i-th entries of the lists are one variable's flat arrays (``vhats[i]`` may be None)
+    and its weight decay. All arrays share one float dtype."""
+    cdef Py_ssize_t i, count = len(variables)
+    if not (len(ms) == len(vs) == len(vhats) == len(grads) == len(weight_decays) == count):
+        raise ValueError("adam_update_many: the lists must have one entry per variable")
+    if count == 0:
+        return
+    cdef bint single = variables[0].dtype == np.float32
+    for i in range(count):
+        if single:
+            _adam_one[float](variables[i], ms[i], vs[i], vhats[i], grads[i], lr, beta_1,
+                             beta_2, epsilon, step, weight_decays[i])
+        else:
+            _adam_one[double](variables[i], ms[i], vs[i], vhats[i], grads[i], lr, beta_1,
+                              beta_2, epsilon, step, weight_decays[i])
+
+
+cdef int _rmsprop_one(real[::1] var, real[::1] velocity, real[::1] average_grad,
+                      real[::1] momentum_buf, const real[::1] grad, double lr, double rho,
+                      double momentum, double epsilon, bint centered) except -1:
+    cdef int64_t n = var.shape[0]
+    cdef md_status st
+    if velocity.shape[0] != n or grad.shape[0] != n:
+        raise ValueError(f"rmsprop_update_many: velocity and grad must have the "
+                         f"variable's {n} values. Received: {velocity.shape[0]} and "
+                         f"{grad.shape[0]}")
+    cdef real *avg = _optim_state_ptr("rmsprop_update_many", "average_grad", average_grad, n)
+    cdef real *mom = _optim_state_ptr("rmsprop_update_many", "momentum_buf", momentum_buf, n)
+    with nogil:
+        if real is float:
+            st = md_rmsprop_update_f32(&var[0], &velocity[0], avg, mom, &grad[0], n, lr, rho,
+                                       momentum, epsilon, centered)
+        else:
+            st = md_rmsprop_update_f64(&var[0], &velocity[0], avg, mom, &grad[0], n, lr, rho,
+                                       momentum, epsilon, centered)
+    return check_status(st, "rmsprop_update_many")
+
+
+def rmsprop_update_many(list variables, list velocities, list average_grads,
+                        list momentum_bufs, list grads, double lr, double rho,
+                        double momentum, double epsilon, bint centered):
+    """:func:`rmsprop_update` of many variables in one call (a multi-tensor update);
+    ``average_grads[i]`` and ``momentum_bufs[i]`` may be None."""
+    cdef Py_ssize_t i, count = len(variables)
+    if not (len(velocities) == len(average_grads) == len(momentum_bufs) == len(grads) ==
+            count):
+        raise ValueError("rmsprop_update_many: the lists must have one entry per variable")
+    if count == 0:
+        return
+    cdef bint single = variables[0].dtype == np.float32
+    for i in range(count):
+        if single:
+            _rmsprop_one[float](variables[i], velocities[i], average_grads[i],
+                                momentum_bufs[i], grads[i], lr, rho, momentum, epsilon,
+                                centered)
+        else:
+            _rmsprop_one[double](variables[i], velocities[i], average_grads[i],
+                                 momentum_bufs[i], grads[i], lr, rho, momentum, epsilon,
+                                 centered)
+
+
+cdef int _sgd_one(real[::1] var, real[::1] velocity, const real[::1] grad, double lr,
+                  double momentum, bint nesterov) except -1:
+    cdef int64_t n = var.shape[0]
+    cdef md_status st
+    if grad.shape[0] != n:
+        raise ValueError(f"sgd_update_many: grad must have the variable's {n} values. "
+                         f"Received: {grad.shape[0]}")
+    cdef real *vel = _optim_state_ptr("sgd_update_many", "velocity", velocity, n)
+    with nogil:
+        if real is float:
+            st = md_sgd_update_f32(&var[0], vel, &grad[0], n, lr, momentum, nesterov)
+        else:
+            st = md_sgd_update_f64(&var[0], vel, &grad[0], n, lr, momentum, nesterov)
+    return check_status(st, "sgd_update_many")
+
+
+def sgd_update_many(list variables, list velocities, list grads, double lr, double momentum,
+                    bint nesterov):
+    """:func:`sgd_update` of many variables in one call (a multi-tensor update);
+    ``velocities[i]`` may be None when momentum is 0."""
+    cdef Py_ssize_t i, count = len(variables)
+    if not (len(velocities) == len(grads) == count):
+        raise ValueError("sgd_update_many: the lists must have one entry per variable")
+    if count == 0:
+        return
+    cdef bint single = variables[0].dtype == np.float32
+    for i in range(count):
+        if single:
+            _sgd_one[float](variables[i], velocities[i], grads[i], lr, momentum, nesterov)
+        else:
+            _sgd_one[double](variables[i], velocities[i], grads[i], lr, momentum, nesterov)

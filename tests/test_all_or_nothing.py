@@ -13,6 +13,7 @@ import pytest
 
 import minidl
 from minidl import layers, models, optimizers, utils
+from minidl.backend.cpu import CPU
 from minidl.saving import CorruptFileError
 
 
@@ -182,16 +183,24 @@ def _data(seed=7):
 
 
 def _failing_update(monkeypatch, fail_at, action):
-    """Make Adam's update kernel run ``action`` on its ``fail_at``-th call of a step."""
-    real = minidl.ops.adam_update
+    """Make Adam's update kernel run ``action`` on its ``fail_at``-th call of a step (the
+    multi-tensor update then runs the per-variable kernels one by one)."""
+    real = CPU.kernels
     calls = []
 
-    def update(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == fail_at:
-            action()
-        return real(*args, **kwargs)
-    monkeypatch.setattr(minidl.ops, "adam_update", update)
+    class Kernels:
+        def __getattr__(self, name):
+            if name == "adam_update_many":
+                raise AttributeError(name)
+            return getattr(real, name)
+
+        @staticmethod
+        def adam_update(*args):
+            calls.append(1)
+            if len(calls) == fail_at:
+                action()
+            return real.adam_update(*args)
+    monkeypatch.setattr(CPU, "kernels", Kernels())
     return calls
 
 

@@ -18,7 +18,7 @@ from minidl.layers.symbolic import KerasTensor
 from minidl.layers import deserialize as deserialize_layer
 from minidl.layers import serialize as serialize_layer
 from minidl.memory import MemoryArena
-from minidl.models import data_adapter, folding
+from minidl.models import data_adapter, folding, step_plan
 from minidl.models.summary import summary_lines
 from minidl.utils import Progbar
 from minidl.variables import assign_all
@@ -513,7 +513,13 @@ class Sequential:
             if reduction is not None:
                 reduction.begin()
                 self._gradient_reduction = reduction
-            if global_rows is None or data_adapter.num_samples(x):
+            plan = self._step_plan(x, y) if global_rows is None else None
+            if plan is not None:  # forward, loss and backward as planned kernel calls
+                first = self._layers[0]
+                x = first._convert_input(x)
+                first._check_input(x)
+                per_sample, out = plan.run(x, y)
+            elif global_rows is None or data_adapter.num_samples(x):
                 out = self._forward(x, training=True)
                 per_sample, grad, from_logits = self._loss_and_output_gradient(y, out)
                 if global_rows is not None:  # data parallel: see minidl.distribute
@@ -536,6 +542,31 @@ class Sequential:
                 generator.bit_generator.state = generator_state
             raise
         return per_sample, out
+
+    # planned training steps (minidl.models.step_plan); False trains through the layers
+    use_step_plan = True
+
+    def _step_plan(self, x, y):
+        """The plan of this step's forward, loss and backward, or None when the step must
+        run through the layers (see minidl.models.step_plan for what is planned)."""
+        if not self.use_step_plan or self.device != "cpu" or self._recorded_outputs is not None \
+                or type(self)._forward is not Sequential._forward or not self._layers \
+                or isinstance(y, data_adapter.WeightedTargets) or not hasattr(x, "shape"):
+            return None
+        dtype = self._layers[0].dtype
+        key = step_plan.StepPlan.key_of(self, x.shape, dtype)
+        cached = self._cached_plan
+        if cached is None or cached[0] != key:
+            plan = None
+            if step_plan.StepPlan.plannable(self):
+                try:
+                    plan = step_plan.StepPlan(self, x.shape, dtype)
+                except step_plan.Unplannable:
+                    plan = None
+            cached = self._cached_plan = (key, plan)
+        return cached[1]
+
+    _cached_plan = None  # (key, StepPlan or None) of the last batch shape
 
     def _layer_generators(self):
         """The random generators that layers own (``Dropout(seed=...)``)."""

@@ -33,11 +33,13 @@ from minidl.ops.nn import (activation, activation_backward, average_pool,
                            sparse_categorical_crossentropy_backward,
                            sparse_softmax_cross_entropy, sparse_softmax_cross_entropy_backward,
                            tanh, tanh_backward)
-from minidl.ops.optim import (adagrad_update, adam_update, adamax_update, rmsprop_update,
-                              sgd_update)
+from minidl.ops.optim import (adagrad_update, adam_update, adam_update_many, adamax_update,
+                              rmsprop_update, rmsprop_update_many, sgd_update,
+                              sgd_update_many)
 
 __all__ = [
-    "activation", "activation_backward", "adagrad_update", "adam_update", "adamax_update",
+    "activation", "activation_backward", "adagrad_update", "adam_update",
+    "adam_update_many", "adamax_update",
     "add", "affine_warp", "average_pool", "average_pool_backward", "axpy",
     "batch_norm_train", "batch_norm_train_backward", "batch_normalization",
     "batch_normalization_backward", "bias_add", "bias_add_backward",
@@ -45,7 +47,8 @@ __all__ = [
     "conv_backward", "conv_transpose", "conv_transpose_backward", "convert_to_numpy",
     "flip_left_right", "matmul", "matmul_backward", "max_pool", "max_pool_backward",
     "max_pool_with_argmax", "moments", "multiply", "relu", "relu_backward", "resize",
-    "rmsprop_update", "scale", "sgd_update", "sigmoid", "sigmoid_backward", "softmax",
+    "rmsprop_update", "rmsprop_update_many", "scale", "sgd_update", "sgd_update_many",
+    "sigmoid", "sigmoid_backward", "softmax",
     "softmax_backward", "softmax_cross_entropy", "softmax_cross_entropy_backward",
     "sparse_categorical_crossentropy", "sparse_categorical_crossentropy_backward",
     "sparse_softmax_cross_entropy", "sparse_softmax_cross_entropy_backward", "sum",

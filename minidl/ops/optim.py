@@ -228,3 +228,148 @@ def adamax_update(variable, gradient, m, u, step, learning_rate=0.001, beta_1=0.
         raise ValueError(f"{where}: arguments 'm' and 'u' are required. Received: None")
     var, grad, s = _optim_arrays(backend, where, variable, gradient, {"m": m, "u": u})
     backend.require("adamax_update", where)(var, s["m"], s["u"], grad, lr, b1, b2, eps, step)
+
+
+def _many(backend, where, variables, gradients, states):
+    """Check every variable's arrays (as the one-variable updates do); returns the flat
+    variables, gradients and per-state lists of flat arrays (None stays None)."""
+    if len(gradients) != len(variables) or any(len(a) != len(variables)
+                                               for a in states.values()):
+        raise ValueError(f"{where}: give one gradient and one of each state per variable. "
+                         f"Received: {len(variables)} variables, {len(gradients)} gradients")
+    flat_vars, flat_grads = [], []
+    flat_states = {name: [] for name in states}
+    for i, (variable, gradient) in enumerate(zip(variables, gradients)):
+        var, grad, s = _optim_arrays(backend, where, variable, gradient,
+                                     {name: arrays[i] for name, arrays in states.items()})
+        flat_vars.append(var)
+        flat_grads.append(grad)
+        for name in states:
+            flat_states[name].append(s[name])
+    return flat_vars, flat_grads, flat_states
+
+
+def adam_update_many(variables, gradients, ms, vs, step, learning_rate=0.001, beta_1=0.9,
+                     beta_2=0.999, epsilon=1e-7, vhats=None, weight_decays=None):
+    """:func:`adam_update` of many variables at once (a multi-tensor update): the scalar
+    arguments are checked once and the kernels run in one call, the same kernels with the
+    same results as one ``adam_update`` per variable.
+
+    Args:
+        variables, gradients, ms, vs: lists with one array per variable (as in
+            :func:`adam_update`).
+        step, learning_rate, beta_1, beta_2, epsilon: as in :func:`adam_update`.
+        vhats: a list of amsgrad maxima (None entries, or None: no amsgrad).
+        weight_decays: one decoupled weight decay per variable (None: no decay).
+
+    Returns:
+        None.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> w = [np.ones(2, np.float32), np.ones(3, np.float32)]
+        >>> slots = [np.zeros_like(a) for a in w]
+        >>> ops.adam_update_many(w, [np.ones(2), np.ones(3)], slots,
+        ...                      [np.zeros_like(a) for a in w], step=1, learning_rate=0.5)
+        >>> w[1].round(4)
+        array([0.5, 0.5, 0.5], dtype=float32)
+    """
+    variables = list(variables)
+    backend = backend_of(*variables)
+    where = "adam_update_many"
+    lr = real_scalar(learning_rate, "learning_rate", where)
+    b1 = real_scalar(beta_1, "beta_1", where, 0.0, 1.0, high_open=True)
+    b2 = real_scalar(beta_2, "beta_2", where, 0.0, 1.0, high_open=True)
+    eps = real_scalar(epsilon, "epsilon", where, 0.0)
+    step = step_number(step, where)
+    count = len(variables)
+    decays = [real_scalar(d, "weight_decays", where, 0.0)
+              for d in (weight_decays if weight_decays is not None else [0.0] * count)]
+    vhats = list(vhats) if vhats is not None else [None] * count
+    var, grad, s = _many(backend, where, variables, list(gradients),
+                         {"m": list(ms), "v": list(vs), "vhat": vhats})
+    many = getattr(backend.kernels, "adam_update_many", None)
+    if many is not None:
+        many(var, s["m"], s["v"], s["vhat"], grad, lr, b1, b2, eps, step, decays)
+        return
+    for i in range(count):
+        backend.kernels.adam_update(var[i], s["m"][i], s["v"][i], s["vhat"][i], grad[i], lr,
+                                    b1, b2, eps, step, decays[i])
+
+
+def rmsprop_update_many(variables, gradients, velocities, learning_rate=0.001, rho=0.9,
+                        momentum=0.0, epsilon=1e-7, centered=False, average_gradients=None,
+                        momentum_buffers=None):
+    """:func:`rmsprop_update` of many variables at once (a multi-tensor update), with the
+    same results as one ``rmsprop_update`` per variable.
+
+    Args:
+        variables, gradients, velocities: lists with one array per variable.
+        learning_rate, rho, momentum, epsilon, centered: as in :func:`rmsprop_update`.
+        average_gradients: one per variable when ``centered`` (else None).
+        momentum_buffers: one per variable when ``momentum > 0`` (else None).
+
+    Returns:
+        None.
+    """
+    variables = list(variables)
+    backend = backend_of(*variables)
+    where = "rmsprop_update_many"
+    lr = real_scalar(learning_rate, "learning_rate", where)
+    rho_ = real_scalar(rho, "rho", where, 0.0, 1.0)
+    mom = real_scalar(momentum, "momentum", where, 0.0)
+    eps = real_scalar(epsilon, "epsilon", where, 0.0)
+    count = len(variables)
+    if centered and average_gradients is None:
+        raise ValueError(f"{where}: argument 'average_gradients' is required when "
+                         f"centered=True. Received: None")
+    if mom > 0.0 and momentum_buffers is None:
+        raise ValueError(f"{where}: argument 'momentum_buffers' is required when "
+                         f"momentum > 0. Received: None")
+    averages = list(average_gradients) if centered else [None] * count
+    buffers = list(momentum_buffers) if mom > 0.0 else [None] * count
+    var, grad, s = _many(backend, where, variables, list(gradients),
+                         {"velocity": list(velocities), "average_gradient": averages,
+                          "momentum_buffer": buffers})
+    many = getattr(backend.kernels, "rmsprop_update_many", None)
+    if many is not None:
+        many(var, s["velocity"], s["average_gradient"], s["momentum_buffer"], grad, lr, rho_,
+             mom, eps, bool(centered))
+        return
+    for i in range(count):
+        backend.kernels.rmsprop_update(var[i], s["velocity"][i], s["average_gradient"][i],
+                                       s["momentum_buffer"][i], grad[i], lr, rho_, mom, eps,
+                                       bool(centered))
+
+
+def sgd_update_many(variables, gradients, velocities=None, learning_rate=0.01, momentum=0.0,
+                    nesterov=False):
+    """:func:`sgd_update` of many variables at once (a multi-tensor update), with the
+    same results as one ``sgd_update`` per variable.
+
+    Args:
+        variables, gradients: lists with one array per variable.
+        velocities: one momentum buffer per variable (required when ``momentum != 0``).
+        learning_rate, momentum, nesterov: as in :func:`sgd_update`.
+
+    Returns:
+        None.
+    """
+    variables = list(variables)
+    backend = backend_of(*variables)
+    where = "sgd_update_many"
+    lr = real_scalar(learning_rate, "learning_rate", where)
+    mom = real_scalar(momentum, "momentum", where, 0.0, 1.0)
+    count = len(variables)
+    if mom != 0.0 and velocities is None:
+        raise ValueError(f"{where}: argument 'velocities' is required when momentum != 0. "
+                         f"Received: None")
+    velocities = list(velocities) if velocities is not None else [None] * count
+    var, grad, s = _many(backend, where, variables, list(gradients), {"velocity": velocities})
+    many = getattr(backend.kernels, "sgd_update_many", None)
+    if many is not None:
+        many(var, s["velocity"], grad, lr, mom, bool(nesterov))
+        return
+    for i in range(count):
+        backend.kernels.sgd_update(var[i], s["velocity"][i], grad[i], lr, mom, bool(nesterov))

@@ -52,6 +52,14 @@ class SGD(Optimizer):
                        learning_rate=learning_rate, momentum=self.momentum,
                        nesterov=self.nesterov)
 
+    def _update_many(self, pairs, slots, learning_rate):
+        for _, variable in pairs:
+            self._decay_in_place(variable, learning_rate)
+        ops.sgd_update_many([v.value for _, v in pairs], [g for g, _ in pairs],
+                            [s.get("momentum") for s in slots] if self.momentum else None,
+                            learning_rate=learning_rate, momentum=self.momentum,
+                            nesterov=self.nesterov)
+
     def get_config(self):
         config = super().get_config()
         config.update(momentum=self.momentum, nesterov=self.nesterov)
@@ -101,6 +109,16 @@ class RMSprop(Optimizer):
                            average_gradient=slots.get("average_gradient"),
                            momentum_buffer=slots.get("momentum"))
 
+    def _update_many(self, pairs, slots, learning_rate):
+        for _, variable in pairs:
+            self._decay_in_place(variable, learning_rate)
+        ops.rmsprop_update_many(
+            [v.value for _, v in pairs], [g for g, _ in pairs], [s["velocity"] for s in slots],
+            learning_rate=learning_rate, rho=self.rho, momentum=self.momentum,
+            epsilon=self.epsilon, centered=self.centered,
+            average_gradients=[s.get("average_gradient") for s in slots],
+            momentum_buffers=[s.get("momentum") for s in slots])
+
     def get_config(self):
         config = super().get_config()
         config.update(rho=self.rho, momentum=self.momentum, epsilon=self.epsilon,
@@ -146,6 +164,14 @@ class Adam(Optimizer):
                         self._iterations + 1, learning_rate=learning_rate,
                         beta_1=self.beta_1, beta_2=self.beta_2, epsilon=self.epsilon,
                         vhat=slots.get("velocity_hat"), weight_decay=decay)
+
+    def _update_many(self, pairs, slots, learning_rate):
+        ops.adam_update_many(
+            [v.value for _, v in pairs], [g for g, _ in pairs], [s["momentum"] for s in slots],
+            [s["velocity"] for s in slots], self._iterations + 1, learning_rate=learning_rate,
+            beta_1=self.beta_1, beta_2=self.beta_2, epsilon=self.epsilon,
+            vhats=[s.get("velocity_hat") for s in slots],
+            weight_decays=[self.weight_decay if self._decays(v) else 0.0 for _, v in pairs])
 
     def get_config(self):
         config = super().get_config()

@@ -348,10 +348,16 @@ class Optimizer:
         and slots already updated get their values back (the step is whole or absent)."""
         saved = []
         try:
+            many = len(pairs) > 1 and self._update_many is not None and \
+                len({backend.device_of(v.value) for _, v in pairs}) == 1 and \
+                len({v.value.dtype for _, v in pairs}) == 1
             for (grad, variable), variable_slots in zip(pairs, slots):
                 saved.append((variable, variable.value.copy(),
                               {name: a.copy() for name, a in variable_slots.items()}))
-                self._update(variable, grad, variable_slots, learning_rate)
+                if not many:
+                    self._update(variable, grad, variable_slots, learning_rate)
+            if many:  # every variable in one multi-tensor update (same kernels, same bits)
+                self._update_many(pairs, slots, learning_rate)
         except BaseException:
             for variable, value, slot_values in reversed(saved):
                 variable.value[...] = value  # on the variable's device, no host copy
@@ -396,6 +402,10 @@ class Optimizer:
         """Update one variable in place (subclasses)."""
         raise NotImplementedError(f"{type(self).__name__}: optimizers must implement "
                                   f"_update(variable, grad, slots, learning_rate)")
+
+    # ``_update_many(pairs, slots, learning_rate)``: the update of every variable in one
+    # multi-tensor op, with the results of ``_update`` per variable (None: not available)
+    _update_many = None
 
     def _decay_in_place(self, variable, learning_rate):
         """``variable -= variable * weight_decay * learning_rate`` when it decays."""

@@ -1,0 +1,323 @@
+"""A planned training step: the forward pass, the fused softmax cross-entropy and the
+backward pass of a ``Sequential`` model as one list of kernel calls, resolved once per
+input shape.
+
+Every training step through the layers pays, per op, for argument checks, backend
+dispatch, output allocation and the layers' and model's Python; for a small network
+(LeNet-5: about 60 ops a step) that is a large share of the step. A plan checks the
+layers, shapes and dtypes once, allocates every activation and gradient buffer once,
+and then each step calls the same backend kernels, with the same arguments, in the same
+order as the layers' ``call``/``backward`` and the loss do -- so a planned step gives
+bit-identical losses, gradients and weights (``tests/test_step_plan.py``). The layers
+stay the source of truth: the plan reads their configuration and weights and is
+rebuilt when the model, the loss or the batch shape changes.
+
+Planned: ``Conv2D`` (activations fused in the convolution), ``Dense``, ``Activation``
+(relu, sigmoid, tanh), ``BatchNormalization`` over the last axis, ``MaxPooling2D``,
+``AveragePooling2D`` and ``Flatten``, ending in a softmax ``Dense`` layer trained with
+categorical or sparse categorical cross-entropy (the fused softmax). Anything else -- a
+user layer, dropout, another loss, sample weights, a layer that is not trainable,
+data-parallel training, layer-statistics recording, a device other than the CPU --
+trains through the layers as before. The optimizer's update is the model's own in
+both cases.
+"""
+import numpy as np
+
+from minidl import backend, losses
+from minidl.layers.convolutional import _FUSED, Conv2D
+from minidl.layers.core import Activation, Dense, Flatten, InputLayer
+from minidl.layers.normalization import BatchNormalization
+from minidl.layers.pooling import AveragePooling2D, MaxPooling2D
+from minidl.ops._checks import class_labels
+
+_ACTIVATION_CODES = {"linear": 0, "relu": 1, "sigmoid": 2, "tanh": 3}
+
+
+class Unplannable(Exception):
+    """A layer's shapes fall outside what the plan computes (the step then runs through
+    the layers)."""
+
+
+class _Node:
+    """One layer of the plan: its buffers, and its forward and backward kernel calls."""
+
+    def __init__(self, layer, input_shape, dtype, kernels):
+        self.layer, self.input_shape, self.dtype, self.k = layer, input_shape, dtype, kernels
+        self.output_shape = tuple(layer.compute_output_shape(input_shape))
+        self.x = self.y = None
+
+    def empty(self, shape):
+        return np.empty(shape, dtype=self.dtype)
+
+
+class _ConvNode(_Node):
+    def __init__(self, layer, input_shape, dtype, kernels):
+        super().__init__(layer, input_shape, dtype, kernels)
+        self.code = _ACTIVATION_CODES[layer.activation]
+        self.y, self.dz = self.empty(self.output_shape), self.empty(self.output_shape)
+        self.dx = self.empty(input_shape) if layer.input_gradient else None
+        self.dw = self.empty(layer.kernel.shape)
+        self.db = self.empty(layer.bias.shape) if layer.use_bias else None
+        self.geometry = (*layer.strides, layer.padding)
+
+    def forward(self, x):
+        layer = self.layer
+        self.x = x
+        self.k.conv2d_forward(self.y, x, layer.kernel.value,
+                              layer.bias.value if layer.use_bias else None, *self.geometry,
+                              self.code)
+        return self.y
+
+    def backward(self, dy):
+        dz = dy
+        if self.code:
+            self.k.activation_backward(self.dz.reshape(-1), dy.reshape(-1), self.y.reshape(-1),
+                                       self.code)
+            dz = self.dz
+        if self.dx is not None:
+            self.k.conv2d_backward_input(self.dx, dz, self.layer.kernel.value, *self.geometry)
+        self.k.conv2d_backward_weight(self.dw, self.db, dz, self.x, *self.geometry)
+        self.layer.kernel.grad = self.dw
+        if self.db is not None:
+            self.layer.bias.grad = self.db
+        return self.dx
+
+
+class _DenseNode(_Node):
+    def __init__(self, layer, input_shape, dtype, kernels):
+        super().__init__(layer, input_shape, dtype, kernels)
+        if len(input_shape) != 2:
+            raise Unplannable(f"Dense '{layer.name}' on a rank-{len(input_shape)} input")
+        rows, units = self.output_shape
+        self.z = self.empty((rows, units))
+        self.logits = self.empty((rows, units)) if layer.use_bias else self.z
+        self.y = self.empty((rows, units)) if layer.activation != "linear" else self.logits
+        self.dz = self.empty((rows, units))
+        self.dx, self.dw = self.empty(input_shape), self.empty(layer.kernel.shape)
+        self.db = self.empty((1, units)) if layer.use_bias else None
+
+    def forward(self, x):
+        layer, k = self.layer, self.k
+        self.x = x
+        k.gemm(False, False, x, layer.kernel.value, self.z)
+        if layer.use_bias:
+            k.bias_add(self.logits, self.z, layer.bias.value)
+        if layer.activation == "softmax":
+            k.softmax_forward(self.y, self.logits)
+        elif layer.activation != "linear":
+            k.activation_forward(self.y.reshape(-1), self.logits.reshape(-1),
+                                 k.ACTIVATION_CODES[layer.activation])
+        return self.y
+
+    def backward(self, dy, pre_activation=False):
+        layer, k = self.layer, self.k
+        dz = dy
+        if not pre_activation and layer.activation == "softmax":
+            k.softmax_backward(self.dz, dy, self.y)
+            dz = self.dz
+        elif not pre_activation and layer.activation != "linear":
+            k.activation_backward(self.dz.reshape(-1), dy.reshape(-1), self.y.reshape(-1),
+                                  k.ACTIVATION_CODES[layer.activation])
+            dz = self.dz
+        k.gemm(False, True, dz, layer.kernel.value, self.dx)
+        k.gemm(True, False, self.x, dz, self.dw)
+        layer.kernel.grad = self.dw
+        if self.db is not None:
+            k.reduce_sum(self.db, dz.reshape(1, *dz.shape))
+            layer.bias.grad = self.db.reshape(-1)
+        return self.dx
+
+
+class _ActivationNode(_Node):
+    def __init__(self, layer, input_shape, dtype, kernels):
+        super().__init__(layer, input_shape, dtype, kernels)
+        self.code = kernels.ACTIVATION_CODES[layer.activation]
+        self.y, self.dx = self.empty(input_shape), self.empty(input_shape)
+
+    def forward(self, x):
+        self.k.activation_forward(self.y.reshape(-1), x.reshape(-1), self.code)
+        return self.y
+
+    def backward(self, dy):
+        self.k.activation_backward(self.dx.reshape(-1), dy.reshape(-1), self.y.reshape(-1),
+                                   self.code)
+        return self.dx
+
+
+class _BatchNormNode(_Node):
+    def __init__(self, layer, input_shape, dtype, kernels):
+        super().__init__(layer, input_shape, dtype, kernels)
+        channels = input_shape[-1]
+        self.rows = int(np.prod(input_shape[:-1]))
+        self.y, self.dx = self.empty(input_shape), self.empty(input_shape)
+        self.mean, self.var = self.empty(channels), self.empty(channels)
+        self.dscale, self.doffset = self.empty(channels), self.empty(channels)
+
+    def _gamma_beta(self):
+        layer = self.layer
+        return (None if layer.gamma is None else layer.gamma.value,
+                None if layer.beta is None else layer.beta.value)
+
+    def forward(self, x):
+        layer = self.layer
+        self.x2d = x.reshape(self.rows, -1)
+        gamma, beta = self._gamma_beta()
+        self.k.batchnorm_forward_train(self.y.reshape(self.rows, -1), self.mean, self.var,
+                                       layer.moving_mean.value, layer.moving_variance.value,
+                                       self.x2d, gamma, beta, layer.epsilon, layer.momentum)
+        return self.y
+
+    def backward(self, dy):
+        layer = self.layer
+        self.k.batchnorm_backward_train(self.dx.reshape(self.rows, -1), self.dscale,
+                                        self.doffset, dy.reshape(self.rows, -1), self.x2d,
+                                        self.mean, self.var, self._gamma_beta()[0],
+                                        layer.epsilon)
+        if layer.gamma is not None:
+            layer.gamma.grad = self.dscale
+        if layer.beta is not None:
+            layer.beta.grad = self.doffset
+        return self.dx
+
+
+class _PoolNode(_Node):
+    def __init__(self, layer, input_shape, dtype, kernels):
+        super().__init__(layer, input_shape, dtype, kernels)
+        self.y, self.dx = self.empty(self.output_shape), self.empty(input_shape)
+        self.argmax = np.empty(self.output_shape, np.int64) \
+            if isinstance(layer, MaxPooling2D) else None
+        self.geometry = (layer.pool_size, layer.strides, layer.padding)
+
+    def forward(self, x):
+        if self.argmax is not None:
+            self.k.maxpool2d_forward(self.y, self.argmax, x, *self.geometry)
+        else:
+            self.k.avgpool2d_forward(self.y, x, *self.geometry)
+        return self.y
+
+    def backward(self, dy):
+        if self.argmax is not None:
+            self.k.maxpool2d_backward(self.dx, dy, self.argmax, *self.geometry)
+        else:
+            self.k.avgpool2d_backward(self.dx, dy, *self.geometry)
+        return self.dx
+
+
+class _FlattenNode(_Node):
+    def forward(self, x):
+        return x.reshape(self.output_shape)
+
+    def backward(self, dy):
+        return dy.reshape(self.input_shape)
+
+
+_NODES = {Conv2D: _ConvNode, Dense: _DenseNode, Activation: _ActivationNode,
+          BatchNormalization: _BatchNormNode, MaxPooling2D: _PoolNode,
+          AveragePooling2D: _PoolNode, Flatten: _FlattenNode}
+
+
+def _plannable(layer, last):
+    """Whether the plan computes this layer exactly as its own call/backward does."""
+    node = _NODES.get(type(layer))
+    if node is None or not layer.trainable:
+        return False
+    if isinstance(layer, Conv2D):
+        return layer.activation in _FUSED
+    if isinstance(layer, Dense):
+        return layer.activation in _ACTIVATION_CODES or (last and layer.activation == "softmax")
+    if isinstance(layer, Activation):
+        return layer.activation in ("relu", "sigmoid", "tanh")
+    if isinstance(layer, BatchNormalization):
+        return layer.axis in (-1, len(layer.build_input_shape) - 1)
+    return True
+
+
+def _plannable_loss(loss):
+    if type(loss) is losses.CategoricalCrossentropy:
+        return not loss.from_logits and not loss.label_smoothing and loss.axis in (-1, 1)
+    return type(loss) is losses.SparseCategoricalCrossentropy and not loss.from_logits
+
+
+class StepPlan:
+    """Forward, fused loss and backward of one batch shape, as kernel calls on buffers
+    allocated once (see the module docstring).
+
+    Args:
+        model: a built ``Sequential`` whose layers and loss are all plannable.
+        input_shape: the batch's shape.
+        dtype: the model's dtype.
+    """
+
+    def __init__(self, model, input_shape, dtype):
+        self.model, self.input_shape, self.dtype = model, tuple(input_shape), np.dtype(dtype)
+        kernels = backend.get("cpu").kernels
+        self.kernels = kernels
+        self.nodes, shape = [], self.input_shape
+        for layer in model._layers:
+            if isinstance(layer, InputLayer):
+                continue
+            node = _NODES[type(layer)](layer, shape, self.dtype, kernels)
+            self.nodes.append(node)
+            shape = node.output_shape
+        rows, classes = shape
+        self.loss_values = np.empty(rows, self.dtype)
+        self.probs = np.empty((rows, classes), self.dtype)
+        self.dlogits = np.empty((rows, classes), self.dtype)
+        self.key = StepPlan.key_of(model, input_shape, dtype)
+
+    @staticmethod
+    def key_of(model, input_shape, dtype):
+        """What a plan depends on: the layers, their trainability, the loss, the shape."""
+        return (tuple(id(layer) for layer in model._layers),
+                tuple(layer.trainable for layer in model._layers), id(model.loss),
+                tuple(input_shape), np.dtype(dtype).name)
+
+    @staticmethod
+    def plannable(model):
+        """Whether every layer and the loss of a built model can be planned."""
+        layers = [layer for layer in model._layers if not isinstance(layer, InputLayer)]
+        if not layers or not _plannable_loss(model.loss) or \
+                len({layer.dtype for layer in layers}) != 1:
+            return False
+        last = layers[-1]
+        if not (isinstance(last, Dense) and last.activation == "softmax"):
+            return False
+        return all(_plannable(layer, layer is last) for layer in layers)
+
+    def run(self, x, y):
+        """One step's forward, loss and backward (the weight gradients into ``.grad``).
+
+        Returns:
+            ``(per-sample losses, model output)``: buffers of the plan, valid until the
+            next step.
+        """
+        k = self.kernels
+        for node in self.nodes:
+            x = node.forward(x)
+        last = self.nodes[-1]
+        per_sample, dloss, target = self._loss(y, last)
+        if isinstance(target, np.ndarray) and target.dtype == np.int64:
+            k.sparse_softmax_xent_forward(per_sample, self.probs, last.logits, target)
+            k.sparse_softmax_xent_backward(self.dlogits, dloss, self.probs, target)
+        else:
+            k.softmax_xent_forward(per_sample, self.probs, last.logits, target)
+            k.softmax_xent_backward(self.dlogits, dloss, self.probs, target)
+        grad = last.backward(self.dlogits, pre_activation=True)
+        for node in reversed(self.nodes[:-1]):
+            if grad is None:
+                break
+            grad = node.backward(grad)
+        return per_sample, last.y
+
+    def _loss(self, y, last):
+        """The per-sample loss buffer, d(loss)/d(per-sample loss) and the checked targets
+        (dense targets or int64 labels), as the loss's own fused path prepares them."""
+        loss, name = self.model.loss, type(self.model.loss).__name__
+        rows = last.logits.shape[0]
+        dloss = loss._dloss((rows,), None, self.dtype).reshape(-1)
+        if isinstance(loss, losses.SparseCategoricalCrossentropy):
+            labels = losses._sparse_labels(y, last.logits, name).reshape(-1)
+            target = class_labels(labels, rows, last.logits.shape[1], name)
+        else:
+            target = np.ascontiguousarray(losses._dense_targets(y, last.logits, name))
+        return self.loss_values, dloss, target

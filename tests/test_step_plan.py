@@ -1,0 +1,153 @@
+"""Planned training steps (minidl.models.step_plan) against the steps through the layers:
+bit-identical losses, metrics and weights, and the fallback for what is not planned."""
+import numpy as np
+import pytest
+
+import minidl
+from minidl import layers, models, optimizers, utils
+
+
+def _lenet(batch_norm):
+    stack = [minidl.Input((16, 16, 1)), layers.Conv2D(6, 5, activation="tanh")]
+    stack += [layers.BatchNormalization()] if batch_norm else []
+    stack += [layers.AveragePooling2D(2), layers.Conv2D(8, 3, activation="relu", padding="same")]
+    stack += [layers.BatchNormalization()] if batch_norm else []
+    stack += [layers.MaxPooling2D(2), layers.Flatten(), layers.Dense(24, activation="tanh"),
+              layers.Dense(10, activation="softmax")]
+    return models.Sequential(stack)
+
+
+def _blog_cnn(batch_norm):
+    def block(filters):
+        out = [layers.Conv2D(filters, 3, padding="same", activation="sigmoid")]
+        return out + ([layers.BatchNormalization()] if batch_norm else [])
+    return models.Sequential([minidl.Input((16, 16, 3))] + block(8) + block(8) +
+                             [layers.MaxPooling2D(), layers.Conv2D(16, 3, strides=2)] +
+                             [layers.Activation("relu"), layers.Flatten(),
+                              layers.Dense(32, activation="sigmoid"), layers.Dense(16),
+                              layers.BatchNormalization(),
+                              layers.Dense(10, activation="softmax")])
+
+
+def _train(factory, batch_norm, planned, loss, optimizer, x, y, dtype=None):
+    utils.set_random_seed(0)
+    if dtype:
+        minidl.backend.set_floatx(dtype)
+    try:
+        model = factory(batch_norm)
+    finally:
+        minidl.backend.set_floatx("float32")
+    model.use_step_plan = planned
+    model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
+    history = model.fit(x, y, batch_size=16, epochs=2, verbose=0, shuffle=True)
+    return model, history.history
+
+
+@pytest.mark.parametrize("factory,channels", [(_lenet, 1), (_blog_cnn, 3)])
+@pytest.mark.parametrize("batch_norm", [False, True])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_a_planned_step_is_bit_identical_to_the_layers(factory, channels, batch_norm, sparse):
+    rng = np.random.default_rng(3)
+    x = rng.random((40, 16, 16, channels)).astype(np.float32)  # 40: a short last batch
+    labels = rng.integers(0, 10, 40)
+    y = labels if sparse else utils.to_categorical(labels, 10)
+    loss = "sparse_categorical_crossentropy" if sparse else "categorical_crossentropy"
+    runs = [_train(factory, batch_norm, planned, loss, optimizers.Adam(1e-3), x, y)
+            for planned in (True, False)]
+    (planned, h_planned), (layered, h_layered) = runs
+    assert planned._cached_plan[1] is not None and layered._cached_plan is None
+    assert h_planned == h_layered
+    for a, b in zip(planned.get_weights(), layered.get_weights()):  # BN moving stats too
+        np.testing.assert_array_equal(a, b)
+
+
+def test_float64_models_are_planned_too():
+    rng = np.random.default_rng(4)
+    x = rng.random((16, 16, 16, 1))
+    y = rng.integers(0, 10, 16)
+    runs = [_train(_lenet, True, planned, "sparse_categorical_crossentropy",
+                   optimizers.SGD(0.1, momentum=0.9), x, y, dtype="float64")
+            for planned in (True, False)]
+    assert runs[0][0]._cached_plan[1].dtype == np.float64
+    for a, b in zip(runs[0][0].get_weights(), runs[1][0].get_weights()):
+        assert a.dtype == np.float64
+        np.testing.assert_array_equal(a, b)
+
+
+class _Scaled(layers.Layer):
+    """A user layer: the plan does not know it."""
+
+    def call(self, inputs, training=False):
+        return minidl.ops.scale(inputs, 2.0)
+
+    def backward(self, dy):
+        return minidl.ops.scale(dy, 2.0)
+
+
+@pytest.mark.parametrize("model_factory", [
+    lambda: models.Sequential([minidl.Input((4,)), _Scaled(),
+                               layers.Dense(3, activation="softmax")]),
+    lambda: models.Sequential([minidl.Input((4,)), layers.Dropout(0.5),
+                               layers.Dense(3, activation="softmax")]),
+    lambda: models.Sequential([minidl.Input((4,)), layers.Dense(3, activation="sigmoid")]),
+])
+def test_what_is_not_planned_trains_through_the_layers(model_factory):
+    rng = np.random.default_rng(5)
+    x, y = rng.random((8, 4)).astype(np.float32), rng.integers(0, 3, 8)
+    model = model_factory()
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    before = [w.copy() for w in model.get_weights()]
+    model.fit(x, y, epochs=1, verbose=0)
+    assert model._cached_plan[1] is None
+    assert any(not np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+
+
+def test_the_plan_follows_the_batch_shape_and_a_frozen_layer():
+    rng = np.random.default_rng(6)
+    model = _lenet(False)
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    x, y = rng.random((8, 16, 16, 1)).astype(np.float32), rng.integers(0, 10, 8)
+    model.train_on_batch(x, y)
+    first = model._cached_plan[1]
+    model.train_on_batch(x[:5], y[:5])
+    assert model._cached_plan[1] is not first and model._cached_plan[1].input_shape[0] == 5
+    model.layers[0].trainable = False  # frozen: not planned, and the kernel stays put
+    kernel = model.layers[0].kernel.numpy()
+    model.train_on_batch(x, y)
+    assert model._cached_plan[1] is None
+    np.testing.assert_array_equal(model.layers[0].kernel.numpy(), kernel)
+
+
+def test_a_bad_batch_is_refused_before_any_change():
+    model = _lenet(True)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    rng = np.random.default_rng(7)
+    model.train_on_batch(rng.random((8, 16, 16, 1)).astype(np.float32),
+                         rng.integers(0, 10, 8))
+    before = model.get_weights()
+    with pytest.raises(ValueError, match="class indices"):
+        model.train_on_batch(rng.random((8, 16, 16, 1)).astype(np.float32),
+                             np.full(8, 12))
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("optimizer", [
+    lambda: optimizers.Adam(1e-3), lambda: optimizers.Adam(1e-3, amsgrad=True),
+    lambda: optimizers.AdamW(1e-3, weight_decay=0.01), lambda: optimizers.RMSprop(1e-3),
+    lambda: optimizers.RMSprop(1e-3, momentum=0.5, centered=True),
+    lambda: optimizers.SGD(0.05), lambda: optimizers.SGD(0.05, momentum=0.9, nesterov=True)])
+def test_the_multi_tensor_update_equals_one_update_per_variable(optimizer):
+    rng = np.random.default_rng(8)
+    x, y = rng.random((24, 16, 16, 1)).astype(np.float32), rng.integers(0, 10, 24)
+    results = []
+    for many in (True, False):
+        utils.set_random_seed(0)
+        model = _lenet(True)
+        model.compile(optimizer=optimizer(), loss="sparse_categorical_crossentropy")
+        if not many:
+            model.optimizer._update_many = None  # one kernel call per variable
+        model.fit(x, y, batch_size=8, epochs=2, verbose=0, shuffle=False)
+        results.append(model.get_weights() + model.optimizer.get_state()["slots"])
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
