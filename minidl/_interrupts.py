@@ -4,6 +4,8 @@ import contextlib
 import signal
 import threading
 
+_depth = 0  # deferring blocks open in the main thread (only the outermost installs)
+
 
 @contextlib.contextmanager
 def interrupts_deferred():
@@ -11,14 +13,17 @@ def interrupts_deferred():
     would have reached: an optimizer step interrupted by a signal is whole, never half
     applied. Outside the main thread (where Python runs signal handlers) it does nothing.
     """
-    if threading.current_thread() is not threading.main_thread():
-        yield
+    global _depth
+    if threading.current_thread() is not threading.main_thread() or _depth:
+        yield  # another thread, or inside a deferring block already (it delivers)
         return
     received = []
     previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(frame))
+    _depth += 1
     try:
         yield
     finally:
+        _depth -= 1
         signal.signal(signal.SIGINT, previous)
         for frame in received:  # each Ctrl-C, in order (a second one may raise)
             if callable(previous):
