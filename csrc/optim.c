@@ -17,6 +17,13 @@
  * specialised for the flags of the call (centered, momentum, amsgrad, ...). */
 #define MD_OPTIM_BLOCK 4096
 
+/* Adam and RMSprop blocks are also compiled for AVX2 and AVX-512 (optim_impl.h). */
+#if defined(__x86_64__) || defined(__i386__)
+#define MD_OPTIM_X86 1
+#else
+#define MD_OPTIM_X86 0
+#endif
+
 /* 1 when every value is finite (not NaN, not +-inf). */
 static int md_optim_finite4(double a, double b, double c, double d) {
     return isfinite(a) && isfinite(b) && isfinite(c) && isfinite(d);

@@ -91,6 +91,50 @@ static inline __attribute__((always_inline)) void MD_FN(md_rmsprop_span)(
     }
 }
 
+/* One block of the RMSprop update (mode = 2 * centered + momentum) at each SIMD level,
+ * as for Adam below: the same bits at every level. */
+#define MD_RMSPROP_BLOCK(NAME, ATTR)                                                        \
+    ATTR static void MD_FN(NAME)(md_T *var, md_T *velocity, md_T *avg, md_T *mbuf,          \
+                                 const md_T *grad, int64_t lo, int64_t hi, md_T lr,         \
+                                 md_T rho, md_T omr, md_T mom, md_T eps, int mode) {        \
+        switch (mode) {                                                                     \
+        case 0:                                                                             \
+            MD_FN(md_rmsprop_span)(var, velocity, avg, mbuf, grad, lo, hi, lr, rho, omr,    \
+                                   mom, eps, 0, 0);                                         \
+            break;                                                                          \
+        case 1:                                                                             \
+            MD_FN(md_rmsprop_span)(var, velocity, avg, mbuf, grad, lo, hi, lr, rho, omr,    \
+                                   mom, eps, 0, 1);                                         \
+            break;                                                                          \
+        case 2:                                                                             \
+            MD_FN(md_rmsprop_span)(var, velocity, avg, mbuf, grad, lo, hi, lr, rho, omr,    \
+                                   mom, eps, 1, 0);                                         \
+            break;                                                                          \
+        default:                                                                            \
+            MD_FN(md_rmsprop_span)(var, velocity, avg, mbuf, grad, lo, hi, lr, rho, omr,    \
+                                   mom, eps, 1, 1);                                         \
+            break;                                                                          \
+        }                                                                                   \
+    }
+
+typedef void (*MD_FN(md_rmsprop_block_fn))(md_T *, md_T *, md_T *, md_T *, const md_T *,
+                                           int64_t, int64_t, md_T, md_T, md_T, md_T, md_T,
+                                           int);
+MD_RMSPROP_BLOCK(md_rmsprop_block_portable, )
+#if MD_OPTIM_X86
+MD_RMSPROP_BLOCK(md_rmsprop_block_avx2, __attribute__((target("avx2,fma"))))
+MD_RMSPROP_BLOCK(md_rmsprop_block_avx512, __attribute__((target("avx512f"))))
+#endif
+
+static MD_FN(md_rmsprop_block_fn) MD_FN(md_rmsprop_block_for_isa)(void) {
+#if MD_OPTIM_X86
+    const int level = md_isa_level();
+    if (level >= MD_ISA_AVX512) return MD_FN(md_rmsprop_block_avx512);
+    if (level >= MD_ISA_AVX2) return MD_FN(md_rmsprop_block_avx2);
+#endif
+    return MD_FN(md_rmsprop_block_portable);
+}
+
 md_status MD_FN(md_rmsprop_update)(md_T *var, md_T *velocity, md_T *average_grad,
                                    md_T *momentum_buf, const md_T *grad, int64_t n, double lr,
                                    double rho, double momentum, double epsilon, int centered) {
@@ -104,29 +148,13 @@ md_status MD_FN(md_rmsprop_update)(md_T *var, md_T *velocity, md_T *average_grad
     const md_T lr_t = (md_T)lr, rho_t = (md_T)rho, omr_t = (md_T)(1.0 - rho);
     const md_T mom_t = (md_T)momentum, eps_t = (md_T)epsilon;
     const int mode = (centered ? 2 : 0) + use_momentum;
+    const MD_FN(md_rmsprop_block_fn) block = MD_FN(md_rmsprop_block_for_isa)();
     const int64_t blocks = md_ceil_div(n, MD_OPTIM_BLOCK);
 #pragma omp parallel for schedule(static) num_threads(md_threads_for(n))
     for (int64_t b = 0; b < blocks; b++) {
         const int64_t lo = b * MD_OPTIM_BLOCK;
-        const int64_t hi = md_min64(lo + MD_OPTIM_BLOCK, n);
-        switch (mode) {
-        case 0:
-            MD_FN(md_rmsprop_span)(var, velocity, average_grad, momentum_buf, grad, lo, hi,
-                                   lr_t, rho_t, omr_t, mom_t, eps_t, 0, 0);
-            break;
-        case 1:
-            MD_FN(md_rmsprop_span)(var, velocity, average_grad, momentum_buf, grad, lo, hi,
-                                   lr_t, rho_t, omr_t, mom_t, eps_t, 0, 1);
-            break;
-        case 2:
-            MD_FN(md_rmsprop_span)(var, velocity, average_grad, momentum_buf, grad, lo, hi,
-                                   lr_t, rho_t, omr_t, mom_t, eps_t, 1, 0);
-            break;
-        default:
-            MD_FN(md_rmsprop_span)(var, velocity, average_grad, momentum_buf, grad, lo, hi,
-                                   lr_t, rho_t, omr_t, mom_t, eps_t, 1, 1);
-            break;
-        }
+        block(var, velocity, average_grad, momentum_buf, grad, lo,
+              md_min64(lo + MD_OPTIM_BLOCK, n), lr_t, rho_t, omr_t, mom_t, eps_t, mode);
     }
     return MD_OK;
 }
@@ -154,6 +182,52 @@ static inline __attribute__((always_inline)) void MD_FN(md_adam_span)(
     }
 }
 
+/* One block of the Adam update, specialised for the call's flags (mode = 2 * amsgrad +
+ * decoupled decay), compiled at each SIMD level: the same loop and the same operations
+ * in the same order (no contraction into FMA under -std=c11), so every level gives the
+ * same bits; the widest level the CPU has runs (sqrt and division dominate, and they
+ * run 2 or 4 times wider there). */
+#define MD_ADAM_BLOCK(NAME, ATTR)                                                           \
+    ATTR static void MD_FN(NAME)(md_T *var, md_T *m, md_T *v, md_T *vhat, const md_T *grad, \
+                                 int64_t lo, int64_t hi, md_T alpha, md_T omb1, md_T omb2,  \
+                                 md_T eps, md_T decay, int mode) {                          \
+        switch (mode) {                                                                     \
+        case 0:                                                                             \
+            MD_FN(md_adam_span)(var, m, v, vhat, grad, lo, hi, alpha, omb1, omb2, eps,      \
+                                decay, 0, 0);                                               \
+            break;                                                                          \
+        case 1:                                                                             \
+            MD_FN(md_adam_span)(var, m, v, vhat, grad, lo, hi, alpha, omb1, omb2, eps,      \
+                                decay, 0, 1);                                               \
+            break;                                                                          \
+        case 2:                                                                             \
+            MD_FN(md_adam_span)(var, m, v, vhat, grad, lo, hi, alpha, omb1, omb2, eps,      \
+                                decay, 1, 0);                                               \
+            break;                                                                          \
+        default:                                                                            \
+            MD_FN(md_adam_span)(var, m, v, vhat, grad, lo, hi, alpha, omb1, omb2, eps,      \
+                                decay, 1, 1);                                               \
+            break;                                                                          \
+        }                                                                                   \
+    }
+
+typedef void (*MD_FN(md_adam_block_fn))(md_T *, md_T *, md_T *, md_T *, const md_T *, int64_t,
+                                        int64_t, md_T, md_T, md_T, md_T, md_T, int);
+MD_ADAM_BLOCK(md_adam_block_portable, )
+#if MD_OPTIM_X86
+MD_ADAM_BLOCK(md_adam_block_avx2, __attribute__((target("avx2,fma"))))
+MD_ADAM_BLOCK(md_adam_block_avx512, __attribute__((target("avx512f"))))
+#endif
+
+static MD_FN(md_adam_block_fn) MD_FN(md_adam_block_for_isa)(void) {
+#if MD_OPTIM_X86
+    const int level = md_isa_level();
+    if (level >= MD_ISA_AVX512) return MD_FN(md_adam_block_avx512);
+    if (level >= MD_ISA_AVX2) return MD_FN(md_adam_block_avx2);
+#endif
+    return MD_FN(md_adam_block_portable);
+}
+
 md_status MD_FN(md_adam_update)(md_T *var, md_T *m, md_T *v, md_T *vhat, const md_T *grad,
                                 int64_t n, double lr, double beta_1, double beta_2,
                                 double epsilon, int64_t step, double weight_decay) {
@@ -170,29 +244,13 @@ md_status MD_FN(md_adam_update)(md_T *var, md_T *m, md_T *v, md_T *vhat, const m
     const md_T omb1_t = (md_T)(1.0 - beta_1), omb2_t = (md_T)(1.0 - beta_2);
     const md_T decay_t = (md_T)(weight_decay * lr);
     const int mode = (vhat != NULL ? 2 : 0) + (weight_decay > 0.0);
+    const MD_FN(md_adam_block_fn) block = MD_FN(md_adam_block_for_isa)();
     const int64_t blocks = md_ceil_div(n, MD_OPTIM_BLOCK);
 #pragma omp parallel for schedule(static) num_threads(md_threads_for(n))
     for (int64_t b = 0; b < blocks; b++) {
         const int64_t lo = b * MD_OPTIM_BLOCK;
-        const int64_t hi = md_min64(lo + MD_OPTIM_BLOCK, n);
-        switch (mode) {
-        case 0:
-            MD_FN(md_adam_span)(var, m, v, vhat, grad, lo, hi, alpha_t, omb1_t, omb2_t, eps_t,
-                                decay_t, 0, 0);
-            break;
-        case 1:
-            MD_FN(md_adam_span)(var, m, v, vhat, grad, lo, hi, alpha_t, omb1_t, omb2_t, eps_t,
-                                decay_t, 0, 1);
-            break;
-        case 2:
-            MD_FN(md_adam_span)(var, m, v, vhat, grad, lo, hi, alpha_t, omb1_t, omb2_t, eps_t,
-                                decay_t, 1, 0);
-            break;
-        default:
-            MD_FN(md_adam_span)(var, m, v, vhat, grad, lo, hi, alpha_t, omb1_t, omb2_t, eps_t,
-                                decay_t, 1, 1);
-            break;
-        }
+        block(var, m, v, vhat, grad, lo, md_min64(lo + MD_OPTIM_BLOCK, n), alpha_t, omb1_t,
+              omb2_t, eps_t, decay_t, mode);
     }
     return MD_OK;
 }

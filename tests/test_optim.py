@@ -318,3 +318,28 @@ def test_c_layer_rejects_bad_arguments(dtype):
         with pytest.raises(ValueError, match="adam_update.*invalid argument"):
             C.adam_update(var, var.copy(), var.copy(), None, g, 0.1, b1, b2, 1e-7, step, wd)
     assert np.all(var == 0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_adam_and_rmsprop_give_the_same_bits_at_every_simd_level(dtype):
+    from conftest import ISA_LIB
+    rng = np.random.default_rng(11)
+    n = 3 * 4096 + 17  # several blocks and a ragged tail
+    grads = _grads(rng, (n,), dtype, 3)
+    results = []
+    try:
+        for level in range(ISA_LIB.md_cpu_isa() + 1):
+            ISA_LIB.md_force_isa(level)
+            w = np.random.default_rng(12).standard_normal(n).astype(dtype)  # same at each
+            m, v, h, r, a, mb = (np.zeros(n, dtype) for _ in range(6))
+            w2 = w.copy()
+            for step, g in enumerate(grads, 1):
+                ops.adam_update(w, g, m, v, step, 0.01, vhat=h, weight_decay=0.1)
+                ops.rmsprop_update(w2, g, r, 0.01, momentum=0.5, centered=True,
+                                   average_gradient=a, momentum_buffer=mb)
+            results.append((w, m, v, h, w2, r, a, mb))
+    finally:
+        ISA_LIB.md_force_isa(-1)
+    for other in results[1:]:
+        for x, y in zip(results[0], other):
+            np.testing.assert_array_equal(x, y)
