@@ -100,7 +100,7 @@ minidl_required_exports = [
     "minidl.initializers", "minidl.utils", "minidl.datasets", "minidl.datasets.mnist",
     "minidl.datasets.fashion_mnist", "minidl.datasets.cifar10",
     "minidl.preprocessing.image", "minidl.activations", "minidl.backend", "minidl._C",
-    "minidl.memory", "minidl.distribute",
+    "minidl.memory", "minidl.distribute", "minidl.regularizers", "minidl.constraints",
 ]
 
 # ---------------------------------------------------------------- napoleon

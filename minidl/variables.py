@@ -23,6 +23,10 @@ class Variable:
         self.trainable = bool(trainable)
         self._value = np.array(value, dtype=dtype or backend.floatx(), order="C", copy=True)
         self.grad = None
+        # a minidl.regularizers penalty on the value, and a minidl.constraints map applied
+        # after each optimizer update (set by the layer that owns the weight)
+        self.regularizer = None
+        self.constraint = None
 
     @property
     def value(self):

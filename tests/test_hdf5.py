@@ -161,8 +161,11 @@ def test_a_keras_argument_minidl_lacks_is_named_when_it_is_used(tmp_path):
     config = {"class_name": "Dense", "config": {"units": 2, "kernel_regularizer": None}}
     assert layers.deserialize(config).units == 2
     config["config"]["kernel_regularizer"] = {"class_name": "L2", "config": {"l2": 0.01}}
-    with pytest.raises(TypeError, match="kernel_regularizer"):
-        layers.deserialize(config)
+    assert layers.deserialize(config).kernel_regularizer.l2 == 0.01  # Keras 2's config
+    batch_norm = {"class_name": "BatchNormalization",
+                  "config": {"gamma_regularizer": {"class_name": "L2", "config": {"l2": 0.1}}}}
+    with pytest.raises(TypeError, match="gamma_regularizer"):
+        layers.deserialize(batch_norm)
 
 
 def test_model_checkpoint_writes_keras2_h5_files(tmp_path):

@@ -10,7 +10,7 @@ import threading
 
 import numpy as np
 
-from minidl import backend, initializers
+from minidl import backend, constraints, initializers, regularizers
 from minidl.layers import symbolic
 from minidl.variables import Variable, assign_all
 
@@ -136,13 +136,26 @@ class Layer:
         return dtype
 
     # ---------------------------------------------------------------- weights
-    def add_weight(self, shape, initializer="glorot_uniform", name="weight", trainable=True):
-        """Create a weight, initialise it and track it (in creation order)."""
+    def add_weight(self, shape, initializer="glorot_uniform", name="weight", trainable=True,
+                   regularizer=None, constraint=None):
+        """Create a weight, initialise it and track it (in creation order).
+
+        Args:
+            shape: the weight's shape.
+            initializer: an initializer identifier (``minidl.initializers.get``).
+            name: the weight's name (its path adds the layer's).
+            trainable: whether optimizers update it.
+            regularizer: a ``minidl.regularizers`` identifier: its penalty joins the
+                training loss.
+            constraint: a ``minidl.constraints`` identifier, applied after each update.
+        """
         checked_size(tuple(shape), f"Layer '{self.name}'", f"the shape of weight '{name}'")
         init = initializers.get(initializer)
         value = init(tuple(shape), dtype=self.dtype)
         variable = Variable(value, name=name, trainable=trainable, dtype=self.dtype)
         variable.path = f"{self.name}/{name}"
+        variable.regularizer = regularizers.get(regularizer)
+        variable.constraint = constraints.get(constraint)
         self._variables.append(variable)
         return variable
 

@@ -54,6 +54,10 @@ class Conv2D(_WithActivation):
         use_bias: whether to add a bias.
         kernel_initializer: initializer of the ``(kh, kw, in, filters)`` kernel.
         bias_initializer: initializer of the bias.
+        kernel_regularizer, bias_regularizer: ``minidl.regularizers`` penalties added to
+            the training loss; ``activity_regularizer``: only None.
+        kernel_constraint, bias_constraint: ``minidl.constraints`` applied after each
+            optimizer update.
         **kwargs: Layer arguments.
 
     Input shape: ``(batch, H, W, channels)`` (NHWC). Output shape:
@@ -76,8 +80,12 @@ class Conv2D(_WithActivation):
 
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid",
                  data_format=None, dilation_rate=(1, 1), activation=None, use_bias=True,
-                 kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, **kwargs):
         super().__init__(**kwargs)
+        self._init_weight_options(kernel_regularizer, bias_regularizer, activity_regularizer,
+                                  kernel_constraint, bias_constraint)
         if isinstance(filters, bool) or not isinstance(filters, int) or filters <= 0:
             raise ValueError(f"Conv2D: argument 'filters' must be a positive integer. "
                              f"Received: {filters!r}")
@@ -104,10 +112,8 @@ class Conv2D(_WithActivation):
             raise ValueError(f"Conv2D '{self.name}': the input must have rank 4 (batch, "
                              f"height, width, channels). Received: shape {tuple(input_shape)}")
         self.compute_output_shape(input_shape)  # validates the geometry
-        self.kernel = self.add_weight(self.kernel_size + (input_shape[-1], self.filters),
-                                      self.kernel_initializer, "kernel")
-        if self.use_bias:
-            self.bias = self.add_weight((self.filters,), self.bias_initializer, "bias")
+        self._add_kernel_and_bias(self.kernel_size + (input_shape[-1], self.filters),
+                                  (self.filters,))
         super().build(input_shape)
 
     def compute_output_shape(self, input_shape):
@@ -148,7 +154,8 @@ class Conv2D(_WithActivation):
                       strides=list(self.strides), padding=self.padding,
                       activation=self.activation, use_bias=self.use_bias,
                       kernel_initializer=initializers.serialize(self.kernel_initializer),
-                      bias_initializer=initializers.serialize(self.bias_initializer))
+                      bias_initializer=initializers.serialize(self.bias_initializer),
+                      **self._weight_options_config())
         return config
 
 
@@ -167,6 +174,10 @@ class Conv2DTranspose(Conv2D):
         kernel_initializer: initializer of the ``(kh, kw, filters, in_channels)`` kernel
             (Keras's layout).
         bias_initializer: initializer of the bias.
+        kernel_regularizer, bias_regularizer: ``minidl.regularizers`` penalties added to
+            the training loss; ``activity_regularizer``: only None.
+        kernel_constraint, bias_constraint: ``minidl.constraints`` applied after each
+            optimizer update.
         data_format: None or ``'channels_last'``.
         dilation_rate: only 1.
         **kwargs: Layer arguments.
@@ -185,10 +196,8 @@ class Conv2DTranspose(Conv2D):
             raise ValueError(f"Conv2DTranspose '{self.name}': the input must have rank 4 "
                              f"(batch, height, width, channels). Received: shape "
                              f"{tuple(input_shape)}")
-        self.kernel = self.add_weight(self.kernel_size + (self.filters, input_shape[-1]),
-                                      self.kernel_initializer, "kernel")
-        if self.use_bias:
-            self.bias = self.add_weight((self.filters,), self.bias_initializer, "bias")
+        self._add_kernel_and_bias(self.kernel_size + (self.filters, input_shape[-1]),
+                                  (self.filters,))
         self.build_input_shape = tuple(input_shape)
         self.built = True
 

@@ -1,7 +1,7 @@
 """Core layers: InputLayer/Input, Dense, Activation, Flatten, Dropout."""
 import numpy as np
 
-from minidl import activations, initializers, ops, random_state
+from minidl import activations, constraints, initializers, ops, random_state, regularizers
 from minidl.layers import symbolic
 from minidl.layers.base import Layer, PerThread, _shape_tuple, checked_size
 
@@ -70,6 +70,38 @@ class _WithActivation(Layer):
     def _init_activation(self, activation):
         self.activation = activations.get(activation)
 
+    def _init_weight_options(self, kernel_regularizer, bias_regularizer, activity_regularizer,
+                             kernel_constraint, bias_constraint):
+        """Keras's regularizer and constraint arguments of the kernel and the bias."""
+        if activity_regularizer is not None:
+            raise NotImplementedError(f"{type(self).__name__}: argument "
+                                      f"'activity_regularizer' is not implemented (only None). "
+                                      f"Received: {activity_regularizer!r}")
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
+
+    def _add_kernel_and_bias(self, kernel_shape, bias_shape):
+        """Create the kernel and (with ``use_bias``) the bias, with their initializers,
+        regularizers and constraints."""
+        self.kernel = self.add_weight(kernel_shape, self.kernel_initializer, "kernel",
+                                      regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
+        if self.use_bias:
+            self.bias = self.add_weight(bias_shape, self.bias_initializer, "bias",
+                                        regularizer=self.bias_regularizer,
+                                        constraint=self.bias_constraint)
+
+    def _weight_options_config(self):
+        """The serialized regularizers and constraints (None where unset)."""
+        def serialized(module, value):
+            return None if value is None else module.serialize(value)
+        return {"kernel_regularizer": serialized(regularizers, self.kernel_regularizer),
+                "bias_regularizer": serialized(regularizers, self.bias_regularizer),
+                "kernel_constraint": serialized(constraints, self.kernel_constraint),
+                "bias_constraint": serialized(constraints, self.bias_constraint)}
+
     def _activate(self, z):
         """The activation of z; z is kept as the layer's logits for the fused loss."""
         self._logits = z
@@ -106,6 +138,11 @@ class Dense(_WithActivation):
         use_bias: whether to add a bias.
         kernel_initializer: initializer of the ``(in, units)`` kernel.
         bias_initializer: initializer of the bias.
+        kernel_regularizer, bias_regularizer: ``minidl.regularizers`` penalties added to
+            the training loss (``'l2'``, ``regularizers.l2(1e-4)``, ...).
+        activity_regularizer: only None (not implemented).
+        kernel_constraint, bias_constraint: ``minidl.constraints`` applied after each
+            optimizer update.
         **kwargs: Layer arguments (name, trainable, dtype, input_shape).
 
     Input shape: ``(batch, ..., in)``. Output shape: ``(batch, ..., units)``.
@@ -125,8 +162,12 @@ class Dense(_WithActivation):
     """
 
     def __init__(self, units, activation=None, use_bias=True,
-                 kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, **kwargs):
         super().__init__(**kwargs)
+        self._init_weight_options(kernel_regularizer, bias_regularizer, activity_regularizer,
+                                  kernel_constraint, bias_constraint)
         if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
             raise ValueError(f"Dense: argument 'units' must be a positive integer. "
                              f"Received: {units!r}")
@@ -142,10 +183,7 @@ class Dense(_WithActivation):
         if len(input_shape) < 2 or input_shape[-1] is None:
             raise ValueError(f"Dense '{self.name}': the input must have rank >= 2 with a "
                              f"known last axis. Received: shape {tuple(input_shape)}")
-        self.kernel = self.add_weight((input_shape[-1], self.units), self.kernel_initializer,
-                                      "kernel")
-        if self.use_bias:
-            self.bias = self.add_weight((self.units,), self.bias_initializer, "bias")
+        self._add_kernel_and_bias((input_shape[-1], self.units), (self.units,))
         super().build(input_shape)
 
     def compute_output_shape(self, input_shape):
@@ -174,7 +212,8 @@ class Dense(_WithActivation):
         config = super().get_config()
         config.update(units=self.units, activation=self.activation, use_bias=self.use_bias,
                       kernel_initializer=initializers.serialize(self.kernel_initializer),
-                      bias_initializer=initializers.serialize(self.bias_initializer))
+                      bias_initializer=initializers.serialize(self.bias_initializer),
+                      **self._weight_options_config())
         return config
 
 

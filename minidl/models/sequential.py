@@ -509,6 +509,10 @@ class Sequential:
         reduction = parallel.reduction(self) if parallel is not None else None
         try:
             variables = self.trainable_weights
+            regularized = [v for v in variables if v.regularizer is not None]
+            if regularized and parallel is not None:
+                raise NotImplementedError("weight regularizers under DataParallel are not "
+                                          "implemented (each rank would add the penalty)")
             per_sample = out = None
             if reduction is not None:
                 reduction.begin()
@@ -528,6 +532,12 @@ class Sequential:
             else:  # an empty slice of a small global batch: no gradient, same collectives
                 for variable in variables:
                     variable.grad = None
+            if regularized:  # the penalties of the weights before the update, and theirs
+                per_sample = self._with_penalty(per_sample, regularized)
+                for variable in regularized:
+                    if variable.grad is not None:
+                        variable.grad = ops.add(variable.grad,
+                                                variable.regularizer.gradient(variable.value))
             self._gradient_reduction = None
             if reduction is not None:
                 reduction.finish()
@@ -542,6 +552,22 @@ class Sequential:
                 generator.bit_generator.state = generator_state
             raise
         return per_sample, out
+
+    @property
+    def losses(self):
+        """The weight regularizers' current penalties, one float per regularized weight
+        (``keras.Model.losses``); ``fit`` adds their sum to the loss it trains on."""
+        return [v.regularizer(v.value) for v in self.trainable_weights
+                if v.regularizer is not None]
+
+    def _with_penalty(self, per_sample, regularized=None):
+        """The per-sample losses plus the weight regularizers' total penalty (Keras
+        reports and trains on the sum); unchanged when no weight is regularized."""
+        if regularized is None:
+            regularized = [v for v in self.trainable_weights if v.regularizer is not None]
+        if not regularized:
+            return per_sample
+        return backend.to_numpy(per_sample) + sum(v.regularizer(v.value) for v in regularized)
 
     # planned training steps (minidl.models.step_plan); False trains through the layers
     use_step_plan = True
@@ -789,6 +815,7 @@ class Sequential:
             if data_adapter.num_samples(xb):
                 out = self._forward(xb, training=False)
                 per_sample, _, _ = self._loss_and_output_gradient(yb, out)
+                per_sample = self._with_penalty(per_sample)
                 self._update_metrics(loss_tracker, per_sample, yb, out, metrics)
             # read out (a copy from the GPU there) only when someone looks; with several
             # ranks always (a collective every rank makes)
@@ -878,6 +905,7 @@ class Sequential:
         self._reset_metrics(loss_tracker, metrics)
         out = self._forward(x, training=False)
         per_sample, _, _ = self._loss_and_output_gradient(y, out)
+        per_sample = self._with_penalty(per_sample)
         self._update_metrics(loss_tracker, per_sample, y, out, metrics)
         return self._batch_result(loss_tracker, return_dict, metrics)
 

@@ -358,6 +358,10 @@ class Optimizer:
                     self._update(variable, grad, variable_slots, learning_rate)
             if many:  # every variable in one multi-tensor update (same kernels, same bits)
                 self._update_many(pairs, slots, learning_rate)
+            for _, variable in pairs:  # Keras applies a weight's constraint after its update
+                constraint = getattr(variable, "constraint", None)
+                if constraint is not None:
+                    variable.value[...] = constraint(to_numpy(variable.value))
         except BaseException:
             for variable, value, slot_values in reversed(saved):
                 variable.value[...] = value  # on the variable's device, no host copy

@@ -1,0 +1,163 @@
+"""Weight regularizers, as ``keras.regularizers``: a penalty added to the training loss
+and its gradient added to the weight's gradient.
+
+``Dense(64, kernel_regularizer=regularizers.l2(1e-4))`` trains on
+``loss + 1e-4 * sum(kernel ** 2)``; the reported loss includes the penalty, as in Keras.
+The penalties are summed in double (``minidl.ops.sum``) and the gradient is added with
+``minidl.ops.axpy``, on the weight's device.
+"""
+import numpy as np
+
+from minidl import _registry, backend, ops
+
+
+def _factor(value, name, where):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or \
+            not np.isfinite(value) or value < 0:
+        raise ValueError(f"{where}: argument '{name}' must be a finite number >= 0. "
+                         f"Received: {value!r}")
+    return float(value)
+
+
+class Regularizer:
+    """Base class: ``regularizer(weight)`` is the penalty (a float); ``gradient(weight)``
+    its gradient, an array of the weight's shape."""
+
+    def __call__(self, x):
+        raise NotImplementedError(f"{type(self).__name__} must implement __call__")
+
+    def gradient(self, x):
+        """d(penalty)/d(weight)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement gradient()")
+
+    def get_config(self):
+        """The constructor arguments."""
+        return {}
+
+    @classmethod
+    def from_config(cls, config):
+        """Build a regularizer from ``get_config``'s dict."""
+        return cls(**config)
+
+
+class L1L2(Regularizer):
+    """``l1 * sum(|x|) + l2 * sum(x ** 2)`` (``keras.regularizers.L1L2``).
+
+    Args:
+        l1: the L1 factor (>= 0).
+        l2: the L2 factor (>= 0).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import regularizers
+        >>> regularizers.L1L2(l1=0.5, l2=0.25)(np.array([1.0, -2.0]))
+        2.75
+    """
+
+    def __init__(self, l1=0.0, l2=0.0):
+        self.l1 = _factor(l1, "l1", type(self).__name__)
+        self.l2 = _factor(l2, "l2", type(self).__name__)
+
+    def __call__(self, x):
+        penalty = 0.0
+        if self.l1:
+            penalty += self.l1 * float(np.abs(backend.to_numpy(x)).sum(dtype=np.float64))
+        if self.l2:
+            penalty += self.l2 * float(ops.sum(ops.multiply(x, x)))
+        return penalty
+
+    def gradient(self, x):
+        """``l1 * sign(x) + 2 * l2 * x`` (the sign at 0 is 0, as TensorFlow's)."""
+        grad = ops.scale(x, 2.0 * self.l2)
+        if self.l1:  # the sign on the host: elementwise and small next to the step
+            ops.axpy(grad, self.l1, np.sign(backend.to_numpy(x)))
+        return grad
+
+    def get_config(self):
+        """``{'l1': ..., 'l2': ...}``."""
+        return {"l1": self.l1, "l2": self.l2}
+
+
+class L1(L1L2):
+    """``l1 * sum(|x|)`` (``keras.regularizers.L1``).
+
+    Args:
+        l1: the factor (Keras's default 0.01).
+    """
+
+    def __init__(self, l1=0.01):
+        super().__init__(l1=l1)
+
+    def get_config(self):
+        """``{'l1': ...}``."""
+        return {"l1": self.l1}
+
+
+class L2(L1L2):
+    """``l2 * sum(x ** 2)`` (``keras.regularizers.L2``).
+
+    Args:
+        l2: the factor (Keras's default 0.01).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import regularizers
+        >>> regularizers.l2(0.1)(np.array([1.0, 2.0]))
+        0.5
+    """
+
+    def __init__(self, l2=0.01):
+        super().__init__(l2=l2)
+
+    def get_config(self):
+        """``{'l2': ...}``."""
+        return {"l2": self.l2}
+
+
+def l1_l2(l1=0.01, l2=0.01):
+    """``L1L2(l1, l2)`` with Keras's defaults for the function (0.01 each)."""
+    return L1L2(l1=l1, l2=l2)
+
+
+# Keras's lower-case spellings
+l1 = L1
+l2 = L2
+
+_REGISTRY = {"L1L2": L1L2, "L1": L1, "L2": L2, "l1_l2": l1_l2, "l1": L1, "l2": L2}
+
+
+def _lookup(name):
+    cls = _registry.find(_REGISTRY, name, fold_case=False)
+    if cls is None:
+        raise ValueError(f"Unknown regularizer: {name!r}. Valid names: l1, l2, l1_l2, L1, "
+                         f"L2, L1L2")
+    return cls
+
+
+def serialize(regularizer):
+    """A regularizer as ``{"module", "class_name", "config"}``."""
+    return _registry.serialize(regularizer, Regularizer, "minidl.regularizers", "regularizer",
+                               "a Regularizer instance")
+
+
+def deserialize(config):
+    """Build a regularizer from ``serialize``'s dict."""
+    return _registry.deserialize(config, _lookup, "regularizers")
+
+
+def get(identifier):
+    """Resolve a regularizer identifier, as ``keras.regularizers.get``.
+
+    Args:
+        identifier: None (returns None), a name (``'l1'``, ``'l2'``, ``'l1_l2'``), a
+            ``serialize`` dict, or a ``Regularizer`` class or instance.
+
+    Returns:
+        A ``Regularizer`` (or None).
+    """
+    if identifier is None:
+        return None
+    resolved = _registry.resolve(identifier, Regularizer, _lookup, deserialize)
+    if resolved is None:
+        raise ValueError(f"Could not interpret regularizer identifier: {identifier!r}")
+    return resolved
