@@ -1,9 +1,11 @@
 """Keras-style layers: Dense, Conv2D and Conv2DTranspose, BatchNormalization, pooling
 (global too), Flatten, Reshape, Permute, padding, cropping and upsampling, Activation, ReLU,
-Softmax, Dropout and SpatialDropout2D, Rescaling and Resizing, the merge layers (Add,
+Softmax, Dropout and SpatialDropout2D, Rescaling and Resizing, the random augmentation
+layers (RandomFlip, RandomRotation, RandomZoom, RandomTranslation), the merge layers (Add,
 Concatenate, ...) and Input."""
 import inspect
 
+from minidl.layers.augmentation import RandomFlip, RandomRotation, RandomTranslation, RandomZoom
 from minidl.layers.base import Layer
 from minidl.layers.convolutional import Conv2D, Conv2DTranspose
 from minidl.layers.core import (Activation, Dense, Dropout, Flatten, Input, InputLayer, ReLU,
@@ -28,7 +30,9 @@ __all__ = ["Activation", "Add", "Average", "AveragePooling2D", "AvgPool2D", "Bat
            "Deconvolution2D", "Dense", "Dropout", "Flatten", "GlobalAveragePooling2D",
            "GlobalAvgPool2D", "GlobalMaxPool2D", "GlobalMaxPooling2D", "Input",
            "InputLayer", "Layer", "LayerNormalization", "MaxPool2D", "MaxPooling2D",
-           "Maximum", "Minimum", "Multiply", "Permute", "ReLU", "Rescaling", "Reshape", "Resizing", "Softmax",
+           "Maximum", "Minimum", "Multiply", "Permute", "RandomFlip", "RandomRotation",
+           "RandomTranslation", "RandomZoom", "ReLU", "Rescaling", "Reshape", "Resizing",
+           "Softmax",
            "SpatialDropout2D", "Subtract", "UpSampling2D", "ZeroPadding2D", "add",
            "average", "concatenate", "deserialize", "get", "maximum", "minimum",
            "multiply", "serialize", "subtract"]

@@ -210,8 +210,8 @@ class Sequential:
                     tuple(layer.build_input_shape[1:]) != tuple(shape[1:]):
                 raise ValueError(f"Layer '{layer.name}' was built for inputs of shape "
                                  f"{layer.build_input_shape} but receives {shape}")
-            if hasattr(layer, "input_gradient"):
-                layer.input_gradient = i > 0  # the first layer needs no input gradient
+            if hasattr(layer, "input_gradient"):  # none when no layer before has weights
+                layer.input_gradient = any(earlier.weights for earlier in self._layers[:i])
             shape = tuple(layer.compute_output_shape(shape))
             self._output_shapes.append(shape)
         self.built = True
