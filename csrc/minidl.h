@@ -238,6 +238,16 @@ typedef struct {
     md_status md_adamax_update##SUF(md_T *var, md_T *m, md_T *u, const md_T *grad, int64_t n, \
                                     double lr, double beta_1, double beta_2, double epsilon,  \
                                     int64_t step);                                            \
+    /* Nadam (Keras 3): u_product = prod_{i<=step} beta_1 (1 - 0.5 0.96^i), kept by the      \
+       caller; m, v as Adam; var -= lr m_hat / (sqrt(v / (1 - b2^t)) + eps). */               \
+    md_status md_nadam_update##SUF(md_T *var, md_T *m, md_T *v, const md_T *grad, int64_t n,  \
+                                   double lr, double beta_1, double beta_2, double epsilon,   \
+                                   int64_t step, double u_product);                           \
+    /* Adadelta (Keras 3): a = rho a + (1-rho) g^2; d = -sqrt(D + eps) g / sqrt(a + eps);     \
+       D = rho D + (1-rho) d^2; var += lr d. */                                               \
+    md_status md_adadelta_update##SUF(md_T *var, md_T *accumulated_grad,                      \
+                                      md_T *accumulated_delta, const md_T *grad, int64_t n,   \
+                                      double lr, double rho, double epsilon);                 \
     /* ---- tensor_ops.c ---------------------------------------------------------------- */ \
     /* y (rows, cols) = x + bias (cols); y may alias x. */                                    \
     md_status md_bias_add##SUF(md_T *y, const md_T *x, const md_T *bias, int64_t rows,        \

@@ -323,4 +323,62 @@ md_status MD_FN(md_adamax_update)(md_T *var, md_T *m, md_T *u, const md_T *grad,
     return MD_OK;
 }
 
+/* ------------------------------------------------------------------ Nadam */
+
+md_status MD_FN(md_nadam_update)(md_T *var, md_T *m, md_T *v, const md_T *grad, int64_t n,
+                                 double lr, double beta_1, double beta_2, double epsilon,
+                                 int64_t step, double u_product) {
+    if (n < 0) return MD_ERR_SHAPE;
+    if (!md_optim_finite4(lr, beta_1, beta_2, epsilon) || !isfinite(u_product) || step < 1)
+        return MD_ERR_ARG;
+    /* Keras 3: u_t = beta_1 (1 - 0.5 * 0.96^t); u_product is prod_{i <= t} u_i */
+    const double t = (double)step;
+    const double u_t = beta_1 * (1.0 - 0.5 * pow(0.96, t));
+    const double u_next = beta_1 * (1.0 - 0.5 * pow(0.96, t + 1.0));
+    const double c_m = u_next / (1.0 - u_product * u_next);
+    const double c_g = (1.0 - u_t) / (1.0 - u_product);
+    const double c_v = 1.0 / (1.0 - pow(beta_2, t));
+    if (!isfinite(c_m) || !isfinite(c_g) || !isfinite(c_v)) return MD_ERR_ARG;
+    if (n == 0) return MD_OK;
+    if (var == NULL || m == NULL || v == NULL || grad == NULL) return MD_ERR_ARG;
+    const md_T omb1 = (md_T)(1.0 - beta_1), omb2 = (md_T)(1.0 - beta_2), lr_t = (md_T)lr;
+    const md_T cm = (md_T)c_m, cg = (md_T)c_g, cv = (md_T)c_v, eps = (md_T)epsilon;
+#pragma omp parallel for schedule(static) num_threads(md_threads_for(n))
+    for (int64_t i = 0; i < n; i++) {
+        const md_T g = grad[i];
+        const md_T mi = m[i] + (g - m[i]) * omb1;
+        const md_T vi = v[i] + (g * g - v[i]) * omb2;
+        m[i] = mi;
+        v[i] = vi;
+        const md_T m_hat = cm * mi + cg * g;
+        var[i] = var[i] - (m_hat * lr_t) / (MD_OPT_SQRT(vi * cv) + eps);
+    }
+    return MD_OK;
+}
+
+/* ------------------------------------------------------------------ Adadelta */
+
+md_status MD_FN(md_adadelta_update)(md_T *var, md_T *accumulated_grad, md_T *accumulated_delta,
+                                    const md_T *grad, int64_t n, double lr, double rho,
+                                    double epsilon) {
+    if (n < 0) return MD_ERR_SHAPE;
+    if (!md_optim_finite4(lr, rho, epsilon, 0.0)) return MD_ERR_ARG;
+    if (n == 0) return MD_OK;
+    if (var == NULL || accumulated_grad == NULL || accumulated_delta == NULL || grad == NULL)
+        return MD_ERR_ARG;
+    const md_T rho_t = (md_T)rho, omr = (md_T)(1.0 - rho), eps = (md_T)epsilon;
+    const md_T lr_t = (md_T)lr;
+#pragma omp parallel for schedule(static) num_threads(md_threads_for(n))
+    for (int64_t i = 0; i < n; i++) {
+        const md_T g = grad[i];
+        const md_T ag = rho_t * accumulated_grad[i] + omr * (g * g);
+        accumulated_grad[i] = ag;
+        const md_T delta = -(MD_OPT_SQRT(accumulated_delta[i] + eps) * g) /
+                           MD_OPT_SQRT(ag + eps);
+        accumulated_delta[i] = rho_t * accumulated_delta[i] + omr * (delta * delta);
+        var[i] = var[i] + lr_t * delta;
+    }
+    return MD_OK;
+}
+
 #undef MD_OPT_SQRT

@@ -222,3 +222,41 @@ def sgd_update_many(list variables, list velocities, list grads, double lr, doub
             _sgd_one[float](variables[i], velocities[i], grads[i], lr, momentum, nesterov)
         else:
             _sgd_one[double](variables[i], velocities[i], grads[i], lr, momentum, nesterov)
+
+
+def nadam_update(real[::1] var not None, real[::1] m not None, real[::1] v not None,
+                 const real[::1] grad not None, double lr, double beta_1, double beta_2,
+                 double epsilon, int64_t step, double u_product):
+    """Nadam step in place (Keras 3); u_product is prod_{i <= step} beta_1 (1 - 0.5 0.96^i)."""
+    cdef int64_t n = var.shape[0]
+    cdef md_status st
+    expect_shape("nadam_update", "m", shape_of(m, 1), (n,))
+    expect_shape("nadam_update", "v", shape_of(v, 1), (n,))
+    expect_shape("nadam_update", "grad", shape_of(grad, 1), (n,))
+    with nogil:
+        if real is float:
+            st = md_nadam_update_f32(&var[0], &m[0], &v[0], &grad[0], n, lr, beta_1, beta_2,
+                                     epsilon, step, u_product)
+        else:
+            st = md_nadam_update_f64(&var[0], &m[0], &v[0], &grad[0], n, lr, beta_1, beta_2,
+                                     epsilon, step, u_product)
+    check_status(st, "nadam_update")
+
+
+def adadelta_update(real[::1] var not None, real[::1] accumulated_grad not None,
+                    real[::1] accumulated_delta not None, const real[::1] grad not None,
+                    double lr, double rho, double epsilon):
+    """Adadelta step in place (Keras 3)."""
+    cdef int64_t n = var.shape[0]
+    cdef md_status st
+    expect_shape("adadelta_update", "accumulated_grad", shape_of(accumulated_grad, 1), (n,))
+    expect_shape("adadelta_update", "accumulated_delta", shape_of(accumulated_delta, 1), (n,))
+    expect_shape("adadelta_update", "grad", shape_of(grad, 1), (n,))
+    with nogil:
+        if real is float:
+            st = md_adadelta_update_f32(&var[0], &accumulated_grad[0], &accumulated_delta[0],
+                                        &grad[0], n, lr, rho, epsilon)
+        else:
+            st = md_adadelta_update_f64(&var[0], &accumulated_grad[0], &accumulated_delta[0],
+                                        &grad[0], n, lr, rho, epsilon)
+    check_status(st, "adadelta_update")

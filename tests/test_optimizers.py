@@ -432,9 +432,9 @@ def test_get(identifier, cls):
 def test_get_instance_and_unknown():
     opt = optimizers.SGD()
     assert optimizers.get(opt) is opt
-    with pytest.raises(ValueError, match="Could not interpret optimizer identifier: 'nadam'"
+    with pytest.raises(ValueError, match="Could not interpret optimizer identifier: 'lamb'"
                                          ".*sgd, rmsprop, adam, adamw, adagrad, adamax"):
-        optimizers.get("nadam")
+        optimizers.get("lamb")
     with pytest.raises(ValueError, match="Could not interpret optimizer identifier"):
         optimizers.get(3)
 

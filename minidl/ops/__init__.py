@@ -33,12 +33,12 @@ from minidl.ops.nn import (activation, activation_backward, average_pool,
                            sparse_categorical_crossentropy_backward,
                            sparse_softmax_cross_entropy, sparse_softmax_cross_entropy_backward,
                            tanh, tanh_backward)
-from minidl.ops.optim import (adagrad_update, adam_update, adam_update_many, adamax_update,
-                              rmsprop_update, rmsprop_update_many, sgd_update,
-                              sgd_update_many)
+from minidl.ops.optim import (adadelta_update, adagrad_update, adam_update, adam_update_many,
+                              adamax_update, nadam_update, rmsprop_update,
+                              rmsprop_update_many, sgd_update, sgd_update_many)
 
 __all__ = [
-    "activation", "activation_backward", "adagrad_update", "adam_update",
+    "activation", "activation_backward", "adadelta_update", "adagrad_update", "adam_update",
     "adam_update_many", "adamax_update",
     "add", "affine_warp", "average_pool", "average_pool_backward", "axpy",
     "batch_norm_train", "batch_norm_train_backward", "batch_normalization",
@@ -46,7 +46,7 @@ __all__ = [
     "categorical_crossentropy", "categorical_crossentropy_backward", "clip", "conv",
     "conv_backward", "conv_transpose", "conv_transpose_backward", "convert_to_numpy",
     "flip_left_right", "matmul", "matmul_backward", "max_pool", "max_pool_backward",
-    "max_pool_with_argmax", "moments", "multiply", "relu", "relu_backward", "resize",
+    "max_pool_with_argmax", "moments", "multiply", "nadam_update", "relu", "relu_backward", "resize",
     "rmsprop_update", "rmsprop_update_many", "scale", "sgd_update", "sgd_update_many",
     "sigmoid", "sigmoid_backward", "softmax",
     "softmax_backward", "softmax_cross_entropy", "softmax_cross_entropy_backward",

@@ -373,3 +373,86 @@ def sgd_update_many(variables, gradients, velocities=None, learning_rate=0.01, m
         return
     for i in range(count):
         backend.kernels.sgd_update(var[i], s["velocity"][i], grad[i], lr, mom, bool(nesterov))
+
+
+def nadam_update(variable, gradient, m, v, step, learning_rate=0.001, beta_1=0.9,
+                 beta_2=0.999, epsilon=1e-7, u_product=None):
+    """One Nadam step (Keras 3 ``Nadam``), updating in place. With ``t = step`` and
+    ``u_i = beta_1 * (1 - 0.5 * 0.96**i)``: ``m`` and ``v`` as Adam,
+    ``m_hat = u_{t+1} m / (1 - U_t u_{t+1}) + (1 - u_t) g / (1 - U_t)`` with
+    ``U_t = u_1 ... u_t``, ``variable -= lr * m_hat / (sqrt(v / (1 - beta_2**t)) + eps)``.
+
+    Args:
+        variable: float32 or float64 array, writable and C-contiguous; updated in place.
+        gradient: array of the variable's shape (cast to its dtype).
+        m, v: the first and second moments (variable's dtype and shape), in place.
+        step: the 1-based number of this step.
+        learning_rate, beta_1, beta_2, epsilon: Keras's arguments.
+        u_product: ``U_t`` (default: computed from ``step`` and ``beta_1``, in double).
+
+    Returns:
+        None.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> w = np.ones(2, np.float32)
+        >>> ops.nadam_update(w, np.ones(2), np.zeros(2, np.float32),
+        ...                  np.zeros(2, np.float32), step=1, learning_rate=0.1)
+        >>> bool(np.all(w < 1))
+        True
+    """
+    backend = backend_of(variable, gradient, m, v)
+    where = "nadam_update"
+    lr = real_scalar(learning_rate, "learning_rate", where)
+    b1 = real_scalar(beta_1, "beta_1", where, 0.0, 1.0, high_open=True)
+    b2 = real_scalar(beta_2, "beta_2", where, 0.0, 1.0, high_open=True)
+    eps = real_scalar(epsilon, "epsilon", where, 0.0)
+    step = step_number(step, where)
+    product = nadam_u_product(b1, step) if u_product is None else \
+        real_scalar(u_product, "u_product", where, 0.0, 1.0, high_open=True)
+    if m is None or v is None:
+        raise ValueError(f"{where}: arguments 'm' and 'v' are required. Received: None")
+    var, grad, s = _optim_arrays(backend, where, variable, gradient, {"m": m, "v": v})
+    backend.require("nadam_update", where)(var, s["m"], s["v"], grad, lr, b1, b2, eps, step,
+                                           product)
+
+
+def nadam_u_product(beta_1, step, known=(0, 1.0)):
+    """Nadam's ``U_t = prod_{i=1..t} beta_1 * (1 - 0.5 * 0.96**i)`` in double, extended
+    from ``known = (s, U_s)`` with ``s <= t`` (an optimizer keeps the last one)."""
+    start, product = known if known[0] <= step else (0, 1.0)
+    for i in range(start + 1, int(step) + 1):
+        product *= beta_1 * (1.0 - 0.5 * 0.96 ** i)
+    return product
+
+
+def adadelta_update(variable, gradient, accumulated_grad, accumulated_delta,
+                    learning_rate=0.001, rho=0.95, epsilon=1e-7):
+    """One Adadelta step (Keras 3 ``Adadelta``), updating in place:
+    ``a = rho a + (1 - rho) g**2``, ``d = -sqrt(D + eps) g / sqrt(a + eps)``,
+    ``D = rho D + (1 - rho) d**2``, ``variable += lr d``.
+
+    Args:
+        variable: float32 or float64 array, writable and C-contiguous; updated in place.
+        gradient: array of the variable's shape (cast to its dtype).
+        accumulated_grad: ``a`` (variable's dtype and shape), in place.
+        accumulated_delta: ``D`` (variable's dtype and shape), in place.
+        learning_rate, rho, epsilon: Keras's arguments.
+
+    Returns:
+        None.
+    """
+    backend = backend_of(variable, gradient, accumulated_grad, accumulated_delta)
+    where = "adadelta_update"
+    lr = real_scalar(learning_rate, "learning_rate", where)
+    rho_ = real_scalar(rho, "rho", where, 0.0, 1.0)
+    eps = real_scalar(epsilon, "epsilon", where, 0.0)
+    if accumulated_grad is None or accumulated_delta is None:
+        raise ValueError(f"{where}: arguments 'accumulated_grad' and 'accumulated_delta' "
+                         f"are required. Received: None")
+    var, grad, s = _optim_arrays(backend, where, variable, gradient,
+                                 {"accumulated_grad": accumulated_grad,
+                                  "accumulated_delta": accumulated_delta})
+    backend.require("adadelta_update", where)(var, s["accumulated_grad"],
+                                              s["accumulated_delta"], grad, lr, rho_, eps)

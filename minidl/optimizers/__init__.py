@@ -17,6 +17,7 @@ Example:
 import numpy as np
 
 from minidl import _registry, ops
+from minidl.ops.optim import nadam_u_product
 from minidl.optimizers import schedules
 from minidl.optimizers.base import Optimizer, check_float
 
@@ -306,12 +307,94 @@ class Adamax(Optimizer):
         return config
 
 
+class Nadam(Optimizer):
+    """Nadam: Adam with Nesterov momentum (Keras 3's formula, in C): with
+    ``u_i = beta_1 (1 - 0.5 * 0.96**i)`` and ``U_t = u_1 ... u_t`` (kept in double),
+    ``m_hat = u_{t+1} m / (1 - U_t u_{t+1}) + (1 - u_t) g / (1 - U_t)`` and
+    ``w -= lr * m_hat / (sqrt(v / (1 - beta_2**t)) + epsilon)``.
+
+    Args:
+        learning_rate: a float, a schedule or a callable (see ``Optimizer``).
+        beta_1: decay of the first moment, in [0, 1).
+        beta_2: decay of the second moment, in [0, 1).
+        epsilon: small float >= 0.
+        name: defaults to ``"nadam"``.
+        **kwargs: ``weight_decay``, ``clipnorm``, ``clipvalue``, ``global_clipnorm``.
+    """
+
+    _DEFAULT_NAME = "nadam"
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, name=None,
+                 **kwargs):
+        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
+        self.beta_1 = check_float(beta_1, "beta_1", "Nadam", 0.0, 1.0, high_open=True)
+        self.beta_2 = check_float(beta_2, "beta_2", "Nadam", 0.0, 1.0, high_open=True)
+        self.epsilon = check_float(epsilon, "epsilon", "Nadam", 0.0)
+        self._u_cache = (0, 1.0)  # (step, U_step): extended one step at a time
+
+    def _slot_names(self):
+        return ("momentum", "velocity")
+
+    def _u_product(self, step):
+        self._u_cache = (step, nadam_u_product(self.beta_1, step, self._u_cache))
+        return self._u_cache[1]
+
+    def _update(self, variable, grad, slots, learning_rate):
+        self._decay_in_place(variable, learning_rate)
+        step = self._iterations + 1
+        ops.nadam_update(variable.value, grad, slots["momentum"], slots["velocity"], step,
+                         learning_rate=learning_rate, beta_1=self.beta_1, beta_2=self.beta_2,
+                         epsilon=self.epsilon, u_product=self._u_product(step))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(beta_1=self.beta_1, beta_2=self.beta_2, epsilon=self.epsilon)
+        return config
+
+
+class Adadelta(Optimizer):
+    """Adadelta: steps scaled by the ratio of running RMS of past steps and of gradients
+    (Keras 3's formula, in C): ``a = rho a + (1 - rho) g**2``,
+    ``d = -sqrt(D + epsilon) g / sqrt(a + epsilon)``, ``D = rho D + (1 - rho) d**2``,
+    ``w += lr d``.
+
+    Args:
+        learning_rate: a float, a schedule or a callable (Keras's default 0.001).
+        rho: the decay rate, in [0, 1].
+        epsilon: small float >= 0.
+        name: defaults to ``"adadelta"``.
+        **kwargs: ``weight_decay``, ``clipnorm``, ``clipvalue``, ``global_clipnorm``.
+    """
+
+    _DEFAULT_NAME = "adadelta"
+
+    def __init__(self, learning_rate=0.001, rho=0.95, epsilon=1e-7, name=None, **kwargs):
+        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
+        self.rho = check_float(rho, "rho", "Adadelta", 0.0, 1.0)
+        self.epsilon = check_float(epsilon, "epsilon", "Adadelta", 0.0)
+
+    def _slot_names(self):
+        return ("accumulated_grad", "accumulated_delta_var")
+
+    def _update(self, variable, grad, slots, learning_rate):
+        self._decay_in_place(variable, learning_rate)
+        ops.adadelta_update(variable.value, grad, slots["accumulated_grad"],
+                            slots["accumulated_delta_var"], learning_rate=learning_rate,
+                            rho=self.rho, epsilon=self.epsilon)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(rho=self.rho, epsilon=self.epsilon)
+        return config
+
+
 _OPTIMIZERS = {"sgd": SGD, "rmsprop": RMSprop, "adam": Adam, "adamw": AdamW,
-               "adagrad": Adagrad, "adamax": Adamax}
+               "adagrad": Adagrad, "adamax": Adamax, "nadam": Nadam, "adadelta": Adadelta}
 
 # Keras 2's lower-case spellings (``keras.optimizers.rmsprop(lr=1e-4, decay=1e-6)`` in
 # many published programs): the classes themselves.
 sgd, rmsprop, adam, adagrad, adamax = SGD, RMSprop, Adam, Adagrad, Adamax
+nadam, adadelta = Nadam, Adadelta
 
 
 def serialize(optimizer):
@@ -366,5 +449,6 @@ def get(identifier):
                      f"an Optimizer, a name ({', '.join(_OPTIMIZERS)}) or a dict.")
 
 
-__all__ = ["SGD", "Adagrad", "Adam", "AdamW", "Adamax", "Optimizer", "RMSprop", "adagrad",
-           "adam", "adamax", "deserialize", "get", "rmsprop", "schedules", "serialize", "sgd"]
+__all__ = ["SGD", "Adadelta", "Adagrad", "Adam", "AdamW", "Adamax", "Nadam", "Optimizer",
+           "RMSprop", "adadelta", "adagrad", "adam", "adamax", "deserialize", "get", "nadam",
+           "rmsprop", "schedules", "serialize", "sgd"]
