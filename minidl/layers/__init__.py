@@ -43,7 +43,14 @@ _REGISTRY = {name: globals()[name] for name in __all__
 
 def serialize(layer):
     """``{"class_name": ..., "config": ...}`` of a layer."""
-    return {"class_name": type(layer).__name__, "config": layer.get_config()}
+    return {"class_name": getattr(layer, "_keras_class_name", type(layer).__name__),
+            "config": layer.get_config()}
+
+
+def register(class_name, cls):
+    """Let :func:`deserialize` build ``cls`` from a config of ``class_name`` (the models
+    package registers the layer that stands for a nested model)."""
+    _REGISTRY[class_name] = cls
 
 
 def deserialize(config, custom_objects=None):

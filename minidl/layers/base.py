@@ -189,15 +189,15 @@ class Layer:
 
     def count_params(self):
         """Number of scalars in all weights."""
-        return int(sum(v.value.size for v in self._variables))
+        return int(sum(v.value.size for v in self.weights))
 
     def get_weights(self):
         """Copies of the weights' values, in ``weights`` order."""
-        return [v.numpy() for v in self._variables]
+        return [v.numpy() for v in self.weights]
 
     def set_weights(self, weights):
         """Set every weight from a list of arrays (count and shapes must match)."""
-        assign_all(self._variables, weights, f"Layer '{self.name}'")
+        assign_all(self.weights, weights, f"Layer '{self.name}'")
 
     # ---------------------------------------------------------------- computation
     def build(self, input_shape):

@@ -147,6 +147,8 @@ class Sequential:
                                  f"first element of the model")
             self._input_layer = layer
             return
+        if isinstance(layer, Sequential) and _model_as_layer is not None:
+            layer = _model_as_layer(layer)  # a nested model (minidl.models.nested)
         if not isinstance(layer, Layer):
             raise TypeError(f"Sequential '{self.name}': add() expects a Layer. Received: "
                             f"{type(layer).__name__}")
@@ -170,8 +172,8 @@ class Sequential:
 
     @property
     def layers(self):
-        """The model's layers (without the Input)."""
-        return list(self._layers)
+        """The model's layers (without the Input); a nested model appears as itself."""
+        return [getattr(layer, "model", layer) for layer in self._layers]
 
     def get_layer(self, name=None, index=None):
         """A layer by name or by index."""
@@ -179,8 +181,8 @@ class Sequential:
             if not -len(self._layers) <= index < len(self._layers):
                 raise ValueError(f"Sequential '{self.name}': get_layer index {index} is out "
                                  f"of range for {len(self._layers)} layers")
-            return self._layers[index]
-        for layer in self._layers:
+            return self.layers[index]
+        for layer in self.layers:
             if layer.name == name:
                 return layer
         raise ValueError(f"Sequential '{self.name}': no layer named {name!r}; layers are "
@@ -297,7 +299,7 @@ class Sequential:
         """Print the Keras-format table of layers, output shapes and parameter counts
         (an unbuilt model, as in Keras 3: output shapes "?" and "0 (unbuilt)" params)."""
         if not self.built:
-            rows = [(f"{layer.name} ({type(layer).__name__})", "?", "0 (unbuilt)")
+            rows = [(f"{layer.name} ({_type_name(layer)})", "?", "0 (unbuilt)")
                     for layer in self._layers]
             for line in summary_lines(self.name, rows, 0, 0):
                 (print_fn or print)(line)
@@ -306,7 +308,7 @@ class Sequential:
         for layer, shape in zip(self._layers, self._output_shapes):
             shape_text = "(" + ", ".join("None" if d is None else str(d) for d in shape) + \
                          ("," if len(shape) == 1 else "") + ")"
-            rows.append((f"{layer.name} ({type(layer).__name__})", shape_text,
+            rows.append((f"{layer.name} ({_type_name(layer)})", shape_text,
                          layer.count_params()))
         trainable = sum(v.value.size for v in self.trainable_weights)
         lines = summary_lines(self.name, rows, self.count_params(), trainable)
@@ -981,3 +983,20 @@ def _times_sample_weights(array, weights):
     sample (Keras's sample weighting)."""
     column = np.asarray(weights, dtype=np.float64).reshape((-1,) + (1,) * (array.ndim - 1))
     return ops.multiply(array, np.broadcast_to(column, array.shape))
+
+
+# wraps a Sequential model added to another one (set by minidl.models.nested, which
+# builds on this module)
+_model_as_layer = None
+
+
+def register_model_as_layer(factory):
+    """Let ``Sequential.add`` take a model: ``factory(model)`` returns the layer that
+    stands for it."""
+    global _model_as_layer
+    _model_as_layer = factory
+
+
+def _type_name(layer):
+    """The class name a summary shows (a nested model's own: ``Sequential``)."""
+    return getattr(layer, "_keras_class_name", type(layer).__name__)
