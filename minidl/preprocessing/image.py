@@ -34,6 +34,13 @@ from minidl.random_state import check_seed, generator_for, global_generator
 __all__ = ["ImageDataGenerator", "NumpyArrayIterator", "transform_matrices",
            "transform_matrix_offset_center"]
 
+# Keras 2 spellings (keras.preprocessing.image.load_img, ...): minidl.utils's functions,
+# documented there
+from minidl.utils import image_utils as _image_utils  # noqa: E402
+
+load_img, img_to_array = _image_utils.load_img, _image_utils.img_to_array
+array_to_img, save_img = _image_utils.array_to_img, _image_utils.save_img
+
 _FILL_MODES = ("nearest", "constant", "reflect", "wrap")
 _SUBSETS = ("training", "validation")
 # Keras adds this to every standard deviation before dividing by it
