@@ -60,6 +60,17 @@ def deserialize(config, lookup, where):
     return from_config(lookup(config["class_name"]), config)
 
 
+def get_or_none(identifier, base, lookup, deserialize_fn, kind):
+    """A ``get`` for registries that take None, names, dicts, classes and instances only:
+    None for None, else :func:`resolve`'s object, else ValueError naming the ``kind``."""
+    if identifier is None:
+        return None
+    resolved = resolve(identifier, base, lookup, deserialize_fn)
+    if resolved is None:
+        raise ValueError(f"Could not interpret {kind} identifier: {identifier!r}")
+    return resolved
+
+
 def resolve(identifier, base, lookup, deserialize_fn):
     """The identifiers that every ``get`` resolves alike, or None for any other.
 

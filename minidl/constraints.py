@@ -145,9 +145,4 @@ def deserialize(config):
 def get(identifier):
     """Resolve a constraint identifier, as ``keras.constraints.get``: None, a name, a
     ``serialize`` dict, or a ``Constraint`` class or instance."""
-    if identifier is None:
-        return None
-    resolved = _registry.resolve(identifier, Constraint, _lookup, deserialize)
-    if resolved is None:
-        raise ValueError(f"Could not interpret constraint identifier: {identifier!r}")
-    return resolved
+    return _registry.get_or_none(identifier, Constraint, _lookup, deserialize, "constraint")

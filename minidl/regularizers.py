@@ -155,9 +155,4 @@ def get(identifier):
     Returns:
         A ``Regularizer`` (or None).
     """
-    if identifier is None:
-        return None
-    resolved = _registry.resolve(identifier, Regularizer, _lookup, deserialize)
-    if resolved is None:
-        raise ValueError(f"Could not interpret regularizer identifier: {identifier!r}")
-    return resolved
+    return _registry.get_or_none(identifier, Regularizer, _lookup, deserialize, "regularizer")
