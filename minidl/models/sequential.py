@@ -405,6 +405,13 @@ class Sequential:
     def _require_compiled(self, where):
         if self.optimizer is None or self.loss is None:
             raise RuntimeError(f"{where}: you must compile the model (with a loss) first")
+        custom = [name for name in ("train_step", "test_step", "predict_step")
+                  if hasattr(type(self), name)]
+        if custom:  # Keras would call them; ignoring them would train something else
+            raise NotImplementedError(f"{where}: model '{self.name}' defines {custom}; a "
+                                      f"custom step needs automatic differentiation, which "
+                                      f"minidl does not have (write layers with a backward "
+                                      f"method instead)")
 
     def _resolve_metrics(self):
         if self._metrics is None:
