@@ -3,13 +3,22 @@
 
 #if MD_IS_F32
 #define MD_AX_EXP expf
+#define MD_AX_EXPM1 expm1f
+#define MD_AX_LOG1P log1pf
 #define MD_AX_ABS fabsf
 #define MD_AX_TANH tanhf
 #else
 #define MD_AX_EXP exp
+#define MD_AX_EXPM1 expm1
+#define MD_AX_LOG1P log1p
 #define MD_AX_ABS fabs
 #define MD_AX_TANH tanh
 #endif
+
+/* Keras's SELU constants and leaky_relu's default negative slope */
+#define MD_SELU_SCALE 1.0507009873554804934193349852946
+#define MD_SELU_ALPHA 1.6732632423543772848170429916717
+#define MD_LEAKY_SLOPE 0.2
 
 #include "softmax_row_impl.h"
 
@@ -56,6 +65,31 @@ void MD_FN(md_activate_range)(md_T *y, const md_T *x, int64_t n, int activation)
 #endif
         for (int64_t i = 0; i < n; i++) y[i] = MD_AX_TANH(x[i]);
         return;
+    case MD_ACT_ELU: /* x > 0 ? x : exp(x) - 1 (NaN stays NaN) */
+        for (int64_t i = 0; i < n; i++) {
+            const md_T v = x[i];
+            y[i] = v > (md_T)0 ? v : MD_AX_EXPM1(v);
+        }
+        return;
+    case MD_ACT_SELU:
+        for (int64_t i = 0; i < n; i++) {
+            const md_T v = x[i];
+            y[i] = v > (md_T)0 ? (md_T)MD_SELU_SCALE * v
+                               : (md_T)(MD_SELU_SCALE * MD_SELU_ALPHA) * MD_AX_EXPM1(v);
+        }
+        return;
+    case MD_ACT_SOFTPLUS: /* log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|)), for any |x| */
+        for (int64_t i = 0; i < n; i++) {
+            const md_T v = x[i];
+            y[i] = (v > (md_T)0 ? v : (md_T)0) + MD_AX_LOG1P(MD_AX_EXP(-MD_AX_ABS(v)));
+        }
+        return;
+    case MD_ACT_LEAKY_RELU:
+        for (int64_t i = 0; i < n; i++) {
+            const md_T v = x[i];
+            y[i] = v > (md_T)0 ? v : (md_T)MD_LEAKY_SLOPE * v;
+        }
+        return;
     default:
         return;
     }
@@ -65,7 +99,7 @@ void MD_FN(md_activate_range)(md_T *y, const md_T *x, int64_t n, int activation)
 md_status MD_FN(md_activation_forward)(md_T *y, const md_T *x, int64_t n, int activation) {
     if (y == NULL || x == NULL) return MD_ERR_ARG;
     if (n <= 0) return MD_ERR_SHAPE;
-    if (activation < MD_ACT_LINEAR || activation > MD_ACT_TANH) return MD_ERR_ARG;
+    if (activation < MD_ACT_LINEAR || activation > MD_ACT_LEAKY_RELU) return MD_ERR_ARG;
     if (activation == MD_ACT_LINEAR && y == x) return MD_OK;
 #pragma omp parallel for schedule(static) num_threads(md_threads_for(n))
     for (int64_t b = 0; b < n; b += MD_ACT_BLOCK)
@@ -102,6 +136,26 @@ md_status MD_FN(md_activation_backward)(md_T *dx, const md_T *dy, const md_T *y,
             const md_T t = y[i];
             dx[i] = dy[i] * ((md_T)1 - t * t);
         }
+        return MD_OK;
+    case MD_ACT_ELU: /* from y: 1 where y > 0, else exp(x) = y + 1 */
+#pragma omp parallel for schedule(static) num_threads(md_threads_for(n))
+        for (int64_t i = 0; i < n; i++)
+            dx[i] = y[i] > (md_T)0 ? dy[i] : dy[i] * (y[i] + (md_T)1);
+        return MD_OK;
+    case MD_ACT_SELU: /* scale where y > 0, else scale alpha exp(x) = y + scale alpha */
+#pragma omp parallel for schedule(static) num_threads(md_threads_for(n))
+        for (int64_t i = 0; i < n; i++)
+            dx[i] = y[i] > (md_T)0 ? dy[i] * (md_T)MD_SELU_SCALE
+                                   : dy[i] * (y[i] + (md_T)(MD_SELU_SCALE * MD_SELU_ALPHA));
+        return MD_OK;
+    case MD_ACT_SOFTPLUS: /* sigmoid(x) = 1 - exp(-y) */
+#pragma omp parallel for schedule(static) num_threads(md_threads_for(n))
+        for (int64_t i = 0; i < n; i++) dx[i] = dy[i] * -MD_AX_EXPM1(-y[i]);
+        return MD_OK;
+    case MD_ACT_LEAKY_RELU:
+#pragma omp parallel for schedule(static) num_threads(md_threads_for(n))
+        for (int64_t i = 0; i < n; i++)
+            dx[i] = y[i] > (md_T)0 ? dy[i] : dy[i] * (md_T)MD_LEAKY_SLOPE;
         return MD_OK;
     default:
         return MD_ERR_ARG;
@@ -147,6 +201,11 @@ md_status MD_FN(md_softmax_backward)(md_T *dx, const md_T *dy, const md_T *y, in
     return MD_OK;
 }
 
+#undef MD_SELU_SCALE
+#undef MD_SELU_ALPHA
+#undef MD_LEAKY_SLOPE
 #undef MD_AX_EXP
+#undef MD_AX_EXPM1
+#undef MD_AX_LOG1P
 #undef MD_AX_TANH
 #undef MD_AX_ABS

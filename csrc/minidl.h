@@ -64,7 +64,13 @@ typedef enum {
     MD_ACT_LINEAR = 0,
     MD_ACT_RELU = 1,
     MD_ACT_SIGMOID = 2,
-    MD_ACT_TANH = 3
+    MD_ACT_TANH = 3,
+    /* elementwise only (not fused into convolutions): Keras's elu (alpha 1), selu,
+       softplus and leaky_relu (negative slope 0.2) */
+    MD_ACT_ELU = 4,
+    MD_ACT_SELU = 5,
+    MD_ACT_SOFTPLUS = 6,
+    MD_ACT_LEAKY_RELU = 7
 } md_activation;
 
 typedef enum {

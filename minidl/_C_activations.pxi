@@ -6,6 +6,10 @@ ACTIVATION_CODES = {
     "relu": MD_ACT_RELU,
     "sigmoid": MD_ACT_SIGMOID,
     "tanh": MD_ACT_TANH,
+    "elu": MD_ACT_ELU,
+    "selu": MD_ACT_SELU,
+    "softplus": MD_ACT_SOFTPLUS,
+    "leaky_relu": MD_ACT_LEAKY_RELU,
 }
 
 

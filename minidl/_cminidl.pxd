@@ -19,6 +19,10 @@ cdef extern from "minidl.h" nogil:
         MD_ACT_RELU
         MD_ACT_SIGMOID
         MD_ACT_TANH
+        MD_ACT_ELU
+        MD_ACT_SELU
+        MD_ACT_SOFTPLUS
+        MD_ACT_LEAKY_RELU
 
     ctypedef enum md_fill_mode:
         MD_FILL_NEAREST

@@ -1,8 +1,10 @@
 """Activation functions by name, as ``keras.activations``: ``relu``, ``sigmoid``, ``tanh``,
-``softmax`` and ``linear``, each a function of an array computed by the C core."""
+``softmax``, ``linear``, ``elu``, ``selu``, ``softplus`` and ``leaky_relu``, each a
+function of an array computed by the C core (the last four on the CPU only)."""
 from minidl import ops
 
-ALL = ("linear", "relu", "sigmoid", "tanh", "softmax")
+ALL = ("linear", "relu", "sigmoid", "tanh", "softmax", "elu", "selu", "softplus",
+       "leaky_relu")
 
 
 def relu(x):
@@ -30,12 +32,32 @@ def linear(x):
     return x
 
 
+def elu(x):
+    """``x`` where positive, else ``exp(x) - 1`` (Keras's ``elu`` with alpha 1)."""
+    return ops.activation(x, "elu")
+
+
+def selu(x):
+    """``scale * elu(x, alpha)`` with Keras's self-normalizing constants
+    (scale 1.0507..., alpha 1.6733...)."""
+    return ops.activation(x, "selu")
+
+
+def softplus(x):
+    """``log(1 + exp(x))``, stable for any ``|x|``."""
+    return ops.activation(x, "softplus")
+
+
+def leaky_relu(x):
+    """``x`` where positive, else ``0.2 * x`` (Keras 3's default negative slope)."""
+    return ops.activation(x, "leaky_relu")
+
+
 def get(identifier):
     """The canonical name of an activation: None and ``'linear'`` give ``'linear'``.
 
     Args:
-        identifier: None, one of ``'linear'``, ``'relu'``, ``'sigmoid'``, ``'tanh'``,
-            ``'softmax'`` or one of this module's functions.
+        identifier: None, one of the names in ``ALL`` or one of this module's functions.
 
     Raises:
         ValueError: for any other value, listing the valid names.

@@ -338,10 +338,63 @@ class MeanAbsoluteError(MeanMetricWrapper):
         super().__init__(losses_module.mean_absolute_error, name=name, dtype=dtype)
 
 
+class BinaryCrossentropy(MeanMetricWrapper):
+    """The running mean of the binary cross-entropy (``keras.metrics.BinaryCrossentropy``).
+
+    Args:
+        name: defaults to ``"binary_crossentropy"``.
+        dtype: see ``Metric``.
+        from_logits: whether ``y_pred`` holds logits.
+        label_smoothing: as the loss's.
+    """
+
+    def __init__(self, name="binary_crossentropy", dtype=None, from_logits=False,
+                 label_smoothing=0.0):
+        super().__init__(losses_module.binary_crossentropy, name=name, dtype=dtype,
+                         from_logits=bool(from_logits), label_smoothing=label_smoothing)
+
+
+class CategoricalCrossentropy(MeanMetricWrapper):
+    """The running mean of the categorical cross-entropy
+    (``keras.metrics.CategoricalCrossentropy``).
+
+    Args:
+        name: defaults to ``"categorical_crossentropy"``.
+        dtype: see ``Metric``.
+        from_logits: whether ``y_pred`` holds logits.
+        label_smoothing: as the loss's.
+        axis: the class axis.
+    """
+
+    def __init__(self, name="categorical_crossentropy", dtype=None, from_logits=False,
+                 label_smoothing=0.0, axis=-1):
+        super().__init__(losses_module.categorical_crossentropy, name=name, dtype=dtype,
+                         from_logits=bool(from_logits), label_smoothing=label_smoothing,
+                         axis=axis)
+
+
+class SparseCategoricalCrossentropy(MeanMetricWrapper):
+    """The running mean of the sparse categorical cross-entropy
+    (``keras.metrics.SparseCategoricalCrossentropy``).
+
+    Args:
+        name: defaults to ``"sparse_categorical_crossentropy"``.
+        dtype: see ``Metric``.
+        from_logits: whether ``y_pred`` holds logits.
+        axis: the class axis.
+    """
+
+    def __init__(self, name="sparse_categorical_crossentropy", dtype=None, from_logits=False,
+                 axis=-1):
+        super().__init__(losses_module.sparse_categorical_crossentropy, name=name,
+                         dtype=dtype, from_logits=bool(from_logits), axis=axis)
+
+
 # ---------------------------------------------------------------- get
 
 _CLASSES = (Mean, Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy,
-            MeanSquaredError, MeanAbsoluteError)
+            MeanSquaredError, MeanAbsoluteError, BinaryCrossentropy, CategoricalCrossentropy,
+            SparseCategoricalCrossentropy)
 _NAMES = {cls.__name__: cls for cls in _CLASSES}
 _NAMES.update({backend.to_snake_case(cls.__name__): cls for cls in _CLASSES})
 _NAMES.update({"mse": MeanSquaredError, "mae": MeanAbsoluteError})

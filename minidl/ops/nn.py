@@ -750,7 +750,18 @@ def batch_norm_train_backward(dy, x, batch_mean, batch_variance, scale=None, eps
     return _unrows(backend, dx, moved_shape, axis), dscale, doffset
 
 
-_ACTIVATION_NAMES = ("linear", "relu", "sigmoid", "tanh", "softmax")
+_ACTIVATION_NAMES = ("linear", "relu", "sigmoid", "tanh", "softmax", "elu", "selu",
+                     "softplus", "leaky_relu")
+
+
+def _activation_code(backend, name, where):
+    """The kernel code of an activation on this backend (NotImplementedError when the
+    backend's kernels lack it: the GPU has relu, sigmoid and tanh)."""
+    code = backend.kernels.ACTIVATION_CODES.get(name)
+    if code is None:
+        raise NotImplementedError(f"{where}: the '{name}' activation is not implemented on "
+                                  f"the {backend.name} backend")
+    return code
 
 
 def _act_forward(x, name, where):
@@ -760,7 +771,7 @@ def _act_forward(x, name, where):
     y = backend.empty(x.shape, x.dtype)
     if x.size:
         backend.kernels.activation_forward(y.reshape(-1), x.reshape(-1),
-                                   backend.kernels.ACTIVATION_CODES[name])
+                                           _activation_code(backend, name, where))
     return y
 
 
@@ -773,7 +784,7 @@ def _act_backward(dy, y, name, where):
     dx = backend.empty(y.shape, y.dtype)
     if y.size:
         backend.kernels.activation_backward(dx.reshape(-1), dy.reshape(-1), y.reshape(-1),
-                                    backend.kernels.ACTIVATION_CODES[name])
+                                            _activation_code(backend, name, where))
     return dx
 
 
