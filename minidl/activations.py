@@ -8,22 +8,50 @@ ALL = ("linear", "relu", "sigmoid", "tanh", "softmax", "elu", "selu", "softplus"
 
 
 def relu(x):
-    """``max(x, 0)``."""
+    """``max(x, 0)``.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import activations
+        >>> activations.relu(np.array([-1.0, 0.0, 2.0])).round(4)
+        array([0., 0., 2.])
+    """
     return ops.relu(x)
 
 
 def sigmoid(x):
-    """``1 / (1 + exp(-x))``, stable for large ``|x|``."""
+    """``1 / (1 + exp(-x))``, stable for large ``|x|``.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import activations
+        >>> activations.sigmoid(np.array([-1.0, 0.0, 2.0])).round(4)
+        array([0.2689, 0.5   , 0.8808])
+    """
     return ops.sigmoid(x)
 
 
 def tanh(x):
-    """Hyperbolic tangent."""
+    """Hyperbolic tangent.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import activations
+        >>> activations.tanh(np.array([-1.0, 0.0, 2.0])).round(4)
+        array([-0.7616,  0.    ,  0.964 ])
+    """
     return ops.tanh(x)
 
 
 def softmax(x, axis=-1):
-    """Softmax along ``axis`` (max-subtracted)."""
+    """Softmax along ``axis`` (max-subtracted).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import activations
+        >>> activations.softmax(np.array([[0.0, np.log(3.0)]])).round(4)
+        array([[0.25, 0.75]])
+    """
     return ops.softmax(x, axis=axis)
 
 
@@ -33,23 +61,51 @@ def linear(x):
 
 
 def elu(x):
-    """``x`` where positive, else ``exp(x) - 1`` (Keras's ``elu`` with alpha 1)."""
+    """``x`` where positive, else ``exp(x) - 1`` (Keras's ``elu`` with alpha 1).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import activations
+        >>> activations.elu(np.array([-1.0, 0.0, 2.0])).round(4)
+        array([-0.6321,  0.    ,  2.    ])
+    """
     return ops.activation(x, "elu")
 
 
 def selu(x):
     """``scale * elu(x, alpha)`` with Keras's self-normalizing constants
-    (scale 1.0507..., alpha 1.6733...)."""
+    (scale 1.0507..., alpha 1.6733...).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import activations
+        >>> activations.selu(np.array([-1.0, 0.0, 2.0])).round(4)
+        array([-1.1113,  0.    ,  2.1014])
+    """
     return ops.activation(x, "selu")
 
 
 def softplus(x):
-    """``log(1 + exp(x))``, stable for any ``|x|``."""
+    """``log(1 + exp(x))``, stable for any ``|x|``.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import activations
+        >>> activations.softplus(np.array([-1.0, 0.0, 2.0])).round(4)
+        array([0.3133, 0.6931, 2.1269])
+    """
     return ops.activation(x, "softplus")
 
 
 def leaky_relu(x):
-    """``x`` where positive, else ``0.2 * x`` (Keras 3's default negative slope)."""
+    """``x`` where positive, else ``0.2 * x`` (Keras 3's default negative slope).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import activations
+        >>> activations.leaky_relu(np.array([-1.0, 0.0, 2.0])).round(4)
+        array([-0.2,  0. ,  2. ])
+    """
     return ops.activation(x, "leaky_relu")
 
 

@@ -37,7 +37,14 @@ _runtime.on_ready(lambda: _register(_cuda_backend.CUDA))
 def backend_of(*arrays):
     """The backend that computes on these arrays: the device backend of the first
     argument that is a device array, else the CPU backend (host data of the same call is
-    then copied to that device)."""
+    then copied to that device).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import backend
+        >>> backend.backend_of(np.zeros(2)).name
+        'cpu'
+    """
     if not _DEVICE_BACKENDS:  # a CPU-only process: nothing to look for
         return CPU
     for device in _DEVICE_BACKENDS:
@@ -81,7 +88,13 @@ _NAME_COUNTS = collections.defaultdict(int)
 
 
 def floatx():
-    """The default float dtype of new weights and activations (``'float32'``)."""
+    """The default float dtype of new weights and activations (``'float32'``).
+
+    Example:
+        >>> from minidl import backend
+        >>> backend.floatx()
+        'float32'
+    """
     return _FLOATX
 
 
@@ -118,7 +131,13 @@ def backend():
 
 
 def image_data_format():
-    """``'channels_last'``: minidl's images are NHWC, as Keras's default."""
+    """``'channels_last'``: minidl's images are NHWC, as Keras's default.
+
+    Example:
+        >>> from minidl import backend
+        >>> backend.image_data_format()
+        'channels_last'
+    """
     return "channels_last"
 
 
@@ -136,7 +155,13 @@ def set_image_data_format(data_format):
 
 
 def epsilon():
-    """The fuzz factor of the losses and of the optimizers' defaults (``1e-7``)."""
+    """The fuzz factor of the losses and of the optimizers' defaults (``1e-7``).
+
+    Example:
+        >>> from minidl import backend
+        >>> backend.epsilon()
+        1e-07
+    """
     return _EPSILON
 
 
@@ -192,7 +217,14 @@ eval = get_value  # noqa: A001 -- keras.backend.eval
 
 def int_shape(x):
     """The shape of an array, a Variable or a symbolic tensor, as a tuple (None for a
-    free batch axis)."""
+    free batch axis).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import backend
+        >>> backend.int_shape(np.zeros((2, 3)))
+        (2, 3)
+    """
     return tuple(x.shape) if hasattr(x, "shape") else tuple(np.shape(x))
 
 
