@@ -17,6 +17,7 @@ import numpy as np
 
 from minidl import _registry, backend, ops
 from minidl.backend.cpu import CPU
+from minidl.ops._checks import axis_back_order, axis_last_order
 
 # keras.config.epsilon(): the clip of probabilities.
 EPSILON = 1e-7
@@ -59,17 +60,7 @@ def _class_axis_last(y_pred, axis, where):
                          f"{y_pred.ndim}) for y_pred of shape {y_pred.shape}. "
                          f"Received: axis={axis!r}")
     axis = int(axis) % y_pred.ndim
-    return ops.transpose(y_pred, _last(y_pred.ndim, axis)), axis
-
-
-def _last(ndim, axis):
-    """The permutation that moves ``axis`` last."""
-    return tuple(a for a in range(ndim) if a != axis) + (axis,)
-
-
-def _back(ndim, axis):
-    """The permutation that undoes ``_last``."""
-    return tuple(range(axis)) + (ndim - 1,) + tuple(range(axis, ndim - 1))
+    return ops.transpose(y_pred, axis_last_order(y_pred.ndim, axis)), axis
 
 
 def _predictions(y_pred, where):
@@ -533,7 +524,7 @@ class CategoricalCrossentropy(_CrossentropyBase):
             grad = ops.softmax_cross_entropy_backward(flat_dloss, probs, target_rows)
         else:
             grad = ops.categorical_crossentropy_backward(flat_dloss, target_rows, rows)
-        return ops.transpose(grad.reshape(moved.shape), _back(moved.ndim, axis))
+        return ops.transpose(grad.reshape(moved.shape), axis_back_order(moved.ndim, axis))
 
     def fused_softmax(self, y_true, logits, sample_weight=None):
         """Loss and gradient of ``softmax(logits)`` as y_pred, from the logits.
@@ -556,7 +547,7 @@ class CategoricalCrossentropy(_CrossentropyBase):
         loss = loss.reshape(moved.shape[:-1])
         dloss = self._dloss(loss.shape, sample_weight, loss.dtype)
         grad = ops.softmax_cross_entropy_backward(dloss.reshape(-1), probs, target_rows)
-        return loss, ops.transpose(grad.reshape(moved.shape), _back(moved.ndim, axis))
+        return loss, ops.transpose(grad.reshape(moved.shape), axis_back_order(moved.ndim, axis))
 
     def get_config(self):
         config = super().get_config()

@@ -217,6 +217,7 @@ class Sequential:
             shape = tuple(layer.compute_output_shape(shape))
             self._output_shapes.append(shape)
         self.built = True
+        self._place_state()  # new weights are made on the host: move them to the device
 
     def _ensure_built(self, x):
         if not self.built:
@@ -436,7 +437,6 @@ class Sequential:
 
     def _forward(self, x, training, plan=None):
         self._ensure_built(x)
-        self._place_state()
         recorded = self._recorded_outputs if training else None
         with self._memory:  # inference too: each batch reuses the previous one's buffers
             if not training:  # batch norm folded where it can be (minidl.models.folding)

@@ -30,7 +30,6 @@ from minidl.layers.normalization import BatchNormalization
 from minidl.layers.pooling import AveragePooling2D, MaxPooling2D
 from minidl.ops._checks import class_labels
 
-_ACTIVATION_CODES = {"linear": 0, "relu": 1, "sigmoid": 2, "tanh": 3}
 
 
 class Unplannable(Exception):
@@ -53,7 +52,7 @@ class _Node:
 class _ConvNode(_Node):
     def __init__(self, layer, input_shape, dtype, kernels):
         super().__init__(layer, input_shape, dtype, kernels)
-        self.code = _ACTIVATION_CODES[layer.activation]
+        self.code = kernels.ACTIVATION_CODES[layer.activation]
         self.y, self.dz = self.empty(self.output_shape), self.empty(self.output_shape)
         self.dx = self.empty(input_shape) if layer.input_gradient else None
         self.dw = self.empty(layer.kernel.shape)
@@ -224,7 +223,7 @@ def _plannable(layer, last):
     if isinstance(layer, Conv2D):
         return layer.activation in _FUSED
     if isinstance(layer, Dense):
-        return layer.activation in _ACTIVATION_CODES or (last and layer.activation == "softmax")
+        return layer.activation in _FUSED or (last and layer.activation == "softmax")
     if isinstance(layer, Activation):
         return layer.activation in ("relu", "sigmoid", "tanh")
     if isinstance(layer, BatchNormalization):

@@ -1,6 +1,7 @@
 """The argument checks that ops share: one message style (``op: argument 'name' must be
-...``), run once per call, before any work, on arguments that are Python values or
-shapes -- never on the values of a device array (its kernels check those)."""
+... Received: ...``), run once per call, before any work, on arguments that are Python
+values or shapes -- never on the values of a device array (its kernels check those).
+Also the axis permutations that move a channel or class axis last and back."""
 import math
 import numbers
 
@@ -201,3 +202,12 @@ def class_labels(labels, rows, cols, where, name="labels"):
                          f"[0, {cols}). Received: {flat[index].item()!r} at index {index}")
     return np.ascontiguousarray(flat, dtype=np.int64)
 
+
+def axis_last_order(ndim, axis):
+    """The permutation that moves ``axis`` last."""
+    return tuple(a for a in range(ndim) if a != axis) + (axis,)
+
+
+def axis_back_order(ndim, axis):
+    """The permutation that undoes ``axis_last_order``."""
+    return tuple(range(axis)) + (ndim - 1,) + tuple(range(axis, ndim - 1))

@@ -6,9 +6,10 @@ import numbers
 import numpy as np
 
 from minidl.backend import backend_of, on_host
-from minidl.ops._checks import (bounded_number, channel_axis, axis_index, class_labels,
-                                output_length, padding_mode, positive_tuple, require_ndim,
-                                require_nonempty, same_shape)
+from minidl.ops._checks import (axis_back_order, axis_index, axis_last_order,
+                                bounded_number, channel_axis, class_labels, output_length,
+                                padding_mode, positive_tuple, require_ndim, require_nonempty,
+                                same_shape)
 from minidl.ops.math import bias_add, sum  # noqa: A004 -- keras.ops.sum
 
 
@@ -448,7 +449,7 @@ def _rows(backend, array, axis):
     when it is last already), and the moved shape, for ``_unrows``."""
     if axis == array.ndim - 1:
         return array.reshape(-1, array.shape[-1]), array.shape
-    moved = backend.transpose(array, _axis_last(array.ndim, axis))
+    moved = backend.transpose(array, axis_last_order(array.ndim, axis))
     return moved.reshape(-1, moved.shape[-1]), moved.shape
 
 
@@ -456,17 +457,7 @@ def _unrows(backend, rows, moved_shape, axis):
     """Undo ``_rows``: reshape and move the last axis back to ``axis``."""
     if axis == len(moved_shape) - 1:
         return rows.reshape(moved_shape)
-    return backend.transpose(rows.reshape(moved_shape), _axis_back(len(moved_shape), axis))
-
-
-def _axis_last(ndim, axis):
-    """The permutation that moves ``axis`` last."""
-    return tuple(a for a in range(ndim) if a != axis) + (axis,)
-
-
-def _axis_back(ndim, axis):
-    """The permutation that undoes ``_axis_last``."""
-    return tuple(range(axis)) + (ndim - 1,) + tuple(range(axis, ndim - 1))
+    return backend.transpose(rows.reshape(moved_shape), axis_back_order(len(moved_shape), axis))
 
 
 def _bn_like_input(backend, dy, x2d, moved_shape, axis, where):
@@ -476,7 +467,7 @@ def _bn_like_input(backend, dy, x2d, moved_shape, axis, where):
     if dy.shape != x_shape:
         raise ValueError(f"{where}: argument 'dy' must have the shape of 'x' {x_shape}. "
                          f"Received: shape {dy.shape}")
-    return backend.transpose(dy, _axis_last(dy.ndim, axis)).reshape(x2d.shape)
+    return backend.transpose(dy, axis_last_order(dy.ndim, axis)).reshape(x2d.shape)
 
 
 def _bn_vector(backend, v, name, where, channels, dtype, optional=True, epsilon=None):

@@ -14,7 +14,6 @@ Example:
     >>> w.numpy()
     array([0.9, 0.8, 0.7])
 """
-import numpy as np
 
 from minidl import _registry, ops
 from minidl.ops.optim import nadam_u_product
@@ -208,13 +207,6 @@ class AdamW(Adam):
                          weight_decay=weight_decay, **kwargs)
 
 
-def _host_only(optimizer, variable):
-    """The optimizers without a GPU kernel refuse device variables by name."""
-    if not isinstance(variable.value, np.ndarray):
-        raise NotImplementedError(f"{type(optimizer).__name__}: no GPU kernel yet; use SGD, "
-                                  f"RMSprop, Adam or AdamW on the GPU")
-
-
 class Adagrad(Optimizer):
     """Adagrad: each parameter's step shrinks with the sum of its squared gradients.
 
@@ -256,7 +248,6 @@ class Adagrad(Optimizer):
         return self.initial_accumulator_value
 
     def _update(self, variable, grad, slots, learning_rate):
-        _host_only(self, variable)
         self._decay_in_place(variable, learning_rate)
         ops.adagrad_update(variable.value, grad, slots["accumulator"],
                            learning_rate=learning_rate, epsilon=self.epsilon)
@@ -295,7 +286,6 @@ class Adamax(Optimizer):
         return ("m", "u")
 
     def _update(self, variable, grad, slots, learning_rate):
-        _host_only(self, variable)
         self._decay_in_place(variable, learning_rate)
         ops.adamax_update(variable.value, grad, slots["m"], slots["u"], self._iterations + 1,
                           learning_rate=learning_rate, beta_1=self.beta_1,
