@@ -75,6 +75,9 @@ class Row:
     # FLOPs are known: kernels in GFLOP/s, training steps and inference)
     percent_of_peak: Optional[float] = None
     reference_percent_of_peak: Optional[float] = None
+    # the same over minidl's measured SGEMM 1024 at the run's thread count: the rate a
+    # well-shaped matrix product reaches here, the ceiling a training step can approach
+    percent_of_sgemm: Optional[float] = None
 
 
 @dataclass

@@ -140,10 +140,11 @@ def machine_info(threads, torch):
     }
 
 
-def add_percent_of_peak(row, peak_gflops):
+def add_percent_of_peak(row, peak_gflops, sgemm_gflops=None):
     """Fill ``row.percent_of_peak`` (and the reference's) where the row's FLOPs are
     known: kernels reported in GFLOP/s, and the seed models' steps and inference (their
-    multiply-add FLOPs per image, ``benchmarks.peak.model_flops``)."""
+    multiply-add FLOPs per image, ``benchmarks.peak.model_flops``); and
+    ``row.percent_of_sgemm``, minidl's rate over the measured SGEMM rate."""
     from benchmarks import peak
     if row.unit == "GFLOP/s":
         per_unit = 1.0
@@ -153,6 +154,8 @@ def add_percent_of_peak(row, peak_gflops):
     else:
         return
     row.percent_of_peak = 100.0 * row.minidl * per_unit / peak_gflops
+    if sgemm_gflops:
+        row.percent_of_sgemm = 100.0 * row.minidl * per_unit / sgemm_gflops
     if row.reference is not None:
         row.reference_percent_of_peak = 100.0 * row.reference * per_unit / peak_gflops
 
@@ -182,16 +185,17 @@ def _number(value):
 
 def format_table(rows):
     """The results as a Markdown table (the README and docs paste it as is)."""
-    header = ["case", "unit", "minidl", "reference", "ref", "ratio", "% peak", "target",
-              "met?"]
+    header = ["case", "unit", "minidl", "reference", "ref", "ratio", "% peak", "% sgemm",
+              "target", "met?"]
     lines = []
     for r in rows:
         target = f"{r.target[0]} {r.target[1]:g}" if r.target else ""
         met = {True: "yes", False: "NO", None: ""}[r.met]
         ratio = f"{r.ratio:.2f}x" if r.ratio is not None else "-"
         share = f"{r.percent_of_peak:.0f}%" if r.percent_of_peak is not None else ""
+        sgemm = f"{r.percent_of_sgemm:.0f}%" if r.percent_of_sgemm is not None else ""
         lines.append([r.name, r.unit, _number(r.minidl), _number(r.reference),
-                      r.reference_name or "-", ratio, share, target, met])
+                      r.reference_name or "-", ratio, share, sgemm, target, met])
     widths = [max(len(h), *(len(line[i]) for line in lines)) if lines else len(h)
               for i, h in enumerate(header)]
 
@@ -237,7 +241,8 @@ def main(argv=None):
         print(f"[{i}/{len(chosen)}] {case.name} ({time.perf_counter() - start:.0f} s)",
               file=sys.stderr, flush=True)
         rows.append(case.measure(ctx, settings))
-        add_percent_of_peak(rows[-1], info["peak"]["fma_gflops"][str(args.threads)])
+        add_percent_of_peak(rows[-1], info["peak"]["fma_gflops"][str(args.threads)],
+                            info["peak"]["sgemm_gflops"].get(str(args.threads)))
     print(format_table(rows))
     print("ratio: minidl speed / reference speed, the median of interleaved pairs "
           "(memory rows: minidl MiB / torch MiB; aug: flow images/s / CIFAR step images/s)")

@@ -42,10 +42,7 @@ void MD_FN(md_activate_range)(md_T *y, const md_T *x, int64_t n, int activation)
         return;
     case MD_ACT_SIGMOID:
 #if MD_IS_F32 && MD_HAVE_ACT_SIMD
-        if (md_use_avx2()) {
-            md_sigmoid_avx2(y, x, n);
-            return;
-        }
+        if (md_sigmoid_simd(y, x, n)) return;
 #endif
         /* Stable for any |x|: e = exp(-|x|) never overflows; then
          * sigmoid(x) = 1 / (1 + e) for x >= 0 and e / (1 + e) for x < 0. */
@@ -58,10 +55,7 @@ void MD_FN(md_activate_range)(md_T *y, const md_T *x, int64_t n, int activation)
         return;
     case MD_ACT_TANH:
 #if MD_IS_F32 && MD_HAVE_ACT_SIMD
-        if (md_use_avx2()) {
-            md_tanh_avx2(y, x, n);
-            return;
-        }
+        if (md_tanh_simd(y, x, n)) return;
 #endif
         for (int64_t i = 0; i < n; i++) y[i] = MD_AX_TANH(x[i]);
         return;

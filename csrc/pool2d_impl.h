@@ -157,11 +157,25 @@ static void MD_FN(md_avgpool_row_whole)(md_T *y, const md_T *x, const md_pool2d_
     const int64_t channels = g->channels, width = g->in_w * channels;
     const int64_t n = r / g->out_h, oh = r % g->out_h;
     const md_T *restrict xr = x + (n * g->in_h + oh * g->stride_h) * width;
+    md_T *restrict yr = y + r * g->out_w * channels;
+    if (g->pool_h == 2 && g->pool_w == 2 && g->stride_w == 2) {
+        /* the common 2x2 window: the same additions in the same order as the general
+         * path below, without its row buffer and its loop over the window's columns */
+        const md_T *restrict x1 = xr + width;
+        for (int64_t ow = 0; ow < g->out_w; ow++) {
+            const int64_t a = 2 * ow * channels, b = a + channels;
+            for (int64_t c = 0; c < channels; c++) {
+                const double left = (double)xr[a + c] + (double)x1[a + c];
+                const double right = (double)xr[b + c] + (double)x1[b + c];
+                yr[ow * channels + c] = (md_T)((left + right) * 0.25);
+            }
+        }
+        return;
+    }
     for (int64_t j = 0; j < width; j++) tmp[j] = (double)xr[j];
     for (int64_t h = 1; h < g->pool_h; h++)
         for (int64_t j = 0; j < width; j++) tmp[j] += (double)xr[h * width + j];
     const double inv_count = 1.0 / (double)(g->pool_h * g->pool_w);
-    md_T *restrict yr = y + r * g->out_w * channels;
     for (int64_t ow = 0; ow < g->out_w; ow++) {
         const double *t = tmp + ow * g->stride_w * channels;
         for (int64_t c = 0; c < channels; c++) {
@@ -214,6 +228,17 @@ static void MD_FN(md_avgpool_backward_disjoint)(md_T *restrict dxn, const md_T *
         }
         if (gaps) memset(dxr, 0, (size_t)width * sizeof(md_T));
         const md_T *restrict dyr = dyn + oh * g->out_w * channels;
+        if (g->pool_w == 2 && !gaps) { /* the common 2-wide window, without the loop over w */
+            for (int64_t ow = 0; ow < g->out_w; ow++) {
+                md_T *restrict d = dxr + 2 * ow * channels;
+                for (int64_t c = 0; c < channels; c++) {
+                    const md_T v = dyr[ow * channels + c] * scale;
+                    d[c] = v;
+                    d[channels + c] = v;
+                }
+            }
+            continue;
+        }
         for (int64_t ow = 0; ow < g->out_w; ow++)
             for (int64_t w = 0; w < g->pool_w; w++) {
                 md_T *restrict d = dxr + (ow * g->stride_w + w) * channels;

@@ -58,6 +58,9 @@ def test_quick_run_fills_both_columns(tmp_path):
     assert rows["step_lenet"]["percent_of_peak"] == pytest.approx(
         100 * rows["step_lenet"]["minidl"] * lenet_gflop / ceiling)
     assert rows["pool_max_64x10x10x16"]["percent_of_peak"] is None
+    sgemm = machine["peak"]["sgemm_gflops"]["1"]
+    assert rows["step_lenet"]["percent_of_sgemm"] == pytest.approx(
+        100 * rows["step_lenet"]["minidl"] * lenet_gflop / sgemm)
     assert machine["thread_env"]["OPENBLAS_NUM_THREADS"] == "1"
     assert machine["minidl"] == minidl.__version__
 
@@ -109,10 +112,11 @@ def test_the_fma_loop_counts_its_flops():
 
 def test_table_marks_targets_and_missing_references():
     rows = [Row("fast", "g", "", "img/s", 200.0, reference=100.0, reference_name="torch",
-                ratio=2.0, target=(">=", 1.5), met=True, percent_of_peak=42.4),
+                ratio=2.0, target=(">=", 1.5), met=True, percent_of_peak=42.4,
+                percent_of_sgemm=70.6),
             Row("alone", "g", "", "img/s", 5.0)]
     lines = format_table(rows).splitlines()
     assert lines[0].split("|")[1].strip() == "case"
     assert "2.00x" in lines[2] and "yes" in lines[2] and ">= 1.5" in lines[2]
-    assert "42%" in lines[2]
+    assert "42%" in lines[2] and "71%" in lines[2]
     assert lines[3].count(" - ") == 3  # reference, ref and ratio left empty

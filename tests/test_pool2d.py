@@ -24,6 +24,9 @@ CONFIGS = [
     ((2, 3, 3, 2), 3, 1, "same"),      # pool as large as the input
     ((1, 2, 2, 3), 3, 1, "same"),      # pool larger than the input ('same' allows it)
     ((2, 10, 3, 1), (3, 1), (2, 1), "SAME"),
+    ((2, 6, 8, 6), 2, 2, "valid"),      # the 2x2 fast paths, every cell in one window
+    ((2, 7, 9, 5), 2, 2, "valid"),      # ... with a last row and column in none
+    ((2, 6, 8, 6), 2, (1, 2), "valid"),  # ... overlapping rows (forward fast path only)
 ]
 CONFIG_IDS = [f"{s}-p{p}-s{st}-{pad}" for s, p, st, pad in CONFIGS]
 
