@@ -116,6 +116,14 @@ static int md_tanh_simd(float *y, const float *x, int64_t n) {
 #define MD_HAVE_ACT_SIMD 0
 #endif
 
+/* Whether a parameterised activation's parameter is valid: ELU's alpha > 0 (its gradient
+ * is read from the output), leaky ReLU's slope >= 0; both finite. */
+static int md_param_ok(int activation, double alpha) {
+    if (!isfinite(alpha)) return 0;
+    if (activation == MD_ACT_ELU) return alpha > 0;
+    return activation == MD_ACT_LEAKY_RELU && alpha >= 0;
+}
+
 /* Elements per OpenMP work item of the elementwise activations: large enough that a
  * vector loop dominates, small enough to balance. */
 #define MD_ACT_BLOCK 8192

@@ -24,6 +24,38 @@
 
 /* ---------------------------------------------------------------- elementwise */
 
+/* The activations with a parameter: x > 0 ? x : alpha * (exp(x) - 1) (ELU) and
+ * x > 0 ? x : slope * x (leaky ReLU); NaN stays NaN. The fixed-parameter codes (elu with
+ * alpha 1, leaky_relu with slope 0.2) run the same loops. */
+static void MD_FN(md_elu_range)(md_T *y, const md_T *x, int64_t n, md_T alpha) {
+    for (int64_t i = 0; i < n; i++) {
+        const md_T v = x[i];
+        y[i] = v > (md_T)0 ? v : alpha * MD_AX_EXPM1(v);
+    }
+}
+
+static void MD_FN(md_leaky_range)(md_T *y, const md_T *x, int64_t n, md_T slope) {
+    for (int64_t i = 0; i < n; i++) {
+        const md_T v = x[i];
+        y[i] = v > (md_T)0 ? v : slope * v;
+    }
+}
+
+/* Their derivatives from the forward output y: where y > 0, 1; elsewhere exp(x) * alpha
+ * = y + alpha (ELU, alpha > 0; at y = 0 the right derivative 1, as TensorFlow) or slope (leaky ReLU, slope >= 0: y <= 0 exactly where
+ * x <= 0). dx may alias dy. */
+static void MD_FN(md_elu_backward_range)(md_T *dx, const md_T *dy, const md_T *y, int64_t n,
+                                         md_T alpha) {
+#pragma omp parallel for schedule(static) num_threads(md_threads_for(n))
+    for (int64_t i = 0; i < n; i++) dx[i] = y[i] >= (md_T)0 ? dy[i] : dy[i] * (y[i] + alpha);
+}
+
+static void MD_FN(md_leaky_backward_range)(md_T *dx, const md_T *dy, const md_T *y, int64_t n,
+                                           md_T slope) {
+#pragma omp parallel for schedule(static) num_threads(md_threads_for(n))
+    for (int64_t i = 0; i < n; i++) dx[i] = y[i] > (md_T)0 ? dy[i] : dy[i] * slope;
+}
+
 /* y = act(x) over n values on the calling thread (SIMD where the CPU has it); y may alias
  * x. The one definition of the forward formulas: md_activation_forward runs it over
  * blocks in parallel and fused kernels (conv2d) call it on their finished tiles, so a
@@ -59,11 +91,8 @@ void MD_FN(md_activate_range)(md_T *y, const md_T *x, int64_t n, int activation)
 #endif
         for (int64_t i = 0; i < n; i++) y[i] = MD_AX_TANH(x[i]);
         return;
-    case MD_ACT_ELU: /* x > 0 ? x : exp(x) - 1 (NaN stays NaN) */
-        for (int64_t i = 0; i < n; i++) {
-            const md_T v = x[i];
-            y[i] = v > (md_T)0 ? v : MD_AX_EXPM1(v);
-        }
+    case MD_ACT_ELU:
+        MD_FN(md_elu_range)(y, x, n, (md_T)1);
         return;
     case MD_ACT_SELU:
         for (int64_t i = 0; i < n; i++) {
@@ -79,10 +108,7 @@ void MD_FN(md_activate_range)(md_T *y, const md_T *x, int64_t n, int activation)
         }
         return;
     case MD_ACT_LEAKY_RELU:
-        for (int64_t i = 0; i < n; i++) {
-            const md_T v = x[i];
-            y[i] = v > (md_T)0 ? v : (md_T)MD_LEAKY_SLOPE * v;
-        }
+        MD_FN(md_leaky_range)(y, x, n, (md_T)MD_LEAKY_SLOPE);
         return;
     default:
         return;
@@ -131,10 +157,8 @@ md_status MD_FN(md_activation_backward)(md_T *dx, const md_T *dy, const md_T *y,
             dx[i] = dy[i] * ((md_T)1 - t * t);
         }
         return MD_OK;
-    case MD_ACT_ELU: /* from y: 1 where y > 0, else exp(x) = y + 1 */
-#pragma omp parallel for schedule(static) num_threads(md_threads_for(n))
-        for (int64_t i = 0; i < n; i++)
-            dx[i] = y[i] > (md_T)0 ? dy[i] : dy[i] * (y[i] + (md_T)1);
+    case MD_ACT_ELU:
+        MD_FN(md_elu_backward_range)(dx, dy, y, n, (md_T)1);
         return MD_OK;
     case MD_ACT_SELU: /* scale where y > 0, else scale alpha exp(x) = y + scale alpha */
 #pragma omp parallel for schedule(static) num_threads(md_threads_for(n))
@@ -147,13 +171,42 @@ md_status MD_FN(md_activation_backward)(md_T *dx, const md_T *dy, const md_T *y,
         for (int64_t i = 0; i < n; i++) dx[i] = dy[i] * -MD_AX_EXPM1(-y[i]);
         return MD_OK;
     case MD_ACT_LEAKY_RELU:
-#pragma omp parallel for schedule(static) num_threads(md_threads_for(n))
-        for (int64_t i = 0; i < n; i++)
-            dx[i] = y[i] > (md_T)0 ? dy[i] : dy[i] * (md_T)MD_LEAKY_SLOPE;
+        MD_FN(md_leaky_backward_range)(dx, dy, y, n, (md_T)MD_LEAKY_SLOPE);
         return MD_OK;
     default:
         return MD_ERR_ARG;
     }
+}
+
+/* ELU (activation MD_ACT_ELU, alpha > 0) or leaky ReLU (MD_ACT_LEAKY_RELU, slope
+ * alpha >= 0) with the given parameter; y may alias x. */
+md_status MD_FN(md_activation_forward_param)(md_T *y, const md_T *x, int64_t n, int activation,
+                                             double alpha) {
+    if (y == NULL || x == NULL) return MD_ERR_ARG;
+    if (n <= 0) return MD_ERR_SHAPE;
+    if (!md_param_ok(activation, alpha)) return MD_ERR_ARG;
+#pragma omp parallel for schedule(static) num_threads(md_threads_for(n))
+    for (int64_t b = 0; b < n; b += MD_ACT_BLOCK) {
+        const int64_t len = md_min64(MD_ACT_BLOCK, n - b);
+        if (activation == MD_ACT_ELU)
+            MD_FN(md_elu_range)(y + b, x + b, len, (md_T)alpha);
+        else
+            MD_FN(md_leaky_range)(y + b, x + b, len, (md_T)alpha);
+    }
+    return MD_OK;
+}
+
+/* Their gradient from the forward output y; dx may alias dy. */
+md_status MD_FN(md_activation_backward_param)(md_T *dx, const md_T *dy, const md_T *y,
+                                              int64_t n, int activation, double alpha) {
+    if (dx == NULL || dy == NULL || y == NULL) return MD_ERR_ARG;
+    if (n <= 0) return MD_ERR_SHAPE;
+    if (!md_param_ok(activation, alpha)) return MD_ERR_ARG;
+    if (activation == MD_ACT_ELU)
+        MD_FN(md_elu_backward_range)(dx, dy, y, n, (md_T)alpha);
+    else
+        MD_FN(md_leaky_backward_range)(dx, dy, y, n, (md_T)alpha);
+    return MD_OK;
 }
 
 /* ---------------------------------------------------------------- softmax */

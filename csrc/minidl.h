@@ -187,6 +187,12 @@ typedef struct {
     /* dx from dy and the forward OUTPUT y (relu: y > 0; sigmoid: y(1-y); tanh: 1-y^2). */   \
     md_status md_activation_backward##SUF(md_T *dx, const md_T *dy, const md_T *y, int64_t n,\
                                           int activation);                                    \
+    /* ELU (MD_ACT_ELU, alpha > 0) or leaky ReLU (MD_ACT_LEAKY_RELU, slope alpha >= 0)      \
+       with the given parameter, and its gradient from the forward output y. */              \
+    md_status md_activation_forward_param##SUF(md_T *y, const md_T *x, int64_t n,             \
+                                               int activation, double alpha);                 \
+    md_status md_activation_backward_param##SUF(md_T *dx, const md_T *dy, const md_T *y,      \
+                                                int64_t n, int activation, double alpha);     \
     /* Softmax over the last axis of (rows, cols), max-subtracted. */                         \
     md_status md_softmax_forward##SUF(md_T *y, const md_T *x, int64_t rows, int64_t cols);    \
     /* dx = y * (dy - sum(dy * y)) per row. */                                                \

@@ -42,6 +42,36 @@ def activation_backward(real[::1] dx not None, const real[::1] dy not None,
     check_status(st, "activation_backward")
 
 
+def activation_forward_param(real[::1] y not None, const real[::1] x not None, int activation,
+                             double alpha):
+    """y = elu(x, alpha) or leaky_relu(x, slope alpha) elementwise over flat arrays
+    (``activation``: the code of 'elu' or 'leaky_relu'). y may be x itself."""
+    cdef int64_t n = x.shape[0]
+    cdef md_status st
+    expect_shape("activation_forward_param", "y", shape_of(y, 1), (n,))
+    with nogil:
+        if real is float:
+            st = md_activation_forward_param_f32(&y[0], &x[0], n, activation, alpha)
+        else:
+            st = md_activation_forward_param_f64(&y[0], &x[0], n, activation, alpha)
+    check_status(st, "activation_forward_param")
+
+
+def activation_backward_param(real[::1] dx not None, const real[::1] dy not None,
+                              const real[::1] y not None, int activation, double alpha):
+    """The gradient of :func:`activation_forward_param` from its output y. dx may be dy."""
+    cdef int64_t n = dy.shape[0]
+    cdef md_status st
+    expect_shape("activation_backward_param", "dx", shape_of(dx, 1), (n,))
+    expect_shape("activation_backward_param", "y", shape_of(y, 1), (n,))
+    with nogil:
+        if real is float:
+            st = md_activation_backward_param_f32(&dx[0], &dy[0], &y[0], n, activation, alpha)
+        else:
+            st = md_activation_backward_param_f64(&dx[0], &dy[0], &y[0], n, activation, alpha)
+    check_status(st, "activation_backward_param")
+
+
 def softmax_forward(real[:, ::1] y not None, const real[:, ::1] x not None):
     """y (rows, cols) = softmax over the last axis of x (rows, cols), max-subtracted."""
     cdef int64_t rows = x.shape[0], cols = x.shape[1]

@@ -1,6 +1,6 @@
 """Keras-style layers: Dense, Conv2D and Conv2DTranspose, BatchNormalization, pooling
 (global too), Flatten, Reshape, Permute, padding, cropping and upsampling, Activation, ReLU,
-Softmax, Dropout and SpatialDropout2D, Rescaling and Resizing, the random augmentation
+LeakyReLU, ELU, Softmax, Dropout and SpatialDropout2D, Rescaling and Resizing, the random augmentation
 layers (RandomFlip, RandomRotation, RandomZoom, RandomTranslation), the merge layers (Add,
 Concatenate, ...) and Input."""
 import inspect
@@ -8,8 +8,8 @@ import inspect
 from minidl.layers.augmentation import RandomFlip, RandomRotation, RandomTranslation, RandomZoom
 from minidl.layers.base import Layer
 from minidl.layers.convolutional import Conv2D, Conv2DTranspose
-from minidl.layers.core import (Activation, Dense, Dropout, Flatten, Input, InputLayer, ReLU,
-                                Softmax, SpatialDropout2D)
+from minidl.layers.core import (ELU, Activation, Dense, Dropout, Flatten, Input, InputLayer,
+                                LeakyReLU, ReLU, Softmax, SpatialDropout2D)
 from minidl.layers.merging import (Add, Average, Concatenate, Maximum, Minimum, Multiply,
                                    Subtract, add, average, concatenate, maximum, minimum,
                                    multiply, subtract)
@@ -27,9 +27,9 @@ AvgPool2D = AveragePooling2D
 
 __all__ = ["Activation", "Add", "Average", "AveragePooling2D", "AvgPool2D", "BatchNormalization",
            "Concatenate", "Conv2D", "Conv2DTranspose", "Convolution2D", "Cropping2D",
-           "Deconvolution2D", "Dense", "Dropout", "Flatten", "GlobalAveragePooling2D",
+           "Deconvolution2D", "Dense", "Dropout", "ELU", "Flatten", "GlobalAveragePooling2D",
            "GlobalAvgPool2D", "GlobalMaxPool2D", "GlobalMaxPooling2D", "Input",
-           "InputLayer", "Layer", "LayerNormalization", "MaxPool2D", "MaxPooling2D",
+           "InputLayer", "Layer", "LayerNormalization", "LeakyReLU", "MaxPool2D", "MaxPooling2D",
            "Maximum", "Minimum", "Multiply", "Permute", "RandomFlip", "RandomRotation",
            "RandomTranslation", "RandomZoom", "ReLU", "Rescaling", "Reshape", "Resizing",
            "Softmax",

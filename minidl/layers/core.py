@@ -1,4 +1,8 @@
 """Core layers: InputLayer/Input, Dense, Activation, Flatten, Dropout."""
+import math
+import numbers
+import warnings
+
 import numpy as np
 
 from minidl import activations, constraints, initializers, ops, random_state, regularizers
@@ -411,6 +415,96 @@ class ReLU(Layer):
     def backward(self, dy):
         """dy where the output is positive."""
         return ops.relu_backward(dy, self._need_cache("y"))
+
+
+class LeakyReLU(Layer):
+    """The leaky rectifier as a layer (``keras.layers.LeakyReLU``): ``x`` where positive,
+    else ``negative_slope * x``.
+
+    Args:
+        negative_slope: the slope below zero, >= 0 (Keras's default 0.3). Keras 2's name
+            for it, ``alpha``, is accepted with a DeprecationWarning.
+        **kwargs: Layer arguments.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import layers
+        >>> layers.LeakyReLU(negative_slope=0.5)(np.array([[-1.0, 2.0]]))
+        array([[-0.5,  2. ]], dtype=float32)
+    """
+
+    def __init__(self, negative_slope=0.3, **kwargs):
+        if "alpha" in kwargs:
+            warnings.warn("LeakyReLU: argument 'alpha' is deprecated (Keras 2); use "
+                          "'negative_slope'", DeprecationWarning, stacklevel=2)
+            negative_slope = kwargs.pop("alpha")
+        super().__init__(**kwargs)
+        self.negative_slope = _non_negative(negative_slope, "negative_slope", "LeakyReLU")
+
+    def call(self, inputs, training=False):
+        """``leaky_relu(inputs, negative_slope)``."""
+        y = ops.leaky_relu(inputs, self.negative_slope)
+        self._cache = {"y": y}
+        return y
+
+    def backward(self, dy):
+        """dy where the output is positive, else ``negative_slope * dy``."""
+        return ops.leaky_relu_backward(dy, self._need_cache("y"), self.negative_slope)
+
+    def get_config(self):
+        """Adds ``negative_slope``."""
+        config = super().get_config()
+        config["negative_slope"] = self.negative_slope
+        return config
+
+
+class ELU(Layer):
+    """The exponential linear unit as a layer (``keras.layers.ELU``): ``x`` where
+    positive, else ``alpha * (exp(x) - 1)``.
+
+    Args:
+        alpha: the scale of the negative part (default 1.0); minidl requires alpha > 0
+            (the gradient is computed from the output).
+        **kwargs: Layer arguments.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import layers
+        >>> layers.ELU(alpha=2.0)(np.array([[-1.0, 2.0]])).round(4)
+        array([[-1.2642,  2.    ]], dtype=float32)
+    """
+
+    def __init__(self, alpha=1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.alpha = _non_negative(alpha, "alpha", "ELU")
+        if self.alpha == 0:
+            raise NotImplementedError("ELU: alpha=0 is not implemented (the gradient is "
+                                      "computed from the output); use ReLU")
+
+    def call(self, inputs, training=False):
+        """``elu(inputs, alpha)``."""
+        y = ops.elu(inputs, self.alpha)
+        self._cache = {"y": y}
+        return y
+
+    def backward(self, dy):
+        """dy where the output is >= 0, else ``dy * (output + alpha)``."""
+        return ops.elu_backward(dy, self._need_cache("y"), self.alpha)
+
+    def get_config(self):
+        """Adds ``alpha``."""
+        config = super().get_config()
+        config["alpha"] = self.alpha
+        return config
+
+
+def _non_negative(value, name, where):
+    """A finite real number >= 0 as a float (the layers' parameters)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or \
+            not math.isfinite(value) or value < 0:
+        raise ValueError(f"{where}: argument '{name}' must be a finite number >= 0. "
+                         f"Received: {name}={value!r}")
+    return float(value)
 
 
 class Softmax(Layer):

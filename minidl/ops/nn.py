@@ -755,18 +755,23 @@ def _activation_code(backend, name, where):
     return code
 
 
-def _act_forward(x, name, where):
-    """act(x) elementwise through the kernel (empty arrays pass through)."""
+def _act_forward(x, name, where, parameter=None):
+    """act(x) elementwise through the kernel (empty arrays pass through); ``parameter``:
+    ELU's alpha or leaky ReLU's slope, already checked."""
     backend = backend_of(x)
     x = backend.prepare(x, "x", where)
     y = backend.empty(x.shape, x.dtype)
     if x.size:
-        backend.kernels.activation_forward(y.reshape(-1), x.reshape(-1),
-                                           _activation_code(backend, name, where))
+        code = _activation_code(backend, name, where)
+        if parameter is None:
+            backend.kernels.activation_forward(y.reshape(-1), x.reshape(-1), code)
+        else:
+            backend.require("activation_forward_param", where)(y.reshape(-1), x.reshape(-1),
+                                                               code, parameter)
     return y
 
 
-def _act_backward(dy, y, name, where):
+def _act_backward(dy, y, name, where, parameter=None):
     """dy * act'(.) from the forward output y, elementwise through the kernel."""
     backend = backend_of(dy, y)
     y = backend.prepare(y, "y", where)
@@ -774,9 +779,110 @@ def _act_backward(dy, y, name, where):
     same_shape(dy, y, "dy", "y", where)
     dx = backend.empty(y.shape, y.dtype)
     if y.size:
-        backend.kernels.activation_backward(dx.reshape(-1), dy.reshape(-1), y.reshape(-1),
-                                            _activation_code(backend, name, where))
+        code = _activation_code(backend, name, where)
+        if parameter is None:
+            backend.kernels.activation_backward(dx.reshape(-1), dy.reshape(-1), y.reshape(-1),
+                                                code)
+        else:
+            backend.require("activation_backward_param", where)(
+                dx.reshape(-1), dy.reshape(-1), y.reshape(-1), code, parameter)
     return dx
+
+
+def _elu_alpha(alpha, where):
+    """ELU's alpha: a finite number > 0 (the gradient is read from the output)."""
+    alpha = bounded_number(alpha, "alpha", where, 0.0)
+    if alpha == 0:
+        raise ValueError(f"{where}: argument 'alpha' must be > 0 (alpha 0 is relu). "
+                         f"Received: alpha={alpha!r}")
+    return alpha
+
+
+def elu(x, alpha=1.0):
+    """Exponential linear unit, ``x`` where positive, else ``alpha * (exp(x) - 1)``
+    (``keras.ops.elu``).
+
+    Args:
+        x: input array of any shape.
+        alpha: the scale of the negative part, > 0.
+
+    Returns:
+        An array of x's shape.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> ops.elu(np.array([-1.0, 2.0]), alpha=2.0).round(4)
+        array([-1.2642,  2.    ])
+    """
+    return _act_forward(x, "elu", "elu", _elu_alpha(alpha, "elu"))
+
+
+def elu_backward(dy, y, alpha=1.0):
+    """Gradient of :func:`elu` from its output: ``dy`` where ``y > 0``, else
+    ``dy * (y + alpha)``.
+
+    Args:
+        dy: gradient of the loss with respect to the output.
+        y: the forward output ``elu(x, alpha)``.
+        alpha: the alpha of the forward pass.
+
+    Returns:
+        The gradient with respect to x.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> ops.elu_backward(np.ones(2), np.array([-0.5, 2.0]))
+        array([0.5, 1. ])
+    """
+    where = "elu_backward"
+    return _act_backward(dy, y, "elu", where, _elu_alpha(alpha, where))
+
+
+def leaky_relu(x, negative_slope=0.2):
+    """Leaky rectifier, ``x`` where positive, else ``negative_slope * x``
+    (``keras.ops.leaky_relu``).
+
+    Args:
+        x: input array of any shape.
+        negative_slope: the slope below zero, >= 0.
+
+    Returns:
+        An array of x's shape.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> ops.leaky_relu(np.array([-1.0, 2.0]), negative_slope=0.3)
+        array([-0.3,  2. ])
+    """
+    where = "leaky_relu"
+    slope = bounded_number(negative_slope, "negative_slope", where, 0.0)
+    return _act_forward(x, "leaky_relu", where, slope)
+
+
+def leaky_relu_backward(dy, y, negative_slope=0.2):
+    """Gradient of :func:`leaky_relu` from its output: ``dy`` where ``y > 0``, else
+    ``negative_slope * dy``.
+
+    Args:
+        dy: gradient of the loss with respect to the output.
+        y: the forward output ``leaky_relu(x, negative_slope)``.
+        negative_slope: the slope of the forward pass.
+
+    Returns:
+        The gradient with respect to x.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> ops.leaky_relu_backward(np.ones(2), np.array([-0.3, 2.0]), negative_slope=0.3)
+        array([0.3, 1. ])
+    """
+    where = "leaky_relu_backward"
+    slope = bounded_number(negative_slope, "negative_slope", where, 0.0)
+    return _act_backward(dy, y, "leaky_relu", where, slope)
 
 
 def relu(x):
