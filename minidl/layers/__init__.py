@@ -13,7 +13,8 @@ from minidl.layers.core import (ELU, Activation, Dense, Dropout, Flatten, Input,
 from minidl.layers.merging import (Add, Average, Concatenate, Maximum, Minimum, Multiply,
                                    Subtract, add, average, concatenate, maximum, minimum,
                                    multiply, subtract)
-from minidl.layers.normalization import BatchNormalization, LayerNormalization
+from minidl.layers.normalization import (BatchNormalization, GroupNormalization,
+                                         LayerNormalization)
 from minidl.layers.pooling import (AveragePooling2D, GlobalAveragePooling2D, GlobalAvgPool2D,
                                    GlobalMaxPool2D, GlobalMaxPooling2D, MaxPooling2D)
 from minidl.layers.preprocessing import Rescaling, Resizing
@@ -28,7 +29,8 @@ AvgPool2D = AveragePooling2D
 __all__ = ["Activation", "Add", "Average", "AveragePooling2D", "AvgPool2D", "BatchNormalization",
            "Concatenate", "Conv2D", "Conv2DTranspose", "Convolution2D", "Cropping2D",
            "Deconvolution2D", "Dense", "Dropout", "ELU", "Flatten", "GlobalAveragePooling2D",
-           "GlobalAvgPool2D", "GlobalMaxPool2D", "GlobalMaxPooling2D", "Input",
+           "GlobalAvgPool2D", "GlobalMaxPool2D", "GlobalMaxPooling2D", "GroupNormalization",
+           "Input",
            "InputLayer", "Layer", "LayerNormalization", "LeakyReLU", "MaxPool2D", "MaxPooling2D",
            "Maximum", "Minimum", "Multiply", "Permute", "RandomFlip", "RandomRotation",
            "RandomTranslation", "RandomZoom", "ReLU", "Rescaling", "Reshape", "Resizing",

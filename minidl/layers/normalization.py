@@ -1,4 +1,4 @@
-"""BatchNormalization with Keras 3 semantics."""
+"""BatchNormalization with Keras 3 semantics, LayerNormalization and GroupNormalization."""
 import numbers
 
 import numpy as np
@@ -153,7 +153,94 @@ class BatchNormalization(Layer):
         return config
 
 
-class LayerNormalization(Layer):
+class _SampleNormalization(Layer):
+    """What LayerNormalization and GroupNormalization share: per-sample statistics over
+    a group of values, then ``gamma``/``beta`` per feature (the last axis).
+
+    The statistics and the gradients run on the C batch-norm kernels applied to a
+    "columns" view of the input (``_to_columns``: one column per normalized group, one
+    row per value in it); the per-feature affine map is batch norm's inference kernel
+    with mean 0 and variance 1."""
+
+    def __init__(self, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",
+                 gamma_initializer="ones", **kwargs):
+        super().__init__(**kwargs)
+        where = type(self).__name__
+        if isinstance(epsilon, bool) or not isinstance(epsilon, numbers.Real) or \
+                not epsilon > 0:
+            raise ValueError(f"{where}: argument 'epsilon' must be positive. "
+                             f"Received: epsilon={epsilon!r}")
+        self.epsilon = float(epsilon)
+        self.center, self.scale = bool(center), bool(scale)
+        self.beta_initializer = initializers.get(beta_initializer)
+        self.gamma_initializer = initializers.get(gamma_initializer)
+        self.gamma = self.beta = None
+
+    def build(self, input_shape):
+        """Create gamma and beta (one per feature)."""
+        features = input_shape[-1]
+        if len(input_shape) < 2 or features is None:
+            raise ValueError(f"{type(self).__name__} '{self.name}': the last axis must be "
+                             f"known. Received: shape {tuple(input_shape)}")
+        self._check_features(input_shape)
+        if self.scale:
+            self.gamma = self.add_weight((features,), self.gamma_initializer, "gamma")
+        if self.center:
+            self.beta = self.add_weight((features,), self.beta_initializer, "beta")
+        super().build(input_shape)
+
+    def _check_features(self, input_shape):
+        """Refuse an input the grouping cannot split (subclasses)."""
+
+    def call(self, inputs, training=False):
+        """The normalized, scaled and shifted inputs."""
+        features = inputs.shape[-1]
+        columns = self._to_columns(inputs)
+        x_hat_t, mean, var = ops.batch_norm_train(columns, None, None, None, None,
+                                                  epsilon=self.epsilon)
+        x_hat = self._from_columns(x_hat_t, inputs.shape)
+        y = ops.batch_normalization(x_hat, *self._unit_statistics(features), axis=-1,
+                                    offset=self._value(self.beta),
+                                    scale=self._value(self.gamma), epsilon=0.0)
+        self._cache = {"columns": columns, "x_hat": x_hat, "mean": mean, "var": var,
+                       "shape": inputs.shape}
+        return y
+
+    @staticmethod
+    def _unit_statistics(features):
+        return np.zeros(features, np.float32), np.ones(features, np.float32)
+
+    @staticmethod
+    def _value(variable):
+        return None if variable is None else variable.value
+
+    def backward(self, dy):
+        """Input gradient; gamma/beta gradients into ``.grad``."""
+        cache = self._need_cache("columns")
+        x_hat, shape = self._cache["x_hat"], self._cache["shape"]
+        dx_hat, dgamma, dbeta = ops.batch_normalization_backward(
+            dy.reshape(x_hat.shape), x_hat, *self._unit_statistics(x_hat.shape[-1]),
+            axis=-1, scale=self._value(self.gamma), epsilon=0.0)
+        if self.beta is not None:
+            self.beta.grad = dbeta
+        if self.gamma is not None:
+            self.gamma.grad = dgamma
+        dx_t, _, _ = ops.batch_norm_train_backward(self._to_columns(dx_hat), cache,
+                                                   self._cache["mean"], self._cache["var"],
+                                                   None, epsilon=self.epsilon)
+        return self._from_columns(dx_t, shape)
+
+    def get_config(self):
+        """Constructor arguments."""
+        config = super().get_config()
+        config.update(axis=self.axis, epsilon=self.epsilon, center=self.center,
+                      scale=self.scale,
+                      beta_initializer=initializers.serialize(self.beta_initializer),
+                      gamma_initializer=initializers.serialize(self.gamma_initializer))
+        return config
+
+
+class LayerNormalization(_SampleNormalization):
     """Normalizes each sample over its last axis (its features), in training and at
     inference alike: ``y = gamma * (x - mean) / sqrt(var + epsilon) + beta`` with the mean
     and the biased variance of that sample's features (``keras.layers.LayerNormalization``
@@ -185,79 +272,93 @@ class LayerNormalization(Layer):
 
     def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True,
                  beta_initializer="zeros", gamma_initializer="ones", **kwargs):
-        super().__init__(**kwargs)
         if axis not in (-1, [-1], (-1,)):
             raise NotImplementedError(f"LayerNormalization: only axis=-1 is implemented. "
                                       f"Received: axis={axis!r}")
-        if not isinstance(epsilon, numbers.Real) or not epsilon > 0:
-            raise ValueError(f"LayerNormalization: argument 'epsilon' must be positive. "
-                             f"Received: epsilon={epsilon!r}")
+        super().__init__(epsilon, center, scale, beta_initializer, gamma_initializer, **kwargs)
         self.axis = -1
-        self.epsilon = float(epsilon)
-        self.center, self.scale = bool(center), bool(scale)
-        self.beta_initializer = initializers.get(beta_initializer)
-        self.gamma_initializer = initializers.get(gamma_initializer)
-        self.gamma = self.beta = None
-
-    def build(self, input_shape):
-        """Create gamma and beta (one per feature)."""
-        features = input_shape[-1]
-        if len(input_shape) < 2 or features is None:
-            raise ValueError(f"LayerNormalization '{self.name}': the last axis must be known. "
-                             f"Received: shape {tuple(input_shape)}")
-        if self.scale:
-            self.gamma = self.add_weight((features,), self.gamma_initializer, "gamma")
-        if self.center:
-            self.beta = self.add_weight((features,), self.beta_initializer, "beta")
-        super().build(input_shape)
-
-    def call(self, inputs, training=False):
-        """The normalized, scaled and shifted inputs."""
-        features = inputs.shape[-1]
-        # batch norm of the transposed (features, rows) array normalises each row
-        columns = ops.transpose(inputs.reshape(-1, features))
-        x_hat_t, mean, var = ops.batch_norm_train(columns, None, None, None, None,
-                                                  epsilon=self.epsilon)
-        x_hat = ops.transpose(x_hat_t)
-        # then gamma and beta per feature: the affine map of batch norm's inference
-        # kernel with mean 0 and variance 1
-        y = ops.batch_normalization(x_hat, *self._unit_statistics(features), axis=-1,
-                                    offset=self._value(self.beta),
-                                    scale=self._value(self.gamma), epsilon=0.0)
-        self._cache = {"columns": columns, "x_hat": x_hat, "mean": mean, "var": var,
-                       "shape": inputs.shape}
-        return y.reshape(inputs.shape)
 
     @staticmethod
-    def _unit_statistics(features):
-        return np.zeros(features, np.float32), np.ones(features, np.float32)
+    def _to_columns(x):
+        """(features, positions): each position of each sample is a column."""
+        return ops.transpose(x.reshape(-1, x.shape[-1]))
 
     @staticmethod
-    def _value(variable):
-        return None if variable is None else variable.value
+    def _from_columns(columns, shape):
+        return ops.transpose(columns).reshape(shape)
 
-    def backward(self, dy):
-        """Input gradient; gamma/beta gradients into ``.grad``."""
-        cache = self._need_cache("columns")
-        x_hat, shape = self._cache["x_hat"], self._cache["shape"]
-        dy = dy.reshape(x_hat.shape)
-        dx_hat, dgamma, dbeta = ops.batch_normalization_backward(
-            dy, x_hat, *self._unit_statistics(x_hat.shape[-1]), axis=-1,
-            scale=self._value(self.gamma), epsilon=0.0)
-        if self.beta is not None:
-            self.beta.grad = dbeta
-        if self.gamma is not None:
-            self.gamma.grad = dgamma
-        dx_t, _, _ = ops.batch_norm_train_backward(ops.transpose(dx_hat), cache,
-                                                   self._cache["mean"], self._cache["var"],
-                                                   None, epsilon=self.epsilon)
-        return ops.transpose(dx_t).reshape(shape)
+
+class GroupNormalization(_SampleNormalization):
+    """Normalizes each sample over groups of its channels (``keras.layers.GroupNormalization``
+    with ``axis=-1``): the channels (the last axis) are split into ``groups`` contiguous
+    groups, and every value of a group -- all positions, all its channels -- is normalized
+    with that sample's group mean and biased variance, in training and at inference alike;
+    then ``gamma``/``beta`` per channel. ``groups=1`` normalizes each sample as a whole;
+    ``groups=-1`` (one channel per group) is instance normalization. Like
+    LayerNormalization it keeps no moving statistics and does not depend on the batch.
+
+    Args:
+        groups: the number of groups (default 32; -1: one per channel); must divide the
+            channels.
+        axis: the channel axis; only -1 (the last, ``channels_last``).
+        epsilon: added to the variance (default 1e-3).
+        center: learn a shift ``beta`` per channel.
+        scale: learn a scale ``gamma`` per channel.
+        beta_initializer: initializer of beta (default zeros).
+        gamma_initializer: initializer of gamma (default ones).
+        **kwargs: Layer arguments.
+
+    Input shape: ``(batch, ..., channels)``. Output shape: the input's.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import layers
+        >>> gn = layers.GroupNormalization(groups=2)
+        >>> y = gn(np.array([[[1.0, 3.0, 10.0, 30.0], [3.0, 1.0, 30.0, 10.0]]]))
+        >>> y[0, :, :2].round(3)
+        array([[-1.,  1.],
+               [ 1., -1.]], dtype=float32)
+    """
+
+    def __init__(self, groups=32, axis=-1, epsilon=1e-3, center=True, scale=True,
+                 beta_initializer="zeros", gamma_initializer="ones", **kwargs):
+        if axis not in (-1, [-1], (-1,)):
+            raise NotImplementedError(f"GroupNormalization: only axis=-1 (channels_last) is "
+                                      f"implemented. Received: axis={axis!r}")
+        if isinstance(groups, bool) or not isinstance(groups, numbers.Integral) or \
+                (groups < 1 and groups != -1):
+            raise ValueError(f"GroupNormalization: argument 'groups' must be a positive "
+                             f"integer or -1. Received: groups={groups!r}")
+        super().__init__(epsilon, center, scale, beta_initializer, gamma_initializer, **kwargs)
+        self.groups, self.axis = int(groups), -1
+
+    def _check_features(self, input_shape):
+        channels = input_shape[-1]
+        if self.groups != -1 and (self.groups > channels or channels % self.groups):
+            raise ValueError(f"GroupNormalization '{self.name}': the number of groups "
+                             f"({self.groups}) must divide the number of channels "
+                             f"({channels}). Received: input shape {tuple(input_shape)}")
+
+    def _group_count(self, channels):
+        return channels if self.groups == -1 else self.groups
+
+    def _to_columns(self, x):
+        """(positions * channels of a group, samples * groups): one column per group of
+        each sample."""
+        n, channels = x.shape[0], x.shape[-1]
+        groups = self._group_count(channels)
+        grouped = x.reshape(n, -1, groups, channels // groups)  # (n, positions, g, c/g)
+        moved = ops.transpose(grouped, (1, 3, 0, 2))            # (positions, c/g, n, g)
+        return moved.reshape(-1, n * groups)
+
+    def _from_columns(self, columns, shape):
+        n, channels = shape[0], shape[-1]
+        groups = self._group_count(channels)
+        moved = columns.reshape(-1, channels // groups, n, groups)
+        return ops.transpose(moved, (2, 0, 3, 1)).reshape(shape)
 
     def get_config(self):
-        """Constructor arguments."""
+        """Adds ``groups``."""
         config = super().get_config()
-        config.update(axis=self.axis, epsilon=self.epsilon, center=self.center,
-                      scale=self.scale,
-                      beta_initializer=initializers.serialize(self.beta_initializer),
-                      gamma_initializer=initializers.serialize(self.gamma_initializer))
+        config["groups"] = self.groups
         return config
