@@ -84,3 +84,84 @@ def test_bad_arguments(tmp_path):
         utils.image_dataset_from_directory(tmp_path)
     with pytest.raises(ValueError, match="color_mode"):
         utils.load_img(tmp_path / "x.png", color_mode="cmyk")
+
+
+# ---------------------------------------------------------------- flow_from_directory
+
+
+def test_flow_from_directory_reads_labelled_batches(tmp_path):
+    """Keras's DirectoryIterator: classes sorted, one-hot labels, the pixels of the files
+    (rescaled by the generator), every file once per epoch, attributes as Keras names
+    them."""
+    from minidl.preprocessing.image import ImageDataGenerator
+    root = _folder(tmp_path, per_class=5)
+    flow = ImageDataGenerator(rescale=1 / 255).flow_from_directory(
+        root, target_size=(10, 10), batch_size=4, seed=0)
+    assert flow.class_indices == {"cats": 0, "dogs": 1}
+    assert flow.samples == 10 and flow.num_classes == 2 and len(flow) == 3
+    assert flow.image_shape == (10, 10, 3)
+    assert flow.filenames[0] == "cats/0.png" and list(flow.classes) == [0] * 5 + [1] * 5
+    seen = []
+    for i in range(len(flow)):
+        images, labels = flow[i]
+        assert images.dtype == np.float32 and labels.shape == (len(images), 2)
+        for image, label in zip(images, labels):
+            cls = int(label.argmax())
+            # the file's own pixels, scaled: cats are dark, dogs bright
+            assert (image.mean() < 0.4) == (cls == 0)
+            seen.append(cls)
+    assert sorted(seen) == [0] * 5 + [1] * 5
+    index = flow.index_array[0]
+    want = PIL.open(root / flow.filenames[index]).convert("RGB")
+    np.testing.assert_allclose(flow[0][0][0], np.asarray(want, np.float32) / 255, rtol=1e-6)
+
+
+@pytest.mark.parametrize("class_mode", ["binary", "sparse", "input", None])
+def test_flow_from_directory_class_modes(tmp_path, class_mode):
+    from minidl.preprocessing.image import ImageDataGenerator
+    root = _folder(tmp_path, per_class=3)
+    flow = ImageDataGenerator().flow_from_directory(
+        root, target_size=(6, 6), color_mode="grayscale", class_mode=class_mode,
+        batch_size=6, shuffle=False)
+    batch = flow[0]
+    images = batch if class_mode is None else batch[0]
+    assert images.shape == (6, 6, 6, 1)
+    if class_mode in ("binary", "sparse"):
+        np.testing.assert_array_equal(batch[1], [0, 0, 0, 1, 1, 1])
+        assert batch[1].dtype == np.float32
+    elif class_mode == "input":
+        np.testing.assert_array_equal(batch[1], images)
+
+
+def test_flow_from_directory_validation_split_is_per_class(tmp_path):
+    from minidl.preprocessing.image import ImageDataGenerator
+    root = _folder(tmp_path, per_class=5)
+    generator = ImageDataGenerator(validation_split=0.4)
+    train = generator.flow_from_directory(root, target_size=(4, 4), subset="training")
+    valid = generator.flow_from_directory(root, target_size=(4, 4), subset="validation")
+    assert valid.filenames == ["cats/0.png", "cats/1.png", "dogs/0.png", "dogs/1.png"]
+    assert train.samples == 6 and not set(train.filenames) & set(valid.filenames)
+
+
+def test_flow_from_directory_trains_a_model_and_refuses_bad_arguments(tmp_path):
+    from minidl.preprocessing.image import ImageDataGenerator
+    root = _folder(tmp_path, per_class=6)
+    generator = ImageDataGenerator(rescale=1 / 255, horizontal_flip=True)
+    flow = generator.flow_from_directory(root, target_size=(8, 8), batch_size=4,
+                                         class_mode="binary", seed=1)
+    model = models.Sequential([minidl.Input((8, 8, 3)), layers.Flatten(),
+                               layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    history = model.fit(flow, epochs=6, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    for kwargs, message in [({"class_mode": "other"}, "class_mode"),
+                            ({"color_mode": "cmyk"}, "color_mode"),
+                            ({"classes": ["cats", "birds"]}, "'classes'.*birds"),
+                            ({"subset": "test"}, "subset"),
+                            ({"batch_size": 0}, "batch_size")]:
+        with pytest.raises(ValueError, match=message):
+            generator.flow_from_directory(root, **kwargs)
+    with pytest.raises(ValueError, match="directory"):
+        generator.flow_from_directory(tmp_path / "missing")
+    with pytest.raises(NotImplementedError, match="save_to_dir"):
+        generator.flow_from_directory(root, save_to_dir=str(tmp_path))

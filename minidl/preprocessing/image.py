@@ -23,6 +23,7 @@ period ``H - 1`` (the first and last rows overlap), so pixels that sample outsid
 image differ from Keras in that mode.
 """
 import numbers
+import os
 import threading
 import warnings
 
@@ -31,11 +32,12 @@ import numpy as np
 from minidl import ops
 from minidl.random_state import check_seed, generator_for, global_generator
 
-__all__ = ["ImageDataGenerator", "NumpyArrayIterator", "transform_matrices",
+__all__ = ["DirectoryIterator", "ImageDataGenerator", "NumpyArrayIterator", "transform_matrices",
            "transform_matrix_offset_center"]
 
 # Keras 2 spellings (keras.preprocessing.image.load_img, ...): minidl.utils's functions,
 # documented there
+from minidl.utils import image_dataset as _image_dataset  # noqa: E402
 from minidl.utils import image_utils as _image_utils  # noqa: E402
 
 load_img, img_to_array = _image_utils.load_img, _image_utils.img_to_array
@@ -140,6 +142,15 @@ def _float_dtype(dtype, where):
 def _seed(seed, where):
     """``seed`` checked: None or an integer >= 0."""
     return check_seed(seed, where, expected="an integer >= 0")
+
+
+def _batch_size(batch_size, where):
+    """A batch size: an integer >= 1."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or \
+            batch_size < 1:
+        raise ValueError(f"{where}: argument 'batch_size' must be an integer >= 1. "
+                         f"Received: batch_size={batch_size!r}")
+    return int(batch_size)
 
 
 def _image_batch(x, name, where):
@@ -789,6 +800,46 @@ class ImageDataGenerator:
                                   dtype=self.dtype)
 
 
+    def flow_from_directory(self, directory, target_size=(256, 256), color_mode="rgb",
+                            classes=None, class_mode="categorical", batch_size=32,
+                            shuffle=True, seed=None, save_to_dir=None, save_prefix="",
+                            save_format="png", follow_links=False, subset=None,
+                            interpolation="nearest", keep_aspect_ratio=False):
+        """Iterate over augmented batches of the images in a folder of class sub-folders
+        (Keras's ``flow_from_directory``); the files are read batch by batch.
+
+        Args:
+            directory: the folder; each sub-folder is a class, its images (found
+                recursively) that class's samples.
+            target_size: ``(height, width)`` every image is resized to.
+            color_mode: ``'rgb'``, ``'rgba'`` or ``'grayscale'``.
+            classes: the sub-folders to use, in label order (default: all, sorted).
+            class_mode: ``'categorical'`` (one-hot), ``'binary'``, ``'sparse'`` (the
+                label, as a float), ``'input'`` (the images themselves) or None (images
+                only).
+            batch_size: images per batch.
+            shuffle: reshuffle the order every epoch.
+            seed: an integer makes the order and the augmentation repeatable.
+            save_to_dir: not supported (must be None).
+            save_prefix: unused (Keras's ``save_to_dir`` option).
+            save_format: unused (Keras's ``save_to_dir`` option).
+            follow_links: accepted (folders are walked as they are).
+            subset: ``'training'`` or ``'validation'`` (with ``validation_split``): per
+                class, the first ``validation_split`` of its sorted files are validation.
+            interpolation: the resize filter (see ``minidl.utils.load_img``).
+            keep_aspect_ratio: crop the centre to the target ratio before resizing.
+
+        Returns:
+            A ``DirectoryIterator``.
+        """
+        return DirectoryIterator(directory, self, target_size=target_size,
+                                 color_mode=color_mode, classes=classes,
+                                 class_mode=class_mode, batch_size=batch_size,
+                                 shuffle=shuffle, seed=seed, save_to_dir=save_to_dir,
+                                 subset=subset, interpolation=interpolation,
+                                 keep_aspect_ratio=keep_aspect_ratio, dtype=self.dtype)
+
+
 # ---------------------------------------------------------------- the iterator
 
 
@@ -836,10 +887,7 @@ class NumpyArrayIterator:
         if save_to_dir is not None:
             raise NotImplementedError(f"{where}: save_to_dir is not supported by minidl "
                                       f"(it needs PIL); save the batches yourself.")
-        if (isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral)
-                or batch_size < 1):
-            raise ValueError(f"{where}: argument 'batch_size' must be an integer >= 1. "
-                             f"Received: batch_size={batch_size!r}")
+        batch_size = _batch_size(batch_size, where)
         x, x_misc = self._split_inputs(x, where)
         if y is not None and len(x) != len(y):
             raise ValueError(f"{where}: `x` (images tensor) and `y` (labels) should have the "
@@ -866,7 +914,13 @@ class NumpyArrayIterator:
                       else _float_dtype(dtype, where))
         self.save_to_dir, self.save_prefix, self.save_format = None, save_prefix, save_format
         self.subset = subset
-        self.n = self.x.shape[0]
+        self.image_shape = self.x.shape[1:]
+        self._start(self.x.shape[0], batch_size)
+
+    def _start(self, n, batch_size):
+        """The epoch state of ``n`` samples in batches of ``batch_size``: the counters,
+        the lock, the iterator's own generator and the first epoch's order."""
+        self.n = n
         self.batch_size = int(batch_size)
         self.batch_index = 0
         self.total_batches_seen = 0
@@ -979,12 +1033,16 @@ class NumpyArrayIterator:
 
     def _draw(self, indices):
         """Transform parameters for the images at ``indices`` (under the lock)."""
-        return self.image_data_generator._draw_transforms(len(indices), self.x.shape[1:],
+        return self.image_data_generator._draw_transforms(len(indices), self.image_shape,
                                                           self._rng)
+
+    def _images(self, indices):
+        """The source images at ``indices`` (before augmentation)."""
+        return self.x[indices]
 
     def _batch(self, indices, params):
         generator = self.image_data_generator
-        images = generator._apply_batch(self.x[indices], params, self.dtype)
+        images = generator._apply_batch(self._images(indices), params, self.dtype)
         images = generator._standardize_batch(images).astype(self.dtype, copy=False)
         inputs = [images] + [e[indices] for e in self.x_misc] if self.x_misc else images
         if self.y is None:
@@ -992,3 +1050,104 @@ class NumpyArrayIterator:
         if self.sample_weight is None:
             return inputs, self.y[indices]
         return inputs, self.y[indices], self.sample_weight[indices]
+
+
+_CLASS_MODES = ("categorical", "binary", "sparse", "input", None)
+_CHANNELS = {"rgb": 3, "rgba": 4, "grayscale": 1}
+
+
+class DirectoryIterator(NumpyArrayIterator):
+    """Batches of augmented images read from a folder of class sub-folders
+    (``ImageDataGenerator.flow_from_directory``): the same ``Sequence`` and iterator as
+    :class:`NumpyArrayIterator`, the images read from their files when a batch is made.
+
+    Attributes:
+        filenames: the image files, relative to ``directory``, in label order.
+        classes: the label of each file (int array).
+        class_indices: ``{class name: label}``.
+        num_classes, samples: the number of classes and of files.
+        image_shape: ``(height, width, channels)`` of the batches' images.
+
+    Args: those of ``flow_from_directory``, with the generator second and ``dtype``.
+    """
+
+    def __init__(self, directory, image_data_generator, target_size=(256, 256),
+                 color_mode="rgb", classes=None, class_mode="categorical", batch_size=32,
+                 shuffle=True, seed=None, save_to_dir=None, subset=None,
+                 interpolation="nearest", keep_aspect_ratio=False, dtype=None):
+        where = "ImageDataGenerator.flow_from_directory"
+        if not isinstance(image_data_generator, ImageDataGenerator):
+            raise TypeError(f"DirectoryIterator: argument 'image_data_generator' must be an "
+                            f"ImageDataGenerator. Received: {type(image_data_generator)}")
+        if save_to_dir is not None:
+            raise NotImplementedError(f"{where}: save_to_dir is not supported by minidl; "
+                                      f"save the batches yourself.")
+        if class_mode not in _CLASS_MODES:
+            raise ValueError(f"{where}: argument 'class_mode' must be one of "
+                             f"{list(_CLASS_MODES)}. Received: class_mode={class_mode!r}")
+        if color_mode not in _CHANNELS:
+            raise ValueError(f"{where}: argument 'color_mode' must be one of "
+                             f"{list(_CHANNELS)}. Received: color_mode={color_mode!r}")
+        if subset is not None and subset not in _SUBSETS:
+            raise ValueError(f"{where}: argument 'subset' must be None or one of "
+                             f"{list(_SUBSETS)}. Received: subset={subset!r}")
+        batch_size = _batch_size(batch_size, where)
+        height, width = (int(v) for v in target_size)
+        self.directory, self.class_mode = directory, class_mode
+        self.color_mode, self.target_size = color_mode, (height, width)
+        self.interpolation, self.keep_aspect_ratio = interpolation, bool(keep_aspect_ratio)
+        self.image_shape = (height, width, _CHANNELS[color_mode])
+        names = _image_dataset.class_folders(directory, classes, where, "classes")
+        split = image_data_generator._validation_split if subset is not None else 0.0
+        self.filenames, labels = [], []
+        for label, name in enumerate(names):
+            files = _image_dataset.image_files(os.path.join(directory, name))
+            first = int(len(files) * split)
+            chosen = files[:first] if subset == "validation" else files[first:]
+            self.filenames += [os.path.relpath(f, directory) for f in chosen]
+            labels += [label] * len(chosen)
+        self.classes = np.asarray(labels, dtype=np.int64)
+        self.class_indices = {name: label for label, name in enumerate(names)}
+        self.num_classes, self.samples = len(names), len(self.filenames)
+        if class_mode == "binary" and self.num_classes != 2:
+            raise ValueError(f"{where}: class_mode='binary' needs exactly 2 classes. "
+                             f"Received: {self.num_classes} ({names})")
+        self.seed = _seed(seed, where)
+        self.shuffle = _boolean(shuffle, "shuffle", where)
+        self.image_data_generator = image_data_generator
+        self.data_format, self.subset = "channels_last", subset
+        self.dtype = (image_data_generator.dtype if dtype is None
+                      else _float_dtype(dtype, where))
+        self.x_misc, self.sample_weight, self.y = [], None, None
+        self._start(self.samples, batch_size)
+
+    @property
+    def filepaths(self):
+        """The image files' full paths, in label order."""
+        return [os.path.join(self.directory, f) for f in self.filenames]
+
+    @property
+    def labels(self):
+        """The label of each file (Keras's alias of ``classes``)."""
+        return self.classes
+
+    def _images(self, indices):
+        """The files at ``indices``, read and resized."""
+        images = np.empty((len(indices),) + self.image_shape, dtype=self.dtype)
+        for row, index in enumerate(indices):
+            img = _image_utils.load_img(os.path.join(self.directory, self.filenames[index]),
+                                        self.color_mode, self.target_size, self.interpolation,
+                                        self.keep_aspect_ratio)
+            images[row] = _image_utils.img_to_array(img, dtype=self.dtype)
+        return images
+
+    def _batch(self, indices, params):
+        images = super()._batch(indices, params)
+        if self.class_mode is None:
+            return images
+        if self.class_mode == "input":
+            return images, images.copy()
+        labels = self.classes[indices]
+        if self.class_mode == "categorical":
+            return images, np.eye(self.num_classes, dtype=self.dtype)[labels]
+        return images, labels.astype(self.dtype)

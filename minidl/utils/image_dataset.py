@@ -64,19 +64,24 @@ class ImageDataset:
         return self
 
 
-def _class_folders(directory, class_names):
+def class_folders(directory, class_names, where, argument="class_names"):
+    """The class sub-folders of ``directory``: ``class_names`` (checked to exist), or all
+    of them, sorted."""
+    if not os.path.isdir(directory):
+        raise ValueError(f"{where}: argument 'directory' must be a folder. Received: "
+                         f"{directory!r}")
     found = sorted(name for name in os.listdir(directory)
                    if os.path.isdir(os.path.join(directory, name)))
     if class_names is None:
         return found
     missing = [name for name in class_names if name not in found]
     if missing:
-        raise ValueError(f"image_dataset_from_directory: argument 'class_names' names "
-                         f"folders that do not exist in {directory!r}. Received: {missing}")
+        raise ValueError(f"{where}: argument '{argument}' names folders that do not exist "
+                         f"in {directory!r}. Received: {missing}")
     return list(class_names)
 
 
-def _image_files(folder):
+def image_files(folder):
     """The image files below ``folder`` (recursively), in sorted order."""
     files = []
     for root, _, names in sorted(os.walk(folder)):
@@ -121,17 +126,16 @@ def image_dataset_from_directory(directory, labels="inferred", label_mode="int",
     if label_mode not in _LABEL_MODES:
         raise ValueError(f"{where}: argument 'label_mode' must be one of {_LABEL_MODES}. "
                          f"Received: {label_mode!r}")
-    if not os.path.isdir(directory):
-        raise ValueError(f"{where}: argument 'directory' must be a folder. Received: "
-                         f"{directory!r}")
-    names = _class_folders(directory, class_names) if labels else []
+    names = class_folders(directory, class_names, where)
+    if not labels:
+        names = []
     paths, label_list = [], []
     for index, name in enumerate(names):
-        files = _image_files(os.path.join(directory, name))
+        files = image_files(os.path.join(directory, name))
         paths += files
         label_list += [index] * len(files)
     if not labels:
-        paths = _image_files(directory)
+        paths = image_files(directory)
         label_mode = None
     if not paths:
         raise ValueError(f"{where}: no image files ({', '.join(_EXTENSIONS)}) in "
