@@ -165,3 +165,59 @@ def test_mnist_speedrun_quick(data_dir, tmp_path):
     assert run["seconds"] > 0 and 0 <= run["test_accuracy"] <= 1
     if _real_data(data_dir):
         assert run["test_accuracy"] > 0.8  # one epoch of 6000 images (86% here)
+
+
+def test_cifar10_speedrun_quick(data_dir, tmp_path):
+    """The CIFAR-10 time-to-accuracy example in its smoke mode, its record complete."""
+    out = run_example("cifar10_speedrun.py", "--quick", "--out", str(tmp_path / "run.json"),
+                      data_dir=data_dir, timeout=900)
+    assert "seeds reach 75%" in out
+    record = json.loads((tmp_path / "run.json").read_text())
+    assert record["framework"] == "minidl" and record["target"] == 0.75
+    assert record["epochs"] == 1 and len(record["runs"]) == 1
+    assert record["runs"][0]["seconds"] > 0 and 0 <= record["runs"][0]["test_accuracy"] <= 1
+
+
+def _load_example(name):
+    import importlib.util
+    sys.path.insert(0, EXAMPLES)
+    try:
+        spec = importlib.util.spec_from_file_location(name, os.path.join(EXAMPLES, f"{name}.py"))
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(EXAMPLES)
+    return module
+
+
+def test_speedrun_augmentation_is_a_flip_and_a_padded_crop():
+    """Every augmented image is its source flipped or not and shifted by at most 4
+    pixels, the uncovered border zero."""
+    module = _load_example("cifar10_speedrun")
+    rng = np.random.default_rng(0)
+    images = rng.random((16, 32, 32, 3)).astype(np.float32) + 1  # no zeros inside
+    out = module.augment(images, np.random.default_rng(1))
+    assert out.shape == images.shape and out.dtype == images.dtype
+    padded = np.pad(images, ((0, 0), (4, 4), (4, 4), (0, 0)))
+    for source, result in zip(padded, out):
+        crops = [source[dy:dy + 32, dx:dx + 32] for dy in range(9) for dx in range(9)]
+        assert any(np.array_equal(result, crop) or np.array_equal(result, crop[:, ::-1])
+                   for crop in crops)
+
+
+def test_resnet20_is_the_papers_and_its_quick_run_writes_both_variants(data_dir, tmp_path):
+    module = _load_example("resnet_batchnorm")
+    convolutions = (3 * 3 * 3 * 16 + 6 * 3 * 3 * 16 * 16 + 3 * 3 * 16 * 32 + 5 * 3 * 3 * 32 * 32
+                    + 16 * 32 + 3 * 3 * 32 * 64 + 5 * 3 * 3 * 64 * 64 + 32 * 64)
+    channels = 16 + 6 * 16 + 7 * 32 + 7 * 64  # every convolution's outputs
+    dense = 64 * 10 + 10
+    assert module.build_model("bn").count_params() == convolutions + 4 * channels + dense
+    assert module.build_model("no_bn").count_params() == convolutions + channels + dense
+    adds = [layer for layer in module.build_model("bn").layers if type(layer).__name__ == "Add"]
+    assert len(adds) == 9
+    out = run_example("resnet_batchnorm.py", "--quick", "--out", str(tmp_path),
+                      data_dir=data_dir, timeout=900)
+    assert "test accuracy" in out
+    runs = _histories(tmp_path)
+    assert set(runs) == {"bn_seed0.json", "no_bn_seed0.json"}
+    assert np.isfinite(runs["bn_seed0.json"]["history"]["loss"][0])
