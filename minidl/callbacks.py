@@ -550,6 +550,15 @@ class History(Callback):
             per-epoch values (``history['acc']`` also works, as in Keras 2, for a metric
             logged as ``accuracy``).
         epoch: list of the 0-based indices of the recorded epochs.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import layers, models
+        >>> model = models.Sequential([layers.Input((2,)), layers.Dense(1)])
+        >>> model.compile(optimizer="sgd", loss="mse")
+        >>> history = model.fit(np.ones((8, 2)), np.ones((8, 1)), epochs=3, verbose=0)
+        >>> sorted(history.history), len(history.history["loss"]), history.epoch
+        (['loss'], 3, [0, 1, 2])
     """
 
     def __init__(self):
@@ -1124,6 +1133,17 @@ class ReduceLROnPlateau(_MonitorCallback):
 
     Raises:
         ValueError: ``factor >= 1`` or negative.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import callbacks, layers, models
+        >>> model = models.Sequential([layers.Input((1,)), layers.Dense(1, use_bias=False)])
+        >>> model.compile(optimizer="sgd", loss="mse")  # learning rate 0.01
+        >>> reduce = callbacks.ReduceLROnPlateau(monitor="loss", factor=0.5, patience=1)
+        >>> x, y = np.zeros((4, 1)), np.ones((4, 1))  # a loss that cannot fall
+        >>> _ = model.fit(x, y, epochs=4, verbose=0, callbacks=[reduce])
+        >>> float(model.optimizer.learning_rate)  # halved after epochs 2, 3 and 4
+        0.00125
     """
 
     def __init__(self, monitor="val_loss", factor=0.1, patience=10, verbose=0, mode="auto",
@@ -1318,6 +1338,18 @@ class TerminateOnNaN(Callback):
         raise_error: if True, raise RuntimeError at once (other callbacks' ``on_train_end``
             is then not called); if False (default), print a message and set
             ``model.stop_training = True``.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import callbacks, layers, models
+        >>> model = models.Sequential([layers.Input((1,)), layers.Dense(1)])
+        >>> model.compile(optimizer="sgd", loss="mse")
+        >>> stop = callbacks.TerminateOnNaN()
+        >>> history = model.fit(np.array([[np.inf]]), np.ones((1, 1)), epochs=5, verbose=0,
+        ...                     callbacks=[stop])
+        Batch 0: Invalid loss, terminating training
+        >>> len(history.history["loss"])  # stopped after the first epoch
+        1
     """
 
     def __init__(self, raise_error=False):
@@ -1357,6 +1389,17 @@ class LambdaCallback(Callback):
 
     Raises:
         TypeError: a keyword is not a hook name, or a value is not callable.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import callbacks, layers, models
+        >>> model = models.Sequential([layers.Input((2,)), layers.Dense(1)])
+        >>> model.compile(optimizer="sgd", loss="mse")
+        >>> ends = []
+        >>> log = callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: ends.append(epoch))
+        >>> _ = model.fit(np.ones((8, 2)), np.ones((8, 1)), epochs=3, verbose=0, callbacks=[log])
+        >>> ends
+        [0, 1, 2]
     """
 
     def __init__(self, on_epoch_begin=None, on_epoch_end=None, on_train_begin=None,

@@ -53,6 +53,13 @@ class MaxNorm(Constraint):
     Args:
         max_value: the largest norm.
         axis: the axis (or axes) the norm runs over.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import constraints
+        >>> constraints.MaxNorm(1.0)(np.array([[3.0], [4.0]]))  # the column's norm 5 becomes 1
+        array([[0.59999999],
+               [0.79999998]])
     """
 
     def __init__(self, max_value=2, axis=0):
@@ -73,6 +80,13 @@ class UnitNorm(Constraint):
 
     Args:
         axis: the axis (or axes) the norm runs over.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import constraints
+        >>> constraints.UnitNorm()(np.array([[3.0], [4.0]]))
+        array([[0.59999999],
+               [0.79999998]])
     """
 
     def __init__(self, axis=0):
@@ -94,6 +108,13 @@ class MinMaxNorm(Constraint):
         min_value, max_value: the bounds of the norm.
         rate: 1 enforces the bounds strictly; less moves part of the way.
         axis: the axis (or axes) the norm runs over.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import constraints
+        >>> constraints.MinMaxNorm(min_value=1.0, max_value=2.0)(np.array([[0.3], [0.4]]))
+        array([[0.59999988],
+               [0.79999984]])
     """
 
     def __init__(self, min_value=0.0, max_value=1.0, rate=1.0, axis=0):
@@ -144,5 +165,11 @@ def deserialize(config):
 
 def get(identifier):
     """Resolve a constraint identifier, as ``keras.constraints.get``: None, a name, a
-    ``serialize`` dict, or a ``Constraint`` class or instance."""
+    ``serialize`` dict, or a ``Constraint`` class or instance.
+
+    Example:
+        >>> from minidl import constraints
+        >>> type(constraints.get("non_neg")).__name__
+        'NonNeg'
+    """
     return _registry.get_or_none(identifier, Constraint, _lookup, deserialize, "constraint")

@@ -32,6 +32,11 @@ def compute_fans(shape):
 
     Returns:
         ``(fan_in, fan_out)`` as ints.
+
+    Example:
+        >>> from minidl import initializers
+        >>> initializers.compute_fans((3, 3, 16, 32))  # a 3x3 convolution: 9 * 16 in, 9 * 32 out
+        (144, 288)
     """
     shape = tuple(int(d) for d in shape)
     if len(shape) == 0:
@@ -168,7 +173,13 @@ class Constant(Initializer):
 
 
 class Zeros(Constant):
-    """Fills with zeros."""
+    """Fills with zeros.
+
+    Example:
+        >>> from minidl import initializers
+        >>> initializers.Zeros()((3,))
+        array([0., 0., 0.], dtype=float32)
+    """
 
     def __init__(self):
         super().__init__(0.0)
@@ -178,7 +189,14 @@ class Zeros(Constant):
 
 
 class Ones(Constant):
-    """Fills with ones."""
+    """Fills with ones.
+
+    Example:
+        >>> from minidl import initializers
+        >>> initializers.Ones()((2, 2))
+        array([[1., 1.],
+               [1., 1.]], dtype=float32)
+    """
 
     def __init__(self):
         super().__init__(1.0)
@@ -223,6 +241,12 @@ class RandomNormal(RandomInitializer):
         mean: mean of the values.
         stddev: standard deviation of the values.
         seed: None or an int (see ``RandomInitializer``).
+
+    Example:
+        >>> from minidl import initializers
+        >>> w = initializers.RandomNormal(mean=1.0, stddev=0.1, seed=0)((1000,))
+        >>> round(float(w.mean()), 1), round(float(w.std()), 2)
+        (1.0, 0.1)
     """
 
     def __init__(self, mean=0.0, stddev=0.05, seed=None):
@@ -244,6 +268,13 @@ class TruncatedNormal(RandomInitializer):
         mean: mean of the values.
         stddev: standard deviation of the normal before truncation.
         seed: None or an int (see ``RandomInitializer``).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import initializers
+        >>> w = initializers.TruncatedNormal(stddev=0.1, seed=0)((1000,))
+        >>> bool(np.abs(w).max() <= 0.2)  # redrawn beyond two standard deviations
+        True
     """
 
     def __init__(self, mean=0.0, stddev=0.05, seed=None):
@@ -265,6 +296,12 @@ class RandomUniform(RandomInitializer):
         minval: lower bound.
         maxval: upper bound (greater than minval).
         seed: None or an int (see ``RandomInitializer``).
+
+    Example:
+        >>> from minidl import initializers
+        >>> w = initializers.RandomUniform(-0.5, 0.5, seed=0)((1000,))
+        >>> bool(w.min() >= -0.5 and w.max() < 0.5)
+        True
     """
 
     def __init__(self, minval=-0.05, maxval=0.05, seed=None):
@@ -300,6 +337,15 @@ class VarianceScaling(RandomInitializer):
         mode: 'fan_in', 'fan_out' or 'fan_avg'.
         distribution: 'truncated_normal', 'untruncated_normal' or 'uniform'.
         seed: None or an int (see ``RandomInitializer``).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import initializers
+        >>> init = initializers.VarianceScaling(scale=2.0, mode="fan_in", distribution="uniform",
+        ...                                     seed=0)
+        >>> w = init((400, 10))
+        >>> bool(np.abs(w).max() <= np.sqrt(3 * 2.0 / 400))
+        True
     """
 
     def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None):
@@ -377,6 +423,13 @@ class GlorotNormal(_FixedVarianceScaling):
 
     Args:
         seed: None or an int (see ``RandomInitializer``).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import initializers
+        >>> w = initializers.GlorotNormal(seed=0)((400, 300))
+        >>> round(float(w.std()), 2), round(float(np.sqrt(2 / 700)), 2)
+        (0.05, 0.05)
     """
 
     _PRESET = {"scale": 1.0, "mode": "fan_avg", "distribution": "truncated_normal"}
@@ -405,6 +458,13 @@ class HeNormal(_FixedVarianceScaling):
 
     Args:
         seed: None or an int (see ``RandomInitializer``).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import initializers
+        >>> w = initializers.HeNormal(seed=0)((400, 300))
+        >>> round(float(w.std()), 2), round(float(np.sqrt(2 / 400)), 2)
+        (0.07, 0.07)
     """
 
     _PRESET = {"scale": 2.0, "mode": "fan_in", "distribution": "truncated_normal"}
@@ -415,6 +475,13 @@ class LecunUniform(_FixedVarianceScaling):
 
     Args:
         seed: None or an int (see ``RandomInitializer``).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import initializers
+        >>> w = initializers.LecunUniform(seed=0)((400, 300))
+        >>> bool(np.abs(w).max() <= np.sqrt(3 / 400))
+        True
     """
 
     _PRESET = {"scale": 1.0, "mode": "fan_in", "distribution": "uniform"}
@@ -426,6 +493,13 @@ class LecunNormal(_FixedVarianceScaling):
 
     Args:
         seed: None or an int (see ``RandomInitializer``).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import initializers
+        >>> w = initializers.LecunNormal(seed=0)((400, 300))
+        >>> round(float(w.std()), 2), round(float(np.sqrt(1 / 400)), 2)
+        (0.05, 0.05)
     """
 
     _PRESET = {"scale": 1.0, "mode": "fan_in", "distribution": "truncated_normal"}
@@ -471,6 +545,11 @@ def serialize(initializer):
     Returns:
         A JSON-friendly dict that ``deserialize``/``get`` turn back into an equal
         initializer.
+
+    Example:
+        >>> from minidl import initializers
+        >>> initializers.serialize(initializers.HeNormal())["class_name"]
+        'HeNormal'
     """
     return _registry.serialize(initializer, Initializer, "minidl.initializers", "initializer",
                                "an Initializer instance")
@@ -484,6 +563,11 @@ def deserialize(config):
 
     Returns:
         An ``Initializer``.
+
+    Example:
+        >>> from minidl import initializers
+        >>> type(initializers.deserialize({"class_name": "Ones", "config": {}})).__name__
+        'Ones'
     """
     return _registry.deserialize(config, _lookup, "initializers")
 
@@ -505,6 +589,11 @@ def get(identifier):
 
     Returns:
         An initializer (or None).
+
+    Example:
+        >>> from minidl import initializers
+        >>> type(initializers.get("he_uniform")).__name__
+        'HeUniform'
     """
     if identifier is None:
         return None

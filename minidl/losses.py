@@ -219,6 +219,13 @@ def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=
 
     Returns:
         The loss per sample, shape ``y_pred.shape`` without the class axis.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import losses
+        >>> y_true, y_pred = np.array([[0.0, 1.0]]), np.array([[0.25, 0.75]])
+        >>> losses.categorical_crossentropy(y_true, y_pred).round(4)
+        array([0.2877])
     """
     where = "categorical_crossentropy"
     label_smoothing = _check_label_smoothing(label_smoothing, where)
@@ -238,6 +245,12 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, axis=-1):
 
     Returns:
         The loss per sample, shape ``y_pred.shape`` without the class axis.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import losses
+        >>> losses.sparse_categorical_crossentropy(np.array([1]), np.array([[0.25, 0.75]])).round(4)
+        array([0.2877])
     """
     where = "sparse_categorical_crossentropy"
     y_pred = _as_float(y_pred, "y_pred", where)
@@ -263,6 +276,12 @@ def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, 
 
     Returns:
         The loss per sample, shape ``y_pred.shape[:-1]`` (``(batch,)`` for 1-D inputs).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import losses
+        >>> losses.binary_crossentropy(np.array([[1.0], [0.0]]), np.array([[0.9], [0.2]])).round(4)
+        array([0.1054, 0.2231])
     """
     where = "binary_crossentropy"
     _check_last_axis(axis, where)
@@ -627,6 +646,13 @@ class BinaryCrossentropy(_CrossentropyBase):
         reduction: see ``Loss``.
         name: defaults to ``"binary_crossentropy"``.
         dtype: see ``Loss``.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import losses
+        >>> loss = losses.BinaryCrossentropy()
+        >>> round(float(loss(np.array([[1.0], [0.0]]), np.array([[0.9], [0.2]]))), 4)
+        0.1643
     """
 
     supports_fused_softmax = False
@@ -709,6 +735,12 @@ class MeanAbsoluteError(_FeatureMeanLoss):
         reduction: see ``Loss``.
         name: defaults to ``"mean_absolute_error"``.
         dtype: see ``Loss``.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import losses
+        >>> float(losses.MeanAbsoluteError()(np.array([[1.0, 2.0]]), np.array([[1.5, 1.0]])))
+        0.75
     """
 
     def __init__(self, reduction="sum_over_batch_size", name="mean_absolute_error",
@@ -800,6 +832,11 @@ def serialize(loss):
 
     Returns:
         A dict that ``deserialize`` turns back into an equal loss.
+
+    Example:
+        >>> from minidl import losses
+        >>> losses.serialize(losses.MeanSquaredError())["class_name"]
+        'MeanSquaredError'
     """
     return _registry.serialize(loss, Loss, "minidl.losses", "loss", "a Loss")
 
@@ -812,6 +849,11 @@ def deserialize(config):
 
     Returns:
         A ``Loss``.
+
+    Example:
+        >>> from minidl import losses
+        >>> type(losses.deserialize({"class_name": "MeanAbsoluteError", "config": {}})).__name__
+        'MeanAbsoluteError'
     """
     return _registry.deserialize(config, _lookup, "losses")
 
@@ -829,6 +871,11 @@ def get(identifier):
 
     Returns:
         A ``Loss`` (or None).
+
+    Example:
+        >>> from minidl import losses
+        >>> type(losses.get("categorical_crossentropy")).__name__
+        'CategoricalCrossentropy'
     """
     if identifier is None:
         return None

@@ -37,6 +37,12 @@ def accuracy(y_true, y_pred):
 
     Returns:
         float32 array of 1.0 (equal) and 0.0, of the common shape.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import metrics
+        >>> metrics.accuracy(np.array([1, 2, 3]), np.array([1, 2, 0]))
+        array([1., 1., 0.], dtype=float32)
     """
     y_true, y_pred = _same_rank(_as_array(y_true, "y_true", "accuracy"),
                                 _as_array(y_pred, "y_pred", "accuracy"), "accuracy")
@@ -54,6 +60,12 @@ def binary_accuracy(y_true, y_pred, threshold=0.5):
 
     Returns:
         float32 array of shape ``y_pred.shape[:-1]`` (``(batch,)`` for 1-D inputs).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import metrics
+        >>> metrics.binary_accuracy(np.array([[1.0], [0.0]]), np.array([[0.7], [0.6]]))
+        array([1., 0.], dtype=float32)
     """
     where = "binary_accuracy"
     y_true, y_pred = _same_rank(_as_array(y_true, "y_true", where),
@@ -73,6 +85,13 @@ def categorical_accuracy(y_true, y_pred):
 
     Returns:
         float32 array of shape ``y_pred.shape[:-1]``.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import metrics
+        >>> y_pred = np.array([[0.2, 0.8], [0.3, 0.7]])
+        >>> metrics.categorical_accuracy(np.array([[0.0, 1.0], [1.0, 0.0]]), y_pred)
+        array([1., 0.], dtype=float32)
     """
     where = "categorical_accuracy"
     y_true = _as_array(y_true, "y_true", where)
@@ -94,6 +113,13 @@ def sparse_categorical_accuracy(y_true, y_pred):
 
     Returns:
         float32 array of shape ``y_pred.shape[:-1]``.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import metrics
+        >>> y_pred = np.array([[0.2, 0.8], [0.3, 0.7]])
+        >>> metrics.sparse_categorical_accuracy(np.array([1, 0]), y_pred)
+        array([1., 0.], dtype=float32)
     """
     where = "sparse_categorical_accuracy"
     y_true = _as_array(y_true, "y_true", where)
@@ -259,6 +285,14 @@ class Accuracy(MeanMetricWrapper):
     Args:
         name: defaults to ``"accuracy"``.
         dtype: see ``Metric``.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import metrics
+        >>> m = metrics.Accuracy()
+        >>> m.update_state(np.array([1, 2, 3]), np.array([1, 2, 0]))
+        >>> round(float(m.result()), 4)
+        0.6667
     """
 
     def __init__(self, name="accuracy", dtype=None):
@@ -272,6 +306,14 @@ class BinaryAccuracy(MeanMetricWrapper):
         name: defaults to ``"binary_accuracy"``.
         dtype: see ``Metric``.
         threshold: the decision threshold.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import metrics
+        >>> m = metrics.BinaryAccuracy()
+        >>> m.update_state(np.array([[1.0], [0.0]]), np.array([[0.7], [0.6]]))
+        >>> float(m.result())
+        0.5
     """
 
     def __init__(self, name="binary_accuracy", dtype=None, threshold=0.5):
@@ -288,6 +330,14 @@ class CategoricalAccuracy(MeanMetricWrapper):
     Args:
         name: defaults to ``"categorical_accuracy"``.
         dtype: see ``Metric``.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import metrics
+        >>> m = metrics.CategoricalAccuracy()
+        >>> m.update_state(np.array([[0.0, 1.0], [1.0, 0.0]]), np.array([[0.2, 0.8], [0.3, 0.7]]))
+        >>> float(m.result())
+        0.5
     """
 
     def __init__(self, name="categorical_accuracy", dtype=None):
@@ -320,6 +370,14 @@ class MeanSquaredError(MeanMetricWrapper):
     Args:
         name: defaults to ``"mean_squared_error"``.
         dtype: see ``Metric``.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import metrics
+        >>> m = metrics.MeanSquaredError()
+        >>> m.update_state(np.array([[1.0, 2.0]]), np.array([[2.0, 4.0]]))
+        >>> float(m.result())
+        2.5
     """
 
     def __init__(self, name="mean_squared_error", dtype=None):
@@ -332,6 +390,14 @@ class MeanAbsoluteError(MeanMetricWrapper):
     Args:
         name: defaults to ``"mean_absolute_error"``.
         dtype: see ``Metric``.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import metrics
+        >>> m = metrics.MeanAbsoluteError()
+        >>> m.update_state(np.array([[1.0, 2.0]]), np.array([[2.0, 4.0]]))
+        >>> float(m.result())
+        1.5
     """
 
     def __init__(self, name="mean_absolute_error", dtype=None):
@@ -346,6 +412,14 @@ class BinaryCrossentropy(MeanMetricWrapper):
         dtype: see ``Metric``.
         from_logits: whether ``y_pred`` holds logits.
         label_smoothing: as the loss's.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import metrics
+        >>> m = metrics.BinaryCrossentropy()
+        >>> m.update_state(np.array([[1.0], [0.0]]), np.array([[0.9], [0.2]]))
+        >>> round(float(m.result()), 4)
+        0.1643
     """
 
     def __init__(self, name="binary_crossentropy", dtype=None, from_logits=False,
@@ -364,6 +438,14 @@ class CategoricalCrossentropy(MeanMetricWrapper):
         from_logits: whether ``y_pred`` holds logits.
         label_smoothing: as the loss's.
         axis: the class axis.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import metrics
+        >>> m = metrics.CategoricalCrossentropy()
+        >>> m.update_state(np.array([[0.0, 1.0]]), np.array([[0.25, 0.75]]))
+        >>> round(float(m.result()), 4)
+        0.2877
     """
 
     def __init__(self, name="categorical_crossentropy", dtype=None, from_logits=False,
@@ -382,6 +464,14 @@ class SparseCategoricalCrossentropy(MeanMetricWrapper):
         dtype: see ``Metric``.
         from_logits: whether ``y_pred`` holds logits.
         axis: the class axis.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import metrics
+        >>> m = metrics.SparseCategoricalCrossentropy()
+        >>> m.update_state(np.array([1]), np.array([[0.25, 0.75]]))
+        >>> round(float(m.result()), 4)
+        0.2877
     """
 
     def __init__(self, name="sparse_categorical_crossentropy", dtype=None, from_logits=False,
@@ -464,6 +554,11 @@ def get(identifier, loss=None, output_shape=None, target_shape=None):
 
     Returns:
         A ``Metric`` (None for None).
+
+    Example:
+        >>> from minidl import metrics
+        >>> type(metrics.get("mae")).__name__
+        'MeanAbsoluteError'
     """
     if identifier is None:
         return None

@@ -83,6 +83,15 @@ class L1(L1L2):
 
     Args:
         l1: the factor (Keras's default 0.01).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import regularizers
+        >>> penalty = regularizers.L1(0.1)
+        >>> round(float(penalty(np.array([1.0, -2.0]))), 4)
+        0.3
+        >>> penalty.gradient(np.array([1.0, -2.0]))
+        array([ 0.1, -0.1])
     """
 
     def __init__(self, l1=0.01):
@@ -115,7 +124,14 @@ class L2(L1L2):
 
 
 def l1_l2(l1=0.01, l2=0.01):
-    """``L1L2(l1, l2)`` with Keras's defaults for the function (0.01 each)."""
+    """``L1L2(l1, l2)`` with Keras's defaults for the function (0.01 each).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import regularizers
+        >>> round(float(regularizers.l1_l2(l1=0.1, l2=0.1)(np.array([1.0, -2.0]))), 4)
+        0.8
+    """
     return L1L2(l1=l1, l2=l2)
 
 
@@ -154,5 +170,10 @@ def get(identifier):
 
     Returns:
         A ``Regularizer`` (or None).
+
+    Example:
+        >>> from minidl import regularizers
+        >>> type(regularizers.get("l2")).__name__
+        'L2'
     """
     return _registry.get_or_none(identifier, Regularizer, _lookup, deserialize, "regularizer")

@@ -44,7 +44,13 @@ _REGISTRY = {name: globals()[name] for name in __all__
 
 
 def serialize(layer):
-    """``{"class_name": ..., "config": ...}`` of a layer."""
+    """``{"class_name": ..., "config": ...}`` of a layer.
+
+    Example:
+        >>> from minidl import layers
+        >>> layers.serialize(layers.Dropout(0.3))["config"]["rate"]
+        0.3
+    """
     return {"class_name": getattr(layer, "_keras_class_name", type(layer).__name__),
             "config": layer.get_config()}
 
@@ -56,7 +62,13 @@ def register(class_name, cls):
 
 
 def deserialize(config, custom_objects=None):
-    """A layer from :func:`serialize`'s output (custom classes via ``custom_objects``)."""
+    """A layer from :func:`serialize`'s output (custom classes via ``custom_objects``).
+
+    Example:
+        >>> from minidl import layers
+        >>> layers.deserialize({"class_name": "Dropout", "config": {"rate": 0.3}}).rate
+        0.3
+    """
     registry = dict(_REGISTRY, **(custom_objects or {}))
     if not isinstance(config, dict) or "class_name" not in config:
         raise ValueError(f"layers.deserialize: expected a dict with 'class_name' and "
@@ -96,7 +108,13 @@ def _without_keras_defaults(cls, config):
 
 
 def get(identifier):
-    """A layer instance from a layer, or a serialized dict."""
+    """A layer instance from a layer, or a serialized dict.
+
+    Example:
+        >>> from minidl import layers
+        >>> type(layers.get({"class_name": "Dense", "config": {"units": 3}})).__name__
+        'Dense'
+    """
     if isinstance(identifier, Layer):
         return identifier
     return deserialize(identifier)

@@ -173,6 +173,16 @@ class RandomRotation(_RandomImageLayer):
         seed: optional seed of the layer's own generator.
         fill_value: the value outside the image with ``fill_mode='constant'``.
         **kwargs: Layer arguments.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import layers
+        >>> images = np.ones((2, 8, 8, 3), np.float32)
+        >>> layer = layers.RandomRotation(0.1, seed=0)
+        >>> layer(images, training=True).shape
+        (2, 8, 8, 3)
+        >>> bool(np.array_equal(layer(images), images))  # inference: unchanged
+        True
     """
 
     def __init__(self, factor, fill_mode="reflect", interpolation="bilinear", seed=None,
@@ -208,6 +218,13 @@ class RandomZoom(_RandomImageLayer):
             vertical draw (the aspect ratio is kept).
         fill_mode, interpolation, seed, fill_value: as ``RandomRotation``.
         **kwargs: Layer arguments.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import layers
+        >>> images = np.ones((2, 8, 8, 3), np.float32)
+        >>> layers.RandomZoom(0.2, seed=0)(images, training=True).shape
+        (2, 8, 8, 3)
     """
 
     def __init__(self, height_factor, width_factor=None, fill_mode="reflect",
@@ -244,6 +261,13 @@ class RandomTranslation(_RandomImageLayer):
         width_factor: the same for the width.
         fill_mode, interpolation, seed, fill_value: as ``RandomRotation``.
         **kwargs: Layer arguments.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import layers
+        >>> images = np.ones((2, 8, 8, 3), np.float32)
+        >>> layers.RandomTranslation(0.2, 0.2, seed=0)(images, training=True).shape
+        (2, 8, 8, 3)
     """
 
     def __init__(self, height_factor, width_factor, fill_mode="reflect",

@@ -18,6 +18,12 @@ class InputLayer(Layer):
         batch_size: optional fixed batch size.
         name: optional name.
         dtype: ``'float32'`` (default) or ``'float64'``.
+
+    Example:
+        >>> from minidl import layers, models
+        >>> model = models.Sequential([layers.InputLayer(shape=(3,)), layers.Dense(2)])
+        >>> model.input_shape, model.output_shape
+        ((None, 3), (None, 2))
     """
 
     def __init__(self, shape=None, batch_size=None, name=None, dtype=None, **kwargs):
@@ -228,6 +234,13 @@ class Activation(_WithActivation):
         activation: one of ``'linear'``, ``'relu'``, ``'sigmoid'``, ``'tanh'``,
             ``'softmax'``.
         **kwargs: Layer arguments.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import layers
+        >>> layer = layers.Activation("relu")
+        >>> layer(np.array([[-1.0, 0.5]]))
+        array([[0. , 0.5]], dtype=float32)
     """
 
     def __init__(self, activation, **kwargs):
@@ -366,6 +379,16 @@ class SpatialDropout2D(Dropout):
         **kwargs: Layer arguments.
 
     Input shape: ``(batch, H, W, C)``; the mask has shape ``(batch, 1, 1, C)``.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import layers
+        >>> x = np.ones((1, 2, 2, 4), np.float32)
+        >>> y = layers.SpatialDropout2D(0.5, seed=1)(x, training=True)
+        >>> sorted(set(y[0, 0, 0].tolist()))  # whole channels are 0, the others scaled by 2
+        [0.0, 2.0]
+        >>> bool((y[0, :, :, 0] == y[0, 0, 0, 0]).all())
+        True
     """
 
     def __init__(self, rate, data_format=None, seed=None, **kwargs):

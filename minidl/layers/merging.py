@@ -98,7 +98,14 @@ class Add(_Merge):
 
 
 class Subtract(_Merge):
-    """``inputs[0] - inputs[1]`` (``keras.layers.Subtract``, exactly two inputs)."""
+    """``inputs[0] - inputs[1]`` (``keras.layers.Subtract``, exactly two inputs).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import layers
+        >>> layers.Subtract()([np.array([[5.0, 2.0]]), np.array([[3.0, 4.0]])])
+        array([[ 2., -2.]], dtype=float32)
+    """
 
     def _check_shapes(self, shapes):
         super()._check_shapes(shapes)
@@ -114,7 +121,14 @@ class Subtract(_Merge):
 
 
 class Multiply(_Merge):
-    """Elementwise product of its inputs (``keras.layers.Multiply``)."""
+    """Elementwise product of its inputs (``keras.layers.Multiply``).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import layers
+        >>> layers.Multiply()([np.array([[1.0, 2.0]]), np.array([[3.0, 4.0]])])
+        array([[3., 8.]], dtype=float32)
+    """
 
     def call(self, inputs, training=False):
         """The product; keeps the inputs for the backward pass."""
@@ -141,7 +155,14 @@ class Multiply(_Merge):
 
 
 class Average(_Merge):
-    """Elementwise mean of its inputs (``keras.layers.Average``)."""
+    """Elementwise mean of its inputs (``keras.layers.Average``).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import layers
+        >>> layers.Average()([np.array([[1.0, 2.0]]), np.array([[3.0, 6.0]])])
+        array([[2., 4.]], dtype=float32)
+    """
 
     def _merge(self, inputs):
         return ops.scale(Add._merge(self, inputs), 1.0 / len(inputs))
@@ -172,13 +193,27 @@ class _Extremum(_Merge):
 
 
 class Maximum(_Extremum):
-    """Elementwise maximum of its inputs (``keras.layers.Maximum``)."""
+    """Elementwise maximum of its inputs (``keras.layers.Maximum``).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import layers
+        >>> layers.Maximum()([np.array([[1.0, 7.0]]), np.array([[3.0, 6.0]])])
+        array([[3., 7.]], dtype=float32)
+    """
 
     _pick = staticmethod(np.argmax)
 
 
 class Minimum(_Extremum):
-    """Elementwise minimum of its inputs (``keras.layers.Minimum``)."""
+    """Elementwise minimum of its inputs (``keras.layers.Minimum``).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import layers
+        >>> layers.Minimum()([np.array([[1.0, 7.0]]), np.array([[3.0, 6.0]])])
+        array([[1., 6.]], dtype=float32)
+    """
 
     _pick = staticmethod(np.argmin)
 
@@ -252,24 +287,39 @@ class Concatenate(_Merge):
         return config
 
 
-def _functional(cls, doc):
+def _functional(cls, doc, result):
+    """The functional form of a merge layer; ``result``: its value on the docstring
+    example's two inputs, [[1, 2]] and [[3, 4]]."""
     def merge(inputs, **kwargs):
         return cls(**kwargs)(inputs)
     merge.__name__ = cls.__name__.lower()
-    merge.__doc__ = f"{doc} (functional form of :class:`{cls.__name__}`): " \
-                    f"``{merge.__name__}([a, b], **layer_kwargs)``."
+    merge.__doc__ = (
+        f"{doc} (functional form of :class:`{cls.__name__}`): "
+        f"``{merge.__name__}([a, b], **layer_kwargs)``.\n\n"
+        f"    Example:\n"
+        f"        >>> import numpy as np\n"
+        f"        >>> from minidl import layers\n"
+        f"        >>> layers.{merge.__name__}([np.array([[1.0, 2.0]]), np.array([[3.0, 4.0]])])\n"
+        f"        array([[{result}]], dtype=float32)\n")
     return merge
 
 
-add = _functional(Add, "The sum of a list of inputs")
-subtract = _functional(Subtract, "The difference of two inputs")
-multiply = _functional(Multiply, "The product of a list of inputs")
-average = _functional(Average, "The mean of a list of inputs")
-maximum = _functional(Maximum, "The elementwise maximum of a list of inputs")
-minimum = _functional(Minimum, "The elementwise minimum of a list of inputs")
+add = _functional(Add, "The sum of a list of inputs", "4., 6.")
+subtract = _functional(Subtract, "The difference of two inputs", "-2., -2.")
+multiply = _functional(Multiply, "The product of a list of inputs", "3., 8.")
+average = _functional(Average, "The mean of a list of inputs", "2., 3.")
+maximum = _functional(Maximum, "The elementwise maximum of a list of inputs", "3., 4.")
+minimum = _functional(Minimum, "The elementwise minimum of a list of inputs", "1., 2.")
 
 
 def concatenate(inputs, axis=-1, **kwargs):
     """The concatenation of a list of inputs along ``axis`` (functional form of
-    :class:`Concatenate`)."""
+    :class:`Concatenate`).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import layers
+        >>> layers.concatenate([np.zeros((2, 3)), np.ones((2, 1))]).shape
+        (2, 4)
+    """
     return Concatenate(axis=axis, **kwargs)(inputs)

@@ -62,7 +62,18 @@ class _Pooling2D(Layer):
 
 
 class MaxPooling2D(_Pooling2D):
-    """Max pooling; the gradient goes to the first maximum of each window."""
+    """Max pooling; the gradient goes to the first maximum of each window.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import layers
+        >>> x = np.arange(16.0).reshape(1, 4, 4, 1)
+        >>> layers.MaxPooling2D(2)(x)[0, :, :, 0]
+        array([[ 5.,  7.],
+               [13., 15.]], dtype=float32)
+        >>> layers.MaxPooling2D(2, strides=1).compute_output_shape((None, 4, 4, 1))
+        (None, 3, 3, 1)
+    """
 
     def call(self, inputs, training=False):
         """The window maxima (their positions are kept for backward)."""
@@ -78,7 +89,16 @@ class MaxPooling2D(_Pooling2D):
 
 
 class AveragePooling2D(_Pooling2D):
-    """Average pooling (padded cells are not counted)."""
+    """Average pooling (padded cells are not counted).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import layers
+        >>> x = np.arange(16.0).reshape(1, 4, 4, 1)
+        >>> layers.AveragePooling2D(2)(x)[0, :, :, 0]
+        array([[ 2.5,  4.5],
+               [10.5, 12.5]], dtype=float32)
+    """
 
     def call(self, inputs, training=False):
         """The window means."""

@@ -30,6 +30,12 @@ class Resizing(Layer):
         interpolation: only ``'bilinear'``.
         crop_to_aspect_ratio: only False.
         **kwargs: Layer arguments.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import layers
+        >>> layers.Resizing(4, 6)(np.zeros((1, 8, 12, 3))).shape
+        (1, 4, 6, 3)
     """
 
     def __init__(self, height, width, interpolation="bilinear", crop_to_aspect_ratio=False,

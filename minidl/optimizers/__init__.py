@@ -34,6 +34,16 @@ class SGD(Optimizer):
         name: defaults to ``"SGD"``.
         **kwargs: ``weight_decay``, ``clipnorm``, ``clipvalue``, ``global_clipnorm``
             (see ``Optimizer``).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import optimizers, variables
+        >>> w = variables.Variable(np.array([1.0, 2.0], np.float32))
+        >>> optimizer = optimizers.SGD(learning_rate=0.1, momentum=0.9)
+        >>> optimizer.apply_gradients([(np.array([0.5, -0.5]), w)])
+        1
+        >>> w.value
+        array([0.95, 2.05], dtype=float32)
     """
 
     _DEFAULT_NAME = "SGD"
@@ -81,6 +91,16 @@ class RMSprop(Optimizer):
         centered: normalise by the estimated variance of the gradient.
         name: defaults to ``"rmsprop"``.
         **kwargs: ``weight_decay``, ``clipnorm``, ``clipvalue``, ``global_clipnorm``.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import optimizers, variables
+        >>> w = variables.Variable(np.array([1.0, 2.0], np.float32))
+        >>> optimizer = optimizers.RMSprop(learning_rate=0.1)
+        >>> optimizer.apply_gradients([(np.array([0.5, -0.5]), w)])
+        1
+        >>> w.value
+        array([0.68377286, 2.3162272 ], dtype=float32)
     """
 
     _DEFAULT_NAME = "rmsprop"
@@ -141,6 +161,16 @@ class Adam(Optimizer):
         amsgrad: use the running maximum of the second moment.
         name: defaults to ``"adam"``.
         **kwargs: ``weight_decay``, ``clipnorm``, ``clipvalue``, ``global_clipnorm``.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import optimizers, variables
+        >>> w = variables.Variable(np.array([1.0, 2.0], np.float32))
+        >>> optimizer = optimizers.Adam(learning_rate=0.1)
+        >>> optimizer.apply_gradients([(np.array([0.5, -0.5]), w)])
+        1
+        >>> w.value
+        array([0.90000063, 2.0999994 ], dtype=float32)
     """
 
     _DEFAULT_NAME = "adam"
@@ -193,6 +223,16 @@ class AdamW(Adam):
         amsgrad: use the running maximum of the second moment.
         name: defaults to ``"adamw"``.
         **kwargs: ``clipnorm``, ``clipvalue``, ``global_clipnorm``.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import optimizers, variables
+        >>> w = variables.Variable(np.array([1.0, 2.0], np.float32))
+        >>> optimizer = optimizers.AdamW(learning_rate=0.1, weight_decay=0.5)
+        >>> optimizer.apply_gradients([(np.array([0.5, -0.5]), w)])
+        1
+        >>> w.value
+        array([0.8500006, 1.9999993], dtype=float32)
     """
 
     _DEFAULT_NAME = "adamw"
@@ -271,6 +311,16 @@ class Adamax(Optimizer):
         epsilon: small float >= 0.
         name: defaults to ``"adamax"``.
         **kwargs: ``weight_decay``, ``clipnorm``, ``clipvalue``, ``global_clipnorm``.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import optimizers, variables
+        >>> w = variables.Variable(np.array([1.0, 2.0], np.float32))
+        >>> optimizer = optimizers.Adamax(learning_rate=0.1)
+        >>> optimizer.apply_gradients([(np.array([0.5, -0.5]), w)])
+        1
+        >>> w.value
+        array([0.90000004, 2.1       ], dtype=float32)
     """
 
     _DEFAULT_NAME = "adamax"
@@ -310,6 +360,16 @@ class Nadam(Optimizer):
         epsilon: small float >= 0.
         name: defaults to ``"nadam"``.
         **kwargs: ``weight_decay``, ``clipnorm``, ``clipvalue``, ``global_clipnorm``.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import optimizers, variables
+        >>> w = variables.Variable(np.array([1.0, 2.0], np.float32))
+        >>> optimizer = optimizers.Nadam(learning_rate=0.1)
+        >>> optimizer.apply_gradients([(np.array([0.5, -0.5]), w)])
+        1
+        >>> w.value
+        array([0.8937212, 2.1062787], dtype=float32)
     """
 
     _DEFAULT_NAME = "nadam"
@@ -354,6 +414,16 @@ class Adadelta(Optimizer):
         epsilon: small float >= 0.
         name: defaults to ``"adadelta"``.
         **kwargs: ``weight_decay``, ``clipnorm``, ``clipvalue``, ``global_clipnorm``.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import optimizers, variables
+        >>> w = variables.Variable(np.array([1.0, 2.0], np.float32))
+        >>> optimizer = optimizers.Adadelta(learning_rate=1.0)
+        >>> optimizer.apply_gradients([(np.array([0.5, -0.5]), w)])
+        1
+        >>> w.value
+        array([0.9985858, 2.0014143], dtype=float32)
     """
 
     _DEFAULT_NAME = "adadelta"
@@ -396,6 +466,11 @@ def serialize(optimizer):
     Returns:
         A dict that ``deserialize`` turns back into an equally configured optimizer
         (without its slots: see ``get_state``).
+
+    Example:
+        >>> from minidl import optimizers
+        >>> optimizers.serialize(optimizers.SGD(0.5))["class_name"]
+        'SGD'
     """
     return _registry.serialize(optimizer, Optimizer, "minidl.optimizers", "optimizer",
                                "an Optimizer")
@@ -417,6 +492,12 @@ def deserialize(config):
 
     Returns:
         An ``Optimizer``.
+
+    Example:
+        >>> from minidl import optimizers
+        >>> config = {"class_name": "Adam", "config": {"learning_rate": 0.01}}
+        >>> optimizers.deserialize(config).learning_rate
+        0.01
     """
     return _registry.deserialize(config, _lookup, "optimizers")
 
@@ -431,6 +512,13 @@ def get(identifier):
 
     Returns:
         An ``Optimizer``.
+
+    Example:
+        >>> from minidl import optimizers
+        >>> type(optimizers.get("adam")).__name__
+        'Adam'
+        >>> optimizers.get({"class_name": "SGD", "config": {"learning_rate": 0.5}}).learning_rate
+        0.5
     """
     resolved = _registry.resolve(identifier, Optimizer, _lookup, deserialize)
     if resolved is not None:

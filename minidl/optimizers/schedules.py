@@ -123,6 +123,12 @@ class InverseTimeDecay(_PeriodicDecay):
         decay_rate: the decay rate.
         staircase: floor ``step / decay_steps``.
         name: the schedule's name.
+
+    Example:
+        >>> from minidl.optimizers import schedules
+        >>> rate = schedules.InverseTimeDecay(0.1, decay_steps=10, decay_rate=1.0)
+        >>> [round(float(rate(step)), 4) for step in (0, 10, 30)]
+        [0.1, 0.05, 0.025]
     """
 
     def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False,
@@ -145,6 +151,12 @@ class PiecewiseConstantDecay(LearningRateSchedule):
         boundaries: increasing step boundaries.
         values: one more learning rate than there are boundaries.
         name: the schedule's name.
+
+    Example:
+        >>> from minidl.optimizers import schedules
+        >>> rate = schedules.PiecewiseConstantDecay([100, 200], [0.1, 0.01, 0.001])
+        >>> [float(rate(step)) for step in (0, 150, 250)]
+        [0.1, 0.01, 0.001]
     """
 
     def __init__(self, boundaries, values, name="PiecewiseConstant"):
@@ -186,6 +198,12 @@ class PolynomialDecay(LearningRateSchedule):
         power: the polynomial's power.
         cycle: restart the decay after ``decay_steps``.
         name: the schedule's name.
+
+    Example:
+        >>> from minidl.optimizers import schedules
+        >>> rate = schedules.PolynomialDecay(0.1, decay_steps=100, end_learning_rate=0.0)
+        >>> [round(float(rate(step)), 4) for step in (0, 50, 100, 200)]
+        [0.1, 0.05, 0.0, 0.0]
     """
 
     def __init__(self, initial_learning_rate, decay_steps, end_learning_rate=0.0001,
@@ -231,6 +249,12 @@ class CosineDecay(LearningRateSchedule):
         name: the schedule's name.
         warmup_target: the rate reached at the end of the warmup (None: no warmup).
         warmup_steps: the warmup's length in steps.
+
+    Example:
+        >>> from minidl.optimizers import schedules
+        >>> rate = schedules.CosineDecay(0.1, decay_steps=100)
+        >>> [round(float(rate(step)), 4) for step in (0, 50, 100)]
+        [0.1, 0.05, 0.0]
     """
 
     def __init__(self, initial_learning_rate, decay_steps, alpha=0.0, name="CosineDecay",
