@@ -52,6 +52,20 @@ def affine_warp(images, transforms, fill_mode="nearest", fill_value=0.0, output_
         The warped images, ``(N, out_h, out_w, C)`` (or ``(out_h, out_w, C)`` for one
         image). float64 input gives float64; any other dtype (e.g. uint8) is computed
         and returned in float32, unrounded.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> image = np.arange(9.0).reshape(1, 3, 3, 1)
+        >>> identity = np.array([[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]])
+        >>> bool(np.array_equal(ops.affine_warp(image, identity), image))
+        True
+        >>> # output pixel (r, c) reads input pixel (r, c + 1)
+        >>> shift = np.array([[[1.0, 0.0, 0.0], [0.0, 1.0, 1.0]]])
+        >>> ops.affine_warp(image, shift)[0, :, :, 0]
+        array([[1., 2., 2.],
+               [4., 5., 5.],
+               [7., 8., 8.]])
     """
     backend = backend_of(images, transforms)
     where = "affine_warp"
@@ -94,6 +108,14 @@ def flip_left_right(images, flags=None):
     Returns:
         The flipped images, same shape; float64 input gives float64, any other dtype is
         returned in float32.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> images = np.arange(4.0).reshape(2, 1, 2, 1)
+        >>> ops.flip_left_right(images, flags=np.array([True, False]))[:, 0, :, 0]
+        array([[1., 0.],
+               [2., 3.]])
     """
     backend = backend_of(images, flags)
     where = "flip_left_right"
@@ -132,6 +154,12 @@ def resize(images, size, interpolation="bilinear"):
     Returns:
         The resized images ``(N, height, width, C)`` (or ``(height, width, C)``);
         float64 input gives float64, any other dtype (e.g. uint8) float32, unrounded.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> ops.resize(np.arange(4.0).reshape(1, 2, 2, 1), (4, 4)).shape
+        (1, 4, 4, 1)
     """
     backend = backend_of(images)
     where = "resize"

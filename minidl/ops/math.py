@@ -63,6 +63,15 @@ def matmul_backward(dy, x1, x2):
     Returns:
         ``(dx1, dx2)`` with the shapes of x1 and x2: ``dx1 = dy @ x2.T`` and
         ``dx2 = x1.T @ dy`` (leading axes summed).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> x1, x2 = np.array([[1.0, 2.0]]), np.array([[3.0], [4.0]])
+        >>> dx1, dx2 = ops.matmul_backward(np.array([[1.0]]), x1, x2)
+        >>> dx1, dx2
+        (array([[3., 4.]]), array([[1.],
+               [2.]]))
     """
     backend = backend_of(dy, x1, x2)
     a, b = _matmul_operands(backend, x1, x2, "matmul_backward")
@@ -131,6 +140,12 @@ def bias_add_backward(dy):
 
     Returns:
         ``dbias`` of shape ``(channels,)``: dy summed over every axis but the last.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> ops.bias_add_backward(np.array([[1.0, 2.0], [3.0, 4.0]]))
+        array([4., 6.])
     """
     backend = backend_of(dy)
     where = "bias_add_backward"
@@ -225,6 +240,12 @@ def multiply(x1, x2):
 
     Returns:
         Array of x1's shape.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> ops.multiply(np.array([1.0, 2.0]), np.array([3.0, 4.0]))
+        array([3., 8.])
     """
     return _elementwise("mul", x1, x2, "multiply")
 
@@ -263,6 +284,14 @@ def axpy(y, alpha, x):
 
     Returns:
         None.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> y = np.array([1.0, 1.0])
+        >>> ops.axpy(y, 2.0, np.array([3.0, 4.0]))  # y += 2 x, in place
+        >>> y
+        array([7., 9.])
     """
     backend = backend_of(y, x)
     where = "axpy"
@@ -357,6 +386,12 @@ def summary_statistics(x, activation=None):
         ``(mean, std, saturated_fraction)`` as Python floats: the population standard
         deviation (ddof 0), and ``None`` for the fraction when ``activation`` is linear.
         Bit-identical for every thread count.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> ops.summary_statistics(np.array([-1.0, 0.0, 1.0, 2.0]), activation="relu")
+        (0.5, 1.118033988749895, 0.5)
     """
     backend = backend_of(x)
     where = "summary_statistics"

@@ -108,6 +108,18 @@ def conv_backward(dy, inputs, kernel, strides=1, padding="valid", data_format=No
     Returns:
         ``(dinputs, dkernel, dbias)``; ``dinputs`` is None when ``input_gradient`` is
         False and ``dbias`` is None unless ``use_bias``.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> x, kernel = np.ones((1, 3, 3, 1)), np.ones((2, 2, 1, 1))
+        >>> dy = np.ones((1, 2, 2, 1))
+        >>> dx, dkernel, _ = ops.conv_backward(dy, x, kernel)  # no bias: its gradient is None
+        >>> dx[0, :, :, 0], dkernel[:, :, 0, 0]
+        (array([[1., 2., 1.],
+               [2., 4., 2.],
+               [1., 2., 1.]]), array([[4., 4.],
+               [4., 4.]]))
     """
     backend = backend_of(dy, inputs, kernel)
     where = "conv_backward"
@@ -181,6 +193,17 @@ def conv_transpose(inputs, kernel, strides=1, padding="valid", data_format=None,
 
     Returns:
         Array of shape ``(N, H_out, W_out, C_out)``.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> x = np.ones((1, 2, 2, 1))
+        >>> ops.conv_transpose(x, np.ones((2, 2, 1, 1)), strides=2).shape
+        (1, 4, 4, 1)
+        >>> ops.conv_transpose(x, np.ones((2, 2, 1, 1)))[0, :, :, 0]
+        array([[1., 2., 1.],
+               [2., 4., 2.],
+               [1., 2., 1.]])
     """
     backend = backend_of(inputs, kernel, bias)
     where = "conv_transpose"
@@ -205,6 +228,16 @@ def conv_transpose_backward(dy, inputs, kernel, strides=1, padding="valid",
 
     Returns:
         ``(dinputs, dkernel, dbias)`` (None where not asked for).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> x, kernel = np.ones((1, 2, 2, 1)), np.ones((2, 2, 1, 1))
+        >>> dx, dkernel, _ = ops.conv_transpose_backward(np.ones((1, 3, 3, 1)), x, kernel)
+        >>> dx[0, :, :, 0], dkernel[:, :, 0, 0]
+        (array([[4., 4.],
+               [4., 4.]]), array([[4., 4.],
+               [4., 4.]]))
     """
     backend = backend_of(dy, inputs, kernel)
     where = "conv_transpose_backward"
@@ -333,6 +366,14 @@ def max_pool_with_argmax(inputs, pool_size, strides=None, padding="valid"):
     Returns:
         (y, argmax): y of shape (batch, out_height, out_width, channels) and argmax, int64
         of the same shape, for ``max_pool_backward``.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> x = np.array([[[[1.0], [5.0]], [[3.0], [2.0]]]])  # one 2x2 image
+        >>> y, argmax = ops.max_pool_with_argmax(x, 2)
+        >>> y.ravel(), argmax.ravel()  # the maximum and its flat position h * width + w
+        (array([5.]), array([1]))
     """
     backend = backend_of(inputs)
     return _max_pool(backend, inputs, pool_size, strides, padding, "max_pool_with_argmax", True)
@@ -354,6 +395,15 @@ def max_pool_backward(dy, argmax, input_shape, pool_size, strides=None, padding=
 
     Returns:
         dx, the gradient with respect to the input, of shape ``input_shape``.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> x = np.array([[[[1.0], [5.0]], [[3.0], [2.0]]]])
+        >>> y, argmax = ops.max_pool_with_argmax(x, 2)
+        >>> ops.max_pool_backward(np.ones_like(y), argmax, x.shape, 2)[0, :, :, 0]
+        array([[0., 1.],
+               [0., 0.]])
     """
     backend = backend_of(dy, argmax)
     where = "max_pool_backward"
@@ -419,6 +469,13 @@ def average_pool_backward(dy, input_shape, pool_size, strides=None, padding="val
 
     Returns:
         dx, the gradient with respect to the input, of shape ``input_shape``.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> ops.average_pool_backward(np.ones((1, 1, 1, 1)), (1, 2, 2, 1), 2)[0, :, :, 0]
+        array([[0.25, 0.25],
+               [0.25, 0.25]])
     """
     backend = backend_of(dy)
     where = "average_pool_backward"
@@ -588,6 +645,15 @@ def batch_normalization(x, mean, variance, axis=-1, offset=None, scale=None, eps
 
     Returns:
         The normalised array, same shape as ``x``, in x's compute dtype.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> x = np.array([[1.0, 10.0], [3.0, 30.0]])
+        >>> mean, variance = np.array([2.0, 20.0]), np.array([1.0, 100.0])
+        >>> ops.batch_normalization(x, mean, variance, epsilon=0.0)
+        array([[-1., -1.],
+               [ 1.,  1.]])
     """
     backend = backend_of(x, mean, variance, offset, scale)
     where = "batch_normalization"
@@ -624,6 +690,16 @@ def batch_normalization_backward(dy, x, mean, variance, axis=-1, scale=None, eps
         ``(dx, dscale, doffset)``: dx with the shape of ``x``; dscale and doffset of
         shape ``(channels,)`` (computed even when the forward pass had no scale or
         offset), all in x's compute dtype.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> x = np.array([[1.0], [3.0]])
+        >>> mean, variance, scale = np.array([2.0]), np.array([4.0]), np.array([3.0])
+        >>> dx, dscale, doffset = ops.batch_normalization_backward(
+        ...     np.ones((2, 1)), x, mean, variance, scale=scale, epsilon=0.0)
+        >>> dx.ravel(), dscale, doffset  # dx = dy * scale / sqrt(var)
+        (array([1.5, 1.5]), array([0.]), array([2.]))
     """
     backend = backend_of(dy, x, mean, variance, scale)
     where = "batch_normalization_backward"
@@ -721,6 +797,16 @@ def batch_norm_train_backward(dy, x, batch_mean, batch_variance, scale=None, eps
         ``(dx, dscale, doffset)``: dx with the shape of ``x``; dscale and doffset of
         shape ``(channels,)`` (computed even when the forward pass had no scale or
         offset), all in x's compute dtype.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> x = np.array([[1.0], [3.0]])
+        >>> y, mean, var = ops.batch_norm_train(x, None, None, None, None, epsilon=0.0)
+        >>> dy = np.array([[1.0], [1.0]])
+        >>> dx, _, _ = ops.batch_norm_train_backward(dy, x, mean, var, epsilon=0.0)
+        >>> dx.ravel()  # a shift of every input leaves the normalized output unchanged
+        array([0., 0.])
     """
     backend = backend_of(dy, x, batch_mean, batch_variance, scale)
     where = "batch_norm_train_backward"
@@ -977,6 +1063,14 @@ def activation(x, name):
 
     Returns:
         The activated array, of x's shape.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> ops.activation(np.array([-1.0, 0.0, 2.0]), "relu")
+        array([0., 0., 2.])
+        >>> ops.activation(np.array([[0.0, 0.0]]), "softmax")
+        array([[0.5, 0.5]])
     """
     name = _act_name(name, "activation")
     if name == "softmax":
@@ -1004,6 +1098,12 @@ def relu_backward(dy, y):
 
     Returns:
         The gradient with respect to x.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> ops.relu_backward(np.array([3.0, 3.0]), np.array([0.0, 2.0]))
+        array([0., 3.])
     """
     return _act_backward(dy, y, "relu", "relu_backward")
 
@@ -1017,6 +1117,12 @@ def sigmoid_backward(dy, y):
 
     Returns:
         The gradient with respect to x.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> ops.sigmoid_backward(np.array([1.0]), ops.sigmoid(np.array([0.0])))  # sigmoid'(0) = 1/4
+        array([0.25])
     """
     return _act_backward(dy, y, "sigmoid", "sigmoid_backward")
 
@@ -1030,6 +1136,12 @@ def tanh_backward(dy, y):
 
     Returns:
         The gradient with respect to x.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> ops.tanh_backward(np.array([1.0]), ops.tanh(np.array([0.0])))  # tanh'(0) = 1
+        array([1.])
     """
     return _act_backward(dy, y, "tanh", "tanh_backward")
 
@@ -1044,6 +1156,13 @@ def softmax_backward(dy, y, axis=-1):
 
     Returns:
         The gradient with respect to x.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> y = ops.softmax(np.array([[0.0, 0.0]]))
+        >>> ops.softmax_backward(np.array([[1.0, 0.0]]), y)
+        array([[ 0.25, -0.25]])
     """
     backend = backend_of(dy, y)
     where = "softmax_backward"
@@ -1070,6 +1189,13 @@ def activation_backward(dy, y, name):
 
     Returns:
         The gradient with respect to x.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> y = ops.activation(np.array([-1.0, 2.0]), "relu")
+        >>> ops.activation_backward(np.array([5.0, 5.0]), y, "relu")
+        array([0., 5.])
     """
     name = _act_name(name, "activation_backward")
     if name == "softmax":
@@ -1143,6 +1269,13 @@ def softmax_cross_entropy(logits, targets):
     Returns:
         ``(loss, probs)``: the per-sample loss (N,) ``-sum(targets * log_softmax(logits))``
         and ``softmax(logits)`` (N, C), which the backward pass takes.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> loss, probs = ops.softmax_cross_entropy(np.array([[0.0, 0.0]]), np.array([[0.0, 1.0]]))
+        >>> loss.round(4), probs
+        (array([0.6931]), array([[0.5, 0.5]]))
     """
     backend = backend_of(logits, targets)
     where = "softmax_cross_entropy"
@@ -1165,6 +1298,13 @@ def softmax_cross_entropy_backward(dloss, probs, targets):
 
     Returns:
         dlogits (N, C) ``= dloss[:, None] * (probs * sum(targets, -1) - targets)``.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> loss, probs = ops.softmax_cross_entropy(np.array([[0.0, 0.0]]), np.array([[0.0, 1.0]]))
+        >>> ops.softmax_cross_entropy_backward(np.array([1.0]), probs, np.array([[0.0, 1.0]]))
+        array([[ 0.5, -0.5]])
     """
     backend = backend_of(dloss, probs, targets)
     where = "softmax_cross_entropy_backward"
@@ -1188,6 +1328,13 @@ def sparse_softmax_cross_entropy(logits, labels):
     Returns:
         ``(loss, probs)``: the per-sample loss (N,) ``-log_softmax(logits)[i, labels[i]]``
         and ``softmax(logits)`` (N, C).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> loss, probs = ops.sparse_softmax_cross_entropy(np.array([[0.0, 0.0]]), np.array([1]))
+        >>> loss.round(4), probs
+        (array([0.6931]), array([[0.5, 0.5]]))
     """
     backend = backend_of(logits, labels)
     where = "sparse_softmax_cross_entropy"
@@ -1209,6 +1356,13 @@ def sparse_softmax_cross_entropy_backward(dloss, probs, labels):
 
     Returns:
         dlogits (N, C) ``= dloss[:, None] * (probs - one_hot(labels))``.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> loss, probs = ops.sparse_softmax_cross_entropy(np.array([[0.0, 0.0]]), np.array([1]))
+        >>> ops.sparse_softmax_cross_entropy_backward(np.array([1.0]), probs, np.array([1]))
+        array([[ 0.5, -0.5]])
     """
     backend = backend_of(dloss, probs, labels)
     where = "sparse_softmax_cross_entropy_backward"
@@ -1246,6 +1400,12 @@ def categorical_crossentropy(target, output, from_logits=False, axis=-1):
 
     Returns:
         The per-sample loss, shape (N,) (the extent of the non-class axis).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> ops.categorical_crossentropy(np.array([[0.0, 1.0]]), np.array([[0.5, 0.5]])).round(4)
+        array([0.6931])
     """
     backend = backend_of(target, output)
     where = "categorical_crossentropy"
@@ -1273,6 +1433,13 @@ def categorical_crossentropy_backward(dloss, target, output, from_logits=False, 
 
     Returns:
         doutput, of output's shape.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> dloss, target, output = np.array([1.0]), np.array([[0.0, 1.0]]), np.array([[0.5, 0.5]])
+        >>> ops.categorical_crossentropy_backward(dloss, target, output)
+        array([[ 1., -1.]])
     """
     backend = backend_of(dloss, target, output)
     where = "categorical_crossentropy_backward"
@@ -1312,6 +1479,12 @@ def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1):
 
     Returns:
         The per-sample loss, shape (N,).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> ops.sparse_categorical_crossentropy(np.array([1]), np.array([[0.5, 0.5]])).round(4)
+        array([0.6931])
     """
     backend = backend_of(target, output)
     where = "sparse_categorical_crossentropy"
@@ -1338,6 +1511,13 @@ def sparse_categorical_crossentropy_backward(dloss, target, output, from_logits=
 
     Returns:
         doutput, of output's shape.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> dloss, output = np.array([1.0]), np.array([[0.5, 0.5]])
+        >>> ops.sparse_categorical_crossentropy_backward(dloss, np.array([1]), output)
+        array([[ 1., -1.]])
     """
     backend = backend_of(dloss, target, output)
     where = "sparse_categorical_crossentropy_backward"

@@ -66,6 +66,14 @@ def sgd_update(variable, gradient, velocity=None, learning_rate=0.01, momentum=0
 
     Returns:
         None.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> w = np.array([1.0, 2.0])
+        >>> ops.sgd_update(w, np.array([1.0, -1.0]), learning_rate=0.1)
+        >>> w
+        array([0.9, 2.1])
     """
     backend = backend_of(variable, gradient, velocity)
     where = "sgd_update"
@@ -107,6 +115,14 @@ def rmsprop_update(variable, gradient, velocity, learning_rate=0.001, rho=0.9, m
 
     Returns:
         None.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> w, velocity = np.array([1.0]), np.zeros(1)
+        >>> ops.rmsprop_update(w, np.array([0.5]), velocity, learning_rate=0.1)
+        >>> w.round(4), velocity
+        (array([0.6838]), array([0.025]))
     """
     backend = backend_of(variable, gradient, velocity, average_gradient, momentum_buffer)
     where = "rmsprop_update"
@@ -156,6 +172,14 @@ def adam_update(variable, gradient, m, v, step, learning_rate=0.001, beta_1=0.9,
 
     Returns:
         None.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> w, m, v = np.array([1.0]), np.zeros(1), np.zeros(1)
+        >>> ops.adam_update(w, np.array([0.5]), m, v, step=1, learning_rate=0.1)
+        >>> w.round(6), m, v  # the first step moves by the learning rate
+        (array([0.900001]), array([0.05]), array([0.00025]))
     """
     backend = backend_of(variable, gradient, m, v, vhat)
     where = "adam_update"
@@ -186,6 +210,14 @@ def adagrad_update(variable, gradient, accumulator, learning_rate=0.001, epsilon
 
     Returns:
         None.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> w, accumulator = np.array([1.0]), np.full(1, 0.1)
+        >>> ops.adagrad_update(w, np.array([0.5]), accumulator, learning_rate=0.1)
+        >>> w.round(4), accumulator
+        (array([0.9155]), array([0.35]))
     """
     backend = backend_of(variable, gradient, accumulator)
     where = "adagrad_update"
@@ -216,6 +248,14 @@ def adamax_update(variable, gradient, m, u, step, learning_rate=0.001, beta_1=0.
 
     Returns:
         None.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> w, m, u = np.array([1.0]), np.zeros(1), np.zeros(1)
+        >>> ops.adamax_update(w, np.array([0.5]), m, u, step=1, learning_rate=0.1)
+        >>> w.round(6), m, u
+        (array([0.9]), array([0.05]), array([0.5]))
     """
     backend = backend_of(variable, gradient, m, u)
     where = "adamax_update"
@@ -312,6 +352,15 @@ def rmsprop_update_many(variables, gradients, velocities, learning_rate=0.001, r
 
     Returns:
         None.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> w, velocity = [np.array([1.0]), np.array([2.0])], [np.zeros(1), np.zeros(1)]
+        >>> gradients = [np.array([0.5]), np.array([-0.5])]
+        >>> ops.rmsprop_update_many(w, gradients, velocity, learning_rate=0.1)
+        >>> [a.round(4) for a in w]
+        [array([0.6838]), array([2.3162])]
     """
     variables = list(variables)
     backend = backend_of(*variables)
@@ -355,6 +404,14 @@ def sgd_update_many(variables, gradients, velocities=None, learning_rate=0.01, m
 
     Returns:
         None.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> w = [np.array([1.0]), np.array([2.0, 3.0])]
+        >>> ops.sgd_update_many(w, [np.array([1.0]), np.array([1.0, 1.0])], learning_rate=0.5)
+        >>> w
+        [array([0.5]), array([1.5, 2.5])]
     """
     variables = list(variables)
     backend = backend_of(*variables)
@@ -442,6 +499,14 @@ def adadelta_update(variable, gradient, accumulated_grad, accumulated_delta,
 
     Returns:
         None.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> w, grad_sq, delta_sq = np.array([1.0]), np.zeros(1), np.zeros(1)
+        >>> ops.adadelta_update(w, np.array([0.5]), grad_sq, delta_sq, learning_rate=1.0)
+        >>> w.round(6), grad_sq.round(6)
+        (array([0.998586]), array([0.0125]))
     """
     backend = backend_of(variable, gradient, accumulated_grad, accumulated_delta)
     where = "adadelta_update"
