@@ -25,7 +25,13 @@ def _available_cores():
 def max_num_threads():
     """The most threads minidl's kernels may use: 4 per core this process may run on
     (at least 8), at most 1024 and never above OpenMP's thread limit
-    (``OMP_THREAD_LIMIT``). Larger requests are clamped to it."""
+    (``OMP_THREAD_LIMIT``). Larger requests are clamped to it.
+
+    Example:
+        >>> import minidl
+        >>> minidl.max_num_threads() >= minidl.get_num_threads()
+        True
+    """
     return _C.max_num_threads()
 
 
@@ -64,6 +70,14 @@ def set_num_threads(n):
 
     Raises:
         ValueError: ``n`` is not an integer >= 1 (bools, floats and strings included).
+
+    Example:
+        >>> import minidl
+        >>> before = minidl.get_num_threads()
+        >>> minidl.set_num_threads(1)
+        >>> minidl.get_num_threads()
+        1
+        >>> minidl.set_num_threads(before)
     """
     if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
         raise ValueError(f"set_num_threads: argument 'n' must be a positive integer. "
@@ -72,7 +86,13 @@ def set_num_threads(n):
 
 
 def get_num_threads():
-    """The number of threads minidl's kernels use."""
+    """The number of threads minidl's kernels use.
+
+    Example:
+        >>> import minidl
+        >>> minidl.get_num_threads() >= 1
+        True
+    """
     return _C.get_num_threads()
 
 

@@ -175,6 +175,14 @@ def atomic_write_bytes(path, data):
 
     Raises:
         TypeError: ``data`` is not bytes-like.
+
+    Example:
+        >>> import os, tempfile
+        >>> from minidl import io_utils
+        >>> path = os.path.join(tempfile.mkdtemp(), "data.bin")
+        >>> io_utils.atomic_write_bytes(path, b"abc")
+        >>> open(path, "rb").read()
+        b'abc'
     """
     try:
         view = memoryview(data)
@@ -195,6 +203,14 @@ def atomic_write_text(path, text, encoding="utf-8"):
 
     Raises:
         TypeError: ``text`` is not a str.
+
+    Example:
+        >>> import os, tempfile
+        >>> from minidl import io_utils
+        >>> path = os.path.join(tempfile.mkdtemp(), "notes.txt")
+        >>> io_utils.atomic_write_text(path, "written whole or not at all")
+        >>> open(path).read()
+        'written whole or not at all'
     """
     if not isinstance(text, str):
         raise TypeError(f"atomic_write_text: argument 'text' must be a str. "

@@ -9,12 +9,27 @@ _GENERATOR = np.random.default_rng()
 
 
 def global_generator():
-    """The generator that every random choice in minidl draws from (unless seeded)."""
+    """The generator that every random choice in minidl draws from (unless seeded).
+
+    Example:
+        >>> from minidl import random_state
+        >>> type(random_state.global_generator()).__name__
+        'Generator'
+    """
     return _GENERATOR
 
 
 def set_seed(seed):
-    """Reseed minidl's generator, Python's ``random`` and NumPy's legacy global state."""
+    """Reseed minidl's generator, Python's ``random`` and NumPy's legacy global state.
+
+    Example:
+        >>> from minidl import random_state
+        >>> random_state.set_seed(7)
+        >>> first = random_state.global_generator().random()
+        >>> random_state.set_seed(7)
+        >>> random_state.global_generator().random() == first
+        True
+    """
     global _GENERATOR
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"set_random_seed: argument 'seed' must be a non-negative integer. "
@@ -44,5 +59,12 @@ def check_seed(seed, where, expected="a non-negative int"):
 
 
 def generator_for(seed):
-    """A dedicated generator for an explicit seed, else the global one."""
+    """A dedicated generator for an explicit seed, else the global one.
+
+    Example:
+        >>> from minidl import random_state
+        >>> a, b = random_state.generator_for(3), random_state.generator_for(3)
+        >>> a.random() == b.random()  # a seed gives its own, repeatable generator
+        True
+    """
     return np.random.default_rng(seed) if seed is not None else _GENERATOR

@@ -98,7 +98,17 @@ def _saved_loss(spec):
 
 def save_model(model, filepath, overwrite=True):
     """Write ``model`` to a ``.keras`` zip file (config, weights, optimizer state), or to
-    an ``.h5``/``.hdf5`` file in Keras 2's layout (:mod:`minidl.hdf5`)."""
+    an ``.h5``/``.hdf5`` file in Keras 2's layout (:mod:`minidl.hdf5`).
+
+    Example:
+        >>> import os, tempfile
+        >>> from minidl import layers, models, saving
+        >>> model = models.Sequential([layers.Input((3,)), layers.Dense(2)])
+        >>> path = os.path.join(tempfile.mkdtemp(), "model.keras")
+        >>> saving.save_model(model, path)
+        >>> os.path.exists(path)
+        True
+    """
     path = _check_target(filepath, _MODEL_SUFFIXES, "save", overwrite)
     if not model.built:
         raise ValueError(f"save: the model '{model.name}' is not built yet")
@@ -388,6 +398,12 @@ def model_from_json(json_string, custom_objects=None):
     Args:
         json_string: the JSON text.
         custom_objects: optional dict of custom layer classes by name.
+
+    Example:
+        >>> from minidl import layers, models
+        >>> model = models.Sequential([layers.Input((3,)), layers.Dense(2)])
+        >>> models.model_from_json(model.to_json()).count_params()
+        8
     """
     try:
         config = json.loads(json_string)
@@ -408,6 +424,13 @@ def clone_model(model, custom_objects=None):
     Args:
         model: the model to clone.
         custom_objects: optional dict of custom layer classes by name.
+
+    Example:
+        >>> from minidl import layers, models
+        >>> model = models.Sequential([layers.Input((3,)), layers.Dense(2)])
+        >>> copy = models.clone_model(model)
+        >>> copy.output_shape, copy.layers[0] is model.layers[0]  # same architecture, new weights
+        ((None, 2), False)
     """
     return model_from_json(model.to_json(), custom_objects=custom_objects)
 
@@ -488,6 +511,18 @@ def load_model(filepath, custom_objects=None, compile=True):
         CorruptFileError: the file is not a valid minidl model file (truncated, corrupt,
             hostile sizes, an invalid config or state); the message names the file.
         FileNotFoundError: there is no such file.
+
+    Example:
+        >>> import numpy as np
+        >>> import os, tempfile
+        >>> from minidl import layers, models
+        >>> model = models.Sequential([layers.Input((3,)), layers.Dense(2)])
+        >>> path = os.path.join(tempfile.mkdtemp(), "model.keras")
+        >>> model.save(path)
+        >>> loaded = models.load_model(path)
+        >>> x = np.ones((1, 3))
+        >>> bool(np.array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0)))
+        True
     """
     path = os.fspath(filepath)
     if hdf5.is_hdf5(path, CorruptFileError, "load_model"):
@@ -554,7 +589,20 @@ def _keras2_compile_config(training):
 
 def save_weights(model, filepath, overwrite=True):
     """Write the model's weights to an NPZ file (``.weights.npz``) or to an HDF5 file
-    (``.h5``, ``.hdf5``, ``.weights.h5``) in Keras 2's layout."""
+    (``.h5``, ``.hdf5``, ``.weights.h5``) in Keras 2's layout.
+
+    Example:
+        >>> import numpy as np
+        >>> import os, tempfile
+        >>> from minidl import layers, models, saving
+        >>> model = models.Sequential([layers.Input((3,)), layers.Dense(2)])
+        >>> path = os.path.join(tempfile.mkdtemp(), "model.weights.h5")
+        >>> saving.save_weights(model, path)
+        >>> other = models.Sequential([layers.Input((3,)), layers.Dense(2)])
+        >>> saving.load_weights(other, path)
+        >>> bool(np.array_equal(other.layers[0].kernel.value, model.layers[0].kernel.value))
+        True
+    """
     path = _check_target(filepath, _WEIGHTS_SUFFIXES, "save_weights", overwrite)
     if path.endswith(hdf5.HDF5_SUFFIXES):
         hdf5.save_weights(model, path)
@@ -572,6 +620,18 @@ def load_weights(model, filepath):
         ValueError: the file holds another number of arrays or other shapes (it was
             saved from another model), or the model is not built.
         CorruptFileError: the file is corrupt or hostile; the message names it.
+
+    Example:
+        >>> import numpy as np
+        >>> import os, tempfile
+        >>> from minidl import layers, models, saving
+        >>> model = models.Sequential([layers.Input((3,)), layers.Dense(2)])
+        >>> path = os.path.join(tempfile.mkdtemp(), "model.weights.h5")
+        >>> model.save_weights(path)
+        >>> other = models.Sequential([layers.Input((3,)), layers.Dense(2)])
+        >>> saving.load_weights(other, path)
+        >>> bool(np.array_equal(other.layers[0].kernel.value, model.layers[0].kernel.value))
+        True
     """
     path = os.fspath(filepath)
     if not model.built:

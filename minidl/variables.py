@@ -15,6 +15,16 @@ class Variable:
         dtype: defaults to ``minidl.backend.floatx()``.
 
     The gradient of the last backward pass is kept in ``grad`` (None before one).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import variables
+        >>> w = variables.Variable(np.zeros((2, 3)), name="kernel")
+        >>> w.shape, w.dtype, w.trainable
+        ((2, 3), dtype('float32'), True)
+        >>> w.assign(np.ones((2, 3)))
+        >>> float(w.numpy().sum())
+        6.0
     """
 
     def __init__(self, value, name="variable", trainable=True, dtype=None):

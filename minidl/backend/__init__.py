@@ -57,13 +57,26 @@ def backend_of(*arrays):
 
 def on_host(array):
     """Whether ``array`` is host data (NumPy or array-like), not a device array: ops
-    check the values of host data up front and leave device values to the kernels."""
+    check the values of host data up front and leave device values to the kernels.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import backend
+        >>> backend.on_host(np.zeros(2))
+        True
+    """
     return not _DEVICE_BACKENDS or backend_of(array) is CPU
 
 
 def get(device):
     """The backend of a device name: ``'cpu'`` or ``'cuda'`` (RuntimeError with the
-    reason when no GPU can be used)."""
+    reason when no GPU can be used).
+
+    Example:
+        >>> from minidl import backend
+        >>> backend.get("cpu").name
+        'cpu'
+    """
     if device == "cpu":
         return CPU
     if device == "cuda":
@@ -74,12 +87,25 @@ def get(device):
 
 
 def device_of(array):
-    """The device name of an array: ``'cuda'`` for a device array, else ``'cpu'``."""
+    """The device name of an array: ``'cuda'`` for a device array, else ``'cpu'``.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import backend
+        >>> backend.device_of(np.zeros(3))
+        'cpu'
+    """
     return backend_of(array).name
 
 
 def to_numpy(array):
-    """A NumPy copy (or view) of an array of any backend."""
+    """A NumPy copy (or view) of an array of any backend.
+
+    Example:
+        >>> from minidl import backend
+        >>> backend.to_numpy([1.0, 2.0])
+        array([1., 2.])
+    """
     return backend_of(array).to_numpy(array)
 
 _FLOATX = "float32"
@@ -99,7 +125,15 @@ def floatx():
 
 
 def set_floatx(value):
-    """Set the default float dtype: ``'float32'`` or ``'float64'``."""
+    """Set the default float dtype: ``'float32'`` or ``'float64'``.
+
+    Example:
+        >>> from minidl import backend, layers
+        >>> backend.set_floatx("float64")
+        >>> layers.Dense(1).dtype
+        'float64'
+        >>> backend.set_floatx("float32")
+    """
     global _FLOATX
     if value not in ("float32", "float64"):
         raise ValueError(f"set_floatx: argument 'value' must be 'float32' or 'float64'. "
@@ -108,25 +142,51 @@ def set_floatx(value):
 
 
 def to_snake_case(name):
-    """``'BatchNormalization'`` -> ``'batch_normalization'``, ``'Conv2D'`` -> ``'conv2d'``."""
+    """``'BatchNormalization'`` -> ``'batch_normalization'``, ``'Conv2D'`` -> ``'conv2d'``.
+
+    Example:
+        >>> from minidl import backend
+        >>> backend.to_snake_case("BatchNormalization")
+        'batch_normalization'
+    """
     s = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
     return re.sub(r"([a-z])([A-Z])", r"\1_\2", s).lower()
 
 
 def unique_name(prefix):
-    """A fresh name as Keras makes them: ``dense``, ``dense_1``, ``dense_2``, ..."""
+    """A fresh name as Keras makes them: ``dense``, ``dense_1``, ``dense_2``, ...
+
+    Example:
+        >>> from minidl import backend
+        >>> backend.clear_session()
+        >>> backend.unique_name("block"), backend.unique_name("block")
+        ('block', 'block_1')
+    """
     count = _NAME_COUNTS[prefix]
     _NAME_COUNTS[prefix] += 1
     return prefix if count == 0 else f"{prefix}_{count}"
 
 
 def clear_session():
-    """Reset the layer-name counters (as ``keras.backend.clear_session``)."""
+    """Reset the layer-name counters (as ``keras.backend.clear_session``).
+
+    Example:
+        >>> from minidl import backend, layers
+        >>> backend.clear_session()
+        >>> layers.Dense(1).name
+        'dense'
+    """
     _NAME_COUNTS.clear()
 
 
 def backend():
-    """The name of the engine computing (``'minidl'``), as ``keras.backend.backend``."""
+    """The name of the engine computing (``'minidl'``), as ``keras.backend.backend``.
+
+    Example:
+        >>> from minidl import backend
+        >>> backend.backend()
+        'minidl'
+    """
     return "minidl"
 
 
@@ -143,7 +203,14 @@ def image_data_format():
 
 def set_image_data_format(data_format):
     """Accepts ``'channels_last'`` only (minidl computes in NHWC); ``'channels_first'``
-    raises NotImplementedError rather than being ignored."""
+    raises NotImplementedError rather than being ignored.
+
+    Example:
+        >>> from minidl import backend
+        >>> backend.set_image_data_format("channels_last")
+        >>> backend.image_data_format()
+        'channels_last'
+    """
     if data_format == "channels_last":
         return
     if data_format == "channels_first":
@@ -167,7 +234,14 @@ def epsilon():
 
 def set_epsilon(value):
     """Accepts the current value only: minidl's kernels are built with ``1e-7``, so
-    another value raises NotImplementedError rather than being ignored."""
+    another value raises NotImplementedError rather than being ignored.
+
+    Example:
+        >>> from minidl import backend
+        >>> backend.set_epsilon(1e-7)  # the one value minidl's losses use; others raise
+        >>> backend.epsilon()
+        1e-07
+    """
     if value != _EPSILON:
         raise NotImplementedError(f"set_epsilon: minidl's losses use a fixed epsilon of "
                                   f"{_EPSILON}; pass epsilon= to the optimizer or layer "
@@ -180,6 +254,12 @@ def get_value(x):
     Args:
         x: a ``Variable`` (weights), an optimizer's ``learning_rate``/``lr``, an array or
             a number.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import backend, variables
+        >>> backend.eval(variables.Variable(np.array([1.0, 2.0], np.float32)))
+        array([1., 2.], dtype=float32)
     """
     if hasattr(x, "numpy") and callable(x.numpy):
         return x.numpy()
@@ -189,7 +269,15 @@ def get_value(x):
 
 
 def batch_get_value(xs):
-    """``[get_value(x) for x in xs]``."""
+    """``[get_value(x) for x in xs]``.
+
+    Example:
+        >>> from minidl import backend, layers
+        >>> dense = layers.Dense(2)
+        >>> dense.build((None, 3))
+        >>> [w.shape for w in backend.batch_get_value(dense.weights)]
+        [(3, 2), (2,)]
+    """
     return [get_value(x) for x in xs]
 
 
@@ -200,6 +288,14 @@ def set_value(x, value):
         x: a ``Variable`` (assigned, shape checked) or the value of an optimizer's
             ``learning_rate``/``lr`` (Keras 2's ``set_value(model.optimizer.lr, 0.01)``).
         value: the new value.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import backend, variables
+        >>> w = variables.Variable(np.zeros(2, np.float32))
+        >>> backend.set_value(w, [3.0, 4.0])
+        >>> backend.get_value(w)
+        array([3., 4.], dtype=float32)
     """
     optimizer = getattr(x, "optimizer", None)
     if optimizer is not None:
@@ -229,5 +325,13 @@ def int_shape(x):
 
 
 def count_params(x):
-    """The number of scalars in a Variable or an array."""
+    """The number of scalars in a Variable or an array.
+
+    Example:
+        >>> from minidl import backend, layers
+        >>> dense = layers.Dense(2)
+        >>> dense.build((None, 3))
+        >>> backend.count_params(dense.kernel)
+        6
+    """
     return int(np.prod(int_shape(x), dtype=np.int64))

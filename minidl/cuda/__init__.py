@@ -58,6 +58,12 @@ def set_device(device):
     Args:
         device: ``'cpu'`` or ``'cuda'``. ``'cuda'`` raises RuntimeError (with
             :func:`reason`) when no GPU can be used.
+
+    Example:
+        >>> import minidl
+        >>> minidl.set_device("cpu")
+        >>> minidl.get_device()
+        'cpu'
     """
     global _device
     device = _check_device(device, "set_device")
@@ -69,7 +75,13 @@ def set_device(device):
 def get_device():
     """The device new models use: what ``set_device`` chose, else ``MINIDL_DEVICE``
     (``'cpu'`` or ``'cuda'``; ``'cuda'`` without a usable GPU warns and gives ``'cpu'``),
-    else ``'cpu'``."""
+    else ``'cpu'``.
+
+    Example:
+        >>> import minidl
+        >>> minidl.get_device()
+        'cpu'
+    """
     global _device
     if _device is None:
         raw = os.environ.get(ENV_VAR, "").strip().lower() or "cpu"

@@ -65,6 +65,14 @@ def Input(shape=None, batch_size=None, name=None, dtype=None, batch_shape=None):
     Returns:
         A symbolic tensor (``KerasTensor``) to call layers on and to give to
         :class:`minidl.models.Model`, or to put first in ``Sequential([...])``.
+
+    Example:
+        >>> import minidl
+        >>> from minidl import layers, models
+        >>> inputs = minidl.Input((4,))
+        >>> outputs = layers.Dense(2)(inputs)
+        >>> models.Model(inputs, outputs).output_shape
+        (None, 2)
     """
     kwargs = {"batch_shape": batch_shape} if batch_shape is not None else {}
     layer = InputLayer(shape=shape, batch_size=batch_size, name=name, dtype=dtype, **kwargs)
