@@ -56,7 +56,14 @@ def softmax(x, axis=-1):
 
 
 def linear(x):
-    """The identity."""
+    """The identity.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import activations
+        >>> activations.linear(np.array([-1.0, 2.0]))
+        array([-1.,  2.])
+    """
     return x
 
 
@@ -117,6 +124,11 @@ def get(identifier):
 
     Raises:
         ValueError: for any other value, listing the valid names.
+
+    Example:
+        >>> from minidl import activations
+        >>> activations.get(None), activations.get("ReLU"), activations.get(activations.tanh)
+        ('linear', 'relu', 'tanh')
     """
     if identifier is None:
         return "linear"
@@ -129,5 +141,11 @@ def get(identifier):
 
 
 def serialize(name):
-    """The config value of an activation (its name)."""
+    """The config value of an activation (its name).
+
+    Example:
+        >>> from minidl import activations
+        >>> activations.serialize(activations.sigmoid)
+        'sigmoid'
+    """
     return get(name)

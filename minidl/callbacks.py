@@ -195,6 +195,22 @@ class Callback:
         model: the model being trained (set by ``set_model``).
         params: dict of training parameters, e.g. ``{"epochs": 10, "steps": 100,
             "verbose": 1}`` (set by ``set_params``).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import callbacks, layers, models
+        >>> class CountBatches(callbacks.Callback):
+        ...     def on_train_begin(self, logs=None):
+        ...         self.batches = 0
+        ...     def on_train_batch_end(self, batch, logs=None):
+        ...         self.batches += 1
+        >>> counter = CountBatches()
+        >>> model = models.Sequential([layers.Input((2,)), layers.Dense(1)])
+        >>> model.compile(optimizer="sgd", loss="mse")
+        >>> _ = model.fit(np.ones((10, 2)), np.ones((10, 1)), batch_size=4, epochs=2,
+        ...               verbose=0, callbacks=[counter])
+        >>> counter.batches  # 3 batches per epoch
+        6
     """
 
     def __init__(self):
@@ -620,6 +636,18 @@ class LayerStatistics(Callback):
         model.fit(x, y, epochs=2, callbacks=[stats])
         first_conv = stats.layers[0]
         first_conv["kernel_gradient_norm"][-1], first_conv["saturated_fraction"][-1]
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import callbacks, layers, models
+        >>> stats = callbacks.LayerStatistics(every=1)
+        >>> model = models.Sequential([layers.Input((3,)), layers.Dense(4, activation="sigmoid"),
+        ...                            layers.Dense(1)])
+        >>> model.compile(optimizer="sgd", loss="mse")
+        >>> _ = model.fit(np.ones((8, 3)), np.ones((8, 1)), batch_size=4, epochs=1, verbose=0,
+        ...               callbacks=[stats])
+        >>> sorted(stats.as_dict())
+        ['epochs', 'every', 'layers', 'steps']
     """
 
     _SATURATING = ("relu", "sigmoid", "tanh")
@@ -891,6 +919,20 @@ class ModelCheckpoint(_MonitorCallback):
 
     Attributes:
         best: the best monitored value so far (None before the first one).
+
+    Example:
+        >>> import numpy as np
+        >>> import os, tempfile
+        >>> from minidl import callbacks, layers, models
+        >>> folder = tempfile.mkdtemp()
+        >>> model = models.Sequential([layers.Input((2,)), layers.Dense(1)])
+        >>> model.compile(optimizer="sgd", loss="mse")
+        >>> checkpoint = callbacks.ModelCheckpoint(os.path.join(folder, "epoch{epoch}.keras"),
+        ...                                        monitor="loss")
+        >>> _ = model.fit(np.ones((4, 2)), np.ones((4, 1)), epochs=2, verbose=0,
+        ...               callbacks=[checkpoint])
+        >>> sorted(os.listdir(folder))
+        ['epoch1.keras', 'epoch2.keras']
     """
 
     def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False,
@@ -1264,6 +1306,20 @@ class CSVLogger(Callback):
         separator: the column separator.
         append: append to an existing file (no second header when it is not empty)
             instead of overwriting it.
+
+    Example:
+        >>> import numpy as np
+        >>> import os, tempfile
+        >>> from minidl import callbacks, layers, models
+        >>> path = os.path.join(tempfile.mkdtemp(), "log.csv")
+        >>> model = models.Sequential([layers.Input((2,)), layers.Dense(1)])
+        >>> model.compile(optimizer="sgd", loss="mse")
+        >>> _ = model.fit(np.ones((4, 2)), np.ones((4, 1)), epochs=2, verbose=0,
+        ...               callbacks=[callbacks.CSVLogger(path)])
+        >>> open(path).read().splitlines()[0]
+        'epoch,loss,val_loss'
+        >>> len(open(path).read().splitlines())  # the header and one row per epoch
+        3
     """
 
     def __init__(self, filename, separator=",", append=False):

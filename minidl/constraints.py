@@ -153,13 +153,27 @@ def _lookup(name):
 
 
 def serialize(constraint):
-    """A constraint as ``{"module", "class_name", "config"}``."""
+    """A constraint as ``{"module", "class_name", "config"}``.
+
+    Example:
+        >>> from minidl import constraints
+        >>> constraints.serialize(constraints.MaxNorm(3.0))
+        {'module': 'minidl.constraints', 'class_name': 'MaxNorm',
+         'config': {'max_value': 3.0, 'axis': 0}}
+    """
     return _registry.serialize(constraint, Constraint, "minidl.constraints", "constraint",
                                "a Constraint instance")
 
 
 def deserialize(config):
-    """Build a constraint from ``serialize``'s dict."""
+    """Build a constraint from ``serialize``'s dict.
+
+    Example:
+        >>> from minidl import constraints
+        >>> config = {"class_name": "MaxNorm", "config": {"max_value": 3.0, "axis": 0}}
+        >>> constraints.deserialize(config).max_value
+        3.0
+    """
     return _registry.deserialize(config, _lookup, "constraints")
 
 

@@ -349,15 +349,26 @@ def _binary_pair(y_true, y_pred, label_smoothing, where):
 class Loss:
     """Base class of losses: a per-sample loss, its reduction and its gradient.
 
-    Subclasses implement ``compute(y_true, y_pred)`` (per-sample losses) and
-    ``_gradient(y_true, y_pred, dloss)`` (the gradient with respect to y_pred given
-    the gradient ``dloss`` with respect to each per-sample loss).
+    Subclasses implement ``compute(y_true, y_pred)`` (per-sample losses; Keras's name
+    for it, ``call``, works too) and ``_gradient(y_true, y_pred, dloss)`` (the gradient
+    with respect to y_pred given the gradient ``dloss`` with respect to each per-sample
+    loss; without it a loss evaluates but cannot train: minidl has no automatic
+    differentiation).
 
     Args:
         name: the loss's name.
         reduction: 'sum_over_batch_size' (the mean, default; 'mean' is an alias), 'sum',
             'mean_with_sample_weight' (divide by the sum of the weights) or 'none'.
         dtype: accepted for Keras compatibility (computation follows y_pred's dtype).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import losses
+        >>> class MeanCubedError(losses.Loss):
+        ...     def call(self, y_true, y_pred):
+        ...         return (np.abs(y_pred - y_true) ** 3).mean(axis=-1)
+        >>> float(MeanCubedError()(np.zeros((2, 1)), np.array([[1.0], [2.0]])))
+        4.5
     """
 
     supports_fused_softmax = False
@@ -397,8 +408,14 @@ class Loss:
         Returns:
             An ndarray of per-sample losses.
         """
+        if type(self).call is not Loss.call:  # a Keras-style subclass
+            return np.asarray(self.call(y_true, y_pred))
         raise NotImplementedError(f"{type(self).__name__}: losses must implement "
-                                  f"compute(y_true, y_pred)")
+                                  f"compute(y_true, y_pred) (or Keras's call)")
+
+    def call(self, y_true, y_pred):
+        """Keras's name for :meth:`compute` (subclasses may implement either)."""
+        return self.compute(y_true, y_pred)
 
     def gradient(self, y_true, y_pred, sample_weight=None):
         """d(reduced loss)/d(y_pred) (for 'none': of the sum of the per-sample losses).

@@ -143,6 +143,24 @@ class Metric:
     Args:
         name: the metric's name (as shown in logs and ``History``).
         dtype: accepted for Keras compatibility (results are Python floats).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import metrics
+        >>> class Total(metrics.Metric):
+        ...     def __init__(self, **kwargs):
+        ...         super().__init__(**kwargs)
+        ...         self.total = 0.0
+        ...     def update_state(self, y_true, y_pred, sample_weight=None):
+        ...         self.total += float(np.sum(y_pred))
+        ...     def result(self):
+        ...         return self.total
+        ...     def reset_state(self):
+        ...         self.total = 0.0
+        >>> m = Total(name="total")
+        >>> m.update_state(None, np.array([1.0, 2.0]))
+        >>> m.result()
+        3.0
     """
 
     def __init__(self, name=None, dtype=None):
@@ -602,6 +620,11 @@ def serialize(metric):
 
     Returns:
         A dict that ``deserialize`` turns back into an equal metric.
+
+    Example:
+        >>> from minidl import metrics
+        >>> metrics.serialize(metrics.Accuracy())["class_name"]
+        'Accuracy'
     """
     return _registry.serialize(metric, Metric, "minidl.metrics", "metric", "a Metric")
 
@@ -614,6 +637,11 @@ def deserialize(config):
 
     Returns:
         A ``Metric``.
+
+    Example:
+        >>> from minidl import metrics
+        >>> metrics.deserialize({"class_name": "MeanSquaredError", "config": {}}).name
+        'mean_squared_error'
     """
     name = config.get("class_name") if isinstance(config, dict) else None
     cls = _registry.find(_NAMES, name, fold_case=False)

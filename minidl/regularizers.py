@@ -151,13 +151,25 @@ def _lookup(name):
 
 
 def serialize(regularizer):
-    """A regularizer as ``{"module", "class_name", "config"}``."""
+    """A regularizer as ``{"module", "class_name", "config"}``.
+
+    Example:
+        >>> from minidl import regularizers
+        >>> regularizers.serialize(regularizers.L2(0.01))
+        {'module': 'minidl.regularizers', 'class_name': 'L2', 'config': {'l2': 0.01}}
+    """
     return _registry.serialize(regularizer, Regularizer, "minidl.regularizers", "regularizer",
                                "a Regularizer instance")
 
 
 def deserialize(config):
-    """Build a regularizer from ``serialize``'s dict."""
+    """Build a regularizer from ``serialize``'s dict.
+
+    Example:
+        >>> from minidl import regularizers
+        >>> regularizers.deserialize({"class_name": "L1", "config": {"l1": 0.5}}).l1
+        0.5
+    """
     return _registry.deserialize(config, _lookup, "regularizers")
 
 

@@ -389,3 +389,17 @@ def test_bad_arguments():
         losses.CategoricalCrossentropy(axis=3)(np.ones((2, 2)), np.ones((2, 2)))
     with pytest.raises(TypeError, match="losses.serialize"):
         losses.serialize("mse")
+
+
+def test_a_keras_style_subclass_implementing_call_evaluates():
+    """Keras 3 subclasses implement ``call``; minidl's ``compute`` delegates to it (the
+    value against NumPy; training needs ``_gradient``: no automatic differentiation)."""
+    class MeanCubedError(losses.Loss):
+        def call(self, y_true, y_pred):
+            return (np.abs(y_pred - y_true) ** 3).mean(axis=-1)
+    y_true, y_pred = np.zeros((3, 2)), np.arange(6.0).reshape(3, 2)
+    loss = MeanCubedError()
+    assert loss(y_true, y_pred) == pytest.approx(np.mean(np.abs(y_pred) ** 3))
+    np.testing.assert_allclose(loss.compute(y_true, y_pred), (y_pred ** 3).mean(axis=-1))
+    with pytest.raises(NotImplementedError, match="compute"):
+        losses.Loss()(y_true, y_pred)

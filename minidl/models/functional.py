@@ -73,6 +73,16 @@ class Functional(Sequential):
     Several inputs are given to ``fit``/``predict``/``__call__`` as a list of arrays in
     the order of ``inputs``; several outputs come back as a list, and take a list of
     targets, a list (or a dict by output layer name) of losses and ``loss_weights``.
+
+    Example:
+        >>> import minidl
+        >>> from minidl import layers, models
+        >>> inputs = minidl.Input((8,))
+        >>> hidden = layers.Dense(4, activation="relu")(inputs)
+        >>> outputs = layers.Dense(1)(layers.concatenate([inputs, hidden]))
+        >>> model = models.Model(inputs, outputs)
+        >>> type(model).__name__, model.count_params()
+        ('Model', 49)
     """
 
     # the forward caches of shared layers' calls, by node, per thread (as layers' own)

@@ -37,6 +37,18 @@ class LearningRateSchedule:
 
     Subclasses implement ``__call__(step)`` and ``get_config()``; ``from_config`` rebuilds
     the schedule from that config.
+
+    Example:
+        >>> from minidl import optimizers
+        >>> class Halving(optimizers.schedules.LearningRateSchedule):
+        ...     def __call__(self, step):
+        ...         return 0.1 * 0.5 ** (int(step) // 100)
+        ...     def get_config(self):
+        ...         return {}
+        >>> [Halving()(step) for step in (0, 100, 250)]
+        [0.1, 0.05, 0.025]
+        >>> optimizers.SGD(learning_rate=Halving()).learning_rate
+        0.1
     """
 
     def __call__(self, step):
@@ -302,6 +314,11 @@ def serialize(learning_rate_schedule):
 
     Returns:
         A dict that ``deserialize`` turns back into an equal schedule.
+
+    Example:
+        >>> from minidl.optimizers import schedules
+        >>> schedules.serialize(schedules.CosineDecay(0.1, 100))["class_name"]
+        'CosineDecay'
     """
     return _registry.serialize(learning_rate_schedule, LearningRateSchedule,
                                "minidl.optimizers.schedules", "learning_rate_schedule",
@@ -316,6 +333,13 @@ def deserialize(config):
 
     Returns:
         A ``LearningRateSchedule``.
+
+    Example:
+        >>> from minidl.optimizers import schedules
+        >>> config = {"class_name": "CosineDecay",
+        ...           "config": {"initial_learning_rate": 0.1, "decay_steps": 100}}
+        >>> schedules.deserialize(config).decay_steps
+        100.0
     """
     name = config.get("class_name") if isinstance(config, dict) else None
     if name not in _SCHEDULES:

@@ -191,6 +191,15 @@ def transform_matrix_offset_center(matrix, x, y):
     Returns:
         ``offset @ matrix @ reset``, with ``offset`` the translation to
         ``(x / 2 - 0.5, y / 2 - 0.5)`` and ``reset`` its inverse.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl.preprocessing.image import transform_matrix_offset_center
+        >>> flip = np.array([[1.0, 0.0, 0.0], [0.0, -1.0, 0.0], [0.0, 0.0, 1.0]])
+        >>> transform_matrix_offset_center(flip, 4, 4)  # mirrors about the centre of a 4x4 image
+        array([[ 1.,  0.,  0.],
+               [ 0., -1.,  3.],
+               [ 0.,  0.,  1.]])
     """
     o_x = float(x) / 2 - 0.5
     o_y = float(y) / 2 - 0.5
@@ -871,6 +880,14 @@ class NumpyArrayIterator:
         subset: None, ``'training'`` or ``'validation'``.
         ignore_class_split: skip the class check of ``subset``.
         dtype: floating dtype of the image batches (default: the generator's).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl.preprocessing.image import ImageDataGenerator
+        >>> generator = ImageDataGenerator(horizontal_flip=True)
+        >>> flow = generator.flow(np.zeros((10, 4, 4, 3)), np.arange(10), batch_size=4, seed=0)
+        >>> len(flow), [len(flow[i][0]) for i in range(len(flow))]
+        (3, [4, 4, 2])
     """
 
     def __init__(self, x, y, image_data_generator, batch_size=32, shuffle=False,
@@ -1069,6 +1086,23 @@ class DirectoryIterator(NumpyArrayIterator):
         image_shape: ``(height, width, channels)`` of the batches' images.
 
     Args: those of ``flow_from_directory``, with the generator second and ``dtype``.
+
+    Example:
+        >>> import numpy as np
+        >>> import os, tempfile
+        >>> from minidl import utils
+        >>> from minidl.preprocessing.image import ImageDataGenerator
+        >>> root = tempfile.mkdtemp()
+        >>> for name in ("cats", "dogs"):
+        ...     os.mkdir(os.path.join(root, name))
+        ...     utils.save_img(os.path.join(root, name, "a.png"), np.zeros((8, 8, 3)), scale=False)
+        >>> generator = ImageDataGenerator(rescale=1 / 255)
+        >>> flow = generator.flow_from_directory(root, target_size=(4, 4), batch_size=2)
+        >>> flow.class_indices, flow.filenames
+        ({'cats': 0, 'dogs': 1}, ['cats/a.png', 'dogs/a.png'])
+        >>> images, labels = flow[0]
+        >>> images.shape, labels.shape
+        ((2, 4, 4, 3), (2, 2))
     """
 
     def __init__(self, directory, image_data_generator, target_size=(256, 256),

@@ -116,6 +116,21 @@ def image_dataset_from_directory(directory, labels="inferred", label_mode="int",
 
     Returns:
         An :class:`ImageDataset` (a pair with ``subset='both'``).
+
+    Example:
+        >>> import numpy as np
+        >>> import os, tempfile
+        >>> from minidl import utils
+        >>> root = tempfile.mkdtemp()
+        >>> for name in ("cats", "dogs"):
+        ...     os.mkdir(os.path.join(root, name))
+        ...     utils.save_img(os.path.join(root, name, "a.png"), np.zeros((8, 8, 3)), scale=False)
+        >>> data = utils.image_dataset_from_directory(root, image_size=(4, 4), batch_size=2)
+        >>> data.class_names
+        ['cats', 'dogs']
+        >>> images, labels = data[0]
+        >>> images.shape, sorted(labels.tolist())
+        ((2, 4, 4, 3), [0, 1])
     """
     where = "image_dataset_from_directory"
     if kwargs:

@@ -31,6 +31,15 @@ def load_img(path, color_mode="rgb", target_size=None, interpolation="nearest",
 
     Returns:
         A ``PIL.Image.Image``.
+
+    Example:
+        >>> import numpy as np
+        >>> import os, tempfile
+        >>> from minidl import utils
+        >>> path = os.path.join(tempfile.mkdtemp(), "black.png")
+        >>> utils.save_img(path, np.zeros((4, 6, 3)), scale=False)
+        >>> utils.load_img(path, target_size=(2, 3)).size
+        (3, 2)
     """
     Image = _pil_image()
     if color_mode not in _COLOR_MODES:
@@ -66,6 +75,13 @@ def img_to_array(img, data_format=None, dtype=None):
         img: a PIL image.
         data_format: ``None`` or ``'channels_last'`` (minidl's layout).
         dtype: default ``'float32'``.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import utils
+        >>> image = utils.array_to_img(np.zeros((4, 6, 3)))
+        >>> utils.img_to_array(image).shape
+        (4, 6, 3)
     """
     if data_format not in (None, "channels_last"):
         raise NotImplementedError(f"img_to_array: only data_format='channels_last' is "
@@ -82,6 +98,13 @@ def array_to_img(x, data_format=None, scale=True, dtype=None):
         data_format: ``None`` or ``'channels_last'``.
         scale: stretch the values to 0-255 first (as Keras does).
         dtype: accepted for Keras compatibility.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import utils
+        >>> image = utils.array_to_img(np.zeros((4, 6, 3)))
+        >>> image.size  # (width, height), as Pillow reports it
+        (6, 4)
     """
     Image = _pil_image()
     if data_format not in (None, "channels_last"):
@@ -110,6 +133,15 @@ def save_img(path, x, data_format=None, file_format=None, scale=True, **kwargs):
         data_format, scale: as ``array_to_img``.
         file_format: e.g. ``'png'``.
         **kwargs: passed to Pillow's ``save``.
+
+    Example:
+        >>> import numpy as np
+        >>> import os, tempfile
+        >>> from minidl import utils
+        >>> path = os.path.join(tempfile.mkdtemp(), "gray.png")
+        >>> utils.save_img(path, np.full((4, 6, 1), 128.0), scale=False)
+        >>> utils.img_to_array(utils.load_img(path, color_mode="grayscale"))[0, 0]
+        array([128.], dtype=float32)
     """
     img = array_to_img(x, data_format=data_format, scale=scale)
     path = os.fspath(path)
