@@ -1,5 +1,5 @@
 /* conv2d.c -- 2-D convolution (NHWC input, HWIO kernel) as implicit GEMMs that read the
- * images in place.
+ * images in place; and the depthwise convolution (below, and depthwise_impl.h).
  *
  * Forward: y (pixels, out_c) = im2col(x) (pixels, kh*kw*in_c) . w (kh*kw*in_c, out_c),
  * computed by the indirect micro-kernel (ikr, gemm_internal.h) without any column matrix:
@@ -32,6 +32,8 @@
  * give the same bits for every thread count and every run (for a given instruction set).
  */
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "gemm_internal.h"
 
@@ -50,4 +52,45 @@
 #define MD_CONV_WG_MIN_SUBS 2
 
 #define MD_TEMPLATE "conv2d_impl.h"
+#include "md_instantiate.h"
+
+#undef MD_TEMPLATE
+
+/* Depthwise 2-D convolution (NHWC input, kernel (k_h, k_w, channels,
+ * multiplier)), forward and both backward passes.
+ *
+ * Each input channel c is convolved with its own multiplier M filters; output channel
+ * c * M + m is filter m of channel c (Keras's DepthwiseConv2D and tf.nn.depthwise_conv2d).
+ * The geometry is md_conv2d_geom with in_c = channels and out_c = M (the kernel's shape
+ * is then exactly the geometry's (k_h, k_w, in_c, out_c)); the output has in_c * out_c
+ * channels.
+ *
+ * Depthwise convolutions are memory-bound (k_h * k_w multiply-adds per output value), so
+ * it is written as plain loops with the channels innermost (contiguous in NHWC: the compiler
+ * vectorises them). Every output element is computed by one thread in a fixed order --
+ * the weight gradient sums fixed chunks of rows in chunk order -- so the results do not
+ * depend on the thread count.
+ */
+/* The weight gradient's rows (n, oh) are split into at most this many chunks. */
+#define MD_DW_MAX_CHUNKS 16
+
+/* Whether the output (batch, out_h, out_w, in_c * out_c) is addressable. */
+static int md_dw_sizes_ok(const md_conv2d_geom *g) {
+    int64_t channels, pixels, total;
+    return md_mul_ok(g->in_c, g->out_c, &channels) &&
+           md_mul_ok(g->batch * g->out_h, g->out_w, &pixels) &&
+           md_mul_ok(pixels, channels, &total);
+}
+
+/* The output index along one axis that input index i reads with kernel tap k, or -1 when
+ * none does (a gather of the backward input pass: (i + pad - k) / stride, exact and in
+ * range). */
+static inline int64_t md_dw_source(int64_t i, int64_t k, int64_t pad, int64_t stride,
+                                   int64_t out) {
+    const int64_t t = i + pad - k;
+    if (t < 0 || t % stride) return -1;
+    return t / stride < out ? t / stride : -1;
+}
+
+#define MD_TEMPLATE "depthwise_impl.h"
 #include "md_instantiate.h"

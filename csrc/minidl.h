@@ -143,6 +143,15 @@ typedef struct {
     /* dw (k_h, k_w, in_c, out_c) and dbias (out_c, skipped when NULL) from dy and x. */      \
     md_status md_conv2d_backward_weight##SUF(md_T *dw, md_T *dbias, const md_T *dy,           \
                                              const md_T *x, const md_conv2d_geom *g);         \
+    /* ---- conv2d.c: depthwise -------------------------------------------------------- */ \
+    /* Depthwise: g->in_c = channels C, g->out_c = depth multiplier M; w (k_h, k_w, C, M);   \
+       y (batch, out_h, out_w, C * M) = depthwise(x, w) + bias (C * M, or NULL). */          \
+    md_status md_depthwise_conv2d_forward##SUF(md_T *y, const md_T *x, const md_T *w,         \
+                                               const md_T *bias, const md_conv2d_geom *g);    \
+    md_status md_depthwise_conv2d_backward_input##SUF(md_T *dx, const md_T *dy,               \
+                                                      const md_T *w, const md_conv2d_geom *g);\
+    md_status md_depthwise_conv2d_backward_weight##SUF(md_T *dw, md_T *dbias, const md_T *dy, \
+                                                       const md_T *x, const md_conv2d_geom *g);\
     /* ---- pool2d.c -------------------------------------------------------------------- */ \
     /* y (batch, out_h, out_w, channels); argmax (same shape, may be NULL) receives the      \
        flat index h * in_w + w of the chosen cell inside its image and channel. */            \

@@ -84,3 +84,70 @@ def conv2d_backward_weight(real[:, :, :, ::1] dw not None, real[::1] dbias,
             status = md_conv2d_backward_weight_f64(&dw[0, 0, 0, 0], pdbias, &dy[0, 0, 0, 0],
                                                    &x[0, 0, 0, 0], &g)
     check_status(status, "conv2d_backward_weight")
+
+
+def depthwise_conv2d_forward(real[:, :, :, ::1] y not None, const real[:, :, :, ::1] x not None,
+                             const real[:, :, :, ::1] w not None, const real[::1] bias=None,
+                             int64_t stride_h=1, int64_t stride_w=1, str padding="valid"):
+    """y (N, OH, OW, C * M) = depthwise_conv2d(x, w) + bias; x NHWC, w (kh, kw, C, M)."""
+    cdef md_conv2d_geom g
+    cdef md_status status
+    where = "depthwise_conv2d_forward"
+    make_conv_geom(&g, where, shape_of(x, 4), shape_of(w, 4), stride_h, stride_w, padding)
+    expect_shape(where, "y", shape_of(y, 4), (g.batch, g.out_h, g.out_w, g.in_c * g.out_c))
+    cdef const real *pbias = NULL
+    if bias is not None:
+        expect_shape(where, "bias", shape_of(bias, 1), (g.in_c * g.out_c,))
+        pbias = &bias[0]
+    with nogil:
+        if real is float:
+            status = md_depthwise_conv2d_forward_f32(&y[0, 0, 0, 0], &x[0, 0, 0, 0],
+                                                     &w[0, 0, 0, 0], pbias, &g)
+        else:
+            status = md_depthwise_conv2d_forward_f64(&y[0, 0, 0, 0], &x[0, 0, 0, 0],
+                                                     &w[0, 0, 0, 0], pbias, &g)
+    check_status(status, where)
+
+
+def depthwise_conv2d_backward_input(real[:, :, :, ::1] dx not None,
+                                    const real[:, :, :, ::1] dy not None,
+                                    const real[:, :, :, ::1] w not None, int64_t stride_h=1,
+                                    int64_t stride_w=1, str padding="valid"):
+    """dx (N, H, W, C) = gradient of depthwise_conv2d with respect to its input."""
+    cdef md_conv2d_geom g
+    cdef md_status status
+    where = "depthwise_conv2d_backward_input"
+    make_conv_geom(&g, where, shape_of(dx, 4), shape_of(w, 4), stride_h, stride_w, padding)
+    expect_shape(where, "dy", shape_of(dy, 4), (g.batch, g.out_h, g.out_w, g.in_c * g.out_c))
+    with nogil:
+        if real is float:
+            status = md_depthwise_conv2d_backward_input_f32(&dx[0, 0, 0, 0], &dy[0, 0, 0, 0],
+                                                            &w[0, 0, 0, 0], &g)
+        else:
+            status = md_depthwise_conv2d_backward_input_f64(&dx[0, 0, 0, 0], &dy[0, 0, 0, 0],
+                                                            &w[0, 0, 0, 0], &g)
+    check_status(status, where)
+
+
+def depthwise_conv2d_backward_weight(real[:, :, :, ::1] dw not None, real[::1] dbias,
+                                     const real[:, :, :, ::1] dy not None,
+                                     const real[:, :, :, ::1] x not None, int64_t stride_h=1,
+                                     int64_t stride_w=1, str padding="valid"):
+    """dw (kh, kw, C, M) and dbias (C * M; None to skip) of depthwise_conv2d, written."""
+    cdef md_conv2d_geom g
+    cdef md_status status
+    where = "depthwise_conv2d_backward_weight"
+    make_conv_geom(&g, where, shape_of(x, 4), shape_of(dw, 4), stride_h, stride_w, padding)
+    expect_shape(where, "dy", shape_of(dy, 4), (g.batch, g.out_h, g.out_w, g.in_c * g.out_c))
+    cdef real *pdbias = NULL
+    if dbias is not None:
+        expect_shape(where, "dbias", shape_of(dbias, 1), (g.in_c * g.out_c,))
+        pdbias = &dbias[0]
+    with nogil:
+        if real is float:
+            status = md_depthwise_conv2d_backward_weight_f32(&dw[0, 0, 0, 0], pdbias,
+                                                             &dy[0, 0, 0, 0], &x[0, 0, 0, 0], &g)
+        else:
+            status = md_depthwise_conv2d_backward_weight_f64(&dw[0, 0, 0, 0], pdbias,
+                                                             &dy[0, 0, 0, 0], &x[0, 0, 0, 0], &g)
+    check_status(status, where)

@@ -7,7 +7,8 @@ import inspect
 
 from minidl.layers.augmentation import RandomFlip, RandomRotation, RandomTranslation, RandomZoom
 from minidl.layers.base import Layer
-from minidl.layers.convolutional import Conv2D, Conv2DTranspose
+from minidl.layers.convolutional import (Conv2D, Conv2DTranspose, DepthwiseConv2D,
+                                         SeparableConv2D)
 from minidl.layers.core import (ELU, Activation, Dense, Dropout, Flatten, Input, InputLayer,
                                 LeakyReLU, ReLU, Softmax, SpatialDropout2D)
 from minidl.layers.merging import (Add, Average, Concatenate, Maximum, Minimum, Multiply,
@@ -26,18 +27,18 @@ Deconvolution2D = Conv2DTranspose
 MaxPool2D = MaxPooling2D
 AvgPool2D = AveragePooling2D
 
-__all__ = ["Activation", "Add", "Average", "AveragePooling2D", "AvgPool2D", "BatchNormalization",
-           "Concatenate", "Conv2D", "Conv2DTranspose", "Convolution2D", "Cropping2D",
-           "Deconvolution2D", "Dense", "Dropout", "ELU", "Flatten", "GlobalAveragePooling2D",
-           "GlobalAvgPool2D", "GlobalMaxPool2D", "GlobalMaxPooling2D", "GroupNormalization",
-           "Input",
-           "InputLayer", "Layer", "LayerNormalization", "LeakyReLU", "MaxPool2D", "MaxPooling2D",
-           "Maximum", "Minimum", "Multiply", "Permute", "RandomFlip", "RandomRotation",
-           "RandomTranslation", "RandomZoom", "ReLU", "Rescaling", "Reshape", "Resizing",
-           "Softmax",
-           "SpatialDropout2D", "Subtract", "UpSampling2D", "ZeroPadding2D", "add",
-           "average", "concatenate", "deserialize", "get", "maximum", "minimum",
-           "multiply", "serialize", "subtract"]
+__all__ = ["Activation", "Add", "add", "Average", "average", "AveragePooling2D", "AvgPool2D",
+           "BatchNormalization", "Concatenate", "concatenate", "Conv2D",
+           "Conv2DTranspose", "Convolution2D", "Cropping2D", "Deconvolution2D", "Dense",
+           "DepthwiseConv2D", "deserialize", "Dropout", "ELU", "Flatten", "get",
+           "GlobalAveragePooling2D", "GlobalAvgPool2D", "GlobalMaxPool2D",
+           "GlobalMaxPooling2D", "GroupNormalization", "Input", "InputLayer", "Layer",
+           "LayerNormalization", "LeakyReLU", "Maximum", "maximum", "MaxPool2D",
+           "MaxPooling2D", "Minimum", "minimum", "Multiply", "multiply", "Permute",
+           "RandomFlip", "RandomRotation", "RandomTranslation", "RandomZoom", "ReLU",
+           "Rescaling", "Reshape", "Resizing", "SeparableConv2D", "serialize",
+           "Softmax", "SpatialDropout2D", "Subtract", "subtract", "UpSampling2D",
+           "ZeroPadding2D"]
 
 _REGISTRY = {name: globals()[name] for name in __all__
              if isinstance(globals().get(name), type)}

@@ -1,5 +1,6 @@
-"""Conv2D: 2-D convolution over NHWC images with an HWIO kernel."""
-from minidl import initializers, ops
+"""Conv2D: 2-D convolution over NHWC images with an HWIO kernel; Conv2DTranspose,
+DepthwiseConv2D and SeparableConv2D."""
+from minidl import constraints, initializers, ops, regularizers
 from minidl.layers.base import _shape_tuple
 from minidl.layers.core import _WithActivation
 
@@ -89,12 +90,7 @@ class Conv2D(_WithActivation):
         if isinstance(filters, bool) or not isinstance(filters, int) or filters <= 0:
             raise ValueError(f"Conv2D: argument 'filters' must be a positive integer. "
                              f"Received: {filters!r}")
-        if data_format not in (None, "channels_last"):
-            raise ValueError(f"Conv2D: only data_format='channels_last' is supported. "
-                             f"Received: {data_format!r}")
-        if _pair(dilation_rate, "Conv2D", "dilation_rate") != (1, 1):
-            raise ValueError(f"Conv2D: only dilation_rate=1 is supported. "
-                             f"Received: {dilation_rate!r}")
+        _channels_last_only(data_format, dilation_rate, "Conv2D")
         self.filters = filters
         self.kernel_size = _pair(kernel_size, "Conv2D", "kernel_size")
         self.strides = _pair(strides, "Conv2D", "strides")
@@ -218,3 +214,240 @@ class Conv2DTranspose(Conv2D):
         return y
 
     _gradient_op = staticmethod(ops.conv_transpose_backward)
+
+
+def _channels_last_only(data_format, dilation_rate, where):
+    """Refuse the data formats and dilations the kernels do not have."""
+    if data_format not in (None, "channels_last"):
+        raise ValueError(f"{where}: only data_format='channels_last' is supported. "
+                         f"Received: {data_format!r}")
+    if _pair(dilation_rate, where, "dilation_rate") != (1, 1):
+        raise ValueError(f"{where}: only dilation_rate=1 is supported. "
+                         f"Received: {dilation_rate!r}")
+
+
+def _positive_int(value, name, where):
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{where}: argument '{name}' must be a positive integer. "
+                         f"Received: {value!r}")
+    return value
+
+
+def _serialized(module, value):
+    return None if value is None else module.serialize(value)
+
+
+class DepthwiseConv2D(_WithActivation):
+    """Depthwise 2-D convolution (``keras.layers.DepthwiseConv2D``, channels_last): each
+    input channel is convolved with its own ``depth_multiplier`` filters, without mixing
+    channels; output channel ``c * depth_multiplier + m`` is filter ``m`` of channel ``c``.
+
+    Args:
+        kernel_size: int or pair ``(kh, kw)``.
+        strides: int or pair.
+        padding: ``'valid'`` or ``'same'``.
+        depth_multiplier: filters per input channel.
+        data_format: None or ``'channels_last'``.
+        dilation_rate: only 1.
+        activation: activation name (applied after the bias).
+        use_bias: whether to add a bias (one per output channel).
+        depthwise_initializer: initializer of the ``(kh, kw, channels, depth_multiplier)``
+            kernel.
+        bias_initializer: initializer of the bias.
+        depthwise_regularizer, bias_regularizer: ``minidl.regularizers`` penalties;
+            ``activity_regularizer``: only None.
+        depthwise_constraint, bias_constraint: ``minidl.constraints``.
+        **kwargs: Layer arguments.
+
+    Input shape: ``(batch, H, W, channels)``. Output shape:
+    ``(batch, H_out, W_out, channels * depth_multiplier)``.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import layers
+        >>> layer = layers.DepthwiseConv2D(3, depth_multiplier=2, padding="same")
+        >>> layer(np.ones((1, 8, 8, 3))).shape, layer.kernel.shape
+        ((1, 8, 8, 6), (3, 3, 3, 2))
+    """
+
+    def __init__(self, kernel_size, strides=(1, 1), padding="valid", depth_multiplier=1,
+                 data_format=None, dilation_rate=(1, 1), activation=None, use_bias=True,
+                 depthwise_initializer="glorot_uniform", bias_initializer="zeros",
+                 depthwise_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 depthwise_constraint=None, bias_constraint=None, **kwargs):
+        super().__init__(**kwargs)
+        where = type(self).__name__
+        self._init_weight_options(depthwise_regularizer, bias_regularizer,
+                                  activity_regularizer, depthwise_constraint, bias_constraint)
+        _channels_last_only(data_format, dilation_rate, where)
+        self.kernel_size = _pair(kernel_size, where, "kernel_size")
+        self.strides = _pair(strides, where, "strides")
+        self.padding = _padding(padding, where)
+        self.depth_multiplier = _positive_int(depth_multiplier, "depth_multiplier", where)
+        self._init_activation(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(depthwise_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel = self.bias = None
+        self.input_gradient = True  # a model turns this off for its first layer
+
+    @property
+    def depthwise_kernel(self):
+        """The kernel (Keras 2's name for it)."""
+        return self.kernel
+
+    def build(self, input_shape):
+        """Create the kernel ``(kh, kw, channels, depth_multiplier)`` and the bias."""
+        if len(input_shape) != 4 or input_shape[-1] is None:
+            raise ValueError(f"{type(self).__name__} '{self.name}': the input must have rank "
+                             f"4 (batch, height, width, channels). Received: shape "
+                             f"{tuple(input_shape)}")
+        self.compute_output_shape(input_shape)  # validates the geometry
+        channels = input_shape[-1]
+        self._add_kernel_and_bias(self.kernel_size + (channels, self.depth_multiplier),
+                                  (channels * self.depth_multiplier,))
+        super().build(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        """``(batch, out_h, out_w, channels * depth_multiplier)``."""
+        channels = None if input_shape[-1] is None else input_shape[-1] * self.depth_multiplier
+        return spatial_output_shape(input_shape, self.kernel_size, self.strides, self.padding,
+                                    channels, f"{type(self).__name__} '{self.name}'")
+
+    def call(self, inputs, training=False):
+        """``activation(depthwise_conv(inputs, kernel) + bias)``."""
+        z = ops.depthwise_conv(inputs, self.kernel.value, self.strides, self.padding,
+                               bias=self.bias.value if self.use_bias else None)
+        y = self._activate(z)
+        self._cache = {"x": inputs, "y": y}
+        return y
+
+    def backward_pre_activation(self, dz):
+        """Kernel/bias gradients into ``.grad``; returns the input gradient."""
+        dx, self.kernel.grad, dbias = ops.depthwise_conv_backward(
+            dz, self._need_cache("x"), self.kernel.value, self.strides, self.padding,
+            use_bias=self.use_bias, input_gradient=self.input_gradient)
+        if self.use_bias:
+            self.bias.grad = dbias
+        return dx
+
+    def get_config(self):
+        """Constructor arguments."""
+        config = super().get_config()
+        config.update(kernel_size=list(self.kernel_size), strides=list(self.strides),
+                      padding=self.padding, depth_multiplier=self.depth_multiplier,
+                      activation=self.activation, use_bias=self.use_bias,
+                      depthwise_initializer=initializers.serialize(self.kernel_initializer),
+                      bias_initializer=initializers.serialize(self.bias_initializer),
+                      depthwise_regularizer=_serialized(regularizers, self.kernel_regularizer),
+                      bias_regularizer=_serialized(regularizers, self.bias_regularizer),
+                      depthwise_constraint=_serialized(constraints, self.kernel_constraint),
+                      bias_constraint=_serialized(constraints, self.bias_constraint))
+        return config
+
+
+class SeparableConv2D(DepthwiseConv2D):
+    """Depthwise separable 2-D convolution (``keras.layers.SeparableConv2D``): a depthwise
+    convolution (each channel with its own ``depth_multiplier`` filters, no bias) followed
+    by a pointwise 1x1 convolution to ``filters`` channels with the bias, then the
+    activation -- far fewer weights than a full convolution of the same window.
+
+    Args:
+        filters: number of output channels.
+        kernel_size, strides, padding, depth_multiplier, data_format, dilation_rate,
+            activation, use_bias: as :class:`DepthwiseConv2D` (strides and padding apply to
+            the depthwise step).
+        depthwise_initializer, pointwise_initializer, bias_initializer: initializers of
+            the ``(kh, kw, channels, depth_multiplier)`` and
+            ``(1, 1, channels * depth_multiplier, filters)`` kernels and of the bias.
+        depthwise_regularizer, pointwise_regularizer, bias_regularizer: penalties;
+            ``activity_regularizer``: only None.
+        depthwise_constraint, pointwise_constraint, bias_constraint: constraints.
+        **kwargs: Layer arguments.
+
+    Input shape: ``(batch, H, W, channels)``. Output shape: ``(batch, H_out, W_out, filters)``.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import layers
+        >>> layer = layers.SeparableConv2D(16, 3, padding="same", activation="relu")
+        >>> layer(np.ones((1, 8, 8, 8))).shape
+        (1, 8, 8, 16)
+        >>> layer.count_params()  # 3*3*8 + 8*16 + 16, against 3*3*8*16 + 16 for Conv2D
+        216
+    """
+
+    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid",
+                 depth_multiplier=1, data_format=None, dilation_rate=(1, 1), activation=None,
+                 use_bias=True, depthwise_initializer="glorot_uniform",
+                 pointwise_initializer="glorot_uniform", bias_initializer="zeros",
+                 depthwise_regularizer=None, pointwise_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, depthwise_constraint=None,
+                 pointwise_constraint=None, bias_constraint=None, **kwargs):
+        super().__init__(kernel_size, strides, padding, depth_multiplier, data_format,
+                         dilation_rate, activation, use_bias, depthwise_initializer,
+                         bias_initializer, depthwise_regularizer, bias_regularizer,
+                         activity_regularizer, depthwise_constraint, bias_constraint, **kwargs)
+        self.filters = _positive_int(filters, "filters", type(self).__name__)
+        self.pointwise_initializer = initializers.get(pointwise_initializer)
+        self.pointwise_regularizer = regularizers.get(pointwise_regularizer)
+        self.pointwise_constraint = constraints.get(pointwise_constraint)
+        self.pointwise_kernel = None
+
+    def build(self, input_shape):
+        """Create the depthwise kernel, the pointwise kernel and the bias."""
+        if len(input_shape) != 4 or input_shape[-1] is None:
+            raise ValueError(f"SeparableConv2D '{self.name}': the input must have rank 4 "
+                             f"(batch, height, width, channels). Received: shape "
+                             f"{tuple(input_shape)}")
+        self.compute_output_shape(input_shape)
+        channels = input_shape[-1]
+        self.kernel = self.add_weight(self.kernel_size + (channels, self.depth_multiplier),
+                                      self.kernel_initializer, "depthwise_kernel",
+                                      regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
+        self.pointwise_kernel = self.add_weight(
+            (1, 1, channels * self.depth_multiplier, self.filters), self.pointwise_initializer,
+            "pointwise_kernel", regularizer=self.pointwise_regularizer,
+            constraint=self.pointwise_constraint)
+        if self.use_bias:
+            self.bias = self.add_weight((self.filters,), self.bias_initializer, "bias",
+                                        regularizer=self.bias_regularizer,
+                                        constraint=self.bias_constraint)
+        self.build_input_shape = tuple(input_shape)
+        self.built = True
+
+    def compute_output_shape(self, input_shape):
+        """``(batch, out_h, out_w, filters)``."""
+        return spatial_output_shape(input_shape, self.kernel_size, self.strides, self.padding,
+                                    self.filters, f"SeparableConv2D '{self.name}'")
+
+    def call(self, inputs, training=False):
+        """``activation(pointwise(depthwise(inputs)) + bias)``."""
+        depthwise = ops.depthwise_conv(inputs, self.kernel.value, self.strides, self.padding)
+        z = ops.conv(depthwise, self.pointwise_kernel.value,
+                     bias=self.bias.value if self.use_bias else None)
+        y = self._activate(z)
+        self._cache = {"x": inputs, "depthwise": depthwise, "y": y}
+        return y
+
+    def backward_pre_activation(self, dz):
+        """The three weights' gradients into ``.grad``; returns the input gradient."""
+        ddepthwise, self.pointwise_kernel.grad, dbias = ops.conv_backward(
+            dz, self._need_cache("depthwise"), self.pointwise_kernel.value,
+            use_bias=self.use_bias)
+        if self.use_bias:
+            self.bias.grad = dbias
+        dx, self.kernel.grad, _ = ops.depthwise_conv_backward(
+            ddepthwise, self._cache["x"], self.kernel.value, self.strides, self.padding,
+            input_gradient=self.input_gradient)
+        return dx
+
+    def get_config(self):
+        """Constructor arguments."""
+        config = super().get_config()
+        config.update(filters=self.filters,
+                      pointwise_initializer=initializers.serialize(self.pointwise_initializer),
+                      pointwise_regularizer=_serialized(regularizers, self.pointwise_regularizer),
+                      pointwise_constraint=_serialized(constraints, self.pointwise_constraint))
+        return config

@@ -143,6 +143,108 @@ def conv_backward(dy, inputs, kernel, strides=1, padding="valid", data_format=No
     return dx, dw, db
 
 
+def _depthwise_arrays(backend, inputs, kernel, strides, padding, data_format, dilation_rate,
+                      where):
+    """Check a depthwise convolution's input and kernel; return (x, w, strides, padding,
+    output shape): the output has channels * multiplier channels."""
+    x = backend.prepare(inputs, "inputs", where)
+    w = backend.prepare(kernel, "kernel", where, dtype=x.dtype)
+    require_ndim(x, 4, "inputs", where)
+    require_nonempty(x, "inputs", where)
+    strides, padding, out_shape = _conv_geometry(x.shape, w.shape, strides, padding,
+                                                 data_format, dilation_rate, where)
+    return x, w, strides, padding, out_shape[:3] + (w.shape[2] * w.shape[3],)
+
+
+def depthwise_conv(inputs, kernel, strides=1, padding="valid", data_format=None,
+                   dilation_rate=1, *, bias=None):
+    """Depthwise 2-D convolution (``keras.ops.depthwise_conv``): every input channel is
+    convolved with its own ``multiplier`` filters; output channel ``c * multiplier + m``
+    is filter ``m`` of channel ``c``.
+
+    Args:
+        inputs: array of shape ``(N, H, W, C)``.
+        kernel: array of shape ``(kh, kw, C, multiplier)``.
+        strides: int or pair of ints.
+        padding: ``"valid"`` or ``"same"``.
+        data_format: ``None`` or ``"channels_last"``.
+        dilation_rate: only 1 is supported.
+        bias: optional ``(C * multiplier,)`` bias, added in the same pass (minidl
+            extension).
+
+    Returns:
+        Array of shape ``(N, H_out, W_out, C * multiplier)``.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> x = np.stack([np.ones((3, 3)), 2 * np.ones((3, 3))], axis=-1)[None]  # 2 channels
+        >>> ops.depthwise_conv(x, np.ones((3, 3, 2, 1)))[0, 0, 0]  # each channel's own sum
+        array([ 9., 18.])
+    """
+    backend = backend_of(inputs, kernel, bias)
+    where = "depthwise_conv"
+    x, w, strides, padding, out_shape = _depthwise_arrays(
+        backend, inputs, kernel, strides, padding, data_format, dilation_rate, where)
+    b = None
+    if bias is not None:
+        b = backend.prepare(bias, "bias", where, dtype=x.dtype)
+        if b.shape != (out_shape[3],):
+            raise ValueError(f"{where}: argument 'bias' must have shape ({out_shape[3]},). "
+                             f"Received: shape {b.shape}")
+    y = backend.empty(out_shape, dtype=x.dtype)
+    backend.require("depthwise_conv2d_forward", where)(y, x, w, b, strides[0], strides[1],
+                                                       padding)
+    return y
+
+
+def depthwise_conv_backward(dy, inputs, kernel, strides=1, padding="valid", data_format=None,
+                            dilation_rate=1, *, use_bias=False, input_gradient=True):
+    """Gradients of :func:`depthwise_conv`.
+
+    Args:
+        dy: gradient of the output, ``(N, H_out, W_out, C * multiplier)``.
+        inputs, kernel, strides, padding, data_format, dilation_rate: as in the forward
+            call.
+        use_bias: also return the bias gradient.
+        input_gradient: compute the input gradient (False: None in its place).
+
+    Returns:
+        ``(dx, dkernel, dbias)``: dx of the inputs' shape (or None), dkernel of the
+        kernel's, dbias ``(C * multiplier,)`` or None.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> x, kernel = np.ones((1, 3, 3, 2)), np.ones((2, 2, 2, 1))
+        >>> dx, dkernel, dbias = ops.depthwise_conv_backward(np.ones((1, 2, 2, 2)), x, kernel,
+        ...                                                  use_bias=True)
+        >>> dx[0, :, :, 0], dkernel[:, :, 0, 0], dbias
+        (array([[1., 2., 1.],
+               [2., 4., 2.],
+               [1., 2., 1.]]), array([[4., 4.],
+               [4., 4.]]), array([4., 4.]))
+    """
+    backend = backend_of(dy, inputs, kernel)
+    where = "depthwise_conv_backward"
+    x, w, strides, padding, out_shape = _depthwise_arrays(
+        backend, inputs, kernel, strides, padding, data_format, dilation_rate, where)
+    g = backend.prepare(dy, "dy", where, dtype=x.dtype)
+    if g.shape != out_shape:
+        raise ValueError(f"{where}: argument 'dy' must have shape {out_shape}. "
+                         f"Received: shape {g.shape}")
+    dx = None
+    if input_gradient:
+        dx = backend.empty(x.shape, dtype=x.dtype)
+        backend.require("depthwise_conv2d_backward_input", where)(dx, g, w, strides[0],
+                                                                  strides[1], padding)
+    dw = backend.empty(w.shape, dtype=x.dtype)
+    db = backend.empty((out_shape[3],), dtype=x.dtype) if use_bias else None
+    backend.require("depthwise_conv2d_backward_weight", where)(dw, db, g, x, strides[0],
+                                                               strides[1], padding)
+    return dx, dw, db
+
+
 def _transposed_length(length, window, stride, padding):
     """The output length of a transposed convolution: the input length of the
     convolution it transposes (Keras's choice when output_padding is None)."""
