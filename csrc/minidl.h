@@ -281,6 +281,12 @@ typedef struct {
     md_status md_mul##SUF(md_T *y, const md_T *a, const md_T *b, int64_t n);                  \
     md_status md_scale##SUF(md_T *y, const md_T *x, double alpha, int64_t n);                 \
     md_status md_axpy##SUF(md_T *y, double alpha, const md_T *x, int64_t n);                  \
+    /* y (n, dim) = table (rows, dim) at indices; dtable = the rows' summed gradients. */     \
+    md_status md_embedding_forward##SUF(md_T *y, const md_T *table, const int64_t *indices,   \
+                                        int64_t n, int64_t rows, int64_t dim);                \
+    md_status md_embedding_backward##SUF(md_T *dtable, const md_T *dy,                        \
+                                         const int64_t *indices, int64_t n, int64_t rows,     \
+                                         int64_t dim);                                        \
     /* Summary statistics of the n > 0 values of x in one pass (training diagnostics):       \
        stats[0] = mean, stats[1] = variance (biased, about a shift: no cancellation),        \
        stats[2] = fraction of values at which the derivative of `activation` (an md_act,     \

@@ -20,7 +20,7 @@ A run whose loss stops being finite (diverges) ends there (``TerminateOnNaN``).
 
 Run (data from MINIDL_DATA_DIR, or downloaded):
     python examples/resnet_batchnorm.py [--epochs 10] [--seeds 0] [--variants bn,no_bn]
-        [--out docs/results/resnet/minidl] [--quick]
+        [--out docs/results/resnet20/minidl] [--quick]
 """
 import math
 import os
@@ -106,7 +106,7 @@ def run(variant, data, epochs, seed):
 
 def main():
     """Train the chosen variants with every seed, write one JSON file per run."""
-    args = parse_args(__doc__.splitlines()[0], SCHEDULE.epochs, "docs/results/resnet/minidl",
+    args = parse_args(__doc__.splitlines()[0], SCHEDULE.epochs, "docs/results/resnet20/minidl",
                       variants=VARIANTS, default_variants=tuple(VARIANTS), default_seeds=(0,))
     data = load(args.quick)
     print(f"minidl {minidl.__version__}, {minidl.get_num_threads()} threads; "
@@ -119,7 +119,8 @@ def main():
             save_run(args.out, "resnet20", variant, VARIANTS[variant], seed, history, timer,
                      {"batch_size": BATCH_SIZE, "quick": args.quick})
             print(f"{VARIANTS[variant]}: test accuracy "
-                  f"{history.history['val_accuracy'][-1]:.3f} after {args.epochs} epochs")
+                  f"{history.history['val_accuracy'][-1]:.3f} after "
+                  f"{len(history.history['loss'])} of {args.epochs} epochs")
 
 
 if __name__ == "__main__":

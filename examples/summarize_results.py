@@ -8,7 +8,8 @@ and their PyTorch cross-checks) and ``*.layers.json`` (``--layer-stats``), write
 ``summary.json``.
 
 Run (after the experiments):
-    python examples/summarize_results.py docs/results/cifar10 docs/results/lenet5
+    python examples/summarize_results.py docs/results/cifar10 docs/results/lenet5 \
+        docs/results/resnet20
 """
 import argparse
 import glob
@@ -218,7 +219,9 @@ def plot_seeds(path, experiment, summary):
     axes[0].set_ylabel("accuracy")
     axes[1].legend(fontsize=7, loc="lower right")
     fig.suptitle({"cifar10": "CIFAR-10 sigmoid CNN (Keras blog): minidl vs PyTorch",
-                  "lenet5": "LeNet-5 on MNIST (PyTorch blog): minidl vs PyTorch"}[experiment])
+                  "lenet5": "LeNet-5 on MNIST (PyTorch blog): minidl vs PyTorch",
+                  "resnet20": "ResNet-20 on CIFAR-10 with and without BN (minidl)"
+                  }.get(experiment, experiment))
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

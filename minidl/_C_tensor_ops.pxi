@@ -86,6 +86,35 @@ def axpy(real[::1] y not None, double alpha, const real[::1] x not None):
     check_status(st, "axpy")
 
 
+def embedding_forward(real[:, ::1] y not None, const real[:, ::1] table not None,
+                      const int64_t[::1] indices not None):
+    """y (n, dim) = the rows of table (rows, dim) at indices (n); an index outside
+    [0, rows) raises ValueError before anything is written."""
+    cdef int64_t n = indices.shape[0], rows = table.shape[0], dim = table.shape[1]
+    cdef md_status st
+    expect_shape("embedding_forward", "y", shape_of(y, 2), (n, dim))
+    with nogil:
+        if real is float:
+            st = md_embedding_forward_f32(&y[0, 0], &table[0, 0], &indices[0], n, rows, dim)
+        else:
+            st = md_embedding_forward_f64(&y[0, 0], &table[0, 0], &indices[0], n, rows, dim)
+    check_status(st, "embedding_forward")
+
+
+def embedding_backward(real[:, ::1] dtable not None, const real[:, ::1] dy not None,
+                       const int64_t[::1] indices not None):
+    """dtable (rows, dim) = the sum of the dy rows (n, dim) of each index, written."""
+    cdef int64_t n = indices.shape[0], rows = dtable.shape[0], dim = dtable.shape[1]
+    cdef md_status st
+    expect_shape("embedding_backward", "dy", shape_of(dy, 2), (n, dim))
+    with nogil:
+        if real is float:
+            st = md_embedding_backward_f32(&dtable[0, 0], &dy[0, 0], &indices[0], n, rows, dim)
+        else:
+            st = md_embedding_backward_f64(&dtable[0, 0], &dy[0, 0], &indices[0], n, rows, dim)
+    check_status(st, "embedding_backward")
+
+
 def summary_stats(const real[::1] x not None, int activation=MD_ACT_LINEAR):
     """(mean, variance, saturated fraction) of the n > 0 values of x in one pass, in
     double: the variance is the biased one; the fraction counts the values at which the

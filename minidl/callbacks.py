@@ -387,6 +387,16 @@ class CallbackList(Callback):
         params: dict of training parameters passed to every callback's ``set_params``.
         **extra_params: more training parameters (as Keras passes ``epochs=``, ``steps=``,
             ``verbose=``), merged into ``params``.
+
+    Example:
+        >>> from minidl import callbacks
+        >>> seen = []
+        >>> log = callbacks.LambdaCallback(
+        ...     on_epoch_end=lambda epoch, logs: seen.append((epoch, logs["loss"])))
+        >>> hooks = callbacks.CallbackList([log])
+        >>> hooks.on_epoch_end(0, {"loss": 0.5})
+        >>> seen
+        [(0, 0.5)]
     """
 
     def __init__(self, callbacks=None, add_history=False, model=None, params=None,
@@ -523,6 +533,15 @@ class HistoryDict(dict):
     ``history['acc']`` gets the values stored under ``accuracy``, with one
     ``DeprecationWarning`` per alias naming the stored key. Only the stored key exists:
     iterating, ``len``, ``in``, ``keys()`` and JSON or CSV output see each series once.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import layers, models
+        >>> model = models.Sequential([layers.Input((2,)), layers.Dense(1)])
+        >>> model.compile(optimizer="sgd", loss="mse", metrics=["accuracy"])
+        >>> history = model.fit(np.ones((4, 2)), np.ones((4, 1)), epochs=1, verbose=0)
+        >>> type(history.history).__name__, "accuracy" in history.history
+        ('HistoryDict', True)
     """
 
     _KERAS2_ALIASES = {"acc": "accuracy", "val_acc": "val_accuracy"}

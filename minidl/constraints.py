@@ -12,7 +12,17 @@ _EPSILON = 1e-7  # Keras's backend epsilon, added to norms before dividing
 
 
 class Constraint:
-    """Base class: ``constraint(w)`` returns the constrained copy of ``w``."""
+    """Base class: ``constraint(w)`` returns the constrained copy of ``w``.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import constraints
+        >>> class Clip(constraints.Constraint):
+        ...     def __call__(self, w):
+        ...         return np.clip(w, -1.0, 1.0)
+        >>> Clip()(np.array([-3.0, 0.5, 2.0]))
+        array([-1. ,  0.5,  1. ])
+    """
 
     def __call__(self, w):
         return w

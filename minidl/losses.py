@@ -784,6 +784,15 @@ class LossFunctionWrapper(Loss):
         reduction: see ``Loss``.
         name: defaults to the function's name.
         **kwargs: passed to ``fn`` on every call.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import losses
+        >>> def quartic(y_true, y_pred):
+        ...     return ((y_true - y_pred) ** 4).mean(axis=-1)
+        >>> loss = losses.LossFunctionWrapper(quartic)
+        >>> float(loss(np.zeros((2, 1)), np.array([[1.0], [2.0]])))
+        8.5
     """
 
     def __init__(self, fn, reduction="sum_over_batch_size", name=None, dtype=None, **kwargs):

@@ -263,6 +263,16 @@ class MeanMetricWrapper(Mean):
         name: defaults to the function's name.
         dtype: see ``Metric``.
         **kwargs: passed to ``fn`` on every update.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import metrics
+        >>> def max_error(y_true, y_pred):
+        ...     return np.abs(y_true - y_pred).max(axis=-1)
+        >>> m = metrics.MeanMetricWrapper(max_error, name="max_error")
+        >>> m.update_state(np.zeros((2, 2)), np.array([[1.0, 3.0], [2.0, 0.0]]))
+        >>> float(m.result())
+        2.5
     """
 
     def __init__(self, fn, name=None, dtype=None, **kwargs):

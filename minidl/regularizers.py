@@ -21,7 +21,19 @@ def _factor(value, name, where):
 
 class Regularizer:
     """Base class: ``regularizer(weight)`` is the penalty (a float); ``gradient(weight)``
-    its gradient, an array of the weight's shape."""
+    its gradient, an array of the weight's shape.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import regularizers
+        >>> class Sum(regularizers.Regularizer):
+        ...     def __call__(self, weight):
+        ...         return float(np.sum(weight))
+        ...     def gradient(self, weight):
+        ...         return np.ones_like(weight)
+        >>> Sum()(np.array([1.0, 2.0]))
+        3.0
+    """
 
     def __call__(self, x):
         raise NotImplementedError(f"{type(self).__name__} must implement __call__")

@@ -386,6 +386,13 @@ def register_model_class(cls):
 
     Returns:
         ``cls``, so that this can decorate a class.
+
+    Example:
+        >>> from minidl import models, saving
+        >>> class MyModel(models.Sequential):
+        ...     pass
+        >>> saving.register_model_class(MyModel) is MyModel
+        True
     """
     _MODEL_CLASSES[cls.__name__] = cls
     return cls

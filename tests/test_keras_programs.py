@@ -9,8 +9,6 @@ import pytest
 PROGRAMS = sorted((pathlib.Path(__file__).parent / "keras_programs").glob("*.py"))
 # programs that need what minidl does not implement yet: name -> the missing feature
 MISSING = {
-    "text_classification_embedding": "the Embedding and GlobalAveragePooling1D layers",
-    "timeseries_conv1d": "Conv1D and GlobalAveragePooling1D",
     "custom_train_step": "autodiff (GradientTape) for a custom train_step",
 }
 

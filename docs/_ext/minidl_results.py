@@ -16,7 +16,7 @@ when their text changes.
 import json
 from pathlib import Path
 
-EXPERIMENTS = ("cifar10", "lenet5")
+EXPERIMENTS = ("cifar10", "lenet5", "resnet20")
 FRAMEWORKS = (("minidl", "minidl"), ("pytorch", "PyTorch"))
 
 

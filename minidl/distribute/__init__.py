@@ -157,17 +157,35 @@ def initialize(num_threads=None):
 
 
 def rank():
-    """This process's rank (0 alone)."""
+    """This process's rank (0 alone).
+
+    Example:
+        >>> from minidl import distribute
+        >>> distribute.rank()
+        0
+    """
     return _STATE["comm"].rank
 
 
 def size():
-    """The number of processes (1 alone)."""
+    """The number of processes (1 alone).
+
+    Example:
+        >>> from minidl import distribute
+        >>> distribute.size()
+        1
+    """
     return _STATE["comm"].size
 
 
 def is_root():
-    """True on rank 0: the rank that prints and writes files."""
+    """True on rank 0: the rank that prints and writes files.
+
+    Example:
+        >>> from minidl import distribute
+        >>> distribute.is_root(), distribute.rank(), distribute.size()  # a single process
+        (True, 0, 1)
+    """
     return _STATE["comm"].rank == 0
 
 
@@ -437,7 +455,13 @@ def set_distribution(value):
 
 
 def distribution():
-    """The distribution set by ``set_distribution`` (None when none)."""
+    """The distribution set by ``set_distribution`` (None when none).
+
+    Example:
+        >>> from minidl import distribute
+        >>> distribute.distribution() is None  # none set
+        True
+    """
     return _STATE["distribution"]
 
 

@@ -1,7 +1,9 @@
-"""Keras-style layers: Dense, Conv2D and Conv2DTranspose, BatchNormalization, pooling
-(global too), Flatten, Reshape, Permute, padding, cropping and upsampling, Activation, ReLU,
-LeakyReLU, ELU, Softmax, Dropout and SpatialDropout2D, Rescaling and Resizing, the random augmentation
-layers (RandomFlip, RandomRotation, RandomZoom, RandomTranslation), the merge layers (Add,
+"""Keras-style layers: Dense, Conv2D and Conv2DTranspose, DepthwiseConv2D and
+SeparableConv2D, Conv1D and the 1-D poolings, Embedding, BatchNormalization,
+LayerNormalization and GroupNormalization, pooling (global too), Flatten, Reshape,
+Permute, padding, cropping and upsampling, Activation, ReLU, LeakyReLU, ELU, Softmax,
+Dropout and SpatialDropout2D, Rescaling and Resizing, the random augmentation layers
+(RandomFlip, RandomRotation, RandomZoom, RandomTranslation), the merge layers (Add,
 Concatenate, ...) and Input."""
 import inspect
 
@@ -11,6 +13,7 @@ from minidl.layers.convolutional import (Conv2D, Conv2DTranspose, DepthwiseConv2
                                          SeparableConv2D)
 from minidl.layers.core import (ELU, Activation, Dense, Dropout, Flatten, Input, InputLayer,
                                 LeakyReLU, ReLU, Softmax, SpatialDropout2D)
+from minidl.layers.embedding import Embedding
 from minidl.layers.merging import (Add, Average, Concatenate, Maximum, Minimum, Multiply,
                                    Subtract, add, average, concatenate, maximum, minimum,
                                    multiply, subtract)
@@ -19,6 +22,10 @@ from minidl.layers.normalization import (BatchNormalization, GroupNormalization,
 from minidl.layers.pooling import (AveragePooling2D, GlobalAveragePooling2D, GlobalAvgPool2D,
                                    GlobalMaxPool2D, GlobalMaxPooling2D, MaxPooling2D)
 from minidl.layers.preprocessing import Rescaling, Resizing
+from minidl.layers.temporal import (AveragePooling1D, AvgPool1D, Conv1D, Convolution1D,
+                                    GlobalAveragePooling1D, GlobalAvgPool1D,
+                                    GlobalMaxPool1D, GlobalMaxPooling1D, MaxPool1D,
+                                    MaxPooling1D)
 from minidl.layers.reshaping import Cropping2D, Permute, Reshape, UpSampling2D, ZeroPadding2D
 
 # Keras aliases
@@ -27,18 +34,20 @@ Deconvolution2D = Conv2DTranspose
 MaxPool2D = MaxPooling2D
 AvgPool2D = AveragePooling2D
 
-__all__ = ["Activation", "Add", "add", "Average", "average", "AveragePooling2D", "AvgPool2D",
-           "BatchNormalization", "Concatenate", "concatenate", "Conv2D",
-           "Conv2DTranspose", "Convolution2D", "Cropping2D", "Deconvolution2D", "Dense",
-           "DepthwiseConv2D", "deserialize", "Dropout", "ELU", "Flatten", "get",
-           "GlobalAveragePooling2D", "GlobalAvgPool2D", "GlobalMaxPool2D",
-           "GlobalMaxPooling2D", "GroupNormalization", "Input", "InputLayer", "Layer",
-           "LayerNormalization", "LeakyReLU", "Maximum", "maximum", "MaxPool2D",
-           "MaxPooling2D", "Minimum", "minimum", "Multiply", "multiply", "Permute",
-           "RandomFlip", "RandomRotation", "RandomTranslation", "RandomZoom", "ReLU",
-           "Rescaling", "Reshape", "Resizing", "SeparableConv2D", "serialize",
-           "Softmax", "SpatialDropout2D", "Subtract", "subtract", "UpSampling2D",
-           "ZeroPadding2D"]
+__all__ = ["Activation", "Add", "add", "Average", "average", "AveragePooling1D",
+           "AveragePooling2D", "AvgPool1D", "AvgPool2D", "BatchNormalization",
+           "Concatenate", "concatenate", "Conv1D", "Conv2D", "Conv2DTranspose",
+           "Convolution1D", "Convolution2D", "Cropping2D", "Deconvolution2D", "Dense",
+           "DepthwiseConv2D", "deserialize", "Dropout", "ELU", "Embedding", "Flatten",
+           "get", "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAvgPool1D",
+           "GlobalAvgPool2D", "GlobalMaxPool1D", "GlobalMaxPool2D",
+           "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GroupNormalization", "Input",
+           "InputLayer", "Layer", "LayerNormalization", "LeakyReLU", "Maximum",
+           "maximum", "MaxPool1D", "MaxPool2D", "MaxPooling1D", "MaxPooling2D",
+           "Minimum", "minimum", "Multiply", "multiply", "Permute", "RandomFlip",
+           "RandomRotation", "RandomTranslation", "RandomZoom", "ReLU", "Rescaling",
+           "Reshape", "Resizing", "SeparableConv2D", "serialize", "Softmax",
+           "SpatialDropout2D", "Subtract", "subtract", "UpSampling2D", "ZeroPadding2D"]
 
 _REGISTRY = {name: globals()[name] for name in __all__
              if isinstance(globals().get(name), type)}

@@ -354,9 +354,13 @@ class SeparableConv2D(DepthwiseConv2D):
 
     Args:
         filters: number of output channels.
-        kernel_size, strides, padding, depth_multiplier, data_format, dilation_rate,
-            activation, use_bias: as :class:`DepthwiseConv2D` (strides and padding apply to
-            the depthwise step).
+        kernel_size: int or pair ``(kh, kw)`` of the depthwise step.
+        strides, padding: of the depthwise step, as :class:`DepthwiseConv2D`.
+        depth_multiplier: depthwise filters per input channel.
+        data_format: None or ``'channels_last'``.
+        dilation_rate: only 1.
+        activation: activation name (applied after the bias).
+        use_bias: whether to add a bias (one per output channel).
         depthwise_initializer, pointwise_initializer, bias_initializer: initializers of
             the ``(kh, kw, channels, depth_multiplier)`` and
             ``(1, 1, channels * depth_multiplier, filters)`` kernels and of the bias.
@@ -365,7 +369,8 @@ class SeparableConv2D(DepthwiseConv2D):
         depthwise_constraint, pointwise_constraint, bias_constraint: constraints.
         **kwargs: Layer arguments.
 
-    Input shape: ``(batch, H, W, channels)``. Output shape: ``(batch, H_out, W_out, filters)``.
+    Input shape: ``(batch, H, W, channels)``. Output shape:
+    ``(batch, H_out, W_out, filters)``.
 
     Example:
         >>> import numpy as np

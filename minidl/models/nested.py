@@ -18,6 +18,13 @@ class NestedModel(Layer):
 
     Args:
         model: the inner ``Sequential`` model.
+
+    Example:
+        >>> from minidl import layers, models
+        >>> block = models.Sequential([layers.Input((4,)), layers.Dense(3, activation="relu")])
+        >>> model = models.Sequential([layers.Input((4,)), block, layers.Dense(1)])
+        >>> type(model.layers[0]).__name__, model.output_shape
+        ('Sequential', (None, 1))
     """
 
     # what serialize() writes as the class name: the inner model's, as Keras does

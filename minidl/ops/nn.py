@@ -5,7 +5,7 @@ import numbers
 
 import numpy as np
 
-from minidl.backend import backend_of, on_host
+from minidl.backend import backend_of, on_host, to_numpy
 from minidl.ops._checks import (axis_back_order, axis_index, axis_last_order,
                                 bounded_number, channel_axis, class_labels, output_length,
                                 padding_mode, positive_tuple, require_ndim, require_nonempty,
@@ -243,6 +243,91 @@ def depthwise_conv_backward(dy, inputs, kernel, strides=1, padding="valid", data
     backend.require("depthwise_conv2d_backward_weight", where)(dw, db, g, x, strides[0],
                                                                strides[1], padding)
     return dx, dw, db
+
+
+def _embedding_indices(indices, rows, where):
+    """The indices as (their shape, a flat int64 array), each checked to be an integer in
+    [0, rows): integral floats are accepted (layers receive float32 batches), anything
+    else raises before any work."""
+    array = np.asarray(to_numpy(indices))
+    if array.dtype.kind == "f":
+        if not np.all(np.isfinite(array)) or not np.array_equal(array, np.trunc(array)):
+            raise ValueError(f"{where}: argument 'indices' must hold integers. Received: "
+                             f"non-integral values of dtype {array.dtype}")
+    elif array.dtype.kind not in "iu":
+        raise TypeError(f"{where}: argument 'indices' must hold integers. Received: dtype "
+                        f"{array.dtype}")
+    flat = np.ascontiguousarray(array.reshape(-1), dtype=np.int64)
+    bad = np.flatnonzero((flat < 0) | (flat >= rows))
+    if bad.size:
+        raise ValueError(f"{where}: every index must be in [0, {rows}) (the table's rows). "
+                         f"Received: {int(flat[bad[0]])} at flat position {int(bad[0])}")
+    return array.shape, flat
+
+
+def embedding(indices, table):
+    """The rows of ``table`` at ``indices`` (an embedding lookup, ``keras.ops.take`` along
+    axis 0).
+
+    Args:
+        indices: integer array of any shape, each in ``[0, rows)``.
+        table: array of shape ``(rows, dim)``.
+
+    Returns:
+        Array of shape ``indices.shape + (dim,)``.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> ops.embedding(np.array([[2, 0]]), np.arange(6.0).reshape(3, 2))
+        array([[[4., 5.],
+                [0., 1.]]])
+    """
+    backend = backend_of(table)
+    where = "embedding"
+    w = backend.prepare(table, "table", where)
+    require_ndim(w, 2, "table", where)
+    shape, flat = _embedding_indices(indices, w.shape[0], where)
+    y = backend.empty((flat.size, w.shape[1]), dtype=w.dtype)
+    if flat.size and w.shape[1]:
+        backend.require("embedding_forward", where)(y, w, flat)
+    return y.reshape(shape + (w.shape[1],))
+
+
+def embedding_backward(dy, indices, table_shape):
+    """Gradient of :func:`embedding` with respect to the table: each row the sum of the
+    ``dy`` rows of its index (repeated indices accumulate).
+
+    Args:
+        dy: gradient of the output, ``indices.shape + (dim,)``.
+        indices: the forward call's indices.
+        table_shape: ``(rows, dim)``.
+
+    Returns:
+        Array of ``table_shape``.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> ops.embedding_backward(np.ones((1, 3, 2)), np.array([[2, 0, 2]]), (3, 2))
+        array([[1., 1.],
+               [0., 0.],
+               [2., 2.]])
+    """
+    backend = backend_of(dy)
+    where = "embedding_backward"
+    g = backend.prepare(dy, "dy", where)
+    rows, dim = (int(v) for v in table_shape)
+    shape, flat = _embedding_indices(indices, rows, where)
+    if g.shape != shape + (dim,):
+        raise ValueError(f"{where}: argument 'dy' must have shape {shape + (dim,)}. "
+                         f"Received: shape {g.shape}")
+    dtable = backend.empty((rows, dim), dtype=g.dtype)
+    if flat.size and dim:
+        backend.require("embedding_backward", where)(dtable, g.reshape(flat.size, dim), flat)
+    else:
+        dtable[...] = 0
+    return dtable
 
 
 def _transposed_length(length, window, stride, padding):

@@ -113,6 +113,18 @@ class Optimizer:
             ``DeprecationWarning``: ``lr`` for ``learning_rate`` (it wins, as in Keras
             2.3), and ``decay`` >= 0, the Keras 2 time-based decay: the learning rate of
             iteration t is ``learning_rate / (1 + decay * t)``.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import optimizers, variables
+        >>> class SignSGD(optimizers.Optimizer):
+        ...     def _update(self, variable, grad, slots, learning_rate):
+        ...         variable.value[...] -= learning_rate * np.sign(grad)
+        >>> w = variables.Variable(np.array([1.0, 2.0], np.float32))
+        >>> SignSGD(learning_rate=0.5).apply_gradients([(np.array([3.0, -0.1]), w)])
+        1
+        >>> w.value
+        array([0.5, 2.5], dtype=float32)
     """
 
     _DEFAULT_NAME = "optimizer"

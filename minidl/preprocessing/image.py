@@ -232,6 +232,12 @@ def transform_matrices(height, width, theta=0.0, tx=0.0, ty=0.0, shear=0.0, zx=1
     Returns:
         ``(N, 2, 3)`` float64 matrices for ``minidl.ops.affine_warp``: output pixel
         ``(r, c)`` samples the input at ``m @ (r, c, 1)``.
+
+    Example:
+        >>> from minidl.preprocessing.image import transform_matrices
+        >>> transform_matrices(4, 4, flip_horizontal=True).round(3)
+        array([[[ 1.,  0.,  0.],
+                [ 0., -1.,  3.]]])
     """
     theta, tx, ty, shear, zx, zy, flip_horizontal, flip_vertical = np.broadcast_arrays(
         *(np.atleast_1d(np.asarray(v, dtype=np.float64))

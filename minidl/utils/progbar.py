@@ -45,6 +45,14 @@ class Progbar:
         stateful_metrics: names of values shown as given (already averaged), not
             averaged over steps by the bar.
         unit_name: the unit in the time per unit (``'step'``).
+
+    Example:
+        >>> from minidl import utils
+        >>> bar = utils.Progbar(3, verbose=0)
+        >>> for step in range(3):
+        ...     bar.update(step + 1, values=[("loss", 1.0 / (step + 1))])
+        >>> bar.target
+        3
     """
 
     def __init__(self, target, width=30, verbose=1, interval=0.05, stateful_metrics=None,

@@ -1,0 +1,250 @@
+"""The 1-D (temporal) layers: Conv1D, MaxPooling1D, AveragePooling1D,
+GlobalAveragePooling1D and GlobalMaxPooling1D, computed as their 2-D counterparts on a
+``(batch, 1, steps, channels)`` view of the ``(batch, steps, channels)`` input -- the
+same C kernels, and no copy (the views are reshapes of contiguous arrays)."""
+from minidl import ops
+from minidl.layers.base import Layer
+from minidl.layers.convolutional import _FUSED, Conv2D
+from minidl.layers.pooling import (AveragePooling2D, GlobalAveragePooling2D,
+                                   GlobalMaxPooling2D, MaxPooling2D)
+
+
+def _as_image(x):
+    """``(batch, steps, channels)`` as ``(batch, 1, steps, channels)``."""
+    return x.reshape(x.shape[0], 1, x.shape[1], x.shape[2])
+
+
+def _as_sequence(x):
+    """``(batch, 1, steps, channels)`` as ``(batch, steps, channels)``."""
+    return x.reshape(x.shape[0], x.shape[2], x.shape[3])
+
+
+def _length(value, where, name, default=None):
+    """An int or a one-element list/tuple of a positive int (Keras accepts both)."""
+    if value is None:
+        return default
+    if isinstance(value, (tuple, list)) and len(value) == 1:
+        value = value[0]
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{where}: argument '{name}' must be a positive integer (or a "
+                         f"one-element tuple of one). Received: {value!r}")
+    return value
+
+
+def _check_rank3(layer, input_shape):
+    if len(input_shape) != 3:
+        raise ValueError(f"{type(layer).__name__} '{layer.name}': the input must have rank 3 "
+                         f"(batch, steps, channels). Received: shape {tuple(input_shape)}")
+
+
+def _image_shape(input_shape):
+    return (input_shape[0], 1, input_shape[1], input_shape[2])
+
+
+class Conv1D(Conv2D):
+    """1-D convolution over ``(batch, steps, channels)`` sequences (``keras.layers.Conv1D``).
+
+    Args:
+        filters: number of output channels.
+        kernel_size: the window length (int).
+        strides: the step (int).
+        padding: ``'valid'`` or ``'same'`` (``'causal'`` is not implemented).
+        data_format: None or ``'channels_last'``.
+        dilation_rate: only 1.
+        groups: only 1.
+        activation: as :class:`Conv2D` (relu, sigmoid and tanh fused).
+        use_bias: whether to add a bias.
+        kernel_initializer, bias_initializer: the initializers.
+        kernel_regularizer, bias_regularizer: penalties; ``activity_regularizer``: only
+            None.
+        kernel_constraint, bias_constraint: constraints.
+        **kwargs: Layer arguments.
+
+    Input shape: ``(batch, steps, channels)``. Output shape: ``(batch, new_steps,
+    filters)``; the kernel has Keras's shape ``(kernel_size, channels, filters)``.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import layers
+        >>> conv = layers.Conv1D(4, 3, padding="same", activation="relu")
+        >>> conv(np.ones((2, 10, 3))).shape, conv.kernel.shape
+        ((2, 10, 4), (3, 3, 4))
+    """
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None,
+                 dilation_rate=1, groups=1, activation=None, use_bias=True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, **kwargs):
+        if isinstance(padding, str) and padding.lower() == "causal":
+            raise NotImplementedError("Conv1D: padding='causal' is not implemented")
+        if groups != 1:
+            raise NotImplementedError(f"Conv1D: only groups=1 is implemented. "
+                                      f"Received: groups={groups!r}")
+        length = _length(kernel_size, "Conv1D", "kernel_size")
+        step = _length(strides, "Conv1D", "strides")
+        dilation = _length(dilation_rate, "Conv1D", "dilation_rate")
+        super().__init__(filters, (1, length), (1, step), padding, data_format, (1, dilation),
+                         activation, use_bias, kernel_initializer, bias_initializer,
+                         kernel_regularizer, bias_regularizer, activity_regularizer,
+                         kernel_constraint, bias_constraint, **kwargs)
+
+    def build(self, input_shape):
+        """Create the kernel ``(kernel_size, channels, filters)`` and the bias."""
+        _check_rank3(self, input_shape)
+        if input_shape[-1] is None:
+            raise ValueError(f"Conv1D '{self.name}': the channel axis must be known. "
+                             f"Received: shape {tuple(input_shape)}")
+        self.compute_output_shape(input_shape)
+        self._add_kernel_and_bias((self.kernel_size[1], input_shape[-1], self.filters),
+                                  (self.filters,))
+        Layer.build(self, input_shape)
+
+    def compute_output_shape(self, input_shape):
+        """``(batch, new_steps, filters)``."""
+        _check_rank3(self, input_shape)
+        image = super().compute_output_shape(_image_shape(input_shape))
+        return (image[0], image[2], image[3])
+
+    def _image_kernel(self):
+        kernel = self.kernel.value
+        return kernel.reshape((1,) + tuple(kernel.shape))
+
+    def call(self, inputs, training=False):
+        """``activation(conv1d(inputs, kernel) + bias)``, the activation fused where the
+        C convolution has it."""
+        fused = self.activation if self.activation in _FUSED else None
+        z = _as_sequence(ops.conv(_as_image(inputs), self._image_kernel(), self.strides,
+                                  self.padding, bias=self.bias.value if self.use_bias else None,
+                                  activation=fused))
+        if fused is not None:
+            self._logits = None
+            y = z
+        else:
+            y = self._activate(z)
+        self._cache = {"x": inputs, "y": y}
+        return y
+
+    def backward_pre_activation(self, dz):
+        """Kernel/bias gradients into ``.grad``; returns the input gradient."""
+        x = self._need_cache("x")
+        dx, dkernel, dbias = ops.conv_backward(
+            _as_image(dz), _as_image(x), self._image_kernel(), self.strides, self.padding,
+            use_bias=self.use_bias, input_gradient=self.input_gradient)
+        self.kernel.grad = dkernel.reshape(self.kernel.value.shape)
+        if self.use_bias:
+            self.bias.grad = dbias
+        return None if dx is None else _as_sequence(dx)
+
+    def get_config(self):
+        """Constructor arguments (lengths as Keras writes them)."""
+        config = super().get_config()
+        config.update(kernel_size=[self.kernel_size[1]], strides=[self.strides[1]])
+        return config
+
+
+class _Pooling1D:
+    """The 1-D face of a 2-D pooling layer: ``pool_size``/``strides`` as lengths, rank-3
+    shapes, and the 2-D layer's call and backward on the image view."""
+
+    def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None, **kwargs):
+        where = type(self).__name__
+        length = _length(pool_size, where, "pool_size")
+        step = _length(strides, where, "strides", default=length)
+        super().__init__((1, length), (1, step), padding, data_format, **kwargs)
+
+    def build(self, input_shape):
+        """Check the rank and geometry (no weights)."""
+        self.compute_output_shape(input_shape)
+        Layer.build(self, input_shape)
+
+    def compute_output_shape(self, input_shape):
+        """``(batch, new_steps, channels)``."""
+        _check_rank3(self, input_shape)
+        image = super().compute_output_shape(_image_shape(input_shape))
+        return (image[0], image[2], image[3])
+
+    def call(self, inputs, training=False):
+        """The 2-D pooling of the ``(batch, 1, steps, channels)`` view."""
+        return _as_sequence(super().call(_as_image(inputs), training))
+
+    def backward(self, dy):
+        """The 2-D pooling's gradient on the view."""
+        return _as_sequence(super().backward(_as_image(dy)))
+
+    def get_config(self):
+        """Constructor arguments (lengths as Keras writes them)."""
+        config = super().get_config()
+        config.update(pool_size=[self.pool_size[1]], strides=[self.strides[1]])
+        return config
+
+
+class MaxPooling1D(_Pooling1D, MaxPooling2D):
+    """Max pooling over steps (``keras.layers.MaxPooling1D``).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import layers
+        >>> layers.MaxPooling1D(2)(np.array([[[1.0], [3.0], [2.0], [0.0]]]))[0, :, 0]
+        array([3., 2.], dtype=float32)
+    """
+
+
+class AveragePooling1D(_Pooling1D, AveragePooling2D):
+    """Average pooling over steps (``keras.layers.AveragePooling1D``).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import layers
+        >>> layers.AveragePooling1D(2)(np.array([[[1.0], [3.0], [2.0], [0.0]]]))[0, :, 0]
+        array([2., 1.], dtype=float32)
+    """
+
+
+class _GlobalPooling1D:
+    """The 1-D face of a 2-D global pooling layer: one value per sequence and channel."""
+
+    def compute_output_shape(self, input_shape):
+        """``(batch, channels)`` or, with ``keepdims``, ``(batch, 1, channels)``."""
+        _check_rank3(self, input_shape)
+        return (input_shape[0], 1, input_shape[2]) if self.keepdims else \
+            (input_shape[0], input_shape[2])
+
+    def call(self, inputs, training=False):
+        """The 2-D global pooling of the image view."""
+        y = super().call(_as_image(inputs), training)
+        return y.reshape(y.shape[0], 1, y.shape[-1]) if self.keepdims else y
+
+    def backward(self, dy):
+        """The 2-D global pooling's gradient on the image view."""
+        return _as_sequence(super().backward(dy.reshape(dy.shape[0], dy.shape[-1])))
+
+
+class GlobalAveragePooling1D(_GlobalPooling1D, GlobalAveragePooling2D):
+    """The mean of each channel over the steps (``keras.layers.GlobalAveragePooling1D``).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import layers
+        >>> layers.GlobalAveragePooling1D()(np.array([[[1.0, 10.0], [3.0, 30.0]]]))
+        array([[ 2., 20.]], dtype=float32)
+    """
+
+
+class GlobalMaxPooling1D(_GlobalPooling1D, GlobalMaxPooling2D):
+    """The maximum of each channel over the steps (``keras.layers.GlobalMaxPooling1D``).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import layers
+        >>> layers.GlobalMaxPooling1D()(np.array([[[1.0, 30.0], [3.0, 10.0]]]))
+        array([[ 3., 30.]], dtype=float32)
+    """
+
+
+# Keras aliases
+Convolution1D = Conv1D
+MaxPool1D = MaxPooling1D
+AvgPool1D = AveragePooling1D
+GlobalAvgPool1D = GlobalAveragePooling1D
+GlobalMaxPool1D = GlobalMaxPooling1D
