@@ -120,8 +120,7 @@ class Conv2D(_WithActivation):
     def call(self, inputs, training=False):
         """``activation(conv(inputs, kernel) + bias)`` in one pass where possible."""
         fused = self.activation if self.activation in _FUSED else None
-        z = ops.conv(inputs, self.kernel.value, self.strides, self.padding,
-                     bias=self.bias.value if self.use_bias else None, activation=fused)
+        z = self._convolve(inputs, fused)
         if fused is not None:
             self._logits = None  # never needed: softmax is the only unfused activation
             y = z
@@ -129,6 +128,11 @@ class Conv2D(_WithActivation):
             y = self._activate(z)
         self._cache = {"x": inputs, "y": y}
         return y
+
+    def _convolve(self, inputs, activation):
+        """``conv(inputs, kernel) + bias`` with the fused ``activation`` (or None)."""
+        return ops.conv(inputs, self.kernel.value, self.strides, self.padding,
+                        bias=self.bias.value if self.use_bias else None, activation=activation)
 
     def backward_pre_activation(self, dz):
         """Kernel/bias gradients into ``.grad``; returns the input gradient (None when

@@ -4,7 +4,7 @@ GlobalAveragePooling1D and GlobalMaxPooling1D, computed as their 2-D counterpart
 same C kernels, and no copy (the views are reshapes of contiguous arrays)."""
 from minidl import ops
 from minidl.layers.base import Layer
-from minidl.layers.convolutional import _FUSED, Conv2D
+from minidl.layers.convolutional import Conv2D
 from minidl.layers.pooling import (AveragePooling2D, GlobalAveragePooling2D,
                                    GlobalMaxPooling2D, MaxPooling2D)
 
@@ -110,20 +110,12 @@ class Conv1D(Conv2D):
         kernel = self.kernel.value
         return kernel.reshape((1,) + tuple(kernel.shape))
 
-    def call(self, inputs, training=False):
-        """``activation(conv1d(inputs, kernel) + bias)``, the activation fused where the
-        C convolution has it."""
-        fused = self.activation if self.activation in _FUSED else None
-        z = _as_sequence(ops.conv(_as_image(inputs), self._image_kernel(), self.strides,
-                                  self.padding, bias=self.bias.value if self.use_bias else None,
-                                  activation=fused))
-        if fused is not None:
-            self._logits = None
-            y = z
-        else:
-            y = self._activate(z)
-        self._cache = {"x": inputs, "y": y}
-        return y
+    def _convolve(self, inputs, activation):
+        """The 2-D convolution of the ``(batch, 1, steps, channels)`` view."""
+        return _as_sequence(ops.conv(_as_image(inputs), self._image_kernel(), self.strides,
+                                     self.padding,
+                                     bias=self.bias.value if self.use_bias else None,
+                                     activation=activation))
 
     def backward_pre_activation(self, dz):
         """Kernel/bias gradients into ``.grad``; returns the input gradient."""

@@ -1092,7 +1092,7 @@ def elu(x, alpha=1.0):
 
 
 def elu_backward(dy, y, alpha=1.0):
-    """Gradient of :func:`elu` from its output: ``dy`` where ``y > 0``, else
+    """Gradient of :func:`elu` from its output: ``dy`` where ``y >= 0``, else
     ``dy * (y + alpha)``.
 
     Args:
