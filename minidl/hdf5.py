@@ -65,7 +65,17 @@ def _write_weights(group, model):
 
 
 def save_weights(model, path):
-    """Write the model's weights to ``path`` (HDF5, Keras 2 layout), atomically."""
+    """Write the model's weights to ``path`` (HDF5, Keras 2 layout), atomically.
+
+    Example:
+        >>> import os, tempfile
+        >>> from minidl import hdf5, layers, models
+        >>> model = models.Sequential([layers.Input((3,)), layers.Dense(2)])
+        >>> path = os.path.join(tempfile.mkdtemp(), "weights.h5")
+        >>> hdf5.save_weights(model, path)
+        >>> hdf5.is_hdf5(path, ValueError, "example")
+        True
+    """
     h5py = _h5py("save_weights")
     with atomic_write(path, "wb") as f, h5py.File(f, "w") as h5:
         _write_weights(h5, model)
@@ -79,6 +89,15 @@ def save_model(model, path, config, compile_config):
         path: the target file.
         config: ``{"class_name", "config"}`` of the model.
         compile_config: the compile arguments and the optimizer, or None.
+
+    Example:
+        >>> import os, tempfile
+        >>> from minidl import layers, models
+        >>> model = models.Sequential([layers.Input((3,)), layers.Dense(2)])
+        >>> path = os.path.join(tempfile.mkdtemp(), "model.h5")
+        >>> model.save(path)  # the .h5 suffix takes this path
+        >>> models.load_model(path).output_shape
+        (None, 2)
     """
     h5py = _h5py("save")
     with atomic_write(path, "wb") as f, h5py.File(f, "w") as h5:
@@ -106,6 +125,16 @@ class Reader:
         where: the calling function, for messages.
         error: the exception class for a corrupt file (``CorruptFileError``).
         max_config_bytes: the largest config attribute read.
+
+    Example:
+        >>> import os, tempfile
+        >>> from minidl import hdf5, layers, models
+        >>> model = models.Sequential([layers.Input((3,)), layers.Dense(2)])
+        >>> path = os.path.join(tempfile.mkdtemp(), "model.h5")
+        >>> model.save(path)
+        >>> reader = hdf5.Reader(path, "example", ValueError, 1 << 20)
+        >>> type(reader).__name__
+        'Reader'
     """
 
     def __init__(self, path, where, error, max_config_bytes):
@@ -228,7 +257,16 @@ class Reader:
 
 def is_hdf5(path, error, where):
     """True when the regular file at ``path`` starts with the HDF5 signature (a FIFO or a
-    device is refused with ``error`` before anything is read)."""
+    device is refused with ``error`` before anything is read).
+
+    Example:
+        >>> import os, tempfile
+        >>> from minidl import hdf5
+        >>> path = os.path.join(tempfile.mkdtemp(), "not.h5")
+        >>> _ = open(path, "wb").write(b"plain text")
+        >>> hdf5.is_hdf5(path, ValueError, "example")
+        False
+    """
     stream, _ = open_regular_file(path, error, where)
     with stream:
         return stream.read(len(HDF5_SIGNATURE)) == HDF5_SIGNATURE

@@ -238,6 +238,15 @@ def open_regular_file(path, error, where):
     Raises:
         FileNotFoundError: ``path`` does not exist (other OSError subclasses pass through).
         error: ``path`` is a directory, a device, a FIFO or a socket.
+
+    Example:
+        >>> import tempfile
+        >>> from minidl import hdf5
+        >>> try:
+        ...     hdf5.open_regular_file(tempfile.mkdtemp(), ValueError, "load_model")
+        ... except ValueError as error:
+        ...     print("refused:", "regular file" in str(error))
+        refused: True
     """
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
     try:

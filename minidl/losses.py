@@ -299,6 +299,14 @@ def mean_squared_error(y_true, y_pred):
 
     Returns:
         The loss per sample, shape ``y_pred.shape[:-1]`` (``(batch,)`` for 1-D inputs).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import losses
+        >>> losses.mean_squared_error(np.array([[1.0, 2.0]]), np.array([[2.0, 4.0]]))
+        array([2.5])
+        >>> losses.MSE is losses.mean_squared_error
+        True
     """
     y_true, y_pred = _feature_pair(y_true, y_pred, "mean_squared_error")
     return np.mean(np.square(y_pred - y_true), axis=-1)
@@ -313,6 +321,14 @@ def mean_absolute_error(y_true, y_pred):
 
     Returns:
         The loss per sample, shape ``y_pred.shape[:-1]`` (``(batch,)`` for 1-D inputs).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import losses
+        >>> losses.mean_absolute_error(np.array([[1.0, 2.0]]), np.array([[1.5, 1.0]]))
+        array([0.75])
+        >>> losses.MAE is losses.mean_absolute_error
+        True
     """
     y_true, y_pred = _feature_pair(y_true, y_pred, "mean_absolute_error")
     return np.mean(np.abs(y_pred - y_true), axis=-1)

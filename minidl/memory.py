@@ -26,6 +26,15 @@ class MemoryArena:
     Entering is re-entrant and per thread: each ``with`` restores the allocator it
     replaced. Arrays created inside keep the arena alive after the ``with`` (and after
     the model) until they are freed.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import memory
+        >>> arena = memory.MemoryArena()
+        >>> with arena:
+        ...     a = np.ones(100000)
+        >>> float(a.sum())
+        100000.0
     """
 
     def __init__(self, limit_bytes=DEFAULT_LIMIT_BYTES):

@@ -50,6 +50,11 @@ def check_seed(seed, where, expected="a non-negative int"):
 
     Raises:
         ValueError: ``seed`` is neither (a bool included).
+
+    Example:
+        >>> from minidl import random_state
+        >>> random_state.check_seed(7, "example"), random_state.check_seed(None, "example")
+        (7, None)
     """
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)
                              or seed < 0):

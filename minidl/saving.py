@@ -54,7 +54,19 @@ _CONTENT_ERRORS = (KeyError, IndexError, TypeError, ValueError, AttributeError,
 
 class CorruptFileError(ValueError):
     """A model or weights file that cannot be read (truncated, corrupt, wrong type,
-    hostile sizes or contents). The message names the file."""
+    hostile sizes or contents). The message names the file.
+
+    Example:
+        >>> import os, tempfile
+        >>> from minidl import models, saving
+        >>> path = os.path.join(tempfile.mkdtemp(), "broken.keras")
+        >>> _ = open(path, "wb").write(b"PK not a zip archive")
+        >>> try:
+        ...     models.load_model(path)
+        ... except saving.CorruptFileError as error:
+        ...     print(type(error).__name__)
+        CorruptFileError
+    """
 
 
 def _check_target(filepath, suffixes, where, overwrite):

@@ -117,6 +117,12 @@ def checked_array(value, shape, dtype, where, label):
         ValueError: the shape differs, or a finite value overflows ``dtype`` (a float64
             1e300 converted to float32 would become inf).
         TypeError: the values are not real numbers (strings, objects, complex, ragged).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import variables
+        >>> variables.checked_array([1, 2], (2,), np.float32, "example", "weight")
+        array([1., 2.], dtype=float32)
     """
     try:
         array = np.asarray(backend.to_numpy(value))
@@ -148,6 +154,14 @@ def assign_all(variables, weights, owner):
         variables: the Variables, in order.
         weights: the arrays, in the same order.
         owner: e.g. ``"Layer 'dense'"``, for error messages.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import variables
+        >>> a, b = variables.Variable(np.zeros(2)), variables.Variable(np.zeros(3))
+        >>> variables.assign_all([a, b], [np.ones(2), np.full(3, 2.0)], "example")
+        >>> b.numpy()
+        array([2., 2., 2.], dtype=float32)
     """
     if isinstance(weights, (str, bytes)) or not hasattr(weights, "__iter__"):
         raise TypeError(f"{owner}: set_weights expects a list of {len(variables)} arrays. "

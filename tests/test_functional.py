@@ -235,3 +235,23 @@ def test_errors_name_the_problem(rng):
 def test_sequential_still_takes_input_first():
     model = models.Sequential([Input((3,)), layers.Dense(2)])
     assert model.built and model.predict(np.ones((1, 3)), verbose=0).shape == (1, 2)
+
+
+def test_a_functional_model_called_on_a_tensor_is_inlined_and_trains():
+    """Keras's transfer-learning pattern ``outputs = base(inputs)``: the inner model's
+    layers join the outer graph (shared, not copied), train with it, and the outer model
+    computes the composition."""
+    inner_in = minidl.Input((4,))
+    inner = models.Model(inner_in, layers.Dense(3, activation="relu",
+                                                kernel_initializer="ones")(inner_in))
+    x = minidl.Input((4,))
+    outer = models.Model(x, layers.Dense(1)(inner(x)))
+    assert outer.count_params() == 4 * 3 + 3 + 3 + 1
+    assert outer.layers[0] is inner.layers[-1]
+    before = inner.layers[-1].kernel.value.copy()
+    outer.compile(optimizer="sgd", loss="mse")
+    data = np.random.default_rng(0).random((8, 4)).astype(np.float32)
+    outer.fit(data, np.ones((8, 1)), epochs=2, verbose=0)
+    assert not np.array_equal(before, inner.layers[-1].kernel.value)
+    np.testing.assert_allclose(outer.predict(data, verbose=0),
+                               outer.layers[-1](inner.predict(data, verbose=0)), rtol=1e-6)

@@ -51,15 +51,46 @@ _TRANSFER_ERRORS = (urllib.error.URLError, http.client.HTTPException, Connection
 
 
 class DatasetUnavailableError(OSError):
-    """The data set is neither in the given local folder nor downloadable (offline)."""
+    """The data set is neither in the given local folder nor downloadable (offline).
+
+    Example:
+        >>> import tempfile
+        >>> from minidl.datasets import DatasetUnavailableError, mnist
+        >>> try:
+        ...     mnist.load_data(path=tempfile.mkdtemp())  # an empty folder: nothing to read
+        ... except DatasetUnavailableError as error:
+        ...     print(type(error).__name__, isinstance(error, OSError))
+        DatasetUnavailableError True
+    """
 
 
 class CorruptDatasetError(ValueError):
-    """A data set file is truncated, corrupt or not in the expected format."""
+    """A data set file is truncated, corrupt or not in the expected format.
+
+    Example:
+        >>> import os, tempfile
+        >>> from minidl.datasets import CorruptDatasetError, cifar10
+        >>> folder = os.path.join(tempfile.mkdtemp(), "cifar-10-batches-bin")
+        >>> os.mkdir(folder)
+        >>> for name in ["data_batch_%d.bin" % i for i in range(1, 6)] + ["test_batch.bin"]:
+        ...     _ = open(os.path.join(folder, name), "wb").write(b"too short")
+        >>> try:
+        ...     cifar10.load_data(path=os.path.dirname(folder))
+        ... except CorruptDatasetError as error:
+        ...     print(type(error).__name__, isinstance(error, ValueError))
+        CorruptDatasetError True
+    """
 
 
 class ChecksumMismatchError(CorruptDatasetError):
-    """A downloaded archive's SHA-256 differs from the canonical archive's."""
+    """A downloaded archive's SHA-256 differs from the canonical archive's.
+
+    Example:
+        >>> from minidl.datasets import ChecksumMismatchError, CorruptDatasetError
+        >>> # a download whose bytes are not the canonical archive's
+        >>> issubclass(ChecksumMismatchError, CorruptDatasetError)
+        True
+    """
 
 
 @dataclass(frozen=True)

@@ -139,6 +139,13 @@ def initialize(num_threads=None):
 
     Returns:
         ``(rank, size)``.
+
+    Example:
+        >>> from minidl import distribute
+        >>> distribute.initialize()  # not started by mpiexec: one process
+        (0, 1)
+        >>> distribute.size(), distribute.rank()
+        (1, 0)
     """
     try:
         from mpi4py import MPI
@@ -196,6 +203,12 @@ def allreduce(array, op="sum"):
     Args:
         array: a NumPy array (the same shape and dtype on every rank).
         op: ``"sum"``, ``"mean"``, ``"max"`` or ``"min"``.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import distribute
+        >>> distribute.allreduce(np.array([1.0, 2.0]))  # one process: the array itself
+        array([1., 2.])
     """
     if op not in ("sum", "mean", "max", "min"):
         raise ValueError(f"allreduce: argument 'op' must be 'sum', 'mean', 'max' or 'min'. "
@@ -216,6 +229,15 @@ def broadcast_weights(model, root=0):
     Args:
         model: a built model.
         root: the rank whose values win.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import distribute, layers, models
+        >>> model = models.Sequential([layers.Input((2,)), layers.Dense(1)])
+        >>> before = model.get_weights()[0].copy()
+        >>> distribute.broadcast_weights(model)  # one process: rank 0's weights are already here
+        >>> bool(np.array_equal(model.get_weights()[0], before))
+        True
     """
     comm = _STATE["comm"]
     if comm.size == 1:
@@ -254,6 +276,16 @@ class GradientReduction:
     Args:
         variables: the trainable variables in backward order.
         bucket_bytes: the size a bucket reaches before the next one starts.
+
+    Example:
+        >>> from minidl import distribute, layers
+        >>> distribute.initialize()  # one process here; under mpiexec, every rank
+        (0, 1)
+        >>> dense = layers.Dense(1000)
+        >>> dense.build((None, 300))  # a 1.2 MB kernel and a 4 kB bias
+        >>> reduction = distribute.GradientReduction([dense.bias, dense.kernel], bucket_bytes=1 << 19)
+        >>> [len(bucket) for bucket in reduction.buckets]  # the bias and the kernel fill one bucket
+        [2]
     """
 
     def __init__(self, variables, bucket_bytes=1 << 19):
@@ -352,6 +384,14 @@ class DataParallel:
             statistics averaged at the end of every epoch.
         overlap: sum the gradients in buckets while the backward pass runs (a
             communication thread); False: one Allreduce after the backward pass.
+
+    Example:
+        >>> from minidl import distribute
+        >>> strategy = distribute.DataParallel(sync_batchnorm=True)
+        >>> distribute.set_distribution(strategy)
+        >>> distribute.distribution() is strategy
+        True
+        >>> distribute.set_distribution(None)
     """
 
     def __init__(self, sync_batchnorm=False, overlap=True):
@@ -447,7 +487,17 @@ class DataParallel:
 
 def set_distribution(value):
     """Make ``value`` (a ``DataParallel``, or None for none) the distribution every
-    model's fit/evaluate/predict uses."""
+    model's fit/evaluate/predict uses.
+
+    Example:
+        >>> from minidl import distribute
+        >>> distribute.set_distribution(distribute.DataParallel())
+        >>> type(distribute.distribution()).__name__
+        'DataParallel'
+        >>> distribute.set_distribution(None)
+        >>> distribute.distribution() is None
+        True
+    """
     if value is not None and not isinstance(value, DataParallel):
         raise TypeError(f"set_distribution: expected a DataParallel or None. Received: "
                         f"{type(value).__name__}")

@@ -98,6 +98,26 @@ class Layer:
         dtype: ``'float32'`` (default, ``minidl.backend.floatx()``) or ``'float64'``.
         input_shape: the shape of one sample, for a model's first layer.
         batch_size: the batch size that goes with ``input_shape`` (optional).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import layers, models
+        >>> class Scale(layers.Layer):
+        ...     def __init__(self, factor, **kwargs):
+        ...         super().__init__(**kwargs)
+        ...         self.factor = factor
+        ...     def call(self, inputs, training=False):
+        ...         return inputs * self.factor
+        ...     def backward(self, dy):
+        ...         return dy * self.factor
+        ...     def get_config(self):
+        ...         return {**super().get_config(), "factor": self.factor}
+        >>> Scale(3.0)(np.array([[1.0, 2.0]]))
+        array([[3., 6.]], dtype=float32)
+        >>> model = models.Sequential([layers.Input((2,)), layers.Dense(1), Scale(0.5)])
+        >>> model.compile(optimizer="sgd", loss="mse")
+        >>> len(model.fit(np.ones((4, 2)), np.ones((4, 1)), epochs=2, verbose=0).history["loss"])
+        2
     """
 
     # what the last forward call of the current thread kept for backward

@@ -21,6 +21,20 @@ class ImageDataset:
     Attributes:
         class_names: the class folders' names, in label order.
         file_paths: the image files, in batch order.
+
+    Example:
+        >>> import numpy as np
+        >>> import os, tempfile
+        >>> from minidl import utils
+        >>> root = tempfile.mkdtemp()
+        >>> for name in ("a", "b"):
+        ...     os.mkdir(os.path.join(root, name))
+        ...     for i in range(3):
+        ...         path = os.path.join(root, name, f"{i}.png")
+        ...         utils.save_img(path, np.zeros((4, 4, 3)), scale=False)
+        >>> data = utils.image_dataset_from_directory(root, image_size=(4, 4), batch_size=4, seed=0)
+        >>> len(data), [len(batch[0]) for batch in data]  # 6 files in batches of 4
+        (2, [4, 2])
     """
 
     def __init__(self, paths, labels, class_names, label_mode, color_mode, batch_size,
