@@ -93,28 +93,28 @@
 MD_ACT_SIMD(8, avx2, __attribute__((target("avx2,fma"))))
 MD_ACT_SIMD(16, avx512, __attribute__((target("avx512f,avx2,fma"))))
 
-/* The float32 sigmoid / tanh at the highest level in use; 0 at the portable level. */
-static int md_sigmoid_simd(float *y, const float *x, int64_t n) {
+/* The float32 sigmoid (MD_ACT_SIGMOID) or tanh at the highest level in use; 0 at the
+ * portable level, where the caller's loop runs instead. */
+static int md_sigmoid_tanh_simd(float *y, const float *x, int64_t n, int activation) {
     const int level = md_isa_level();
-    if (level >= MD_ISA_AVX512)
-        md_sigmoid_avx512(y, x, n);
-    else if (level >= MD_ISA_AVX2)
-        md_sigmoid_avx2(y, x, n);
-    return level >= MD_ISA_AVX2;
-}
-
-static int md_tanh_simd(float *y, const float *x, int64_t n) {
-    const int level = md_isa_level();
-    if (level >= MD_ISA_AVX512)
-        md_tanh_avx512(y, x, n);
-    else if (level >= MD_ISA_AVX2)
-        md_tanh_avx2(y, x, n);
-    return level >= MD_ISA_AVX2;
+    if (level < MD_ISA_AVX2) return 0;
+    const int wide = level >= MD_ISA_AVX512, sigmoid = activation == MD_ACT_SIGMOID;
+    if (wide)
+        (sigmoid ? md_sigmoid_avx512 : md_tanh_avx512)(y, x, n);
+    else
+        (sigmoid ? md_sigmoid_avx2 : md_tanh_avx2)(y, x, n);
+    return 1;
 }
 #define MD_HAVE_ACT_SIMD 1
 #else
 #define MD_HAVE_ACT_SIMD 0
 #endif
+
+/* The fixed parameter of an activation code: leaky_relu's negative slope 0.2 (Keras 3's
+ * default), elu's alpha 1 (the other codes ignore it). */
+static double md_default_param(int activation) {
+    return activation == MD_ACT_LEAKY_RELU ? 0.2 : 1.0;
+}
 
 /* Whether a parameterised activation's parameter is valid: ELU's alpha > 0 (its gradient
  * is read from the output), leaky ReLU's slope >= 0; both finite. */

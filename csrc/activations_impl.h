@@ -15,52 +15,22 @@
 #define MD_AX_TANH tanh
 #endif
 
-/* Keras's SELU constants and leaky_relu's default negative slope */
+/* Keras's SELU constants */
 #define MD_SELU_SCALE 1.0507009873554804934193349852946
 #define MD_SELU_ALPHA 1.6732632423543772848170429916717
-#define MD_LEAKY_SLOPE 0.2
 
 #include "softmax_row_impl.h"
 
 /* ---------------------------------------------------------------- elementwise */
 
-/* The activations with a parameter: x > 0 ? x : alpha * (exp(x) - 1) (ELU) and
- * x > 0 ? x : slope * x (leaky ReLU); NaN stays NaN. The fixed-parameter codes (elu with
- * alpha 1, leaky_relu with slope 0.2) run the same loops. */
-static void MD_FN(md_elu_range)(md_T *y, const md_T *x, int64_t n, md_T alpha) {
-    for (int64_t i = 0; i < n; i++) {
-        const md_T v = x[i];
-        y[i] = v > (md_T)0 ? v : alpha * MD_AX_EXPM1(v);
-    }
-}
-
-static void MD_FN(md_leaky_range)(md_T *y, const md_T *x, int64_t n, md_T slope) {
-    for (int64_t i = 0; i < n; i++) {
-        const md_T v = x[i];
-        y[i] = v > (md_T)0 ? v : slope * v;
-    }
-}
-
-/* Their derivatives from the forward output y: where y > 0, 1; elsewhere exp(x) * alpha
- * = y + alpha (ELU, alpha > 0; at y = 0 the right derivative 1, as TensorFlow) or slope (leaky ReLU, slope >= 0: y <= 0 exactly where
- * x <= 0). dx may alias dy. */
-static void MD_FN(md_elu_backward_range)(md_T *dx, const md_T *dy, const md_T *y, int64_t n,
-                                         md_T alpha) {
-#pragma omp parallel for schedule(static) num_threads(md_threads_for(n))
-    for (int64_t i = 0; i < n; i++) dx[i] = y[i] >= (md_T)0 ? dy[i] : dy[i] * (y[i] + alpha);
-}
-
-static void MD_FN(md_leaky_backward_range)(md_T *dx, const md_T *dy, const md_T *y, int64_t n,
-                                           md_T slope) {
-#pragma omp parallel for schedule(static) num_threads(md_threads_for(n))
-    for (int64_t i = 0; i < n; i++) dx[i] = y[i] > (md_T)0 ? dy[i] : dy[i] * slope;
-}
-
 /* y = act(x) over n values on the calling thread (SIMD where the CPU has it); y may alias
- * x. The one definition of the forward formulas: md_activation_forward runs it over
- * blocks in parallel and fused kernels (conv2d) call it on their finished tiles, so a
- * fused activation is bit-identical to a separate one. An unknown code leaves y as is. */
-void MD_FN(md_activate_range)(md_T *y, const md_T *x, int64_t n, int activation) {
+ * x. ``param`` is ELU's alpha (x > 0 ? x : alpha (exp(x) - 1)) or leaky ReLU's slope
+ * (x > 0 ? x : slope x); the other codes ignore it. The one definition of the forward
+ * formulas: md_activation_forward(_param) run it over blocks in parallel and fused kernels
+ * (conv2d) call it on their finished tiles through md_activate_range, so a fused
+ * activation is bit-identical to a separate one. An unknown code leaves y as is. */
+static void MD_FN(md_activate_param_range)(md_T *y, const md_T *x, int64_t n, int activation,
+                                           md_T param) {
     switch (activation) {
     case MD_ACT_LINEAR:
         if (y != x) memmove(y, x, (size_t)n * sizeof(md_T));
@@ -74,7 +44,7 @@ void MD_FN(md_activate_range)(md_T *y, const md_T *x, int64_t n, int activation)
         return;
     case MD_ACT_SIGMOID:
 #if MD_IS_F32 && MD_HAVE_ACT_SIMD
-        if (md_sigmoid_simd(y, x, n)) return;
+        if (md_sigmoid_tanh_simd(y, x, n, activation)) return;
 #endif
         /* Stable for any |x|: e = exp(-|x|) never overflows; then
          * sigmoid(x) = 1 / (1 + e) for x >= 0 and e / (1 + e) for x < 0. */
@@ -87,12 +57,15 @@ void MD_FN(md_activate_range)(md_T *y, const md_T *x, int64_t n, int activation)
         return;
     case MD_ACT_TANH:
 #if MD_IS_F32 && MD_HAVE_ACT_SIMD
-        if (md_tanh_simd(y, x, n)) return;
+        if (md_sigmoid_tanh_simd(y, x, n, activation)) return;
 #endif
         for (int64_t i = 0; i < n; i++) y[i] = MD_AX_TANH(x[i]);
         return;
     case MD_ACT_ELU:
-        MD_FN(md_elu_range)(y, x, n, (md_T)1);
+        for (int64_t i = 0; i < n; i++) {
+            const md_T v = x[i];
+            y[i] = v > (md_T)0 ? v : param * MD_AX_EXPM1(v);
+        }
         return;
     case MD_ACT_SELU:
         for (int64_t i = 0; i < n; i++) {
@@ -108,30 +81,48 @@ void MD_FN(md_activate_range)(md_T *y, const md_T *x, int64_t n, int activation)
         }
         return;
     case MD_ACT_LEAKY_RELU:
-        MD_FN(md_leaky_range)(y, x, n, (md_T)MD_LEAKY_SLOPE);
+        for (int64_t i = 0; i < n; i++) {
+            const md_T v = x[i];
+            y[i] = v > (md_T)0 ? v : param * v;
+        }
         return;
     default:
         return;
     }
 }
 
-/* y = act(x) over n values; y may alias x (every element is read before it is written). */
+/* md_activate_param_range with the code's fixed parameter (elu: alpha 1, leaky_relu:
+ * slope 0.2). */
+void MD_FN(md_activate_range)(md_T *y, const md_T *x, int64_t n, int activation) {
+    MD_FN(md_activate_param_range)(y, x, n, activation, (md_T)md_default_param(activation));
+}
+
+/* y = act(x) over n values in parallel blocks; y may alias x (every element is read
+ * before it is written). */
+static void MD_FN(md_activate_blocks)(md_T *y, const md_T *x, int64_t n, int activation,
+                                      md_T param) {
+    if (activation == MD_ACT_LINEAR && y == x) return;
+#pragma omp parallel for schedule(static) num_threads(md_threads_for(n))
+    for (int64_t b = 0; b < n; b += MD_ACT_BLOCK)
+        MD_FN(md_activate_param_range)(y + b, x + b, md_min64(MD_ACT_BLOCK, n - b),
+                                       activation, param);
+}
+
 md_status MD_FN(md_activation_forward)(md_T *y, const md_T *x, int64_t n, int activation) {
     if (y == NULL || x == NULL) return MD_ERR_ARG;
     if (n <= 0) return MD_ERR_SHAPE;
     if (activation < MD_ACT_LINEAR || activation > MD_ACT_LEAKY_RELU) return MD_ERR_ARG;
-    if (activation == MD_ACT_LINEAR && y == x) return MD_OK;
-#pragma omp parallel for schedule(static) num_threads(md_threads_for(n))
-    for (int64_t b = 0; b < n; b += MD_ACT_BLOCK)
-        MD_FN(md_activate_range)(y + b, x + b, md_min64(MD_ACT_BLOCK, n - b), activation);
+    MD_FN(md_activate_blocks)(y, x, n, activation, (md_T)md_default_param(activation));
     return MD_OK;
 }
 
-/* dx = dy * act'(.) written in terms of the forward OUTPUT y; dx may alias dy. */
-md_status MD_FN(md_activation_backward)(md_T *dx, const md_T *dy, const md_T *y, int64_t n,
-                                        int activation) {
-    if (dx == NULL || dy == NULL || y == NULL) return MD_ERR_ARG;
-    if (n <= 0) return MD_ERR_SHAPE;
+/* dx = dy * act'(.) written in terms of the forward OUTPUT y; dx may alias dy. ``param``
+ * as in md_activate_param_range: ELU's derivative is 1 where y >= 0 (at y = 0 the right
+ * derivative, as TensorFlow's) and alpha exp(x) = y + alpha elsewhere (alpha > 0); leaky
+ * ReLU's is 1 where y > 0 and the slope elsewhere (slope >= 0: y <= 0 exactly where
+ * x <= 0). */
+static md_status MD_FN(md_activation_param_backward)(md_T *dx, const md_T *dy, const md_T *y,
+                                                     int64_t n, int activation, md_T param) {
     switch (activation) {
     case MD_ACT_LINEAR:
         if (dx != dy) {
@@ -158,7 +149,9 @@ md_status MD_FN(md_activation_backward)(md_T *dx, const md_T *dy, const md_T *y,
         }
         return MD_OK;
     case MD_ACT_ELU:
-        MD_FN(md_elu_backward_range)(dx, dy, y, n, (md_T)1);
+#pragma omp parallel for schedule(static) num_threads(md_threads_for(n))
+        for (int64_t i = 0; i < n; i++)
+            dx[i] = y[i] >= (md_T)0 ? dy[i] : dy[i] * (y[i] + param);
         return MD_OK;
     case MD_ACT_SELU: /* scale where y > 0, else scale alpha exp(x) = y + scale alpha */
 #pragma omp parallel for schedule(static) num_threads(md_threads_for(n))
@@ -171,42 +164,39 @@ md_status MD_FN(md_activation_backward)(md_T *dx, const md_T *dy, const md_T *y,
         for (int64_t i = 0; i < n; i++) dx[i] = dy[i] * -MD_AX_EXPM1(-y[i]);
         return MD_OK;
     case MD_ACT_LEAKY_RELU:
-        MD_FN(md_leaky_backward_range)(dx, dy, y, n, (md_T)MD_LEAKY_SLOPE);
+#pragma omp parallel for schedule(static) num_threads(md_threads_for(n))
+        for (int64_t i = 0; i < n; i++) dx[i] = y[i] > (md_T)0 ? dy[i] : dy[i] * param;
         return MD_OK;
     default:
         return MD_ERR_ARG;
     }
 }
 
+md_status MD_FN(md_activation_backward)(md_T *dx, const md_T *dy, const md_T *y, int64_t n,
+                                        int activation) {
+    if (dx == NULL || dy == NULL || y == NULL) return MD_ERR_ARG;
+    if (n <= 0) return MD_ERR_SHAPE;
+    return MD_FN(md_activation_param_backward)(dx, dy, y, n, activation,
+                                               (md_T)md_default_param(activation));
+}
+
 /* ELU (activation MD_ACT_ELU, alpha > 0) or leaky ReLU (MD_ACT_LEAKY_RELU, slope
- * alpha >= 0) with the given parameter; y may alias x. */
+ * alpha >= 0) with the given parameter, and its gradient; y may alias x, dx may alias dy. */
 md_status MD_FN(md_activation_forward_param)(md_T *y, const md_T *x, int64_t n, int activation,
                                              double alpha) {
     if (y == NULL || x == NULL) return MD_ERR_ARG;
     if (n <= 0) return MD_ERR_SHAPE;
     if (!md_param_ok(activation, alpha)) return MD_ERR_ARG;
-#pragma omp parallel for schedule(static) num_threads(md_threads_for(n))
-    for (int64_t b = 0; b < n; b += MD_ACT_BLOCK) {
-        const int64_t len = md_min64(MD_ACT_BLOCK, n - b);
-        if (activation == MD_ACT_ELU)
-            MD_FN(md_elu_range)(y + b, x + b, len, (md_T)alpha);
-        else
-            MD_FN(md_leaky_range)(y + b, x + b, len, (md_T)alpha);
-    }
+    MD_FN(md_activate_blocks)(y, x, n, activation, (md_T)alpha);
     return MD_OK;
 }
 
-/* Their gradient from the forward output y; dx may alias dy. */
 md_status MD_FN(md_activation_backward_param)(md_T *dx, const md_T *dy, const md_T *y,
                                               int64_t n, int activation, double alpha) {
     if (dx == NULL || dy == NULL || y == NULL) return MD_ERR_ARG;
     if (n <= 0) return MD_ERR_SHAPE;
     if (!md_param_ok(activation, alpha)) return MD_ERR_ARG;
-    if (activation == MD_ACT_ELU)
-        MD_FN(md_elu_backward_range)(dx, dy, y, n, (md_T)alpha);
-    else
-        MD_FN(md_leaky_backward_range)(dx, dy, y, n, (md_T)alpha);
-    return MD_OK;
+    return MD_FN(md_activation_param_backward)(dx, dy, y, n, activation, (md_T)alpha);
 }
 
 /* ---------------------------------------------------------------- softmax */
@@ -250,7 +240,6 @@ md_status MD_FN(md_softmax_backward)(md_T *dx, const md_T *dy, const md_T *y, in
 
 #undef MD_SELU_SCALE
 #undef MD_SELU_ALPHA
-#undef MD_LEAKY_SLOPE
 #undef MD_AX_EXP
 #undef MD_AX_EXPM1
 #undef MD_AX_LOG1P
