@@ -1,5 +1,5 @@
 /* tensor_ops.c -- bias add, deterministic sum over an axis, elementwise arithmetic,
- * one-pass summary statistics.
+ * one-pass summary statistics, the embedding lookup and its gradient.
  *
  * The kernels are written once in tensor_ops_impl.h and instantiated for float and double.
  *
@@ -24,6 +24,20 @@
 /* Independent accumulators ("lanes") for a contiguous sum (inner == 1), combined in a
  * fixed pairwise order: vectorisable, and still the same operations for any schedule. */
 #define MD_SUM_LANES 8
+
+/* Columns per task of md_embedding_backward. */
+#define MD_EMBED_COLS 64
+
+/* The shared argument checks of the embedding kernels: pointers, positive sizes, and
+ * every index in [0, rows) (before anything is written). */
+static md_status md_embedding_args(const void *out, const void *in, const int64_t *indices,
+                                   int64_t n, int64_t rows, int64_t dim) {
+    if (out == NULL || in == NULL || indices == NULL) return MD_ERR_ARG;
+    if (n <= 0 || rows <= 0 || dim <= 0) return MD_ERR_SHAPE;
+    for (int64_t i = 0; i < n; i++)
+        if (indices[i] < 0 || indices[i] >= rows) return MD_ERR_ARG;
+    return MD_OK;
+}
 
 /* Values per task of md_summary_stats (a function of n only, never of the threads). */
 #define MD_STATS_CHUNK 16384

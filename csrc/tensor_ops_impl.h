@@ -283,10 +283,8 @@ md_status MD_FN(md_summary_stats)(double *stats, const md_T *x, int64_t n, int a
  * [0, rows) (checked before anything is written). */
 md_status MD_FN(md_embedding_forward)(md_T *y, const md_T *table, const int64_t *indices,
                                       int64_t n, int64_t rows, int64_t dim) {
-    if (y == NULL || table == NULL || indices == NULL) return MD_ERR_ARG;
-    if (n <= 0 || rows <= 0 || dim <= 0) return MD_ERR_SHAPE;
-    for (int64_t i = 0; i < n; i++)
-        if (indices[i] < 0 || indices[i] >= rows) return MD_ERR_ARG;
+    const md_status st = md_embedding_args(y, table, indices, n, rows, dim);
+    if (st != MD_OK) return st;
 #pragma omp parallel for schedule(static) num_threads(md_threads_for(n * dim))
     for (int64_t i = 0; i < n; i++)
         memcpy(y + i * dim, table + indices[i] * dim, (size_t)dim * sizeof(md_T));
@@ -298,15 +296,11 @@ md_status MD_FN(md_embedding_forward)(md_T *y, const md_T *table, const int64_t 
  * index order whatever the thread count. MD_ERR_ARG for an index outside [0, rows). */
 md_status MD_FN(md_embedding_backward)(md_T *dtable, const md_T *dy, const int64_t *indices,
                                        int64_t n, int64_t rows, int64_t dim) {
-    if (dtable == NULL || dy == NULL || indices == NULL) return MD_ERR_ARG;
-    if (n <= 0 || rows <= 0 || dim <= 0) return MD_ERR_SHAPE;
-    for (int64_t i = 0; i < n; i++)
-        if (indices[i] < 0 || indices[i] >= rows) return MD_ERR_ARG;
-    const int64_t block = 64; /* columns per work item */
-    const int64_t blocks = md_ceil_div(dim, block);
+    const md_status st = md_embedding_args(dtable, dy, indices, n, rows, dim);
+    if (st != MD_OK) return st;
 #pragma omp parallel for schedule(static) num_threads(md_threads_for(n * dim))
-    for (int64_t b = 0; b < blocks; b++) {
-        const int64_t c0 = b * block, c1 = md_min64(dim, c0 + block);
+    for (int64_t b = 0; b < md_ceil_div(dim, MD_EMBED_COLS); b++) {
+        const int64_t c0 = b * MD_EMBED_COLS, c1 = md_min64(dim, c0 + MD_EMBED_COLS);
         for (int64_t r = 0; r < rows; r++)
             memset(dtable + r * dim + c0, 0, (size_t)(c1 - c0) * sizeof(md_T));
         for (int64_t i = 0; i < n; i++) {
