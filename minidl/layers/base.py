@@ -35,6 +35,15 @@ def _shape_tuple(shape, where, argument):
 MAX_SIZE = 2 ** 63 - 1
 
 
+def positive_int(value, where, name):
+    """A positive integer argument (a Python or NumPy int) as an int; ValueError naming
+    the layer and the argument otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(f"{where}: argument '{name}' must be a positive integer. "
+                         f"Received: {value!r}")
+    return int(value)
+
+
 def checked_size(shape, where, argument):
     """The number of elements of ``shape`` (its None entries skipped), computed exactly;
     a ValueError naming the layer and the argument when it exceeds an int64.

@@ -1,7 +1,7 @@
 """Conv2D: 2-D convolution over NHWC images with an HWIO kernel; Conv2DTranspose,
 DepthwiseConv2D and SeparableConv2D."""
 from minidl import constraints, initializers, ops, regularizers
-from minidl.layers.base import _shape_tuple
+from minidl.layers.base import _shape_tuple, positive_int
 from minidl.layers.core import _WithActivation
 
 # activations the C convolution applies in the same pass as the bias
@@ -87,11 +87,8 @@ class Conv2D(_WithActivation):
         super().__init__(**kwargs)
         self._init_weight_options(kernel_regularizer, bias_regularizer, activity_regularizer,
                                   kernel_constraint, bias_constraint)
-        if isinstance(filters, bool) or not isinstance(filters, int) or filters <= 0:
-            raise ValueError(f"Conv2D: argument 'filters' must be a positive integer. "
-                             f"Received: {filters!r}")
+        self.filters = positive_int(filters, "Conv2D", "filters")
         _channels_last_only(data_format, dilation_rate, "Conv2D")
-        self.filters = filters
         self.kernel_size = _pair(kernel_size, "Conv2D", "kernel_size")
         self.strides = _pair(strides, "Conv2D", "strides")
         self.padding = _padding(padding, "Conv2D")
@@ -230,13 +227,6 @@ def _channels_last_only(data_format, dilation_rate, where):
                          f"Received: {dilation_rate!r}")
 
 
-def _positive_int(value, name, where):
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{where}: argument '{name}' must be a positive integer. "
-                         f"Received: {value!r}")
-    return value
-
-
 def _serialized(module, value):
     return None if value is None else module.serialize(value)
 
@@ -287,7 +277,7 @@ class DepthwiseConv2D(_WithActivation):
         self.kernel_size = _pair(kernel_size, where, "kernel_size")
         self.strides = _pair(strides, where, "strides")
         self.padding = _padding(padding, where)
-        self.depth_multiplier = _positive_int(depth_multiplier, "depth_multiplier", where)
+        self.depth_multiplier = positive_int(depth_multiplier, where, "depth_multiplier")
         self._init_activation(activation)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(depthwise_initializer)
@@ -397,7 +387,7 @@ class SeparableConv2D(DepthwiseConv2D):
                          dilation_rate, activation, use_bias, depthwise_initializer,
                          bias_initializer, depthwise_regularizer, bias_regularizer,
                          activity_regularizer, depthwise_constraint, bias_constraint, **kwargs)
-        self.filters = _positive_int(filters, "filters", type(self).__name__)
+        self.filters = positive_int(filters, type(self).__name__, "filters")
         self.pointwise_initializer = initializers.get(pointwise_initializer)
         self.pointwise_regularizer = regularizers.get(pointwise_regularizer)
         self.pointwise_constraint = constraints.get(pointwise_constraint)

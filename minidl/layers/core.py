@@ -1,13 +1,12 @@
 """Core layers: InputLayer/Input, Dense, Activation, Flatten, Dropout."""
-import math
-import numbers
 import warnings
 
 import numpy as np
 
 from minidl import activations, constraints, initializers, ops, random_state, regularizers
 from minidl.layers import symbolic
-from minidl.layers.base import Layer, PerThread, _shape_tuple, checked_size
+from minidl.layers.base import Layer, PerThread, _shape_tuple, checked_size, positive_int
+from minidl.ops._checks import bounded_number
 
 
 class InputLayer(Layer):
@@ -186,10 +185,7 @@ class Dense(_WithActivation):
         super().__init__(**kwargs)
         self._init_weight_options(kernel_regularizer, bias_regularizer, activity_regularizer,
                                   kernel_constraint, bias_constraint)
-        if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
-            raise ValueError(f"Dense: argument 'units' must be a positive integer. "
-                             f"Received: {units!r}")
-        self.units = int(units)
+        self.units = positive_int(units, "Dense", "units")
         self._init_activation(activation)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
@@ -470,7 +466,7 @@ class LeakyReLU(Layer):
                           "'negative_slope'", DeprecationWarning, stacklevel=2)
             negative_slope = kwargs.pop("alpha")
         super().__init__(**kwargs)
-        self.negative_slope = _non_negative(negative_slope, "negative_slope", "LeakyReLU")
+        self.negative_slope = bounded_number(negative_slope, "negative_slope", "LeakyReLU", 0.0)
 
     def call(self, inputs, training=False):
         """``leaky_relu(inputs, negative_slope)``."""
@@ -507,7 +503,7 @@ class ELU(Layer):
 
     def __init__(self, alpha=1.0, **kwargs):
         super().__init__(**kwargs)
-        self.alpha = _non_negative(alpha, "alpha", "ELU")
+        self.alpha = bounded_number(alpha, "alpha", "ELU", 0.0)
         if self.alpha == 0:
             raise NotImplementedError("ELU: alpha=0 is not implemented (the gradient is "
                                       "computed from the output); use ReLU")
@@ -527,15 +523,6 @@ class ELU(Layer):
         config = super().get_config()
         config["alpha"] = self.alpha
         return config
-
-
-def _non_negative(value, name, where):
-    """A finite real number >= 0 as a float (the layers' parameters)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or \
-            not math.isfinite(value) or value < 0:
-        raise ValueError(f"{where}: argument '{name}' must be a finite number >= 0. "
-                         f"Received: {name}={value!r}")
-    return float(value)
 
 
 class Softmax(Layer):

@@ -1,6 +1,6 @@
 """Embedding: integer indices to dense vectors (``keras.layers.Embedding``)."""
 from minidl import constraints, initializers, ops, regularizers
-from minidl.layers.base import Layer
+from minidl.layers.base import Layer, positive_int
 
 
 class Embedding(Layer):
@@ -36,14 +36,11 @@ class Embedding(Layer):
                  embeddings_regularizer=None, embeddings_constraint=None, mask_zero=False,
                  input_length=None, **kwargs):
         super().__init__(**kwargs)
-        for name, value in (("input_dim", input_dim), ("output_dim", output_dim)):
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ValueError(f"Embedding: argument '{name}' must be a positive integer. "
-                                 f"Received: {name}={value!r}")
+        self.input_dim = positive_int(input_dim, "Embedding", "input_dim")
+        self.output_dim = positive_int(output_dim, "Embedding", "output_dim")
         if mask_zero:
             raise NotImplementedError("Embedding: mask_zero=True is not implemented (minidl "
                                       "has no masks)")
-        self.input_dim, self.output_dim = input_dim, output_dim
         self.embeddings_initializer = initializers.get(embeddings_initializer)
         self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
         self.embeddings_constraint = constraints.get(embeddings_constraint)

@@ -3,7 +3,7 @@ GlobalAveragePooling1D and GlobalMaxPooling1D, computed as their 2-D counterpart
 ``(batch, 1, steps, channels)`` view of the ``(batch, steps, channels)`` input -- the
 same C kernels, and no copy (the views are reshapes of contiguous arrays)."""
 from minidl import ops
-from minidl.layers.base import Layer
+from minidl.layers.base import Layer, positive_int
 from minidl.layers.convolutional import Conv2D
 from minidl.layers.pooling import (AveragePooling2D, GlobalAveragePooling2D,
                                    GlobalMaxPooling2D, MaxPooling2D)
@@ -25,10 +25,7 @@ def _length(value, where, name, default=None):
         return default
     if isinstance(value, (tuple, list)) and len(value) == 1:
         value = value[0]
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{where}: argument '{name}' must be a positive integer (or a "
-                         f"one-element tuple of one). Received: {value!r}")
-    return value
+    return positive_int(value, where, name)
 
 
 def _check_rank3(layer, input_shape):
