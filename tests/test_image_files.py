@@ -165,3 +165,16 @@ def test_flow_from_directory_trains_a_model_and_refuses_bad_arguments(tmp_path):
         generator.flow_from_directory(tmp_path / "missing")
     with pytest.raises(NotImplementedError, match="save_to_dir"):
         generator.flow_from_directory(root, save_to_dir=str(tmp_path))
+
+
+def test_reading_options_are_checked_before_any_file_is_read(tmp_path):
+    """A bad color_mode or interpolation raises when the loader is made, not when its
+    first batch reads a file."""
+    from minidl.preprocessing.image import ImageDataGenerator
+    root = _folder(tmp_path, per_class=2)
+    for make in (lambda **kw: utils.image_dataset_from_directory(root, **kw),
+                 lambda **kw: ImageDataGenerator().flow_from_directory(root, **kw)):
+        with pytest.raises(ValueError, match="interpolation"):
+            make(interpolation="cubic")
+        with pytest.raises(ValueError, match="color_mode"):
+            make(color_mode="cmyk")

@@ -1076,7 +1076,6 @@ class NumpyArrayIterator:
 
 
 _CLASS_MODES = ("categorical", "binary", "sparse", "input", None)
-_CHANNELS = {"rgb": 3, "rgba": 4, "grayscale": 1}
 
 
 class DirectoryIterator(NumpyArrayIterator):
@@ -1125,9 +1124,7 @@ class DirectoryIterator(NumpyArrayIterator):
         if class_mode not in _CLASS_MODES:
             raise ValueError(f"{where}: argument 'class_mode' must be one of "
                              f"{list(_CLASS_MODES)}. Received: class_mode={class_mode!r}")
-        if color_mode not in _CHANNELS:
-            raise ValueError(f"{where}: argument 'color_mode' must be one of "
-                             f"{list(_CHANNELS)}. Received: color_mode={color_mode!r}")
+        channels = _image_utils.image_channels(color_mode, interpolation, where)
         if subset is not None and subset not in _SUBSETS:
             raise ValueError(f"{where}: argument 'subset' must be None or one of "
                              f"{list(_SUBSETS)}. Received: subset={subset!r}")
@@ -1136,7 +1133,7 @@ class DirectoryIterator(NumpyArrayIterator):
         self.directory, self.class_mode = directory, class_mode
         self.color_mode, self.target_size = color_mode, (height, width)
         self.interpolation, self.keep_aspect_ratio = interpolation, bool(keep_aspect_ratio)
-        self.image_shape = (height, width, _CHANNELS[color_mode])
+        self.image_shape = (height, width, channels)
         names = _image_dataset.class_folders(directory, classes, where, "classes")
         split = image_data_generator._validation_split if subset is not None else 0.0
         self.filenames, labels = [], []

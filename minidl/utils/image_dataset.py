@@ -4,7 +4,7 @@ import os
 
 import numpy as np
 
-from minidl.utils.image_utils import img_to_array, load_img
+from minidl.utils.image_utils import image_channels, img_to_array, load_img
 
 _EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
 _LABEL_MODES = ("int", "categorical", "binary", None)
@@ -149,6 +149,7 @@ def image_dataset_from_directory(directory, labels="inferred", label_mode="int",
     where = "image_dataset_from_directory"
     if kwargs:
         raise TypeError(f"{where}: unexpected keyword argument(s) {sorted(kwargs)}")
+    image_channels(color_mode, interpolation, where)  # before any file is read
     if labels not in ("inferred", None):
         raise NotImplementedError(f"{where}: only labels='inferred' or None are implemented "
                                   f"(not a list of labels). Received: {labels!r}")

@@ -17,6 +17,18 @@ def _pil_image():
     return Image
 
 
+def image_channels(color_mode, interpolation, where):
+    """Check the reading options of ``load_img`` (and of the loaders that call it, before
+    they read anything); returns the channels an image has in ``color_mode``."""
+    if color_mode not in _COLOR_MODES:
+        raise ValueError(f"{where}: argument 'color_mode' must be one of "
+                         f"{sorted(_COLOR_MODES)}. Received: {color_mode!r}")
+    if interpolation not in _RESAMPLING:
+        raise ValueError(f"{where}: argument 'interpolation' must be one of {_RESAMPLING}. "
+                         f"Received: {interpolation!r}")
+    return len(_COLOR_MODES[color_mode])  # "L", "RGB", "RGBA"
+
+
 def load_img(path, color_mode="rgb", target_size=None, interpolation="nearest",
              keep_aspect_ratio=False):
     """An image file as a PIL image (``keras.utils.load_img``).
@@ -42,12 +54,7 @@ def load_img(path, color_mode="rgb", target_size=None, interpolation="nearest",
         (3, 2)
     """
     Image = _pil_image()
-    if color_mode not in _COLOR_MODES:
-        raise ValueError(f"load_img: argument 'color_mode' must be one of "
-                         f"{sorted(_COLOR_MODES)}. Received: {color_mode!r}")
-    if interpolation not in _RESAMPLING:
-        raise ValueError(f"load_img: argument 'interpolation' must be one of {_RESAMPLING}. "
-                         f"Received: {interpolation!r}")
+    image_channels(color_mode, interpolation, "load_img")
     with Image.open(os.fspath(path)) as source:
         img = source.convert(_COLOR_MODES[color_mode])
     if target_size is not None:
