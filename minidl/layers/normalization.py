@@ -162,10 +162,14 @@ class _SampleNormalization(Layer):
     row per value in it); the per-feature affine map is batch norm's inference kernel
     with mean 0 and variance 1."""
 
-    def __init__(self, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",
-                 gamma_initializer="ones", **kwargs):
+    def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True,
+                 beta_initializer="zeros", gamma_initializer="ones", **kwargs):
         super().__init__(**kwargs)
         where = type(self).__name__
+        if axis not in (-1, [-1], (-1,)):
+            raise NotImplementedError(f"{where}: only axis=-1 (the last, channels_last) is "
+                                      f"implemented. Received: axis={axis!r}")
+        self.axis = -1
         if isinstance(epsilon, bool) or not isinstance(epsilon, numbers.Real) or \
                 not epsilon > 0:
             raise ValueError(f"{where}: argument 'epsilon' must be positive. "
@@ -272,11 +276,8 @@ class LayerNormalization(_SampleNormalization):
 
     def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True,
                  beta_initializer="zeros", gamma_initializer="ones", **kwargs):
-        if axis not in (-1, [-1], (-1,)):
-            raise NotImplementedError(f"LayerNormalization: only axis=-1 is implemented. "
-                                      f"Received: axis={axis!r}")
-        super().__init__(epsilon, center, scale, beta_initializer, gamma_initializer, **kwargs)
-        self.axis = -1
+        super().__init__(axis, epsilon, center, scale, beta_initializer, gamma_initializer,
+                         **kwargs)
 
     @staticmethod
     def _to_columns(x):
@@ -322,15 +323,13 @@ class GroupNormalization(_SampleNormalization):
 
     def __init__(self, groups=32, axis=-1, epsilon=1e-3, center=True, scale=True,
                  beta_initializer="zeros", gamma_initializer="ones", **kwargs):
-        if axis not in (-1, [-1], (-1,)):
-            raise NotImplementedError(f"GroupNormalization: only axis=-1 (channels_last) is "
-                                      f"implemented. Received: axis={axis!r}")
         if isinstance(groups, bool) or not isinstance(groups, numbers.Integral) or \
                 (groups < 1 and groups != -1):
             raise ValueError(f"GroupNormalization: argument 'groups' must be a positive "
                              f"integer or -1. Received: groups={groups!r}")
-        super().__init__(epsilon, center, scale, beta_initializer, gamma_initializer, **kwargs)
-        self.groups, self.axis = int(groups), -1
+        super().__init__(axis, epsilon, center, scale, beta_initializer, gamma_initializer,
+                         **kwargs)
+        self.groups = int(groups)
 
     def _check_features(self, input_shape):
         channels = input_shape[-1]
