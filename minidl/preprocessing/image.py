@@ -901,15 +901,10 @@ class NumpyArrayIterator:
                  save_prefix="", save_format="png", subset=None, ignore_class_split=False,
                  dtype=None):
         where = "ImageDataGenerator.flow"
-        if not isinstance(image_data_generator, ImageDataGenerator):
-            raise TypeError(f"NumpyArrayIterator: argument 'image_data_generator' must be an "
-                            f"ImageDataGenerator. Received: {type(image_data_generator)}")
+        self._configure(image_data_generator, seed, shuffle, save_to_dir, dtype, where)
         if data_format not in (None, "channels_last"):
             raise ValueError(f"{where}: argument 'data_format' must be None or "
                              f"'channels_last'. Received: data_format={data_format!r}")
-        if save_to_dir is not None:
-            raise NotImplementedError(f"{where}: save_to_dir is not supported by minidl "
-                                      f"(it needs PIL); save the batches yourself.")
         batch_size = _batch_size(batch_size, where)
         x, x_misc = self._split_inputs(x, where)
         if y is not None and len(x) != len(y):
@@ -919,8 +914,6 @@ class NumpyArrayIterator:
             raise ValueError(f"{where}: `x` (images tensor) and `sample_weight` should have "
                              f"the same length. Received: len(x) = {len(x)}, "
                              f"len(sample_weight) = {len(sample_weight)}")
-        self.seed = _seed(seed, where)
-        self.shuffle = _boolean(shuffle, "shuffle", where)
         _boolean(ignore_class_split, "ignore_class_split", where)
         if subset is not None:
             x, y, sample_weight, x_misc = self._select_subset(
@@ -931,14 +924,26 @@ class NumpyArrayIterator:
         self.x_misc = x_misc
         self.y = None if y is None else np.asarray(y)
         self.sample_weight = None if sample_weight is None else np.asarray(sample_weight)
-        self.image_data_generator = image_data_generator
-        self.data_format = "channels_last"
-        self.dtype = (image_data_generator.dtype if dtype is None
-                      else _float_dtype(dtype, where))
-        self.save_to_dir, self.save_prefix, self.save_format = None, save_prefix, save_format
+        self.save_prefix, self.save_format = save_prefix, save_format
         self.subset = subset
         self.image_shape = self.x.shape[1:]
         self._start(self.x.shape[0], batch_size)
+
+    def _configure(self, image_data_generator, seed, shuffle, save_to_dir, dtype, where):
+        """The options every iterator checks and keeps: the generator, the seed, the
+        shuffle flag, the batches' dtype (save_to_dir is refused)."""
+        if not isinstance(image_data_generator, ImageDataGenerator):
+            raise TypeError(f"{type(self).__name__}: argument 'image_data_generator' must be "
+                            f"an ImageDataGenerator. Received: {type(image_data_generator)}")
+        if save_to_dir is not None:
+            raise NotImplementedError(f"{where}: save_to_dir is not supported by minidl; "
+                                      f"save the batches yourself.")
+        self.seed = _seed(seed, where)
+        self.shuffle = _boolean(shuffle, "shuffle", where)
+        self.image_data_generator = image_data_generator
+        self.data_format, self.save_to_dir = "channels_last", None
+        self.dtype = (image_data_generator.dtype if dtype is None
+                      else _float_dtype(dtype, where))
 
     def _start(self, n, batch_size):
         """The epoch state of ``n`` samples in batches of ``batch_size``: the counters,
@@ -1115,12 +1120,7 @@ class DirectoryIterator(NumpyArrayIterator):
                  shuffle=True, seed=None, save_to_dir=None, subset=None,
                  interpolation="nearest", keep_aspect_ratio=False, dtype=None):
         where = "ImageDataGenerator.flow_from_directory"
-        if not isinstance(image_data_generator, ImageDataGenerator):
-            raise TypeError(f"DirectoryIterator: argument 'image_data_generator' must be an "
-                            f"ImageDataGenerator. Received: {type(image_data_generator)}")
-        if save_to_dir is not None:
-            raise NotImplementedError(f"{where}: save_to_dir is not supported by minidl; "
-                                      f"save the batches yourself.")
+        self._configure(image_data_generator, seed, shuffle, save_to_dir, dtype, where)
         if class_mode not in _CLASS_MODES:
             raise ValueError(f"{where}: argument 'class_mode' must be one of "
                              f"{list(_CLASS_MODES)}. Received: class_mode={class_mode!r}")
@@ -1149,12 +1149,7 @@ class DirectoryIterator(NumpyArrayIterator):
         if class_mode == "binary" and self.num_classes != 2:
             raise ValueError(f"{where}: class_mode='binary' needs exactly 2 classes. "
                              f"Received: {self.num_classes} ({names})")
-        self.seed = _seed(seed, where)
-        self.shuffle = _boolean(shuffle, "shuffle", where)
-        self.image_data_generator = image_data_generator
-        self.data_format, self.subset = "channels_last", subset
-        self.dtype = (image_data_generator.dtype if dtype is None
-                      else _float_dtype(dtype, where))
+        self.subset = subset
         self.x_misc, self.sample_weight, self.y = [], None, None
         self._start(self.samples, batch_size)
 
