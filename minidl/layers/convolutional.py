@@ -34,6 +34,15 @@ def spatial_output_shape(input_shape, window, strides, padding, channels, owner)
     return (input_shape[0], sizes[0], sizes[1], channels)
 
 
+def _check_images(layer, input_shape):
+    """Refuse an input that is not ``(batch, height, width, channels)`` with known
+    channels (the convolution layers' build)."""
+    if len(input_shape) != 4 or input_shape[-1] is None:
+        raise ValueError(f"{type(layer).__name__} '{layer.name}': the input must have rank 4 "
+                         f"(batch, height, width, channels). Received: shape "
+                         f"{tuple(input_shape)}")
+
+
 def _padding(value, where):
     if not isinstance(value, str) or value.lower() not in ("valid", "same"):
         raise ValueError(f"{where}: argument 'padding' must be 'valid' or 'same'. "
@@ -101,9 +110,7 @@ class Conv2D(_WithActivation):
 
     def build(self, input_shape):
         """Create the kernel ``(kh, kw, channels, filters)`` and the bias."""
-        if len(input_shape) != 4 or input_shape[-1] is None:
-            raise ValueError(f"Conv2D '{self.name}': the input must have rank 4 (batch, "
-                             f"height, width, channels). Received: shape {tuple(input_shape)}")
+        _check_images(self, input_shape)
         self.compute_output_shape(input_shape)  # validates the geometry
         self._add_kernel_and_bias(self.kernel_size + (input_shape[-1], self.filters),
                                   (self.filters,))
@@ -189,10 +196,7 @@ class Conv2DTranspose(Conv2D):
 
     def build(self, input_shape):
         """Create the kernel ``(kh, kw, filters, channels)`` and the bias."""
-        if len(input_shape) != 4 or input_shape[-1] is None:
-            raise ValueError(f"Conv2DTranspose '{self.name}': the input must have rank 4 "
-                             f"(batch, height, width, channels). Received: shape "
-                             f"{tuple(input_shape)}")
+        _check_images(self, input_shape)
         self._add_kernel_and_bias(self.kernel_size + (self.filters, input_shape[-1]),
                                   (self.filters,))
         self.build_input_shape = tuple(input_shape)
@@ -292,10 +296,7 @@ class DepthwiseConv2D(_WithActivation):
 
     def build(self, input_shape):
         """Create the kernel ``(kh, kw, channels, depth_multiplier)`` and the bias."""
-        if len(input_shape) != 4 or input_shape[-1] is None:
-            raise ValueError(f"{type(self).__name__} '{self.name}': the input must have rank "
-                             f"4 (batch, height, width, channels). Received: shape "
-                             f"{tuple(input_shape)}")
+        _check_images(self, input_shape)
         self.compute_output_shape(input_shape)  # validates the geometry
         channels = input_shape[-1]
         self._add_kernel_and_bias(self.kernel_size + (channels, self.depth_multiplier),
@@ -395,10 +396,7 @@ class SeparableConv2D(DepthwiseConv2D):
 
     def build(self, input_shape):
         """Create the depthwise kernel, the pointwise kernel and the bias."""
-        if len(input_shape) != 4 or input_shape[-1] is None:
-            raise ValueError(f"SeparableConv2D '{self.name}': the input must have rank 4 "
-                             f"(batch, height, width, channels). Received: shape "
-                             f"{tuple(input_shape)}")
+        _check_images(self, input_shape)
         self.compute_output_shape(input_shape)
         channels = input_shape[-1]
         self.kernel = self.add_weight(self.kernel_size + (channels, self.depth_multiplier),
