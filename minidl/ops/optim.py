@@ -46,6 +46,15 @@ def _optim_arrays(backend, where, variable, gradient, states):
     return variable.reshape(-1), grad, flat
 
 
+def _adam_scalars(learning_rate, beta_1, beta_2, epsilon, step, where):
+    """The checked scalars of the Adam family (Adam, AdamW, AMSGrad, Nadam):
+    ``(learning_rate, beta_1, beta_2, epsilon, step)``, the betas in [0, 1)."""
+    return (real_scalar(learning_rate, "learning_rate", where),
+            real_scalar(beta_1, "beta_1", where, 0.0, 1.0, high_open=True),
+            real_scalar(beta_2, "beta_2", where, 0.0, 1.0, high_open=True),
+            real_scalar(epsilon, "epsilon", where, 0.0), step_number(step, where))
+
+
 def sgd_update(variable, gradient, velocity=None, learning_rate=0.01, momentum=0.0,
                nesterov=False):
     """One SGD step (Keras 3 ``SGD``), updating ``variable`` and ``velocity`` in place.
@@ -183,12 +192,8 @@ def adam_update(variable, gradient, m, v, step, learning_rate=0.001, beta_1=0.9,
     """
     backend = backend_of(variable, gradient, m, v, vhat)
     where = "adam_update"
-    lr = real_scalar(learning_rate, "learning_rate", where)
-    b1 = real_scalar(beta_1, "beta_1", where, 0.0, 1.0, high_open=True)
-    b2 = real_scalar(beta_2, "beta_2", where, 0.0, 1.0, high_open=True)
-    eps = real_scalar(epsilon, "epsilon", where, 0.0)
+    lr, b1, b2, eps, step = _adam_scalars(learning_rate, beta_1, beta_2, epsilon, step, where)
     wd = real_scalar(weight_decay, "weight_decay", where, 0.0)
-    step = step_number(step, where)
     if m is None or v is None:
         raise ValueError(f"{where}: arguments 'm' and 'v' are required. Received: None")
     var, grad, s = _optim_arrays(backend, where, variable, gradient, {"m": m, "v": v, "vhat": vhat})
@@ -318,11 +323,7 @@ def adam_update_many(variables, gradients, ms, vs, step, learning_rate=0.001, be
     variables = list(variables)
     backend = backend_of(*variables)
     where = "adam_update_many"
-    lr = real_scalar(learning_rate, "learning_rate", where)
-    b1 = real_scalar(beta_1, "beta_1", where, 0.0, 1.0, high_open=True)
-    b2 = real_scalar(beta_2, "beta_2", where, 0.0, 1.0, high_open=True)
-    eps = real_scalar(epsilon, "epsilon", where, 0.0)
-    step = step_number(step, where)
+    lr, b1, b2, eps, step = _adam_scalars(learning_rate, beta_1, beta_2, epsilon, step, where)
     count = len(variables)
     decays = [real_scalar(d, "weight_decays", where, 0.0)
               for d in (weight_decays if weight_decays is not None else [0.0] * count)]
@@ -461,11 +462,7 @@ def nadam_update(variable, gradient, m, v, step, learning_rate=0.001, beta_1=0.9
     """
     backend = backend_of(variable, gradient, m, v)
     where = "nadam_update"
-    lr = real_scalar(learning_rate, "learning_rate", where)
-    b1 = real_scalar(beta_1, "beta_1", where, 0.0, 1.0, high_open=True)
-    b2 = real_scalar(beta_2, "beta_2", where, 0.0, 1.0, high_open=True)
-    eps = real_scalar(epsilon, "epsilon", where, 0.0)
-    step = step_number(step, where)
+    lr, b1, b2, eps, step = _adam_scalars(learning_rate, beta_1, beta_2, epsilon, step, where)
     product = nadam_u_product(b1, step) if u_product is None else \
         real_scalar(u_product, "u_product", where, 0.0, 1.0, high_open=True)
     if m is None or v is None:
