@@ -16,11 +16,12 @@ _init_threads()
 from minidl import (activations, backend, callbacks, constraints, cuda,  # noqa: E402
                     datasets, initializers, layers, losses, metrics, models, optimizers,
                     preprocessing, regularizers, utils)
+from minidl.autodiff import GradientTape, Tensor  # noqa: E402
 from minidl.cuda import get_device, set_device  # noqa: E402
 from minidl.layers import Input  # noqa: E402
 from minidl.models import Model, Sequential  # noqa: E402
 
-__all__ = ["Input", "Model", "Sequential", "__version__", "activations", "backend", "callbacks",
+__all__ = ["GradientTape", "Input", "Model", "Sequential", "Tensor", "__version__", "activations", "backend", "callbacks",
            "constraints", "cuda",
            "datasets", "get_device", "get_num_threads", "initializers", "layers", "losses",
            "max_num_threads", "metrics", "models", "ops", "optimizers", "preprocessing",

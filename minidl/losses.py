@@ -15,7 +15,7 @@ import numbers
 
 import numpy as np
 
-from minidl import _registry, backend, ops
+from minidl import _registry, autodiff, backend, ops
 from minidl.backend.cpu import CPU
 from minidl.ops._checks import axis_back_order, axis_last_order
 
@@ -227,6 +227,9 @@ def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=
         >>> losses.categorical_crossentropy(y_true, y_pred).round(4)
         array([0.2877])
     """
+    if autodiff.is_tensor(y_pred):
+        return _recorded(categorical_crossentropy, y_true, y_pred, from_logits=from_logits,
+                         label_smoothing=label_smoothing, axis=axis)
     where = "categorical_crossentropy"
     label_smoothing = _check_label_smoothing(label_smoothing, where)
     moved, target, _ = _categorical(y_true, y_pred, label_smoothing, axis, where)
@@ -252,6 +255,12 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, axis=-1):
         >>> losses.sparse_categorical_crossentropy(np.array([1]), np.array([[0.25, 0.75]])).round(4)
         array([0.2877])
     """
+    if autodiff.is_tensor(y_pred):
+        if axis != -1:
+            raise NotImplementedError("sparse_categorical_crossentropy under a GradientTape: "
+                                      f"only axis=-1 is implemented. Received: axis={axis}")
+        return _recorded(sparse_categorical_crossentropy, y_true, y_pred,
+                         from_logits=from_logits)
     where = "sparse_categorical_crossentropy"
     y_pred = _as_float(y_pred, "y_pred", where)
     moved, _ = _class_axis_last(y_pred, axis, where)
@@ -283,6 +292,9 @@ def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, 
         >>> losses.binary_crossentropy(np.array([[1.0], [0.0]]), np.array([[0.9], [0.2]])).round(4)
         array([0.1054, 0.2231])
     """
+    if autodiff.is_tensor(y_pred):
+        return _recorded(binary_crossentropy, y_true, y_pred, from_logits=from_logits,
+                         label_smoothing=label_smoothing, axis=axis)
     where = "binary_crossentropy"
     _check_last_axis(axis, where)
     label_smoothing = _check_label_smoothing(label_smoothing, where)
@@ -308,6 +320,8 @@ def mean_squared_error(y_true, y_pred):
         >>> losses.MSE is losses.mean_squared_error
         True
     """
+    if autodiff.is_tensor(y_pred):
+        return _recorded(mean_squared_error, y_true, y_pred)
     y_true, y_pred = _feature_pair(y_true, y_pred, "mean_squared_error")
     return np.mean(np.square(y_pred - y_true), axis=-1)
 
@@ -330,6 +344,8 @@ def mean_absolute_error(y_true, y_pred):
         >>> losses.MAE is losses.mean_absolute_error
         True
     """
+    if autodiff.is_tensor(y_pred):
+        return _recorded(mean_absolute_error, y_true, y_pred)
     y_true, y_pred = _feature_pair(y_true, y_pred, "mean_absolute_error")
     return np.mean(np.abs(y_pred - y_true), axis=-1)
 
@@ -411,6 +427,8 @@ class Loss:
         Returns:
             A Python float (an array of per-sample losses for reduction 'none').
         """
+        if autodiff.is_tensor(y_pred):  # under a GradientTape: recorded
+            return autodiff.loss_call(self, y_true, y_pred, sample_weight)
         losses = self.compute(y_true, y_pred)
         return self._reduce(losses, sample_weight)
 
@@ -444,10 +462,24 @@ class Loss:
         Returns:
             An array of y_pred's shape.
         """
+        return self._gradient_times(y_true, y_pred, sample_weight, None)
+
+    def _gradient_times(self, y_true, y_pred, sample_weight, upstream):
+        """``gradient`` times the upstream gradient of the reduced loss (None: 1)."""
         y_pred_array = _predictions(y_pred, type(self).__name__)
         per_sample_shape = self._per_sample_shape(y_true, y_pred_array)
         dloss = self._dloss(per_sample_shape, sample_weight, y_pred_array.dtype)
+        if upstream is not None:
+            dloss = dloss * np.asarray(upstream, dtype=dloss.dtype)
         return self._gradient(y_true, y_pred_array, dloss)
+
+    def _has_gradient(self):
+        """Whether the loss knows its gradient (else a tape records its NumPy code)."""
+        return type(self)._gradient is not Loss._gradient
+
+    def _call_on(self, y_true, y_pred):
+        """The per-sample losses of a Keras-style ``call`` on a tensor (recorded)."""
+        return self.call(y_true, y_pred)
 
     def _per_sample_shape(self, y_true, y_pred):
         """Shape of ``compute``'s result (without computing it)."""
@@ -471,7 +503,8 @@ class Loss:
         weighted = losses if weights is None else losses * weights
         if self.reduction == "none":
             return weighted
-        total = float(np.sum(weighted, dtype=np.float64))
+        total = np.sum(weighted, dtype=np.float64)  # a tensor under a tape stays one
+        total = total if autodiff.is_tensor(total) else float(total)
         if self.reduction == "sum":
             return total
         if self.reduction == "mean_with_sample_weight" and weights is not None:
@@ -829,6 +862,12 @@ class LossFunctionWrapper(Loss):
             f"compute. Use a built-in loss or subclass minidl.losses.Loss and implement "
             f"_gradient(y_true, y_pred, dloss).")
 
+    def _has_gradient(self):
+        return False
+
+    def _call_on(self, y_true, y_pred):
+        return self.fn(y_true, y_pred, **self._fn_kwargs)
+
     def gradient(self, y_true, y_pred, sample_weight=None):
         return self._gradient(y_true, y_pred, None)
 
@@ -856,6 +895,12 @@ _FUNCTIONS = {categorical_crossentropy: CategoricalCrossentropy,
               binary_crossentropy: BinaryCrossentropy,
               mean_squared_error: MeanSquaredError,
               mean_absolute_error: MeanAbsoluteError}
+
+
+def _recorded(function, y_true, y_pred, **options):
+    """A loss function called on a tensor under a GradientTape: its per-sample losses,
+    recorded with the gradient of its class."""
+    return _FUNCTIONS[function](reduction="none", **options)(y_true, y_pred)
 
 
 def _lookup(name):

@@ -9,7 +9,6 @@ import pytest
 PROGRAMS = sorted((pathlib.Path(__file__).parent / "keras_programs").glob("*.py"))
 # programs that need what minidl does not implement yet: name -> the missing feature
 MISSING = {
-    "custom_train_step": "autodiff (GradientTape) for a custom train_step",
 }
 
 

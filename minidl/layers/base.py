@@ -6,11 +6,12 @@ forward pass.
 ``minidl.ops``; ``backward(dy)`` returns the gradient with respect to the input of the last
 call and stores each trainable weight's gradient in ``variable.grad``.
 """
-import threading
+import functools
 
 import numpy as np
 
-from minidl import backend, constraints, initializers, regularizers
+from minidl import autodiff, backend, constraints, initializers, regularizers
+from minidl._per_thread import PerThread
 from minidl.layers import symbolic
 from minidl.variables import Variable, assign_all
 
@@ -61,38 +62,6 @@ def checked_size(shape, where, argument):
         raise ValueError(f"{where}: {argument} {tuple(shape)} holds {size} elements, more "
                          f"than a 64-bit size can count (2**63 - 1)")
     return size
-
-
-class PerThread:
-    """A layer attribute with one value per thread: what a forward pass keeps for its
-    backward pass (``_cache``, ``_logits``). A model predicting in one thread while it
-    trains in another never overwrites what the training step's backward reads.
-
-    Args:
-        default: the value a thread sees before it sets one (shared, never mutated).
-    """
-
-    def __init__(self, default=None):
-        self.default = default
-        self.name = None
-
-    def __set_name__(self, owner, name):
-        self.name = name
-
-    @staticmethod
-    def _state(layer):
-        state = layer.__dict__.get("_per_thread")
-        if state is None:  # setdefault: two threads racing here keep the same object
-            state = layer.__dict__.setdefault("_per_thread", threading.local())
-        return state
-
-    def __get__(self, layer, owner=None):
-        if layer is None:
-            return self
-        return getattr(self._state(layer), self.name, self.default)
-
-    def __set__(self, layer, value):
-        setattr(self._state(layer), self.name, value)
 
 
 _NO_CACHE = {}
@@ -243,6 +212,13 @@ class Layer:
         inputs (``KerasTensor``), record the call for a functional model instead."""
         if symbolic.is_symbolic(inputs):
             return symbolic.call_symbolic(self, inputs)
+        if autodiff.recording() is not None or autodiff.is_tensor(inputs):
+            return autodiff.record_call(
+                inputs, functools.partial(self._plain_call, training=training),
+                self.backward, [self], self.trainable_weights)
+        return self._plain_call(inputs, training)
+
+    def _plain_call(self, inputs, training):
         x = self._convert_input(inputs)
         if not self.built:
             self.build((None,) + x.shape[1:])

@@ -7,7 +7,6 @@ except along ``axis``) and its ``backward`` returns the list of input gradients.
 import numpy as np
 
 from minidl import ops
-from minidl.layers import symbolic
 from minidl.layers.base import Layer
 
 
@@ -49,8 +48,9 @@ class _Merge(Layer):
         if not isinstance(inputs, (list, tuple)):
             raise ValueError(f"Layer '{self.name}' ({type(self).__name__}) must be called on "
                              f"a list of inputs. Received: {type(inputs).__name__}")
-        if symbolic.is_symbolic(inputs):
-            return symbolic.call_symbolic(self, inputs)
+        return super().__call__(list(inputs), training=training)
+
+    def _plain_call(self, inputs, training):
         arrays = [self._convert_input(x) for x in inputs]
         self._check_shapes([a.shape for a in arrays])
         if any(len(a) != len(arrays[0]) for a in arrays):

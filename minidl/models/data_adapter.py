@@ -204,9 +204,10 @@ def check_targets(x, y, where):
 
 def check_fit_arguments(x, y, epochs, initial_epoch, steps_per_epoch, validation_split,
                         validation_data, validation_steps, validation_batch_size,
-                        validation_freq, verbose):
+                        validation_freq, verbose, targets_required=True):
     """Every argument of ``fit`` that is used only later (after an epoch, say) is checked
-    at the call, before any work, each error naming its argument."""
+    at the call, before any work, each error naming its argument (a model's own
+    ``train_step`` may train without targets: ``targets_required=False``)."""
     for name, value in (("epochs", epochs), ("initial_epoch", initial_epoch)):
         if not _is_int(value) or value < 0:
             raise ValueError(f"fit: argument '{name}' must be a non-negative integer. "
@@ -220,7 +221,8 @@ def check_fit_arguments(x, y, epochs, initial_epoch, steps_per_epoch, validation
             not isinstance(validation_split, numbers.Real) or not 0 <= validation_split < 1:
         raise ValueError(f"fit: argument 'validation_split' must be a number in [0, 1). "
                          f"Received: validation_split={validation_split!r}")
-    check_targets(x, y, "fit")
+    if targets_required:
+        check_targets(x, y, "fit")
     if validation_data is not None and not is_batch_source(validation_data):
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
             raise ValueError(f"fit: argument 'validation_data' must be (x_val, y_val), "

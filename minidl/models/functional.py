@@ -245,6 +245,8 @@ class Functional(Sequential):
                     ops.add(grads[id(tensor)], g)
         for variable, total in sums.values():
             variable.grad = total
+        inputs = [grads.get(id(t)) for t in self._inputs]  # None where none was computed
+        return inputs[0] if len(inputs) == 1 else inputs
 
     @staticmethod
     def _accumulate_weight_gradients(layer, sums):

@@ -9,7 +9,8 @@ import warnings
 
 import numpy as np
 
-from minidl import backend, distribute, losses, metrics as metrics_module, ops, optimizers
+from minidl import autodiff, backend, distribute, losses, metrics as metrics_module, ops
+from minidl import optimizers
 from minidl import saving
 from minidl import callbacks as callbacks_module
 from minidl._interrupts import interrupts_deferred
@@ -19,6 +20,7 @@ from minidl.layers import deserialize as deserialize_layer
 from minidl.layers import serialize as serialize_layer
 from minidl.memory import MemoryArena
 from minidl.models import data_adapter, folding, step_plan
+from minidl.models.custom_steps import CustomSteps
 from minidl.models.summary import summary_lines
 from minidl.utils import Progbar
 from minidl.variables import assign_all
@@ -80,7 +82,7 @@ def _verbosity(verbose):
     return 1 if verbose == "auto" else int(verbose)
 
 
-class Sequential:
+class Sequential(CustomSteps):
     """A linear stack of layers (``keras.Sequential``).
 
     Args:
@@ -403,16 +405,14 @@ class Sequential:
         if self.optimizer is not None:
             self.optimizer._place_slots(self.device)
 
-    def _require_compiled(self, where):
-        if self.optimizer is None or self.loss is None:
+    def _require_compiled(self, where, step=None):
+        """Refuse a model not compiled (a custom ``step`` may do without a loss)."""
+        custom = step is not None and self._custom_step(step)
+        if self.optimizer is None or (self.loss is None and not custom):
             raise RuntimeError(f"{where}: you must compile the model (with a loss) first")
-        custom = [name for name in ("train_step", "test_step", "predict_step")
-                  if hasattr(type(self), name)]
-        if custom:  # Keras would call them; ignoring them would train something else
-            raise NotImplementedError(f"{where}: model '{self.name}' defines {custom}; a "
-                                      f"custom step needs automatic differentiation, which "
-                                      f"minidl does not have (write layers with a backward "
-                                      f"method instead)")
+        if custom and distribute.active() is not None:
+            raise NotImplementedError(f"{where}: a custom {step} under DataParallel is not "
+                                      f"implemented")
 
     def _resolve_metrics(self):
         if self._metrics is None:
@@ -421,8 +421,9 @@ class Sequential:
                              for m in self._metric_specs]
         return self._metrics
 
-    def _logged_names(self):
-        names = ["loss"] + [m.name for m in self._resolve_metrics()]
+    def _logged_names(self, custom=False):
+        names = [m.name for m in self.metrics] if custom else \
+            ["loss"] + [m.name for m in self._resolve_metrics()]
         return names + ["val_" + name for name in names]
 
     @property
@@ -432,8 +433,33 @@ class Sequential:
 
     # ---------------------------------------------------------------- computation
     def __call__(self, x, training=False):
-        """The model's output for x."""
-        return self._forward(x, training)
+        """The model's output for x (a Tensor under a GradientTape)."""
+        if autodiff.recording() is None and not autodiff.is_tensor(x):
+            return self._forward(x, training)
+        return autodiff.record_call(x, functools.partial(self._layer_by_layer, training=training),
+                                    lambda grad: self._backward(grad, False),
+                                    self._stateful_parts(), self.trainable_weights)
+
+    def _layer_by_layer(self, x, training):
+        """The forward through the layers themselves (no folding: a tape needs each
+        layer's state for its backward)."""
+        if training or type(self)._forward is not Sequential._forward:
+            return self._forward(x, training)
+        self._ensure_built(x)
+        return self._forward(x, False, plan=[functools.partial(layer.__call__, training=False)
+                                             for layer in self._layers])
+
+    def _stateful_parts(self):
+        """The model and every layer in it (nested models' too): what a backward reads."""
+        parts, stack = [self], list(self._layers)
+        while stack:
+            layer = stack.pop()
+            parts.append(layer)
+            inner = getattr(layer, "model", None)
+            if isinstance(inner, Sequential):
+                parts.append(inner)
+                stack.extend(inner._layers)
+        return parts
 
     def _forward(self, x, training, plan=None):
         self._ensure_built(x)
@@ -500,6 +526,7 @@ class Sequential:
                 self._gradient_reduction.layer_done(layer)
             if grad is None:
                 break
+        return grad
 
     # the data-parallel gradient reduction of the step running (minidl.distribute)
     _gradient_reduction = None
@@ -512,8 +539,7 @@ class Sequential:
         # the forward pass updates state that is not trained (batch-norm moving
         # statistics): a step that fails after it puts that state back, so that a failed
         # step is absent (the optimizer's update is whole or absent on its own)
-        state = [(v, v.value.copy()) for v in self.weights if not v.trainable]
-        generators = [(g, g.bit_generator.state) for g in self._layer_generators()]
+        restore = self._state_snapshot()
         parallel = distribute.active() if global_rows is not None else None
         reduction = parallel.reduction(self) if parallel is not None else None
         try:
@@ -555,19 +581,42 @@ class Sequential:
             self.optimizer.apply_gradients([(v.grad, v) for v in variables])
         except BaseException:
             self._gradient_reduction = None
-            for variable, value in state:
-                variable.value[...] = value
-            for generator, generator_state in generators:  # seeded dropout masks too
-                generator.bit_generator.state = generator_state
+            restore()
             raise
         return per_sample, out
+
+    def _state_snapshot(self):
+        """A function that puts back the state a forward pass changes besides the
+        trained weights: batch-norm moving statistics and the layers' random generators
+        (seeded dropout masks). A failed step calls it, so that it is absent."""
+        state = [(v, v.value.copy()) for v in self.weights if not v.trainable]
+        generators = [(g, g.bit_generator.state) for g in self._layer_generators()]
+
+        def restore():
+            for variable, value in state:
+                variable.value[...] = value
+            for generator, generator_state in generators:
+                generator.bit_generator.state = generator_state
+        return restore
+
+    def _custom_train_batch(self, x, y):
+        """One batch through the model's own ``train_step``; its logs."""
+        with interrupts_deferred(), self._state_lock, self._memory:
+            restore = self._state_snapshot()
+            try:
+                return self._run_custom_step("train_step", x, y)
+            except BaseException:
+                restore()
+                raise
 
     @property
     def losses(self):
         """The weight regularizers' current penalties, one float per regularized weight
         (``keras.Model.losses``); ``fit`` adds their sum to the loss it trains on."""
-        return [v.regularizer(v.value) for v in self.trainable_weights
-                if v.regularizer is not None]
+        regularized = [v for v in self.trainable_weights if v.regularizer is not None]
+        if autodiff.recording() is not None:  # penalties a tape differentiates
+            return [autodiff.regularization_penalty(v) for v in regularized]
+        return [v.regularizer(v.value) for v in regularized]
 
     def _with_penalty(self, per_sample, regularized=None):
         """The per-sample losses plus the weight regularizers' total penalty (Keras
@@ -659,10 +708,12 @@ class Sequential:
         the epoch in training mode; validation runs in inference mode. Ctrl-C ends
         training after the current step and returns the History so far.
         """
-        self._require_compiled("fit")
+        self._require_compiled("fit", "train_step")
+        custom = self._custom_step("train_step")
         data_adapter.check_fit_arguments(x, y, epochs, initial_epoch, steps_per_epoch,
                                          validation_split, validation_data, validation_steps,
-                                         validation_batch_size, validation_freq, verbose)
+                                         validation_batch_size, validation_freq, verbose,
+                                         targets_required=not custom)
         y = self._weighted_targets(x, y, sample_weight, class_weight, "fit")
         verbose = _verbosity(verbose)
         parallel = distribute.active()
@@ -682,24 +733,29 @@ class Sequential:
         with _InterruptGuard() as guard:
             for epoch in range(initial_epoch, epochs):
                 self._reset_metrics(loss_tracker)
+                if custom:
+                    self.reset_metrics()
                 callback_list.on_epoch_begin(epoch)
                 progbar = self._progbar(train.steps, verbose, epoch, epochs,
-                                        self._logged_names())
+                                        self._logged_names(custom))
                 logs, steps_done = {}, 0  # the epoch's logs (the last ones go to train_end)
                 for step, (xb, yb) in enumerate(train.epoch()):
                     callback_list.on_train_batch_begin(step)
-                    self._ensure_built(xb)
-                    if parallel is not None:  # this rank's slice of the global batch
-                        if step == 0 and epoch == initial_epoch:
-                            distribute.broadcast_weights(self)
-                        rows = data_adapter.num_samples(xb)
-                        xb, yb = parallel.shard(xb), parallel.shard(yb)
-                        per_sample, out = self._train_step(xb, yb, global_rows=rows)
+                    if custom:  # the step calls the model when it needs to (a GAN never does)
+                        logs = self._custom_train_batch(xb, yb)
                     else:
-                        per_sample, out = self._train_step(xb, yb)
-                    if per_sample is not None:
-                        self._update_metrics(loss_tracker, per_sample, yb, out)
-                    logs = self._metric_logs(loss_tracker)
+                        self._ensure_built(xb)
+                        if parallel is not None:  # this rank's slice of the global batch
+                            if step == 0 and epoch == initial_epoch:
+                                distribute.broadcast_weights(self)
+                            rows = data_adapter.num_samples(xb)
+                            xb, yb = parallel.shard(xb), parallel.shard(yb)
+                            per_sample, out = self._train_step(xb, yb, global_rows=rows)
+                        else:
+                            per_sample, out = self._train_step(xb, yb)
+                        if per_sample is not None:
+                            self._update_metrics(loss_tracker, per_sample, yb, out)
+                        logs = self._metric_logs(loss_tracker)
                     callback_list.on_train_batch_end(step, logs)
                     steps_done = step + 1
                     if progbar is not None:
@@ -800,7 +856,8 @@ class Sequential:
                  steps=None, callbacks=None, return_dict=False):
         """Loss and metrics in inference mode: ``loss`` or ``[loss, *metrics]`` (or a
         dict with ``return_dict=True``)."""
-        self._require_compiled("evaluate")
+        self._require_compiled("evaluate", "test_step")
+        custom = self._custom_step("test_step")
         data_adapter.check_verbose(verbose, "evaluate")
         data_adapter.check_targets(x, y, "evaluate")
         y = self._weighted_targets(x, y, sample_weight, None, "evaluate")
@@ -810,8 +867,12 @@ class Sequential:
         loss_tracker = metrics_module.Mean(name="loss")
         metrics = self._fresh_metrics()
         self._reset_metrics(loss_tracker, metrics)
+        if custom:
+            self.reset_metrics()
         progbar = Progbar(batches.steps, verbose=_verbosity(verbose),
-                          stateful_metrics=self._logged_names()) if _verbosity(verbose) else None
+                          stateful_metrics=self._logged_names(custom)) \
+            if _verbosity(verbose) else None
+        logs = {}
         hooks = self._callback_list(callbacks, batches.steps, verbose)
         parallel = distribute.active()
         hooks.on_test_begin()
@@ -821,19 +882,23 @@ class Sequential:
             hooks.on_test_batch_begin(step)
             if parallel is not None:  # this rank's slice; the totals are summed
                 xb, yb = parallel.shard(xb), parallel.shard(yb)
-            if data_adapter.num_samples(xb):
+            if custom:
+                batch_logs = logs = self._run_custom_step("test_step", xb, yb)
+            elif data_adapter.num_samples(xb):
                 out = self._forward(xb, training=False)
                 per_sample, _, _ = self._loss_and_output_gradient(yb, out)
                 per_sample = self._with_penalty(per_sample)
                 self._update_metrics(loss_tracker, per_sample, yb, out, metrics)
             # read out (a copy from the GPU there) only when someone looks; with several
             # ranks always (a collective every rank makes)
-            batch_logs = self._metric_logs(loss_tracker, "", metrics) \
-                if parallel is not None or hooks.callbacks or progbar is not None else {}
+            if not custom:
+                batch_logs = self._metric_logs(loss_tracker, "", metrics) \
+                    if parallel is not None or hooks.callbacks or progbar is not None else {}
             hooks.on_test_batch_end(step, batch_logs)
             if progbar is not None:
                 progbar.update(step + 1, list(batch_logs.items()))
-        logs = self._metric_logs(loss_tracker, "", metrics)
+        if not custom:
+            logs = self._metric_logs(loss_tracker, "", metrics)
         hooks.on_test_end(dict(logs))
         if return_dict:
             return logs
@@ -858,7 +923,9 @@ class Sequential:
             hooks.on_predict_batch_begin(step)
             if plan is None and self.built:
                 plan = self._inference_plan()
-            out = self._forward(xb, training=False, plan=plan)
+            out = self._run_custom_step("predict_step", xb, None) \
+                if self._custom_step("predict_step") else \
+                self._forward(xb, training=False, plan=plan)
             outputs.append(_on_host(out))
             hooks.on_predict_batch_end(step, {"outputs": outputs[-1]})
             if progbar is not None:

@@ -1,20 +1,37 @@
 # Source: keras.io guide "Customizing what happens in fit()" (fchollet): a Model subclass
-# whose train_step computes the loss and applies the gradients itself. Changed: the
-# imports (the guide's TensorFlow GradientTape stays: minidl has no autodiff) and the data.
+# whose train_step computes the loss and applies the gradients itself, and whose
+# test_step evaluates. Changed: the imports (tensorflow and keras -> minidl) and the data.
 import numpy as np
 
 import minidl as keras
+import minidl as tf
 
 
 class CustomModel(keras.Model):
     def train_step(self, data):
         x, y = data
-        with keras.backend.GradientTape() as tape:  # noqa: the guide's tf.GradientTape
+        with tf.GradientTape() as tape:
             y_pred = self(x, training=True)
             loss = self.compute_loss(y=y, y_pred=y_pred)
         gradients = tape.gradient(loss, self.trainable_variables)
         self.optimizer.apply(gradients, self.trainable_variables)
-        return {"loss": loss}
+        for metric in self.metrics:
+            if metric.name == "loss":
+                metric.update_state(loss)
+            else:
+                metric.update_state(y, y_pred)
+        return {m.name: m.result() for m in self.metrics}
+
+    def test_step(self, data):
+        x, y = data
+        y_pred = self(x, training=False)
+        loss = self.compute_loss(y=y, y_pred=y_pred)
+        for metric in self.metrics:
+            if metric.name == "loss":
+                metric.update_state(loss)
+            else:
+                metric.update_state(y, y_pred)
+        return {m.name: m.result() for m in self.metrics}
 
 
 inputs = keras.Input(shape=(32,))
@@ -23,4 +40,6 @@ model = CustomModel(inputs, outputs)
 model.compile(optimizer="adam", loss="mse", metrics=["mae"])
 x = np.random.random((100, 32))
 y = np.random.random((100, 1))
-model.fit(x, y, epochs=1)
+history = model.fit(x, y, epochs=3)
+print(model.evaluate(x, y, return_dict=True))
+assert history.history["loss"][-1] < history.history["loss"][0]
