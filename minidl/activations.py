@@ -10,6 +10,10 @@ ALL = ("linear", "relu", "sigmoid", "tanh", "softmax", "elu", "selu", "softplus"
 def relu(x):
     """``max(x, 0)``.
 
+    Args:
+        x (array): input of any shape (NumPy or array-like on the CPU, a DeviceArray on
+            the GPU).
+
     Example:
         >>> import numpy as np
         >>> from minidl import activations
@@ -21,6 +25,10 @@ def relu(x):
 
 def sigmoid(x):
     """``1 / (1 + exp(-x))``, stable for large ``|x|``.
+
+    Args:
+        x (array): input of any shape (NumPy or array-like on the CPU, a DeviceArray on
+            the GPU).
 
     Example:
         >>> import numpy as np
@@ -34,6 +42,10 @@ def sigmoid(x):
 def tanh(x):
     """Hyperbolic tangent.
 
+    Args:
+        x (array): input of any shape (NumPy or array-like on the CPU, a DeviceArray on
+            the GPU).
+
     Example:
         >>> import numpy as np
         >>> from minidl import activations
@@ -45,6 +57,11 @@ def tanh(x):
 
 def softmax(x, axis=-1):
     """Softmax along ``axis`` (max-subtracted).
+
+    Args:
+        x (array): input of rank >= 1 (NumPy or array-like on the CPU, a DeviceArray on
+            the GPU).
+        axis (int): the axis to normalise (default: the last).
 
     Example:
         >>> import numpy as np
@@ -58,6 +75,9 @@ def softmax(x, axis=-1):
 def linear(x):
     """The identity.
 
+    Args:
+        x (array): input of any shape, returned as it is (not copied).
+
     Example:
         >>> import numpy as np
         >>> from minidl import activations
@@ -69,6 +89,10 @@ def linear(x):
 
 def elu(x):
     """``x`` where positive, else ``exp(x) - 1`` (Keras's ``elu`` with alpha 1).
+
+    Args:
+        x (array): input of any shape (NumPy or array-like; this activation runs on the
+            CPU only).
 
     Example:
         >>> import numpy as np
@@ -83,6 +107,10 @@ def selu(x):
     """``scale * elu(x, alpha)`` with Keras's self-normalizing constants
     (scale 1.0507..., alpha 1.6733...).
 
+    Args:
+        x (array): input of any shape (NumPy or array-like; this activation runs on the
+            CPU only).
+
     Example:
         >>> import numpy as np
         >>> from minidl import activations
@@ -95,6 +123,10 @@ def selu(x):
 def softplus(x):
     """``log(1 + exp(x))``, stable for any ``|x|``.
 
+    Args:
+        x (array): input of any shape (NumPy or array-like; this activation runs on the
+            CPU only).
+
     Example:
         >>> import numpy as np
         >>> from minidl import activations
@@ -106,6 +138,10 @@ def softplus(x):
 
 def leaky_relu(x):
     """``x`` where positive, else ``0.2 * x`` (Keras 3's default negative slope).
+
+    Args:
+        x (array): input of any shape (NumPy or array-like; this activation runs on the
+            CPU only).
 
     Example:
         >>> import numpy as np
@@ -120,7 +156,8 @@ def get(identifier):
     """The canonical name of an activation: None and ``'linear'`` give ``'linear'``.
 
     Args:
-        identifier: None, one of the names in ``ALL`` or one of this module's functions.
+        identifier (str or callable or None): None, one of the names in ``ALL`` (in any
+            case) or one of this module's functions.
 
     Raises:
         ValueError: for any other value, listing the valid names.
@@ -142,6 +179,12 @@ def get(identifier):
 
 def serialize(name):
     """The config value of an activation (its name).
+
+    Args:
+        name (str or callable or None): anything :func:`get` accepts.
+
+    Raises:
+        ValueError: for an unknown activation, as :func:`get`.
 
     Example:
         >>> from minidl import activations

@@ -41,12 +41,13 @@ def affine_warp(images, transforms, fill_mode="nearest", fill_value=0.0, output_
     (``+inf`` the last pixel, ``-inf`` and NaN the first).
 
     Args:
-        images: NHWC batch ``(N, H, W, C)``, or one ``(H, W, C)`` image.
-        transforms: ``(2, 3)`` (the same transform for every image) or ``(N, 2, 3)``;
-            used in float64.
-        fill_mode: ``'nearest'``, ``'constant'``, ``'reflect'`` or ``'wrap'``.
-        fill_value: the value outside the image for ``fill_mode='constant'``.
-        output_size: ``(out_h, out_w)`` of the warped images; default: the input's.
+        images (array): NHWC batch ``(N, H, W, C)``, or one ``(H, W, C)`` image.
+        transforms (array): ``(2, 3)`` (the same transform for every image) or
+            ``(N, 2, 3)``; used in float64.
+        fill_mode (str): ``'nearest'``, ``'constant'``, ``'reflect'`` or ``'wrap'``.
+        fill_value (float): the value outside the image for ``fill_mode='constant'``.
+        output_size (tuple of 2 ints or None): ``(out_h, out_w)`` of the warped images;
+            default: the input's.
 
     Returns:
         The warped images, ``(N, out_h, out_w, C)`` (or ``(out_h, out_w, C)`` for one
@@ -100,10 +101,10 @@ def flip_left_right(images, flags=None):
     """Mirror images left-right (along the width axis).
 
     Args:
-        images: NHWC batch ``(N, H, W, C)``, or one ``(H, W, C)`` image.
-        flags: which images flip: a boolean (or integer, nonzero = flip) array of shape
-            ``(N,)``, a single boolean for all, or None (every image flips). Images that
-            do not flip are copied.
+        images (array): NHWC batch ``(N, H, W, C)``, or one ``(H, W, C)`` image.
+        flags (array or bool or None): which images flip: a boolean (or integer, nonzero =
+            flip) array of shape ``(N,)``, a single boolean for all, or None (every image
+            flips). Images that do not flip are copied.
 
     Returns:
         The flipped images, same shape; float64 input gives float64, any other dtype is
@@ -147,9 +148,9 @@ def resize(images, size, interpolation="bilinear"):
     antialiasing filter is applied).
 
     Args:
-        images: NHWC batch ``(N, H, W, C)``, or one ``(H, W, C)`` image.
-        size: ``(height, width)`` of the output, positive ints.
-        interpolation: only ``'bilinear'`` is supported.
+        images (array): NHWC batch ``(N, H, W, C)``, or one ``(H, W, C)`` image.
+        size (tuple of 2 ints): ``(height, width)`` of the output, positive ints.
+        interpolation (str): only ``'bilinear'`` is supported.
 
     Returns:
         The resized images ``(N, height, width, C)`` (or ``(height, width, C)``);

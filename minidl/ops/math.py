@@ -31,9 +31,9 @@ def matmul(x1, x2):
     """Matrix product ``x1 @ x2`` on minidl's packed GEMM.
 
     Args:
-        x1: array of shape ``(..., k)``; leading axes are treated as rows, as a dense
-            layer does.
-        x2: array of shape ``(k, n)`` or ``(k,)``.
+        x1 (array): array of shape ``(..., k)``; leading axes are treated as rows, as a
+            dense layer does.
+        x2 (array): array of shape ``(k, n)`` or ``(k,)``.
 
     Returns:
         Array of shape ``(..., n)`` (or ``(...)`` for a vector x2).
@@ -56,9 +56,9 @@ def matmul_backward(dy, x1, x2):
     """Gradients of ``matmul(x1, x2)``.
 
     Args:
-        dy: gradient of the output, shape ``(..., n)`` (``(...)`` for a vector x2).
-        x1: the forward input of shape ``(..., k)``.
-        x2: the forward input of shape ``(k, n)`` or ``(k,)``.
+        dy (array): gradient of the output, shape ``(..., n)`` (``(...)`` for a vector x2).
+        x1 (array): the forward input of shape ``(..., k)``.
+        x2 (array): the forward input of shape ``(k, n)`` or ``(k,)``.
 
     Returns:
         ``(dx1, dx2)`` with the shapes of x1 and x2: ``dx1 = dy @ x2.T`` and
@@ -100,8 +100,8 @@ def bias_add(x, bias):
     """Add a bias vector along the last axis: ``x + bias``.
 
     Args:
-        x: array of rank >= 1, shape ``(..., channels)``.
-        bias: vector of length ``channels`` (cast to x's dtype).
+        x (array): array of rank >= 1, shape ``(..., channels)``.
+        bias (array): vector of length ``channels`` (cast to x's dtype).
 
     Returns:
         Array of x's shape.
@@ -136,7 +136,7 @@ def bias_add_backward(dy):
     The gradient with respect to x is ``dy`` itself.
 
     Args:
-        dy: gradient of the output, rank >= 1, shape ``(..., channels)``.
+        dy (array): gradient of the output, rank >= 1, shape ``(..., channels)``.
 
     Returns:
         ``dbias`` of shape ``(channels,)``: dy summed over every axis but the last.
@@ -165,10 +165,10 @@ def sum(x, axis=None, keepdims=False):  # noqa: A001 -- keras.ops.sum
     gathered with one transposed copy.
 
     Args:
-        x: array-like input.
-        axis: None (every axis), an int or a tuple of ints; negative axes count from
-            the end.
-        keepdims: keep the reduced axes with length 1.
+        x (array): input of any shape.
+        axis (int or tuple of ints or None): None (every axis), an int or a tuple of ints;
+            negative axes count from the end.
+        keepdims (bool): keep the reduced axes with length 1.
 
     Returns:
         Array of x's compute dtype (0-d when every axis is reduced without keepdims).
@@ -216,8 +216,9 @@ def add(x1, x2):
     """Elementwise ``x1 + x2`` of two arrays of the same shape (no broadcasting).
 
     Args:
-        x1: array-like.
-        x2: array-like of x1's shape (cast to x1's compute dtype).
+        x1 (array): the first operand (a NumPy array or array-like on the CPU, a
+            DeviceArray on the GPU).
+        x2 (array): the second operand, of x1's shape (cast to x1's compute dtype).
 
     Returns:
         Array of x1's shape.
@@ -235,8 +236,9 @@ def multiply(x1, x2):
     """Elementwise ``x1 * x2`` of two arrays of the same shape (no broadcasting).
 
     Args:
-        x1: array-like.
-        x2: array-like of x1's shape (cast to x1's compute dtype).
+        x1 (array): the first operand (a NumPy array or array-like on the CPU, a
+            DeviceArray on the GPU).
+        x2 (array): the second operand, of x1's shape (cast to x1's compute dtype).
 
     Returns:
         Array of x1's shape.
@@ -254,8 +256,9 @@ def scale(x, alpha):
     """``alpha * x`` (alpha is cast once to x's dtype).
 
     Args:
-        x: array-like.
-        alpha: finite real scalar.
+        x (array): input of any shape (a NumPy array or array-like on the CPU, a
+            DeviceArray on the GPU).
+        alpha (float): finite real scalar.
 
     Returns:
         Array of x's shape and compute dtype.
@@ -278,9 +281,10 @@ def axpy(y, alpha, x):
     """In-place ``y += alpha * x`` (e.g. to accumulate gradients).
 
     Args:
-        y: float32 or float64 array, writable and C-contiguous; updated in place.
-        alpha: finite real scalar.
-        x: array of y's shape (any real dtype and layout; cast to y's dtype).
+        y (array): writable, C-contiguous float32 or float64 NumPy array (a float32
+            DeviceArray on the GPU); updated in place.
+        alpha (float): finite real scalar.
+        x (array): array of y's shape (any real dtype and layout; cast to y's dtype).
 
     Returns:
         None.
@@ -310,9 +314,9 @@ def clip(x, x_min, x_max):
     """``min(max(x, x_min), x_max)`` elementwise (``keras.ops.clip``; NaN stays NaN).
 
     Args:
-        x: array-like.
-        x_min: finite lower bound.
-        x_max: finite upper bound (>= x_min).
+        x (array): input of any shape.
+        x_min (float): finite lower bound.
+        x_max (float): finite upper bound (>= x_min).
 
     Returns:
         Array of x's shape and compute dtype.
@@ -342,8 +346,9 @@ def transpose(x, axes=None):
     (``x`` itself, converted, when the permutation is the identity).
 
     Args:
-        x: array-like.
-        axes: a permutation of ``range(x.ndim)``; None reverses the axes.
+        x (array): input of any shape.
+        axes (tuple of ints or None): a permutation of ``range(x.ndim)``; None reverses the
+            axes.
 
     Returns:
         The transposed array, in x's compute dtype.
@@ -375,12 +380,13 @@ def summary_statistics(x, activation=None):
     :class:`minidl.callbacks.LayerStatistics` use it).
 
     Args:
-        x: non-empty real array of any shape (float64 stays float64, everything else is
-            read as float32); the statistics are accumulated in double.
-        activation: ``None``/``'linear'``, ``'relu'``, ``'sigmoid'`` or ``'tanh'``: the
-            activation whose *output* ``x`` is. The saturated fraction counts the values
-            at which that activation's derivative is below 1% of its maximum (sigmoid:
-            ``y (1 - y) < 0.0025``; tanh: ``1 - y**2 < 0.01``; relu: ``y <= 0``).
+        x (array): non-empty real array of any shape (float64 stays float64, everything else
+            is read as float32); the statistics are accumulated in double.
+        activation (str or None): ``None``/``'linear'``, ``'relu'``, ``'sigmoid'`` or
+            ``'tanh'``: the activation whose *output* ``x`` is. The saturated fraction
+            counts the values at which that activation's derivative is below 1% of its
+            maximum (sigmoid: ``y (1 - y) < 0.0025``; tanh: ``1 - y**2 < 0.01``; relu:
+            ``y <= 0``).
 
     Returns:
         ``(mean, std, saturated_fraction)`` as Python floats: the population standard

@@ -50,16 +50,18 @@ def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_
     """2-D convolution of NHWC inputs with an HWIO kernel (``keras.ops.conv``).
 
     Args:
-        inputs: array of shape ``(N, H, W, C_in)``.
-        kernel: array of shape ``(kh, kw, C_in, C_out)``.
-        strides: int or pair of ints.
-        padding: ``"valid"`` or ``"same"`` (Keras's split: the odd pixel goes
+        inputs (array): array of shape ``(N, H, W, C_in)``.
+        kernel (array): array of shape ``(kh, kw, C_in, C_out)``.
+        strides (int or tuple of 2 ints): the step along height and width (an int for
+            both).
+        padding (str): ``"valid"`` or ``"same"`` (Keras's split: the odd pixel goes
             bottom/right).
-        data_format: ``None`` or ``"channels_last"``.
-        dilation_rate: only 1 is supported.
-        bias: optional ``(C_out,)`` bias, added in the same pass (minidl extension).
-        activation: optional ``"relu"``, ``"sigmoid"`` or ``"tanh"`` applied in the same
-            pass (minidl extension).
+        data_format (str or None): ``None`` or ``"channels_last"``.
+        dilation_rate (int or tuple of 2 ints): only 1 is supported.
+        bias (array or None): optional ``(C_out,)`` bias, added in the same pass (minidl
+            extension).
+        activation (str or None): optional ``"relu"``, ``"sigmoid"`` or ``"tanh"`` applied
+            in the same pass (minidl extension).
 
     Returns:
         Array of shape ``(N, H_out, W_out, C_out)``.
@@ -97,12 +99,15 @@ def conv_backward(dy, inputs, kernel, strides=1, padding="valid", data_format=No
     """Gradients of :func:`conv` (before any fused activation).
 
     Args:
-        dy: gradient of the convolution's output, ``(N, H_out, W_out, C_out)``.
-        inputs: the forward input ``(N, H, W, C_in)``.
-        kernel: the forward kernel ``(kh, kw, C_in, C_out)``.
-        strides, padding, data_format, dilation_rate: as given to :func:`conv`.
-        use_bias: also return the bias gradient (the sum of dy over N, H, W).
-        input_gradient: compute the input gradient (False skips it, e.g. for a
+        dy (array): gradient of the convolution's output, ``(N, H_out, W_out, C_out)``.
+        inputs (array): the forward input ``(N, H, W, C_in)``.
+        kernel (array): the forward kernel ``(kh, kw, C_in, C_out)``.
+        strides (int or tuple of 2 ints): as given to :func:`conv`.
+        padding (str): as given to :func:`conv`.
+        data_format (str or None): as given to :func:`conv`.
+        dilation_rate (int or tuple of 2 ints): as given to :func:`conv` (only 1).
+        use_bias (bool): also return the bias gradient (the sum of dy over N, H, W).
+        input_gradient (bool): compute the input gradient (False skips it, e.g. for a
             first layer).
 
     Returns:
@@ -163,14 +168,15 @@ def depthwise_conv(inputs, kernel, strides=1, padding="valid", data_format=None,
     is filter ``m`` of channel ``c``.
 
     Args:
-        inputs: array of shape ``(N, H, W, C)``.
-        kernel: array of shape ``(kh, kw, C, multiplier)``.
-        strides: int or pair of ints.
-        padding: ``"valid"`` or ``"same"``.
-        data_format: ``None`` or ``"channels_last"``.
-        dilation_rate: only 1 is supported.
-        bias: optional ``(C * multiplier,)`` bias, added in the same pass (minidl
-            extension).
+        inputs (array): array of shape ``(N, H, W, C)``.
+        kernel (array): array of shape ``(kh, kw, C, multiplier)``.
+        strides (int or tuple of 2 ints): the step along height and width (an int for
+            both).
+        padding (str): ``"valid"`` or ``"same"``.
+        data_format (str or None): ``None`` or ``"channels_last"``.
+        dilation_rate (int or tuple of 2 ints): only 1 is supported.
+        bias (array or None): optional ``(C * multiplier,)`` bias, added in the same pass
+            (minidl extension).
 
     Returns:
         Array of shape ``(N, H_out, W_out, C * multiplier)``.
@@ -203,11 +209,15 @@ def depthwise_conv_backward(dy, inputs, kernel, strides=1, padding="valid", data
     """Gradients of :func:`depthwise_conv`.
 
     Args:
-        dy: gradient of the output, ``(N, H_out, W_out, C * multiplier)``.
-        inputs, kernel, strides, padding, data_format, dilation_rate: as in the forward
-            call.
-        use_bias: also return the bias gradient.
-        input_gradient: compute the input gradient (False: None in its place).
+        dy (array): gradient of the output, ``(N, H_out, W_out, C * multiplier)``.
+        inputs (array): the forward input ``(N, H, W, C)``.
+        kernel (array): the forward kernel ``(kh, kw, C, multiplier)``.
+        strides (int or tuple of 2 ints): as in the forward call.
+        padding (str): as in the forward call.
+        data_format (str or None): as in the forward call.
+        dilation_rate (int or tuple of 2 ints): as in the forward call (only 1).
+        use_bias (bool): also return the bias gradient.
+        input_gradient (bool): compute the input gradient (False: None in its place).
 
     Returns:
         ``(dx, dkernel, dbias)``: dx of the inputs' shape (or None), dkernel of the
@@ -270,8 +280,9 @@ def embedding(indices, table):
     axis 0).
 
     Args:
-        indices: integer array of any shape, each in ``[0, rows)``.
-        table: array of shape ``(rows, dim)``.
+        indices (array): integer array of any shape (floats holding whole numbers are
+            accepted), each in ``[0, rows)``.
+        table (array): array of shape ``(rows, dim)``.
 
     Returns:
         Array of shape ``indices.shape + (dim,)``.
@@ -299,9 +310,9 @@ def embedding_backward(dy, indices, table_shape):
     ``dy`` rows of its index (repeated indices accumulate).
 
     Args:
-        dy: gradient of the output, ``indices.shape + (dim,)``.
-        indices: the forward call's indices.
-        table_shape: ``(rows, dim)``.
+        dy (array): gradient of the output, ``indices.shape + (dim,)``.
+        indices (array): the forward call's indices.
+        table_shape (tuple of 2 ints): ``(rows, dim)``.
 
     Returns:
         Array of ``table_shape``.
@@ -369,14 +380,15 @@ def conv_transpose(inputs, kernel, strides=1, padding="valid", data_format=None,
     input gradient of the convolution with the same kernel, run as a forward op.
 
     Args:
-        inputs: array of shape ``(N, H, W, C_in)``.
-        kernel: array of shape ``(kh, kw, C_out, C_in)`` (Keras's layout).
-        strides: int or pair of ints.
-        padding: ``"valid"`` (output ``(H - 1) * stride + kh``) or ``"same"`` (output
+        inputs (array): array of shape ``(N, H, W, C_in)``.
+        kernel (array): array of shape ``(kh, kw, C_out, C_in)`` (Keras's layout).
+        strides (int or tuple of 2 ints): the step along height and width (an int for
+            both).
+        padding (str): ``"valid"`` (output ``(H - 1) * stride + kh``) or ``"same"`` (output
             ``H * stride``).
-        data_format: ``None`` or ``"channels_last"``.
-        dilation_rate: only 1.
-        bias: optional vector of length ``C_out``.
+        data_format (str or None): ``None`` or ``"channels_last"``.
+        dilation_rate (int or tuple of 2 ints): only 1.
+        bias (array or None): optional vector of length ``C_out``.
 
     Returns:
         Array of shape ``(N, H_out, W_out, C_out)``.
@@ -407,11 +419,16 @@ def conv_transpose_backward(dy, inputs, kernel, strides=1, padding="valid",
     """Gradients of :func:`conv_transpose`.
 
     Args:
-        dy: gradient of the output, ``(N, H_out, W_out, C_out)``.
-        inputs, kernel, strides, padding, data_format, dilation_rate: as given to
-            :func:`conv_transpose`.
-        use_bias: also return the bias gradient (the sum of dy over N, H, W).
-        input_gradient: compute the input gradient.
+        dy (array): gradient of the output, ``(N, H_out, W_out, C_out)``.
+        inputs (array): the forward input ``(N, H, W, C_in)``.
+        kernel (array): the forward kernel ``(kh, kw, C_out, C_in)``.
+        strides (int or tuple of 2 ints): as given to :func:`conv_transpose`.
+        padding (str): as given to :func:`conv_transpose`.
+        data_format (str or None): as given to :func:`conv_transpose`.
+        dilation_rate (int or tuple of 2 ints): as given to :func:`conv_transpose`
+            (only 1).
+        use_bias (bool): also return the bias gradient (the sum of dy over N, H, W).
+        input_gradient (bool): compute the input gradient.
 
     Returns:
         ``(dinputs, dkernel, dbias)`` (None where not asked for).
@@ -517,11 +534,13 @@ def max_pool(inputs, pool_size, strides=None, padding="valid"):
     """Max pooling over the spatial axes of an NHWC batch (Keras/TensorFlow semantics).
 
     Args:
-        inputs: array of shape (batch, height, width, channels).
-        pool_size: int or (pool_height, pool_width).
-        strides: int, (stride_height, stride_width) or None (then equal to pool_size).
-        padding: 'valid' or 'same'. With 'same' the output is ceil(size / stride) and the
-            odd padded pixel goes bottom/right; padded cells are never picked.
+        inputs (array): array of shape (batch, height, width, channels).
+        pool_size (int or tuple of 2 ints): the window (pool_height, pool_width); an int
+            for both.
+        strides (int or tuple of 2 ints or None): (stride_height, stride_width), an int for
+            both, or None (then equal to pool_size).
+        padding (str): 'valid' or 'same'. With 'same' the output is ceil(size / stride) and
+            the odd padded pixel goes bottom/right; padded cells are never picked.
 
     Returns:
         Array of shape (batch, out_height, out_width, channels), float32 or float64.
@@ -545,10 +564,12 @@ def max_pool_with_argmax(inputs, pool_size, strides=None, padding="valid"):
     image and channel (neither batch nor channel is folded in).
 
     Args:
-        inputs: array of shape (batch, height, width, channels).
-        pool_size: int or (pool_height, pool_width).
-        strides: int, (stride_height, stride_width) or None (then equal to pool_size).
-        padding: 'valid' or 'same'.
+        inputs (array): array of shape (batch, height, width, channels).
+        pool_size (int or tuple of 2 ints): the window (pool_height, pool_width); an int
+            for both.
+        strides (int or tuple of 2 ints or None): (stride_height, stride_width), an int for
+            both, or None (then equal to pool_size).
+        padding (str): 'valid' or 'same'.
 
     Returns:
         (y, argmax): y of shape (batch, out_height, out_width, channels) and argmax, int64
@@ -573,12 +594,15 @@ def max_pool_backward(dy, argmax, input_shape, pool_size, strides=None, padding=
     windows overlap, i.e. stride < pool_size).
 
     Args:
-        dy: gradient of the loss with respect to the output, (batch, out_h, out_w, channels).
-        argmax: the int64 indices returned by ``max_pool_with_argmax`` (same shape as dy).
-        input_shape: the forward input's shape (batch, height, width, channels).
-        pool_size: int or (pool_height, pool_width), as in the forward pass.
-        strides: int, 2-tuple or None, as in the forward pass.
-        padding: 'valid' or 'same', as in the forward pass.
+        dy (array): gradient of the loss with respect to the output, (batch, out_h, out_w,
+            channels).
+        argmax (array): the int64 indices returned by ``max_pool_with_argmax`` (same shape
+            as dy).
+        input_shape (tuple of 4 ints): the forward input's shape (batch, height, width,
+            channels).
+        pool_size (int or tuple of 2 ints): as in the forward pass.
+        strides (int or tuple of 2 ints or None): as in the forward pass.
+        padding (str): 'valid' or 'same', as in the forward pass.
 
     Returns:
         dx, the gradient with respect to the input, of shape ``input_shape``.
@@ -619,10 +643,12 @@ def average_pool(inputs, pool_size, strides=None, padding="valid"):
     """Average pooling over the spatial axes of an NHWC batch (Keras/TensorFlow semantics).
 
     Args:
-        inputs: array of shape (batch, height, width, channels).
-        pool_size: int or (pool_height, pool_width).
-        strides: int, (stride_height, stride_width) or None (then equal to pool_size).
-        padding: 'valid' or 'same'. With 'same' padded cells are left out of the mean
+        inputs (array): array of shape (batch, height, width, channels).
+        pool_size (int or tuple of 2 ints): the window (pool_height, pool_width); an int
+            for both.
+        strides (int or tuple of 2 ints or None): (stride_height, stride_width), an int for
+            both, or None (then equal to pool_size).
+        padding (str): 'valid' or 'same'. With 'same' padded cells are left out of the mean
             (each window is divided by its number of real cells).
 
     Returns:
@@ -648,11 +674,13 @@ def average_pool_backward(dy, input_shape, pool_size, strides=None, padding="val
     """Gradient of ``average_pool`` with respect to its input.
 
     Args:
-        dy: gradient of the loss with respect to the output, (batch, out_h, out_w, channels).
-        input_shape: the forward input's shape (batch, height, width, channels).
-        pool_size: int or (pool_height, pool_width), as in the forward pass.
-        strides: int, 2-tuple or None, as in the forward pass.
-        padding: 'valid' or 'same', as in the forward pass.
+        dy (array): gradient of the loss with respect to the output, (batch, out_h, out_w,
+            channels).
+        input_shape (tuple of 4 ints): the forward input's shape (batch, height, width,
+            channels).
+        pool_size (int or tuple of 2 ints): as in the forward pass.
+        strides (int or tuple of 2 ints or None): as in the forward pass.
+        padding (str): 'valid' or 'same', as in the forward pass.
 
     Returns:
         dx, the gradient with respect to the input, of shape ``input_shape``.
@@ -762,11 +790,11 @@ def moments(x, axes, keepdims=False, synchronized=False):
     (bit-identical for any thread count).
 
     Args:
-        x: input array (non-empty).
-        axes: an int or a sequence of ints, the axes to reduce (negative counts from
-            the end; ``()`` reduces nothing and gives variance 0).
-        keepdims: keep the reduced axes with length 1.
-        synchronized: accepted for Keras compatibility; minidl runs on one device, so
+        x (array): input array (non-empty).
+        axes (int or tuple of ints): an int or a sequence of ints, the axes to reduce
+            (negative counts from the end; ``()`` reduces nothing and gives variance 0).
+        keepdims (bool): keep the reduced axes with length 1.
+        synchronized (bool): accepted for Keras compatibility; minidl runs on one device, so
             it has no effect.
 
     Returns:
@@ -821,14 +849,14 @@ def batch_normalization(x, mean, variance, axis=-1, offset=None, scale=None, eps
     exactly 0 the channel's output is ``offset`` (the limit for a constant channel).
 
     Args:
-        x: input array, channels on ``axis``.
-        mean: per-channel mean, shape ``(channels,)``.
-        variance: per-channel variance, shape ``(channels,)``; ``variance + epsilon``
-            must not be negative.
-        axis: the channel axis (default: last).
-        offset: per-channel offset (beta), or None for 0.
-        scale: per-channel scale (gamma), or None for 1.
-        epsilon: a small number >= 0 added to the variance.
+        x (array): input array, channels on ``axis``.
+        mean (array): per-channel mean, shape ``(channels,)``.
+        variance (array): per-channel variance, shape ``(channels,)``;
+            ``variance + epsilon`` must not be negative.
+        axis (int): the channel axis (default: last).
+        offset (array or None): per-channel offset (beta), or None for 0.
+        scale (array or None): per-channel scale (gamma), or None for 1.
+        epsilon (float): a small number >= 0 added to the variance.
 
     Returns:
         The normalised array, same shape as ``x``, in x's compute dtype.
@@ -865,13 +893,13 @@ def batch_normalization_backward(dy, x, mean, variance, axis=-1, scale=None, eps
     sums over every axis but ``axis``. No gradients flow to ``mean`` or ``variance``.
 
     Args:
-        dy: gradient of the loss with respect to the output, shape of ``x``.
-        x: the forward input.
-        mean: per-channel mean used by the forward pass, shape ``(channels,)``.
-        variance: per-channel variance used by the forward pass.
-        axis: the channel axis (default: last).
-        scale: per-channel scale of the forward pass, or None for 1.
-        epsilon: the forward pass's epsilon.
+        dy (array): gradient of the loss with respect to the output, shape of ``x``.
+        x (array): the forward input.
+        mean (array): per-channel mean used by the forward pass, shape ``(channels,)``.
+        variance (array): per-channel variance used by the forward pass.
+        axis (int): the channel axis (default: last).
+        scale (array or None): per-channel scale of the forward pass, or None for 1.
+        epsilon (float): the forward pass's epsilon.
 
     Returns:
         ``(dx, dscale, doffset)``: dx with the shape of ``x``; dscale and doffset of
@@ -917,15 +945,18 @@ def batch_norm_train(x, scale, offset, moving_mean, moving_variance, momentum=0.
     is stored, as Keras 3 does).
 
     Args:
-        x: input array, channels on ``axis`` (e.g. (N, C) or NHWC).
-        scale: per-channel gamma of shape ``(channels,)``, or None (scale=False: 1).
-        offset: per-channel beta of shape ``(channels,)``, or None (center=False: 0).
-        moving_mean: None (no update), or a writable C-contiguous NumPy array of x's
-            compute dtype and shape ``(channels,)``, updated in place.
-        moving_variance: like ``moving_mean``.
-        momentum: a number in [0, 1].
-        epsilon: a number >= 0 added to the variance.
-        axis: the channel axis (default: last).
+        x (array): input array, channels on ``axis`` (e.g. (N, C) or NHWC).
+        scale (array or None): per-channel gamma of shape ``(channels,)``, or None
+            (scale=False: 1).
+        offset (array or None): per-channel beta of shape ``(channels,)``, or None
+            (center=False: 0).
+        moving_mean (array or None): None (no update), or a writable C-contiguous NumPy
+            array of x's compute dtype and shape ``(channels,)`` (a float32 DeviceArray on
+            the GPU), updated in place.
+        moving_variance (array or None): like ``moving_mean``.
+        momentum (float): a number in [0, 1].
+        epsilon (float): a number >= 0 added to the variance.
+        axis (int): the channel axis (default: last).
 
     Returns:
         ``(y, batch_mean, batch_variance)``: y with the shape of ``x``, the batch
@@ -972,13 +1003,13 @@ def batch_norm_train_backward(dy, x, batch_mean, batch_variance, scale=None, eps
     ``dx = scale * r / m * (m * dy - doffset - xhat * dscale)``.
 
     Args:
-        dy: gradient of the loss with respect to ``y``, shape of ``x``.
-        x: the forward input.
-        batch_mean: the batch mean returned by :func:`batch_norm_train`.
-        batch_variance: the batch variance returned by :func:`batch_norm_train`.
-        scale: the forward pass's gamma, or None (1).
-        epsilon: the forward pass's epsilon.
-        axis: the channel axis (default: last).
+        dy (array): gradient of the loss with respect to ``y``, shape of ``x``.
+        x (array): the forward input.
+        batch_mean (array): the batch mean returned by :func:`batch_norm_train`.
+        batch_variance (array): the batch variance returned by :func:`batch_norm_train`.
+        scale (array or None): the forward pass's gamma, or None (1).
+        epsilon (float): the forward pass's epsilon.
+        axis (int): the channel axis (default: last).
 
     Returns:
         ``(dx, dscale, doffset)``: dx with the shape of ``x``; dscale and doffset of
@@ -1076,8 +1107,8 @@ def elu(x, alpha=1.0):
     (``keras.ops.elu``).
 
     Args:
-        x: input array of any shape.
-        alpha: the scale of the negative part, > 0.
+        x (array): input array of any shape.
+        alpha (float): the scale of the negative part, > 0.
 
     Returns:
         An array of x's shape.
@@ -1096,9 +1127,9 @@ def elu_backward(dy, y, alpha=1.0):
     ``dy * (y + alpha)``.
 
     Args:
-        dy: gradient of the loss with respect to the output.
-        y: the forward output ``elu(x, alpha)``.
-        alpha: the alpha of the forward pass.
+        dy (array): gradient of the loss with respect to the output.
+        y (array): the forward output ``elu(x, alpha)``.
+        alpha (float): the alpha of the forward pass.
 
     Returns:
         The gradient with respect to x.
@@ -1118,8 +1149,8 @@ def leaky_relu(x, negative_slope=0.2):
     (``keras.ops.leaky_relu``).
 
     Args:
-        x: input array of any shape.
-        negative_slope: the slope below zero, >= 0.
+        x (array): input array of any shape.
+        negative_slope (float): the slope below zero, >= 0.
 
     Returns:
         An array of x's shape.
@@ -1140,9 +1171,9 @@ def leaky_relu_backward(dy, y, negative_slope=0.2):
     ``negative_slope * dy``.
 
     Args:
-        dy: gradient of the loss with respect to the output.
-        y: the forward output ``leaky_relu(x, negative_slope)``.
-        negative_slope: the slope of the forward pass.
+        dy (array): gradient of the loss with respect to the output.
+        y (array): the forward output ``leaky_relu(x, negative_slope)``.
+        negative_slope (float): the slope of the forward pass.
 
     Returns:
         The gradient with respect to x.
@@ -1162,7 +1193,7 @@ def relu(x):
     """Rectified linear unit, ``max(x, 0)`` elementwise.
 
     Args:
-        x: input array of any shape.
+        x (array): input array of any shape.
 
     Returns:
         An array of x's shape (float64 for float64 input, else float32).
@@ -1180,7 +1211,7 @@ def sigmoid(x):
     """Logistic sigmoid ``1 / (1 + exp(-x))`` elementwise, stable for any ``|x|``.
 
     Args:
-        x: input array of any shape.
+        x (array): input array of any shape.
 
     Returns:
         An array of x's shape with values in [0, 1].
@@ -1198,7 +1229,7 @@ def tanh(x):
     """Hyperbolic tangent elementwise.
 
     Args:
-        x: input array of any shape.
+        x (array): input array of any shape.
 
     Returns:
         An array of x's shape with values in [-1, 1].
@@ -1216,8 +1247,8 @@ def softmax(x, axis=-1):
     """Softmax along one axis, ``exp(x - max) / sum(exp(x - max))``.
 
     Args:
-        x: input array of rank >= 1.
-        axis: the axis to normalise (default: the last).
+        x (array): input array of rank >= 1.
+        axis (int): the axis to normalise (default: the last).
 
     Returns:
         An array of x's shape whose slices along ``axis`` sum to 1.
@@ -1244,9 +1275,10 @@ def activation(x, name):
     """Apply an activation by its Keras name.
 
     Args:
-        x: input array.
-        name: 'linear', 'relu', 'sigmoid', 'tanh' or 'softmax' (last axis); None means
-            'linear', as in ``keras.activations.get(None)``.
+        x (array): input array.
+        name (str or None): 'linear', 'relu', 'sigmoid', 'tanh', 'softmax' (last axis),
+            'elu', 'selu', 'softplus' or 'leaky_relu' (the last four on the CPU only);
+            None means 'linear', as in ``keras.activations.get(None)``.
 
     Returns:
         The activated array, of x's shape.
@@ -1280,8 +1312,8 @@ def relu_backward(dy, y):
     """Gradient of :func:`relu`: ``dy * (y > 0)``.
 
     Args:
-        dy: gradient of the loss with respect to the output.
-        y: the forward output ``relu(x)`` (same shape as dy).
+        dy (array): gradient of the loss with respect to the output.
+        y (array): the forward output ``relu(x)`` (same shape as dy).
 
     Returns:
         The gradient with respect to x.
@@ -1299,8 +1331,8 @@ def sigmoid_backward(dy, y):
     """Gradient of :func:`sigmoid`: ``dy * y * (1 - y)``.
 
     Args:
-        dy: gradient of the loss with respect to the output.
-        y: the forward output ``sigmoid(x)`` (same shape as dy).
+        dy (array): gradient of the loss with respect to the output.
+        y (array): the forward output ``sigmoid(x)`` (same shape as dy).
 
     Returns:
         The gradient with respect to x.
@@ -1318,8 +1350,8 @@ def tanh_backward(dy, y):
     """Gradient of :func:`tanh`: ``dy * (1 - y**2)``.
 
     Args:
-        dy: gradient of the loss with respect to the output.
-        y: the forward output ``tanh(x)`` (same shape as dy).
+        dy (array): gradient of the loss with respect to the output.
+        y (array): the forward output ``tanh(x)`` (same shape as dy).
 
     Returns:
         The gradient with respect to x.
@@ -1337,9 +1369,9 @@ def softmax_backward(dy, y, axis=-1):
     """Gradient of :func:`softmax`: ``y * (dy - sum(dy * y, axis))``.
 
     Args:
-        dy: gradient of the loss with respect to the output.
-        y: the forward output ``softmax(x, axis)`` (same shape as dy).
-        axis: the axis the forward pass normalised.
+        dy (array): gradient of the loss with respect to the output.
+        y (array): the forward output ``softmax(x, axis)`` (same shape as dy).
+        axis (int): the axis the forward pass normalised.
 
     Returns:
         The gradient with respect to x.
@@ -1370,9 +1402,9 @@ def activation_backward(dy, y, name):
     """Gradient of :func:`activation` from its output.
 
     Args:
-        dy: gradient of the loss with respect to the output.
-        y: the forward output ``activation(x, name)``.
-        name: the activation's name, as given to :func:`activation`.
+        dy (array): gradient of the loss with respect to the output.
+        y (array): the forward output ``activation(x, name)``.
+        name (str or None): the activation's name, as given to :func:`activation`.
 
     Returns:
         The gradient with respect to x.
@@ -1450,8 +1482,8 @@ def softmax_cross_entropy(logits, targets):
     large logits are safe.
 
     Args:
-        logits: (N, C) unnormalised scores.
-        targets: (N, C) target distributions.
+        logits (array): (N, C) unnormalised scores.
+        targets (array): (N, C) target distributions.
 
     Returns:
         ``(loss, probs)``: the per-sample loss (N,) ``-sum(targets * log_softmax(logits))``
@@ -1479,9 +1511,10 @@ def softmax_cross_entropy_backward(dloss, probs, targets):
     """Gradient of :func:`softmax_cross_entropy` with respect to the logits.
 
     Args:
-        dloss: (N,) gradient of the scalar objective with respect to each sample's loss.
-        probs: (N, C) the probabilities returned by the forward pass.
-        targets: (N, C) the targets of the forward pass.
+        dloss (array): (N,) gradient of the scalar objective with respect to each sample's
+            loss.
+        probs (array): (N, C) the probabilities returned by the forward pass.
+        targets (array): (N, C) the targets of the forward pass.
 
     Returns:
         dlogits (N, C) ``= dloss[:, None] * (probs * sum(targets, -1) - targets)``.
@@ -1508,9 +1541,9 @@ def sparse_softmax_cross_entropy(logits, labels):
     """Fused softmax + cross-entropy against integer class labels.
 
     Args:
-        logits: (N, C) unnormalised scores.
-        labels: (N,) or (N, 1) class indices in [0, C) (integers, or floats holding whole
-            numbers).
+        logits (array): (N, C) unnormalised scores.
+        labels (array): (N,) or (N, 1) class indices in [0, C) (integers, or floats holding
+            whole numbers).
 
     Returns:
         ``(loss, probs)``: the per-sample loss (N,) ``-log_softmax(logits)[i, labels[i]]``
@@ -1537,9 +1570,10 @@ def sparse_softmax_cross_entropy_backward(dloss, probs, labels):
     """Gradient of :func:`sparse_softmax_cross_entropy` with respect to the logits.
 
     Args:
-        dloss: (N,) gradient of the scalar objective with respect to each sample's loss.
-        probs: (N, C) the probabilities returned by the forward pass.
-        labels: the labels of the forward pass.
+        dloss (array): (N,) gradient of the scalar objective with respect to each sample's
+            loss.
+        probs (array): (N, C) the probabilities returned by the forward pass.
+        labels (array): the labels of the forward pass.
 
     Returns:
         dlogits (N, C) ``= dloss[:, None] * (probs - one_hot(labels))``.
@@ -1580,10 +1614,10 @@ def categorical_crossentropy(target, output, from_logits=False, axis=-1):
     the fused, log-sum-exp based softmax + cross-entropy is used.
 
     Args:
-        target: (N, C) target distributions (one-hot or probabilities).
-        output: (N, C) predicted probabilities, or logits when ``from_logits``.
-        from_logits: whether ``output`` holds logits.
-        axis: the class axis of the rank-2 inputs (default: the last).
+        target (array): (N, C) target distributions (one-hot or probabilities).
+        output (array): (N, C) predicted probabilities, or logits when ``from_logits``.
+        from_logits (bool): whether ``output`` holds logits.
+        axis (int): the class axis of the rank-2 inputs (default: the last).
 
     Returns:
         The per-sample loss, shape (N,) (the extent of the non-class axis).
@@ -1612,11 +1646,12 @@ def categorical_crossentropy_backward(dloss, target, output, from_logits=False, 
     where the renormalised probability lies outside ``[1e-7, 1 - 1e-7]``.
 
     Args:
-        dloss: (N,) gradient of the scalar objective with respect to each sample's loss.
-        target: the targets of the forward pass.
-        output: the ``output`` of the forward pass (probabilities or logits).
-        from_logits: as in the forward pass.
-        axis: as in the forward pass.
+        dloss (array): (N,) gradient of the scalar objective with respect to each sample's
+            loss.
+        target (array): the targets of the forward pass.
+        output (array): the ``output`` of the forward pass (probabilities or logits).
+        from_logits (bool): as in the forward pass.
+        axis (int): as in the forward pass.
 
     Returns:
         doutput, of output's shape.
@@ -1659,10 +1694,11 @@ def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1):
     Same as :func:`categorical_crossentropy` with ``one_hot(target)``.
 
     Args:
-        target: (N,) or (N, 1) integer class indices.
-        output: (N, C) predicted probabilities, or logits when ``from_logits``.
-        from_logits: whether ``output`` holds logits.
-        axis: the class axis of ``output`` (default: the last).
+        target (array): (N,) or (N, 1) integer class indices (on the CPU, floats holding
+            whole numbers are accepted too).
+        output (array): (N, C) predicted probabilities, or logits when ``from_logits``.
+        from_logits (bool): whether ``output`` holds logits.
+        axis (int): the class axis of ``output`` (default: the last).
 
     Returns:
         The per-sample loss, shape (N,).
@@ -1690,11 +1726,12 @@ def sparse_categorical_crossentropy_backward(dloss, target, output, from_logits=
     """Gradient of :func:`sparse_categorical_crossentropy` with respect to ``output``.
 
     Args:
-        dloss: (N,) gradient of the scalar objective with respect to each sample's loss.
-        target: the class indices of the forward pass.
-        output: the ``output`` of the forward pass (probabilities or logits).
-        from_logits: as in the forward pass.
-        axis: as in the forward pass.
+        dloss (array): (N,) gradient of the scalar objective with respect to each sample's
+            loss.
+        target (array): the class indices of the forward pass.
+        output (array): the ``output`` of the forward pass (probabilities or logits).
+        from_logits (bool): as in the forward pass.
+        axis (int): as in the forward pass.
 
     Returns:
         doutput, of output's shape.

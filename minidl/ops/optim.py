@@ -65,13 +65,14 @@ def sgd_update(variable, gradient, velocity=None, learning_rate=0.01, momentum=0
     ``variable += momentum * velocity - learning_rate * gradient``).
 
     Args:
-        variable: float32 or float64 array, writable and C-contiguous; updated in place.
-        gradient: array of the variable's shape (any real dtype and layout; cast).
-        velocity: the momentum buffer (variable's dtype and shape, writable,
+        variable (array): writable, C-contiguous float32 or float64 NumPy array (a float32
+            DeviceArray on the GPU); updated in place.
+        gradient (array): array of the variable's shape (any real dtype and layout; cast).
+        velocity (array or None): the momentum buffer (variable's dtype and shape, writable,
             C-contiguous), updated in place; required when ``momentum != 0``.
-        learning_rate: finite float.
-        momentum: float in [0, 1].
-        nesterov: whether to use Nesterov momentum.
+        learning_rate (float): the step size, a finite number.
+        momentum (float): the momentum, in [0, 1].
+        nesterov (bool): whether to use Nesterov momentum.
 
     Returns:
         None.
@@ -108,19 +109,20 @@ def rmsprop_update(variable, gradient, velocity, learning_rate=0.001, rho=0.9, m
     ``variable -= momentum_buffer``, else ``variable -= increment``.
 
     Args:
-        variable: float32 or float64 array, writable and C-contiguous; updated in place.
-        gradient: array of the variable's shape (any real dtype and layout; cast).
-        velocity: running mean of squared gradients (variable's dtype and shape, writable,
-            C-contiguous), updated in place.
-        learning_rate: finite float.
-        rho: discounting factor in [0, 1].
-        momentum: float >= 0.
-        epsilon: float >= 0, added inside the square root.
-        centered: normalise by the estimated variance instead of the second moment.
-        average_gradient: running mean of gradients, updated in place; required when
-            ``centered``.
-        momentum_buffer: momentum accumulator, updated in place; required when
-            ``momentum > 0``.
+        variable (array): writable, C-contiguous float32 or float64 NumPy array (a float32
+            DeviceArray on the GPU); updated in place.
+        gradient (array): array of the variable's shape (any real dtype and layout; cast).
+        velocity (array): running mean of squared gradients (variable's dtype and shape,
+            writable, C-contiguous), updated in place.
+        learning_rate (float): the step size, a finite number.
+        rho (float): discounting factor in [0, 1].
+        momentum (float): the momentum, >= 0.
+        epsilon (float): a number >= 0, added inside the square root.
+        centered (bool): normalise by the estimated variance instead of the second moment.
+        average_gradient (array or None): running mean of gradients, updated in place;
+            required when ``centered``.
+        momentum_buffer (array or None): momentum accumulator, updated in place; required
+            when ``momentum > 0``.
 
     Returns:
         None.
@@ -166,18 +168,20 @@ def adam_update(variable, gradient, m, v, step, learning_rate=0.001, beta_1=0.9,
     applies ``variable -= variable * weight_decay * learning_rate``.
 
     Args:
-        variable: float32 or float64 array, writable and C-contiguous; updated in place.
-        gradient: array of the variable's shape (any real dtype and layout; cast).
-        m: first-moment estimate (variable's dtype and shape, writable, C-contiguous),
-            updated in place.
-        v: second-moment estimate, updated in place.
-        step: the 1-based number of this step (Keras' ``iterations + 1``).
-        learning_rate: finite float.
-        beta_1: float in [0, 1).
-        beta_2: float in [0, 1).
-        epsilon: float >= 0.
-        vhat: running maximum of ``v`` (amsgrad), updated in place; None disables amsgrad.
-        weight_decay: float >= 0, decoupled weight decay (AdamW).
+        variable (array): writable, C-contiguous float32 or float64 NumPy array (a float32
+            DeviceArray on the GPU); updated in place.
+        gradient (array): array of the variable's shape (any real dtype and layout; cast).
+        m (array): first-moment estimate (variable's dtype and shape, writable,
+            C-contiguous), updated in place.
+        v (array): second-moment estimate, updated in place.
+        step (int): the 1-based number of this step (Keras' ``iterations + 1``).
+        learning_rate (float): the step size, a finite number.
+        beta_1 (float): decay of the first moment, in [0, 1).
+        beta_2 (float): decay of the second moment, in [0, 1).
+        epsilon (float): a number >= 0 (numerical stability).
+        vhat (array or None): running maximum of ``v`` (amsgrad), updated in place; None
+            disables amsgrad.
+        weight_decay (float): decoupled weight decay (AdamW), >= 0.
 
     Returns:
         None.
@@ -207,11 +211,13 @@ def adagrad_update(variable, gradient, accumulator, learning_rate=0.001, epsilon
     ``variable -= learning_rate * gradient / sqrt(accumulator + epsilon)``.
 
     Args:
-        variable: float32 or float64 array, writable and C-contiguous; updated in place.
-        gradient: array of the variable's shape (cast to its dtype).
-        accumulator: the sum of squared gradients (variable's dtype and shape), in place.
-        learning_rate: finite float.
-        epsilon: float >= 0.
+        variable (array): writable, C-contiguous float32 or float64 NumPy array (a float32
+            DeviceArray on the GPU); updated in place.
+        gradient (array): array of the variable's shape (cast to its dtype).
+        accumulator (array): the sum of squared gradients (variable's dtype and shape), in
+            place.
+        learning_rate (float): the step size, a finite number.
+        epsilon (float): a number >= 0 (numerical stability).
 
     Returns:
         None.
@@ -241,15 +247,17 @@ def adamax_update(variable, gradient, m, u, step, learning_rate=0.001, beta_1=0.
     ``variable -= learning_rate / (1 - beta_1**step) * m / (u + epsilon)``.
 
     Args:
-        variable: float32 or float64 array, writable and C-contiguous; updated in place.
-        gradient: array of the variable's shape (cast to its dtype).
-        m: the first moment (variable's dtype and shape), in place.
-        u: the exponentially weighted infinity norm (variable's dtype and shape), in place.
-        step: the 1-based number of this step (Keras' ``iterations + 1``).
-        learning_rate: finite float.
-        beta_1: decay of the first moment, in [0, 1).
-        beta_2: decay of the infinity norm, in [0, 1].
-        epsilon: float >= 0.
+        variable (array): writable, C-contiguous float32 or float64 NumPy array (a float32
+            DeviceArray on the GPU); updated in place.
+        gradient (array): array of the variable's shape (cast to its dtype).
+        m (array): the first moment (variable's dtype and shape), in place.
+        u (array): the exponentially weighted infinity norm (variable's dtype and shape), in
+            place.
+        step (int): the 1-based number of this step (Keras' ``iterations + 1``).
+        learning_rate (float): the step size, a finite number.
+        beta_1 (float): decay of the first moment, in [0, 1).
+        beta_2 (float): decay of the infinity norm, in [0, 1].
+        epsilon (float): a number >= 0 (numerical stability).
 
     Returns:
         None.
@@ -301,11 +309,14 @@ def adam_update_many(variables, gradients, ms, vs, step, learning_rate=0.001, be
     same results as one ``adam_update`` per variable.
 
     Args:
-        variables, gradients, ms, vs: lists with one array per variable (as in
-            :func:`adam_update`).
-        step, learning_rate, beta_1, beta_2, epsilon: as in :func:`adam_update`.
-        vhats: a list of amsgrad maxima (None entries, or None: no amsgrad).
-        weight_decays: one decoupled weight decay per variable (None: no decay).
+        variables, gradients, ms, vs (list of array): lists with one array per variable (as
+            in :func:`adam_update`).
+        step (int): as in :func:`adam_update`.
+        learning_rate, beta_1, beta_2, epsilon (float): as in :func:`adam_update`.
+        vhats (list of array or None): a list of amsgrad maxima (None entries, or None: no
+            amsgrad).
+        weight_decays (list of float or None): one decoupled weight decay per variable
+            (None: no decay).
 
     Returns:
         None.
@@ -346,10 +357,13 @@ def rmsprop_update_many(variables, gradients, velocities, learning_rate=0.001, r
     same results as one ``rmsprop_update`` per variable.
 
     Args:
-        variables, gradients, velocities: lists with one array per variable.
-        learning_rate, rho, momentum, epsilon, centered: as in :func:`rmsprop_update`.
-        average_gradients: one per variable when ``centered`` (else None).
-        momentum_buffers: one per variable when ``momentum > 0`` (else None).
+        variables, gradients, velocities (list of array): lists with one array per variable.
+        learning_rate, rho, momentum, epsilon (float): as in :func:`rmsprop_update`.
+        centered (bool): as in :func:`rmsprop_update`.
+        average_gradients (list of array or None): one per variable when ``centered`` (else
+            None).
+        momentum_buffers (list of array or None): one per variable when ``momentum > 0``
+            (else None).
 
     Returns:
         None.
@@ -399,9 +413,11 @@ def sgd_update_many(variables, gradients, velocities=None, learning_rate=0.01, m
     same results as one ``sgd_update`` per variable.
 
     Args:
-        variables, gradients: lists with one array per variable.
-        velocities: one momentum buffer per variable (required when ``momentum != 0``).
-        learning_rate, momentum, nesterov: as in :func:`sgd_update`.
+        variables, gradients (list of array): lists with one array per variable.
+        velocities (list of array or None): one momentum buffer per variable (required when
+            ``momentum != 0``).
+        learning_rate, momentum (float): as in :func:`sgd_update`.
+        nesterov (bool): as in :func:`sgd_update`.
 
     Returns:
         None.
@@ -441,12 +457,15 @@ def nadam_update(variable, gradient, m, v, step, learning_rate=0.001, beta_1=0.9
     ``U_t = u_1 ... u_t``, ``variable -= lr * m_hat / (sqrt(v / (1 - beta_2**t)) + eps)``.
 
     Args:
-        variable: float32 or float64 array, writable and C-contiguous; updated in place.
-        gradient: array of the variable's shape (cast to its dtype).
-        m, v: the first and second moments (variable's dtype and shape), in place.
-        step: the 1-based number of this step.
-        learning_rate, beta_1, beta_2, epsilon: Keras's arguments.
-        u_product: ``U_t`` (default: computed from ``step`` and ``beta_1``, in double).
+        variable (array): writable, C-contiguous float32 or float64 NumPy array (a float32
+            DeviceArray on the GPU); updated in place.
+        gradient (array): array of the variable's shape (cast to its dtype).
+        m, v (array): the first and second moments (variable's dtype and shape), in place.
+        step (int): the 1-based number of this step.
+        learning_rate, beta_1, beta_2, epsilon (float): Keras's arguments, checked as in
+            :func:`adam_update` (the betas in [0, 1), epsilon >= 0).
+        u_product (float or None): ``U_t``, in [0, 1) (None: computed from ``step`` and
+            ``beta_1``, in double).
 
     Returns:
         None.
@@ -488,11 +507,13 @@ def adadelta_update(variable, gradient, accumulated_grad, accumulated_delta,
     ``D = rho D + (1 - rho) d**2``, ``variable += lr d``.
 
     Args:
-        variable: float32 or float64 array, writable and C-contiguous; updated in place.
-        gradient: array of the variable's shape (cast to its dtype).
-        accumulated_grad: ``a`` (variable's dtype and shape), in place.
-        accumulated_delta: ``D`` (variable's dtype and shape), in place.
-        learning_rate, rho, epsilon: Keras's arguments.
+        variable (array): writable, C-contiguous float32 or float64 NumPy array (a float32
+            DeviceArray on the GPU); updated in place.
+        gradient (array): array of the variable's shape (cast to its dtype).
+        accumulated_grad (array): ``a`` (variable's dtype and shape), in place.
+        accumulated_delta (array): ``D`` (variable's dtype and shape), in place.
+        learning_rate, rho, epsilon (float): Keras's arguments (rho in [0, 1],
+            epsilon >= 0).
 
     Returns:
         None.
