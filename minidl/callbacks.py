@@ -221,7 +221,8 @@ class Callback:
         """Store the training parameters.
 
         Args:
-            params: dict with keys such as ``'epochs'``, ``'steps'``, ``'verbose'``.
+            params (dict): the training parameters, with keys such as ``'epochs'``,
+                ``'steps'``, ``'verbose'``.
         """
         self.params = params
 
@@ -229,7 +230,7 @@ class Callback:
         """Attach the model that the hooks act on.
 
         Args:
-            model: the model being trained.
+            model (Model): the model being trained.
         """
         self._model = model
 
@@ -239,34 +240,44 @@ class Callback:
         return self._model
 
     def on_batch_begin(self, batch, logs=None):
-        """Backwards-compatible alias of ``on_train_batch_begin`` (called by it)."""
+        """Backwards-compatible alias of ``on_train_batch_begin`` (called by it).
+
+        Args:
+            batch (int): 0-based batch index within the epoch.
+            logs (dict or None): currently empty.
+        """
 
     def on_batch_end(self, batch, logs=None):
-        """Backwards-compatible alias of ``on_train_batch_end`` (called by it)."""
+        """Backwards-compatible alias of ``on_train_batch_end`` (called by it).
+
+        Args:
+            batch (int): 0-based batch index within the epoch.
+            logs (dict or None): the metric results aggregated so far in the epoch.
+        """
 
     def on_epoch_begin(self, epoch, logs=None):
         """Called at the start of a training epoch.
 
         Args:
-            epoch: 0-based epoch index.
-            logs: dict, currently empty.
+            epoch (int): 0-based epoch index.
+            logs (dict or None): currently empty.
         """
 
     def on_epoch_end(self, epoch, logs=None):
         """Called at the end of a training epoch.
 
         Args:
-            epoch: 0-based epoch index.
-            logs: dict of the epoch's metric results, validation ones prefixed ``val_``,
-                e.g. ``{"loss": 0.2, "accuracy": 0.7, "val_loss": 0.3}``.
+            epoch (int): 0-based epoch index.
+            logs (dict or None): the epoch's metric results, validation ones prefixed
+                ``val_``, e.g. ``{"loss": 0.2, "accuracy": 0.7, "val_loss": 0.3}``.
         """
 
     def on_train_batch_begin(self, batch, logs=None):
         """Called before a training batch; calls ``on_batch_begin``.
 
         Args:
-            batch: 0-based batch index within the epoch.
-            logs: dict, currently empty.
+            batch (int): 0-based batch index within the epoch.
+            logs (dict or None): currently empty.
         """
         self.on_batch_begin(batch, logs)
 
@@ -274,8 +285,8 @@ class Callback:
         """Called after a training batch; calls ``on_batch_end``.
 
         Args:
-            batch: 0-based batch index within the epoch.
-            logs: dict of the metric results aggregated so far in the epoch.
+            batch (int): 0-based batch index within the epoch.
+            logs (dict or None): the metric results aggregated so far in the epoch.
         """
         self.on_batch_end(batch, logs)
 
@@ -283,74 +294,74 @@ class Callback:
         """Called before a batch of ``evaluate`` (or of validation inside ``fit``).
 
         Args:
-            batch: 0-based batch index.
-            logs: dict, currently empty.
+            batch (int): 0-based batch index.
+            logs (dict or None): currently empty.
         """
 
     def on_test_batch_end(self, batch, logs=None):
         """Called after a batch of ``evaluate`` (or of validation inside ``fit``).
 
         Args:
-            batch: 0-based batch index.
-            logs: dict of the metric results aggregated so far.
+            batch (int): 0-based batch index.
+            logs (dict or None): the metric results aggregated so far.
         """
 
     def on_predict_batch_begin(self, batch, logs=None):
         """Called before a batch of ``predict``.
 
         Args:
-            batch: 0-based batch index.
-            logs: dict, currently empty.
+            batch (int): 0-based batch index.
+            logs (dict or None): currently empty.
         """
 
     def on_predict_batch_end(self, batch, logs=None):
         """Called after a batch of ``predict``.
 
         Args:
-            batch: 0-based batch index.
-            logs: dict with the batch's outputs.
+            batch (int): 0-based batch index.
+            logs (dict or None): the batch's outputs.
         """
 
     def on_train_begin(self, logs=None):
         """Called once at the start of ``fit``.
 
         Args:
-            logs: dict, currently empty.
+            logs (dict or None): currently empty.
         """
 
     def on_train_end(self, logs=None):
         """Called once at the end of ``fit``.
 
         Args:
-            logs: dict, the logs of the last epoch.
+            logs (dict or None): the logs of the last epoch.
         """
 
     def on_test_begin(self, logs=None):
         """Called at the start of ``evaluate`` (or of validation inside ``fit``).
 
         Args:
-            logs: dict, currently empty.
+            logs (dict or None): currently empty.
         """
 
     def on_test_end(self, logs=None):
         """Called at the end of ``evaluate`` (or of validation inside ``fit``).
 
         Args:
-            logs: dict of the evaluation's metric results.
+            logs (dict or None): the evaluation's metric results.
         """
 
     def on_predict_begin(self, logs=None):
         """Called at the start of ``predict``.
 
         Args:
-            logs: dict, currently empty.
+            logs (dict or None): currently empty.
         """
 
     def on_predict_end(self, logs=None):
         """Called at the end of ``predict``.
 
         Args:
-            logs: dict, currently empty.
+            logs (dict or None): currently empty.
         """
 
 
@@ -380,11 +391,13 @@ class CallbackList(Callback):
     """Calls every hook of a list of callbacks, in list order.
 
     Args:
-        callbacks: list of ``Callback`` instances (nested lists are flattened).
-        add_history: append a ``History`` if the list has none; it becomes
+        callbacks (Callback or list of Callback or None): the callbacks (nested lists
+            and tuples are flattened; None: none).
+        add_history (bool): append a ``History`` if the list has none; it becomes
             ``model.history``.
-        model: the model, passed to every callback's ``set_model``.
-        params: dict of training parameters passed to every callback's ``set_params``.
+        model (Model or None): the model, passed to every callback's ``set_model``.
+        params (dict or None): training parameters passed to every callback's
+            ``set_params``.
         **extra_params: more training parameters (as Keras passes ``epochs=``, ``steps=``,
             ``verbose=``), merged into ``params``.
 
@@ -420,7 +433,8 @@ class CallbackList(Callback):
         """Add a callback at the end of the list.
 
         Args:
-            callback: a ``Callback`` instance.
+            callback (Callback or list of Callback): a ``Callback`` instance (a list of
+                them is flattened, as in the constructor).
         """
         self.callbacks.extend(_flatten_callbacks([callback]))
 
@@ -428,7 +442,8 @@ class CallbackList(Callback):
         """Give every callback the training parameters.
 
         Args:
-            params: dict with keys such as ``'epochs'``, ``'steps'``, ``'verbose'``.
+            params (dict): the training parameters, with keys such as ``'epochs'``,
+                ``'steps'``, ``'verbose'``.
         """
         self.params = params
         for callback in self.callbacks:
@@ -438,7 +453,7 @@ class CallbackList(Callback):
         """Give every callback the model (and set ``model.history`` to the History).
 
         Args:
-            model: the model being trained.
+            model (Model): the model being trained.
         """
         super().set_model(model)
         if self._history is not None and model is not None:
@@ -534,6 +549,10 @@ class HistoryDict(dict):
     ``DeprecationWarning`` per alias naming the stored key. Only the stored key exists:
     iterating, ``len``, ``in``, ``keys()`` and JSON or CSV output see each series once.
 
+    Args:
+        *args: as for ``dict`` (a mapping or an iterable of key-value pairs).
+        **kwargs: as for ``dict`` (keys and their values).
+
     Example:
         >>> import numpy as np
         >>> from minidl import layers, models
@@ -554,7 +573,16 @@ class HistoryDict(dict):
         return self._alias(key)
 
     def get(self, key, default=None):
-        """``self[key]`` (Keras 2 aliases included), or ``default`` when it is absent."""
+        """``self[key]`` (Keras 2 aliases included), or ``default`` when it is absent.
+
+        Args:
+            key (str): the logged key, or its Keras 2 alias (``'acc'``, ``'val_acc'``).
+            default (object): the value returned when neither ``key`` nor the key it
+                aliases is stored.
+
+        Returns:
+            The list of per-epoch values, or ``default``.
+        """
         if dict.__contains__(self, key):
             return dict.__getitem__(self, key)
         try:
@@ -639,7 +667,7 @@ class LayerStatistics(Callback):
     ``python -m benchmarks.layer_statistics``), ``every`` times less with ``every > 1``.
 
     Args:
-        every: record one batch in ``every``, counting training batches over the whole
+        every (int): record one batch in ``every``, counting training batches over the whole
             ``fit`` from its first (``every=1``: every batch).
 
     Attributes:
@@ -790,19 +818,19 @@ class EarlyStopping(_MonitorCallback):
     ``patience`` epochs in a row without improvement, ``model.stop_training`` is set.
 
     Args:
-        monitor: the logs key to watch. Defaults to ``"val_loss"``.
-        min_delta: the smallest change that counts as an improvement (its absolute value
-            is used).
-        patience: epochs without improvement after which training stops.
-        verbose: 0 (silent) or 1 (print a message when stopping and restoring).
-        mode: ``"min"``, ``"max"`` or ``"auto"`` (losses and errors are minimised;
+        monitor (str): the logs key to watch. Defaults to ``"val_loss"``.
+        min_delta (float): the smallest change that counts as an improvement (its
+            absolute value is used).
+        patience (int): epochs without improvement after which training stops.
+        verbose (int): 0 (silent) or 1 (print a message when stopping and restoring).
+        mode (str): ``"min"``, ``"max"`` or ``"auto"`` (losses and errors are minimised;
             names containing 'acc', 'auc', 'precision', 'recall', ... are maximised, and a
             model metric declaring ``_direction`` is followed).
-        baseline: if given, the wait counter is reset only by values that also beat it,
-            so training stops after ``patience`` epochs that fail to reach it.
-        restore_best_weights: at the end of training, set the weights of the best epoch
+        baseline (float or None): if given, the wait counter is reset only by values that
+            also beat it, so training stops after ``patience`` epochs that fail to reach it.
+        restore_best_weights (bool): at the end of training, set the weights of the best epoch
             back into the model (whether training stopped early or ran all its epochs).
-        start_from_epoch: epochs of warm-up before monitoring starts.
+        start_from_epoch (int): epochs of warm-up before monitoring starts.
 
     Attributes:
         stopped_epoch: the 0-based epoch at which training was stopped (0 if it was not).
@@ -851,10 +879,11 @@ class EarlyStopping(_MonitorCallback):
         """The monitored value from ``logs``, or None with a warning when it is missing.
 
         Args:
-            logs: the epoch's logs dict.
+            logs (dict or None): the epoch's logs.
 
         Returns:
-            The value as a float, or None.
+            The value as a float, or None (also, without a warning, when the logged value
+            is not a single number).
         """
         logs = logs or {}
         value = logs.get(self.monitor)
@@ -922,19 +951,21 @@ class ModelCheckpoint(_MonitorCallback):
     ``"ckpt-{epoch:02d}-{val_loss:.2f}.keras"``.
 
     Args:
-        filepath: where to save. Full models end in ``.keras`` (or ``.h5``/``.hdf5``,
-            Keras 2's HDF5 layout); with ``save_weights_only=True`` it ends in
+        filepath (str or os.PathLike): where to save. Full models end in ``.keras`` (or
+            ``.h5``/``.hdf5``, Keras 2's HDF5 layout); with ``save_weights_only=True`` it ends in
             ``.weights.npz`` or in ``.h5``/``.hdf5`` (``.weights.h5`` included: HDF5).
             Missing directories are made.
-        monitor: the logs key compared when ``save_best_only=True``.
-        verbose: 0 (silent) or 1 (print a message at each save).
-        save_best_only: save only when ``monitor`` improves on the best value so far (a
+        monitor (str): the logs key compared when ``save_best_only=True``.
+        verbose (int): 0 (silent) or 1 (print a message at each save).
+        save_best_only (bool): save only when ``monitor`` improves on the best value so far (a
             missing monitor value warns and saves anyway, as in Keras 3).
-        save_weights_only: call ``model.save_weights(path)`` instead of ``model.save(path)``.
-        mode: ``"auto"``, ``"min"`` or ``"max"``, as for ``EarlyStopping``.
-        save_freq: ``"epoch"`` or a positive integer: save every that many batches.
-        initial_value_threshold: the initial "best" value: with ``save_best_only`` the
-            first save needs a value beating it.
+        save_weights_only (bool): call ``model.save_weights(path)`` instead of
+            ``model.save(path)``.
+        mode (str): ``"auto"``, ``"min"`` or ``"max"``, as for ``EarlyStopping``.
+        save_freq (str or int): ``"epoch"`` or a positive integer: save every that many
+            batches.
+        initial_value_threshold (float or None): the initial "best" value: with
+            ``save_best_only`` the first save needs a value beating it.
 
     Attributes:
         best: the best monitored value so far (None before the first one).
@@ -1118,9 +1149,9 @@ class LearningRateScheduler(Callback):
     """Set the optimizer's learning rate at each epoch start from a schedule function.
 
     Args:
-        schedule: ``schedule(epoch, lr) -> float`` (epoch 0-based, ``lr`` the current
+        schedule (callable): ``schedule(epoch, lr) -> float`` (epoch 0-based, ``lr`` the current
             rate), or the older ``schedule(epoch) -> float``.
-        verbose: 0 (silent) or 1 (print the new rate each epoch).
+        verbose (int): 0 (silent) or 1 (print the new rate each epoch).
 
     Raises (at epoch start):
         ValueError: the schedule returns something that is not a float (an int included,
@@ -1183,14 +1214,14 @@ class ReduceLROnPlateau(_MonitorCallback):
     starts again.
 
     Args:
-        monitor: the logs key to watch. Defaults to ``"val_loss"``.
-        factor: the multiplier, in [0, 1).
-        patience: epochs without improvement before the rate is reduced.
-        verbose: 0 (silent) or 1 (print each reduction).
-        mode: ``"auto"``, ``"min"`` or ``"max"``, as for ``EarlyStopping``.
-        min_delta: the smallest change that counts as an improvement.
-        cooldown: epochs to wait after a reduction before resuming normal operation.
-        min_lr: the lower bound of the learning rate.
+        monitor (str): the logs key to watch. Defaults to ``"val_loss"``.
+        factor (float): the multiplier, in [0, 1).
+        patience (int): epochs without improvement before the rate is reduced.
+        verbose (int): 0 (silent) or 1 (print each reduction).
+        mode (str): ``"auto"``, ``"min"`` or ``"max"``, as for ``EarlyStopping``.
+        min_delta (float): the smallest change that counts as an improvement.
+        cooldown (int): epochs to wait after a reduction before resuming normal operation.
+        min_lr (float): the lower bound of the learning rate.
 
     Raises:
         ValueError: ``factor >= 1`` or negative.
@@ -1321,9 +1352,9 @@ class CSVLogger(Callback):
     The file is flushed after each row.
 
     Args:
-        filename: the CSV file (str or os.PathLike).
-        separator: the column separator.
-        append: append to an existing file (no second header when it is not empty)
+        filename (str or os.PathLike): the CSV file.
+        separator (str): the column separator (a single character).
+        append (bool): append to an existing file (no second header when it is not empty)
             instead of overwriting it.
 
     Example:
@@ -1410,8 +1441,8 @@ class TerminateOnNaN(Callback):
     """Stop training as soon as a batch's loss is NaN or infinite.
 
     Args:
-        raise_error: if True, raise RuntimeError at once (other callbacks' ``on_train_end``
-            is then not called); if False (default), print a message and set
+        raise_error (bool): if True, raise RuntimeError at once (other callbacks'
+            ``on_train_end`` is then not called); if False (default), print a message and set
             ``model.stop_training = True``.
 
     Example:
@@ -1456,9 +1487,12 @@ class LambdaCallback(Callback):
     begin/end-of-run hooks as ``f(logs)``.
 
     Args:
-        on_epoch_begin: the function for this hook (None: do nothing); likewise
-            ``on_epoch_end``, ``on_train_begin``, ``on_train_end``,
-            ``on_train_batch_begin`` and ``on_train_batch_end``.
+        on_epoch_begin, on_epoch_end (callable or None): the function for the hook of
+            that name, called as ``f(epoch, logs)`` (None: do nothing).
+        on_train_begin, on_train_end (callable or None): the function for the hook of
+            that name, called as ``f(logs)`` (None: do nothing).
+        on_train_batch_begin, on_train_batch_end (callable or None): the function for the
+            hook of that name, called as ``f(batch, logs)`` (None: do nothing).
         **kwargs: functions for the other hooks (``on_test_begin``, ``on_batch_end``,
             ``on_predict_batch_end``, ...).
 

@@ -211,11 +211,12 @@ def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=
     ``[1e-7, 1 - 1e-7]`` before the log, as Keras does.
 
     Args:
-        y_true: one-hot (or probability) targets, shape of y_pred.
-        y_pred: predicted probabilities (or logits), shape (batch, ..., classes).
-        from_logits: whether y_pred holds logits.
-        label_smoothing: in [0, 1]; targets become ``t * (1 - s) + s / classes``.
-        axis: the class axis.
+        y_true (array-like): one-hot (or probability) targets, shape of y_pred.
+        y_pred (array-like): predicted probabilities (or logits), shape
+            (batch, ..., classes).
+        from_logits (bool): whether y_pred holds logits.
+        label_smoothing (float): in [0, 1]; targets become ``t * (1 - s) + s / classes``.
+        axis (int): the class axis.
 
     Returns:
         The loss per sample, shape ``y_pred.shape`` without the class axis.
@@ -241,10 +242,11 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, axis=-1):
     """Cross-entropy against integer labels (``keras.losses.sparse_categorical_crossentropy``).
 
     Args:
-        y_true: class indices, shape (batch, ...) or (batch, ..., 1).
-        y_pred: predicted probabilities (or logits), shape (batch, ..., classes).
-        from_logits: whether y_pred holds logits.
-        axis: the class axis.
+        y_true (array-like): integer class indices, shape (batch, ...) or (batch, ..., 1).
+        y_pred (array-like): predicted probabilities (or logits), shape
+            (batch, ..., classes).
+        from_logits (bool): whether y_pred holds logits.
+        axis (int): the class axis.
 
     Returns:
         The loss per sample, shape ``y_pred.shape`` without the class axis.
@@ -277,11 +279,12 @@ def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, 
     ``max(x, 0) - x * t + log(1 + exp(-|x|))``.
 
     Args:
-        y_true: targets in [0, 1], shape of y_pred (or (batch,) against (batch, 1)).
-        y_pred: predicted probabilities (or logits).
-        from_logits: whether y_pred holds logits.
-        label_smoothing: in [0, 1]; targets become ``t * (1 - s) + 0.5 * s``.
-        axis: the axis to average over (only -1, the last, as Keras's default).
+        y_true (array-like): targets in [0, 1], shape of y_pred (or (batch,) against
+            (batch, 1)).
+        y_pred (array-like): predicted probabilities (or logits).
+        from_logits (bool): whether y_pred holds logits.
+        label_smoothing (float): in [0, 1]; targets become ``t * (1 - s) + 0.5 * s``.
+        axis (int): the axis to average over (only -1, the last, as Keras's default).
 
     Returns:
         The loss per sample, shape ``y_pred.shape[:-1]`` (``(batch,)`` for 1-D inputs).
@@ -306,8 +309,8 @@ def mean_squared_error(y_true, y_pred):
     """Mean of the squared errors over the last axis (``keras.losses.mean_squared_error``).
 
     Args:
-        y_true: targets, shape of y_pred (or (batch,) against (batch, 1)).
-        y_pred: predictions.
+        y_true (array-like): targets, shape of y_pred (or (batch,) against (batch, 1)).
+        y_pred (array-like): predictions.
 
     Returns:
         The loss per sample, shape ``y_pred.shape[:-1]`` (``(batch,)`` for 1-D inputs).
@@ -330,8 +333,8 @@ def mean_absolute_error(y_true, y_pred):
     """Mean of the absolute errors over the last axis (``keras.losses.mean_absolute_error``).
 
     Args:
-        y_true: targets, shape of y_pred (or (batch,) against (batch, 1)).
-        y_pred: predictions.
+        y_true (array-like): targets, shape of y_pred (or (batch,) against (batch, 1)).
+        y_pred (array-like): predictions.
 
     Returns:
         The loss per sample, shape ``y_pred.shape[:-1]`` (``(batch,)`` for 1-D inputs).
@@ -388,10 +391,12 @@ class Loss:
     differentiation).
 
     Args:
-        name: the loss's name.
-        reduction: 'sum_over_batch_size' (the mean, default; 'mean' is an alias), 'sum',
-            'mean_with_sample_weight' (divide by the sum of the weights) or 'none'.
-        dtype: accepted for Keras compatibility (computation follows y_pred's dtype).
+        name (str or None): the loss's name (None: the class name in snake case).
+        reduction (str or None): 'sum_over_batch_size' (the mean, default; 'mean' is an
+            alias), 'sum', 'mean_with_sample_weight' (divide by the sum of the weights) or
+            'none' (None is read as 'none').
+        dtype (str or numpy.dtype or None): accepted for Keras compatibility (computation
+            follows y_pred's dtype).
 
     Example:
         >>> import numpy as np
@@ -419,10 +424,10 @@ class Loss:
         """The reduced loss.
 
         Args:
-            y_true: the targets.
-            y_pred: the predictions.
-            sample_weight: optional weights, one per sample (or of the per-sample loss's
-                shape).
+            y_true (array-like): the targets.
+            y_pred (array-like): the predictions.
+            sample_weight (array-like or None): weights, one per sample (or of the
+                per-sample loss's shape).
 
         Returns:
             A Python float (an array of per-sample losses for reduction 'none').
@@ -436,8 +441,9 @@ class Loss:
         """The loss of each sample, shape (batch,) for (batch, features) inputs.
 
         Args:
-            y_true: the targets.
-            y_pred: the predictions.
+            y_true (array-like): the targets.
+            y_pred (array-like): the predictions (a device array of the backend in use is
+                accepted too).
 
         Returns:
             An ndarray of per-sample losses.
@@ -448,16 +454,25 @@ class Loss:
                                   f"compute(y_true, y_pred) (or Keras's call)")
 
     def call(self, y_true, y_pred):
-        """Keras's name for :meth:`compute` (subclasses may implement either)."""
+        """Keras's name for :meth:`compute` (subclasses may implement either).
+
+        Args:
+            y_true (array-like): the targets.
+            y_pred (array-like): the predictions.
+
+        Returns:
+            The per-sample losses, as ``compute``.
+        """
         return self.compute(y_true, y_pred)
 
     def gradient(self, y_true, y_pred, sample_weight=None):
         """d(reduced loss)/d(y_pred) (for 'none': of the sum of the per-sample losses).
 
         Args:
-            y_true: the targets.
-            y_pred: the predictions.
-            sample_weight: as in ``__call__``.
+            y_true (array-like): the targets.
+            y_pred (array-like): the predictions (a device array of the backend in use is
+                accepted too).
+            sample_weight (array-like or None): as in ``__call__``.
 
         Returns:
             An array of y_pred's shape.
@@ -564,13 +579,13 @@ class CategoricalCrossentropy(_CrossentropyBase):
     """Cross-entropy between one-hot (or probability) targets and predictions.
 
     Args:
-        from_logits: whether y_pred holds logits (else probabilities, renormalised and
-            clipped to [1e-7, 1 - 1e-7] as Keras does).
-        label_smoothing: in [0, 1]; targets become ``t * (1 - s) + s / classes``.
-        axis: the class axis.
-        reduction: see ``Loss``.
-        name: defaults to ``"categorical_crossentropy"``.
-        dtype: see ``Loss``.
+        from_logits (bool): whether y_pred holds logits (else probabilities, renormalised
+            and clipped to [1e-7, 1 - 1e-7] as Keras does).
+        label_smoothing (float): in [0, 1]; targets become ``t * (1 - s) + s / classes``.
+        axis (int): the class axis.
+        reduction (str or None): see ``Loss``.
+        name (str or None): defaults to ``"categorical_crossentropy"``.
+        dtype (str or numpy.dtype or None): see ``Loss``.
 
     Example:
         >>> import numpy as np
@@ -618,9 +633,10 @@ class CategoricalCrossentropy(_CrossentropyBase):
         loss wherever the probabilities stay inside the clip.
 
         Args:
-            y_true: the targets.
-            logits: the inputs of the softmax, shape (batch, ..., classes).
-            sample_weight: as in ``__call__``.
+            y_true (array-like): the one-hot (or probability) targets.
+            logits (array-like): the inputs of the softmax, shape (batch, ..., classes) (a
+                device array of the backend in use is accepted too).
+            sample_weight (array-like or None): as in ``__call__``.
 
         Returns:
             ``(per-sample loss, d(reduced loss)/d(logits))``.
@@ -644,11 +660,11 @@ class SparseCategoricalCrossentropy(_CrossentropyBase):
     """Cross-entropy between integer labels and predicted distributions.
 
     Args:
-        from_logits: whether y_pred holds logits (else probabilities, renormalised and
-            clipped as in ``CategoricalCrossentropy``).
-        reduction: see ``Loss``.
-        name: defaults to ``"sparse_categorical_crossentropy"``.
-        dtype: see ``Loss``.
+        from_logits (bool): whether y_pred holds logits (else probabilities, renormalised
+            and clipped as in ``CategoricalCrossentropy``).
+        reduction (str or None): see ``Loss``.
+        name (str or None): defaults to ``"sparse_categorical_crossentropy"``.
+        dtype (str or numpy.dtype or None): see ``Loss``.
 
     Example:
         >>> import numpy as np
@@ -685,9 +701,11 @@ class SparseCategoricalCrossentropy(_CrossentropyBase):
         """Loss and gradient of ``softmax(logits)`` as y_pred, from the logits.
 
         Args:
-            y_true: the class indices.
-            logits: the inputs of the softmax, shape (batch, ..., classes).
-            sample_weight: as in ``__call__``.
+            y_true (array-like): the integer class indices, shape (batch, ...) or
+                (batch, ..., 1).
+            logits (array-like): the inputs of the softmax, shape (batch, ..., classes) (a
+                device array of the backend in use is accepted too).
+            sample_weight (array-like or None): as in ``__call__``.
 
         Returns:
             ``(per-sample loss, d(reduced loss)/d(logits))``.
@@ -705,13 +723,13 @@ class BinaryCrossentropy(_CrossentropyBase):
     """Binary cross-entropy averaged over the last axis.
 
     Args:
-        from_logits: whether y_pred holds logits (else probabilities clipped to
+        from_logits (bool): whether y_pred holds logits (else probabilities clipped to
             [1e-7, 1 - 1e-7]).
-        label_smoothing: in [0, 1]; targets become ``t * (1 - s) + 0.5 * s``.
-        axis: the axis to average over (only -1).
-        reduction: see ``Loss``.
-        name: defaults to ``"binary_crossentropy"``.
-        dtype: see ``Loss``.
+        label_smoothing (float): in [0, 1]; targets become ``t * (1 - s) + 0.5 * s``.
+        axis (int): the axis to average over (only -1).
+        reduction (str or None): see ``Loss``.
+        name (str or None): defaults to ``"binary_crossentropy"``.
+        dtype (str or numpy.dtype or None): see ``Loss``.
 
     Example:
         >>> import numpy as np
@@ -771,9 +789,9 @@ class MeanSquaredError(_FeatureMeanLoss):
     """Mean of the squared errors over the last axis.
 
     Args:
-        reduction: see ``Loss``.
-        name: defaults to ``"mean_squared_error"``.
-        dtype: see ``Loss``.
+        reduction (str or None): see ``Loss``.
+        name (str or None): defaults to ``"mean_squared_error"``.
+        dtype (str or numpy.dtype or None): see ``Loss``.
 
     Example:
         >>> import numpy as np
@@ -798,9 +816,9 @@ class MeanAbsoluteError(_FeatureMeanLoss):
     """Mean of the absolute errors over the last axis (gradient ``sign(y_pred - y_true)``).
 
     Args:
-        reduction: see ``Loss``.
-        name: defaults to ``"mean_absolute_error"``.
-        dtype: see ``Loss``.
+        reduction (str or None): see ``Loss``.
+        name (str or None): defaults to ``"mean_absolute_error"``.
+        dtype (str or numpy.dtype or None): see ``Loss``.
 
     Example:
         >>> import numpy as np
@@ -829,9 +847,10 @@ class LossFunctionWrapper(Loss):
     function; write a ``Loss`` subclass with ``_gradient`` to train with it.
 
     Args:
-        fn: the function.
-        reduction: see ``Loss``.
-        name: defaults to the function's name.
+        fn (callable): the function.
+        reduction (str or None): see ``Loss``.
+        name (str or None): defaults to the function's name.
+        dtype (str or numpy.dtype or None): see ``Loss``.
         **kwargs: passed to ``fn`` on every call.
 
     Example:
@@ -915,7 +934,7 @@ def serialize(loss):
     """A built-in ``Loss`` as a dict ``{"class_name", "config"}``.
 
     Args:
-        loss: a ``Loss`` instance.
+        loss (Loss): a ``Loss`` instance.
 
     Returns:
         A dict that ``deserialize`` turns back into an equal loss.
@@ -932,7 +951,7 @@ def deserialize(config):
     """Build a loss from ``serialize``'s dict.
 
     Args:
-        config: a dict with ``class_name`` and ``config``.
+        config (dict): a dict with ``class_name`` and ``config``.
 
     Returns:
         A ``Loss``.
@@ -949,12 +968,12 @@ def get(identifier):
     """Resolve a loss identifier, as ``keras.losses.get`` (returning a ``Loss``).
 
     Args:
-        identifier: None (returns None), a name ('categorical_crossentropy',
-            'sparse_categorical_crossentropy', 'binary_crossentropy',
-            'mean_squared_error'/'mse', 'mean_absolute_error'/'mae', or a class name), a
-            ``serialize`` dict, a ``Loss`` class or instance, one of this module's loss
-            functions, or a plain callable ``fn(y_true, y_pred)`` (wrapped; it cannot be
-            differentiated).
+        identifier (str or dict or Loss or type or callable or None): None (returns None),
+            a name ('categorical_crossentropy', 'sparse_categorical_crossentropy',
+            'binary_crossentropy', 'mean_squared_error'/'mse',
+            'mean_absolute_error'/'mae', or a class name), a ``serialize`` dict, a
+            ``Loss`` class or instance, one of this module's loss functions, or a plain
+            callable ``fn(y_true, y_pred)`` (wrapped; it cannot be differentiated).
 
     Returns:
         A ``Loss`` (or None).

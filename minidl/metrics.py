@@ -32,8 +32,8 @@ def accuracy(y_true, y_pred):
     """How often predictions equal labels exactly, per element.
 
     Args:
-        y_true: the labels.
-        y_pred: the predictions, of y_true's shape.
+        y_true (array-like): the labels.
+        y_pred (array-like): the predictions, of y_true's shape.
 
     Returns:
         float32 array of 1.0 (equal) and 0.0, of the common shape.
@@ -54,9 +54,10 @@ def binary_accuracy(y_true, y_pred, threshold=0.5):
     (averaged over the last axis).
 
     Args:
-        y_true: 0/1 labels, shape of y_pred (or (batch,) against (batch, 1)).
-        y_pred: predicted probabilities (or scores compared with ``threshold``).
-        threshold: the decision threshold.
+        y_true (array-like): 0/1 labels, shape of y_pred (or (batch,) against (batch, 1)).
+        y_pred (array-like): predicted probabilities (or scores compared with
+            ``threshold``).
+        threshold (float): the decision threshold.
 
     Returns:
         float32 array of shape ``y_pred.shape[:-1]`` (``(batch,)`` for 1-D inputs).
@@ -80,8 +81,8 @@ def categorical_accuracy(y_true, y_pred):
     """Whether the arg-max of the prediction matches the arg-max of the one-hot label.
 
     Args:
-        y_true: one-hot labels, shape of y_pred.
-        y_pred: predictions, shape (batch, ..., classes).
+        y_true (array-like): one-hot labels, shape of y_pred.
+        y_pred (array-like): predictions, shape (batch, ..., classes).
 
     Returns:
         float32 array of shape ``y_pred.shape[:-1]``.
@@ -108,8 +109,8 @@ def sparse_categorical_accuracy(y_true, y_pred):
     """Whether the arg-max of the prediction equals the integer label.
 
     Args:
-        y_true: class indices, shape (batch, ...) or (batch, ..., 1).
-        y_pred: predictions, shape (batch, ..., classes).
+        y_true (array-like): class indices, shape (batch, ...) or (batch, ..., 1).
+        y_pred (array-like): predictions, shape (batch, ..., classes).
 
     Returns:
         float32 array of shape ``y_pred.shape[:-1]``.
@@ -141,8 +142,10 @@ class Metric:
     """Base class of metrics: ``update_state`` accumulates, ``result`` reports.
 
     Args:
-        name: the metric's name (as shown in logs and ``History``).
-        dtype: accepted for Keras compatibility (results are Python floats).
+        name (str or None): the metric's name (as shown in logs and ``History``; None:
+            the class name in snake case).
+        dtype (str or numpy.dtype or None): accepted for Keras compatibility (results are
+            Python floats).
 
     Example:
         >>> import numpy as np
@@ -174,9 +177,10 @@ class Metric:
         """Accumulate one batch.
 
         Args:
-            y_true: the targets.
-            y_pred: the predictions.
-            sample_weight: optional per-sample weights.
+            y_true (array-like): the targets.
+            y_pred (array-like): the predictions (a device array of the backend in use is
+                accepted too).
+            sample_weight (array-like or None): per-sample weights.
         """
         raise NotImplementedError(f"{type(self).__name__}: metrics must implement "
                                   f"update_state")
@@ -212,8 +216,8 @@ class Mean(Metric):
     """The (weighted) mean of the values seen: ``sum(values * w) / sum(w)``.
 
     Args:
-        name: defaults to ``"mean"``.
-        dtype: see ``Metric``.
+        name (str): defaults to ``"mean"``.
+        dtype (str or numpy.dtype or None): see ``Metric``.
 
     Example:
         >>> from minidl import metrics
@@ -235,8 +239,8 @@ class Mean(Metric):
         """Add values (a number or an array, each element one value).
 
         Args:
-            values: the values.
-            sample_weight: optional weights, broadcast to the values (a (batch,) weight
+            values (float or array-like): the values.
+            sample_weight (array-like or None): weights, broadcast to the values (a (batch,) weight
                 applies to every value of its sample).
         """
         where = type(self).__name__
@@ -259,9 +263,9 @@ class MeanMetricWrapper(Mean):
     """The running mean of ``fn(y_true, y_pred, **kwargs)`` (per-sample values).
 
     Args:
-        fn: a function returning per-sample values.
-        name: defaults to the function's name.
-        dtype: see ``Metric``.
+        fn (callable): a function returning per-sample values.
+        name (str or None): defaults to the function's name.
+        dtype (str or numpy.dtype or None): see ``Metric``.
         **kwargs: passed to ``fn`` on every update.
 
     Example:
@@ -287,9 +291,10 @@ class MeanMetricWrapper(Mean):
         """Accumulate ``fn(y_true, y_pred)`` for one batch.
 
         Args:
-            y_true: the targets.
-            y_pred: the predictions.
-            sample_weight: optional per-sample weights.
+            y_true (array-like): the targets.
+            y_pred (array-like): the predictions (a device array of the backend in use is
+                accepted too by the built-in functions).
+            sample_weight (array-like or None): per-sample weights.
         """
         values = self._fn(y_true, y_pred, **self._fn_kwargs)
         super().update_state(values, sample_weight=sample_weight)
@@ -311,8 +316,8 @@ class Accuracy(MeanMetricWrapper):
     """How often predictions equal labels exactly.
 
     Args:
-        name: defaults to ``"accuracy"``.
-        dtype: see ``Metric``.
+        name (str): defaults to ``"accuracy"``.
+        dtype (str or numpy.dtype or None): see ``Metric``.
 
     Example:
         >>> import numpy as np
@@ -331,9 +336,9 @@ class BinaryAccuracy(MeanMetricWrapper):
     """How often ``y_pred > threshold`` matches the binary labels.
 
     Args:
-        name: defaults to ``"binary_accuracy"``.
-        dtype: see ``Metric``.
-        threshold: the decision threshold.
+        name (str): defaults to ``"binary_accuracy"``.
+        dtype (str or numpy.dtype or None): see ``Metric``.
+        threshold (float): the decision threshold.
 
     Example:
         >>> import numpy as np
@@ -356,8 +361,8 @@ class CategoricalAccuracy(MeanMetricWrapper):
     """How often the arg-max of the prediction matches that of the one-hot label.
 
     Args:
-        name: defaults to ``"categorical_accuracy"``.
-        dtype: see ``Metric``.
+        name (str): defaults to ``"categorical_accuracy"``.
+        dtype (str or numpy.dtype or None): see ``Metric``.
 
     Example:
         >>> import numpy as np
@@ -376,8 +381,8 @@ class SparseCategoricalAccuracy(MeanMetricWrapper):
     """How often the arg-max of the prediction equals the integer label.
 
     Args:
-        name: defaults to ``"sparse_categorical_accuracy"``.
-        dtype: see ``Metric``.
+        name (str): defaults to ``"sparse_categorical_accuracy"``.
+        dtype (str or numpy.dtype or None): see ``Metric``.
 
     Example:
         >>> import numpy as np
@@ -396,8 +401,8 @@ class MeanSquaredError(MeanMetricWrapper):
     """The running mean of ``mean((y_true - y_pred)**2, axis=-1)``.
 
     Args:
-        name: defaults to ``"mean_squared_error"``.
-        dtype: see ``Metric``.
+        name (str): defaults to ``"mean_squared_error"``.
+        dtype (str or numpy.dtype or None): see ``Metric``.
 
     Example:
         >>> import numpy as np
@@ -416,8 +421,8 @@ class MeanAbsoluteError(MeanMetricWrapper):
     """The running mean of ``mean(|y_true - y_pred|, axis=-1)``.
 
     Args:
-        name: defaults to ``"mean_absolute_error"``.
-        dtype: see ``Metric``.
+        name (str): defaults to ``"mean_absolute_error"``.
+        dtype (str or numpy.dtype or None): see ``Metric``.
 
     Example:
         >>> import numpy as np
@@ -436,10 +441,10 @@ class BinaryCrossentropy(MeanMetricWrapper):
     """The running mean of the binary cross-entropy (``keras.metrics.BinaryCrossentropy``).
 
     Args:
-        name: defaults to ``"binary_crossentropy"``.
-        dtype: see ``Metric``.
-        from_logits: whether ``y_pred`` holds logits.
-        label_smoothing: as the loss's.
+        name (str): defaults to ``"binary_crossentropy"``.
+        dtype (str or numpy.dtype or None): see ``Metric``.
+        from_logits (bool): whether ``y_pred`` holds logits.
+        label_smoothing (float): as the loss's, in [0, 1].
 
     Example:
         >>> import numpy as np
@@ -461,11 +466,11 @@ class CategoricalCrossentropy(MeanMetricWrapper):
     (``keras.metrics.CategoricalCrossentropy``).
 
     Args:
-        name: defaults to ``"categorical_crossentropy"``.
-        dtype: see ``Metric``.
-        from_logits: whether ``y_pred`` holds logits.
-        label_smoothing: as the loss's.
-        axis: the class axis.
+        name (str): defaults to ``"categorical_crossentropy"``.
+        dtype (str or numpy.dtype or None): see ``Metric``.
+        from_logits (bool): whether ``y_pred`` holds logits.
+        label_smoothing (float): as the loss's, in [0, 1].
+        axis (int): the class axis.
 
     Example:
         >>> import numpy as np
@@ -488,10 +493,10 @@ class SparseCategoricalCrossentropy(MeanMetricWrapper):
     (``keras.metrics.SparseCategoricalCrossentropy``).
 
     Args:
-        name: defaults to ``"sparse_categorical_crossentropy"``.
-        dtype: see ``Metric``.
-        from_logits: whether ``y_pred`` holds logits.
-        axis: the class axis.
+        name (str): defaults to ``"sparse_categorical_crossentropy"``.
+        dtype (str or numpy.dtype or None): see ``Metric``.
+        from_logits (bool): whether ``y_pred`` holds logits.
+        axis (int): the class axis.
 
     Example:
         >>> import numpy as np
@@ -571,14 +576,17 @@ def get(identifier, loss=None, output_shape=None, target_shape=None):
     metric's ``name`` is the string exactly as given.
 
     Args:
-        identifier: a name ('accuracy', 'acc', 'categorical_accuracy',
-            'sparse_categorical_accuracy', 'binary_accuracy', 'mse', 'mae', a loss name,
-            a class name, ...), a ``Metric`` class or instance, a ``{"class_name",
-            "config"}`` dict, or a callable ``fn(y_true, y_pred)`` returning per-sample
-            values (wrapped in ``MeanMetricWrapper``).
-        loss: the model's loss identifier (string, ``Loss`` or function), or None.
-        output_shape: the model's output shape (the last entry is the number of units).
-        target_shape: the shape of the targets, when known.
+        identifier (str or Metric or type or dict or callable or None): a name
+            ('accuracy', 'acc', 'categorical_accuracy', 'sparse_categorical_accuracy',
+            'binary_accuracy', 'mse', 'mae', a loss name, a class name, ...), a ``Metric``
+            class or instance, a ``{"class_name", "config"}`` dict, or a callable
+            ``fn(y_true, y_pred)`` returning per-sample values (wrapped in
+            ``MeanMetricWrapper``); None returns None.
+        loss (str or Loss or callable or None): the model's loss identifier (string,
+            ``Loss`` or function), or None.
+        output_shape (tuple or None): the model's output shape (the last entry is the
+            number of units).
+        target_shape (tuple or None): the shape of the targets, when known.
 
     Returns:
         A ``Metric`` (None for None).
@@ -626,7 +634,7 @@ def serialize(metric):
     """A built-in metric as a dict ``{"class_name", "config"}``.
 
     Args:
-        metric: a ``Metric`` instance.
+        metric (Metric): a ``Metric`` instance.
 
     Returns:
         A dict that ``deserialize`` turns back into an equal metric.
@@ -643,7 +651,7 @@ def deserialize(config):
     """Build a metric from ``serialize``'s dict.
 
     Args:
-        config: a dict with ``class_name`` and ``config``.
+        config (dict): a dict with ``class_name`` and ``config``.
 
     Returns:
         A ``Metric``.
