@@ -61,8 +61,8 @@ class MaxNorm(Constraint):
     (``keras.constraints.MaxNorm``).
 
     Args:
-        max_value: the largest norm.
-        axis: the axis (or axes) the norm runs over.
+        max_value (float): the largest norm.
+        axis (int or tuple of ints): the axis (or axes) the norm runs over.
 
     Example:
         >>> import numpy as np
@@ -89,7 +89,7 @@ class UnitNorm(Constraint):
     """Each slice along ``axis`` is scaled to unit L2 norm (``keras.constraints.UnitNorm``).
 
     Args:
-        axis: the axis (or axes) the norm runs over.
+        axis (int or tuple of ints): the axis (or axes) the norm runs over.
 
     Example:
         >>> import numpy as np
@@ -115,9 +115,9 @@ class MinMaxNorm(Constraint):
     (``keras.constraints.MinMaxNorm``).
 
     Args:
-        min_value, max_value: the bounds of the norm.
-        rate: 1 enforces the bounds strictly; less moves part of the way.
-        axis: the axis (or axes) the norm runs over.
+        min_value, max_value (float): the bounds of the norm.
+        rate (float): 1 enforces the bounds strictly; less moves part of the way.
+        axis (int or tuple of ints): the axis (or axes) the norm runs over.
 
     Example:
         >>> import numpy as np
@@ -165,6 +165,10 @@ def _lookup(name):
 def serialize(constraint):
     """A constraint as ``{"module", "class_name", "config"}``.
 
+    Args:
+        constraint (Constraint): the constraint to serialize (TypeError for anything
+            else).
+
     Example:
         >>> from minidl import constraints
         >>> constraints.serialize(constraints.MaxNorm(3.0))
@@ -178,6 +182,10 @@ def serialize(constraint):
 def deserialize(config):
     """Build a constraint from ``serialize``'s dict.
 
+    Args:
+        config (dict): a ``serialize`` dict: ``"class_name"`` (a registered name) and
+            ``"config"`` (the constructor arguments; missing or None for the defaults).
+
     Example:
         >>> from minidl import constraints
         >>> config = {"class_name": "MaxNorm", "config": {"max_value": 3.0, "axis": 0}}
@@ -190,6 +198,12 @@ def deserialize(config):
 def get(identifier):
     """Resolve a constraint identifier, as ``keras.constraints.get``: None, a name, a
     ``serialize`` dict, or a ``Constraint`` class or instance.
+
+    Args:
+        identifier (str or dict or Constraint or type or None): a registered name
+            (``"max_norm"``, ``"MaxNorm"``, ...), a ``serialize`` dict, a ``Constraint``
+            instance (returned as is) or subclass (built with its defaults), or None
+            (returns None).
 
     Example:
         >>> from minidl import constraints

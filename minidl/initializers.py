@@ -26,9 +26,9 @@ def compute_fans(shape):
     """Keras fans of a weight shape.
 
     Args:
-        shape: the weight's shape: () and (n,) give fans (1, 1) and (n, n); (in, out) a
-            dense kernel; (..., in, out) a convolution kernel whose leading axes form the
-            receptive field.
+        shape (tuple of ints): the weight's shape: () and (n,) give fans (1, 1) and
+            (n, n); (in, out) a dense kernel; (..., in, out) a convolution kernel whose
+            leading axes form the receptive field.
 
     Returns:
         ``(fan_in, fan_out)`` as ints.
@@ -115,8 +115,9 @@ class Initializer:
         """Return a new array.
 
         Args:
-            shape: the array's shape.
-            dtype: a float dtype (default ``minidl.backend.floatx()``).
+            shape (int or tuple of ints): the array's shape (non-negative ints).
+            dtype (str or numpy.dtype or None): a float dtype (default
+                ``minidl.backend.floatx()``).
 
         Returns:
             A NumPy array.
@@ -146,7 +147,8 @@ class Constant(Initializer):
     """Fills with a constant value.
 
     Args:
-        value: a number, or an array broadcastable to the requested shape.
+        value (float or array-like): a number, or a numeric array broadcastable to the
+            requested shape.
 
     Example:
         >>> from minidl import initializers
@@ -218,8 +220,9 @@ class RandomInitializer(Initializer):
     """Base of the random initializers: holds the seed and picks the generator.
 
     Args:
-        seed: None draws from minidl's global generator at each call; an int seeds a
-            fresh generator on each call, so every call returns the same values.
+        seed (int or None): None draws from minidl's global generator at each call; a
+            non-negative int seeds a fresh generator on each call, so every call returns
+            the same values.
 
     Example:
         >>> import numpy as np
@@ -254,9 +257,9 @@ class RandomNormal(RandomInitializer):
     """Normal distribution.
 
     Args:
-        mean: mean of the values.
-        stddev: standard deviation of the values.
-        seed: None or an int (see ``RandomInitializer``).
+        mean (float): mean of the values.
+        stddev (float): standard deviation of the values (positive).
+        seed (int or None): None or a non-negative int (see ``RandomInitializer``).
 
     Example:
         >>> from minidl import initializers
@@ -281,9 +284,9 @@ class TruncatedNormal(RandomInitializer):
     """Normal distribution truncated to two standard deviations around the mean.
 
     Args:
-        mean: mean of the values.
-        stddev: standard deviation of the normal before truncation.
-        seed: None or an int (see ``RandomInitializer``).
+        mean (float): mean of the values.
+        stddev (float): standard deviation of the normal before truncation (positive).
+        seed (int or None): None or a non-negative int (see ``RandomInitializer``).
 
     Example:
         >>> import numpy as np
@@ -309,9 +312,9 @@ class RandomUniform(RandomInitializer):
     """Uniform distribution on ``[minval, maxval)``.
 
     Args:
-        minval: lower bound.
-        maxval: upper bound (greater than minval).
-        seed: None or an int (see ``RandomInitializer``).
+        minval (float): lower bound.
+        maxval (float): upper bound (greater than minval).
+        seed (int or None): None or a non-negative int (see ``RandomInitializer``).
 
     Example:
         >>> from minidl import initializers
@@ -349,10 +352,11 @@ class VarianceScaling(RandomInitializer):
     removes), ``untruncated_normal`` from a plain normal of stddev ``sqrt(scale / n)``.
 
     Args:
-        scale: positive scaling factor.
-        mode: 'fan_in', 'fan_out' or 'fan_avg'.
-        distribution: 'truncated_normal', 'untruncated_normal' or 'uniform'.
-        seed: None or an int (see ``RandomInitializer``).
+        scale (float): positive scaling factor.
+        mode (str): 'fan_in', 'fan_out' or 'fan_avg'.
+        distribution (str): 'truncated_normal', 'untruncated_normal' or 'uniform' (any
+            case; 'normal' is Keras's alias of 'truncated_normal').
+        seed (int or None): None or a non-negative int (see ``RandomInitializer``).
 
     Example:
         >>> import numpy as np
@@ -420,7 +424,7 @@ class GlorotUniform(_FixedVarianceScaling):
     The default kernel initializer of Dense and Conv2D.
 
     Args:
-        seed: None or an int (see ``RandomInitializer``).
+        seed (int or None): None or a non-negative int (see ``RandomInitializer``).
 
     Example:
         >>> import numpy as np
@@ -438,7 +442,7 @@ class GlorotNormal(_FixedVarianceScaling):
     before the truncation correction.
 
     Args:
-        seed: None or an int (see ``RandomInitializer``).
+        seed (int or None): None or a non-negative int (see ``RandomInitializer``).
 
     Example:
         >>> import numpy as np
@@ -455,7 +459,7 @@ class HeUniform(_FixedVarianceScaling):
     """He uniform: ``U(-limit, limit)``, ``limit = sqrt(6 / fan_in)``.
 
     Args:
-        seed: None or an int (see ``RandomInitializer``).
+        seed (int or None): None or a non-negative int (see ``RandomInitializer``).
 
     Example:
         >>> import numpy as np
@@ -473,7 +477,7 @@ class HeNormal(_FixedVarianceScaling):
     correction.
 
     Args:
-        seed: None or an int (see ``RandomInitializer``).
+        seed (int or None): None or a non-negative int (see ``RandomInitializer``).
 
     Example:
         >>> import numpy as np
@@ -490,7 +494,7 @@ class LecunUniform(_FixedVarianceScaling):
     """LeCun uniform: ``U(-limit, limit)``, ``limit = sqrt(3 / fan_in)``.
 
     Args:
-        seed: None or an int (see ``RandomInitializer``).
+        seed (int or None): None or a non-negative int (see ``RandomInitializer``).
 
     Example:
         >>> import numpy as np
@@ -508,7 +512,7 @@ class LecunNormal(_FixedVarianceScaling):
     truncation correction.
 
     Args:
-        seed: None or an int (see ``RandomInitializer``).
+        seed (int or None): None or a non-negative int (see ``RandomInitializer``).
 
     Example:
         >>> import numpy as np
@@ -556,7 +560,8 @@ def serialize(initializer):
     """An initializer as a dict ``{"class_name", "config"}``.
 
     Args:
-        initializer: an ``Initializer`` instance.
+        initializer (Initializer): an ``Initializer`` instance (TypeError for anything
+            else).
 
     Returns:
         A JSON-friendly dict that ``deserialize``/``get`` turn back into an equal
@@ -575,7 +580,8 @@ def deserialize(config):
     """Build an initializer from ``serialize``'s dict.
 
     Args:
-        config: a dict with ``class_name`` (class or snake_case name) and ``config``.
+        config (dict): a dict with ``class_name`` (class or snake_case name) and
+            ``config`` (the constructor arguments; missing or None for the defaults).
 
     Returns:
         An ``Initializer``.
@@ -599,9 +605,10 @@ def get(identifier):
     """Resolve an initializer identifier, as ``keras.initializers.get``.
 
     Args:
-        identifier: None (returns None), a name ('glorot_uniform', 'he_normal', 'zeros',
-            ... or a class name such as 'HeUniform'), a ``serialize`` dict, an
-            ``Initializer`` class or instance, or any callable ``f(shape, dtype=None)``.
+        identifier (str or dict or Initializer or type or callable or None): None
+            (returns None), a name ('glorot_uniform', 'he_normal', 'zeros', ... or a class
+            name such as 'HeUniform'), a ``serialize`` dict, an ``Initializer`` class or
+            instance, or any callable ``f(shape, dtype=None)`` (returned as is).
 
     Returns:
         An initializer (or None).

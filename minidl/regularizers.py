@@ -39,7 +39,15 @@ class Regularizer:
         raise NotImplementedError(f"{type(self).__name__} must implement __call__")
 
     def gradient(self, x):
-        """d(penalty)/d(weight)."""
+        """d(penalty)/d(weight).
+
+        Args:
+            x (array): the weight's value, a NumPy array or a CUDA array of the backend
+                in use.
+
+        Returns:
+            An array of ``x``'s shape, on ``x``'s device.
+        """
         raise NotImplementedError(f"{type(self).__name__} must implement gradient()")
 
     def get_config(self):
@@ -56,8 +64,8 @@ class L1L2(Regularizer):
     """``l1 * sum(|x|) + l2 * sum(x ** 2)`` (``keras.regularizers.L1L2``).
 
     Args:
-        l1: the L1 factor (>= 0).
-        l2: the L2 factor (>= 0).
+        l1 (float): the L1 factor (finite, >= 0).
+        l2 (float): the L2 factor (finite, >= 0).
 
     Example:
         >>> import numpy as np
@@ -94,7 +102,7 @@ class L1(L1L2):
     """``l1 * sum(|x|)`` (``keras.regularizers.L1``).
 
     Args:
-        l1: the factor (Keras's default 0.01).
+        l1 (float): the factor (finite, >= 0; Keras's default 0.01).
 
     Example:
         >>> import numpy as np
@@ -118,7 +126,7 @@ class L2(L1L2):
     """``l2 * sum(x ** 2)`` (``keras.regularizers.L2``).
 
     Args:
-        l2: the factor (Keras's default 0.01).
+        l2 (float): the factor (finite, >= 0; Keras's default 0.01).
 
     Example:
         >>> import numpy as np
@@ -137,6 +145,10 @@ class L2(L1L2):
 
 def l1_l2(l1=0.01, l2=0.01):
     """``L1L2(l1, l2)`` with Keras's defaults for the function (0.01 each).
+
+    Args:
+        l1 (float): the L1 factor (finite, >= 0).
+        l2 (float): the L2 factor (finite, >= 0).
 
     Example:
         >>> import numpy as np
@@ -165,6 +177,10 @@ def _lookup(name):
 def serialize(regularizer):
     """A regularizer as ``{"module", "class_name", "config"}``.
 
+    Args:
+        regularizer (Regularizer): the regularizer to serialize (TypeError for anything
+            else).
+
     Example:
         >>> from minidl import regularizers
         >>> regularizers.serialize(regularizers.L2(0.01))
@@ -176,6 +192,10 @@ def serialize(regularizer):
 
 def deserialize(config):
     """Build a regularizer from ``serialize``'s dict.
+
+    Args:
+        config (dict): a ``serialize`` dict: ``"class_name"`` (a registered name) and
+            ``"config"`` (the constructor arguments; missing or None for the defaults).
 
     Example:
         >>> from minidl import regularizers
@@ -189,8 +209,9 @@ def get(identifier):
     """Resolve a regularizer identifier, as ``keras.regularizers.get``.
 
     Args:
-        identifier: None (returns None), a name (``'l1'``, ``'l2'``, ``'l1_l2'``), a
-            ``serialize`` dict, or a ``Regularizer`` class or instance.
+        identifier (str or dict or Regularizer or type or None): None (returns None), a
+            name (``'l1'``, ``'l2'``, ``'l1_l2'``, ``'L1'``, ``'L2'``, ``'L1L2'``; case
+            matters), a ``serialize`` dict, or a ``Regularizer`` class or instance.
 
     Returns:
         A ``Regularizer`` (or None).

@@ -41,8 +41,8 @@ def parse_batches(blobs):
     """Decode CIFAR-10 binary batch files into one NHWC image array and a label column.
 
     Args:
-        blobs: A list of ``(source, data)`` pairs: a file name for messages and the file's
-            bytes. Their records are concatenated in order.
+        blobs (list of (str, bytes) tuples): ``(source, data)`` pairs: a file name for
+            messages and the file's bytes. Their records are concatenated in order.
 
     Returns:
         ``(x, y)``: ``x`` uint8 of shape ``(N, 32, 32, 3)`` (channels last, converted from
@@ -120,7 +120,7 @@ def read_archive(archive):
     (its declared size is checked before it is read).
 
     Args:
-        archive: Path of the ``.tar.gz`` archive.
+        archive (str or os.PathLike): Path of the ``.tar.gz`` archive.
 
     Returns:
         ``{file name: (source, bytes)}`` for the batch files and ``batches.meta.txt``.
@@ -246,8 +246,9 @@ def load_data(path=None):
        extracted there once; later calls read the extracted batch files.
 
     Args:
-        path: Folder that already holds the data set files, or ``None``. (Keras's
-            ``cifar10.load_data`` takes no argument; this one is an addition.)
+        path (str or os.PathLike or None): Folder that already holds the data set files,
+            or ``None``. (Keras's ``cifar10.load_data`` takes no argument; this one is an
+            addition.)
 
     Returns:
         ``((x_train, y_train), (x_test, y_test))``: ``x`` uint8 arrays of shape

@@ -41,7 +41,8 @@ def load_data(path=None):
        SHA-256 checksums.
 
     Args:
-        path: Folder that already holds the data set files, or ``None``.
+        path (str or os.PathLike or None): Folder that already holds the data set files,
+            or ``None``.
 
     Returns:
         ``((x_train, y_train), (x_test, y_test))``: ``x`` uint8 arrays of shape

@@ -40,8 +40,9 @@ def load_data(path=None):
        archives are verified against the canonical SHA-256 checksums.
 
     Args:
-        path: Folder that already holds the data set files, or ``None``. Unlike Keras's
-            ``path`` (a cache file name such as ``"mnist.npz"``), this names a folder.
+        path (str or os.PathLike or None): Folder that already holds the data set files,
+            or ``None``. Unlike Keras's ``path`` (a cache file name such as
+            ``"mnist.npz"``), this names a folder.
 
     Returns:
         ``((x_train, y_train), (x_test, y_test))``: ``x`` uint8 arrays of shape

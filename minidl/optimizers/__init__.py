@@ -28,10 +28,11 @@ class SGD(Optimizer):
     ``w += v`` (Nesterov: ``w += momentum * v - lr * g``).
 
     Args:
-        learning_rate: a float, a schedule or a callable (see ``Optimizer``).
-        momentum: float in [0, 1].
-        nesterov: whether to use Nesterov momentum.
-        name: defaults to ``"SGD"``.
+        learning_rate (float or LearningRateSchedule or callable): a float, a schedule or
+            a callable (see ``Optimizer``).
+        momentum (float): float in [0, 1].
+        nesterov (bool): whether to use Nesterov momentum.
+        name (str or None): defaults to ``"SGD"``.
         **kwargs: ``weight_decay``, ``clipnorm``, ``clipvalue``, ``global_clipnorm``
             (see ``Optimizer``).
 
@@ -84,12 +85,13 @@ class RMSprop(Optimizer):
     ``lr * g / denominator`` is applied directly or through a momentum buffer.
 
     Args:
-        learning_rate: a float, a schedule or a callable (see ``Optimizer``).
-        rho: discounting factor in [0, 1].
-        momentum: float >= 0.
-        epsilon: small float >= 0 added inside the square root.
-        centered: normalise by the estimated variance of the gradient.
-        name: defaults to ``"rmsprop"``.
+        learning_rate (float or LearningRateSchedule or callable): a float, a schedule or
+            a callable (see ``Optimizer``).
+        rho (float): discounting factor in [0, 1].
+        momentum (float): float >= 0.
+        epsilon (float): small float >= 0 added inside the square root.
+        centered (bool): normalise by the estimated variance of the gradient.
+        name (str or None): defaults to ``"rmsprop"``.
         **kwargs: ``weight_decay``, ``clipnorm``, ``clipvalue``, ``global_clipnorm``.
 
     Example:
@@ -154,12 +156,13 @@ class Adam(Optimizer):
     ``w -= lr * sqrt(1 - beta_2**t) / (1 - beta_1**t) * m / (sqrt(v) + epsilon)``.
 
     Args:
-        learning_rate: a float, a schedule or a callable (see ``Optimizer``).
-        beta_1: decay of the first moment, in [0, 1).
-        beta_2: decay of the second moment, in [0, 1).
-        epsilon: small float >= 0.
-        amsgrad: use the running maximum of the second moment.
-        name: defaults to ``"adam"``.
+        learning_rate (float or LearningRateSchedule or callable): a float, a schedule or
+            a callable (see ``Optimizer``).
+        beta_1 (float): decay of the first moment, in [0, 1).
+        beta_2 (float): decay of the second moment, in [0, 1).
+        epsilon (float): small float >= 0.
+        amsgrad (bool): use the running maximum of the second moment.
+        name (str or None): defaults to ``"adam"``.
         **kwargs: ``weight_decay``, ``clipnorm``, ``clipvalue``, ``global_clipnorm``.
 
     Example:
@@ -215,13 +218,14 @@ class AdamW(Adam):
     step (Keras 3 ``AdamW``).
 
     Args:
-        learning_rate: a float, a schedule or a callable (see ``Optimizer``).
-        weight_decay: float >= 0.
-        beta_1: decay of the first moment, in [0, 1).
-        beta_2: decay of the second moment, in [0, 1).
-        epsilon: small float >= 0.
-        amsgrad: use the running maximum of the second moment.
-        name: defaults to ``"adamw"``.
+        learning_rate (float or LearningRateSchedule or callable): a float, a schedule or
+            a callable (see ``Optimizer``).
+        weight_decay (float): float >= 0 (None is refused).
+        beta_1 (float): decay of the first moment, in [0, 1).
+        beta_2 (float): decay of the second moment, in [0, 1).
+        epsilon (float): small float >= 0.
+        amsgrad (bool): use the running maximum of the second moment.
+        name (str or None): defaults to ``"adamw"``.
         **kwargs: ``clipnorm``, ``clipvalue``, ``global_clipnorm``.
 
     Example:
@@ -254,10 +258,11 @@ class Adagrad(Optimizer):
     ``w -= lr * g / sqrt(accumulator + epsilon)`` (Keras 3's formula, in C).
 
     Args:
-        learning_rate: a float, a schedule or a callable (see ``Optimizer``).
-        initial_accumulator_value: float >= 0, the accumulators' starting value.
-        epsilon: small float >= 0.
-        name: defaults to ``"adagrad"``.
+        learning_rate (float or LearningRateSchedule or callable): a float, a schedule or
+            a callable (see ``Optimizer``).
+        initial_accumulator_value (float): float >= 0, the accumulators' starting value.
+        epsilon (float): small float >= 0.
+        name (str or None): defaults to ``"adagrad"``.
         **kwargs: ``weight_decay``, ``clipnorm``, ``clipvalue``, ``global_clipnorm``.
 
     Example:
@@ -305,11 +310,12 @@ class Adamax(Optimizer):
     ``w -= lr / (1 - beta_1**t) * m / (u + epsilon)`` (Keras 3's formula, in C).
 
     Args:
-        learning_rate: a float, a schedule or a callable (see ``Optimizer``).
-        beta_1: decay of the first moment, in [0, 1).
-        beta_2: decay of the infinity norm, in [0, 1].
-        epsilon: small float >= 0.
-        name: defaults to ``"adamax"``.
+        learning_rate (float or LearningRateSchedule or callable): a float, a schedule or
+            a callable (see ``Optimizer``).
+        beta_1 (float): decay of the first moment, in [0, 1).
+        beta_2 (float): decay of the infinity norm, in [0, 1].
+        epsilon (float): small float >= 0.
+        name (str or None): defaults to ``"adamax"``.
         **kwargs: ``weight_decay``, ``clipnorm``, ``clipvalue``, ``global_clipnorm``.
 
     Example:
@@ -354,11 +360,12 @@ class Nadam(Optimizer):
     ``w -= lr * m_hat / (sqrt(v / (1 - beta_2**t)) + epsilon)``.
 
     Args:
-        learning_rate: a float, a schedule or a callable (see ``Optimizer``).
-        beta_1: decay of the first moment, in [0, 1).
-        beta_2: decay of the second moment, in [0, 1).
-        epsilon: small float >= 0.
-        name: defaults to ``"nadam"``.
+        learning_rate (float or LearningRateSchedule or callable): a float, a schedule or
+            a callable (see ``Optimizer``).
+        beta_1 (float): decay of the first moment, in [0, 1).
+        beta_2 (float): decay of the second moment, in [0, 1).
+        epsilon (float): small float >= 0.
+        name (str or None): defaults to ``"nadam"``.
         **kwargs: ``weight_decay``, ``clipnorm``, ``clipvalue``, ``global_clipnorm``.
 
     Example:
@@ -409,10 +416,11 @@ class Adadelta(Optimizer):
     ``w += lr d``.
 
     Args:
-        learning_rate: a float, a schedule or a callable (Keras's default 0.001).
-        rho: the decay rate, in [0, 1].
-        epsilon: small float >= 0.
-        name: defaults to ``"adadelta"``.
+        learning_rate (float or LearningRateSchedule or callable): a float, a schedule or
+            a callable (see ``Optimizer``; Keras's default 0.001).
+        rho (float): the decay rate, in [0, 1].
+        epsilon (float): small float >= 0.
+        name (str or None): defaults to ``"adadelta"``.
         **kwargs: ``weight_decay``, ``clipnorm``, ``clipvalue``, ``global_clipnorm``.
 
     Example:
@@ -461,7 +469,7 @@ def serialize(optimizer):
     """An optimizer as a dict ``{"class_name", "config"}``.
 
     Args:
-        optimizer: an ``Optimizer``.
+        optimizer (Optimizer): an ``Optimizer`` (TypeError for anything else).
 
     Returns:
         A dict that ``deserialize`` turns back into an equally configured optimizer
@@ -488,7 +496,8 @@ def deserialize(config):
     """Build an optimizer from ``serialize``'s dict.
 
     Args:
-        config: a dict with ``class_name`` and ``config``.
+        config (dict): a dict with ``class_name`` (a name as ``get`` takes it) and
+            ``config`` (the constructor arguments; missing or None for the defaults).
 
     Returns:
         An ``Optimizer``.
@@ -506,9 +515,11 @@ def get(identifier):
     """Resolve an optimizer identifier, as ``keras.optimizers.get``.
 
     Args:
-        identifier: an ``Optimizer`` (returned as is), a name ('sgd', 'rmsprop', 'adam',
-            'adamw', any case; the class names too) which builds one with the Keras
-            defaults, or a ``serialize`` dict.
+        identifier (str or dict or Optimizer or type): an ``Optimizer`` (returned as
+            is), a name ('sgd', 'rmsprop', 'adam', 'adamw', 'adagrad', 'adamax', 'nadam',
+            'adadelta', any case; the class names too) which builds one with the Keras
+            defaults, an ``Optimizer`` subclass (built with its defaults), or a
+            ``serialize`` dict.
 
     Returns:
         An ``Optimizer``.

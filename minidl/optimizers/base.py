@@ -99,14 +99,18 @@ class Optimizer:
     the learning rate of the current iteration, then increments ``iterations``.
 
     Args:
-        learning_rate: a float, a ``schedules.LearningRateSchedule`` (evaluated at
-            ``iterations``) or a callable with no arguments returning a float.
-        weight_decay: None or a float >= 0: ``variable -= variable * weight_decay * lr``
-            before each update.
-        clipnorm: clip each gradient to this L2 norm.
-        clipvalue: clip each gradient element to ``[-clipvalue, clipvalue]``.
-        global_clipnorm: clip all gradients together to this global L2 norm.
-        name: the optimizer's name (default: the class's Keras name).
+        learning_rate (float or LearningRateSchedule or callable): a float, a
+            ``schedules.LearningRateSchedule`` (evaluated at ``iterations``) or a callable
+            with no arguments returning a float.
+        weight_decay (float or None): None or a float >= 0:
+            ``variable -= variable * weight_decay * lr`` before each update.
+        clipnorm (float or None): clip each gradient to this L2 norm (positive; at most
+            one of the three clipping arguments is set).
+        clipvalue (float or None): clip each gradient element to
+            ``[-clipvalue, clipvalue]`` (positive).
+        global_clipnorm (float or None): clip all gradients together to this global L2
+            norm (positive).
+        name (str or None): the optimizer's name (default: the class's Keras name).
         **kwargs: Keras's ``use_ema``, ``ema_momentum``, ``ema_overwrite_frequency``,
             ``loss_scale_factor``, ``gradient_accumulation_steps`` are accepted at their
             defaults only. The Keras 2 spellings are accepted with a
@@ -243,7 +247,7 @@ class Optimizer:
         order of ``variables``.
 
         Args:
-            variables: the trainable variables.
+            variables (list of Variable): the trainable variables.
         """
         for variable in variables:
             self._check_variable(variable)
@@ -285,8 +289,9 @@ class Optimizer:
         """Exclude variables from the weight decay (as Keras).
 
         Args:
-            var_list: variables to exclude.
-            var_names: substrings; a variable whose name or path contains one is excluded.
+            var_list (list of Variable or None): variables to exclude.
+            var_names (list of str or None): substrings; a variable whose name or path
+                contains one is excluded.
         """
         self._decay_excluded_ids |= {id(v) for v in (var_list or ())}
         self._decay_excluded_names = tuple(self._decay_excluded_names) + \
@@ -304,8 +309,10 @@ class Optimizer:
         """Apply one step from ``(gradient, variable)`` pairs.
 
         Args:
-            grads_and_vars: an iterable of ``(gradient, variable)``; pairs whose gradient
-                is None are skipped.
+            grads_and_vars (iterable of (array, Variable) tuples): the
+                ``(gradient, variable)`` pairs; a gradient is an array of the variable's
+                shape (NumPy, CUDA, or array-like); pairs whose gradient is None are
+                skipped.
 
         Returns:
             The new ``iterations``.
@@ -321,8 +328,11 @@ class Optimizer:
         """Apply one step: update each variable from its gradient, then count the step.
 
         Args:
-            grads: the gradients, one per variable (None skips the variable).
-            trainable_variables: the variables; default: those of ``build``.
+            grads (list of array): the gradients, one per variable, each of its
+                variable's shape (a NumPy array, a CUDA array or array-like; None skips
+                the variable).
+            trainable_variables (list of Variable or None): the variables; default: those
+                of ``build`` (or seen by earlier steps), in that order.
 
         Returns:
             The new ``iterations``.
@@ -444,9 +454,9 @@ class Optimizer:
         """Restore ``get_state``'s state for the same variables.
 
         Args:
-            state: the dict returned by ``get_state``.
-            variables: the variables, in the order the saved optimizer first saw them
-                (for a model: its trainable variables).
+            state (dict): the dict returned by ``get_state``.
+            variables (list of Variable): the variables, in the order the saved optimizer
+                first saw them (for a model: its trainable variables).
         """
         where = f"{type(self).__name__}.set_state"
         if not isinstance(state, dict) or "iterations" not in state or "slots" not in state:

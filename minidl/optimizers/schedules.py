@@ -55,7 +55,7 @@ class LearningRateSchedule:
         """The learning rate at ``step`` (a Python float).
 
         Args:
-            step: the optimizer's iteration count.
+            step (int or float): the optimizer's iteration count (a 0-d array too).
 
         Returns:
             The learning rate.
@@ -103,11 +103,11 @@ class ExponentialDecay(_PeriodicDecay):
     """``initial_learning_rate * decay_rate ** (step / decay_steps)``.
 
     Args:
-        initial_learning_rate: the learning rate at step 0.
-        decay_steps: positive number of steps per decay period.
-        decay_rate: the factor applied once per period.
-        staircase: floor ``step / decay_steps`` (decay in discrete jumps).
-        name: the schedule's name.
+        initial_learning_rate (float): the learning rate at step 0.
+        decay_steps (float): positive number of steps per decay period.
+        decay_rate (float): the factor applied once per period.
+        staircase (bool): floor ``step / decay_steps`` (decay in discrete jumps).
+        name (str): the schedule's name.
 
     Example:
         >>> from minidl.optimizers import schedules
@@ -130,11 +130,11 @@ class InverseTimeDecay(_PeriodicDecay):
     """``initial_learning_rate / (1 + decay_rate * step / decay_steps)``.
 
     Args:
-        initial_learning_rate: the learning rate at step 0.
-        decay_steps: positive number of steps per decay period.
-        decay_rate: the decay rate.
-        staircase: floor ``step / decay_steps``.
-        name: the schedule's name.
+        initial_learning_rate (float): the learning rate at step 0.
+        decay_steps (float): positive number of steps per decay period.
+        decay_rate (float): the decay rate.
+        staircase (bool): floor ``step / decay_steps``.
+        name (str): the schedule's name.
 
     Example:
         >>> from minidl.optimizers import schedules
@@ -160,9 +160,9 @@ class PiecewiseConstantDecay(LearningRateSchedule):
     ``boundaries[i-1] < step <= boundaries[i]``, ``values[-1]`` after the last boundary.
 
     Args:
-        boundaries: increasing step boundaries.
-        values: one more learning rate than there are boundaries.
-        name: the schedule's name.
+        boundaries (list of float): strictly increasing step boundaries.
+        values (list of float): one more learning rate than there are boundaries.
+        name (str): the schedule's name.
 
     Example:
         >>> from minidl.optimizers import schedules
@@ -204,12 +204,12 @@ class PolynomialDecay(LearningRateSchedule):
     ``cycle`` the period grows to the next multiple of ``decay_steps`` instead.
 
     Args:
-        initial_learning_rate: the learning rate at step 0.
-        decay_steps: positive number of steps to decay over.
-        end_learning_rate: the final learning rate.
-        power: the polynomial's power.
-        cycle: restart the decay after ``decay_steps``.
-        name: the schedule's name.
+        initial_learning_rate (float): the learning rate at step 0.
+        decay_steps (float): positive number of steps to decay over.
+        end_learning_rate (float): the final learning rate.
+        power (float): the polynomial's power.
+        cycle (bool): restart the decay after ``decay_steps``.
+        name (str): the schedule's name.
 
     Example:
         >>> from minidl.optimizers import schedules
@@ -255,12 +255,13 @@ class CosineDecay(LearningRateSchedule):
     ``warmup_steps``, then decays from ``warmup_target`` as above.
 
     Args:
-        initial_learning_rate: the learning rate at step 0.
-        decay_steps: positive number of steps to decay over.
-        alpha: the final rate as a fraction of the decayed-from rate.
-        name: the schedule's name.
-        warmup_target: the rate reached at the end of the warmup (None: no warmup).
-        warmup_steps: the warmup's length in steps.
+        initial_learning_rate (float): the learning rate at step 0.
+        decay_steps (float): positive number of steps to decay over.
+        alpha (float): the final rate as a fraction of the decayed-from rate.
+        name (str): the schedule's name.
+        warmup_target (float or None): the rate reached at the end of the warmup (None: no
+            warmup).
+        warmup_steps (float): the warmup's length in steps (>= 0).
 
     Example:
         >>> from minidl.optimizers import schedules
@@ -310,7 +311,8 @@ def serialize(learning_rate_schedule):
     """A schedule as a dict ``{"class_name", "config"}``.
 
     Args:
-        learning_rate_schedule: a ``LearningRateSchedule``.
+        learning_rate_schedule (LearningRateSchedule): a ``LearningRateSchedule``
+            (TypeError for anything else).
 
     Returns:
         A dict that ``deserialize`` turns back into an equal schedule.
@@ -329,7 +331,8 @@ def deserialize(config):
     """Build a schedule from ``serialize``'s dict.
 
     Args:
-        config: a dict with ``class_name`` and ``config``.
+        config (dict): a dict with ``class_name`` (a schedule class name) and ``config``
+            (the constructor arguments).
 
     Returns:
         A ``LearningRateSchedule``.

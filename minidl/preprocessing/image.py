@@ -184,9 +184,9 @@ def transform_matrix_offset_center(matrix, x, y):
     """Move a 3x3 transform about the pixel-grid centre (Keras's helper).
 
     Args:
-        matrix: ``(3, 3)`` homogeneous transform about the origin.
-        x: number of rows (height).
-        y: number of columns (width).
+        matrix (array-like): ``(3, 3)`` homogeneous transform about the origin.
+        x (int): number of rows (height).
+        y (int): number of columns (width).
 
     Returns:
         ``offset @ matrix @ reset``, with ``offset`` the translation to
@@ -218,16 +218,19 @@ def transform_matrices(height, width, theta=0.0, tx=0.0, ty=0.0, shear=0.0, zx=1
     Parameters broadcast against each other (scalars or 1-D arrays of one length).
 
     Args:
-        height: image height (rows).
-        width: image width (columns).
-        theta: rotation in degrees.
-        tx: shift along rows, in pixels.
-        ty: shift along columns, in pixels.
-        shear: shear angle in degrees.
-        zx: zoom along rows (the row coordinate is multiplied by ``zx``).
-        zy: zoom along columns.
-        flip_horizontal: whether to flip each warped image left-right.
-        flip_vertical: whether to flip each warped image upside down.
+        height (int): image height (rows).
+        width (int): image width (columns).
+        theta (float or array-like): rotation in degrees.
+        tx (float or array-like): shift along rows, in pixels.
+        ty (float or array-like): shift along columns, in pixels.
+        shear (float or array-like): shear angle in degrees.
+        zx (float or array-like): zoom along rows (the row coordinate is multiplied by
+            ``zx``).
+        zy (float or array-like): zoom along columns.
+        flip_horizontal (bool or array-like): whether to flip each warped image
+            left-right.
+        flip_vertical (bool or array-like): whether to flip each warped image upside
+            down.
 
     Returns:
         ``(N, 2, 3)`` float64 matrices for ``minidl.ops.affine_warp``: output pixel
@@ -270,40 +273,49 @@ class ImageDataGenerator:
     """Generate batches of image data with real-time data augmentation (Keras's API).
 
     Args:
-        featurewise_center: subtract the dataset's per-channel mean (from ``fit``).
-        samplewise_center: subtract each image's mean.
-        featurewise_std_normalization: divide by the dataset's per-channel standard
-            deviation (from ``fit``); turns ``featurewise_center`` on, as in Keras.
-        samplewise_std_normalization: divide each image by its standard deviation;
-            turns ``samplewise_center`` on.
-        zca_whitening: not supported (``True`` raises ``NotImplementedError``).
-        zca_epsilon: accepted for compatibility; unused.
-        rotation_range: rotations drawn uniformly in ``[-rotation_range,
+        featurewise_center (bool): subtract the dataset's per-channel mean (from
+            ``fit``).
+        samplewise_center (bool): subtract each image's mean.
+        featurewise_std_normalization (bool): divide by the dataset's per-channel
+            standard deviation (from ``fit``); turns ``featurewise_center`` on, as in
+            Keras.
+        samplewise_std_normalization (bool): divide each image by its standard
+            deviation; turns ``samplewise_center`` on.
+        zca_whitening (bool): not supported (``True`` raises ``NotImplementedError``).
+        zca_epsilon (float): accepted for compatibility; unused.
+        rotation_range (float): rotations drawn uniformly in ``[-rotation_range,
             rotation_range]`` degrees.
-        width_shift_range: a float (uniform in ``[-r, r]``; a fraction of the width if
-            ``r < 1``, else pixels), an int ``n`` (pixels from ``{-(n-1), ..., n-1}``) or
-            a 1-D sequence (an element with a random sign; fractions if all ``< 1``).
-        height_shift_range: the same for the height.
-        brightness_range: a pair ``(lo, hi)``; each image's brightness factor is drawn
-            in it (see ``apply_transform``).
-        shear_range: shear angles drawn in ``[-shear_range, shear_range]`` degrees.
-        zoom_range: a float ``z`` (``[1 - z, 1 + z]``) or a pair ``[lo, hi]``; the row
-            and column zooms are drawn independently.
-        channel_shift_range: a value drawn in ``[-r, r]`` is added to every channel,
-            clipped to the image's range.
-        fill_mode: ``'nearest'`` (default), ``'constant'``, ``'reflect'`` or ``'wrap'``
-            (periodic, scipy ``'grid-wrap'``; see the module docstring).
-        cval: the value outside the image for ``fill_mode='constant'``.
-        horizontal_flip: flip half of the images left-right.
-        vertical_flip: flip half of the images upside down.
-        rescale: multiply the data by this number (after the augmentation); None or 0:
-            no rescaling.
-        preprocessing_function: called on each augmented image ``(H, W, C)`` before
-            the rest of ``standardize``; must return an image of the same shape.
-        data_format: ``None`` or ``'channels_last'`` (the only supported layout).
-        validation_split: fraction of the data held out for ``flow(subset=...)``.
-        interpolation_order: only ``1`` (bilinear) is supported.
-        dtype: floating dtype of the batches (default float32).
+        width_shift_range (float or int or list of float): a float (uniform in
+            ``[-r, r]``; a fraction of the width if ``r < 1``, else pixels), an int ``n``
+            (pixels from ``{-(n-1), ..., n-1}``) or a 1-D sequence (an element with a
+            random sign; fractions if all ``< 1``); all values >= 0.
+        height_shift_range (float or int or list of float): the same for the height.
+        brightness_range (tuple of 2 floats or None): a pair ``(lo, hi)`` with
+            ``0 <= lo <= hi``; each image's brightness factor is drawn in it (see
+            ``apply_transform``).
+        shear_range (float): shear angles drawn in ``[-shear_range, shear_range]``
+            degrees.
+        zoom_range (float or tuple of 2 floats): a float ``z`` (``[1 - z, 1 + z]``) or a
+            pair ``[lo, hi]``; the row and column zooms are drawn independently.
+        channel_shift_range (float): a value drawn in ``[-r, r]`` is added to every
+            channel, clipped to the image's range.
+        fill_mode (str): ``'nearest'`` (default), ``'constant'``, ``'reflect'`` or
+            ``'wrap'`` (periodic, scipy ``'grid-wrap'``; see the module docstring).
+        cval (float): the value outside the image for ``fill_mode='constant'``.
+        horizontal_flip (bool): flip half of the images left-right.
+        vertical_flip (bool): flip half of the images upside down.
+        rescale (float or None): multiply the data by this number (after the
+            augmentation); None or 0: no rescaling.
+        preprocessing_function (callable or None): called on each augmented image
+            ``(H, W, C)`` before the rest of ``standardize``; must return an image of
+            the same shape.
+        data_format (str or None): ``None`` or ``'channels_last'`` (the only supported
+            layout).
+        validation_split (float): fraction of the data held out for
+            ``flow(subset=...)``: 0, or strictly between 0 and 1.
+        interpolation_order (int): only ``1`` (bilinear) is supported.
+        dtype (str or numpy.dtype or None): floating dtype of the batches (default
+            float32).
 
     Example:
         >>> import numpy as np
@@ -452,9 +464,10 @@ class ImageDataGenerator:
         """Draw the parameters of a random transformation of one image.
 
         Args:
-            img_shape: shape of the image, ``(height, width, channels)``.
-            seed: an integer for a repeatable draw; None draws from minidl's global
-                generator (``minidl.utils.set_random_seed``).
+            img_shape (tuple of 3 ints): shape of the image, ``(height, width,
+                channels)``.
+            seed (int or None): an integer >= 0 for a repeatable draw; None draws from
+                minidl's global generator (``minidl.utils.set_random_seed``).
 
         Returns:
             A dict with ``'theta'`` (degrees), ``'tx'`` (row shift, pixels), ``'ty'``
@@ -626,8 +639,8 @@ class ImageDataGenerator:
         other images are mapped to ``[0, 255]`` by their min and max, as in Keras.
 
         Args:
-            x: one image ``(height, width, channels)``.
-            transform_parameters: a dict as returned by ``get_random_transform``;
+            x (array-like): one real image ``(height, width, channels)``.
+            transform_parameters (dict): a dict as returned by ``get_random_transform``;
                 missing keys mean no change.
 
         Returns:
@@ -648,8 +661,9 @@ class ImageDataGenerator:
         """Apply a random transformation to one image.
 
         Args:
-            x: one image ``(height, width, channels)``.
-            seed: an integer for a repeatable draw; None: minidl's global generator.
+            x (array-like): one real image ``(height, width, channels)``.
+            seed (int or None): an integer >= 0 for a repeatable draw; None: minidl's
+                global generator.
 
         Returns:
             The transformed image (see ``apply_transform``).
@@ -693,7 +707,8 @@ class ImageDataGenerator:
         returned; any other input is first converted to the generator's ``dtype``.
 
         Args:
-            x: one image ``(H, W, C)`` (or a batch, see above).
+            x (array-like): one image ``(H, W, C)`` (or a batch, see above); a floating
+                NumPy array is modified in place.
 
         Returns:
             The standardized array.
@@ -742,11 +757,12 @@ class ImageDataGenerator:
         ``featurewise_center`` or ``featurewise_std_normalization``.
 
         Args:
-            x: images ``(N, H, W, C)``.
-            augment: whether to fit on randomly augmented images.
-            rounds: number of augmentation passes over the data (with ``augment``).
-            seed: an integer for repeatable augmentation; None: minidl's global
-                generator.
+            x (array-like): real images ``(N, H, W, C)``.
+            augment (bool): whether to fit on randomly augmented images.
+            rounds (int): number of augmentation passes over the data (with
+                ``augment``), >= 1.
+            seed (int or None): an integer >= 0 for repeatable augmentation; None:
+                minidl's global generator.
         """
         where = "ImageDataGenerator.fit"
         data = _image_batch(x, "x", where)
@@ -788,21 +804,25 @@ class ImageDataGenerator:
         """Iterate over augmented batches of ``x`` (and ``y``, ``sample_weight``).
 
         Args:
-            x: images ``(N, H, W, C)``; or Keras's ``(images, extra)`` tuple whose extra
-                arrays (one, or a list) are batched alongside, unchanged.
-            y: labels, ``len(y) == len(x)``, or None.
-            batch_size: images per batch; the last batch of an epoch may be smaller.
-            shuffle: reshuffle the order every epoch.
-            sample_weight: per-sample weights, or None.
-            seed: an integer makes the order and the augmentation repeatable; None
-                seeds the iterator from minidl's global generator.
-            save_to_dir: not supported (must be None).
-            save_prefix: unused (Keras's ``save_to_dir`` option).
-            save_format: unused (Keras's ``save_to_dir`` option).
-            ignore_class_split: with ``subset``, skip the check that both subsets
+            x (array-like or tuple): real images ``(N, H, W, C)``; or Keras's
+                ``(images, extra)`` tuple whose extra arrays (one, or a list) are batched
+                alongside, unchanged.
+            y (array-like or None): labels, ``len(y) == len(x)``, or None.
+            batch_size (int): images per batch; the last batch of an epoch may be
+                smaller.
+            shuffle (bool): reshuffle the order every epoch.
+            sample_weight (array-like or None): per-sample weights, or None.
+            seed (int or None): an integer >= 0 makes the order and the augmentation
+                repeatable; None seeds the iterator from minidl's global generator.
+            save_to_dir (None): not supported (must be None; a folder raises
+                ``NotImplementedError``).
+            save_prefix (str): unused (Keras's ``save_to_dir`` option).
+            save_format (str): unused (Keras's ``save_to_dir`` option).
+            ignore_class_split (bool): with ``subset``, skip the check that both subsets
                 hold the same classes.
-            subset: ``'training'`` or ``'validation'`` (with ``validation_split``): the
-                validation subset is the first ``int(N * validation_split)`` samples.
+            subset (str or None): ``'training'`` or ``'validation'`` (with
+                ``validation_split``): the validation subset is the first
+                ``int(N * validation_split)`` samples.
 
         Returns:
             A ``NumpyArrayIterator``.
@@ -824,25 +844,30 @@ class ImageDataGenerator:
         (Keras's ``flow_from_directory``); the files are read batch by batch.
 
         Args:
-            directory: the folder; each sub-folder is a class, its images (found
-                recursively) that class's samples.
-            target_size: ``(height, width)`` every image is resized to.
-            color_mode: ``'rgb'``, ``'rgba'`` or ``'grayscale'``.
-            classes: the sub-folders to use, in label order (default: all, sorted).
-            class_mode: ``'categorical'`` (one-hot), ``'binary'``, ``'sparse'`` (the
-                label, as a float), ``'input'`` (the images themselves) or None (images
-                only).
-            batch_size: images per batch.
-            shuffle: reshuffle the order every epoch.
-            seed: an integer makes the order and the augmentation repeatable.
-            save_to_dir: not supported (must be None).
-            save_prefix: unused (Keras's ``save_to_dir`` option).
-            save_format: unused (Keras's ``save_to_dir`` option).
-            follow_links: accepted (folders are walked as they are).
-            subset: ``'training'`` or ``'validation'`` (with ``validation_split``): per
-                class, the first ``validation_split`` of its sorted files are validation.
-            interpolation: the resize filter (see ``minidl.utils.load_img``).
-            keep_aspect_ratio: crop the centre to the target ratio before resizing.
+            directory (str or os.PathLike): the folder; each sub-folder is a class, its
+                images (found recursively) that class's samples.
+            target_size (tuple of 2 ints): ``(height, width)`` every image is resized to.
+            color_mode (str): ``'rgb'``, ``'rgba'`` or ``'grayscale'``.
+            classes (list of str or None): the sub-folders to use, in label order
+                (default: all, sorted).
+            class_mode (str or None): ``'categorical'`` (one-hot), ``'binary'``,
+                ``'sparse'`` (the label, as a float), ``'input'`` (the images
+                themselves) or None (images only).
+            batch_size (int): images per batch.
+            shuffle (bool): reshuffle the order every epoch.
+            seed (int or None): an integer >= 0 makes the order and the augmentation
+                repeatable; None seeds the iterator from minidl's global generator.
+            save_to_dir (None): not supported (must be None; a folder raises
+                ``NotImplementedError``).
+            save_prefix (str): unused (Keras's ``save_to_dir`` option).
+            save_format (str): unused (Keras's ``save_to_dir`` option).
+            follow_links (bool): accepted (folders are walked as they are).
+            subset (str or None): ``'training'`` or ``'validation'`` (with
+                ``validation_split``): per class, the first ``validation_split`` of its
+                sorted files are validation.
+            interpolation (str): the resize filter (see ``minidl.utils.load_img``).
+            keep_aspect_ratio (bool): crop the centre to the target ratio before
+                resizing.
 
         Returns:
             A ``DirectoryIterator``.
@@ -872,20 +897,23 @@ class NumpyArrayIterator:
     iterators with the same seed give the same batches.
 
     Args:
-        x: images ``(N, H, W, C)``, or an ``(images, extra)`` tuple (see ``flow``).
-        y: labels or None.
-        image_data_generator: the ``ImageDataGenerator`` that transforms the images.
-        batch_size: images per batch.
-        shuffle: reshuffle every epoch.
-        sample_weight: per-sample weights or None.
-        seed: None or an integer >= 0.
-        data_format: None or ``'channels_last'``.
-        save_to_dir: not supported (must be None).
-        save_prefix: unused.
-        save_format: unused.
-        subset: None, ``'training'`` or ``'validation'``.
-        ignore_class_split: skip the class check of ``subset``.
-        dtype: floating dtype of the image batches (default: the generator's).
+        x (array-like or tuple): real images ``(N, H, W, C)``, or an
+            ``(images, extra)`` tuple (see ``flow``).
+        y (array-like or None): labels or None.
+        image_data_generator (ImageDataGenerator): the generator that transforms the
+            images.
+        batch_size (int): images per batch.
+        shuffle (bool): reshuffle every epoch.
+        sample_weight (array-like or None): per-sample weights or None.
+        seed (int or None): None or an integer >= 0.
+        data_format (str or None): None or ``'channels_last'``.
+        save_to_dir (None): not supported (must be None).
+        save_prefix (str): unused.
+        save_format (str): unused.
+        subset (str or None): None, ``'training'`` or ``'validation'``.
+        ignore_class_split (bool): skip the class check of ``subset``.
+        dtype (str or numpy.dtype or None): floating dtype of the image batches
+            (default: the generator's).
 
     Example:
         >>> import numpy as np
@@ -1088,14 +1116,37 @@ class DirectoryIterator(NumpyArrayIterator):
     (``ImageDataGenerator.flow_from_directory``): the same ``Sequence`` and iterator as
     :class:`NumpyArrayIterator`, the images read from their files when a batch is made.
 
+    Its arguments are those of ``flow_from_directory`` (without ``save_prefix``,
+    ``save_format`` and ``follow_links``), with the generator second and ``dtype``.
+
+    Args:
+        directory (str or os.PathLike): the folder; each sub-folder is a class, its
+            images (found recursively) that class's samples.
+        image_data_generator (ImageDataGenerator): the generator that transforms the
+            images.
+        target_size (tuple of 2 ints): ``(height, width)`` every image is resized to.
+        color_mode (str): ``'rgb'``, ``'rgba'`` or ``'grayscale'``.
+        classes (list of str or None): the sub-folders to use, in label order (default:
+            all, sorted).
+        class_mode (str or None): ``'categorical'``, ``'binary'``, ``'sparse'``,
+            ``'input'`` or None (see ``flow_from_directory``).
+        batch_size (int): images per batch.
+        shuffle (bool): reshuffle the order every epoch.
+        seed (int or None): None or an integer >= 0.
+        save_to_dir (None): not supported (must be None).
+        subset (str or None): None, ``'training'`` or ``'validation'`` (see
+            ``flow_from_directory``).
+        interpolation (str): the resize filter (see ``minidl.utils.load_img``).
+        keep_aspect_ratio (bool): crop the centre to the target ratio before resizing.
+        dtype (str or numpy.dtype or None): floating dtype of the image batches
+            (default: the generator's).
+
     Attributes:
         filenames: the image files, relative to ``directory``, in label order.
         classes: the label of each file (int array).
         class_indices: ``{class name: label}``.
         num_classes, samples: the number of classes and of files.
         image_shape: ``(height, width, channels)`` of the batches' images.
-
-    Args: those of ``flow_from_directory``, with the generator second and ``dtype``.
 
     Example:
         >>> import numpy as np

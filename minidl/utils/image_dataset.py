@@ -18,6 +18,21 @@ class ImageDataset:
     (Keras reshuffles a ``tf.data`` dataset every epoch; ``fit``'s own ``shuffle`` does
     not reorder a ``Sequence``).
 
+    ``image_dataset_from_directory`` builds it; the arguments are that function's, resolved.
+
+    Args:
+        paths (list of str): the image files, in batch order.
+        labels (numpy.ndarray or None): the int class index of each file (None with
+            ``label_mode=None``).
+        class_names (list of str): the class folders' names, in label order.
+        label_mode (str or None): ``'int'``, ``'categorical'`` (one-hot float32),
+            ``'binary'`` (float32 of shape ``(batch, 1)``) or None (images only).
+        color_mode (str): ``'rgb'``, ``'rgba'`` or ``'grayscale'``.
+        batch_size (int): images per batch (the last batch may be smaller).
+        image_size (tuple of 2 ints): ``(height, width)`` every image is resized to.
+        interpolation (str): the resize filter (see ``load_img``).
+        crop_to_aspect_ratio (bool): crop to the target ratio before resizing.
+
     Attributes:
         class_names: the class folders' names, in label order.
         file_paths: the image files, in batch order.
@@ -70,11 +85,19 @@ class ImageDataset:
         return (self[i] for i in range(len(self)))
 
     def cache(self, filename=""):
-        """Returns the dataset itself (tf.data's hint; the files are read per batch)."""
+        """Returns the dataset itself (tf.data's hint; the files are read per batch).
+
+        Args:
+            filename (str): ignored (tf.data's cache file).
+        """
         return self
 
     def prefetch(self, buffer_size=None):
-        """Returns the dataset itself (tf.data's hint; nothing is read ahead)."""
+        """Returns the dataset itself (tf.data's hint; nothing is read ahead).
+
+        Args:
+            buffer_size (int or None): ignored.
+        """
         return self
 
 
@@ -112,21 +135,27 @@ def image_dataset_from_directory(directory, labels="inferred", label_mode="int",
     """Batches of images from a folder of class sub-folders, labelled by folder.
 
     Args:
-        directory: the folder; with ``labels='inferred'`` each sub-folder is a class.
-        labels: ``'inferred'``, or None (images only).
-        label_mode: ``'int'``, ``'categorical'`` (one-hot), ``'binary'`` or None.
-        class_names: the sub-folders to use, in label order (default: all, sorted).
-        color_mode: ``'rgb'``, ``'rgba'`` or ``'grayscale'``.
-        batch_size: images per batch.
-        image_size: ``(height, width)`` every image is resized to.
-        shuffle: shuffle the files once, with ``seed``.
-        seed: the shuffle's (and the split's) seed.
-        validation_split: the fraction kept for validation, with ``subset``.
-        subset: ``'training'``, ``'validation'`` or ``'both'`` (a pair).
-        interpolation: the resize filter (see ``load_img``).
-        follow_links: accepted (folders are walked as they are).
-        crop_to_aspect_ratio: crop to the target ratio before resizing.
-        **kwargs: Keras arguments accepted at their defaults only.
+        directory (str or os.PathLike): the folder; with ``labels='inferred'`` each
+            sub-folder is a class.
+        labels (str or None): ``'inferred'``, or None (images only).
+        label_mode (str or None): ``'int'``, ``'categorical'`` (one-hot), ``'binary'`` or
+            None.
+        class_names (list of str or None): the sub-folders to use, in label order
+            (default: all, sorted).
+        color_mode (str): ``'rgb'``, ``'rgba'`` or ``'grayscale'``.
+        batch_size (int): images per batch.
+        image_size (tuple of 2 ints): ``(height, width)`` every image is resized to.
+        shuffle (bool): shuffle the files once, with ``seed``.
+        seed (int or None): the shuffle's (and the split's) seed; None uses a fixed seed
+            (1337), so the order is the same on every call.
+        validation_split (float or None): the fraction kept for validation, in (0, 1),
+            with ``subset``.
+        subset (str or None): ``'training'``, ``'validation'`` or ``'both'`` (a pair).
+        interpolation (str): the resize filter (see ``load_img``).
+        follow_links (bool): accepted (folders are walked as they are).
+        crop_to_aspect_ratio (bool): crop to the target ratio before resizing.
+        **kwargs: no further keyword is accepted: any other argument raises a
+            ``TypeError``.
 
     Returns:
         An :class:`ImageDataset` (a pair with ``subset='both'``).

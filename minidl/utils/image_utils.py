@@ -34,12 +34,13 @@ def load_img(path, color_mode="rgb", target_size=None, interpolation="nearest",
     """An image file as a PIL image (``keras.utils.load_img``).
 
     Args:
-        path: the file (any format Pillow reads).
-        color_mode: ``'rgb'``, ``'rgba'`` or ``'grayscale'``.
-        target_size: ``(height, width)`` to resize to, or None.
-        interpolation: ``'nearest'``, ``'bilinear'``, ``'bicubic'``, ``'lanczos'``,
+        path (str or os.PathLike): the file (any format Pillow reads).
+        color_mode (str): ``'rgb'``, ``'rgba'`` or ``'grayscale'``.
+        target_size (tuple of 2 ints or None): ``(height, width)`` to resize to, or None.
+        interpolation (str): ``'nearest'``, ``'bilinear'``, ``'bicubic'``, ``'lanczos'``,
             ``'box'`` or ``'hamming'`` (Pillow's resampling filters).
-        keep_aspect_ratio: crop the centre to the target's aspect ratio before resizing.
+        keep_aspect_ratio (bool): crop the centre to the target's aspect ratio before
+            resizing.
 
     Returns:
         A ``PIL.Image.Image``.
@@ -79,9 +80,9 @@ def img_to_array(img, data_format=None, dtype=None):
     a grayscale image gets a channel axis of 1).
 
     Args:
-        img: a PIL image.
-        data_format: ``None`` or ``'channels_last'`` (minidl's layout).
-        dtype: default ``'float32'``.
+        img (PIL.Image.Image): a PIL image.
+        data_format (str or None): ``None`` or ``'channels_last'`` (minidl's layout).
+        dtype (str or numpy.dtype or None): the array's dtype; default ``'float32'``.
 
     Example:
         >>> import numpy as np
@@ -101,10 +102,13 @@ def array_to_img(x, data_format=None, scale=True, dtype=None):
     """A ``(height, width, channels)`` array as a PIL image (``keras.utils.array_to_img``).
 
     Args:
-        x: the array (1, 3 or 4 channels).
-        data_format: ``None`` or ``'channels_last'``.
-        scale: stretch the values to 0-255 first (as Keras does).
-        dtype: accepted for Keras compatibility.
+        x (array-like): the array, of shape ``(height, width, channels)`` with 1, 3 or 4
+            channels.
+        data_format (str or None): ``None`` or ``'channels_last'``.
+        scale (bool): stretch the values to 0-255 first (as Keras does); else the values
+            are rounded and clipped to 0-255.
+        dtype (str or numpy.dtype or None): accepted for Keras compatibility and ignored
+            (the image holds 8-bit pixels).
 
     Example:
         >>> import numpy as np
@@ -135,10 +139,12 @@ def save_img(path, x, data_format=None, file_format=None, scale=True, **kwargs):
     file and moved into place, so a failed write leaves no half-written image.
 
     Args:
-        path: the file; its extension names the format unless ``file_format`` does.
-        x: the ``(height, width, channels)`` array.
-        data_format, scale: as ``array_to_img``.
-        file_format: e.g. ``'png'``.
+        path (str or os.PathLike): the file; its extension names the format unless
+            ``file_format`` does.
+        x (array-like): the ``(height, width, channels)`` array (1, 3 or 4 channels).
+        data_format (str or None): as ``array_to_img``.
+        file_format (str or None): e.g. ``'png'``.
+        scale (bool): as ``array_to_img``.
         **kwargs: passed to Pillow's ``save``.
 
     Example:

@@ -10,9 +10,10 @@ def to_categorical(x, num_classes=None):
     """One-hot encode integer class labels (``keras.utils.to_categorical``).
 
     Args:
-        x: class indices of any shape; a trailing axis of length 1 ((N, 1) labels) is
-            dropped. Integers, or floats holding whole numbers.
-        num_classes: the number of classes; default ``max(x) + 1``.
+        x (array-like): class indices of any shape; a trailing axis of length 1 ((N, 1)
+            labels) is dropped. Integers, or floats holding whole numbers.
+        num_classes (int or None): the number of classes (positive); default
+            ``max(x) + 1``.
 
     Returns:
         A float32 array of shape ``x.shape + (num_classes,)`` (trailing 1 dropped).
@@ -63,10 +64,10 @@ def normalize(x, axis=-1, order=2):
     Vectors of zero norm are returned unchanged (zeros).
 
     Args:
-        x: a numeric array.
-        axis: the axis holding the vectors.
-        order: the norm's order (2: Euclidean, 1: sum of absolute values, any
-            ``p >= 1`` or ``numpy.inf``).
+        x (array-like): a numeric array of rank >= 1.
+        axis (int): the axis holding the vectors.
+        order (int or float): the norm's order (2: Euclidean, 1: sum of absolute values,
+            any ``p >= 1`` or ``numpy.inf``).
 
     Returns:
         An array of x's shape: x's dtype for float input, ``floatx()`` otherwise.

@@ -38,13 +38,13 @@ class Progbar:
     nothing.
 
     Args:
-        target: the total number of steps, or None if unknown.
-        width: the bar's width in characters.
-        verbose: 0, 1 or 2.
-        interval: minimum seconds between redraws.
-        stateful_metrics: names of values shown as given (already averaged), not
-            averaged over steps by the bar.
-        unit_name: the unit in the time per unit (``'step'``).
+        target (int or None): the total number of steps, or None if unknown.
+        width (int): the bar's width in characters.
+        verbose (int): 0, 1 or 2.
+        interval (float): minimum seconds between redraws.
+        stateful_metrics (list of str or None): names of values shown as given (already
+            averaged), not averaged over steps by the bar.
+        unit_name (str): the unit in the time per unit (``'step'``).
 
     Example:
         >>> from minidl import utils
@@ -89,11 +89,13 @@ class Progbar:
         """Move the bar to step ``current``.
 
         Args:
-            current: the index of the current step.
-            values: ``(name, value)`` pairs (or a dict); values of names not in
-                ``stateful_metrics`` are averaged over the steps, weighted by the steps
-                since the last update.
-            finalize: whether this is the last update (default: ``current >= target``).
+            current (int): the index of the current step.
+            values (list of (str, float) tuples or dict or None): ``(name, value)`` pairs
+                (or a dict); a value may be an array (its mean is shown); values of names
+                not in ``stateful_metrics`` are averaged over the steps, weighted by the
+                steps since the last update.
+            finalize (bool or None): whether this is the last update (default:
+                ``current >= target``).
         """
         if finalize is None:
             finalize = self.target is not None and current >= self.target
@@ -114,8 +116,8 @@ class Progbar:
         """Advance the bar by ``n`` steps.
 
         Args:
-            n: the number of steps done.
-            values: as in ``update``.
+            n (int): the number of steps done.
+            values (list of (str, float) tuples or dict or None): as in ``update``.
         """
         self.update(self._seen_so_far + n, values)
 

@@ -7,7 +7,7 @@ def set_random_seed(seed):
     global state), so that a run is repeatable.
 
     Args:
-        seed: a non-negative int.
+        seed (int): a non-negative int.
 
     Example:
         >>> import numpy as np
