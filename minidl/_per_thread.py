@@ -8,7 +8,8 @@ class PerThread:
     trains in another never overwrites what the training step's backward reads.
 
     Args:
-        default: the value a thread sees before it sets one (shared, never mutated).
+        default (object): the value a thread sees before it sets one (shared, never
+            mutated).
     """
 
     def __init__(self, default=None):

@@ -112,6 +112,13 @@ def save_model(model, filepath, overwrite=True):
     """Write ``model`` to a ``.keras`` zip file (config, weights, optimizer state), or to
     an ``.h5``/``.hdf5`` file in Keras 2's layout (:mod:`minidl.hdf5`).
 
+    Args:
+        model (Sequential): the (built) model to save.
+        filepath (str or os.PathLike): the file; its name ends in ``.keras``, ``.h5`` or
+            ``.hdf5``.
+        overwrite (bool): replace an existing file; False raises FileExistsError when it
+            exists.
+
     Example:
         >>> import os, tempfile
         >>> from minidl import layers, models, saving
@@ -185,10 +192,10 @@ class _ArrayArchive:
     the member's size), and only then the data.
 
     Args:
-        fileobj: a seekable binary file holding the NPZ.
-        size: its size in bytes.
-        where: the calling function, for messages.
-        source: the file (and member) name, for messages.
+        fileobj (file object): a seekable binary file holding the NPZ.
+        size (int): its size in bytes.
+        where (str): the calling function, for messages.
+        source (str): the file (and member) name, for messages.
     """
 
     def __init__(self, fileobj, size, where, source):
@@ -216,6 +223,10 @@ class _ArrayArchive:
 
     def read(self, shapes, what):
         """The arrays, after checking that they are ``len(shapes)`` arrays of ``shapes``.
+
+        Args:
+            shapes (list of tuple of ints): the shapes the model needs, in order.
+            what (str): ``"weight"`` or ``"optimizer"``, for messages.
 
         Raises:
             ValueError: another count or shape (a file for another model).
@@ -308,8 +319,8 @@ class _ModelArchive:
     """A ``.keras`` file opened for bounded reading (see the module docstring).
 
     Args:
-        path: the file.
-        where: the calling function, for messages.
+        path (str): the file.
+        where (str): the calling function, for messages.
     """
 
     def __init__(self, path, where):
@@ -372,10 +383,11 @@ class _ModelArchive:
         """The arrays of the NPZ member ``name``.
 
         Args:
-            name: the member.
-            shapes_for_count: a function from the member's array count to the shapes the
-                model needs (its largest answer bounds the member's size first).
-            what: ``"weight"`` or ``"optimizer"``, for messages.
+            name (str): the member.
+            shapes_for_count (callable): a function from the member's array count (None:
+                before it is known) to the shapes the model needs (its answer to None
+                bounds the member's size first).
+            what (str): ``"weight"`` or ``"optimizer"``, for messages.
         """
         source = f"{self.path!r} (member {name})"
         limit = _npz_limit(shapes_for_count(None))
@@ -394,7 +406,7 @@ def register_model_class(cls):
     through ``cls.from_config`` (the models package registers its classes).
 
     Args:
-        cls: a model class with ``get_config`` and ``from_config``.
+        cls (type): a model class with ``get_config`` and ``from_config``.
 
     Returns:
         ``cls``, so that this can decorate a class.
@@ -415,8 +427,8 @@ def model_from_json(json_string, custom_objects=None):
     ``keras.models.model_from_json``.
 
     Args:
-        json_string: the JSON text.
-        custom_objects: optional dict of custom layer classes by name.
+        json_string (str): the JSON text.
+        custom_objects (dict or None): ``{class name: layer class}`` for custom layers.
 
     Example:
         >>> from minidl import layers, models
@@ -441,8 +453,9 @@ def clone_model(model, custom_objects=None):
     ``keras.models.clone_model``); copy weights with ``set_weights`` if wanted.
 
     Args:
-        model: the model to clone.
-        custom_objects: optional dict of custom layer classes by name.
+        model (Sequential or Model): the model to clone (a ``Sequential`` or functional
+            model; a subclassed model has no config to clone).
+        custom_objects (dict or None): ``{class name: layer class}`` for custom layers.
 
     Example:
         >>> from minidl import layers, models
@@ -522,9 +535,11 @@ def load_model(filepath, custom_objects=None, compile=True):
     training resumes where it stopped (optimizer state included).
 
     Args:
-        filepath: path of a ``.keras`` file.
-        custom_objects: optional dict of custom layer classes by name.
-        compile: whether to restore the optimizer, loss and metrics.
+        filepath (str or os.PathLike): a ``.keras`` file, or an HDF5 file in Keras 2's
+            layout (``.h5``/``.hdf5``, recognised by its signature).
+        custom_objects (dict or None): ``{class name: layer class}`` for custom layers.
+        compile (bool): whether to restore the optimizer (and its state), loss and
+            metrics.
 
     Raises:
         CorruptFileError: the file is not a valid minidl model file (truncated, corrupt,
@@ -610,6 +625,13 @@ def save_weights(model, filepath, overwrite=True):
     """Write the model's weights to an NPZ file (``.weights.npz``) or to an HDF5 file
     (``.h5``, ``.hdf5``, ``.weights.h5``) in Keras 2's layout.
 
+    Args:
+        model (Sequential): the model whose weights are written.
+        filepath (str or os.PathLike): the file; its name ends in ``.weights.npz``,
+            ``.h5`` or ``.hdf5``.
+        overwrite (bool): replace an existing file; False raises FileExistsError when it
+            exists.
+
     Example:
         >>> import numpy as np
         >>> import os, tempfile
@@ -634,6 +656,11 @@ def load_weights(model, filepath):
     """Load weights from a weights file or from a ``.keras`` model file, all or nothing:
     the count, every shape and dtype and every value are checked before any weight
     changes.
+
+    Args:
+        model (Sequential): the (built) model whose weights are set.
+        filepath (str or os.PathLike): a ``.weights.npz`` file, an HDF5 file (Keras 2's
+            layout, recognised by its signature) or a ``.keras`` model file.
 
     Raises:
         ValueError: the file holds another number of arrays or other shapes (it was

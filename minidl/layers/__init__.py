@@ -56,6 +56,9 @@ _REGISTRY = {name: globals()[name] for name in __all__
 def serialize(layer):
     """``{"class_name": ..., "config": ...}`` of a layer.
 
+    Args:
+        layer (Layer): the layer to serialize.
+
     Example:
         >>> from minidl import layers
         >>> layers.serialize(layers.Dropout(0.3))["config"]["rate"]
@@ -67,12 +70,23 @@ def serialize(layer):
 
 def register(class_name, cls):
     """Let :func:`deserialize` build ``cls`` from a config of ``class_name`` (the models
-    package registers the layer that stands for a nested model)."""
+    package registers the layer that stands for a nested model).
+
+    Args:
+        class_name (str): the ``class_name`` of the configs ``cls`` builds.
+        cls (type): a layer class with ``from_config``.
+    """
     _REGISTRY[class_name] = cls
 
 
 def deserialize(config, custom_objects=None):
     """A layer from :func:`serialize`'s output (custom classes via ``custom_objects``).
+
+    Args:
+        config (dict): ``{"class_name": ..., "config": ...}``, as :func:`serialize`
+            writes it (Keras-only arguments at their "not used" values are dropped).
+        custom_objects (dict or None): ``{class name: layer class}`` for classes
+            minidl does not know.
 
     Example:
         >>> from minidl import layers
@@ -119,6 +133,10 @@ def _without_keras_defaults(cls, config):
 
 def get(identifier):
     """A layer instance from a layer, or a serialized dict.
+
+    Args:
+        identifier (Layer or dict): a layer (returned as is) or a :func:`serialize`
+            dict (given to :func:`deserialize`).
 
     Example:
         >>> from minidl import layers

@@ -105,8 +105,9 @@ class RandomFlip(_RandomImageLayer):
     """Flips each image with probability 1/2 per direction (``keras.layers.RandomFlip``).
 
     Args:
-        mode: ``'horizontal'``, ``'vertical'`` or ``'horizontal_and_vertical'``.
-        seed: optional seed of the layer's own generator.
+        mode (str): ``'horizontal'``, ``'vertical'`` or ``'horizontal_and_vertical'``.
+        seed (int or None): the seed of the layer's own generator (None: minidl's global
+            generator).
         **kwargs: Layer arguments.
 
     Example:
@@ -166,12 +167,13 @@ class RandomRotation(_RandomImageLayer):
     counter-clockwise.
 
     Args:
-        factor: f (angles in [-f, f] turns) or (lower, upper).
-        fill_mode: ``'reflect'`` (Keras's default), ``'wrap'``, ``'constant'`` or
+        factor (float or tuple of 2 floats): f (angles in [-f, f] turns) or (lower, upper).
+        fill_mode (str): ``'reflect'`` (Keras's default), ``'wrap'``, ``'constant'`` or
             ``'nearest'``.
-        interpolation: ``'bilinear'``.
-        seed: optional seed of the layer's own generator.
-        fill_value: the value outside the image with ``fill_mode='constant'``.
+        interpolation (str): only ``'bilinear'``.
+        seed (int or None): the seed of the layer's own generator (None: minidl's global
+            generator).
+        fill_value (float): the value outside the image with ``fill_mode='constant'``.
         **kwargs: Layer arguments.
 
     Example:
@@ -213,10 +215,15 @@ class RandomZoom(_RandomImageLayer):
     positive values zoom out and negative values zoom in.
 
     Args:
-        height_factor: f ([-f, f]) or (lower, upper) for the vertical zoom.
-        width_factor: the same for the horizontal zoom; None zooms both axes by the
-            vertical draw (the aspect ratio is kept).
-        fill_mode, interpolation, seed, fill_value: as ``RandomRotation``.
+        height_factor (float or tuple of 2 floats): f ([-f, f]) or (lower, upper) for the
+            vertical zoom.
+        width_factor (float or tuple of 2 floats or None): the same for the horizontal zoom;
+            None zooms both axes by the vertical draw (the aspect ratio is kept).
+        fill_mode (str): as :class:`RandomRotation`.
+        interpolation (str): only ``'bilinear'``.
+        seed (int or None): the seed of the layer's own generator (None: minidl's global
+            generator).
+        fill_value (float): the value outside the image with ``fill_mode='constant'``.
         **kwargs: Layer arguments.
 
     Example:
@@ -257,9 +264,14 @@ class RandomTranslation(_RandomImageLayer):
     (``keras.layers.RandomTranslation``): positive moves the content down / right.
 
     Args:
-        height_factor: f ([-f, f]) or (lower, upper), fractions of the height.
-        width_factor: the same for the width.
-        fill_mode, interpolation, seed, fill_value: as ``RandomRotation``.
+        height_factor (float or tuple of 2 floats): f ([-f, f]) or (lower, upper), fractions
+            of the height.
+        width_factor (float or tuple of 2 floats): the same for the width.
+        fill_mode (str): as :class:`RandomRotation`.
+        interpolation (str): only ``'bilinear'``.
+        seed (int or None): the seed of the layer's own generator (None: minidl's global
+            generator).
+        fill_value (float): the value outside the image with ``fill_mode='constant'``.
         **kwargs: Layer arguments.
 
     Example:

@@ -50,9 +50,9 @@ def checked_size(shape, where, argument):
     a ValueError naming the layer and the argument when it exceeds an int64.
 
     Args:
-        shape: a tuple of ints (or None).
-        where: the layer, for the message.
-        argument: what the shape is, for the message.
+        shape (tuple of ints): the shape (None entries, unknown sizes, are skipped).
+        where (str): the layer, for the message.
+        argument (str): what the shape is, for the message.
     """
     size = 1
     for d in shape:
@@ -71,11 +71,18 @@ class Layer:
     """Base class of layers.
 
     Args:
-        trainable: whether the layer's trainable weights are updated by ``fit``.
-        name: the layer's name (default: its snake_case class name, made unique).
-        dtype: ``'float32'`` (default, ``minidl.backend.floatx()``) or ``'float64'``.
-        input_shape: the shape of one sample, for a model's first layer.
-        batch_size: the batch size that goes with ``input_shape`` (optional).
+        trainable (bool): whether the layer's trainable weights are updated by ``fit``.
+        name (str or None): the layer's name (default: its snake_case class name, made
+            unique).
+        dtype (str or numpy.dtype or None): ``'float32'`` (default,
+            ``minidl.backend.floatx()``) or ``'float64'``.
+        input_shape (int or tuple of ints or None): the shape of one sample, for a
+            model's first layer (an int ``n`` means ``(n,)``; None entries are free).
+        batch_size (int or None): the batch size that goes with ``input_shape`` (None:
+            any).
+        **kwargs: Keras 2's ``batch_input_shape`` (the full shape, batch axis first,
+            instead of ``input_shape`` and ``batch_size``) and ``input_dim`` (an int:
+            ``input_shape=(input_dim,)``); any other keyword raises TypeError.
 
     Example:
         >>> import numpy as np
@@ -139,13 +146,15 @@ class Layer:
         """Create a weight, initialise it and track it (in creation order).
 
         Args:
-            shape: the weight's shape.
-            initializer: an initializer identifier (``minidl.initializers.get``).
-            name: the weight's name (its path adds the layer's).
-            trainable: whether optimizers update it.
-            regularizer: a ``minidl.regularizers`` identifier: its penalty joins the
-                training loss.
-            constraint: a ``minidl.constraints`` identifier, applied after each update.
+            shape (tuple of ints): the weight's shape.
+            initializer (str or Initializer or dict or callable): an initializer
+                identifier (``minidl.initializers.get``).
+            name (str): the weight's name (its path adds the layer's).
+            trainable (bool): whether optimizers update it.
+            regularizer (str or Regularizer or dict or None): a ``minidl.regularizers``
+                identifier: its penalty joins the training loss.
+            constraint (str or Constraint or dict or None): a ``minidl.constraints``
+                identifier, applied after each update.
         """
         checked_size(tuple(shape), f"Layer '{self.name}'", f"the shape of weight '{name}'")
         init = initializers.get(initializer)
@@ -194,17 +203,32 @@ class Layer:
         return [v.numpy() for v in self.weights]
 
     def set_weights(self, weights):
-        """Set every weight from a list of arrays (count and shapes must match)."""
+        """Set every weight from a list of arrays (count and shapes must match).
+
+        Args:
+            weights (list of array-like): one array per weight, in ``weights`` order
+                (all are checked before any is assigned).
+        """
         assign_all(self.weights, weights, f"Layer '{self.name}'")
 
     # ---------------------------------------------------------------- computation
     def build(self, input_shape):
-        """Create the weights for inputs of ``input_shape`` (batch axis included)."""
+        """Create the weights for inputs of ``input_shape`` (batch axis included).
+
+        Args:
+            input_shape (tuple of ints): the shape of the inputs, batch axis first (None
+                where a size is unknown); a merge layer gets a list of such shapes.
+        """
         self.build_input_shape = tuple(input_shape)
         self.built = True
 
     def compute_output_shape(self, input_shape):
-        """The output shape for ``input_shape`` (batch axis included, may be None)."""
+        """The output shape for ``input_shape`` (batch axis included, may be None).
+
+        Args:
+            input_shape (tuple of ints): the shape of the inputs, batch axis first (None
+                where a size is unknown); a merge layer gets a list of such shapes.
+        """
         return tuple(input_shape)
 
     def __call__(self, inputs, training=False):
@@ -226,11 +250,24 @@ class Layer:
         return self.call(x, training=training)
 
     def call(self, inputs, training=False):
-        """The forward computation (subclasses)."""
+        """The forward computation (subclasses).
+
+        Args:
+            inputs (array): the inputs as ``__call__`` prepared them: a C-contiguous
+                array of the layer's dtype, a NumPy array or a CUDA array of the
+                backend in use (a merge layer gets a list of them).
+            training (bool): True in ``fit`` (dropout drops, batch normalization uses
+                the batch statistics), False at inference.
+        """
         raise NotImplementedError(f"{type(self).__name__} does not implement call()")
 
     def backward(self, dy):
-        """Gradient with respect to the input of the last call; sets weight gradients."""
+        """Gradient with respect to the input of the last call; sets weight gradients.
+
+        Args:
+            dy (array): the gradient of the loss with respect to the output of the last
+                call (same shape), a NumPy array or a CUDA array of the backend in use.
+        """
         raise NotImplementedError(f"{type(self).__name__} does not implement backward()")
 
     def _convert_input(self, inputs):

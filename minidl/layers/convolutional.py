@@ -54,20 +54,24 @@ class Conv2D(_WithActivation):
     """2-D convolution layer (channels_last).
 
     Args:
-        filters: number of output channels.
-        kernel_size: int or pair ``(kh, kw)``.
-        strides: int or pair.
-        padding: ``'valid'`` or ``'same'`` (Keras's split, the odd pixel bottom/right).
-        data_format: None or ``'channels_last'``.
-        dilation_rate: only 1.
-        activation: activation name; relu/sigmoid/tanh are fused into the convolution.
-        use_bias: whether to add a bias.
-        kernel_initializer: initializer of the ``(kh, kw, in, filters)`` kernel.
-        bias_initializer: initializer of the bias.
-        kernel_regularizer, bias_regularizer: ``minidl.regularizers`` penalties added to
-            the training loss; ``activity_regularizer``: only None.
-        kernel_constraint, bias_constraint: ``minidl.constraints`` applied after each
-            optimizer update.
+        filters (int): number of output channels.
+        kernel_size (int or tuple of 2 ints): the window ``(kh, kw)``.
+        strides (int or tuple of 2 ints): the steps along height and width.
+        padding (str): ``'valid'`` or ``'same'`` (Keras's split, the odd pixel
+            bottom/right).
+        data_format (str or None): None or ``'channels_last'``.
+        dilation_rate (int or tuple of 2 ints): only 1.
+        activation (str or callable or None): activation name or ``minidl.activations``
+            function (None: linear); relu/sigmoid/tanh are fused into the convolution.
+        use_bias (bool): whether to add a bias.
+        kernel_initializer (str or Initializer or dict or callable): initializer of the
+            ``(kh, kw, in, filters)`` kernel.
+        bias_initializer (str or Initializer or dict or callable): initializer of the bias.
+        kernel_regularizer, bias_regularizer (str or Regularizer or dict or None):
+            ``minidl.regularizers`` penalties added to the training loss.
+        activity_regularizer (None): only None (not implemented).
+        kernel_constraint, bias_constraint (str or Constraint or dict or None):
+            ``minidl.constraints`` applied after each optimizer update.
         **kwargs: Layer arguments.
 
     Input shape: ``(batch, H, W, channels)`` (NHWC). Output shape:
@@ -168,22 +172,24 @@ class Conv2DTranspose(Conv2D):
     of a convolution, used to upsample (decoders, segmentation heads).
 
     Args:
-        filters: number of output channels.
-        kernel_size: int or pair.
-        strides: int or pair: the upsampling factor.
-        padding: ``'valid'`` (output ``(H - 1) * stride + k``) or ``'same'`` (output
-            ``H * stride``).
-        activation: as :class:`Conv2D` (applied after the bias, not fused).
-        use_bias: whether to add a bias.
-        kernel_initializer: initializer of the ``(kh, kw, filters, in_channels)`` kernel
-            (Keras's layout).
-        bias_initializer: initializer of the bias.
-        kernel_regularizer, bias_regularizer: ``minidl.regularizers`` penalties added to
-            the training loss; ``activity_regularizer``: only None.
-        kernel_constraint, bias_constraint: ``minidl.constraints`` applied after each
-            optimizer update.
-        data_format: None or ``'channels_last'``.
-        dilation_rate: only 1.
+        filters (int): number of output channels.
+        kernel_size (int or tuple of 2 ints): the window ``(kh, kw)``.
+        strides (int or tuple of 2 ints): the upsampling factor.
+        padding (str): ``'valid'`` (output ``(H - 1) * stride + k``) or ``'same'``
+            (output ``H * stride``).
+        activation (str or callable or None): as :class:`Conv2D` (applied after the bias,
+            not fused).
+        use_bias (bool): whether to add a bias.
+        kernel_initializer (str or Initializer or dict or callable): initializer of the
+            ``(kh, kw, filters, in_channels)`` kernel (Keras's layout).
+        bias_initializer (str or Initializer or dict or callable): initializer of the bias.
+        kernel_regularizer, bias_regularizer (str or Regularizer or dict or None):
+            ``minidl.regularizers`` penalties added to the training loss.
+        activity_regularizer (None): only None (not implemented).
+        kernel_constraint, bias_constraint (str or Constraint or dict or None):
+            ``minidl.constraints`` applied after each optimizer update.
+        data_format (str or None): None or ``'channels_last'``.
+        dilation_rate (int or tuple of 2 ints): only 1.
         **kwargs: Layer arguments.
 
     Example:
@@ -241,20 +247,23 @@ class DepthwiseConv2D(_WithActivation):
     channels; output channel ``c * depth_multiplier + m`` is filter ``m`` of channel ``c``.
 
     Args:
-        kernel_size: int or pair ``(kh, kw)``.
-        strides: int or pair.
-        padding: ``'valid'`` or ``'same'``.
-        depth_multiplier: filters per input channel.
-        data_format: None or ``'channels_last'``.
-        dilation_rate: only 1.
-        activation: activation name (applied after the bias).
-        use_bias: whether to add a bias (one per output channel).
-        depthwise_initializer: initializer of the ``(kh, kw, channels, depth_multiplier)``
-            kernel.
-        bias_initializer: initializer of the bias.
-        depthwise_regularizer, bias_regularizer: ``minidl.regularizers`` penalties;
-            ``activity_regularizer``: only None.
-        depthwise_constraint, bias_constraint: ``minidl.constraints``.
+        kernel_size (int or tuple of 2 ints): the window ``(kh, kw)``.
+        strides (int or tuple of 2 ints): the steps along height and width.
+        padding (str): ``'valid'`` or ``'same'``.
+        depth_multiplier (int): filters per input channel.
+        data_format (str or None): None or ``'channels_last'``.
+        dilation_rate (int or tuple of 2 ints): only 1.
+        activation (str or callable or None): activation name or ``minidl.activations``
+            function (None: linear), applied after the bias.
+        use_bias (bool): whether to add a bias (one per output channel).
+        depthwise_initializer (str or Initializer or dict or callable): initializer of the
+            ``(kh, kw, channels, depth_multiplier)`` kernel.
+        bias_initializer (str or Initializer or dict or callable): initializer of the bias.
+        depthwise_regularizer, bias_regularizer (str or Regularizer or dict or None):
+            ``minidl.regularizers`` penalties added to the training loss.
+        activity_regularizer (None): only None (not implemented).
+        depthwise_constraint, bias_constraint (str or Constraint or dict or None):
+            ``minidl.constraints`` applied after each optimizer update.
         **kwargs: Layer arguments.
 
     Input shape: ``(batch, H, W, channels)``. Output shape:
@@ -348,20 +357,31 @@ class SeparableConv2D(DepthwiseConv2D):
     activation -- far fewer weights than a full convolution of the same window.
 
     Args:
-        filters: number of output channels.
-        kernel_size: int or pair ``(kh, kw)`` of the depthwise step.
-        strides, padding: of the depthwise step, as :class:`DepthwiseConv2D`.
-        depth_multiplier: depthwise filters per input channel.
-        data_format: None or ``'channels_last'``.
-        dilation_rate: only 1.
-        activation: activation name (applied after the bias).
-        use_bias: whether to add a bias (one per output channel).
-        depthwise_initializer, pointwise_initializer, bias_initializer: initializers of
-            the ``(kh, kw, channels, depth_multiplier)`` and
-            ``(1, 1, channels * depth_multiplier, filters)`` kernels and of the bias.
-        depthwise_regularizer, pointwise_regularizer, bias_regularizer: penalties;
-            ``activity_regularizer``: only None.
-        depthwise_constraint, pointwise_constraint, bias_constraint: constraints.
+        filters (int): number of output channels.
+        kernel_size (int or tuple of 2 ints): the window ``(kh, kw)`` of the depthwise
+            step.
+        strides (int or tuple of 2 ints): the steps of the depthwise step.
+        padding (str): ``'valid'`` or ``'same'``, of the depthwise step.
+        depth_multiplier (int): depthwise filters per input channel.
+        data_format (str or None): None or ``'channels_last'``.
+        dilation_rate (int or tuple of 2 ints): only 1.
+        activation (str or callable or None): activation name or ``minidl.activations``
+            function (None: linear), applied after the bias.
+        use_bias (bool): whether to add a bias (one per output channel).
+        depthwise_initializer (str or Initializer or dict or callable): initializer of the
+            ``(kh, kw, channels, depth_multiplier)`` depthwise kernel.
+        pointwise_initializer (str or Initializer or dict or callable): initializer of the
+            ``(1, 1, channels * depth_multiplier, filters)`` pointwise kernel.
+        bias_initializer (str or Initializer or dict or callable): initializer of the bias.
+        depthwise_regularizer, pointwise_regularizer (str or Regularizer or dict or None):
+            ``minidl.regularizers`` penalties of the two kernels, added to the training
+            loss.
+        bias_regularizer (str or Regularizer or dict or None): the same for the bias.
+        activity_regularizer (None): only None (not implemented).
+        depthwise_constraint, pointwise_constraint (str or Constraint or dict or None):
+            ``minidl.constraints`` of the two kernels, applied after each optimizer
+            update.
+        bias_constraint (str or Constraint or dict or None): the same for the bias.
         **kwargs: Layer arguments.
 
     Input shape: ``(batch, H, W, channels)``. Output shape:

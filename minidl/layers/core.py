@@ -13,10 +13,15 @@ class InputLayer(Layer):
     """The input of a model: fixes the shape of one sample (``minidl.Input`` makes one).
 
     Args:
-        shape: shape of one sample, without the batch axis.
-        batch_size: optional fixed batch size.
-        name: optional name.
-        dtype: ``'float32'`` (default) or ``'float64'``.
+        shape (int or tuple of ints or None): shape of one sample, without the batch
+            axis (None entries are free sizes); required unless a keyword below gives it.
+        batch_size (int or None): a fixed batch size (None: any).
+        name (str or None): the layer's name (default: made unique from
+            ``input_layer``).
+        dtype (str or numpy.dtype or None): ``'float32'`` (default) or ``'float64'``.
+        **kwargs: ``batch_shape`` (Keras 3) or ``batch_input_shape`` (Keras 2), the full
+            shape with the batch axis first, instead of ``shape`` and ``batch_size``;
+            ``input_shape``, Keras 2's name for ``shape``; other Layer arguments.
 
     Example:
         >>> from minidl import layers, models
@@ -55,11 +60,13 @@ def Input(shape=None, batch_size=None, name=None, dtype=None, batch_shape=None):
     """The input of a model, as ``keras.Input``.
 
     Args:
-        shape: shape of one sample, e.g. ``(32, 32, 3)``.
-        batch_size: optional fixed batch size.
-        name: optional name.
-        dtype: ``'float32'`` (default) or ``'float64'``.
-        batch_shape: alternatively the full shape including the batch axis.
+        shape (int or tuple of ints or None): shape of one sample, e.g. ``(32, 32, 3)``
+            (None entries are free sizes); required unless ``batch_shape`` is given.
+        batch_size (int or None): a fixed batch size (None: any).
+        name (str or None): the input layer's name (default: made unique).
+        dtype (str or numpy.dtype or None): ``'float32'`` (default) or ``'float64'``.
+        batch_shape (tuple of ints or None): alternatively the full shape including the
+            batch axis (it replaces ``shape`` and ``batch_size``).
 
     Returns:
         A symbolic tensor (``KerasTensor``) to call layers on and to give to
@@ -150,16 +157,19 @@ class Dense(_WithActivation):
     """Densely connected layer: ``activation(inputs @ kernel + bias)``.
 
     Args:
-        units: positive int, the output size.
-        activation: activation name (None: linear).
-        use_bias: whether to add a bias.
-        kernel_initializer: initializer of the ``(in, units)`` kernel.
-        bias_initializer: initializer of the bias.
-        kernel_regularizer, bias_regularizer: ``minidl.regularizers`` penalties added to
-            the training loss (``'l2'``, ``regularizers.l2(1e-4)``, ...).
-        activity_regularizer: only None (not implemented).
-        kernel_constraint, bias_constraint: ``minidl.constraints`` applied after each
-            optimizer update.
+        units (int): positive, the output size.
+        activation (str or callable or None): activation name or ``minidl.activations``
+            function (None: linear).
+        use_bias (bool): whether to add a bias.
+        kernel_initializer (str or Initializer or dict or callable): initializer of the
+            ``(in, units)`` kernel.
+        bias_initializer (str or Initializer or dict or callable): initializer of the bias.
+        kernel_regularizer, bias_regularizer (str or Regularizer or dict or None):
+            ``minidl.regularizers`` penalties added to the training loss (``'l2'``,
+            ``regularizers.l2(1e-4)``, ...).
+        activity_regularizer (None): only None (not implemented).
+        kernel_constraint, bias_constraint (str or Constraint or dict or None):
+            ``minidl.constraints`` applied after each optimizer update.
         **kwargs: Layer arguments (name, trainable, dtype, input_shape).
 
     Input shape: ``(batch, ..., in)``. Output shape: ``(batch, ..., units)``.
@@ -235,8 +245,10 @@ class Activation(_WithActivation):
     """Applies an activation function: ``Activation('relu')``.
 
     Args:
-        activation: one of ``'linear'``, ``'relu'``, ``'sigmoid'``, ``'tanh'``,
-            ``'softmax'``.
+        activation (str or callable or None): a name of ``minidl.activations.ALL``
+            (``'linear'``, ``'relu'``, ``'sigmoid'``, ``'tanh'``, ``'softmax'``,
+            ``'elu'``, ``'selu'``, ``'softplus'``, ``'leaky_relu'``), one of the
+            ``minidl.activations`` functions, or None (linear).
         **kwargs: Layer arguments.
 
     Example:
@@ -271,6 +283,15 @@ class Activation(_WithActivation):
 class Flatten(Layer):
     """Flattens each sample, in NHWC (row-major) order: ``(N, H, W, C) -> (N, H*W*C)``.
 
+    Args:
+        trainable (bool): as :class:`Layer` (the layer has no weights).
+        name (str or None): the layer's name (default: made unique).
+        dtype (str or numpy.dtype or None): ``'float32'`` (default) or ``'float64'``.
+        input_shape (int or tuple of ints or None): the shape of one sample, for a
+            model's first layer.
+        batch_size (int or None): the batch size that goes with ``input_shape``.
+        **kwargs: ``batch_input_shape`` or ``input_dim``, as :class:`Layer`.
+
     Example:
         >>> import numpy as np
         >>> from minidl import layers
@@ -301,10 +322,12 @@ class Dropout(Layer):
     by ``1 / (1 - rate)``; the identity at inference.
 
     Args:
-        rate: float in [0, 1).
-        noise_shape: optional shape of the mask, broadcast against the input (None in it
-            takes the input's size).
-        seed: optional seed of this layer's own generator.
+        rate (float): the fraction dropped, in [0, 1).
+        noise_shape (int or tuple of ints or None): the shape of the mask, broadcast
+            against the input (None in it takes the input's size); None: the input's
+            shape.
+        seed (int or None): the seed of this layer's own generator (None: minidl's
+            global generator).
         **kwargs: Layer arguments.
 
     Call arguments:
@@ -377,10 +400,11 @@ class SpatialDropout2D(Dropout):
     which suits convolutional features whose neighbouring pixels are correlated.
 
     Args:
-        rate: float in [0, 1).
-        data_format: None or ``'channels_last'``.
-        seed: optional seed of this layer's own generator.
-        **kwargs: Layer arguments.
+        rate (float): the fraction of feature maps dropped, in [0, 1).
+        data_format (str or None): None or ``'channels_last'``.
+        seed (int or None): the seed of this layer's own generator (None: minidl's
+            global generator).
+        **kwargs: Layer arguments (a ``noise_shape`` is ignored: the layer fixes it).
 
     Input shape: ``(batch, H, W, C)``; the mask has shape ``(batch, 1, 1, C)``.
 
@@ -420,6 +444,12 @@ class ReLU(Layer):
     """The rectifier as a layer (``keras.layers.ReLU`` with its defaults; other
     ``max_value``, ``negative_slope`` or ``threshold`` raise NotImplementedError).
 
+    Args:
+        max_value (float or None): only None (no upper bound).
+        negative_slope (float): only 0.0.
+        threshold (float): only 0.0.
+        **kwargs: Layer arguments.
+
     Example:
         >>> import numpy as np
         >>> from minidl import layers
@@ -449,8 +479,8 @@ class LeakyReLU(Layer):
     else ``negative_slope * x``.
 
     Args:
-        negative_slope: the slope below zero, >= 0 (Keras's default 0.3). Keras 2's name
-            for it, ``alpha``, is accepted with a DeprecationWarning.
+        negative_slope (float): the slope below zero, >= 0 (Keras's default 0.3).
+            Keras 2's name for it, ``alpha``, is accepted with a DeprecationWarning.
         **kwargs: Layer arguments.
 
     Example:
@@ -490,8 +520,8 @@ class ELU(Layer):
     positive, else ``alpha * (exp(x) - 1)``.
 
     Args:
-        alpha: the scale of the negative part (default 1.0); minidl requires alpha > 0
-            (the gradient is computed from the output).
+        alpha (float): the scale of the negative part (default 1.0); minidl requires
+            alpha > 0 (the gradient is computed from the output).
         **kwargs: Layer arguments.
 
     Example:
@@ -529,7 +559,7 @@ class Softmax(Layer):
     """Softmax as a layer (``keras.layers.Softmax``).
 
     Args:
-        axis: the axis normalised (default -1).
+        axis (int): the axis normalised (default -1).
         **kwargs: Layer arguments.
 
     Example:

@@ -8,14 +8,17 @@ class Embedding(Layer):
     ``(input_dim, output_dim)`` table for index ``i`` (``keras.layers.Embedding``).
 
     Args:
-        input_dim: the vocabulary size (indices are in ``[0, input_dim)``).
-        output_dim: the vector length.
-        embeddings_initializer: initializer of the table (default ``'uniform'``: uniform
-            in [-0.05, 0.05]).
-        embeddings_regularizer: a ``minidl.regularizers`` penalty on the table.
-        embeddings_constraint: a ``minidl.constraints`` constraint on the table.
-        mask_zero: only False (masking is not implemented).
-        input_length: Keras 2's argument, accepted (the shape follows the input).
+        input_dim (int): the vocabulary size (indices are in ``[0, input_dim)``).
+        output_dim (int): the vector length.
+        embeddings_initializer (str or Initializer or dict or callable): initializer of
+            the table (default ``'uniform'``: uniform in [-0.05, 0.05]).
+        embeddings_regularizer (str or Regularizer or dict or None): a
+            ``minidl.regularizers`` penalty on the table.
+        embeddings_constraint (str or Constraint or dict or None): a
+            ``minidl.constraints`` constraint on the table.
+        mask_zero (bool): only False (masking is not implemented).
+        input_length (int or None): Keras 2's argument, accepted (the shape follows the
+            input).
         **kwargs: Layer arguments.
 
     Input shape: integer indices of any shape ``(batch, ...)`` (integral floats are

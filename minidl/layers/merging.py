@@ -76,6 +76,15 @@ class _Merge(Layer):
 class Add(_Merge):
     """Elementwise sum of its inputs (``keras.layers.Add``).
 
+    Args:
+        trainable (bool): as :class:`Layer` (the layer has no weights).
+        name (str or None): the layer's name (default: made unique).
+        dtype (str or numpy.dtype or None): ``'float32'`` (default) or ``'float64'``.
+        input_shape (int or tuple of ints or None): as :class:`Layer` (the shape of one
+            sample of a model's first layer).
+        batch_size (int or None): the batch size that goes with ``input_shape``.
+        **kwargs: ``batch_input_shape`` or ``input_dim``, as :class:`Layer`.
+
     Example:
         >>> import numpy as np
         >>> import minidl
@@ -100,6 +109,15 @@ class Add(_Merge):
 class Subtract(_Merge):
     """``inputs[0] - inputs[1]`` (``keras.layers.Subtract``, exactly two inputs).
 
+    Args:
+        trainable (bool): as :class:`Layer` (the layer has no weights).
+        name (str or None): the layer's name (default: made unique).
+        dtype (str or numpy.dtype or None): ``'float32'`` (default) or ``'float64'``.
+        input_shape (int or tuple of ints or None): as :class:`Layer` (the shape of one
+            sample of a model's first layer).
+        batch_size (int or None): the batch size that goes with ``input_shape``.
+        **kwargs: ``batch_input_shape`` or ``input_dim``, as :class:`Layer`.
+
     Example:
         >>> import numpy as np
         >>> from minidl import layers
@@ -122,6 +140,15 @@ class Subtract(_Merge):
 
 class Multiply(_Merge):
     """Elementwise product of its inputs (``keras.layers.Multiply``).
+
+    Args:
+        trainable (bool): as :class:`Layer` (the layer has no weights).
+        name (str or None): the layer's name (default: made unique).
+        dtype (str or numpy.dtype or None): ``'float32'`` (default) or ``'float64'``.
+        input_shape (int or tuple of ints or None): as :class:`Layer` (the shape of one
+            sample of a model's first layer).
+        batch_size (int or None): the batch size that goes with ``input_shape``.
+        **kwargs: ``batch_input_shape`` or ``input_dim``, as :class:`Layer`.
 
     Example:
         >>> import numpy as np
@@ -156,6 +183,15 @@ class Multiply(_Merge):
 
 class Average(_Merge):
     """Elementwise mean of its inputs (``keras.layers.Average``).
+
+    Args:
+        trainable (bool): as :class:`Layer` (the layer has no weights).
+        name (str or None): the layer's name (default: made unique).
+        dtype (str or numpy.dtype or None): ``'float32'`` (default) or ``'float64'``.
+        input_shape (int or tuple of ints or None): as :class:`Layer` (the shape of one
+            sample of a model's first layer).
+        batch_size (int or None): the batch size that goes with ``input_shape``.
+        **kwargs: ``batch_input_shape`` or ``input_dim``, as :class:`Layer`.
 
     Example:
         >>> import numpy as np
@@ -195,6 +231,15 @@ class _Extremum(_Merge):
 class Maximum(_Extremum):
     """Elementwise maximum of its inputs (``keras.layers.Maximum``).
 
+    Args:
+        trainable (bool): as :class:`Layer` (the layer has no weights).
+        name (str or None): the layer's name (default: made unique).
+        dtype (str or numpy.dtype or None): ``'float32'`` (default) or ``'float64'``.
+        input_shape (int or tuple of ints or None): as :class:`Layer` (the shape of one
+            sample of a model's first layer).
+        batch_size (int or None): the batch size that goes with ``input_shape``.
+        **kwargs: ``batch_input_shape`` or ``input_dim``, as :class:`Layer`.
+
     Example:
         >>> import numpy as np
         >>> from minidl import layers
@@ -207,6 +252,15 @@ class Maximum(_Extremum):
 
 class Minimum(_Extremum):
     """Elementwise minimum of its inputs (``keras.layers.Minimum``).
+
+    Args:
+        trainable (bool): as :class:`Layer` (the layer has no weights).
+        name (str or None): the layer's name (default: made unique).
+        dtype (str or numpy.dtype or None): ``'float32'`` (default) or ``'float64'``.
+        input_shape (int or tuple of ints or None): as :class:`Layer` (the shape of one
+            sample of a model's first layer).
+        batch_size (int or None): the batch size that goes with ``input_shape``.
+        **kwargs: ``batch_input_shape`` or ``input_dim``, as :class:`Layer`.
 
     Example:
         >>> import numpy as np
@@ -222,8 +276,9 @@ class Concatenate(_Merge):
     """Concatenation along ``axis`` (``keras.layers.Concatenate``).
 
     Args:
-        axis: the axis to join along (default -1, the channels); not the batch axis.
-        **kwargs: ``name``, ``dtype``, ``trainable``.
+        axis (int): the axis to join along (default -1, the channels); not the batch
+            axis.
+        **kwargs: Layer arguments (``name``, ``dtype``, ``trainable``, ...).
 
     Example:
         >>> import numpy as np
@@ -296,6 +351,11 @@ def _functional(cls, doc, result):
     merge.__doc__ = (
         f"{doc} (functional form of :class:`{cls.__name__}`): "
         f"``{merge.__name__}([a, b], **layer_kwargs)``.\n\n"
+        f"    Args:\n"
+        f"        inputs (list of array-like or list of KerasTensor): the inputs, of the\n"
+        f"            same shape: arrays (the result is computed at once) or symbolic\n"
+        f"            tensors (the call is recorded for a functional model).\n"
+        f"        **kwargs: arguments of the layer (``name``, ``dtype``, ...).\n\n"
         f"    Example:\n"
         f"        >>> import numpy as np\n"
         f"        >>> from minidl import layers\n"
@@ -315,6 +375,13 @@ minimum = _functional(Minimum, "The elementwise minimum of a list of inputs", "1
 def concatenate(inputs, axis=-1, **kwargs):
     """The concatenation of a list of inputs along ``axis`` (functional form of
     :class:`Concatenate`).
+
+    Args:
+        inputs (list of array-like or list of KerasTensor): the inputs, of the same shape
+            except along ``axis``: arrays (the result is computed at once) or symbolic
+            tensors (the call is recorded for a functional model).
+        axis (int): the axis to join along (default -1); not the batch axis.
+        **kwargs: arguments of the layer (``name``, ``dtype``, ...).
 
     Example:
         >>> import numpy as np

@@ -18,14 +18,20 @@ class BatchNormalization(Layer):
     gamma and beta **and** runs the layer in inference mode, as in Keras 3.
 
     Args:
-        axis: the channel axis (default -1, the last).
-        momentum: momentum of the moving statistics (Keras convention, default 0.99).
-        epsilon: added to the variance (default 1e-3).
-        center: learn a shift ``beta``.
-        scale: learn a scale ``gamma``.
-        beta_initializer: initializer of beta (default zeros); likewise
-            ``gamma_initializer`` (ones), ``moving_mean_initializer`` (zeros) and
-            ``moving_variance_initializer`` (ones).
+        axis (int): the channel axis (default -1, the last).
+        momentum (float): momentum of the moving statistics, in [0, 1] (Keras
+            convention, default 0.99).
+        epsilon (float): added to the variance, > 0 (default 1e-3).
+        center (bool): learn a shift ``beta``.
+        scale (bool): learn a scale ``gamma``.
+        beta_initializer (str or Initializer or dict or callable): initializer of beta
+            (default zeros).
+        gamma_initializer (str or Initializer or dict or callable): initializer of gamma
+            (default ones).
+        moving_mean_initializer (str or Initializer or dict or callable): initializer of the
+            moving mean (default zeros).
+        moving_variance_initializer (str or Initializer or dict or callable): initializer of
+            the moving variance (default ones).
         **kwargs: Layer arguments.
 
     Input shape: any, e.g. ``(batch, features)`` or ``(batch, H, W, C)``.
@@ -255,12 +261,15 @@ class LayerNormalization(_SampleNormalization):
     transposed ``(features, positions)`` view, where each sample position is a channel.
 
     Args:
-        axis: the normalized axis; only -1 (the last).
-        epsilon: added to the variance (default 1e-3).
-        center: learn a shift ``beta`` per feature.
-        scale: learn a scale ``gamma`` per feature.
-        beta_initializer: initializer of beta (default zeros).
-        gamma_initializer: initializer of gamma (default ones).
+        axis (int or tuple of ints): the normalized axis; only -1 (the last; ``[-1]`` and
+            ``(-1,)`` are accepted too).
+        epsilon (float): added to the variance, > 0 (default 1e-3).
+        center (bool): learn a shift ``beta`` per feature.
+        scale (bool): learn a scale ``gamma`` per feature.
+        beta_initializer (str or Initializer or dict or callable): initializer of beta
+            (default zeros).
+        gamma_initializer (str or Initializer or dict or callable): initializer of gamma
+            (default ones).
         **kwargs: Layer arguments.
 
     Input shape: ``(batch, ..., features)``. Output shape: the input's.
@@ -299,14 +308,17 @@ class GroupNormalization(_SampleNormalization):
     LayerNormalization it keeps no moving statistics and does not depend on the batch.
 
     Args:
-        groups: the number of groups (default 32; -1: one per channel); must divide the
-            channels.
-        axis: the channel axis; only -1 (the last, ``channels_last``).
-        epsilon: added to the variance (default 1e-3).
-        center: learn a shift ``beta`` per channel.
-        scale: learn a scale ``gamma`` per channel.
-        beta_initializer: initializer of beta (default zeros).
-        gamma_initializer: initializer of gamma (default ones).
+        groups (int): the number of groups (default 32; -1: one per channel); must
+            divide the channels.
+        axis (int or tuple of ints): the channel axis; only -1 (the last,
+            ``channels_last``; ``[-1]`` and ``(-1,)`` are accepted too).
+        epsilon (float): added to the variance, > 0 (default 1e-3).
+        center (bool): learn a shift ``beta`` per channel.
+        scale (bool): learn a scale ``gamma`` per channel.
+        beta_initializer (str or Initializer or dict or callable): initializer of beta
+            (default zeros).
+        gamma_initializer (str or Initializer or dict or callable): initializer of gamma
+            (default ones).
         **kwargs: Layer arguments.
 
     Input shape: ``(batch, ..., channels)``. Output shape: the input's.

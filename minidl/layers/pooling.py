@@ -9,10 +9,10 @@ class _Pooling2D(Layer):
     """Shared arguments and shapes of the 2-D pooling layers.
 
     Args:
-        pool_size: int or pair (default 2).
-        strides: int, pair or None (default: pool_size).
-        padding: ``'valid'`` (default) or ``'same'``; padded cells are ignored.
-        data_format: None or ``'channels_last'``.
+        pool_size (int or tuple of 2 ints): the window (default 2).
+        strides (int or tuple of 2 ints or None): the steps (None: ``pool_size``).
+        padding (str): ``'valid'`` (default) or ``'same'``; padded cells are ignored.
+        data_format (str or None): None or ``'channels_last'``.
         **kwargs: Layer arguments.
 
     Input shape: ``(batch, H, W, C)``. Output shape: ``(batch, H_out, W_out, C)`` with
@@ -64,6 +64,13 @@ class _Pooling2D(Layer):
 class MaxPooling2D(_Pooling2D):
     """Max pooling; the gradient goes to the first maximum of each window.
 
+    Args:
+        pool_size (int or tuple of 2 ints): the window (default 2).
+        strides (int or tuple of 2 ints or None): the steps (None: ``pool_size``).
+        padding (str): ``'valid'`` (default) or ``'same'``; padded cells are ignored.
+        data_format (str or None): None or ``'channels_last'``.
+        **kwargs: Layer arguments.
+
     Example:
         >>> import numpy as np
         >>> from minidl import layers
@@ -91,6 +98,13 @@ class MaxPooling2D(_Pooling2D):
 class AveragePooling2D(_Pooling2D):
     """Average pooling (padded cells are not counted).
 
+    Args:
+        pool_size (int or tuple of 2 ints): the window (default 2).
+        strides (int or tuple of 2 ints or None): the steps (None: ``pool_size``).
+        padding (str): ``'valid'`` (default) or ``'same'``; padded cells are ignored.
+        data_format (str or None): None or ``'channels_last'``.
+        **kwargs: Layer arguments.
+
     Example:
         >>> import numpy as np
         >>> from minidl import layers
@@ -115,8 +129,8 @@ class _GlobalPooling2D(Layer):
     """Shared arguments of the global pooling layers: one value per image and channel.
 
     Args:
-        data_format: None or ``'channels_last'``.
-        keepdims: keep the spatial axes with length 1 (``(batch, 1, 1, C)``).
+        data_format (str or None): None or ``'channels_last'``.
+        keepdims (bool): keep the spatial axes with length 1 (``(batch, 1, 1, C)``).
         **kwargs: Layer arguments.
 
     Input shape: ``(batch, H, W, C)``. Output shape: ``(batch, C)``.
@@ -159,6 +173,11 @@ class GlobalAveragePooling2D(_GlobalPooling2D):
     """The mean of each channel over the whole image (average pooling with an image-sized
     window, in the C core).
 
+    Args:
+        data_format (str or None): None or ``'channels_last'``.
+        keepdims (bool): keep the spatial axes with length 1 (``(batch, 1, 1, C)``).
+        **kwargs: Layer arguments.
+
     Example:
         >>> import numpy as np
         >>> from minidl import layers
@@ -184,6 +203,11 @@ class GlobalAveragePooling2D(_GlobalPooling2D):
 class GlobalMaxPooling2D(_GlobalPooling2D):
     """The maximum of each channel over the whole image; the gradient goes to the first
     maximum.
+
+    Args:
+        data_format (str or None): None or ``'channels_last'``.
+        keepdims (bool): keep the spatial axes with length 1 (``(batch, 1, 1, C)``).
+        **kwargs: Layer arguments.
 
     Example:
         >>> import numpy as np

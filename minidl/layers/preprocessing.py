@@ -25,10 +25,10 @@ class Resizing(Layer):
     antialiasing: TF2's and PyTorch's ``align_corners=False`` convention).
 
     Args:
-        height: output height.
-        width: output width.
-        interpolation: only ``'bilinear'``.
-        crop_to_aspect_ratio: only False.
+        height (int): output height.
+        width (int): output width.
+        interpolation (str): only ``'bilinear'``.
+        crop_to_aspect_ratio (bool): only False.
         **kwargs: Layer arguments.
 
     Example:
@@ -89,8 +89,10 @@ class Rescaling(Layer):
     pixels to [0, 1].
 
     Args:
-        scale: a number, or a vector broadcast along the last axis.
-        offset: a number, or a vector broadcast along the last axis.
+        scale (float or array-like): a number, or a vector broadcast along the last
+            axis (one value per channel).
+        offset (float or array-like): a number, or a vector broadcast along the last
+            axis (one value per channel).
         **kwargs: Layer arguments.
 
     Example:

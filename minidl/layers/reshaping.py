@@ -18,7 +18,8 @@ class Reshape(Layer):
     """Reshapes each sample to ``target_shape`` (row-major order, no copy).
 
     Args:
-        target_shape: the shape of one sample; one entry may be -1 (inferred).
+        target_shape (int or tuple of ints): the shape of one sample; one entry may be
+            -1 (inferred).
         **kwargs: Layer arguments.
 
     Input shape: ``(batch, ...)``. Output shape: ``(batch,) + target_shape``.
@@ -86,7 +87,8 @@ class Permute(Layer):
     """Permutes the non-batch axes: ``dims`` is a permutation of 1..rank-1.
 
     Args:
-        dims: e.g. ``(2, 1)`` swaps the two axes of a rank-3 input.
+        dims (tuple of ints): a permutation of 1..rank-1, e.g. ``(2, 1)`` swaps the
+            two axes of a rank-3 input.
         **kwargs: Layer arguments.
 
     Example:
@@ -134,9 +136,10 @@ class UpSampling2D(Layer):
     """Repeats each pixel ``size`` times along height and width (nearest neighbour).
 
     Args:
-        size: int or ``(rows, cols)`` factors (default 2).
-        data_format: None or ``'channels_last'``.
-        interpolation: ``'nearest'`` (``'bilinear'`` raises NotImplementedError).
+        size (int or tuple of 2 ints): the ``(rows, cols)`` factors (default 2).
+        data_format (str or None): None or ``'channels_last'``.
+        interpolation (str): ``'nearest'`` (``'bilinear'`` raises NotImplementedError;
+            use :class:`Resizing`).
         **kwargs: Layer arguments.
 
     Input shape: ``(batch, H, W, C)``. Output shape: ``(batch, H*rows, W*cols, C)``.
@@ -269,9 +272,10 @@ class ZeroPadding2D(_Borders2D):
     """Adds rows and columns of zeros around each image.
 
     Args:
-        padding: int, ``(rows, cols)`` (symmetric) or
-            ``((top, bottom), (left, right))``.
-        data_format: None or ``'channels_last'``.
+        padding (int or tuple of 2 ints or tuple of 2 tuples of 2 ints): an int,
+            ``(rows, cols)`` (symmetric) or ``((top, bottom), (left, right))``; sizes
+            >= 0.
+        data_format (str or None): None or ``'channels_last'``.
         **kwargs: Layer arguments.
 
     Example:
@@ -302,9 +306,10 @@ class Cropping2D(_Borders2D):
     """Removes rows and columns at the borders of each image.
 
     Args:
-        cropping: int, ``(rows, cols)`` (symmetric) or
-            ``((top, bottom), (left, right))``.
-        data_format: None or ``'channels_last'``.
+        cropping (int or tuple of 2 ints or tuple of 2 tuples of 2 ints): an int,
+            ``(rows, cols)`` (symmetric) or ``((top, bottom), (left, right))``; sizes
+            >= 0.
+        data_format (str or None): None or ``'channels_last'``.
         **kwargs: Layer arguments.
 
     Example:

@@ -13,11 +13,11 @@ class KerasTensor:
     free) and a dtype, produced by one output of one node.
 
     Args:
-        shape: the full shape, batch axis included.
-        dtype: ``'float32'`` or ``'float64'``.
-        node: the ``Node`` that produces it.
-        index: which of the node's outputs it is.
-        name: a readable name (the producing layer's).
+        shape (tuple of ints): the full shape, batch axis included (None where free).
+        dtype (str): ``'float32'`` or ``'float64'``.
+        node (Node): the ``Node`` that produces it.
+        index (int): which of the node's outputs it is.
+        name (str or None): a readable name (default: the producing layer's).
     """
 
     def __init__(self, shape, dtype, node, index=0, name=None):
@@ -45,10 +45,11 @@ class Node:
     """One call of a layer on symbolic inputs.
 
     Args:
-        layer: the layer called.
-        inputs: the list of input ``KerasTensor`` objects (empty for an ``InputLayer``).
-        input_structure: ``'single'`` when the layer was given one tensor, ``'list'`` when
-            it was given a list (merge layers), so the model calls it the same way.
+        layer (Layer): the layer called.
+        inputs (list of KerasTensor): the input tensors (empty for an ``InputLayer``).
+        input_structure (str): ``'single'`` when the layer was given one tensor,
+            ``'list'`` when it was given a list (merge layers), so the model calls it the
+            same way.
     """
 
     def __init__(self, layer, inputs, input_structure):

@@ -42,19 +42,24 @@ class Conv1D(Conv2D):
     """1-D convolution over ``(batch, steps, channels)`` sequences (``keras.layers.Conv1D``).
 
     Args:
-        filters: number of output channels.
-        kernel_size: the window length (int).
-        strides: the step (int).
-        padding: ``'valid'`` or ``'same'`` (``'causal'`` is not implemented).
-        data_format: None or ``'channels_last'``.
-        dilation_rate: only 1.
-        groups: only 1.
-        activation: as :class:`Conv2D` (relu, sigmoid and tanh fused).
-        use_bias: whether to add a bias.
-        kernel_initializer, bias_initializer: the initializers.
-        kernel_regularizer, bias_regularizer: penalties; ``activity_regularizer``: only
-            None.
-        kernel_constraint, bias_constraint: constraints.
+        filters (int): number of output channels.
+        kernel_size (int or tuple of 1 int): the window length.
+        strides (int or tuple of 1 int): the step.
+        padding (str): ``'valid'`` or ``'same'`` (``'causal'`` is not implemented).
+        data_format (str or None): None or ``'channels_last'``.
+        dilation_rate (int or tuple of 1 int): only 1.
+        groups (int): only 1.
+        activation (str or callable or None): as :class:`Conv2D` (relu, sigmoid and
+            tanh fused).
+        use_bias (bool): whether to add a bias.
+        kernel_initializer (str or Initializer or dict or callable): initializer of the
+            ``(kernel_size, channels, filters)`` kernel.
+        bias_initializer (str or Initializer or dict or callable): initializer of the bias.
+        kernel_regularizer, bias_regularizer (str or Regularizer or dict or None):
+            ``minidl.regularizers`` penalties added to the training loss.
+        activity_regularizer (None): only None (not implemented).
+        kernel_constraint, bias_constraint (str or Constraint or dict or None):
+            ``minidl.constraints`` applied after each optimizer update.
         **kwargs: Layer arguments.
 
     Input shape: ``(batch, steps, channels)``. Output shape: ``(batch, new_steps,
@@ -171,6 +176,13 @@ class _Pooling1D:
 class MaxPooling1D(_Pooling1D, MaxPooling2D):
     """Max pooling over steps (``keras.layers.MaxPooling1D``).
 
+    Args:
+        pool_size (int or tuple of 1 int): the window length (default 2).
+        strides (int or tuple of 1 int or None): the step (None: ``pool_size``).
+        padding (str): ``'valid'`` (default) or ``'same'``; padded cells are ignored.
+        data_format (str or None): None or ``'channels_last'``.
+        **kwargs: Layer arguments.
+
     Example:
         >>> import numpy as np
         >>> from minidl import layers
@@ -181,6 +193,13 @@ class MaxPooling1D(_Pooling1D, MaxPooling2D):
 
 class AveragePooling1D(_Pooling1D, AveragePooling2D):
     """Average pooling over steps (``keras.layers.AveragePooling1D``).
+
+    Args:
+        pool_size (int or tuple of 1 int): the window length (default 2).
+        strides (int or tuple of 1 int or None): the step (None: ``pool_size``).
+        padding (str): ``'valid'`` (default) or ``'same'``; padded cells are ignored.
+        data_format (str or None): None or ``'channels_last'``.
+        **kwargs: Layer arguments.
 
     Example:
         >>> import numpy as np
@@ -212,6 +231,11 @@ class _GlobalPooling1D:
 class GlobalAveragePooling1D(_GlobalPooling1D, GlobalAveragePooling2D):
     """The mean of each channel over the steps (``keras.layers.GlobalAveragePooling1D``).
 
+    Args:
+        data_format (str or None): None or ``'channels_last'``.
+        keepdims (bool): keep the steps axis with length 1 (``(batch, 1, channels)``).
+        **kwargs: Layer arguments.
+
     Example:
         >>> import numpy as np
         >>> from minidl import layers
@@ -222,6 +246,11 @@ class GlobalAveragePooling1D(_GlobalPooling1D, GlobalAveragePooling2D):
 
 class GlobalMaxPooling1D(_GlobalPooling1D, GlobalMaxPooling2D):
     """The maximum of each channel over the steps (``keras.layers.GlobalMaxPooling1D``).
+
+    Args:
+        data_format (str or None): None or ``'channels_last'``.
+        keepdims (bool): keep the steps axis with length 1 (``(batch, 1, channels)``).
+        **kwargs: Layer arguments.
 
     Example:
         >>> import numpy as np

@@ -53,8 +53,8 @@ class WeightedTargets:
     loss (``sample_weight`` and ``class_weight`` of fit and evaluate).
 
     Args:
-        targets: the target array (rows = samples).
-        weights: float array of shape ``(samples,)``.
+        targets (numpy.ndarray): the target array (rows = samples).
+        weights (numpy.ndarray): float array of shape ``(samples,)``.
     """
 
     def __init__(self, targets, weights):
@@ -73,11 +73,11 @@ def sample_weights(y, sample_weight, class_weight, where):
     neither is given.
 
     Args:
-        y: the (checked) target array.
-        sample_weight: None or one finite weight >= 0 per sample.
-        class_weight: None or a dict ``{class index: weight}`` (every class present in
+        y (numpy.ndarray): the (checked) target array.
+        sample_weight (array-like or None): one finite weight >= 0 per sample.
+        class_weight (dict or None): ``{class index: weight}`` (every class present in
             ``y`` must have one).
-        where: the calling method, for messages.
+        where (str): the calling method, for messages.
     """
     if sample_weight is None and class_weight is None:
         return None
@@ -299,14 +299,17 @@ def make_batches(x, y, batch_size, shuffle, steps, where, steps_name="steps",
     """ArrayBatches or SourceBatches for fit/evaluate/predict's arguments.
 
     Args:
-        x, y: the data (arrays, or a batch source as ``x``).
-        batch_size: rows per batch for arrays (default 32).
-        shuffle: reshuffle arrays each epoch.
-        steps: batches per epoch, or None for one pass.
-        where: the calling method, for messages.
-        steps_name: the argument that gave ``steps``, for messages.
-        repeat: pass over the data again when ``steps`` needs more batches than one
-            pass holds (training); otherwise ``steps`` only caps the batches.
+        x (array-like or list of numpy.ndarray or dict or iterator or Sequence): the
+            inputs (arrays, or a batch source).
+        y (array-like or list of numpy.ndarray or WeightedTargets or None): the targets
+            (None with a batch source).
+        batch_size (int or None): rows per batch for arrays (default 32).
+        shuffle (bool): reshuffle arrays each epoch.
+        steps (int or None): batches per epoch, or None for one pass.
+        where (str): the calling method, for messages.
+        steps_name (str): the argument that gave ``steps``, for messages.
+        repeat (bool): pass over the data again when ``steps`` needs more batches than
+            one pass holds (training); otherwise ``steps`` only caps the batches.
     """
     steps = check_positive_int(steps, steps_name, where)
     if is_batch_source(x):

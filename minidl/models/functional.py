@@ -65,10 +65,12 @@ class Functional(Sequential):
     """A model defined by its input and output tensors (``keras.Model(inputs, outputs)``).
 
     Args:
-        inputs: a KerasTensor from ``minidl.Input`` or a list of them.
-        outputs: a KerasTensor computed from the inputs by calling layers, or a list.
-        name: the model's name (default ``functional``, made unique).
-        trainable: whether fit updates the model's weights.
+        inputs (KerasTensor or list of KerasTensor or dict): a KerasTensor from
+            ``minidl.Input`` or a list of them (a dict: its values, in order).
+        outputs (KerasTensor or list of KerasTensor or dict): a KerasTensor computed from
+            the inputs by calling layers, or a list of them (a dict: its values, in order).
+        name (str or None): the model's name (default ``functional``, made unique).
+        trainable (bool): whether fit updates the model's weights.
 
     Several inputs are given to ``fit``/``predict``/``__call__`` as a list of arrays in
     the order of ``inputs``; several outputs come back as a list, and take a list of
@@ -419,10 +421,13 @@ class Model(Functional):
     layers included) but not arbitrary array arithmetic.
 
     Args:
-        inputs: the input tensor(s) (functional form).
-        outputs: the output tensor(s) (functional form).
-        name: the model's name.
-        trainable: whether fit updates the model's weights.
+        inputs (KerasTensor or list of KerasTensor or dict or None): the input tensor(s), as
+            :class:`Functional`'s (functional form); None for a subclass.
+        outputs (KerasTensor or list of KerasTensor or dict or None): the output tensor(s),
+            as :class:`Functional`'s (functional form); None for a subclass.
+        name (str or None): the model's name (default ``functional`` for the functional
+            form, else the class name in snake_case; made unique).
+        trainable (bool): whether fit updates the model's weights.
 
     Example:
         >>> import numpy as np
@@ -451,7 +456,16 @@ class Model(Functional):
         super().__init__(inputs, outputs, name=name, trainable=trainable)
 
     def call(self, inputs, training=False):
-        """The forward computation of a subclassed model (subclasses define it)."""
+        """The forward computation of a subclassed model (subclasses define it).
+
+        Args:
+            inputs (KerasTensor or list of KerasTensor): symbolic inputs (one per model
+                input): minidl traces ``call`` once on them, on the first data's shape,
+                so it may combine layers only.
+            training (bool): Keras's training flag; the trace calls ``call(inputs)``
+                with its default, and ``fit``/``predict`` then run the traced layers in
+                training or inference mode.
+        """
         raise NotImplementedError(f"{type(self).__name__}: a Model subclass must define "
                                   f"call(inputs)")
 

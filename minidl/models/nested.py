@@ -17,7 +17,8 @@ class NestedModel(Layer):
     """The layer that stands for a ``Sequential`` model inside another.
 
     Args:
-        model: the inner ``Sequential`` model.
+        model (Sequential): the inner model (a plain ``Sequential``: functional and
+            subclassed models raise TypeError).
 
     Example:
         >>> from minidl import layers, models

@@ -86,9 +86,11 @@ class Sequential(CustomSteps):
     """A linear stack of layers (``keras.Sequential``).
 
     Args:
-        layers: optional list of layers; an ``Input(shape)`` may come first.
-        name: the model's name (default ``sequential``, made unique).
-        trainable: whether fit updates the model's weights.
+        layers (list of Layer or None): the layers, in order; an ``Input(shape)`` (or an
+            ``InputLayer``) may come first, and a ``Sequential`` model among them is
+            nested as one layer.
+        name (str or None): the model's name (default ``sequential``, made unique).
+        trainable (bool): whether fit updates the model's weights.
 
     Example:
         >>> import numpy as np
@@ -140,7 +142,13 @@ class Sequential(CustomSteps):
 
     # ---------------------------------------------------------------- structure
     def add(self, layer):
-        """Append a layer (an ``Input`` may only come first)."""
+        """Append a layer (an ``Input`` may only come first).
+
+        Args:
+            layer (Layer or KerasTensor or Sequential): the layer; an ``Input(shape)``
+                tensor or an ``InputLayer`` (only first) fixes the input shape; a
+                ``Sequential`` model is nested as one layer.
+        """
         if isinstance(layer, KerasTensor) and isinstance(layer.node.layer, InputLayer):
             layer = layer.node.layer  # keras.Input(...) as the first element
         if isinstance(layer, InputLayer):
@@ -178,7 +186,13 @@ class Sequential(CustomSteps):
         return [getattr(layer, "model", layer) for layer in self._layers]
 
     def get_layer(self, name=None, index=None):
-        """A layer by name or by index."""
+        """A layer by name or by index.
+
+        Args:
+            name (str or None): the layer's name (used when ``index`` is None).
+            index (int or None): the layer's position in ``layers`` (negative counts
+                from the end); it takes precedence over ``name``.
+        """
         if index is not None:
             if not -len(self._layers) <= index < len(self._layers):
                 raise ValueError(f"Sequential '{self.name}': get_layer index {index} is out "
@@ -198,7 +212,13 @@ class Sequential(CustomSteps):
         return None
 
     def build(self, input_shape=None):
-        """Build every layer for inputs of ``input_shape`` (batch axis included)."""
+        """Build every layer for inputs of ``input_shape`` (batch axis included).
+
+        Args:
+            input_shape (tuple of ints or None): the input shape, batch axis first (None
+                where a size is free); None: the shape of the model's ``Input`` or of
+                its first layer's ``input_shape``.
+        """
         shape = input_shape if input_shape is not None else self._known_input_shape()
         if shape is None:
             raise ValueError(f"Sequential '{self.name}': the input shape is unknown; pass "
@@ -293,14 +313,28 @@ class Sequential(CustomSteps):
             return [v.numpy() for v in self.weights]
 
     def set_weights(self, weights):
-        """Set all weights from a list of arrays (count and shapes checked first)."""
+        """Set all weights from a list of arrays (count and shapes checked first).
+
+        Args:
+            weights (list of array-like): one array per weight, in ``weights`` order
+                (as ``get_weights`` returns them).
+        """
         with self._state_lock:
             assign_all(self.weights, weights, f"Sequential '{self.name}'")
 
     # ---------------------------------------------------------------- summary
     def summary(self, line_length=None, positions=None, print_fn=None):
         """Print the Keras-format table of layers, output shapes and parameter counts
-        (an unbuilt model, as in Keras 3: output shapes "?" and "0 (unbuilt)" params)."""
+        (an unbuilt model, as in Keras 3: output shapes "?" and "0 (unbuilt)" params).
+
+        Args:
+            line_length (int or None): accepted for Keras compatibility (ignored: the
+                columns fit their contents).
+            positions (list of float or None): accepted for Keras compatibility
+                (ignored).
+            print_fn (callable or None): called with each line of the table (default
+                ``print``).
+        """
         if not self.built:
             rows = [(f"{layer.name} ({_type_name(layer)})", "?", "0 (unbuilt)")
                     for layer in self._layers]
@@ -363,12 +397,19 @@ class Sequential(CustomSteps):
         """Configure training.
 
         Args:
-            optimizer: name (``'sgd'``, ``'rmsprop'``, ``'adam'``, ``'adamw'``) or object.
-            loss: name or Loss object or callable ``(y_true, y_pred)``.
-            metrics: list of metric names or objects; a name is reported exactly as
-                spelled (``'acc'`` -> ``acc``).
-            loss_weights, run_eagerly, jit_compile: accepted for compatibility (ignored).
-            device: ``'cpu'`` or ``'cuda'`` (minidl extension); default
+            optimizer (str or Optimizer or dict): name (``'sgd'``, ``'rmsprop'``,
+                ``'adam'``, ``'adamw'``), ``Optimizer`` object or serialized dict.
+            loss (str or Loss or dict or callable or None): name, Loss object,
+                serialized dict or callable ``(y_true, y_pred)``.
+            metrics (list or None): metric names, ``Metric`` objects or callables
+                ``(y_true, y_pred)``; a name is reported exactly as spelled (``'acc'`` ->
+                ``acc``).
+            loss_weights (list or dict or None): accepted for compatibility (ignored by
+                a ``Sequential`` model; a functional model with several outputs weighs
+                its losses with it).
+            run_eagerly (bool or None): accepted for compatibility (ignored).
+            jit_compile (bool or None): accepted for compatibility (ignored).
+            device (str or None): ``'cpu'`` or ``'cuda'`` (minidl extension); default
                 ``minidl.cuda.get_device()`` (``set_device`` / ``MINIDL_DEVICE``, else
                 ``'cpu'``). On ``'cuda'`` the weights and optimizer state live on the GPU
                 and the same layers run there through ``minidl.ops`` (batches are copied
@@ -707,6 +748,46 @@ class Sequential(CustomSteps):
         (e.g. ``ImageDataGenerator.flow``). The training loss is the running mean over
         the epoch in training mode; validation runs in inference mode. Ctrl-C ends
         training after the current step and returns the History so far.
+
+        Args:
+            x (array-like or list of numpy.ndarray or dict or iterator or Sequence or None):
+                the inputs: an array whose rows are samples; for several inputs, a list
+                of arrays in the order of the model's inputs or a dict by input layer
+                name; or a generator, iterator or Sequence-like object yielding
+                ``(x, y)`` or ``(x, y, None)`` batches, such as
+                ``ImageDataGenerator.flow``.
+            y (array-like or list of numpy.ndarray or None): the targets, one row per sample
+                (a list for several outputs); None when ``x`` yields the batches.
+            batch_size (int or None): samples per batch for arrays (default 32); unused
+                when ``x`` yields the batches.
+            epochs (int): the epoch to stop at: training runs epochs ``initial_epoch``
+                to ``epochs - 1``.
+            verbose (str or int): ``'auto'`` (as 1), 0 (silent), 1 (a progress bar) or 2
+                (one line per epoch).
+            callbacks (list of Callback or None): ``minidl.callbacks`` objects called
+                during training (a ``History`` is always added).
+            validation_split (float): the fraction in [0, 1) of the arrays held out for
+                validation: their last rows, taken before any shuffling (arrays only);
+                when not 0, it is used instead of ``validation_data``.
+            validation_data (tuple or iterator or Sequence or None): ``(x_val, y_val)``,
+                ``(x_val, y_val, sample_weight_val)`` or a batch source, evaluated at
+                the end of every ``validation_freq``-th epoch; ignored when
+                ``validation_split`` is not 0 (the split is validated instead).
+            shuffle (bool): reshuffle the arrays before each epoch (a batch source is
+                read as it comes).
+            class_weight (dict or None): ``{class index: weight}``: each sample's loss
+                is multiplied by the weight of its class (arrays only).
+            sample_weight (array-like or None): one weight >= 0 per sample, multiplying
+                its loss (arrays only).
+            initial_epoch (int): the epoch to start at (to resume a training).
+            steps_per_epoch (int or None): batches per epoch; None: one pass over the
+                arrays (or the length of a Sequence); required for a generator without
+                a length. More steps than a pass holds pass over the arrays again.
+            validation_steps (int or None): batches of ``validation_data`` per
+                validation (None: all of it).
+            validation_batch_size (int or None): the batch size of validation (None:
+                ``batch_size``).
+            validation_freq (int): validate after every ``validation_freq`` epochs.
         """
         self._require_compiled("fit", "train_step")
         custom = self._custom_step("train_step")
@@ -800,7 +881,23 @@ class Sequential(CustomSteps):
     def fit_generator(self, generator, steps_per_epoch=None, epochs=1, verbose=1,
                       callbacks=None, validation_data=None, validation_steps=None,
                       initial_epoch=0, **kwargs):
-        """Deprecated alias of :meth:`fit` for a generator (old Keras code)."""
+        """Deprecated alias of :meth:`fit` for a generator (old Keras code).
+
+        Args:
+            generator (iterator or Sequence): yields ``(x, y)`` batches, as ``fit``'s
+                ``x``.
+            steps_per_epoch (int or None): batches per epoch (required for a generator
+                without a length).
+            epochs (int): the epoch to stop at, as in ``fit``.
+            verbose (str or int): ``'auto'``, 0, 1 or 2, as in ``fit``.
+            callbacks (list of Callback or None): as in ``fit``.
+            validation_data (tuple or iterator or Sequence or None): as in ``fit``.
+            validation_steps (int or None): as in ``fit``.
+            initial_epoch (int): as in ``fit``.
+            **kwargs: Keras 2's ``class_weight``, ``max_queue_size``, ``workers``,
+                ``use_multiprocessing`` and ``shuffle`` are accepted and ignored; any
+                other keyword raises TypeError.
+        """
         warnings.warn("Model.fit_generator is deprecated; use Model.fit, which accepts "
                       "generators.", DeprecationWarning, stacklevel=2)
         for name in ("class_weight", "max_queue_size", "workers", "use_multiprocessing",
@@ -855,7 +952,27 @@ class Sequential(CustomSteps):
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
                  steps=None, callbacks=None, return_dict=False):
         """Loss and metrics in inference mode: ``loss`` or ``[loss, *metrics]`` (or a
-        dict with ``return_dict=True``)."""
+        dict with ``return_dict=True``).
+
+        Args:
+            x (array-like or list of numpy.ndarray or dict or iterator or Sequence or None):
+                the inputs: an array whose rows are samples; for several inputs, a list
+                of arrays in the order of the model's inputs or a dict by input layer
+                name; or a generator, iterator or Sequence-like object yielding
+                ``(x, y)`` batches.
+            y (array-like or list of numpy.ndarray or None): the targets (required with
+                arrays); None when ``x`` yields the batches.
+            batch_size (int or None): samples per batch for arrays (default 32).
+            verbose (str or int): ``'auto'`` (as 1), 0 (silent), 1 (a progress bar) or 2
+                (only a final line).
+            sample_weight (array-like or None): one weight >= 0 per sample, multiplying
+                its loss (arrays only).
+            steps (int or None): the most batches to evaluate (None: all; required for
+                a generator without a length).
+            callbacks (list of Callback or None): callbacks whose ``on_test_*`` methods
+                are called.
+            return_dict (bool): return ``{name: value}`` instead of a value or list.
+        """
         self._require_compiled("evaluate", "test_step")
         custom = self._custom_step("test_step")
         data_adapter.check_verbose(verbose, "evaluate")
@@ -907,7 +1024,22 @@ class Sequential(CustomSteps):
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """The model's outputs in inference mode, for all samples, as one array
-        (``steps`` caps the number of batches: no sample is predicted twice)."""
+        (``steps`` caps the number of batches: no sample is predicted twice).
+
+        Args:
+            x (array-like or list of numpy.ndarray or dict or iterator or Sequence):
+                the inputs: an array whose rows are samples; for several inputs, a list
+                of arrays in the order of the model's inputs or a dict by input layer
+                name; or a generator, iterator or Sequence-like object yielding batches
+                (``x`` or ``(x, y)``; the targets are ignored).
+            batch_size (int or None): samples per batch for arrays (default 32).
+            verbose (str or int): ``'auto'`` (as 1), 0 (silent), 1 (a progress bar) or 2
+                (only a final line).
+            steps (int or None): the most batches to predict (None: all; required for a
+                generator without a length).
+            callbacks (list of Callback or None): callbacks whose ``on_predict_*``
+                methods are called.
+        """
         data_adapter.check_verbose(verbose, "predict")
         parallel = distribute.active()
         if parallel is not None:  # each rank its contiguous share, gathered in order
@@ -958,7 +1090,17 @@ class Sequential(CustomSteps):
     @_exclusive_training
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None,
                        return_dict=False):
-        """One training step on one batch; returns the loss (and the metrics) of it."""
+        """One training step on one batch; returns the loss (and the metrics) of it.
+
+        Args:
+            x (array-like or list of numpy.ndarray or dict): the batch's inputs (as
+                ``fit``'s array ``x``).
+            y (array-like or list of numpy.ndarray or None): the batch's targets (required:
+                None raises ValueError).
+            sample_weight (array-like or None): one weight >= 0 per sample.
+            class_weight (dict or None): ``{class index: weight}``.
+            return_dict (bool): return ``{name: value}`` instead of a value or list.
+        """
         self._require_compiled("train_on_batch")
         data_adapter.check_targets(x, y, "train_on_batch")
         x, y = data_adapter.check_arrays(x, y, "train_on_batch")
@@ -971,7 +1113,16 @@ class Sequential(CustomSteps):
         return self._batch_result(loss_tracker, return_dict)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
-        """Loss (and metrics) of one batch in inference mode."""
+        """Loss (and metrics) of one batch in inference mode.
+
+        Args:
+            x (array-like or list of numpy.ndarray or dict): the batch's inputs (as
+                ``fit``'s array ``x``).
+            y (array-like or list of numpy.ndarray or None): the batch's targets (required:
+                None raises ValueError).
+            sample_weight (array-like or None): one weight >= 0 per sample.
+            return_dict (bool): return ``{name: value}`` instead of a value or list.
+        """
         self._require_compiled("test_on_batch")
         data_adapter.check_targets(x, y, "test_on_batch")
         x, y = data_adapter.check_arrays(x, y, "test_on_batch")
@@ -986,7 +1137,12 @@ class Sequential(CustomSteps):
         return self._batch_result(loss_tracker, return_dict, metrics)
 
     def predict_on_batch(self, x):
-        """The outputs for one batch in inference mode."""
+        """The outputs for one batch in inference mode.
+
+        Args:
+            x (array-like or list of numpy.ndarray or dict): the batch's inputs (as
+                ``predict``'s array ``x``).
+        """
         x, _ = data_adapter.check_arrays(x, None, "predict_on_batch")
         out = self._forward(x, training=False)
         return _on_host(out)
@@ -1022,7 +1178,14 @@ class Sequential(CustomSteps):
     def save(self, filepath, overwrite=True):
         """Save config, weights and optimizer state to one ``.keras`` zip file (or an
         ``.h5``/``.hdf5`` file, Keras 2's layout), atomically (see
-        :func:`minidl.saving.save_model`). Under data parallelism only rank 0 writes."""
+        :func:`minidl.saving.save_model`). Under data parallelism only rank 0 writes.
+
+        Args:
+            filepath (str or os.PathLike): the file; its name ends in ``.keras``, ``.h5``
+                or ``.hdf5``.
+            overwrite (bool): replace an existing file; False raises FileExistsError
+                when it exists.
+        """
         if distribute.active() is not None and not distribute.is_root():
             return
         with self._state_lock:
@@ -1031,14 +1194,26 @@ class Sequential(CustomSteps):
     def save_weights(self, filepath, overwrite=True):
         """Save the weights to a ``.weights.npz`` file, or to an ``.h5``/``.hdf5`` file in
         Keras 2's layout (see :mod:`minidl.hdf5`). Under data parallelism only rank 0
-        writes."""
+        writes.
+
+        Args:
+            filepath (str or os.PathLike): the file; its name ends in ``.weights.npz``,
+                ``.h5`` or ``.hdf5``.
+            overwrite (bool): replace an existing file; False raises FileExistsError
+                when it exists.
+        """
         if distribute.active() is not None and not distribute.is_root():
             return
         with self._state_lock:
             saving.save_weights(self, filepath, overwrite=overwrite)
 
     def load_weights(self, filepath):
-        """Load weights saved by :meth:`save_weights` or :meth:`save` (shapes checked)."""
+        """Load weights saved by :meth:`save_weights` or :meth:`save` (shapes checked).
+
+        Args:
+            filepath (str or os.PathLike): a ``.weights.npz`` file, an HDF5 file
+                (Keras 2's layout) or a ``.keras`` model file.
+        """
         saving.load_weights(self, filepath)
 
 

@@ -242,9 +242,9 @@ class StepPlan:
     allocated once (see the module docstring).
 
     Args:
-        model: a built ``Sequential`` whose layers and loss are all plannable.
-        input_shape: the batch's shape.
-        dtype: the model's dtype.
+        model (Sequential): a built model whose layers and loss are all plannable.
+        input_shape (tuple of ints): the batch's shape.
+        dtype (str or numpy.dtype): the model's dtype.
     """
 
     def __init__(self, model, input_shape, dtype):

@@ -27,14 +27,13 @@ def summary_lines(model_name, rows, total, trainable, bytes_per_param=4):
     """The summary as a list of lines.
 
     Args:
-        model_name: the model's name.
-        rows: ``(layer name (type), output shape string, param count or text)`` per
-            layer, or
-            with a fourth item, the names of the layers it reads (functional models:
-            Keras's "Connected to" column).
-        total: number of parameters.
-        trainable: number of trainable parameters.
-        bytes_per_param: 4 for float32 weights.
+        model_name (str): the model's name.
+        rows (list of tuple): ``(layer name (type), output shape string, param count or
+            text)`` per layer, or with a fourth item, the names of the layers it reads
+            (functional models: Keras's "Connected to" column).
+        total (int): number of parameters.
+        trainable (int): number of trainable parameters.
+        bytes_per_param (int): 4 for float32 weights.
     """
     connected = bool(rows) and len(rows[0]) == 4
     header = ("Layer (type)", "Output Shape", "Param #") + \
