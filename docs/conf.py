@@ -101,6 +101,7 @@ minidl_required_exports = [
     "minidl.datasets.fashion_mnist", "minidl.datasets.cifar10",
     "minidl.preprocessing.image", "minidl.activations", "minidl.backend", "minidl._C",
     "minidl.memory", "minidl.distribute", "minidl.regularizers", "minidl.constraints",
+    "minidl.autodiff",
 ]
 
 # ---------------------------------------------------------------- napoleon

@@ -67,7 +67,7 @@ class Tensor:
 
     It behaves as its NumPy value for reading (``shape``, ``dtype``, ``float(t)``,
     ``np.asarray(t)``, ``t.numpy()``) and records arithmetic, reductions and the NumPy
-    functions listed in :data:`DIFFERENTIABLE` so that ``tape.gradient`` can send
+    functions listed in ``minidl.autodiff.DIFFERENTIABLE`` so that ``tape.gradient`` can send
     gradients back through them.
 
     Args:
@@ -88,15 +88,22 @@ class Tensor:
 
     __array_priority__ = 1000
 
-    def __init__(self, value, _node=None):
+    def __init__(self, value):
         if isinstance(value, Tensor):
             value = value.value
         self.value = value if isinstance(value, np.ndarray) else np.asarray(value)
-        self._node = _node
+        self._node = None
         self._order = next(_order)
         tape = recording()
-        if _node is None and tape is not None and tape._is_watched(value):
+        if tape is not None and tape._is_watched(value):
             self._node = tape._watch_leaf(value)
+
+    @classmethod
+    def _computed(cls, value, node):
+        """A tensor computed by ``node`` (never a watched leaf)."""
+        tensor = cls(value)
+        tensor._node = node
+        return tensor
 
     # ------------------------------------------------------------ reading
     shape = property(lambda self: self.value.shape, doc="The value's shape.")
@@ -147,15 +154,29 @@ class Tensor:
 
     # ------------------------------------------------------------ methods
     def sum(self, axis=None, keepdims=False):
-        """The sum over ``axis`` (recorded)."""
+        """The sum over ``axis`` (recorded).
+
+        Args:
+            axis (int or tuple of ints or None): the axes to sum over (None: all).
+            keepdims (bool): keep the summed axes with length 1.
+        """
         return _reduce_sum(self, axis, keepdims)
 
     def mean(self, axis=None, keepdims=False):
-        """The mean over ``axis`` (recorded)."""
+        """The mean over ``axis`` (recorded).
+
+        Args:
+            axis (int or tuple of ints or None): the axes to average over (None: all).
+            keepdims (bool): keep the averaged axes with length 1.
+        """
         return _reduce_mean(self, axis, keepdims)
 
     def reshape(self, *shape):
-        """The value reshaped (recorded)."""
+        """The value reshaped (recorded).
+
+        Args:
+            *shape: the new shape, as ints or one tuple (NumPy's ``reshape``).
+        """
         shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
         return _reshape(self, shape)
 
@@ -216,7 +237,7 @@ def make(value, parents, backward, variables=None):
         grads, weights = result if variables is not None else (result, None)
         grads = [g if t is not None else None for g, t in zip(grads, tracked)]
         return grads if variables is None else (grads, weights)
-    return Tensor(value, _Node(tracked, masked, variables))
+    return Tensor._computed(value, _Node(tracked, masked, variables))
 
 
 def _opaque(name, func, method, inputs, kwargs):
