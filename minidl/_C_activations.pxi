@@ -15,7 +15,15 @@ ACTIVATION_CODES = {
 
 def activation_forward(real[::1] y not None, const real[::1] x not None, int activation):
     """y = act(x) elementwise over flat arrays of n values (``activation``: an
-    ``ACTIVATION_CODES`` value). y may be x itself (in place)."""
+    ``ACTIVATION_CODES`` value). y may be x itself (in place).
+
+    Args:
+        y (C-contiguous float32 or float64 numpy.ndarray (n,)): the output, written; same dtype
+            as x.
+        x (C-contiguous float32 or float64 numpy.ndarray (n,)): the input.
+        activation (int): the activation's code, a value of ``ACTIVATION_CODES``
+            (ValueError for an unknown code).
+    """
     cdef int64_t n = x.shape[0]
     cdef md_status st
     expect_shape("activation_forward", "y", shape_of(y, 1), (n,))
@@ -29,7 +37,16 @@ def activation_forward(real[::1] y not None, const real[::1] x not None, int act
 
 def activation_backward(real[::1] dx not None, const real[::1] dy not None,
                         const real[::1] y not None, int activation):
-    """dx = dy * act'(.) from the forward OUTPUT y (flat arrays of n values). dx may be dy."""
+    """dx = dy * act'(.) from the forward OUTPUT y (flat arrays of n values). dx may be dy.
+
+    Args:
+        dx (C-contiguous float32 or float64 numpy.ndarray (n,)): the gradient with respect to
+            the input, written.
+        dy (C-contiguous float32 or float64 numpy.ndarray (n,)): the gradient with respect to
+            the output.
+        y (C-contiguous float32 or float64 numpy.ndarray (n,)): the forward pass's output.
+        activation (int): the activation's code, a value of ``ACTIVATION_CODES``.
+    """
     cdef int64_t n = dy.shape[0]
     cdef md_status st
     expect_shape("activation_backward", "dx", shape_of(dx, 1), (n,))
@@ -45,7 +62,15 @@ def activation_backward(real[::1] dx not None, const real[::1] dy not None,
 def activation_forward_param(real[::1] y not None, const real[::1] x not None, int activation,
                              double alpha):
     """y = elu(x, alpha) or leaky_relu(x, slope alpha) elementwise over flat arrays
-    (``activation``: the code of 'elu' or 'leaky_relu'). y may be x itself."""
+    (``activation``: the code of 'elu' or 'leaky_relu'). y may be x itself.
+
+    Args:
+        y (C-contiguous float32 or float64 numpy.ndarray (n,)): the output, written; same dtype
+            as x.
+        x (C-contiguous float32 or float64 numpy.ndarray (n,)): the input.
+        activation (int): ``ACTIVATION_CODES['elu']`` or ``ACTIVATION_CODES['leaky_relu']``.
+        alpha (float): ELU's alpha, or leaky ReLU's negative slope.
+    """
     cdef int64_t n = x.shape[0]
     cdef md_status st
     expect_shape("activation_forward_param", "y", shape_of(y, 1), (n,))
@@ -59,7 +84,17 @@ def activation_forward_param(real[::1] y not None, const real[::1] x not None, i
 
 def activation_backward_param(real[::1] dx not None, const real[::1] dy not None,
                               const real[::1] y not None, int activation, double alpha):
-    """The gradient of :func:`activation_forward_param` from its output y. dx may be dy."""
+    """The gradient of :func:`activation_forward_param` from its output y. dx may be dy.
+
+    Args:
+        dx (C-contiguous float32 or float64 numpy.ndarray (n,)): the gradient with respect to
+            the input, written.
+        dy (C-contiguous float32 or float64 numpy.ndarray (n,)): the gradient with respect to
+            the output.
+        y (C-contiguous float32 or float64 numpy.ndarray (n,)): the forward pass's output.
+        activation (int): ``ACTIVATION_CODES['elu']`` or ``ACTIVATION_CODES['leaky_relu']``.
+        alpha (float): the alpha (ELU) or slope (leaky ReLU) of the forward pass.
+    """
     cdef int64_t n = dy.shape[0]
     cdef md_status st
     expect_shape("activation_backward_param", "dx", shape_of(dx, 1), (n,))
@@ -73,7 +108,13 @@ def activation_backward_param(real[::1] dx not None, const real[::1] dy not None
 
 
 def softmax_forward(real[:, ::1] y not None, const real[:, ::1] x not None):
-    """y (rows, cols) = softmax over the last axis of x (rows, cols), max-subtracted."""
+    """y (rows, cols) = softmax over the last axis of x (rows, cols), max-subtracted.
+
+    Args:
+        y (C-contiguous float32 or float64 numpy.ndarray (rows, cols)): the output, written;
+            same dtype as x.
+        x (C-contiguous float32 or float64 numpy.ndarray (rows, cols)): the logits.
+    """
     cdef int64_t rows = x.shape[0], cols = x.shape[1]
     cdef md_status st
     expect_shape("softmax_forward", "y", shape_of(y, 2), (rows, cols))
@@ -87,7 +128,16 @@ def softmax_forward(real[:, ::1] y not None, const real[:, ::1] x not None):
 
 def softmax_backward(real[:, ::1] dx not None, const real[:, ::1] dy not None,
                      const real[:, ::1] y not None):
-    """dx = y * (dy - sum(dy * y)) per row of (rows, cols) arrays. dx may be dy."""
+    """dx = y * (dy - sum(dy * y)) per row of (rows, cols) arrays. dx may be dy.
+
+    Args:
+        dx (C-contiguous float32 or float64 numpy.ndarray (rows, cols)): the gradient with
+            respect to the logits, written.
+        dy (C-contiguous float32 or float64 numpy.ndarray (rows, cols)): the gradient with
+            respect to the output.
+        y (C-contiguous float32 or float64 numpy.ndarray (rows, cols)): the forward pass's
+            output (the probabilities).
+    """
     cdef int64_t rows = dy.shape[0], cols = dy.shape[1]
     cdef md_status st
     expect_shape("softmax_backward", "dx", shape_of(dx, 2), (rows, cols))

@@ -32,6 +32,25 @@ def batchnorm_forward_train(real[:, ::1] y not None, real[::1] batch_mean not No
     moving_mean / moving_var are not None they are updated in place:
     moving = moving * momentum + batch_stat * (1 - momentum). gamma None means
     scale=False (1); beta None means center=False (0). y may be x.
+
+    Args:
+        y (C-contiguous float32 or float64 numpy.ndarray (rows, channels)): the output, written;
+            same dtype as x.
+        batch_mean (C-contiguous float32 or float64 numpy.ndarray (channels,)): receives the
+            batch mean.
+        batch_var (C-contiguous float32 or float64 numpy.ndarray (channels,)): receives the
+            biased batch variance.
+        moving_mean (C-contiguous float32 or float64 numpy.ndarray (channels,) or None): the
+            moving mean, updated in place; None to skip it.
+        moving_var (C-contiguous float32 or float64 numpy.ndarray (channels,) or None): the
+            moving variance, updated in place; None to skip it.
+        x (C-contiguous float32 or float64 numpy.ndarray (rows, channels)): the input.
+        gamma (C-contiguous float32 or float64 numpy.ndarray (channels,) or None): the scale;
+            None for 1.
+        beta (C-contiguous float32 or float64 numpy.ndarray (channels,) or None): the offset;
+            None for 0.
+        epsilon (float): added to the variance before the square root.
+        momentum (float): the moving statistics' momentum.
     """
     where = "batchnorm_forward_train"
     xs = shape_of(x, 2)
@@ -67,6 +86,20 @@ def batchnorm_forward_infer(real[:, ::1] y not None, const real[:, ::1] x not No
 
     x, y (rows, channels); mean, var, gamma, beta (channels,); gamma / beta None mean
     1 / 0. y may be x. ValueError when var + epsilon < 0.
+
+    Args:
+        y (C-contiguous float32 or float64 numpy.ndarray (rows, channels)): the output, written;
+            same dtype as x.
+        x (C-contiguous float32 or float64 numpy.ndarray (rows, channels)): the input.
+        mean (C-contiguous float32 or float64 numpy.ndarray (channels,)): the mean to subtract
+            (the moving mean).
+        var (C-contiguous float32 or float64 numpy.ndarray (channels,)): the variance to divide
+            by (the moving variance).
+        gamma (C-contiguous float32 or float64 numpy.ndarray (channels,) or None): the scale;
+            None for 1.
+        beta (C-contiguous float32 or float64 numpy.ndarray (channels,) or None): the offset;
+            None for 0.
+        epsilon (float): added to the variance before the square root.
     """
     where = "batchnorm_forward_infer"
     xs = shape_of(x, 2)
@@ -100,6 +133,25 @@ def batchnorm_backward_train(real[:, ::1] dx not None, real[::1] dgamma, real[::
     dx (rows, channels) = gamma*r/m * (m*dy - sum dy - xhat * sum dy*xhat), with
     r = 1/sqrt(batch_var + epsilon), m = rows; dgamma = sum dy*xhat and dbeta = sum dy
     (channels,) are written when not None. dx may be dy or x.
+
+    Args:
+        dx (C-contiguous float32 or float64 numpy.ndarray (rows, channels)): the gradient with
+            respect to x, written.
+        dgamma (C-contiguous float32 or float64 numpy.ndarray (channels,) or None): the scale's
+            gradient, written; None to skip it.
+        dbeta (C-contiguous float32 or float64 numpy.ndarray (channels,) or None): the offset's
+            gradient, written; None to skip it.
+        dy (C-contiguous float32 or float64 numpy.ndarray (rows, channels)): the gradient with
+            respect to the output.
+        x (C-contiguous float32 or float64 numpy.ndarray (rows, channels)): the forward pass's
+            input.
+        batch_mean (C-contiguous float32 or float64 numpy.ndarray (channels,)): the forward
+            pass's batch mean.
+        batch_var (C-contiguous float32 or float64 numpy.ndarray (channels,)): the forward
+            pass's biased batch variance.
+        gamma (C-contiguous float32 or float64 numpy.ndarray (channels,) or None): the scale;
+            None for 1.
+        epsilon (float): the forward pass's epsilon.
     """
     where = "batchnorm_backward_train"
     xs = shape_of(x, 2)
@@ -134,6 +186,25 @@ def batchnorm_backward_infer(real[:, ::1] dx not None, real[::1] dgamma, real[::
 
     dx (rows, channels) = dy * gamma / sqrt(var + epsilon); dgamma = sum dy*xhat and
     dbeta = sum dy (channels,) are written when not None. dx may be dy.
+
+    Args:
+        dx (C-contiguous float32 or float64 numpy.ndarray (rows, channels)): the gradient with
+            respect to x, written.
+        dgamma (C-contiguous float32 or float64 numpy.ndarray (channels,) or None): the scale's
+            gradient, written; None to skip it.
+        dbeta (C-contiguous float32 or float64 numpy.ndarray (channels,) or None): the offset's
+            gradient, written; None to skip it.
+        dy (C-contiguous float32 or float64 numpy.ndarray (rows, channels)): the gradient with
+            respect to the output.
+        x (C-contiguous float32 or float64 numpy.ndarray (rows, channels)): the forward pass's
+            input.
+        mean (C-contiguous float32 or float64 numpy.ndarray (channels,)): the mean of the
+            forward pass.
+        var (C-contiguous float32 or float64 numpy.ndarray (channels,)): the variance of the
+            forward pass.
+        gamma (C-contiguous float32 or float64 numpy.ndarray (channels,) or None): the scale;
+            None for 1.
+        epsilon (float): the forward pass's epsilon.
     """
     where = "batchnorm_backward_infer"
     xs = shape_of(x, 2)
@@ -161,7 +232,15 @@ def batchnorm_backward_infer(real[:, ::1] dx not None, real[::1] dgamma, real[::
 
 
 def moments(real[::1] mean not None, real[::1] var not None, const real[:, ::1] x not None):
-    """Per-channel mean and biased variance of x (rows, channels), in double."""
+    """Per-channel mean and biased variance of x (rows, channels), in double.
+
+    Args:
+        mean (C-contiguous float32 or float64 numpy.ndarray (channels,)): receives the mean;
+            same dtype as x.
+        var (C-contiguous float32 or float64 numpy.ndarray (channels,)): receives the biased
+            variance.
+        x (C-contiguous float32 or float64 numpy.ndarray (rows, channels)): the input.
+    """
     where = "moments"
     xs = shape_of(x, 2)
     _bn_vector(where, "mean", mean, xs[1])

@@ -57,7 +57,12 @@ cdef int padding_code(str where, str padding) except -1:
 
 def set_num_threads(n):
     """Set the number of threads every kernel may use: an int >= 1, clamped to
-    ``max_num_threads()``."""
+    ``max_num_threads()``.
+
+    Args:
+        n (int): the number of threads, >= 1 (ValueError below; a larger value than
+            ``max_num_threads()`` is clamped to it).
+    """
     n = operator.index(n)
     if n < 1:
         raise ValueError(f"set_num_threads: argument 'n' must be >= 1. Received: {n}")
@@ -85,5 +90,9 @@ def cpu_has_avx2_fma():
 
 
 def force_portable(bint on):
-    """Use the portable C paths even on an AVX2 CPU (True), or detect again (False)."""
+    """Use the portable C paths even on an AVX2 CPU (True), or detect again (False).
+
+    Args:
+        on (bool): True forces the portable paths; False detects the CPU's level again.
+    """
     md_force_portable(1 if on else 0)

@@ -21,7 +21,21 @@ def conv2d_forward(real[:, :, :, ::1] y not None, const real[:, :, :, ::1] x not
                    const real[:, :, :, ::1] w not None, const real[::1] bias=None,
                    int64_t stride_h=1, int64_t stride_w=1, str padding="valid",
                    int activation=MD_ACT_LINEAR):
-    """y = activation(conv2d(x, w) + bias); x NHWC, w HWIO, y (N, OH, OW, out_c)."""
+    """y = activation(conv2d(x, w) + bias); x NHWC, w HWIO, y (N, OH, OW, out_c).
+
+    Args:
+        y (C-contiguous float32 or float64 numpy.ndarray (N, OH, OW, out_c)): the output,
+            written; same dtype as x.
+        x (C-contiguous float32 or float64 numpy.ndarray (N, H, W, in_c)): the input images.
+        w (C-contiguous float32 or float64 numpy.ndarray (kh, kw, in_c, out_c)): the kernel.
+        bias (C-contiguous float32 or float64 numpy.ndarray (out_c,) or None): the bias; None
+            for none.
+        stride_h (int): the vertical stride.
+        stride_w (int): the horizontal stride.
+        padding (str): ``'valid'`` or ``'same'`` (any case).
+        activation (int): the fused activation's code: that of ``'linear'``, ``'relu'``,
+            ``'sigmoid'`` or ``'tanh'`` in ``ACTIVATION_CODES`` (ValueError for another).
+    """
     cdef md_conv2d_geom g
     cdef md_status status
     make_conv_geom(&g, "conv2d_forward", shape_of(x, 4), shape_of(w, 4), stride_h, stride_w,
@@ -44,7 +58,18 @@ def conv2d_forward(real[:, :, :, ::1] y not None, const real[:, :, :, ::1] x not
 def conv2d_backward_input(real[:, :, :, ::1] dx not None, const real[:, :, :, ::1] dy not None,
                           const real[:, :, :, ::1] w not None, int64_t stride_h=1,
                           int64_t stride_w=1, str padding="valid"):
-    """dx (N, H, W, in_c) = gradient of conv2d with respect to its input."""
+    """dx (N, H, W, in_c) = gradient of conv2d with respect to its input.
+
+    Args:
+        dx (C-contiguous float32 or float64 numpy.ndarray (N, H, W, in_c)): the gradient with
+            respect to the input, written; its shape gives the input's.
+        dy (C-contiguous float32 or float64 numpy.ndarray (N, OH, OW, out_c)): the gradient with
+            respect to the output.
+        w (C-contiguous float32 or float64 numpy.ndarray (kh, kw, in_c, out_c)): the kernel.
+        stride_h (int): the vertical stride.
+        stride_w (int): the horizontal stride.
+        padding (str): ``'valid'`` or ``'same'`` (any case).
+    """
     cdef md_conv2d_geom g
     cdef md_status status
     make_conv_geom(&g, "conv2d_backward_input", shape_of(dx, 4), shape_of(w, 4), stride_h,
@@ -65,7 +90,21 @@ def conv2d_backward_weight(real[:, :, :, ::1] dw not None, real[::1] dbias,
                            const real[:, :, :, ::1] dy not None,
                            const real[:, :, :, ::1] x not None, int64_t stride_h=1,
                            int64_t stride_w=1, str padding="valid"):
-    """dw (kh, kw, in_c, out_c) and dbias (out_c; None to skip) of conv2d, written."""
+    """dw (kh, kw, in_c, out_c) and dbias (out_c; None to skip) of conv2d, written.
+
+    Args:
+        dw (C-contiguous float32 or float64 numpy.ndarray (kh, kw, in_c, out_c)): the kernel's
+            gradient, written.
+        dbias (C-contiguous float32 or float64 numpy.ndarray (out_c,) or None): the bias's
+            gradient, written; None to skip it.
+        dy (C-contiguous float32 or float64 numpy.ndarray (N, OH, OW, out_c)): the gradient with
+            respect to the output.
+        x (C-contiguous float32 or float64 numpy.ndarray (N, H, W, in_c)): the forward pass's
+            input.
+        stride_h (int): the vertical stride.
+        stride_w (int): the horizontal stride.
+        padding (str): ``'valid'`` or ``'same'`` (any case).
+    """
     cdef md_conv2d_geom g
     cdef md_status status
     make_conv_geom(&g, "conv2d_backward_weight", shape_of(x, 4), shape_of(dw, 4), stride_h,
@@ -89,7 +128,20 @@ def conv2d_backward_weight(real[:, :, :, ::1] dw not None, real[::1] dbias,
 def depthwise_conv2d_forward(real[:, :, :, ::1] y not None, const real[:, :, :, ::1] x not None,
                              const real[:, :, :, ::1] w not None, const real[::1] bias=None,
                              int64_t stride_h=1, int64_t stride_w=1, str padding="valid"):
-    """y (N, OH, OW, C * M) = depthwise_conv2d(x, w) + bias; x NHWC, w (kh, kw, C, M)."""
+    """y (N, OH, OW, C * M) = depthwise_conv2d(x, w) + bias; x NHWC, w (kh, kw, C, M).
+
+    Args:
+        y (C-contiguous float32 or float64 numpy.ndarray (N, OH, OW, C * M)): the output,
+            written; same dtype as x.
+        x (C-contiguous float32 or float64 numpy.ndarray (N, H, W, C)): the input images.
+        w (C-contiguous float32 or float64 numpy.ndarray (kh, kw, C, M)): the depthwise kernel
+            (M: the depth multiplier).
+        bias (C-contiguous float32 or float64 numpy.ndarray (C * M,) or None): the bias; None
+            for none.
+        stride_h (int): the vertical stride.
+        stride_w (int): the horizontal stride.
+        padding (str): ``'valid'`` or ``'same'`` (any case).
+    """
     cdef md_conv2d_geom g
     cdef md_status status
     where = "depthwise_conv2d_forward"
@@ -113,7 +165,18 @@ def depthwise_conv2d_backward_input(real[:, :, :, ::1] dx not None,
                                     const real[:, :, :, ::1] dy not None,
                                     const real[:, :, :, ::1] w not None, int64_t stride_h=1,
                                     int64_t stride_w=1, str padding="valid"):
-    """dx (N, H, W, C) = gradient of depthwise_conv2d with respect to its input."""
+    """dx (N, H, W, C) = gradient of depthwise_conv2d with respect to its input.
+
+    Args:
+        dx (C-contiguous float32 or float64 numpy.ndarray (N, H, W, C)): the gradient with
+            respect to the input, written; its shape gives the input's.
+        dy (C-contiguous float32 or float64 numpy.ndarray (N, OH, OW, C * M)): the gradient with
+            respect to the output.
+        w (C-contiguous float32 or float64 numpy.ndarray (kh, kw, C, M)): the depthwise kernel.
+        stride_h (int): the vertical stride.
+        stride_w (int): the horizontal stride.
+        padding (str): ``'valid'`` or ``'same'`` (any case).
+    """
     cdef md_conv2d_geom g
     cdef md_status status
     where = "depthwise_conv2d_backward_input"
@@ -133,7 +196,20 @@ def depthwise_conv2d_backward_weight(real[:, :, :, ::1] dw not None, real[::1] d
                                      const real[:, :, :, ::1] dy not None,
                                      const real[:, :, :, ::1] x not None, int64_t stride_h=1,
                                      int64_t stride_w=1, str padding="valid"):
-    """dw (kh, kw, C, M) and dbias (C * M; None to skip) of depthwise_conv2d, written."""
+    """dw (kh, kw, C, M) and dbias (C * M; None to skip) of depthwise_conv2d, written.
+
+    Args:
+        dw (C-contiguous float32 or float64 numpy.ndarray (kh, kw, C, M)): the kernel's
+            gradient, written.
+        dbias (C-contiguous float32 or float64 numpy.ndarray (C * M,) or None): the bias's
+            gradient, written; None to skip it.
+        dy (C-contiguous float32 or float64 numpy.ndarray (N, OH, OW, C * M)): the gradient with
+            respect to the output.
+        x (C-contiguous float32 or float64 numpy.ndarray (N, H, W, C)): the forward pass's input.
+        stride_h (int): the vertical stride.
+        stride_w (int): the horizontal stride.
+        padding (str): ``'valid'`` or ``'same'`` (any case).
+    """
     cdef md_conv2d_geom g
     cdef md_status status
     where = "depthwise_conv2d_backward_weight"

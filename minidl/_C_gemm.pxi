@@ -7,6 +7,19 @@ def gemm(bint trans_a, bint trans_b, const real[:, ::1] a not None, const real[:
 
     a, b and c are C-contiguous 2-D arrays of one float dtype; beta == 0 never reads c.
     c must not share memory with a or b (ValueError).
+
+    Args:
+        trans_a (bool): use the transpose of a.
+        trans_b (bool): use the transpose of b.
+        a (C-contiguous float32 or float64 numpy.ndarray (m, k), or (k, m) with trans_a): the
+            left operand.
+        b (C-contiguous float32 or float64 numpy.ndarray (k, n), or (n, k) with trans_b): the
+            right operand; same dtype as a.
+        c (C-contiguous float32 or float64 numpy.ndarray (m, n)): the output, updated in place;
+            same dtype as a.
+        alpha (float): the factor of op(a) @ op(b).
+        beta (float): the factor of c's previous value (0 overwrites c without reading
+            it).
     """
     cdef int64_t m = a.shape[1] if trans_a else a.shape[0]
     cdef int64_t k = a.shape[0] if trans_a else a.shape[1]
@@ -38,7 +51,12 @@ def gemm(bint trans_a, bint trans_b, const real[:, ::1] a not None, const real[:
 def fma_peak(int64_t iterations, int threads):
     """Run the FMA ceiling loop (``md_fma_peak_flops``): each of ``threads`` threads does
     ``iterations`` rounds of independent float FMA chains at the SIMD level in use.
-    Returns the FLOPs done; time the call to get the machine's FLOP/s ceiling."""
+    Returns the FLOPs done; time the call to get the machine's FLOP/s ceiling.
+
+    Args:
+        iterations (int): the rounds each thread does, >= 0.
+        threads (int): the number of threads, >= 1.
+    """
     if iterations < 0 or threads < 1:
         raise ValueError(f"fma_peak: iterations must be >= 0 and threads >= 1. Received: "
                          f"iterations={iterations}, threads={threads}")

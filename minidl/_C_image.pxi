@@ -34,11 +34,12 @@ def affine_warp(real[:, :, :, ::1] y not None, const real[:, :, :, ::1] x not No
     fill_mode ('nearest', 'constant' (fill_value), 'reflect', 'wrap').
 
     Args:
-        y: output (n, out_h, out_w, c), written.
-        x: input (n, h, w, c), same dtype as y.
-        transforms: (n, 6) float64.
-        fill_mode: 'nearest', 'constant', 'reflect' or 'wrap'.
-        fill_value: the constant of fill_mode 'constant'.
+        y (C-contiguous float32 or float64 numpy.ndarray (n, out_h, out_w, c)): output, written.
+        x (C-contiguous float32 or float64 numpy.ndarray (n, h, w, c)): input, same dtype as y.
+        transforms (C-contiguous float64 numpy.ndarray (n, 6)): each image's transform
+            t0..t5 (see above).
+        fill_mode (str): 'nearest', 'constant', 'reflect' or 'wrap' (any case).
+        fill_value (float): the constant of fill_mode 'constant'.
     """
     cdef str where = "affine_warp"
     cdef int64_t n = x.shape[0], h = x.shape[1], w = x.shape[2], c = x.shape[3]
@@ -64,10 +65,11 @@ def flip_horizontal(real[:, :, :, ::1] y not None, const real[:, :, :, ::1] x no
     """Mirror NHWC images left-right (md_flip_horizontal).
 
     Args:
-        y: output (n, h, w, c), written; must not overlap x.
-        x: input (n, h, w, c), same dtype as y.
-        flags: (n,) uint8, nonzero where an image flips (the others are copied);
-            None flips every image.
+        y (C-contiguous float32 or float64 numpy.ndarray (n, h, w, c)): output, written; must
+            not overlap x.
+        x (C-contiguous float32 or float64 numpy.ndarray (n, h, w, c)): input, same dtype as y.
+        flags (C-contiguous uint8 numpy.ndarray (n,) or None): nonzero where an image
+            flips (the others are copied); None flips every image.
     """
     cdef str where = "flip_horizontal"
     cdef int64_t n = x.shape[0], h = x.shape[1], w = x.shape[2], c = x.shape[3]
@@ -93,8 +95,8 @@ def resize_bilinear(real[:, :, :, ::1] y not None, const real[:, :, :, ::1] x no
     (md_resize_bilinear); the output size is y's.
 
     Args:
-        y: output (n, out_h, out_w, c), written.
-        x: input (n, h, w, c), same dtype as y.
+        y (C-contiguous float32 or float64 numpy.ndarray (n, out_h, out_w, c)): output, written.
+        x (C-contiguous float32 or float64 numpy.ndarray (n, h, w, c)): input, same dtype as y.
     """
     cdef str where = "resize_bilinear"
     cdef int64_t n = x.shape[0], h = x.shape[1], w = x.shape[2], c = x.shape[3]

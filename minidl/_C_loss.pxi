@@ -4,7 +4,17 @@
 def softmax_xent_forward(real[::1] loss not None, real[:, ::1] probs not None,
                          const real[:, ::1] logits not None, const real[:, ::1] targets not None):
     """Fused softmax + cross-entropy over logits (rows, cols) and dense targets
-    (rows, cols): writes loss (rows) and probs (rows, cols)."""
+    (rows, cols): writes loss (rows) and probs (rows, cols).
+
+    Args:
+        loss (C-contiguous float32 or float64 numpy.ndarray (rows,)): receives each row's loss;
+            same dtype as logits.
+        probs (C-contiguous float32 or float64 numpy.ndarray (rows, cols)): receives the softmax
+            of the logits.
+        logits (C-contiguous float32 or float64 numpy.ndarray (rows, cols)): the logits.
+        targets (C-contiguous float32 or float64 numpy.ndarray (rows, cols)): the target
+            distributions (one-hot or soft).
+    """
     cdef int64_t rows = logits.shape[0], cols = logits.shape[1]
     cdef md_status st
     expect_shape("softmax_xent_forward", "targets", shape_of(targets, 2), (rows, cols))
@@ -22,7 +32,18 @@ def softmax_xent_forward(real[::1] loss not None, real[:, ::1] probs not None,
 
 def softmax_xent_backward(real[:, ::1] dlogits not None, const real[::1] dloss not None,
                           const real[:, ::1] probs not None, const real[:, ::1] targets not None):
-    """dlogits (rows, cols) = dloss[:, None] * (probs * sum(targets, -1) - targets)."""
+    """dlogits (rows, cols) = dloss[:, None] * (probs * sum(targets, -1) - targets).
+
+    Args:
+        dlogits (C-contiguous float32 or float64 numpy.ndarray (rows, cols)): the gradient with
+            respect to the logits, written.
+        dloss (C-contiguous float32 or float64 numpy.ndarray (rows,)): the gradient with respect
+            to each row's loss.
+        probs (C-contiguous float32 or float64 numpy.ndarray (rows, cols)): the forward pass's
+            probabilities.
+        targets (C-contiguous float32 or float64 numpy.ndarray (rows, cols)): the target
+            distributions.
+    """
     cdef int64_t rows = probs.shape[0], cols = probs.shape[1]
     cdef md_status st
     expect_shape("softmax_xent_backward", "targets", shape_of(targets, 2), (rows, cols))
@@ -42,7 +63,16 @@ def sparse_softmax_xent_forward(real[::1] loss not None, real[:, ::1] probs not 
                                 const real[:, ::1] logits not None,
                                 const int64_t[::1] labels not None):
     """Fused softmax + cross-entropy against int64 class labels (rows): writes loss (rows)
-    and probs (rows, cols). A label outside [0, cols) raises ValueError, nothing written."""
+    and probs (rows, cols). A label outside [0, cols) raises ValueError, nothing written.
+
+    Args:
+        loss (C-contiguous float32 or float64 numpy.ndarray (rows,)): receives each row's loss;
+            same dtype as logits.
+        probs (C-contiguous float32 or float64 numpy.ndarray (rows, cols)): receives the softmax
+            of the logits.
+        logits (C-contiguous float32 or float64 numpy.ndarray (rows, cols)): the logits.
+        labels (C-contiguous int64 numpy.ndarray (rows,)): the class of each row, in [0, cols).
+    """
     cdef int64_t rows = logits.shape[0], cols = logits.shape[1]
     cdef md_status st
     expect_shape("sparse_softmax_xent_forward", "labels", shape_of(labels, 1), (rows,))
@@ -61,7 +91,17 @@ def sparse_softmax_xent_forward(real[::1] loss not None, real[:, ::1] probs not 
 def sparse_softmax_xent_backward(real[:, ::1] dlogits not None, const real[::1] dloss not None,
                                  const real[:, ::1] probs not None,
                                  const int64_t[::1] labels not None):
-    """dlogits (rows, cols) = dloss[:, None] * (probs - one_hot(labels))."""
+    """dlogits (rows, cols) = dloss[:, None] * (probs - one_hot(labels)).
+
+    Args:
+        dlogits (C-contiguous float32 or float64 numpy.ndarray (rows, cols)): the gradient with
+            respect to the logits, written.
+        dloss (C-contiguous float32 or float64 numpy.ndarray (rows,)): the gradient with respect
+            to each row's loss.
+        probs (C-contiguous float32 or float64 numpy.ndarray (rows, cols)): the forward pass's
+            probabilities.
+        labels (C-contiguous int64 numpy.ndarray (rows,)): the class of each row, in [0, cols).
+    """
     cdef int64_t rows = probs.shape[0], cols = probs.shape[1]
     cdef md_status st
     expect_shape("sparse_softmax_xent_backward", "labels", shape_of(labels, 1), (rows,))
@@ -80,7 +120,17 @@ def sparse_softmax_xent_backward(real[:, ::1] dlogits not None, const real[::1] 
 def categorical_xent_forward(real[::1] loss not None, const real[:, ::1] probs not None,
                              const real[:, ::1] targets not None, double eps):
     """Keras categorical cross-entropy from probabilities (rows, cols): each row is
-    renormalised to sum 1 and clipped to [eps, 1 - eps]; writes loss (rows)."""
+    renormalised to sum 1 and clipped to [eps, 1 - eps]; writes loss (rows).
+
+    Args:
+        loss (C-contiguous float32 or float64 numpy.ndarray (rows,)): receives each row's loss;
+            same dtype as probs.
+        probs (C-contiguous float32 or float64 numpy.ndarray (rows, cols)): the predicted
+            probabilities.
+        targets (C-contiguous float32 or float64 numpy.ndarray (rows, cols)): the target
+            distributions.
+        eps (float): the clipping bound (Keras's epsilon).
+    """
     cdef int64_t rows = probs.shape[0], cols = probs.shape[1]
     cdef md_status st
     expect_shape("categorical_xent_forward", "targets", shape_of(targets, 2), (rows, cols))
@@ -99,7 +149,19 @@ def categorical_xent_backward(real[:, ::1] dprobs not None, const real[::1] dlos
                               const real[:, ::1] probs not None,
                               const real[:, ::1] targets not None, double eps):
     """dprobs (rows, cols) of categorical_xent_forward, through the renormalisation; the
-    clip passes no gradient where the normalised probability is outside [eps, 1 - eps]."""
+    clip passes no gradient where the normalised probability is outside [eps, 1 - eps].
+
+    Args:
+        dprobs (C-contiguous float32 or float64 numpy.ndarray (rows, cols)): the gradient with
+            respect to probs, written.
+        dloss (C-contiguous float32 or float64 numpy.ndarray (rows,)): the gradient with respect
+            to each row's loss.
+        probs (C-contiguous float32 or float64 numpy.ndarray (rows, cols)): the forward pass's
+            probabilities.
+        targets (C-contiguous float32 or float64 numpy.ndarray (rows, cols)): the target
+            distributions.
+        eps (float): the forward pass's clipping bound.
+    """
     cdef int64_t rows = probs.shape[0], cols = probs.shape[1]
     cdef md_status st
     expect_shape("categorical_xent_backward", "targets", shape_of(targets, 2), (rows, cols))

@@ -49,7 +49,11 @@ cdef void handler_destroy(object capsule) noexcept:
 
 def memory_arena_new(size_t limit_bytes):
     """A new arena (a NumPy ``mem_handler`` capsule) that caches at most ``limit_bytes``
-    of freed buffers; install it with :func:`set_memory_handler`."""
+    of freed buffers; install it with :func:`set_memory_handler`.
+
+    Args:
+        limit_bytes (int): the most bytes of freed buffers the arena keeps, >= 0.
+    """
     cdef PyDataMem_Handler *handler = <PyDataMem_Handler *>calloc(1, sizeof(PyDataMem_Handler))
     if handler == NULL:
         raise MemoryError("memory_arena_new: out of memory")
@@ -69,13 +73,22 @@ def memory_arena_new(size_t limit_bytes):
 
 def set_memory_handler(handler):
     """Install a NumPy ``mem_handler`` capsule for new arrays in the current context;
-    returns the one it replaces (install that again to restore it)."""
+    returns the one it replaces (install that again to restore it).
+
+    Args:
+        handler (PyCapsule): a ``mem_handler`` capsule, from :func:`memory_arena_new` or
+            returned by an earlier call.
+    """
     return PyDataMem_SetHandler(handler)
 
 
 def memory_arena_stats(capsule):
     """``(hits, misses, cached_bytes, cached_buffers)`` of an arena from
-    :func:`memory_arena_new`."""
+    :func:`memory_arena_new`.
+
+    Args:
+        capsule (PyCapsule): the arena's capsule, from :func:`memory_arena_new`.
+    """
     cdef PyDataMem_Handler *handler = <PyDataMem_Handler *>PyCapsule_GetPointer(
         capsule, b"mem_handler")
     cdef size_t hits, misses, cached

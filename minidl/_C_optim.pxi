@@ -15,7 +15,17 @@ def sgd_update(real[::1] var not None, real[::1] velocity, const real[::1] grad 
                double lr, double momentum, bint nesterov):
     """SGD step in place (Keras 3). momentum == 0: var -= lr*grad; else
     velocity = momentum*velocity - lr*grad and var += velocity, or with nesterov
-    var += momentum*velocity - lr*grad. velocity may be None when momentum == 0."""
+    var += momentum*velocity - lr*grad. velocity may be None when momentum == 0.
+
+    Args:
+        var (C-contiguous float32 or float64 numpy.ndarray (n,)): the variable, updated in place.
+        velocity (C-contiguous float32 or float64 numpy.ndarray (n,) or None): the momentum
+            buffer, updated in place; may be None when momentum is 0.
+        grad (C-contiguous float32 or float64 numpy.ndarray (n,)): the gradient.
+        lr (float): the learning rate.
+        momentum (float): the momentum (0 for none).
+        nesterov (bool): use Nesterov momentum.
+    """
     cdef int64_t n = var.shape[0]
     cdef md_status st
     expect_shape("sgd_update", "grad", shape_of(grad, 1), (n,))
@@ -32,7 +42,24 @@ def rmsprop_update(real[::1] var not None, real[::1] velocity not None, real[::1
                    real[::1] momentum_buf, const real[::1] grad not None, double lr, double rho,
                    double momentum, double epsilon, bint centered):
     """RMSprop step in place (Keras 3; epsilon inside the square root). average_grad is
-    needed when centered, momentum_buf when momentum > 0; otherwise they may be None."""
+    needed when centered, momentum_buf when momentum > 0; otherwise they may be None.
+
+    Args:
+        var (C-contiguous float32 or float64 numpy.ndarray (n,)): the variable, updated in place.
+        velocity (C-contiguous float32 or float64 numpy.ndarray (n,)): the moving average of
+            grad**2, updated in place.
+        average_grad (C-contiguous float32 or float64 numpy.ndarray (n,) or None): the moving
+            average of grad, updated in place; needed when centered.
+        momentum_buf (C-contiguous float32 or float64 numpy.ndarray (n,) or None): the momentum
+            buffer, updated in place; needed when momentum > 0.
+        grad (C-contiguous float32 or float64 numpy.ndarray (n,)): the gradient.
+        lr (float): the learning rate.
+        rho (float): the discount factor of the moving averages.
+        momentum (float): the momentum (0 for none).
+        epsilon (float): added under the square root.
+        centered (bool): divide by the centred second moment (grad**2 average minus the
+            square of the grad average).
+    """
     cdef int64_t n = var.shape[0]
     cdef md_status st
     expect_shape("rmsprop_update", "velocity", shape_of(velocity, 1), (n,))
@@ -53,7 +80,23 @@ def adam_update(real[::1] var not None, real[::1] m not None, real[::1] v not No
                 const real[::1] grad not None, double lr, double beta_1, double beta_2,
                 double epsilon, int64_t step, double weight_decay):
     """Adam / AdamW step in place (Keras 3). step is the 1-based step number; vhat (not
-    None) turns on amsgrad; weight_decay > 0 first applies var -= var*weight_decay*lr."""
+    None) turns on amsgrad; weight_decay > 0 first applies var -= var*weight_decay*lr.
+
+    Args:
+        var (C-contiguous float32 or float64 numpy.ndarray (n,)): the variable, updated in place.
+        m (C-contiguous float32 or float64 numpy.ndarray (n,)): the first moment, updated in place.
+        v (C-contiguous float32 or float64 numpy.ndarray (n,)): the second moment, updated in
+            place.
+        vhat (C-contiguous float32 or float64 numpy.ndarray (n,) or None): the running maximum
+            of v (amsgrad), updated in place; None without amsgrad.
+        grad (C-contiguous float32 or float64 numpy.ndarray (n,)): the gradient.
+        lr (float): the learning rate.
+        beta_1 (float): the decay rate of the first moment.
+        beta_2 (float): the decay rate of the second moment.
+        epsilon (float): added to the denominator.
+        step (int): the 1-based step number (bias correction).
+        weight_decay (float): the decoupled weight decay (AdamW); 0 for Adam.
+    """
     cdef int64_t n = var.shape[0]
     cdef md_status st
     expect_shape("adam_update", "m", shape_of(m, 1), (n,))
@@ -73,7 +116,16 @@ def adam_update(real[::1] var not None, real[::1] m not None, real[::1] v not No
 def adagrad_update(real[::1] var not None, real[::1] accumulator not None,
                    const real[::1] grad not None, double lr, double epsilon):
     """Adagrad step in place (Keras 3): accumulator += grad**2;
-    var -= lr*grad/sqrt(accumulator + epsilon)."""
+    var -= lr*grad/sqrt(accumulator + epsilon).
+
+    Args:
+        var (C-contiguous float32 or float64 numpy.ndarray (n,)): the variable, updated in place.
+        accumulator (C-contiguous float32 or float64 numpy.ndarray (n,)): the sum of squared
+            gradients, updated in place.
+        grad (C-contiguous float32 or float64 numpy.ndarray (n,)): the gradient.
+        lr (float): the learning rate.
+        epsilon (float): added under the square root.
+    """
     cdef int64_t n = var.shape[0]
     cdef md_status st
     expect_shape("adagrad_update", "accumulator", shape_of(accumulator, 1), (n,))
@@ -90,7 +142,20 @@ def adamax_update(real[::1] var not None, real[::1] m not None, real[::1] u not 
                   const real[::1] grad not None, double lr, double beta_1, double beta_2,
                   double epsilon, int64_t step):
     """Adamax step in place (Keras 3): m += (grad-m)*(1-beta_1); u = max(beta_2*u, abs(grad));
-    var -= lr/(1-beta_1**step) * m/(u + epsilon), step the 1-based step number."""
+    var -= lr/(1-beta_1**step) * m/(u + epsilon), step the 1-based step number.
+
+    Args:
+        var (C-contiguous float32 or float64 numpy.ndarray (n,)): the variable, updated in place.
+        m (C-contiguous float32 or float64 numpy.ndarray (n,)): the first moment, updated in place.
+        u (C-contiguous float32 or float64 numpy.ndarray (n,)): the exponentially weighted
+            infinity norm, updated in place.
+        grad (C-contiguous float32 or float64 numpy.ndarray (n,)): the gradient.
+        lr (float): the learning rate.
+        beta_1 (float): the decay rate of the first moment.
+        beta_2 (float): the decay rate of the infinity norm.
+        epsilon (float): added to the denominator.
+        step (int): the 1-based step number.
+    """
     cdef int64_t n = var.shape[0]
     cdef md_status st
     expect_shape("adamax_update", "m", shape_of(m, 1), (n,))
@@ -131,7 +196,25 @@ def adam_update_many(list variables, list ms, list vs, list vhats, list grads, d
                      list weight_decays):
     """:func:`adam_update` of many variables in one call (a multi-tensor update): the
     i-th entries of the lists are one variable's flat arrays (``vhats[i]`` may be None)
-    and its weight decay. All arrays share one float dtype."""
+    and its weight decay. All arrays share one float dtype.
+
+    Args:
+        variables (list of C-contiguous float32 or float64 numpy.ndarray): the variables (flat),
+            updated in place.
+        ms (list of C-contiguous float32 or float64 numpy.ndarray): their first moments, updated
+            in place.
+        vs (list of C-contiguous float32 or float64 numpy.ndarray): their second moments,
+            updated in place.
+        vhats (list of (C-contiguous float32 or float64 numpy.ndarray or None)): their amsgrad
+            maxima, updated in place; None entries without amsgrad.
+        grads (list of C-contiguous float32 or float64 numpy.ndarray): their gradients.
+        lr (float): the learning rate.
+        beta_1 (float): the decay rate of the first moments.
+        beta_2 (float): the decay rate of the second moments.
+        epsilon (float): added to the denominators.
+        step (int): the 1-based step number.
+        weight_decays (list of float): each variable's decoupled weight decay (0 for none).
+    """
     cdef Py_ssize_t i, count = len(variables)
     if not (len(ms) == len(vs) == len(vhats) == len(grads) == len(weight_decays) == count):
         raise ValueError("adam_update_many: the lists must have one entry per variable")
@@ -172,7 +255,24 @@ def rmsprop_update_many(list variables, list velocities, list average_grads,
                         list momentum_bufs, list grads, double lr, double rho,
                         double momentum, double epsilon, bint centered):
     """:func:`rmsprop_update` of many variables in one call (a multi-tensor update);
-    ``average_grads[i]`` and ``momentum_bufs[i]`` may be None."""
+    ``average_grads[i]`` and ``momentum_bufs[i]`` may be None.
+
+    Args:
+        variables (list of C-contiguous float32 or float64 numpy.ndarray): the variables (flat),
+            updated in place.
+        velocities (list of C-contiguous float32 or float64 numpy.ndarray): their moving
+            averages of grad**2, updated in place.
+        average_grads (list of (C-contiguous float32 or float64 numpy.ndarray or None)): their
+            moving averages of grad, updated in place; needed when centered.
+        momentum_bufs (list of (C-contiguous float32 or float64 numpy.ndarray or None)): their
+            momentum buffers, updated in place; needed when momentum > 0.
+        grads (list of C-contiguous float32 or float64 numpy.ndarray): their gradients.
+        lr (float): the learning rate.
+        rho (float): the discount factor of the moving averages.
+        momentum (float): the momentum (0 for none).
+        epsilon (float): added under the square root.
+        centered (bool): divide by the centred second moment.
+    """
     cdef Py_ssize_t i, count = len(variables)
     if not (len(velocities) == len(average_grads) == len(momentum_bufs) == len(grads) ==
             count):
@@ -210,7 +310,18 @@ cdef int _sgd_one(real[::1] var, real[::1] velocity, const real[::1] grad, doubl
 def sgd_update_many(list variables, list velocities, list grads, double lr, double momentum,
                     bint nesterov):
     """:func:`sgd_update` of many variables in one call (a multi-tensor update);
-    ``velocities[i]`` may be None when momentum is 0."""
+    ``velocities[i]`` may be None when momentum is 0.
+
+    Args:
+        variables (list of C-contiguous float32 or float64 numpy.ndarray): the variables (flat),
+            updated in place.
+        velocities (list of (C-contiguous float32 or float64 numpy.ndarray or None)): their
+            momentum buffers, updated in place; None entries when momentum is 0.
+        grads (list of C-contiguous float32 or float64 numpy.ndarray): their gradients.
+        lr (float): the learning rate.
+        momentum (float): the momentum (0 for none).
+        nesterov (bool): use Nesterov momentum.
+    """
     cdef Py_ssize_t i, count = len(variables)
     if not (len(velocities) == len(grads) == count):
         raise ValueError("sgd_update_many: the lists must have one entry per variable")
@@ -227,7 +338,22 @@ def sgd_update_many(list variables, list velocities, list grads, double lr, doub
 def nadam_update(real[::1] var not None, real[::1] m not None, real[::1] v not None,
                  const real[::1] grad not None, double lr, double beta_1, double beta_2,
                  double epsilon, int64_t step, double u_product):
-    """Nadam step in place (Keras 3); u_product is prod_{i <= step} beta_1 (1 - 0.5 0.96^i)."""
+    """Nadam step in place (Keras 3); u_product is prod_{i <= step} beta_1 (1 - 0.5 0.96^i).
+
+    Args:
+        var (C-contiguous float32 or float64 numpy.ndarray (n,)): the variable, updated in place.
+        m (C-contiguous float32 or float64 numpy.ndarray (n,)): the first moment, updated in place.
+        v (C-contiguous float32 or float64 numpy.ndarray (n,)): the second moment, updated in
+            place.
+        grad (C-contiguous float32 or float64 numpy.ndarray (n,)): the gradient.
+        lr (float): the learning rate.
+        beta_1 (float): the decay rate of the first moment.
+        beta_2 (float): the decay rate of the second moment.
+        epsilon (float): added to the denominator.
+        step (int): the 1-based step number.
+        u_product (float): the product of the momentum schedule up to this step (see
+            above).
+    """
     cdef int64_t n = var.shape[0]
     cdef md_status st
     expect_shape("nadam_update", "m", shape_of(m, 1), (n,))
@@ -246,7 +372,19 @@ def nadam_update(real[::1] var not None, real[::1] m not None, real[::1] v not N
 def adadelta_update(real[::1] var not None, real[::1] accumulated_grad not None,
                     real[::1] accumulated_delta not None, const real[::1] grad not None,
                     double lr, double rho, double epsilon):
-    """Adadelta step in place (Keras 3)."""
+    """Adadelta step in place (Keras 3).
+
+    Args:
+        var (C-contiguous float32 or float64 numpy.ndarray (n,)): the variable, updated in place.
+        accumulated_grad (C-contiguous float32 or float64 numpy.ndarray (n,)): the moving
+            average of grad**2, updated in place.
+        accumulated_delta (C-contiguous float32 or float64 numpy.ndarray (n,)): the moving
+            average of the squared updates, updated in place.
+        grad (C-contiguous float32 or float64 numpy.ndarray (n,)): the gradient.
+        lr (float): the learning rate.
+        rho (float): the decay rate of the moving averages.
+        epsilon (float): added under the square roots.
+    """
     cdef int64_t n = var.shape[0]
     cdef md_status st
     expect_shape("adadelta_update", "accumulated_grad", shape_of(accumulated_grad, 1), (n,))

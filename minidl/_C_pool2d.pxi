@@ -26,6 +26,16 @@ def maxpool2d_forward(real[:, :, :, ::1] y not None, int64_t[:, :, :, ::1] argma
     argmax (same shape as y, int64, or None) receives h * W + w of the chosen cell inside
     its image and channel. Ties pick the first maximum in row-major window order; padded
     cells are never picked.
+
+    Args:
+        y (C-contiguous float32 or float64 numpy.ndarray (N, out_h, out_w, C)): the output,
+            written; same dtype as x.
+        argmax (C-contiguous int64 numpy.ndarray (N, out_h, out_w, C) or None): receives
+            the index h * W + w of each window's maximum; None to skip it.
+        x (C-contiguous float32 or float64 numpy.ndarray (N, H, W, C)): the input images.
+        pool_size (tuple of 2 ints): the window's (height, width).
+        strides (tuple of 2 ints): the (vertical, horizontal) strides.
+        padding (str): ``'valid'`` or ``'same'`` (any case).
     """
     cdef str where = "maxpool2d_forward"
     cdef md_pool2d_geom g
@@ -52,6 +62,17 @@ def maxpool2d_backward(real[:, :, :, ::1] dx not None, const real[:, :, :, ::1] 
 
     dy and argmax have the forward output's shape (N, out_h, out_w, C). ValueError when an
     argmax value lies outside [0, H * W) (nothing is written outside dx).
+
+    Args:
+        dx (C-contiguous float32 or float64 numpy.ndarray (N, H, W, C)): the gradient with
+            respect to the input, written; its shape gives the input's.
+        dy (C-contiguous float32 or float64 numpy.ndarray (N, out_h, out_w, C)): the gradient
+            with respect to the output.
+        argmax (C-contiguous int64 numpy.ndarray (N, out_h, out_w, C)): the forward pass's
+            argmax.
+        pool_size (tuple of 2 ints): the window's (height, width).
+        strides (tuple of 2 ints): the (vertical, horizontal) strides.
+        padding (str): ``'valid'`` or ``'same'`` (any case).
     """
     cdef str where = "maxpool2d_backward"
     cdef md_pool2d_geom g
@@ -76,7 +97,16 @@ def maxpool2d_backward(real[:, :, :, ::1] dx not None, const real[:, :, :, ::1] 
 def avgpool2d_forward(real[:, :, :, ::1] y not None, const real[:, :, :, ::1] x not None,
                       tuple pool_size, tuple strides, str padding):
     """Average pooling: y (N, out_h, out_w, C) = mean of x (N, H, W, C) over the real
-    (unpadded) cells of each window."""
+    (unpadded) cells of each window.
+
+    Args:
+        y (C-contiguous float32 or float64 numpy.ndarray (N, out_h, out_w, C)): the output,
+            written; same dtype as x.
+        x (C-contiguous float32 or float64 numpy.ndarray (N, H, W, C)): the input images.
+        pool_size (tuple of 2 ints): the window's (height, width).
+        strides (tuple of 2 ints): the (vertical, horizontal) strides.
+        padding (str): ``'valid'`` or ``'same'`` (any case).
+    """
     cdef str where = "avgpool2d_forward"
     cdef md_pool2d_geom g
     pool2d_geometry(where, &g, shape_of(x, 4), pool_size, strides, padding)
@@ -93,7 +123,17 @@ def avgpool2d_forward(real[:, :, :, ::1] y not None, const real[:, :, :, ::1] x 
 def avgpool2d_backward(real[:, :, :, ::1] dx not None, const real[:, :, :, ::1] dy not None,
                        tuple pool_size, tuple strides, str padding):
     """Average pooling backward: dx (N, H, W, C) from dy (N, out_h, out_w, C); each real
-    cell of a window receives dy / (number of real cells in the window)."""
+    cell of a window receives dy / (number of real cells in the window).
+
+    Args:
+        dx (C-contiguous float32 or float64 numpy.ndarray (N, H, W, C)): the gradient with
+            respect to the input, written; its shape gives the input's.
+        dy (C-contiguous float32 or float64 numpy.ndarray (N, out_h, out_w, C)): the gradient
+            with respect to the output.
+        pool_size (tuple of 2 ints): the window's (height, width).
+        strides (tuple of 2 ints): the (vertical, horizontal) strides.
+        padding (str): ``'valid'`` or ``'same'`` (any case).
+    """
     cdef str where = "avgpool2d_backward"
     cdef md_pool2d_geom g
     pool2d_geometry(where, &g, shape_of(dx, 4), pool_size, strides, padding)

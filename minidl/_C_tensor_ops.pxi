@@ -4,7 +4,14 @@
 
 def bias_add(real[:, ::1] y not None, const real[:, ::1] x not None,
              const real[::1] bias not None):
-    """y (rows, cols) = x + bias (cols) broadcast over rows. y may be x itself."""
+    """y (rows, cols) = x + bias (cols) broadcast over rows. y may be x itself.
+
+    Args:
+        y (C-contiguous float32 or float64 numpy.ndarray (rows, cols)): the output, written;
+            same dtype as x.
+        x (C-contiguous float32 or float64 numpy.ndarray (rows, cols)): the input.
+        bias (C-contiguous float32 or float64 numpy.ndarray (cols,)): the bias.
+    """
     cdef int64_t rows = x.shape[0], cols = x.shape[1]
     cdef md_status st
     expect_shape("bias_add", "y", shape_of(y, 2), (rows, cols))
@@ -19,7 +26,13 @@ def bias_add(real[:, ::1] y not None, const real[:, ::1] x not None,
 
 def reduce_sum(real[:, ::1] out not None, const real[:, :, ::1] x not None):
     """out (outer, inner) = sum of x (outer, reduce, inner) over its middle axis,
-    accumulated in double in fixed chunks: bit-identical for every thread count."""
+    accumulated in double in fixed chunks: bit-identical for every thread count.
+
+    Args:
+        out (C-contiguous float32 or float64 numpy.ndarray (outer, inner)): the sums, written;
+            same dtype as x.
+        x (C-contiguous float32 or float64 numpy.ndarray (outer, reduce, inner)): the input.
+    """
     cdef int64_t outer = x.shape[0], reduce = x.shape[1], inner = x.shape[2]
     cdef md_status st
     expect_shape("reduce_sum", "out", shape_of(out, 2), (outer, inner))
@@ -32,7 +45,14 @@ def reduce_sum(real[:, ::1] out not None, const real[:, :, ::1] x not None):
 
 
 def add(real[::1] y not None, const real[::1] a not None, const real[::1] b not None):
-    """y = a + b over flat arrays of n values. y may be a or b."""
+    """y = a + b over flat arrays of n values. y may be a or b.
+
+    Args:
+        y (C-contiguous float32 or float64 numpy.ndarray (n,)): the output, written; same dtype
+            as a.
+        a (C-contiguous float32 or float64 numpy.ndarray (n,)): the first operand.
+        b (C-contiguous float32 or float64 numpy.ndarray (n,)): the second operand.
+    """
     cdef int64_t n = a.shape[0]
     cdef md_status st
     expect_shape("add", "b", shape_of(b, 1), (n,))
@@ -46,7 +66,14 @@ def add(real[::1] y not None, const real[::1] a not None, const real[::1] b not 
 
 
 def mul(real[::1] y not None, const real[::1] a not None, const real[::1] b not None):
-    """y = a * b over flat arrays of n values. y may be a or b."""
+    """y = a * b over flat arrays of n values. y may be a or b.
+
+    Args:
+        y (C-contiguous float32 or float64 numpy.ndarray (n,)): the output, written; same dtype
+            as a.
+        a (C-contiguous float32 or float64 numpy.ndarray (n,)): the first operand.
+        b (C-contiguous float32 or float64 numpy.ndarray (n,)): the second operand.
+    """
     cdef int64_t n = a.shape[0]
     cdef md_status st
     expect_shape("mul", "b", shape_of(b, 1), (n,))
@@ -61,7 +88,14 @@ def mul(real[::1] y not None, const real[::1] a not None, const real[::1] b not 
 
 def scale(real[::1] y not None, const real[::1] x not None, double alpha):
     """y = alpha * x over flat arrays of n values (alpha cast once to the dtype). y may
-    be x."""
+    be x.
+
+    Args:
+        y (C-contiguous float32 or float64 numpy.ndarray (n,)): the output, written; same dtype
+            as x.
+        x (C-contiguous float32 or float64 numpy.ndarray (n,)): the input.
+        alpha (float): the factor.
+    """
     cdef int64_t n = x.shape[0]
     cdef md_status st
     expect_shape("scale", "y", shape_of(y, 1), (n,))
@@ -74,7 +108,13 @@ def scale(real[::1] y not None, const real[::1] x not None, double alpha):
 
 
 def axpy(real[::1] y not None, double alpha, const real[::1] x not None):
-    """y += alpha * x in place over flat arrays of n values. x may be y."""
+    """y += alpha * x in place over flat arrays of n values. x may be y.
+
+    Args:
+        y (C-contiguous float32 or float64 numpy.ndarray (n,)): the accumulator, updated in place.
+        alpha (float): the factor of x.
+        x (C-contiguous float32 or float64 numpy.ndarray (n,)): the values to add; same dtype as y.
+    """
     cdef int64_t n = x.shape[0]
     cdef md_status st
     expect_shape("axpy", "y", shape_of(y, 1), (n,))
@@ -89,7 +129,14 @@ def axpy(real[::1] y not None, double alpha, const real[::1] x not None):
 def embedding_forward(real[:, ::1] y not None, const real[:, ::1] table not None,
                       const int64_t[::1] indices not None):
     """y (n, dim) = the rows of table (rows, dim) at indices (n); an index outside
-    [0, rows) raises ValueError before anything is written."""
+    [0, rows) raises ValueError before anything is written.
+
+    Args:
+        y (C-contiguous float32 or float64 numpy.ndarray (n, dim)): the output, written; same
+            dtype as table.
+        table (C-contiguous float32 or float64 numpy.ndarray (rows, dim)): the embedding table.
+        indices (C-contiguous int64 numpy.ndarray (n,)): the rows to gather, in [0, rows).
+    """
     cdef int64_t n = indices.shape[0], rows = table.shape[0], dim = table.shape[1]
     cdef md_status st
     expect_shape("embedding_forward", "y", shape_of(y, 2), (n, dim))
@@ -103,7 +150,15 @@ def embedding_forward(real[:, ::1] y not None, const real[:, ::1] table not None
 
 def embedding_backward(real[:, ::1] dtable not None, const real[:, ::1] dy not None,
                        const int64_t[::1] indices not None):
-    """dtable (rows, dim) = the sum of the dy rows (n, dim) of each index, written."""
+    """dtable (rows, dim) = the sum of the dy rows (n, dim) of each index, written.
+
+    Args:
+        dtable (C-contiguous float32 or float64 numpy.ndarray (rows, dim)): the table's
+            gradient, written.
+        dy (C-contiguous float32 or float64 numpy.ndarray (n, dim)): the gradient with respect
+            to the gathered rows.
+        indices (C-contiguous int64 numpy.ndarray (n,)): the forward pass's indices.
+    """
     cdef int64_t n = indices.shape[0], rows = dtable.shape[0], dim = dtable.shape[1]
     cdef md_status st
     expect_shape("embedding_backward", "dy", shape_of(dy, 2), (n, dim))
@@ -119,7 +174,14 @@ def summary_stats(const real[::1] x not None, int activation=MD_ACT_LINEAR):
     """(mean, variance, saturated fraction) of the n > 0 values of x in one pass, in
     double: the variance is the biased one; the fraction counts the values at which the
     derivative of ``activation`` (x taken as its output) is below 1% of its maximum.
-    Bit-identical for every thread count."""
+    Bit-identical for every thread count.
+
+    Args:
+        x (C-contiguous float32 or float64 numpy.ndarray (n,)): the values, n > 0 (ValueError
+            when empty).
+        activation (int): the code (``ACTIVATION_CODES``) of the activation whose output
+            x is, for the saturated fraction.
+    """
     cdef double stats[3]
     cdef int64_t n = x.shape[0]
     cdef md_status st

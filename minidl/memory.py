@@ -21,7 +21,7 @@ class MemoryArena:
     """A context manager that makes NumPy allocate from this arena in the current thread.
 
     Args:
-        limit_bytes: freed bytes the arena keeps at most.
+        limit_bytes (int): freed bytes the arena keeps at most.
 
     Entering is re-entrant and per thread: each ``with`` restores the allocator it
     replaced. Arrays created inside keep the arena alive after the ``with`` (and after

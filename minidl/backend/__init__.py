@@ -39,6 +39,9 @@ def backend_of(*arrays):
     argument that is a device array, else the CPU backend (host data of the same call is
     then copied to that device).
 
+    Args:
+        *arrays: the arguments of one op: NumPy arrays, array-likes or device arrays.
+
     Example:
         >>> import numpy as np
         >>> from minidl import backend
@@ -59,6 +62,9 @@ def on_host(array):
     """Whether ``array`` is host data (NumPy or array-like), not a device array: ops
     check the values of host data up front and leave device values to the kernels.
 
+    Args:
+        array (array or array-like): the data to look at.
+
     Example:
         >>> import numpy as np
         >>> from minidl import backend
@@ -71,6 +77,9 @@ def on_host(array):
 def get(device):
     """The backend of a device name: ``'cpu'`` or ``'cuda'`` (RuntimeError with the
     reason when no GPU can be used).
+
+    Args:
+        device (str): ``'cpu'`` or ``'cuda'`` (ValueError for another name).
 
     Example:
         >>> from minidl import backend
@@ -89,6 +98,9 @@ def get(device):
 def device_of(array):
     """The device name of an array: ``'cuda'`` for a device array, else ``'cpu'``.
 
+    Args:
+        array (array or array-like): the array.
+
     Example:
         >>> import numpy as np
         >>> from minidl import backend
@@ -100,6 +112,9 @@ def device_of(array):
 
 def to_numpy(array):
     """A NumPy copy (or view) of an array of any backend.
+
+    Args:
+        array (array or array-like): a NumPy array, a device array or array-like data.
 
     Example:
         >>> from minidl import backend
@@ -127,6 +142,9 @@ def floatx():
 def set_floatx(value):
     """Set the default float dtype: ``'float32'`` or ``'float64'``.
 
+    Args:
+        value (str): ``'float32'`` or ``'float64'`` (ValueError for another).
+
     Example:
         >>> from minidl import backend, layers
         >>> backend.set_floatx("float64")
@@ -144,6 +162,9 @@ def set_floatx(value):
 def to_snake_case(name):
     """``'BatchNormalization'`` -> ``'batch_normalization'``, ``'Conv2D'`` -> ``'conv2d'``.
 
+    Args:
+        name (str): a CamelCase name (a class name).
+
     Example:
         >>> from minidl import backend
         >>> backend.to_snake_case("BatchNormalization")
@@ -155,6 +176,10 @@ def to_snake_case(name):
 
 def unique_name(prefix):
     """A fresh name as Keras makes them: ``dense``, ``dense_1``, ``dense_2``, ...
+
+    Args:
+        prefix (str): the base name; its first use returns it unchanged, later ones add
+            ``_1``, ``_2``, ... (until :func:`clear_session`).
 
     Example:
         >>> from minidl import backend
@@ -205,6 +230,10 @@ def set_image_data_format(data_format):
     """Accepts ``'channels_last'`` only (minidl computes in NHWC); ``'channels_first'``
     raises NotImplementedError rather than being ignored.
 
+    Args:
+        data_format (str): ``'channels_last'`` (``'channels_first'`` raises
+            NotImplementedError, another value ValueError).
+
     Example:
         >>> from minidl import backend
         >>> backend.set_image_data_format("channels_last")
@@ -236,6 +265,9 @@ def set_epsilon(value):
     """Accepts the current value only: minidl's kernels are built with ``1e-7``, so
     another value raises NotImplementedError rather than being ignored.
 
+    Args:
+        value (float): ``1e-7``, the current value.
+
     Example:
         >>> from minidl import backend
         >>> backend.set_epsilon(1e-7)  # the one value minidl's losses use; others raise
@@ -252,8 +284,9 @@ def get_value(x):
     """The value of a variable, a learning rate or an array, as NumPy (or a float).
 
     Args:
-        x: a ``Variable`` (weights), an optimizer's ``learning_rate``/``lr``, an array or
-            a number.
+        x (Variable or float or array-like): a ``Variable`` (weights), an optimizer's
+            ``learning_rate``/``lr``, an array (a device array is copied to NumPy) or a
+            number.
 
     Example:
         >>> import numpy as np
@@ -271,6 +304,10 @@ def get_value(x):
 def batch_get_value(xs):
     """``[get_value(x) for x in xs]``.
 
+    Args:
+        xs (list): the values to read, each as :func:`get_value` takes it (a layer's
+            ``weights``, for example).
+
     Example:
         >>> from minidl import backend, layers
         >>> dense = layers.Dense(2)
@@ -285,9 +322,11 @@ def set_value(x, value):
     """Set a variable, or an optimizer's learning rate, to ``value``.
 
     Args:
-        x: a ``Variable`` (assigned, shape checked) or the value of an optimizer's
-            ``learning_rate``/``lr`` (Keras 2's ``set_value(model.optimizer.lr, 0.01)``).
-        value: the new value.
+        x (Variable or float): a ``Variable`` (assigned, shape checked) or the value of an
+            optimizer's ``learning_rate``/``lr`` (Keras 2's
+            ``set_value(model.optimizer.lr, 0.01)``).
+        value (array-like or float): the new value: the variable's new array, or the
+            optimizer's new learning rate.
 
     Example:
         >>> import numpy as np
@@ -315,6 +354,10 @@ def int_shape(x):
     """The shape of an array, a Variable or a symbolic tensor, as a tuple (None for a
     free batch axis).
 
+    Args:
+        x (array-like or Variable or KerasTensor): anything with a ``shape``, or data
+            ``numpy.shape`` reads (lists, numbers).
+
     Example:
         >>> import numpy as np
         >>> from minidl import backend
@@ -326,6 +369,9 @@ def int_shape(x):
 
 def count_params(x):
     """The number of scalars in a Variable or an array.
+
+    Args:
+        x (Variable or array-like): the weight or array.
 
     Example:
         >>> from minidl import backend, layers

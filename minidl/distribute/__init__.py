@@ -135,7 +135,7 @@ def initialize(num_threads=None):
     ``MINIDL_NUM_THREADS`` or ``num_threads`` says otherwise.
 
     Args:
-        num_threads: the threads per rank (default: as above).
+        num_threads (int or None): the threads per rank; None: as above.
 
     Returns:
         ``(rank, size)``.
@@ -201,8 +201,9 @@ def allreduce(array, op="sum"):
     buffer), as a new array.
 
     Args:
-        array: a NumPy array (the same shape and dtype on every rank).
-        op: ``"sum"``, ``"mean"``, ``"max"`` or ``"min"``.
+        array (array-like): numeric data (converted with ``numpy.asarray``), the same
+            shape and dtype on every rank.
+        op (str): ``"sum"``, ``"mean"`` (computed in float64), ``"max"`` or ``"min"``.
 
     Example:
         >>> import numpy as np
@@ -227,8 +228,8 @@ def broadcast_weights(model, root=0):
     count, once the optimizer has them).
 
     Args:
-        model: a built model.
-        root: the rank whose values win.
+        model (Model): a built model.
+        root (int): the rank whose values win.
 
     Example:
         >>> import numpy as np
@@ -274,8 +275,8 @@ class GradientReduction:
     in ``finish`` instead (no overlap, the same sums).
 
     Args:
-        variables: the trainable variables in backward order.
-        bucket_bytes: the size a bucket reaches before the next one starts.
+        variables (list of Variable): the trainable variables in backward order.
+        bucket_bytes (int): the size a bucket reaches before the next one starts.
 
     Example:
         >>> from minidl import distribute, layers
@@ -343,7 +344,11 @@ class GradientReduction:
             _STATE["comm"].allreduce_into(flat, self._sums[index])
 
     def layer_done(self, layer):
-        """The backward pass has finished ``layer``: send the buckets it completes."""
+        """The backward pass has finished ``layer``: send the buckets it completes.
+
+        Args:
+            layer (Layer): the layer whose backward pass has just finished.
+        """
         for variable in layer.trainable_weights:
             index = self._bucket_of.get(id(variable))
             if index is None:
@@ -379,10 +384,10 @@ class DataParallel:
     the ranks, gradients summed (see the module's description).
 
     Args:
-        sync_batchnorm: batch-normalization statistics over the global batch (exact: the
-            same training as one process); False: each rank's own slice, moving
-            statistics averaged at the end of every epoch.
-        overlap: sum the gradients in buckets while the backward pass runs (a
+        sync_batchnorm (bool): batch-normalization statistics over the global batch
+            (exact: the same training as one process); False: each rank's own slice,
+            moving statistics averaged at the end of every epoch.
+        overlap (bool): sum the gradients in buckets while the backward pass runs (a
             communication thread); False: one Allreduce after the backward pass.
 
     Example:
@@ -401,7 +406,11 @@ class DataParallel:
 
     def reduction(self, model):
         """The ``GradientReduction`` of ``model``'s trainable variables (made once per set
-        of variables); None without overlap."""
+        of variables); None without overlap.
+
+        Args:
+            model (Model): the model being trained.
+        """
         if not self.overlap:
             return None
         variables = [v for layer in reversed(model.layers) for v in layer.trainable_weights]
@@ -414,7 +423,11 @@ class DataParallel:
     # ---------------------------------------------------------------- batches
     @staticmethod
     def local_range(rows):
-        """``(start, stop)`` of this rank's slice of a global batch of ``rows`` rows."""
+        """``(start, stop)`` of this rank's slice of a global batch of ``rows`` rows.
+
+        Args:
+            rows (int): the number of rows of the global batch.
+        """
         comm = _STATE["comm"]
         base, extra = divmod(rows, comm.size)
         start = comm.rank * base + min(comm.rank, extra)
@@ -422,7 +435,13 @@ class DataParallel:
 
     def shard(self, data):
         """This rank's rows of a global batch (an array, a list or dict of arrays, or
-        None)."""
+        None).
+
+        Args:
+            data (numpy.ndarray or list or tuple or dict or None): the global batch: an
+                array, a list or tuple of arrays (sharded into a list), a dict of arrays,
+                or None (returned as is).
+        """
         if data is None:
             return None
         if isinstance(data, dict):
@@ -444,7 +463,12 @@ class DataParallel:
     @staticmethod
     def reduce_gradients(variables):
         """Sum every rank's gradients in one Allreduce of one flat float32 buffer; each
-        variable's ``grad`` becomes a view of the summed buffer."""
+        variable's ``grad`` becomes a view of the summed buffer.
+
+        Args:
+            variables (list of Variable): the trainable variables; a ``grad`` of None
+                counts as zeros.
+        """
         sizes = [v.value.size for v in variables]
         flat = np.zeros(sum(sizes), dtype=np.float32)
         offset = 0
@@ -461,13 +485,21 @@ class DataParallel:
 
     @staticmethod
     def reduce_totals(values):
-        """The sums over the ranks of a vector of float64 totals (metrics, counts)."""
+        """The sums over the ranks of a vector of float64 totals (metrics, counts).
+
+        Args:
+            values (array-like): this rank's totals (converted to float64).
+        """
         return _STATE["comm"].allreduce(np.asarray(values, dtype=np.float64), "sum")
 
     @staticmethod
     def average_moving_statistics(model):
         """The mean over the ranks of every non-trainable weight (the batch-norm moving
-        statistics of a run without sync_batchnorm)."""
+        statistics of a run without sync_batchnorm).
+
+        Args:
+            model (Model): the model whose non-trainable weights are averaged in place.
+        """
         comm = _STATE["comm"]
         for variable in model.weights:
             if not variable.trainable:
@@ -476,18 +508,31 @@ class DataParallel:
 
     @staticmethod
     def gather_rows(array):
-        """Every rank's rows of a prediction, in rank (hence sample) order."""
+        """Every rank's rows of a prediction, in rank (hence sample) order.
+
+        Args:
+            array (array-like): this rank's rows (the number of rows may differ between
+                ranks).
+        """
         return _STATE["comm"].allgather_rows(array)
 
     @staticmethod
     def gather_small(array):
-        """Every rank's small array, stacked in rank order."""
+        """Every rank's small array, stacked in rank order.
+
+        Args:
+            array (array-like): this rank's array, the same shape on every rank.
+        """
         return _STATE["comm"].allgather_small(array)
 
 
 def set_distribution(value):
     """Make ``value`` (a ``DataParallel``, or None for none) the distribution every
     model's fit/evaluate/predict uses.
+
+    Args:
+        value (DataParallel or None): the distribution; None for none (TypeError for
+            another type).
 
     Example:
         >>> from minidl import distribute
