@@ -238,6 +238,125 @@ md_status MD_FN(md_softmax_backward)(md_T *dx, const md_T *dy, const md_T *y, in
     return MD_OK;
 }
 
+
+/* ---------------------------------------------------------------- recurrent cells */
+
+/* Whether batch x width (width = gates x units) elements are countable; *total = that. */
+static int MD_FN(md_cell_size)(int64_t batch, int64_t units, int64_t gates, int64_t *total) {
+    int64_t width;
+    return batch >= 0 && units >= 0 && md_mul_ok(units, gates, &width) &&
+           md_mul_ok(batch, width, total);
+}
+
+/* One LSTM step over `batch` rows of `units`, Keras's gate order (i, f, g, o): gates
+ * (batch, 4 units) = [sigmoid(z_i), sigmoid(z_f), tanh(z_g), sigmoid(z_o)] of the
+ * pre-activations z = x W + h U + b (the same formulas, bit for bit, as the activation
+ * kernels); c = f c_prev + i g; h = o tanh(c). gates may alias z, c may alias c_prev. */
+md_status MD_FN(md_lstm_cell_forward)(md_T *gates, md_T *c, md_T *h, const md_T *z,
+                                      const md_T *c_prev, int64_t batch, int64_t units) {
+    int64_t total;
+    if (!MD_FN(md_cell_size)(batch, units, 4, &total)) return MD_ERR_SHAPE;
+    if (total == 0) return MD_OK;
+    if (!gates || !c || !h || !z || !c_prev) return MD_ERR_ARG;
+#pragma omp parallel for schedule(static) num_threads(md_threads_for(total))
+    for (int64_t b = 0; b < batch; b++) {
+        md_T *g = gates + b * 4 * units, *cr = c + b * units, *hr = h + b * units;
+        const md_T *zr = z + b * 4 * units, *cp = c_prev + b * units;
+        MD_FN(md_activate_range)(g, zr, 2 * units, MD_ACT_SIGMOID);
+        MD_FN(md_activate_range)(g + 2 * units, zr + 2 * units, units, MD_ACT_TANH);
+        MD_FN(md_activate_range)(g + 3 * units, zr + 3 * units, units, MD_ACT_SIGMOID);
+        for (int64_t j = 0; j < units; j++)
+            cr[j] = g[units + j] * cp[j] + g[j] * g[2 * units + j];
+        MD_FN(md_activate_range)(hr, cr, units, MD_ACT_TANH);
+        for (int64_t j = 0; j < units; j++) hr[j] *= g[3 * units + j];
+    }
+    return MD_OK;
+}
+
+/* The gradient of one LSTM step: dz (batch, 4 units), the gradient of the step's
+ * pre-activations, and dc_prev (batch, units), from dh (of h) and dc (of c, from the next
+ * step; NULL for none). gates, c, c_prev are the forward's. dc_prev may alias dc. */
+md_status MD_FN(md_lstm_cell_backward)(md_T *dz, md_T *dc_prev, const md_T *gates,
+                                       const md_T *c, const md_T *c_prev, const md_T *dh,
+                                       const md_T *dc, int64_t batch, int64_t units) {
+    int64_t total;
+    if (!MD_FN(md_cell_size)(batch, units, 4, &total)) return MD_ERR_SHAPE;
+    if (total == 0) return MD_OK;
+    if (!dz || !dc_prev || !gates || !c || !c_prev || !dh) return MD_ERR_ARG;
+#pragma omp parallel for schedule(static) num_threads(md_threads_for(total))
+    for (int64_t b = 0; b < batch; b++) {
+        const md_T *g = gates + b * 4 * units;
+        md_T *d = dz + b * 4 * units;
+        for (int64_t j = 0; j < units; j++) {
+            const int64_t k = b * units + j;
+            const md_T i = g[j], f = g[units + j], gg = g[2 * units + j], o = g[3 * units + j];
+            const md_T tc = MD_AX_TANH(c[k]);
+            const md_T dct = dh[k] * o * (1 - tc * tc) + (dc ? dc[k] : 0);
+            d[j] = dct * gg * i * (1 - i);
+            d[units + j] = dct * c_prev[k] * f * (1 - f);
+            d[2 * units + j] = dct * i * (1 - gg * gg);
+            d[3 * units + j] = dh[k] * tc * o * (1 - o);
+            dc_prev[k] = dct * f;
+        }
+    }
+    return MD_OK;
+}
+
+/* One GRU step as Keras's default (reset_after=True), gate order (u, r, n): from xz = x W
+ * + b_input and hz = h_prev U + b_recurrent (batch, 3 units each), gates (batch, 3 units)
+ * = [u, r, n] with u = sigmoid(xz_u + hz_u), r = sigmoid(xz_r + hz_r), n = tanh(xz_n +
+ * r hz_n); h = u h_prev + (1 - u) n. h may alias h_prev. */
+md_status MD_FN(md_gru_cell_forward)(md_T *gates, md_T *h, const md_T *xz, const md_T *hz,
+                                     const md_T *h_prev, int64_t batch, int64_t units) {
+    int64_t total;
+    if (!MD_FN(md_cell_size)(batch, units, 3, &total)) return MD_ERR_SHAPE;
+    if (total == 0) return MD_OK;
+    if (!gates || !h || !xz || !hz || !h_prev) return MD_ERR_ARG;
+#pragma omp parallel for schedule(static) num_threads(md_threads_for(total))
+    for (int64_t b = 0; b < batch; b++) {
+        md_T *g = gates + b * 3 * units, *hr = h + b * units;
+        const md_T *x = xz + b * 3 * units, *r = hz + b * 3 * units, *hp = h_prev + b * units;
+        for (int64_t j = 0; j < 2 * units; j++) g[j] = x[j] + r[j];
+        MD_FN(md_activate_range)(g, g, 2 * units, MD_ACT_SIGMOID);
+        for (int64_t j = 0; j < units; j++)
+            g[2 * units + j] = x[2 * units + j] + g[units + j] * r[2 * units + j];
+        MD_FN(md_activate_range)(g + 2 * units, g + 2 * units, units, MD_ACT_TANH);
+        for (int64_t j = 0; j < units; j++)
+            hr[j] = g[j] * hp[j] + (1 - g[j]) * g[2 * units + j];
+    }
+    return MD_OK;
+}
+
+/* The gradient of one GRU step: dxz and dhz (batch, 3 units), the gradients of xz and hz,
+ * and dh_prev = dh u, the part of h_prev's gradient that does not pass through hz (the
+ * caller adds dhz U^T). gates, hz, h_prev are the forward's. dh_prev may alias dh. */
+md_status MD_FN(md_gru_cell_backward)(md_T *dxz, md_T *dhz, md_T *dh_prev, const md_T *gates,
+                                      const md_T *hz, const md_T *h_prev, const md_T *dh,
+                                      int64_t batch, int64_t units) {
+    int64_t total;
+    if (!MD_FN(md_cell_size)(batch, units, 3, &total)) return MD_ERR_SHAPE;
+    if (total == 0) return MD_OK;
+    if (!dxz || !dhz || !dh_prev || !gates || !hz || !h_prev || !dh) return MD_ERR_ARG;
+#pragma omp parallel for schedule(static) num_threads(md_threads_for(total))
+    for (int64_t b = 0; b < batch; b++) {
+        const md_T *g = gates + b * 3 * units, *hzr = hz + b * 3 * units;
+        md_T *dx = dxz + b * 3 * units, *dr = dhz + b * 3 * units;
+        for (int64_t j = 0; j < units; j++) {
+            const int64_t k = b * units + j;
+            const md_T u = g[j], r = g[units + j], n = g[2 * units + j], d = dh[k];
+            const md_T dn = d * (1 - u) * (1 - n * n);
+            const md_T du = d * (h_prev[k] - n) * u * (1 - u);
+            const md_T dreset = dn * hzr[2 * units + j] * r * (1 - r);
+            dx[j] = dr[j] = du;
+            dx[units + j] = dr[units + j] = dreset;
+            dx[2 * units + j] = dn;
+            dr[2 * units + j] = dn * r;
+            dh_prev[k] = d * u;
+        }
+    }
+    return MD_OK;
+}
+
 #undef MD_SELU_SCALE
 #undef MD_SELU_ALPHA
 #undef MD_AX_EXP

@@ -196,6 +196,21 @@ typedef struct {
     /* dx from dy and the forward OUTPUT y (relu: y > 0; sigmoid: y(1-y); tanh: 1-y^2). */   \
     md_status md_activation_backward##SUF(md_T *dx, const md_T *dy, const md_T *y, int64_t n,\
                                           int activation);                                    \
+    /* LSTM step (gate order i, f, g, o): gates (batch, 4u) from the pre-activations z;   \
+       c = f c_prev + i g; h = o tanh(c). Backward: dz, dc_prev from dh, dc (NULL: 0).       \
+       GRU step (reset_after, gates u, r, n): from xz = xW + b_x, hz = h_prev U + b_h;       \
+       h = u h_prev + (1 - u) n. Backward: dxz, dhz and dh_prev = dh u. */                   \
+    md_status md_lstm_cell_forward##SUF(md_T *gates, md_T *c, md_T *h, const md_T *z,       \
+                                        const md_T *c_prev, int64_t batch, int64_t units);  \
+    md_status md_lstm_cell_backward##SUF(md_T *dz, md_T *dc_prev, const md_T *gates,       \
+                                         const md_T *c, const md_T *c_prev, const md_T *dh,  \
+                                         const md_T *dc, int64_t batch, int64_t units);      \
+    md_status md_gru_cell_forward##SUF(md_T *gates, md_T *h, const md_T *xz, const md_T *hz,\
+                                       const md_T *h_prev, int64_t batch, int64_t units);   \
+    md_status md_gru_cell_backward##SUF(md_T *dxz, md_T *dhz, md_T *dh_prev,               \
+                                        const md_T *gates, const md_T *hz,                  \
+                                        const md_T *h_prev, const md_T *dh, int64_t batch,  \
+                                        int64_t units);                                      \
     /* ELU (MD_ACT_ELU, alpha > 0) or leaky ReLU (MD_ACT_LEAKY_RELU, slope alpha >= 0)      \
        with the given parameter, and its gradient from the forward output y. */              \
     md_status md_activation_forward_param##SUF(md_T *y, const md_T *x, int64_t n,             \

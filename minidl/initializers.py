@@ -525,9 +525,47 @@ class LecunNormal(_FixedVarianceScaling):
     _PRESET = {"scale": 1.0, "mode": "fan_in", "distribution": "truncated_normal"}
 
 
+class Orthogonal(RandomInitializer):
+    """A (semi-)orthogonal matrix times ``gain``: the Q of the QR factorisation of a
+    standard normal matrix, signs fixed by R's diagonal (``keras.initializers.Orthogonal``;
+    the recurrent kernels' default). A shape of more than two axes is flattened to
+    ``(product of the others, last)``.
+
+    Args:
+        gain (float): the factor applied to the orthogonal matrix (positive).
+        seed (int or None): None or a non-negative int (see ``RandomInitializer``).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import initializers
+        >>> q = initializers.Orthogonal(seed=0)((4, 4))
+        >>> bool(np.allclose(q.T @ q, np.eye(4), atol=1e-6))
+        True
+    """
+
+    def __init__(self, gain=1.0, seed=None):
+        super().__init__(seed)
+        self.gain = _check_real(gain, "gain", "Orthogonal", positive=True)
+
+    def _sample(self, generator, shape):
+        if len(shape) < 2:
+            raise ValueError(f"Orthogonal: the shape must have at least 2 axes. Received: "
+                             f"shape {tuple(shape)}")
+        rows, cols = int(np.prod(shape[:-1])), int(shape[-1])
+        normal = generator.normal(0.0, 1.0, (max(rows, cols), min(rows, cols)))
+        q, r = np.linalg.qr(normal)
+        q = q * np.sign(np.diag(r))
+        if rows < cols:
+            q = q.T
+        return (self.gain * q).reshape(shape)
+
+    def get_config(self):
+        return {"gain": self.gain, "seed": self.seed}
+
+
 _CLASSES = (Constant, Zeros, Ones, RandomNormal, TruncatedNormal, RandomUniform,
             VarianceScaling, GlorotUniform, GlorotNormal, HeUniform, HeNormal, LecunUniform,
-            LecunNormal)
+            LecunNormal, Orthogonal)
 
 # snake_case names and class names, plus Keras's short aliases.
 _REGISTRY = {cls.__name__: cls for cls in _CLASSES}
@@ -550,6 +588,7 @@ random_normal = RandomNormal
 random_uniform = RandomUniform
 truncated_normal = TruncatedNormal
 variance_scaling = VarianceScaling
+orthogonal = Orthogonal
 
 
 def _valid_names():

@@ -26,6 +26,7 @@ from minidl.layers.temporal import (AveragePooling1D, AvgPool1D, Conv1D, Convolu
                                     GlobalAveragePooling1D, GlobalAvgPool1D,
                                     GlobalMaxPool1D, GlobalMaxPooling1D, MaxPool1D,
                                     MaxPooling1D)
+from minidl.layers.recurrent import GRU, LSTM, SimpleRNN
 from minidl.layers.reshaping import Cropping2D, Permute, Reshape, UpSampling2D, ZeroPadding2D
 
 # Keras aliases
@@ -41,12 +42,12 @@ __all__ = ["Activation", "Add", "add", "Average", "average", "AveragePooling1D",
            "DepthwiseConv2D", "deserialize", "Dropout", "ELU", "Embedding", "Flatten",
            "get", "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAvgPool1D",
            "GlobalAvgPool2D", "GlobalMaxPool1D", "GlobalMaxPool2D",
-           "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GroupNormalization", "Input",
-           "InputLayer", "Layer", "LayerNormalization", "LeakyReLU", "Maximum",
+           "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GroupNormalization", "GRU", "Input",
+           "InputLayer", "Layer", "LayerNormalization", "LeakyReLU", "LSTM", "Maximum",
            "maximum", "MaxPool1D", "MaxPool2D", "MaxPooling1D", "MaxPooling2D",
            "Minimum", "minimum", "Multiply", "multiply", "Permute", "RandomFlip",
            "RandomRotation", "RandomTranslation", "RandomZoom", "ReLU", "Rescaling",
-           "Reshape", "Resizing", "SeparableConv2D", "serialize", "Softmax",
+           "Reshape", "Resizing", "SeparableConv2D", "serialize", "SimpleRNN", "Softmax",
            "SpatialDropout2D", "Subtract", "subtract", "UpSampling2D", "ZeroPadding2D"]
 
 _REGISTRY = {name: globals()[name] for name in __all__

@@ -36,6 +36,7 @@ from minidl.ops.nn import (activation, activation_backward, average_pool,
                            sparse_categorical_crossentropy_backward,
                            sparse_softmax_cross_entropy, sparse_softmax_cross_entropy_backward,
                            tanh, tanh_backward)
+from minidl.ops.recurrent import gru_cell, gru_cell_backward, lstm_cell, lstm_cell_backward
 from minidl.ops.optim import (adadelta_update, adagrad_update, adam_update, adam_update_many,
                               adamax_update, nadam_update, rmsprop_update,
                               rmsprop_update_many, sgd_update, sgd_update_many)
@@ -50,8 +51,8 @@ __all__ = [
     "conv_backward", "conv_transpose", "conv_transpose_backward", "convert_to_numpy",
     "depthwise_conv", "depthwise_conv_backward", "elu", "elu_backward", "embedding",
     "embedding_backward", "leaky_relu",
-    "leaky_relu_backward",
-    "flip_left_right", "matmul", "matmul_backward", "max_pool", "max_pool_backward",
+    "leaky_relu_backward", "lstm_cell", "lstm_cell_backward",
+    "flip_left_right", "gru_cell", "gru_cell_backward", "matmul", "matmul_backward", "max_pool", "max_pool_backward",
     "max_pool_with_argmax", "moments", "multiply", "nadam_update", "relu", "relu_backward", "resize",
     "rmsprop_update", "rmsprop_update_many", "scale", "sgd_update", "sgd_update_many",
     "sigmoid", "sigmoid_backward", "softmax",

@@ -1,0 +1,177 @@
+"""SimpleRNN, LSTM and GRU against a float64 NumPy reference written from Keras's
+equations, central differences for every gradient, PyTorch's recurrent modules where
+installed, and in trained and saved models."""
+import numpy as np
+import pytest
+
+import minidl
+from minidl import layers, ops
+from tests.gradcheck import numerical_gradient
+
+
+def _sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def reference(layer, x):
+    """Keras's recurrences in float64, step by step (the output sequence in processing
+    order)."""
+    w, u = layer.kernel.value.astype(np.float64), layer.recurrent_kernel.value.astype(np.float64)
+    n = layer.units
+    bias = layer.bias.value.astype(np.float64) if layer.use_bias else None
+    h = np.zeros((x.shape[0], n))
+    c = np.zeros_like(h)
+    outputs = []
+    steps = x[:, ::-1] if layer.go_backwards else x
+    for t in range(x.shape[1]):
+        xt = steps[:, t].astype(np.float64)
+        if isinstance(layer, layers.LSTM):
+            z = xt @ w + h @ u + (0 if bias is None else bias)
+            i, f, g, o = (z[:, k * n:(k + 1) * n] for k in range(4))
+            c = _sigmoid(f) * c + _sigmoid(i) * np.tanh(g)
+            h = _sigmoid(o) * np.tanh(c)
+        elif isinstance(layer, layers.GRU):
+            xz = xt @ w + (0 if bias is None else bias[0])
+            hz = h @ u + (0 if bias is None else bias[1])
+            update = _sigmoid(xz[:, :n] + hz[:, :n])
+            reset = _sigmoid(xz[:, n:2 * n] + hz[:, n:2 * n])
+            candidate = np.tanh(xz[:, 2 * n:] + reset * hz[:, 2 * n:])
+            h = update * h + (1 - update) * candidate
+        else:
+            h = np.tanh(xt @ w + h @ u + (0 if bias is None else bias))
+        outputs.append(h)
+    return np.stack(outputs, axis=1) if layer.return_sequences else h
+
+
+CASES = [(cls, options) for cls in (layers.SimpleRNN, layers.LSTM, layers.GRU)
+         for options in ({}, {"return_sequences": True}, {"go_backwards": True},
+                         {"return_sequences": True, "go_backwards": True, "use_bias": False})]
+
+
+def _ids(case):
+    cls, options = case
+    return cls.__name__ + "".join(f"-{k}" for k in options)
+
+
+@pytest.fixture
+def float64():
+    saved = minidl.backend.floatx()
+    minidl.backend.set_floatx("float64")
+    minidl.utils.set_random_seed(0)
+    yield
+    minidl.backend.set_floatx(saved)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[_ids(c) for c in CASES])
+def test_forward_matches_the_float64_reference(case):
+    cls, options = case
+    minidl.utils.set_random_seed(1)
+    layer = cls(5, **options)
+    x = np.random.default_rng(2).normal(size=(3, 7, 4)).astype(np.float32)
+    y = layer(x)
+    assert y.dtype == np.float32 and y.shape == layer.compute_output_shape(x.shape)
+    np.testing.assert_allclose(y, reference(layer, x), rtol=2e-5, atol=2e-6)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[_ids(c) for c in CASES])
+def test_gradients_match_central_differences(case, float64):
+    cls, options = case
+    layer = cls(3, bias_initializer="random_normal", **options)
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(2, 4, 3))
+    y = layer(x)
+    dy = rng.normal(size=y.shape)
+    dx = layer.backward(dy)
+    np.testing.assert_allclose(dx, numerical_gradient(lambda a: layer(a), x, dy),
+                               rtol=1e-6, atol=1e-9)
+    for variable in layer.trainable_weights:
+        analytic, original = variable.grad.copy(), variable.value.copy()
+
+        def at(value, variable=variable):
+            variable.value[...] = value
+            return layer(x)
+        numeric = numerical_gradient(at, original, dy)
+        variable.value[...] = original
+        np.testing.assert_allclose(analytic, numeric, rtol=1e-6, atol=1e-9,
+                                   err_msg=variable.name)
+
+
+def test_cell_kernels_match_their_formulas_in_both_dtypes():
+    rng = np.random.default_rng(4)
+    for dtype in (np.float32, np.float64):
+        z, c_prev = rng.normal(size=(3, 8)).astype(dtype), rng.normal(size=(3, 2)).astype(dtype)
+        gates, c, h = ops.lstm_cell(z, c_prev)
+        i, f, g, o = _sigmoid(z[:, :2]), _sigmoid(z[:, 2:4]), np.tanh(z[:, 4:6]), \
+            _sigmoid(z[:, 6:])
+        tol = dict(rtol=3e-6, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-13)
+        np.testing.assert_allclose(gates, np.hstack([i, f, g, o]), **tol)
+        np.testing.assert_allclose(c, f * c_prev + i * g, **tol)
+        np.testing.assert_allclose(h, o * np.tanh(f * c_prev + i * g), **tol)
+        assert gates.dtype == c.dtype == h.dtype == dtype
+
+
+def test_bad_input_is_refused_with_the_layer_and_argument_named():
+    with pytest.raises(NotImplementedError, match="'dropout'"):
+        layers.LSTM(4, dropout=0.2)
+    with pytest.raises(NotImplementedError, match="'return_state'"):
+        layers.GRU(4, return_state=True)
+    with pytest.raises(NotImplementedError, match="'reset_after'"):
+        layers.GRU(4, reset_after=False)
+    with pytest.raises(NotImplementedError, match="'activation'"):
+        layers.LSTM(4, activation="relu")
+    with pytest.raises(ValueError, match="units"):
+        layers.SimpleRNN(0)
+    with pytest.raises(ValueError, match="rank 3"):
+        layers.LSTM(4)(np.ones((2, 3)))
+    with pytest.raises(ValueError, match="gate arrays"):
+        ops.lstm_cell(np.ones((2, 7)), np.ones((2, 2)))
+    with pytest.raises(ValueError, match="must not share memory"):
+        z = np.ones((2, 8))
+        minidl._C.lstm_cell_forward(z, np.ones((2, 2)), np.ones((2, 2)), z, np.ones((2, 2)))
+
+
+def test_a_sequence_model_trains_saves_and_loads(tmp_path):
+    """Embedding -> LSTM -> GRU -> Dense learns whether a sequence holds more 1s than 2s
+    (the order matters to nothing, the state must count), and its .keras file predicts
+    the same."""
+    minidl.utils.set_random_seed(0)
+    rng = np.random.default_rng(5)
+    x = rng.integers(1, 3, size=(512, 9))
+    y = (np.sum(x == 1, axis=1) > np.sum(x == 2, axis=1)).astype(np.float32)
+    model = minidl.Sequential([layers.Embedding(3, 8), layers.LSTM(16, return_sequences=True),
+                               layers.GRU(8), layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer=minidl.optimizers.Adam(0.01), loss="binary_crossentropy",
+                  metrics=["accuracy"])
+    history = model.fit(x, y, epochs=12, batch_size=32, verbose=0)
+    assert history.history["accuracy"][-1] > 0.9
+    path = tmp_path / "counter.keras"
+    model.save(path)
+    loaded = minidl.models.load_model(path)
+    np.testing.assert_array_equal(loaded.predict(x[:16], verbose=0),
+                                  model.predict(x[:16], verbose=0))
+
+
+def test_against_pytorch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(3, 6, 4))
+    for cls, module in ((layers.SimpleRNN, torch.nn.RNN), (layers.LSTM, torch.nn.LSTM),
+                        (layers.GRU, torch.nn.GRU)):
+        minidl.utils.set_random_seed(7)
+        ours = cls(5, return_sequences=True, dtype="float64")
+        ours.build((None, 6, 4))
+        theirs = module(4, 5, batch_first=True).double()
+        n = 5
+        w, u = ours.kernel.value.T, ours.recurrent_kernel.value.T
+        bias_in = ours.bias.value[0] if cls is layers.GRU else ours.bias.value
+        bias_rec = ours.bias.value[1] if cls is layers.GRU else np.zeros_like(bias_in)
+        if cls is layers.GRU:  # PyTorch orders the gates (r, z, n), Keras (z, r, n)
+            order = np.r_[n:2 * n, 0:n, 2 * n:3 * n]
+            w, u, bias_in, bias_rec = w[order], u[order], bias_in[order], bias_rec[order]
+        with torch.no_grad():
+            for name, value in (("weight_ih_l0", w), ("weight_hh_l0", u),
+                                ("bias_ih_l0", bias_in), ("bias_hh_l0", bias_rec)):
+                getattr(theirs, name).copy_(torch.from_numpy(np.ascontiguousarray(value)))
+        expected = theirs(torch.from_numpy(x))[0].detach().numpy()
+        np.testing.assert_allclose(ours(x), expected, rtol=1e-10, atol=1e-12,
+                                   err_msg=cls.__name__)
