@@ -111,8 +111,8 @@ def test_cell_kernels_match_their_formulas_in_both_dtypes():
 
 
 def test_bad_input_is_refused_with_the_layer_and_argument_named():
-    with pytest.raises(NotImplementedError, match="'dropout'"):
-        layers.LSTM(4, dropout=0.2)
+    with pytest.raises(NotImplementedError, match="'stateful'"):
+        layers.LSTM(4, stateful=True)
     with pytest.raises(NotImplementedError, match="'return_state'"):
         layers.GRU(4, return_state=True)
     with pytest.raises(NotImplementedError, match="'reset_after'"):
@@ -175,3 +175,77 @@ def test_against_pytorch():
         expected = theirs(torch.from_numpy(x))[0].detach().numpy()
         np.testing.assert_allclose(ours(x), expected, rtol=1e-10, atol=1e-12,
                                    err_msg=cls.__name__)
+
+
+@pytest.mark.parametrize("merge_mode", ["concat", "sum", "mul", "ave"])
+@pytest.mark.parametrize("sequences", [False, True])
+def test_bidirectional_matches_both_references_and_central_differences(merge_mode, sequences,
+                                                                       float64):
+    both = layers.Bidirectional(layers.GRU(3, return_sequences=sequences,
+                                           bias_initializer="random_normal"),
+                                merge_mode=merge_mode)
+    rng = np.random.default_rng(8)
+    x = rng.normal(size=(2, 4, 3))
+    y = both(x)
+    forward, backward = reference(both.forward_layer, x), reference(both.backward_layer, x)
+    if sequences:
+        backward = backward[:, ::-1]
+    merged = {"concat": lambda a, b: np.concatenate([a, b], axis=-1), "sum": np.add,
+              "mul": np.multiply, "ave": lambda a, b: (a + b) / 2}[merge_mode]
+    np.testing.assert_allclose(y, merged(forward, backward), rtol=1e-12, atol=1e-12)
+    assert len(both.weights) == 6 and y.shape == both.compute_output_shape(x.shape)
+    dy = rng.normal(size=y.shape)
+    dx = both.backward(dy)
+    np.testing.assert_allclose(dx, numerical_gradient(lambda a: both(a), x, dy),
+                               rtol=1e-6, atol=1e-9)
+    kernel = both.backward_layer.kernel
+    analytic, original = kernel.grad.copy(), kernel.value.copy()
+
+    def at(value):
+        kernel.value[...] = value
+        return both(x)
+    numeric = numerical_gradient(at, original, dy)
+    kernel.value[...] = original
+    np.testing.assert_allclose(analytic, numeric, rtol=1e-6, atol=1e-9)
+
+
+def test_bidirectional_model_saves_and_loads(tmp_path):
+    minidl.utils.set_random_seed(0)
+    model = minidl.Sequential([layers.Input((6, 2)),
+                               layers.Bidirectional(layers.LSTM(4)), layers.Dense(1)])
+    model.compile(optimizer="adam", loss="mse")
+    x = np.random.default_rng(9).normal(size=(16, 6, 2))
+    model.fit(x, x.sum(axis=(1, 2))[:, None], epochs=2, verbose=0)
+    model.save(tmp_path / "both.keras")
+    loaded = minidl.models.load_model(tmp_path / "both.keras")
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    with pytest.raises(TypeError, match="'layer'"):
+        layers.Bidirectional(layers.Dense(3))
+
+
+@pytest.mark.parametrize("cls", [layers.SimpleRNN, layers.LSTM, layers.GRU])
+def test_dropout_masks_are_one_per_sequence_and_differentiated(cls, float64):
+    """In training, the input and state masks are drawn once per sequence; the gradients
+    of that masked computation match central differences with the masks held fixed."""
+    layer = cls(3, dropout=0.5, recurrent_dropout=0.4, seed=3, return_sequences=True)
+    rng = np.random.default_rng(10)
+    x = rng.normal(size=(4, 5, 3))
+    assert np.array_equal(layer(x), layer(x, training=False))  # inference: no dropout
+    y = layer(x, training=True)
+    input_mask, recurrent_mask = layer._cache["masks"]
+    assert input_mask.shape == (4, 3) and recurrent_mask.shape == (4, 3)
+    assert set(np.unique(input_mask)) <= {0.0, 2.0}
+    dy = rng.normal(size=y.shape)
+    dx = layer.backward(dy)
+    saved = layer._dropout_mask  # the forward again with the same masks
+    layer._dropout_mask = lambda batch, width, rate, training, dtype: \
+        input_mask if width == 3 and rate == 0.5 else recurrent_mask
+    try:
+        np.testing.assert_allclose(layer(x, training=True), y, rtol=1e-12)
+        numeric = numerical_gradient(lambda a: layer(a, training=True), x, dy)
+    finally:
+        layer._dropout_mask = saved
+    np.testing.assert_allclose(dx, numeric, rtol=1e-6, atol=1e-9)
+    assert not np.array_equal(y, layer(x))
+    with pytest.raises(ValueError, match="'dropout'"):
+        cls(3, dropout=1.0)

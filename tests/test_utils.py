@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from minidl import initializers, random_state
+from minidl import initializers, random_state, utils
 from minidl.utils import Progbar, normalize, set_random_seed, to_categorical
 
 # ---------------------------------------------------------------- to_categorical
@@ -189,3 +189,39 @@ def test_progbar_bad_arguments():
         Progbar(10, verbose=3)
     with pytest.raises(ValueError, match="Progbar: argument 'width'"):
         Progbar(10, width=0)
+
+
+def _padded_row(sequence, maxlen, padding, truncating, value):
+    """One row of pad_sequences, built with Python lists (the reference)."""
+    kept = list(sequence)
+    if len(kept) > maxlen:
+        kept = kept[len(kept) - maxlen:] if truncating == "pre" else kept[:maxlen]
+    fill = [value] * (maxlen - len(kept))
+    return fill + kept if padding == "pre" else kept + fill
+
+
+@pytest.mark.parametrize("padding", ["pre", "post"])
+@pytest.mark.parametrize("truncating", ["pre", "post"])
+def test_pad_sequences_matches_a_list_reference(padding, truncating):
+    from minidl.preprocessing.sequence import pad_sequences as keras2_spelling
+    rng = np.random.default_rng(0)
+    sequences = [list(rng.integers(1, 9, size=n)) for n in (0, 1, 3, 6, 9)]
+    for maxlen in (None, 0, 4, 12):
+        got = utils.pad_sequences(sequences, maxlen=maxlen, padding=padding,
+                                  truncating=truncating, value=-1)
+        length = 9 if maxlen is None else maxlen
+        expected = [_padded_row(s, length, padding, truncating, -1) for s in sequences]
+        assert got.dtype == np.int32 and got.shape == (5, length)
+        assert got.tolist() == expected
+    assert keras2_spelling is utils.pad_sequences
+
+
+def test_pad_sequences_refuses_bad_arguments():
+    with pytest.raises(ValueError, match="'padding'"):
+        utils.pad_sequences([[1]], padding="middle")
+    with pytest.raises(ValueError, match="'maxlen'"):
+        utils.pad_sequences([[1]], maxlen=-1)
+    with pytest.raises(ValueError, match="sequence 1"):
+        utils.pad_sequences([[1], 5])
+    with pytest.raises(TypeError, match="'sequences'"):
+        utils.pad_sequences("abc")

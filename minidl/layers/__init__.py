@@ -26,7 +26,7 @@ from minidl.layers.temporal import (AveragePooling1D, AvgPool1D, Conv1D, Convolu
                                     GlobalAveragePooling1D, GlobalAvgPool1D,
                                     GlobalMaxPool1D, GlobalMaxPooling1D, MaxPool1D,
                                     MaxPooling1D)
-from minidl.layers.recurrent import GRU, LSTM, SimpleRNN
+from minidl.layers.recurrent import GRU, LSTM, Bidirectional, SimpleRNN
 from minidl.layers.reshaping import Cropping2D, Permute, Reshape, UpSampling2D, ZeroPadding2D
 
 # Keras aliases
@@ -36,7 +36,7 @@ MaxPool2D = MaxPooling2D
 AvgPool2D = AveragePooling2D
 
 __all__ = ["Activation", "Add", "add", "Average", "average", "AveragePooling1D",
-           "AveragePooling2D", "AvgPool1D", "AvgPool2D", "BatchNormalization",
+           "AveragePooling2D", "AvgPool1D", "AvgPool2D", "BatchNormalization", "Bidirectional",
            "Concatenate", "concatenate", "Conv1D", "Conv2D", "Conv2DTranspose",
            "Convolution1D", "Convolution2D", "Cropping2D", "Deconvolution2D", "Dense",
            "DepthwiseConv2D", "deserialize", "Dropout", "ELU", "Embedding", "Flatten",

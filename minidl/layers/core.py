@@ -18,7 +18,8 @@ class InputLayer(Layer):
         batch_size (int or None): a fixed batch size (None: any).
         name (str or None): the layer's name (default: made unique from
             ``input_layer``).
-        dtype (str or numpy.dtype or None): ``'float32'`` (default) or ``'float64'``.
+        dtype (str or numpy.dtype or None): ``'float32'`` (default), ``'float64'``, or
+            an integer dtype for indices (``'int32'``: an Embedding's input).
         **kwargs: ``batch_shape`` (Keras 3) or ``batch_input_shape`` (Keras 2), the full
             shape with the batch axis first, instead of ``shape`` and ``batch_size``;
             ``input_shape``, Keras 2's name for ``shape``; other Layer arguments.
@@ -43,6 +44,13 @@ class InputLayer(Layer):
                          **kwargs)
         self.shape = self.input_shape_arg
 
+    @staticmethod
+    def _check_dtype(dtype):
+        """A float dtype, or an integer one (word indices for an Embedding)."""
+        if dtype is not None and np.dtype(dtype).kind in "iu":
+            return np.dtype(dtype).name
+        return Layer._check_dtype(dtype)
+
     def call(self, inputs, training=False):
         """The identity."""
         return inputs
@@ -64,7 +72,8 @@ def Input(shape=None, batch_size=None, name=None, dtype=None, batch_shape=None):
             (None entries are free sizes); required unless ``batch_shape`` is given.
         batch_size (int or None): a fixed batch size (None: any).
         name (str or None): the input layer's name (default: made unique).
-        dtype (str or numpy.dtype or None): ``'float32'`` (default) or ``'float64'``.
+        dtype (str or numpy.dtype or None): ``'float32'`` (default), ``'float64'`` or an
+            integer dtype (``'int32'``: the indices an Embedding reads).
         batch_shape (tuple of ints or None): alternatively the full shape including the
             batch axis (it replaces ``shape`` and ``batch_size``).
 

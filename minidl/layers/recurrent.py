@@ -5,8 +5,9 @@ step a GEMM for ``h U`` and the cell kernel (:func:`minidl.ops.lstm_cell`,
 time runs the steps in reverse and gathers the weight gradients in three GEMMs."""
 import numpy as np
 
-from minidl import activations, constraints, initializers, ops, regularizers
+from minidl import activations, constraints, initializers, ops, random_state, regularizers
 from minidl.layers.base import Layer, positive_int
+from minidl.ops._checks import bounded_number
 
 
 class _ForgetGateOnes(initializers.Initializer):
@@ -20,6 +21,14 @@ class _ForgetGateOnes(initializers.Initializer):
         values = np.array(self.base(shape, dtype=dtype), copy=True)
         values[self.units:2 * self.units] = 1
         return values
+
+
+def _rate(value, layer, argument):
+    """A dropout rate in [0, 1)."""
+    rate = bounded_number(value, argument, layer, 0.0, 1.0)
+    if rate == 1.0:
+        raise ValueError(f"{layer}: argument '{argument}' must be in [0, 1). Received: 1.0")
+    return rate
 
 
 def _only(value, allowed, layer, argument):
@@ -40,15 +49,17 @@ class _Recurrent(Layer):
                  bias_initializer="zeros", kernel_regularizer=None, recurrent_regularizer=None,
                  bias_regularizer=None, activity_regularizer=None, kernel_constraint=None,
                  recurrent_constraint=None, bias_constraint=None, dropout=0.0,
-                 recurrent_dropout=0.0, return_sequences=False, return_state=False,
+                 recurrent_dropout=0.0, seed=None, return_sequences=False, return_state=False,
                  go_backwards=False, stateful=False, unroll=False, **kwargs):
         super().__init__(**kwargs)
         name = type(self).__name__
         self.units = positive_int(units, name, "units")
         self.activation = activations.get(activation)
-        for argument, value, allowed in (("dropout", dropout, (0, 0.0)),
-                                         ("recurrent_dropout", recurrent_dropout, (0, 0.0)),
-                                         ("return_state", return_state, (False,)),
+        self.dropout = _rate(dropout, name, "dropout")
+        self.recurrent_dropout = _rate(recurrent_dropout, name, "recurrent_dropout")
+        self.seed = seed
+        self._generator = random_state.generator_for(seed) if seed is not None else None
+        for argument, value, allowed in (("return_state", return_state, (False,)),
                                          ("stateful", stateful, (False,)),
                                          ("activity_regularizer", activity_regularizer, (None,))):
             _only(value, allowed, name, argument)
@@ -111,7 +122,13 @@ class _Recurrent(Layer):
         if inputs.shape[1] == 0:
             raise ValueError(f"{type(self).__name__} '{self.name}': the input has no "
                              f"timesteps. Received: shape {inputs.shape}")
+        input_mask = self._dropout_mask(inputs.shape[0], inputs.shape[-1], self.dropout,
+                                        training, inputs.dtype)
+        recurrent_mask = self._dropout_mask(inputs.shape[0], self.units,
+                                            self.recurrent_dropout, training, inputs.dtype)
         steps = inputs[:, ::-1] if self.go_backwards else inputs
+        if input_mask is not None:  # one mask for every step (Keras's)
+            steps = steps * input_mask[:, None, :]
         time_major = ops.transpose(steps, (1, 0, 2))  # (timesteps, batch, features)
         t, b, f = time_major.shape
         flat = time_major.reshape(t * b, f)
@@ -119,8 +136,9 @@ class _Recurrent(Layer):
         bias = self._input_bias()
         if bias is not None:
             projected = ops.bias_add(projected, bias)
-        states, outputs = self._run(projected.reshape(t, b, -1))
-        self._cache = {"flat": flat, "states": states, "shape": inputs.shape}
+        states, outputs = self._run(projected.reshape(t, b, -1), recurrent_mask)
+        self._cache = {"flat": flat, "states": states, "shape": inputs.shape,
+                       "masks": (input_mask, recurrent_mask)}
         if not self.return_sequences:
             return outputs[-1]
         return np.ascontiguousarray(np.stack(outputs, axis=1))
@@ -128,13 +146,14 @@ class _Recurrent(Layer):
     def backward(self, dy):
         """Backpropagation through time: the weights' gradients into ``.grad``; returns
         the input's gradient (None when ``input_gradient`` is off)."""
-        flat, states, shape = (self._need_cache(k) for k in ("flat", "states", "shape"))
+        flat, states, shape, masks = (self._need_cache(k)
+                                      for k in ("flat", "states", "shape", "masks"))
         t, b = shape[1], shape[0]
         if self.return_sequences:
             step_grads = [dy[:, i] for i in range(t)]
         else:
             step_grads = [None] * (t - 1) + [dy]
-        input_grads, extra = self._run_backward(states, step_grads)  # (t * b, gates x units)
+        input_grads, extra = self._run_backward(states, step_grads, masks[1])
         self.kernel.grad = ops.matmul(ops.transpose(flat), input_grads)
         if self.use_bias:
             self._set_bias_grad(input_grads, extra)
@@ -142,7 +161,18 @@ class _Recurrent(Layer):
             return None
         dx = ops.matmul(input_grads, ops.transpose(self.kernel.value)).reshape(t, b, -1)
         dx = ops.transpose(dx, (1, 0, 2))
+        if masks[0] is not None:
+            dx = dx * masks[0][:, None, :]
         return np.ascontiguousarray(dx[:, ::-1]) if self.go_backwards else dx
+
+    def _dropout_mask(self, batch, width, rate, training, dtype):
+        """A ``(batch, width)`` dropout mask (kept values scaled by 1 / (1 - rate)), or
+        None outside training or at rate 0."""
+        if not training or rate == 0:
+            return None
+        generator = self._generator or random_state.global_generator()
+        keep = generator.random((batch, width)) >= rate
+        return keep.astype(dtype) / dtype.type(1.0 - rate)
 
     def _set_bias_grad(self, input_grads, extra):
         """The bias's gradient from the steps' input-projection gradients (``extra``: what
@@ -150,7 +180,8 @@ class _Recurrent(Layer):
         self.bias.grad = ops.bias_add_backward(input_grads)
 
     def _recurrent_grad(self, previous_states, step_grads):
-        """``U``'s gradient: ``h_prev^T`` times the steps' recurrent-product gradients."""
+        """``U``'s gradient: the recurrent products' inputs (``h_prev``, masked by
+        recurrent dropout) transposed, times their gradients."""
         h_prev = np.concatenate(previous_states, axis=0)
         self.recurrent_kernel.grad = ops.matmul(ops.transpose(h_prev),
                                                 np.concatenate(step_grads, axis=0))
@@ -168,6 +199,7 @@ class _Recurrent(Layer):
             kernel_initializer=initializers.serialize(self.kernel_initializer),
             recurrent_initializer=initializers.serialize(self.recurrent_initializer),
             bias_initializer=initializers.serialize(self.bias_initializer),
+            dropout=self.dropout, recurrent_dropout=self.recurrent_dropout, seed=self.seed,
             return_sequences=self.return_sequences, go_backwards=self.go_backwards,
             unroll=self.unroll)
         for key, module in (("kernel_regularizer", regularizers),
@@ -186,6 +218,11 @@ def _plus(a, b):
     if a is None:
         return b
     return a if b is None else ops.add(a, b)
+
+
+def _masked(a, mask):
+    """``a`` times a dropout mask (``a`` itself without one)."""
+    return a if mask is None else ops.multiply(a, mask)
 
 
 class SimpleRNN(_Recurrent):
@@ -210,8 +247,12 @@ class SimpleRNN(_Recurrent):
         recurrent_constraint (str or Constraint or dict or None): constraint on
             ``recurrent_kernel``.
         bias_constraint (str or Constraint or dict or None): constraint on ``bias``.
-        dropout (float): only 0 (not implemented otherwise).
-        recurrent_dropout (float): only 0 (not implemented otherwise).
+        dropout (float): in [0, 1): the fraction of the input's features dropped in
+            training (one mask per sequence, the same at every step, as Keras's).
+        recurrent_dropout (float): in [0, 1): the fraction of the state dropped before
+            the recurrent product in training (one mask per sequence).
+        seed (int or None): the seed of the layer's own dropout generator (None:
+            minidl's global generator).
         return_sequences (bool): return every step's output, not only the last.
         return_state (bool): only False (not implemented).
         go_backwards (bool): process the sequence from its last step (the returned
@@ -235,24 +276,25 @@ class SimpleRNN(_Recurrent):
         ((2, 5, 4), (4, 4))
     """
 
-    def _run(self, projected):
+    def _run(self, projected, mask):
         h, states, outputs = self._zeros(projected[0]), [], []
         for x_t in projected:
-            h_new = ops.activation(ops.add(x_t, ops.matmul(h, self.recurrent_kernel.value)),
+            h_in = _masked(h, mask)
+            h_new = ops.activation(ops.add(x_t, ops.matmul(h_in, self.recurrent_kernel.value)),
                                    self.activation)
-            states.append((h, h_new))
+            states.append((h_in, h_new))
             outputs.append(h_new)
             h = h_new
         return states, outputs
 
-    def _run_backward(self, states, step_grads):
+    def _run_backward(self, states, step_grads, mask):
         recurrent_t = ops.transpose(self.recurrent_kernel.value)
         grads, dh_next = [None] * len(states), None
         for i in reversed(range(len(states))):
-            h_prev, h = states[i]
+            h = states[i][1]
             dz = ops.activation_backward(_plus(step_grads[i], dh_next), h, self.activation)
             grads[i] = dz
-            dh_next = ops.matmul(dz, recurrent_t)
+            dh_next = _masked(ops.matmul(dz, recurrent_t), mask)
         self._recurrent_grad([state[0] for state in states], grads)
         return np.concatenate(grads, axis=0), None
 
@@ -307,26 +349,27 @@ class LSTM(_Recurrent):
             return self.bias_initializer
         return _ForgetGateOnes(self.bias_initializer, self.units)
 
-    def _run(self, projected):
+    def _run(self, projected, mask):
         h = c = self._zeros(projected[0])
         states, outputs = [], []
         for x_t in projected:
-            z = ops.add(x_t, ops.matmul(h, self.recurrent_kernel.value))
+            h_in = _masked(h, mask)
+            z = ops.add(x_t, ops.matmul(h_in, self.recurrent_kernel.value))
             gates, c_new, h_new = ops.lstm_cell(z, c)
-            states.append((h, c, gates, c_new))
+            states.append((h_in, c, gates, c_new))
             outputs.append(h_new)
             h, c = h_new, c_new
         return states, outputs
 
-    def _run_backward(self, states, step_grads):
+    def _run_backward(self, states, step_grads, mask):
         recurrent_t = ops.transpose(self.recurrent_kernel.value)
         grads, dh_next, dc_next = [None] * len(states), None, None
         for i in reversed(range(len(states))):
-            h_prev, c_prev, gates, c = states[i]
+            _, c_prev, gates, c = states[i]
             dz, dc_next = ops.lstm_cell_backward(_plus(step_grads[i], dh_next), dc_next,
                                                  gates, c, c_prev)
             grads[i] = dz
-            dh_next = ops.matmul(dz, recurrent_t)
+            dh_next = _masked(ops.matmul(dz, recurrent_t), mask)
         self._recurrent_grad([state[0] for state in states], grads)
         return np.concatenate(grads, axis=0), None
 
@@ -388,28 +431,29 @@ class GRU(_Recurrent):
     def _input_bias(self):
         return self.bias.value[0] if self.use_bias else None
 
-    def _run(self, projected):
+    def _run(self, projected, mask):
         h, states, outputs = self._zeros(projected[0]), [], []
         for x_t in projected:
-            hz = ops.matmul(h, self.recurrent_kernel.value)
+            h_in = _masked(h, mask)
+            hz = ops.matmul(h_in, self.recurrent_kernel.value)
             if self.use_bias:
                 hz = ops.bias_add(hz, self.bias.value[1])
             gates, h_new = ops.gru_cell(x_t, hz, h)
-            states.append((h, gates, hz))
+            states.append((h_in, h, gates, hz))
             outputs.append(h_new)
             h = h_new
         return states, outputs
 
-    def _run_backward(self, states, step_grads):
+    def _run_backward(self, states, step_grads, mask):
         recurrent_t = ops.transpose(self.recurrent_kernel.value)
         input_grads, hz_grads = [None] * len(states), [None] * len(states)
         dh_next = None
         for i in reversed(range(len(states))):
-            h_prev, gates, hz = states[i]
+            _, h_prev, gates, hz = states[i]
             dxz, dhz, direct = ops.gru_cell_backward(_plus(step_grads[i], dh_next), gates,
                                                      hz, h_prev)
             input_grads[i], hz_grads[i] = dxz, dhz
-            dh_next = ops.add(direct, ops.matmul(dhz, recurrent_t))
+            dh_next = ops.add(direct, _masked(ops.matmul(dhz, recurrent_t), mask))
         self._recurrent_grad([state[0] for state in states], hz_grads)
         return np.concatenate(input_grads, axis=0), np.concatenate(hz_grads, axis=0)
 
@@ -423,3 +467,152 @@ class GRU(_Recurrent):
         config.update(recurrent_activation=self.recurrent_activation,
                       reset_after=self.reset_after)
         return config
+
+
+_MERGES = ("concat", "sum", "mul", "ave")
+
+
+class Bidirectional(Layer):
+    """Runs a recurrent layer over the sequence in both directions and merges the two
+    outputs (``keras.layers.Bidirectional``): the backward copy is the layer's config
+    with ``go_backwards`` flipped (its own weights); with ``return_sequences`` its output
+    sequence is put back in time order before the merge.
+
+    Args:
+        layer (SimpleRNN or LSTM or GRU): the forward layer.
+        merge_mode (str): ``'concat'`` (default), ``'sum'``, ``'mul'`` or ``'ave'`` (None,
+            Keras's list of both outputs, is not implemented).
+        weights (None): only None (Keras 2's initial weights: use ``set_weights``).
+        backward_layer (SimpleRNN or LSTM or GRU or None): the backward layer (default: a
+            copy of ``layer`` with ``go_backwards`` flipped).
+        **kwargs: Layer arguments.
+
+    Input shape: ``(batch, timesteps, features)``. Output shape: the layer's, with the
+    last axis doubled for ``'concat'``. Weights: the forward layer's, then the backward
+    layer's.
+
+    Call arguments:
+        inputs (numpy.ndarray): the sequences.
+        training (bool): passed to both layers.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import layers
+        >>> both = layers.Bidirectional(layers.LSTM(4, return_sequences=True))
+        >>> both(np.ones((2, 5, 3))).shape, len(both.weights)
+        ((2, 5, 8), 6)
+    """
+
+    def __init__(self, layer, merge_mode="concat", weights=None, backward_layer=None,
+                 **kwargs):
+        if not isinstance(layer, _Recurrent):
+            raise TypeError(f"Bidirectional: argument 'layer' must be a SimpleRNN, LSTM or "
+                            f"GRU layer. Received: {type(layer).__name__}")
+        _only(merge_mode, _MERGES, "Bidirectional", "merge_mode")
+        _only(weights, (None,), "Bidirectional", "weights")
+        kwargs.setdefault("name", "bidirectional_" + layer.name)
+        super().__init__(**kwargs)
+        if backward_layer is None:
+            config = dict(layer.get_config(), go_backwards=not layer.go_backwards,
+                          name="backward_" + layer.name)
+            backward_layer = type(layer).from_config(config)
+        elif not isinstance(backward_layer, _Recurrent) or \
+                backward_layer.return_sequences != layer.return_sequences:
+            raise ValueError("Bidirectional: argument 'backward_layer' must be a recurrent "
+                             "layer with the forward layer's return_sequences")
+        self.forward_layer, self.backward_layer = layer, backward_layer
+        self.merge_mode = merge_mode
+        self.return_sequences = layer.return_sequences
+        self._input_gradient = True
+
+    @property
+    def input_gradient(self):
+        """Whether the model needs the input's gradient (both layers follow it)."""
+        return self._input_gradient
+
+    @input_gradient.setter
+    def input_gradient(self, value):
+        self._input_gradient = self.forward_layer.input_gradient = \
+            self.backward_layer.input_gradient = bool(value)
+
+    def _inner_layers(self):
+        return [self.forward_layer, self.backward_layer]
+
+    def build(self, input_shape):
+        """Build both layers; this layer's weights are theirs."""
+        for layer in self._inner_layers():
+            if not layer.built:
+                layer.build(tuple(input_shape))
+        self._variables = self.forward_layer.weights + self.backward_layer.weights
+        super().build(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        """The layer's output shape (last axis doubled for 'concat')."""
+        shape = self.forward_layer.compute_output_shape(input_shape)
+        return shape[:-1] + (2 * shape[-1],) if self.merge_mode == "concat" else shape
+
+    def _aligned(self, backward_sequence):
+        """The backward layer's sequence in time order (its own order reversed)."""
+        if not self.return_sequences:
+            return backward_sequence
+        return np.ascontiguousarray(backward_sequence[:, ::-1])
+
+    def call(self, inputs, training=False):
+        """Both directions, merged."""
+        forward = self.forward_layer(inputs, training=training)
+        backward = self._aligned(self.backward_layer(inputs, training=training))
+        self._cache = {"outputs": (forward, backward)}
+        if self.merge_mode == "concat":
+            return np.concatenate([forward, backward], axis=-1)
+        if self.merge_mode == "sum":
+            return ops.add(forward, backward)
+        if self.merge_mode == "mul":
+            return ops.multiply(forward, backward)
+        return ops.scale(ops.add(forward, backward), 0.5)
+
+    def backward(self, dy):
+        """Each direction's share of ``dy`` through its layer; the input's gradient is the
+        sum of both (None when ``input_gradient`` is off)."""
+        forward, backward = self._need_cache("outputs")
+        if self.merge_mode == "concat":
+            units = forward.shape[-1]
+            d_forward, d_backward = dy[..., :units], dy[..., units:]
+        elif self.merge_mode == "sum":
+            d_forward = d_backward = dy
+        elif self.merge_mode == "mul":
+            d_forward, d_backward = ops.multiply(dy, backward), ops.multiply(dy, forward)
+        else:
+            d_forward = d_backward = ops.scale(dy, 0.5)
+        dx_forward = self.forward_layer.backward(np.ascontiguousarray(d_forward))
+        dx_backward = self.backward_layer.backward(self._aligned(d_backward))
+        return _plus(dx_forward, dx_backward)
+
+    def get_config(self):
+        """The wrapped layers' configs and the merge mode."""
+        config = super().get_config()
+        config.update(layer=_serialized(self.forward_layer), merge_mode=self.merge_mode,
+                      backward_layer=_serialized(self.backward_layer))
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        """The layer of ``get_config``'s output."""
+        config = dict(config)
+        config["layer"] = _deserialized(config["layer"])
+        if config.get("backward_layer") is not None:
+            config["backward_layer"] = _deserialized(config["backward_layer"])
+        return cls(**config)
+
+
+def _serialized(layer):
+    """A recurrent layer as ``{"class_name", "config"}`` (as ``layers.serialize``)."""
+    return {"class_name": type(layer).__name__, "config": layer.get_config()}
+
+
+def _deserialized(spec):
+    """The recurrent layer of :func:`_serialized`'s dict."""
+    known = {cls.__name__: cls for cls in (SimpleRNN, LSTM, GRU)}
+    if not isinstance(spec, dict) or spec.get("class_name") not in known:
+        raise ValueError(f"Bidirectional: the wrapped layer must be a serialized SimpleRNN, "
+                         f"LSTM or GRU. Received: {spec!r}"[:300])
+    return known[spec["class_name"]].from_config(spec["config"])

@@ -500,6 +500,7 @@ class Sequential(CustomSteps):
             if isinstance(inner, Sequential):
                 parts.append(inner)
                 stack.extend(inner._layers)
+            stack.extend(getattr(layer, "_inner_layers", list)())
         return parts
 
     def _forward(self, x, training, plan=None):
