@@ -2,18 +2,24 @@
  * (md_T, MD_FN, MD_IS_F32 come from md_instantiate.h). No include guard. */
 
 #if MD_IS_F32
+#define MD_AX_ERF erff
 #define MD_AX_EXP expf
 #define MD_AX_EXPM1 expm1f
 #define MD_AX_LOG1P log1pf
 #define MD_AX_ABS fabsf
 #define MD_AX_TANH tanhf
 #else
+#define MD_AX_ERF erf
 #define MD_AX_EXP exp
 #define MD_AX_EXPM1 expm1
 #define MD_AX_LOG1P log1p
 #define MD_AX_ABS fabs
 #define MD_AX_TANH tanh
 #endif
+
+/* 1 / sqrt(2) and 1 / sqrt(2 pi) (GELU) */
+#define MD_SQRT1_2 0.70710678118654752440084436210485
+#define MD_INV_SQRT_2PI 0.39894228040143267793994605993438
 
 /* Keras's SELU constants */
 #define MD_SELU_SCALE 1.0507009873554804934193349852946
@@ -86,6 +92,18 @@ static void MD_FN(md_activate_param_range)(md_T *y, const md_T *x, int64_t n, in
             y[i] = v > (md_T)0 ? v : param * v;
         }
         return;
+    case MD_ACT_GELU: /* x Phi(x), Keras's exact form (approximate=False) */
+        for (int64_t i = 0; i < n; i++) {
+            const md_T v = x[i];
+            y[i] = (md_T)0.5 * v * ((md_T)1 + MD_AX_ERF(v * (md_T)MD_SQRT1_2));
+        }
+        return;
+    case MD_ACT_SILU: /* x sigmoid(x); the sigmoid as MD_ACT_SIGMOID's scalar loop */
+        for (int64_t i = 0; i < n; i++) {
+            const md_T v = x[i];
+            y[i] = v / ((md_T)1 + MD_AX_EXP(-v));
+        }
+        return;
     default:
         return;
     }
@@ -111,7 +129,7 @@ static void MD_FN(md_activate_blocks)(md_T *y, const md_T *x, int64_t n, int act
 md_status MD_FN(md_activation_forward)(md_T *y, const md_T *x, int64_t n, int activation) {
     if (y == NULL || x == NULL) return MD_ERR_ARG;
     if (n <= 0) return MD_ERR_SHAPE;
-    if (activation < MD_ACT_LINEAR || activation > MD_ACT_LEAKY_RELU) return MD_ERR_ARG;
+    if (activation < MD_ACT_LINEAR || activation > MD_ACT_SILU) return MD_ERR_ARG;
     MD_FN(md_activate_blocks)(y, x, n, activation, (md_T)md_default_param(activation));
     return MD_OK;
 }
@@ -170,6 +188,34 @@ static md_status MD_FN(md_activation_param_backward)(md_T *dx, const md_T *dy, c
     default:
         return MD_ERR_ARG;
     }
+}
+
+/* dx = dy * act'(x) from the forward INPUT x, for the activations whose derivative the
+ * output does not determine: GELU (Phi(x) + x phi(x)) and SiLU (s (1 + x (1 - s)), s the
+ * sigmoid). dx may alias dy. */
+md_status MD_FN(md_activation_backward_input)(md_T *dx, const md_T *dy, const md_T *x,
+                                              int64_t n, int activation) {
+    if (dx == NULL || dy == NULL || x == NULL) return MD_ERR_ARG;
+    if (n <= 0) return MD_ERR_SHAPE;
+    if (activation == MD_ACT_GELU) {
+#pragma omp parallel for schedule(static) num_threads(md_threads_for(n))
+        for (int64_t i = 0; i < n; i++) {
+            const md_T v = x[i];
+            const md_T cdf = (md_T)0.5 * ((md_T)1 + MD_AX_ERF(v * (md_T)MD_SQRT1_2));
+            const md_T pdf = (md_T)MD_INV_SQRT_2PI * MD_AX_EXP((md_T)-0.5 * v * v);
+            dx[i] = dy[i] * (cdf + v * pdf);
+        }
+        return MD_OK;
+    }
+    if (activation == MD_ACT_SILU) {
+#pragma omp parallel for schedule(static) num_threads(md_threads_for(n))
+        for (int64_t i = 0; i < n; i++) {
+            const md_T v = x[i], s = (md_T)1 / ((md_T)1 + MD_AX_EXP(-v));
+            dx[i] = dy[i] * (s * ((md_T)1 + v * ((md_T)1 - s)));
+        }
+        return MD_OK;
+    }
+    return MD_ERR_ARG;
 }
 
 md_status MD_FN(md_activation_backward)(md_T *dx, const md_T *dy, const md_T *y, int64_t n,
@@ -357,6 +403,9 @@ md_status MD_FN(md_gru_cell_backward)(md_T *dxz, md_T *dhz, md_T *dh_prev, const
     return MD_OK;
 }
 
+#undef MD_SQRT1_2
+#undef MD_INV_SQRT_2PI
+#undef MD_AX_ERF
 #undef MD_SELU_SCALE
 #undef MD_SELU_ALPHA
 #undef MD_AX_EXP

@@ -70,7 +70,9 @@ typedef enum {
     MD_ACT_ELU = 4,
     MD_ACT_SELU = 5,
     MD_ACT_SOFTPLUS = 6,
-    MD_ACT_LEAKY_RELU = 7
+    MD_ACT_LEAKY_RELU = 7,
+    MD_ACT_GELU = 8, /* x Phi(x) (exact, erf) */
+    MD_ACT_SILU = 9  /* x sigmoid(x) (swish) */
 } md_activation;
 
 typedef enum {
@@ -211,6 +213,9 @@ typedef struct {
                                         const md_T *gates, const md_T *hz,                  \
                                         const md_T *h_prev, const md_T *dh, int64_t batch,  \
                                         int64_t units);                                      \
+    /* dx = dy * act'(x) from the forward INPUT x: MD_ACT_GELU and MD_ACT_SILU only. */     \
+    md_status md_activation_backward_input##SUF(md_T *dx, const md_T *dy, const md_T *x,    \
+                                                int64_t n, int activation);                 \
     /* ELU (MD_ACT_ELU, alpha > 0) or leaky ReLU (MD_ACT_LEAKY_RELU, slope alpha >= 0)      \
        with the given parameter, and its gradient from the forward output y. */              \
     md_status md_activation_forward_param##SUF(md_T *y, const md_T *x, int64_t n,             \

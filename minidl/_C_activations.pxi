@@ -10,7 +10,12 @@ ACTIVATION_CODES = {
     "selu": MD_ACT_SELU,
     "softplus": MD_ACT_SOFTPLUS,
     "leaky_relu": MD_ACT_LEAKY_RELU,
+    "gelu": MD_ACT_GELU,
+    "silu": MD_ACT_SILU,
 }
+
+# The activations whose gradient needs the forward's input (activation_backward_input).
+INPUT_GRADIENT_ACTIVATIONS = frozenset({"gelu", "silu"})
 
 
 def activation_forward(real[::1] y not None, const real[::1] x not None, int activation):
@@ -57,6 +62,31 @@ def activation_backward(real[::1] dx not None, const real[::1] dy not None,
         else:
             st = md_activation_backward_f64(&dx[0], &dy[0], &y[0], n, activation)
     check_status(st, "activation_backward")
+
+
+def activation_backward_input(real[::1] dx not None, const real[::1] dy not None,
+                              const real[::1] x not None, int activation):
+    """dx = dy * act'(x) from the forward INPUT x (flat arrays of n values), for the
+    activations in ``INPUT_GRADIENT_ACTIVATIONS`` (gelu, silu). dx may be dy.
+
+    Args:
+        dx (C-contiguous float32 or float64 numpy.ndarray (n,)): the gradient with respect to
+            the input, written.
+        dy (C-contiguous float32 or float64 numpy.ndarray (n,)): the gradient with respect to
+            the output.
+        x (C-contiguous float32 or float64 numpy.ndarray (n,)): the forward pass's input.
+        activation (int): the code of 'gelu' or 'silu' in ``ACTIVATION_CODES``.
+    """
+    cdef int64_t n = dy.shape[0]
+    cdef md_status st
+    expect_shape("activation_backward_input", "dx", shape_of(dx, 1), (n,))
+    expect_shape("activation_backward_input", "x", shape_of(x, 1), (n,))
+    with nogil:
+        if real is float:
+            st = md_activation_backward_input_f32(&dx[0], &dy[0], &x[0], n, activation)
+        else:
+            st = md_activation_backward_input_f64(&dx[0], &dy[0], &x[0], n, activation)
+    check_status(st, "activation_backward_input")
 
 
 def activation_forward_param(real[::1] y not None, const real[::1] x not None, int activation,

@@ -23,6 +23,8 @@ cdef extern from "minidl.h" nogil:
         MD_ACT_SELU
         MD_ACT_SOFTPLUS
         MD_ACT_LEAKY_RELU
+        MD_ACT_GELU
+        MD_ACT_SILU
 
     ctypedef enum md_fill_mode:
         MD_FILL_NEAREST
@@ -94,6 +96,7 @@ cdef extern from "minidl.h" nogil:
     md_status md_moments_f32(float *mean, float *var, const float *x, int64_t rows, int64_t channels)
     md_status md_activation_forward_f32(float *y, const float *x, int64_t n, int activation)
     md_status md_activation_backward_f32(float *dx, const float *dy, const float *y, int64_t n, int activation)
+    md_status md_activation_backward_input_f32(float *dx, const float *dy, const float *x, int64_t n, int activation)
     md_status md_activation_forward_param_f32(float *y, const float *x, int64_t n, int activation, double alpha)
     md_status md_activation_backward_param_f32(float *dx, const float *dy, const float *y, int64_t n, int activation, double alpha)
     md_status md_softmax_forward_f32(float *y, const float *x, int64_t rows, int64_t cols)
@@ -147,6 +150,7 @@ cdef extern from "minidl.h" nogil:
     md_status md_moments_f64(double *mean, double *var, const double *x, int64_t rows, int64_t channels)
     md_status md_activation_forward_f64(double *y, const double *x, int64_t n, int activation)
     md_status md_activation_backward_f64(double *dx, const double *dy, const double *y, int64_t n, int activation)
+    md_status md_activation_backward_input_f64(double *dx, const double *dy, const double *x, int64_t n, int activation)
     md_status md_activation_forward_param_f64(double *y, const double *x, int64_t n, int activation, double alpha)
     md_status md_activation_backward_param_f64(double *dx, const double *dy, const double *y, int64_t n, int activation, double alpha)
     md_status md_softmax_forward_f64(double *y, const double *x, int64_t rows, int64_t cols)

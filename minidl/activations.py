@@ -1,10 +1,13 @@
 """Activation functions by name, as ``keras.activations``: ``relu``, ``sigmoid``, ``tanh``,
-``softmax``, ``linear``, ``elu``, ``selu``, ``softplus`` and ``leaky_relu``, each a
-function of an array computed by the C core (the last four on the CPU only)."""
+``softmax``, ``linear``, ``elu``, ``selu``, ``softplus``, ``leaky_relu``, ``gelu`` and
+``silu`` (also named ``swish``), each a function of an array computed by the C core (the
+last six on the CPU only)."""
 from minidl import ops
 
 ALL = ("linear", "relu", "sigmoid", "tanh", "softmax", "elu", "selu", "softplus",
-       "leaky_relu")
+       "leaky_relu", "gelu", "silu")
+# other names of the same functions (Keras's): the canonical name is the value
+_ALIASES = {"swish": "silu"}
 
 
 def relu(x):
@@ -152,12 +155,48 @@ def leaky_relu(x):
     return ops.activation(x, "leaky_relu")
 
 
+def gelu(x, approximate=False):
+    """Gaussian error linear unit ``x * Phi(x)`` (exact, Keras's default).
+
+    Args:
+        x (array): input of any shape (NumPy or array-like; CPU only).
+        approximate (bool): only False (the tanh approximation is not implemented).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import activations
+        >>> activations.gelu(np.array([-1.0, 0.0, 2.0])).round(4)
+        array([-0.1587,  0.    ,  1.9545])
+    """
+    return ops.gelu(x, approximate=approximate)
+
+
+def silu(x):
+    """``x * sigmoid(x)`` (also ``swish``).
+
+    Args:
+        x (array): input of any shape (NumPy or array-like; CPU only).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import activations
+        >>> activations.silu(np.array([-1.0, 0.0, 2.0])).round(4)
+        array([-0.2689,  0.    ,  1.7616])
+        >>> activations.swish is activations.silu
+        True
+    """
+    return ops.silu(x)
+
+
+swish = silu
+
+
 def get(identifier):
     """The canonical name of an activation: None and ``'linear'`` give ``'linear'``.
 
     Args:
-        identifier (str or callable or None): None, one of the names in ``ALL`` (in any
-            case) or one of this module's functions.
+        identifier (str or callable or None): None, one of the names in ``ALL`` or
+            ``'swish'`` (in any case) or one of this module's functions.
 
     Raises:
         ValueError: for any other value, listing the valid names.
@@ -171,8 +210,10 @@ def get(identifier):
         return "linear"
     if callable(identifier) and getattr(identifier, "__module__", None) == __name__:
         return identifier.__name__
-    if isinstance(identifier, str) and identifier.lower() in ALL:
-        return identifier.lower()
+    if isinstance(identifier, str):
+        name = _ALIASES.get(identifier.lower(), identifier.lower())
+        if name in ALL:
+            return name
     raise ValueError(f"Unknown activation: {identifier!r}. Valid names are {', '.join(ALL)} "
                      f"(or None).")
 

@@ -5,7 +5,7 @@ import pytest
 
 import minidl
 from minidl import layers, models, ops
-from gradcheck import assert_gradient
+from gradcheck import assert_gradient, numerical_gradient
 
 
 def conv1d_reference(x, kernel, bias, stride, padding):
@@ -144,5 +144,31 @@ def test_conv1d_model_trains_and_saves(tmp_path):
     model.save(path)
     np.testing.assert_array_equal(models.load_model(path).predict(x, verbose=0),
                                   model.predict(x, verbose=0))
-    with pytest.raises(NotImplementedError, match="causal"):
-        layers.Conv1D(2, 3, padding="causal")
+
+
+@pytest.mark.parametrize("strides", [1, 2])
+def test_causal_conv1d_matches_a_left_padded_reference_and_its_gradient(strides):
+    saved = minidl.backend.floatx()
+    minidl.backend.set_floatx("float64")
+    try:
+        conv = layers.Conv1D(3, 4, strides=strides, padding="causal",
+                             bias_initializer="random_normal")
+        rng = np.random.default_rng(0)
+        x = rng.normal(size=(2, 7, 2))
+        y = conv(x)
+        w, b = conv.kernel.value, conv.bias.value
+        padded = np.concatenate([np.zeros((2, 3, 2)), x], axis=1)
+        expected = np.stack([np.einsum("bkc,kcf->bf", padded[:, t:t + 4], w) + b
+                             for t in range(0, 7, strides)], axis=1)
+        np.testing.assert_allclose(y, expected, rtol=1e-12)
+        assert y.shape == conv.compute_output_shape(x.shape) == (2, -(-7 // strides), 3)
+        dy = rng.normal(size=y.shape)
+        np.testing.assert_allclose(conv.backward(dy),
+                                   numerical_gradient(lambda a: conv(a), x, dy),
+                                   rtol=1e-6, atol=1e-9)
+        later = x.copy()
+        later[:, 5:] += 1.0  # the future changes: the outputs before step 5 do not
+        np.testing.assert_array_equal(conv(later)[:, :5 // strides], y[:, :5 // strides])
+        assert layers.Conv1D.from_config(conv.get_config()).get_config()["padding"] == "causal"
+    finally:
+        minidl.backend.set_floatx(saved)

@@ -150,7 +150,8 @@ class _WithActivation(Layer):
     def _activation_backward(self, dy):
         if self.activation == "linear":
             return dy
-        return ops.activation_backward(dy, self._need_cache("y"), self.activation)
+        return ops.activation_backward(dy, self._need_cache("y"), self.activation,
+                                       x=self._logits)
 
     def backward(self, dy):
         """Gradient through the activation, then through the layer's own op."""

@@ -280,9 +280,9 @@ class SimpleRNN(_Recurrent):
         h, states, outputs = self._zeros(projected[0]), [], []
         for x_t in projected:
             h_in = _masked(h, mask)
-            h_new = ops.activation(ops.add(x_t, ops.matmul(h_in, self.recurrent_kernel.value)),
-                                   self.activation)
-            states.append((h_in, h_new))
+            z = ops.add(x_t, ops.matmul(h_in, self.recurrent_kernel.value))
+            h_new = ops.activation(z, self.activation)
+            states.append((h_in, h_new, z))
             outputs.append(h_new)
             h = h_new
         return states, outputs
@@ -291,8 +291,8 @@ class SimpleRNN(_Recurrent):
         recurrent_t = ops.transpose(self.recurrent_kernel.value)
         grads, dh_next = [None] * len(states), None
         for i in reversed(range(len(states))):
-            h = states[i][1]
-            dz = ops.activation_backward(_plus(step_grads[i], dh_next), h, self.activation)
+            _, h, z = states[i]
+            dz = ops.activation_backward(_plus(step_grads[i], dh_next), h, self.activation, x=z)
             grads[i] = dz
             dh_next = _masked(ops.matmul(dz, recurrent_t), mask)
         self._recurrent_grad([state[0] for state in states], grads)

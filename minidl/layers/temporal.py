@@ -2,6 +2,8 @@
 GlobalAveragePooling1D and GlobalMaxPooling1D, computed as their 2-D counterparts on a
 ``(batch, 1, steps, channels)`` view of the ``(batch, steps, channels)`` input -- the
 same C kernels, and no copy (the views are reshapes of contiguous arrays)."""
+import numpy as np
+
 from minidl import ops
 from minidl.layers.base import Layer, positive_int
 from minidl.layers.convolutional import Conv2D
@@ -45,7 +47,8 @@ class Conv1D(Conv2D):
         filters (int): number of output channels.
         kernel_size (int or tuple of 1 int): the window length.
         strides (int or tuple of 1 int): the step.
-        padding (str): ``'valid'`` or ``'same'`` (``'causal'`` is not implemented).
+        padding (str): ``'valid'``, ``'same'`` or ``'causal'`` (``kernel_size - 1`` zeros
+            before the first step: output ``t`` depends on inputs up to ``t`` only).
         data_format (str or None): None or ``'channels_last'``.
         dilation_rate (int or tuple of 1 int): only 1.
         groups (int): only 1.
@@ -78,18 +81,27 @@ class Conv1D(Conv2D):
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
                  kernel_constraint=None, bias_constraint=None, **kwargs):
-        if isinstance(padding, str) and padding.lower() == "causal":
-            raise NotImplementedError("Conv1D: padding='causal' is not implemented")
+        causal = isinstance(padding, str) and padding.lower() == "causal"
         if groups != 1:
             raise NotImplementedError(f"Conv1D: only groups=1 is implemented. "
                                       f"Received: groups={groups!r}")
         length = _length(kernel_size, "Conv1D", "kernel_size")
         step = _length(strides, "Conv1D", "strides")
         dilation = _length(dilation_rate, "Conv1D", "dilation_rate")
-        super().__init__(filters, (1, length), (1, step), padding, data_format, (1, dilation),
-                         activation, use_bias, kernel_initializer, bias_initializer,
-                         kernel_regularizer, bias_regularizer, activity_regularizer,
-                         kernel_constraint, bias_constraint, **kwargs)
+        super().__init__(filters, (1, length), (1, step), "valid" if causal else padding,
+                         data_format, (1, dilation), activation, use_bias, kernel_initializer,
+                         bias_initializer, kernel_regularizer, bias_regularizer,
+                         activity_regularizer, kernel_constraint, bias_constraint, **kwargs)
+        # causal: kernel_size - 1 zeros before the first step, then a 'valid' convolution,
+        # so that output t sees inputs up to t only (WaveNet's; Keras's 'causal')
+        self.causal = causal
+
+    def _causal_padded(self, x):
+        """x with ``kernel_size - 1`` zero steps in front (causal padding), else x."""
+        if not self.causal or self.kernel_size[1] == 1:
+            return x
+        zeros = np.zeros((x.shape[0], self.kernel_size[1] - 1, x.shape[2]), dtype=x.dtype)
+        return np.concatenate([zeros, x], axis=1)
 
     def build(self, input_shape):
         """Create the kernel ``(kernel_size, channels, filters)`` and the bias."""
@@ -105,6 +117,9 @@ class Conv1D(Conv2D):
     def compute_output_shape(self, input_shape):
         """``(batch, new_steps, filters)``."""
         _check_rank3(self, input_shape)
+        if self.causal and input_shape[1] is not None:
+            input_shape = (input_shape[0], input_shape[1] + self.kernel_size[1] - 1,
+                           input_shape[2])
         image = super().compute_output_shape(_image_shape(input_shape))
         return (image[0], image[2], image[3])
 
@@ -114,6 +129,7 @@ class Conv1D(Conv2D):
 
     def _convolve(self, inputs, activation):
         """The 2-D convolution of the ``(batch, 1, steps, channels)`` view."""
+        inputs = self._causal_padded(inputs)
         return _as_sequence(ops.conv(_as_image(inputs), self._image_kernel(), self.strides,
                                      self.padding,
                                      bias=self.bias.value if self.use_bias else None,
@@ -121,19 +137,24 @@ class Conv1D(Conv2D):
 
     def backward_pre_activation(self, dz):
         """Kernel/bias gradients into ``.grad``; returns the input gradient."""
-        x = self._need_cache("x")
+        x = self._causal_padded(self._need_cache("x"))
         dx, dkernel, dbias = ops.conv_backward(
             _as_image(dz), _as_image(x), self._image_kernel(), self.strides, self.padding,
             use_bias=self.use_bias, input_gradient=self.input_gradient)
         self.kernel.grad = dkernel.reshape(self.kernel.value.shape)
         if self.use_bias:
             self.bias.grad = dbias
-        return None if dx is None else _as_sequence(dx)
+        if dx is None:
+            return None
+        dx = _as_sequence(dx)
+        return np.ascontiguousarray(dx[:, self.kernel_size[1] - 1:]) if self.causal else dx
 
     def get_config(self):
         """Constructor arguments (lengths as Keras writes them)."""
         config = super().get_config()
         config.update(kernel_size=[self.kernel_size[1]], strides=[self.strides[1]])
+        if self.causal:
+            config["padding"] = "causal"
         return config
 
 

@@ -1046,7 +1046,9 @@ def batch_norm_train_backward(dy, x, batch_mean, batch_variance, scale=None, eps
 
 
 _ACTIVATION_NAMES = ("linear", "relu", "sigmoid", "tanh", "softmax", "elu", "selu",
-                     "softplus", "leaky_relu")
+                     "softplus", "leaky_relu", "gelu", "silu")
+# the activations whose derivative needs the forward's input, not its output
+_INPUT_GRADIENT = ("gelu", "silu")
 
 
 def _activation_code(backend, name, where):
@@ -1100,6 +1102,104 @@ def _elu_alpha(alpha, where):
         raise ValueError(f"{where}: argument 'alpha' must be > 0 (alpha 0 is relu). "
                          f"Received: alpha={alpha!r}")
     return alpha
+
+
+def _act_backward_input(dy, x, name, where):
+    """dy * act'(x) from the forward input x (gelu, silu), through the kernel."""
+    backend = backend_of(dy, x)
+    x = backend.prepare(x, "x", where)
+    dy = backend.prepare(dy, "dy", where, dtype=x.dtype)
+    same_shape(dy, x, "dy", "x", where)
+    dx = backend.empty(x.shape, x.dtype)
+    if x.size:
+        backend.require("activation_backward_input", where)(
+            dx.reshape(-1), dy.reshape(-1), x.reshape(-1), _activation_code(backend, name, where))
+    return dx
+
+
+def _approximate_refused(approximate, where):
+    if approximate:
+        raise NotImplementedError(f"{where}: argument 'approximate=True' (the tanh "
+                                  f"approximation) is not implemented; minidl computes the "
+                                  f"exact GELU (Keras's default)")
+
+
+def gelu(x, approximate=False):
+    """Gaussian error linear unit ``x * Phi(x)``, exact (with ``erf``), as
+    ``keras.ops.gelu``'s default (Hendrycks and Gimpel 2016).
+
+    Args:
+        x (array): input array of any shape (CPU only).
+        approximate (bool): only False (the tanh approximation is not implemented).
+
+    Returns:
+        An array of x's shape.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> ops.gelu(np.array([-1.0, 0.0, 2.0])).round(4)
+        array([-0.1587,  0.    ,  1.9545])
+    """
+    _approximate_refused(approximate, "gelu")
+    return _act_forward(x, "gelu", "gelu")
+
+
+def gelu_backward(dy, x):
+    """Gradient of :func:`gelu` from its INPUT: ``dy * (Phi(x) + x phi(x))``.
+
+    Args:
+        dy (array): gradient of the loss with respect to the output.
+        x (array): the forward pass's input.
+
+    Returns:
+        The gradient with respect to x.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> ops.gelu_backward(np.ones(3), np.array([-1.0, 0.0, 2.0])).round(4)
+        array([-0.0833,  0.5   ,  1.0852])
+    """
+    return _act_backward_input(dy, x, "gelu", "gelu_backward")
+
+
+def silu(x):
+    """Sigmoid linear unit (swish) ``x * sigmoid(x)`` (``keras.ops.silu``).
+
+    Args:
+        x (array): input array of any shape (CPU only).
+
+    Returns:
+        An array of x's shape.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> ops.silu(np.array([-1.0, 0.0, 2.0])).round(4)
+        array([-0.2689,  0.    ,  1.7616])
+    """
+    return _act_forward(x, "silu", "silu")
+
+
+def silu_backward(dy, x):
+    """Gradient of :func:`silu` from its INPUT: ``dy * s (1 + x (1 - s))``, ``s =
+    sigmoid(x)``.
+
+    Args:
+        dy (array): gradient of the loss with respect to the output.
+        x (array): the forward pass's input.
+
+    Returns:
+        The gradient with respect to x.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import ops
+        >>> ops.silu_backward(np.ones(3), np.array([-1.0, 0.0, 2.0])).round(4)
+        array([0.0723, 0.5   , 1.0908])
+    """
+    return _act_backward_input(dy, x, "silu", "silu_backward")
 
 
 def elu(x, alpha=1.0):
@@ -1277,7 +1377,8 @@ def activation(x, name):
     Args:
         x (array): input array.
         name (str or None): 'linear', 'relu', 'sigmoid', 'tanh', 'softmax' (last axis),
-            'elu', 'selu', 'softplus' or 'leaky_relu' (the last four on the CPU only);
+            'elu', 'selu', 'softplus', 'leaky_relu', 'gelu' or 'silu' (the last six on the
+            CPU only);
             None means 'linear', as in ``keras.activations.get(None)``.
 
     Returns:
@@ -1398,13 +1499,15 @@ def softmax_backward(dy, y, axis=-1):
     return _unrows(backend, dx, moved_shape, axis)
 
 
-def activation_backward(dy, y, name):
-    """Gradient of :func:`activation` from its output.
+def activation_backward(dy, y, name, x=None):
+    """Gradient of :func:`activation` from its output (from its input for 'gelu' and
+    'silu', whose derivative the output does not determine).
 
     Args:
         dy (array): gradient of the loss with respect to the output.
         y (array): the forward output ``activation(x, name)``.
         name (str or None): the activation's name, as given to :func:`activation`.
+        x (array or None): the forward input; required for 'gelu' and 'silu'.
 
     Returns:
         The gradient with respect to x.
@@ -1419,6 +1522,11 @@ def activation_backward(dy, y, name):
     name = _act_name(name, "activation_backward")
     if name == "softmax":
         return softmax_backward(dy, y)
+    if name in _INPUT_GRADIENT:
+        if x is None:
+            raise ValueError(f"activation_backward: the '{name}' gradient needs the forward "
+                             f"input: pass x")
+        return _act_backward_input(dy, x, name, "activation_backward")
     return _act_backward(dy, y, name, "activation_backward")
 
 
