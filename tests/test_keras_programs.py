@@ -20,7 +20,7 @@ def _cases():
         yield pytest.param(path, id=path.stem, marks=marks)
 
 
-@pytest.mark.parametrize("path", _cases())
+@pytest.mark.parametrize("path", list(_cases()))
 def test_program_runs(path, capsys, monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)  # restored afterwards, whatever the program does
     runpy.run_path(str(path), run_name="__main__")
