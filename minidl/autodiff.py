@@ -694,3 +694,36 @@ def loss_call(loss, y_true, y_pred, sample_weight):
                              f"respect to y_true"),
             loss._gradient_times(target, prediction, sample_weight, g)])
     return loss._reduce(loss._call_on(target, y_pred), sample_weight)
+
+
+def trace(function, value):
+    """Call ``function`` on a tensor of ``value`` (a leaf of its own, no tape needed);
+    return ``(result, gradient)``: the plain result, and ``gradient(dy)`` giving the
+    gradient with respect to ``value`` of ``sum(result * dy)``.
+
+    ``gradient`` raises ``NotImplementedError`` when the result was not computed from the
+    tensor by operations the tape differentiates (its text says which).
+
+    Args:
+        function (callable): a function of one array, written with NumPy operations.
+        value (numpy.ndarray): the input.
+    """
+    leaf = Tensor(value)
+    leaf._node = _Node([], lambda grad: [])
+    leaf._node.leaf = id(leaf)
+    with paused():
+        result = function(leaf)
+    plain = value_of(result)
+
+    def gradient(dy):
+        if not _tracked(result):
+            raise NotImplementedError(
+                "the function's result is not recorded from its input (it was computed "
+                "outside the NumPy operations a GradientTape differentiates, e.g. through "
+                "np.asarray or a minidl.ops function)")
+        _, by_leaf = _backpropagate([result], [dy])
+        grad = by_leaf.get(id(leaf))
+        if isinstance(grad, Undifferentiable):
+            raise NotImplementedError(grad.reason)
+        return np.zeros_like(value) if grad is None else np.asarray(grad, dtype=value.dtype)
+    return np.asarray(plain), gradient

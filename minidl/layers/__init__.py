@@ -14,6 +14,7 @@ from minidl.layers.convolutional import (Conv2D, Conv2DTranspose, DepthwiseConv2
 from minidl.layers.core import (ELU, Activation, Dense, Dropout, Flatten, Input, InputLayer,
                                 LeakyReLU, ReLU, Softmax, SpatialDropout2D)
 from minidl.layers.embedding import Embedding
+from minidl.layers.lambda_layer import Lambda
 from minidl.layers.merging import (Add, Average, Concatenate, Maximum, Minimum, Multiply,
                                    Subtract, add, average, concatenate, maximum, minimum,
                                    multiply, subtract)
@@ -21,6 +22,7 @@ from minidl.layers.normalization import (BatchNormalization, GroupNormalization,
                                          LayerNormalization)
 from minidl.layers.pooling import (AveragePooling2D, GlobalAveragePooling2D, GlobalAvgPool2D,
                                    GlobalMaxPool2D, GlobalMaxPooling2D, MaxPooling2D)
+from minidl.layers.normalization_adapt import Normalization
 from minidl.layers.preprocessing import Rescaling, Resizing
 from minidl.layers.temporal import (AveragePooling1D, AvgPool1D, Conv1D, Convolution1D,
                                     GlobalAveragePooling1D, GlobalAvgPool1D,
@@ -43,9 +45,9 @@ __all__ = ["Activation", "Add", "add", "Average", "average", "AveragePooling1D",
            "get", "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAvgPool1D",
            "GlobalAvgPool2D", "GlobalMaxPool1D", "GlobalMaxPool2D",
            "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GroupNormalization", "GRU", "Input",
-           "InputLayer", "Layer", "LayerNormalization", "LeakyReLU", "LSTM", "Maximum",
+           "InputLayer", "Lambda", "Layer", "LayerNormalization", "LeakyReLU", "LSTM", "Maximum",
            "maximum", "MaxPool1D", "MaxPool2D", "MaxPooling1D", "MaxPooling2D",
-           "Minimum", "minimum", "Multiply", "multiply", "Permute", "RandomFlip",
+           "Minimum", "minimum", "Multiply", "multiply", "Normalization", "Permute", "RandomFlip",
            "RandomRotation", "RandomTranslation", "RandomZoom", "ReLU", "Rescaling",
            "Reshape", "Resizing", "SeparableConv2D", "serialize", "SimpleRNN", "Softmax",
            "SpatialDropout2D", "Subtract", "subtract", "UpSampling2D", "ZeroPadding2D"]
