@@ -12,7 +12,7 @@ from minidl.layers.base import Layer
 from minidl.layers.convolutional import (Conv2D, Conv2DTranspose, DepthwiseConv2D,
                                          SeparableConv2D)
 from minidl.layers.core import (ELU, Activation, Dense, Dropout, Flatten, Input, InputLayer,
-                                LeakyReLU, ReLU, Softmax, SpatialDropout2D)
+                                LeakyReLU, ReLU, Softmax, SpatialDropout1D, SpatialDropout2D)
 from minidl.layers.embedding import Embedding
 from minidl.layers.lambda_layer import Lambda
 from minidl.layers.merging import (Add, Average, Concatenate, Maximum, Minimum, Multiply,
@@ -22,14 +22,17 @@ from minidl.layers.normalization import (BatchNormalization, GroupNormalization,
                                          LayerNormalization)
 from minidl.layers.pooling import (AveragePooling2D, GlobalAveragePooling2D, GlobalAvgPool2D,
                                    GlobalMaxPool2D, GlobalMaxPooling2D, MaxPooling2D)
+from minidl.layers.noise import GaussianDropout, GaussianNoise
 from minidl.layers.normalization_adapt import Normalization
 from minidl.layers.preprocessing import Rescaling, Resizing
 from minidl.layers.temporal import (AveragePooling1D, AvgPool1D, Conv1D, Convolution1D,
-                                    GlobalAveragePooling1D, GlobalAvgPool1D,
+                                    Cropping1D, GlobalAveragePooling1D, GlobalAvgPool1D,
                                     GlobalMaxPool1D, GlobalMaxPooling1D, MaxPool1D,
-                                    MaxPooling1D)
+                                    MaxPooling1D, UpSampling1D, ZeroPadding1D)
 from minidl.layers.recurrent import GRU, LSTM, Bidirectional, SimpleRNN
-from minidl.layers.reshaping import Cropping2D, Permute, Reshape, UpSampling2D, ZeroPadding2D
+from minidl.layers.reshaping import (Cropping2D, Identity, Permute, RepeatVector, Reshape,
+                                     UpSampling2D, ZeroPadding2D)
+from minidl.layers.wrappers import TimeDistributed
 
 # Keras aliases
 Convolution2D = Conv2D
@@ -38,19 +41,22 @@ MaxPool2D = MaxPooling2D
 AvgPool2D = AveragePooling2D
 
 __all__ = ["Activation", "Add", "add", "Average", "average", "AveragePooling1D",
-           "AveragePooling2D", "AvgPool1D", "AvgPool2D", "BatchNormalization", "Bidirectional",
-           "Concatenate", "concatenate", "Conv1D", "Conv2D", "Conv2DTranspose",
-           "Convolution1D", "Convolution2D", "Cropping2D", "Deconvolution2D", "Dense",
-           "DepthwiseConv2D", "deserialize", "Dropout", "ELU", "Embedding", "Flatten",
-           "get", "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAvgPool1D",
-           "GlobalAvgPool2D", "GlobalMaxPool1D", "GlobalMaxPool2D",
-           "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GroupNormalization", "GRU", "Input",
-           "InputLayer", "Lambda", "Layer", "LayerNormalization", "LeakyReLU", "LSTM", "Maximum",
-           "maximum", "MaxPool1D", "MaxPool2D", "MaxPooling1D", "MaxPooling2D",
-           "Minimum", "minimum", "Multiply", "multiply", "Normalization", "Permute", "RandomFlip",
-           "RandomRotation", "RandomTranslation", "RandomZoom", "ReLU", "Rescaling",
-           "Reshape", "Resizing", "SeparableConv2D", "serialize", "SimpleRNN", "Softmax",
-           "SpatialDropout2D", "Subtract", "subtract", "UpSampling2D", "ZeroPadding2D"]
+           "AveragePooling2D", "AvgPool1D", "AvgPool2D", "BatchNormalization",
+           "Bidirectional", "Concatenate", "concatenate", "Conv1D", "Conv2D",
+           "Conv2DTranspose", "Convolution1D", "Convolution2D", "Cropping1D", "Cropping2D",
+           "Deconvolution2D", "Dense", "DepthwiseConv2D", "deserialize", "Dropout", "ELU",
+           "Embedding", "Flatten", "GaussianDropout", "GaussianNoise", "get",
+           "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAvgPool1D",
+           "GlobalAvgPool2D", "GlobalMaxPool1D", "GlobalMaxPool2D", "GlobalMaxPooling1D",
+           "GlobalMaxPooling2D", "GroupNormalization", "GRU", "Identity", "Input",
+           "InputLayer", "Lambda", "Layer", "LayerNormalization", "LeakyReLU", "LSTM",
+           "Maximum", "maximum", "MaxPool1D", "MaxPool2D", "MaxPooling1D", "MaxPooling2D",
+           "Minimum", "minimum", "Multiply", "multiply", "Normalization", "Permute",
+           "RandomFlip", "RandomRotation", "RandomTranslation", "RandomZoom", "ReLU",
+           "RepeatVector", "Rescaling", "Reshape", "Resizing", "SeparableConv2D",
+           "serialize", "SimpleRNN", "Softmax", "SpatialDropout1D", "SpatialDropout2D",
+           "Subtract", "subtract", "TimeDistributed", "UpSampling1D", "UpSampling2D",
+           "ZeroPadding1D", "ZeroPadding2D"]
 
 _REGISTRY = {name: globals()[name] for name in __all__
              if isinstance(globals().get(name), type)}

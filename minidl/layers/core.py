@@ -405,7 +405,35 @@ class Dropout(Layer):
         return config
 
 
-class SpatialDropout2D(Dropout):
+class _SpatialDropout(Dropout):
+    """Dropout of whole feature maps (channels): the mask is one value per sample and
+    channel, broadcast over the other axes."""
+
+    _RANK = 4  # the input's rank
+
+    def __init__(self, rate, data_format=None, seed=None, **kwargs):
+        if data_format not in (None, "channels_last"):
+            raise ValueError(f"{type(self).__name__}: only data_format='channels_last' is "
+                             f"supported. Received: {data_format!r}")
+        kwargs.pop("noise_shape", None)  # fixed by the layer
+        super().__init__(rate, noise_shape=(None,) + (1,) * (self._RANK - 2) + (None,),
+                         seed=seed, **kwargs)
+
+    def build(self, input_shape):
+        """Check the rank (the mask is per sample and channel)."""
+        if len(input_shape) != self._RANK:
+            raise ValueError(f"{type(self).__name__} '{self.name}': the input must have rank "
+                             f"{self._RANK}. Received: shape {tuple(input_shape)}")
+        super().build(input_shape)
+
+    def get_config(self):
+        """Constructor arguments (the mask shape is implied)."""
+        config = super().get_config()
+        config.pop("noise_shape", None)
+        return config
+
+
+class SpatialDropout2D(_SpatialDropout):
     """Dropout of whole feature maps: each (image, channel) is kept or zeroed as one,
     which suits convolutional features whose neighbouring pixels are correlated.
 
@@ -429,25 +457,31 @@ class SpatialDropout2D(Dropout):
         True
     """
 
-    def __init__(self, rate, data_format=None, seed=None, **kwargs):
-        if data_format not in (None, "channels_last"):
-            raise ValueError(f"SpatialDropout2D: only data_format='channels_last' is "
-                             f"supported. Received: {data_format!r}")
-        kwargs.pop("noise_shape", None)  # fixed by the layer
-        super().__init__(rate, noise_shape=(None, 1, 1, None), seed=seed, **kwargs)
 
-    def build(self, input_shape):
-        """Check the rank (the mask is per image and channel)."""
-        if len(input_shape) != 4:
-            raise ValueError(f"SpatialDropout2D '{self.name}': the input must have rank 4. "
-                             f"Received: shape {tuple(input_shape)}")
-        super().build(input_shape)
+class SpatialDropout1D(_SpatialDropout):
+    """Dropout of whole channels of sequences: each (sequence, channel) is kept or zeroed
+    at every step (``keras.layers.SpatialDropout1D``).
 
-    def get_config(self):
-        """Constructor arguments (the mask shape is implied)."""
-        config = super().get_config()
-        config.pop("noise_shape", None)
-        return config
+    Args:
+        rate (float): the fraction of channels dropped, in [0, 1).
+        seed (int or None): the seed of this layer's own generator (None: minidl's
+            global generator).
+        **kwargs: Layer arguments (a ``noise_shape`` is ignored: the layer fixes it).
+
+    Input shape: ``(batch, steps, channels)``; the mask has shape ``(batch, 1, channels)``.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import layers
+        >>> y = layers.SpatialDropout1D(0.5, seed=1)(np.ones((1, 3, 4)), training=True)
+        >>> bool((y == y[:, :1]).all())  # the same mask at every step
+        True
+    """
+
+    _RANK = 3
+
+    def __init__(self, rate, seed=None, **kwargs):
+        super().__init__(rate, seed=seed, **kwargs)
 
 
 class ReLU(Layer):

@@ -4,7 +4,7 @@ which sums each block of the gradient (``minidl.ops.sum``, in the C core)."""
 import numpy as np
 
 from minidl import ops
-from minidl.layers.base import Layer, checked_size
+from minidl.layers.base import Layer, checked_size, positive_int
 from minidl.layers.convolutional import _pair
 
 
@@ -337,3 +337,84 @@ class Cropping2D(_Borders2D):
     def backward(self, dy):
         """dy with zeros where the borders were cropped."""
         return self._pad(dy)
+
+
+class RepeatVector(Layer):
+    """Repeats each input vector ``n`` times along a new axis 1
+    (``keras.layers.RepeatVector``; an encoder's summary fed to every decoder step).
+
+    Args:
+        n (int): the repetitions.
+        **kwargs: Layer arguments.
+
+    Input shape: ``(batch, features)``. Output shape: ``(batch, n, features)``.
+
+    Call arguments:
+        inputs (numpy.ndarray): the vectors.
+        training (bool): unused.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import layers
+        >>> layers.RepeatVector(3)(np.array([[1.0, 2.0]]))
+        array([[[1., 2.],
+                [1., 2.],
+                [1., 2.]]], dtype=float32)
+    """
+
+    def __init__(self, n, **kwargs):
+        super().__init__(**kwargs)
+        self.n = positive_int(n, "RepeatVector", "n")
+
+    def compute_output_shape(self, input_shape):
+        """``(batch, n, features)``."""
+        _require_rank(self, input_shape, 2)
+        return (input_shape[0], self.n, input_shape[1])
+
+    def call(self, inputs, training=False):
+        """Each row repeated ``n`` times."""
+        _require_rank(self, inputs.shape, 2)
+        return np.ascontiguousarray(np.broadcast_to(inputs[:, None, :], (
+            inputs.shape[0], self.n, inputs.shape[1])))
+
+    def backward(self, dy):
+        """The sum of the repetitions' gradients."""
+        return ops.sum(dy, axis=1)
+
+    def get_config(self):
+        """Constructor arguments."""
+        config = super().get_config()
+        config["n"] = self.n
+        return config
+
+
+class Identity(Layer):
+    """Returns its input unchanged (``keras.layers.Identity``, a placeholder).
+
+    Args:
+        trainable (bool): as :class:`Layer` (the layer has no weights).
+        name (str or None): the layer's name (default: made unique).
+        dtype (str or numpy.dtype or None): ``'float32'`` (default) or ``'float64'``.
+        input_shape (int or tuple of ints or None): the shape of one sample, for a
+            model's first layer.
+        batch_size (int or None): the batch size that goes with ``input_shape``.
+        **kwargs: ``batch_input_shape`` or ``input_dim``, as :class:`Layer`.
+
+    Call arguments:
+        inputs (numpy.ndarray): the input.
+        training (bool): unused.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import layers
+        >>> layers.Identity()(np.array([[1.0, 2.0]]))
+        array([[1., 2.]], dtype=float32)
+    """
+
+    def call(self, inputs, training=False):
+        """The input."""
+        return inputs
+
+    def backward(self, dy):
+        """The output's gradient."""
+        return dy

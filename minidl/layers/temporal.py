@@ -9,6 +9,7 @@ from minidl.layers.base import Layer, positive_int
 from minidl.layers.convolutional import Conv2D
 from minidl.layers.pooling import (AveragePooling2D, GlobalAveragePooling2D,
                                    GlobalMaxPooling2D, MaxPooling2D)
+from minidl.layers.reshaping import Cropping2D, UpSampling2D, ZeroPadding2D
 
 
 def _as_image(x):
@@ -158,15 +159,9 @@ class Conv1D(Conv2D):
         return config
 
 
-class _Pooling1D:
-    """The 1-D face of a 2-D pooling layer: ``pool_size``/``strides`` as lengths, rank-3
-    shapes, and the 2-D layer's call and backward on the image view."""
-
-    def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None, **kwargs):
-        where = type(self).__name__
-        length = _length(pool_size, where, "pool_size")
-        step = _length(strides, where, "strides", default=length)
-        super().__init__((1, length), (1, step), padding, data_format, **kwargs)
+class _On2D:
+    """The 1-D face of a 2-D layer without weights: rank-3 shapes, and the 2-D layer's
+    call and backward on the ``(batch, 1, steps, channels)`` view."""
 
     def build(self, input_shape):
         """Check the rank and geometry (no weights)."""
@@ -184,13 +179,122 @@ class _Pooling1D:
         return _as_sequence(super().call(_as_image(inputs), training))
 
     def backward(self, dy):
-        """The 2-D pooling's gradient on the view."""
+        """The 2-D layer's gradient on the view."""
         return _as_sequence(super().backward(_as_image(dy)))
+
+
+class _Pooling1D(_On2D):
+    """The 1-D face of a 2-D pooling layer: ``pool_size``/``strides`` as lengths."""
+
+    def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None, **kwargs):
+        where = type(self).__name__
+        length = _length(pool_size, where, "pool_size")
+        step = _length(strides, where, "strides", default=length)
+        super().__init__((1, length), (1, step), padding, data_format, **kwargs)
 
     def get_config(self):
         """Constructor arguments (lengths as Keras writes them)."""
         config = super().get_config()
         config.update(pool_size=[self.pool_size[1]], strides=[self.strides[1]])
+        return config
+
+
+def _pair_1d(value, where, argument):
+    """An int (both ends) or a pair of ints >= 0 as ``(start, end)``."""
+    pair = (value, value) if isinstance(value, int) and not isinstance(value, bool) \
+        else tuple(value) if isinstance(value, (tuple, list)) else None
+    if pair is None or len(pair) != 2 or not all(
+            isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in pair):
+        raise ValueError(f"{where}: argument '{argument}' must be an int or a pair of ints "
+                         f">= 0. Received: {value!r}")
+    return pair
+
+
+class ZeroPadding1D(_On2D, ZeroPadding2D):
+    """Adds zero steps at the start and end of each sequence
+    (``keras.layers.ZeroPadding1D``).
+
+    Args:
+        padding (int or tuple of 2 ints): the steps added at both ends, or ``(start,
+            end)``.
+        **kwargs: Layer arguments.
+
+    Input shape: ``(batch, steps, channels)``. Output shape: ``(batch, start + steps +
+    end, channels)``.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import layers
+        >>> layers.ZeroPadding1D((1, 2))(np.ones((1, 3, 1)))[0, :, 0]
+        array([0., 1., 1., 1., 0., 0.], dtype=float32)
+    """
+
+    def __init__(self, padding=1, **kwargs):
+        self.padding_1d = _pair_1d(padding, "ZeroPadding1D", "padding")
+        super().__init__(((0, 0), self.padding_1d), **kwargs)
+
+    def get_config(self):
+        """Constructor arguments (Keras's form)."""
+        config = super().get_config()
+        config["padding"] = list(self.padding_1d)
+        return config
+
+
+class Cropping1D(_On2D, Cropping2D):
+    """Removes steps at the start and end of each sequence (``keras.layers.Cropping1D``).
+
+    Args:
+        cropping (int or tuple of 2 ints): the steps removed at both ends, or ``(start,
+            end)``.
+        **kwargs: Layer arguments.
+
+    Input shape: ``(batch, steps, channels)``. Output shape: ``(batch, steps - start -
+    end, channels)``.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import layers
+        >>> layers.Cropping1D((1, 2))(np.arange(5.0).reshape(1, 5, 1))[0, :, 0]
+        array([1., 2.], dtype=float32)
+    """
+
+    def __init__(self, cropping=(1, 1), **kwargs):
+        self.cropping_1d = _pair_1d(cropping, "Cropping1D", "cropping")
+        super().__init__(((0, 0), self.cropping_1d), **kwargs)
+
+    def get_config(self):
+        """Constructor arguments (Keras's form)."""
+        config = super().get_config()
+        config["cropping"] = list(self.cropping_1d)
+        return config
+
+
+class UpSampling1D(_On2D, UpSampling2D):
+    """Repeats each step ``size`` times (``keras.layers.UpSampling1D``).
+
+    Args:
+        size (int): the repetition factor (default 2).
+        **kwargs: Layer arguments.
+
+    Input shape: ``(batch, steps, channels)``. Output shape: ``(batch, steps * size,
+    channels)``.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import layers
+        >>> layers.UpSampling1D(2)(np.array([[[1.0], [2.0]]]))[0, :, 0]
+        array([1., 1., 2., 2.], dtype=float32)
+    """
+
+    def __init__(self, size=2, **kwargs):
+        self.size_1d = positive_int(size, "UpSampling1D", "size")
+        super().__init__((1, self.size_1d), **kwargs)
+
+    def get_config(self):
+        """Constructor arguments (Keras's form)."""
+        config = super().get_config()
+        config["size"] = self.size_1d
+        config.pop("interpolation", None)  # Keras's UpSampling1D has none
         return config
 
 
