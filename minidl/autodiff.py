@@ -705,14 +705,21 @@ def trace(function, value):
     tensor by operations the tape differentiates (its text says which).
 
     Args:
-        function (callable): a function of one array, written with NumPy operations.
-        value (numpy.ndarray): the input.
+        function (callable): a function of one array (or of a list of arrays), written
+            with NumPy operations.
+        value (numpy.ndarray or list of numpy.ndarray): the input (a list: one gradient
+            per array).
     """
-    leaf = Tensor(value)
-    leaf._node = _Node([], lambda grad: [])
-    leaf._node.leaf = id(leaf)
+    several = isinstance(value, (list, tuple))
+    values = list(value) if several else [value]
+    leaves = []
+    for item in values:
+        leaf = Tensor(item)
+        leaf._node = _Node([], lambda grad: [])
+        leaf._node.leaf = id(leaf)
+        leaves.append(leaf)
     with paused():
-        result = function(leaf)
+        result = function(leaves if several else leaves[0])
     plain = value_of(result)
 
     def gradient(dy):
@@ -722,8 +729,12 @@ def trace(function, value):
                 "outside the NumPy operations a GradientTape differentiates, e.g. through "
                 "np.asarray or a minidl.ops function)")
         _, by_leaf = _backpropagate([result], [dy])
-        grad = by_leaf.get(id(leaf))
-        if isinstance(grad, Undifferentiable):
-            raise NotImplementedError(grad.reason)
-        return np.zeros_like(value) if grad is None else np.asarray(grad, dtype=value.dtype)
+        grads = []
+        for leaf, item in zip(leaves, values):
+            grad = by_leaf.get(id(leaf))
+            if isinstance(grad, Undifferentiable):
+                raise NotImplementedError(grad.reason)
+            grads.append(np.zeros_like(item) if grad is None else
+                         np.asarray(grad, dtype=np.asarray(item).dtype))
+        return grads if several else grads[0]
     return np.asarray(plain), gradient

@@ -385,10 +385,11 @@ class Loss:
     """Base class of losses: a per-sample loss, its reduction and its gradient.
 
     Subclasses implement ``compute(y_true, y_pred)`` (per-sample losses; Keras's name
-    for it, ``call``, works too) and ``_gradient(y_true, y_pred, dloss)`` (the gradient
-    with respect to y_pred given the gradient ``dloss`` with respect to each per-sample
-    loss; without it a loss evaluates but cannot train: minidl has no automatic
-    differentiation).
+    for it, ``call``, works too) and may implement ``_gradient(y_true, y_pred, dloss)``
+    (the gradient with respect to y_pred given the gradient ``dloss`` with respect to
+    each per-sample loss). Without it, a ``call`` written with NumPy operations on
+    ``y_pred`` is differentiated by recording them (:mod:`minidl.autodiff`); an operation
+    without a gradient rule raises ``NotImplementedError`` naming it when training.
 
     Args:
         name (str or None): the loss's name (None: the class name in snake case).
@@ -489,7 +490,7 @@ class Loss:
         return self._gradient(y_true, y_pred_array, dloss)
 
     def _has_gradient(self):
-        """Whether the loss knows its gradient (else a tape records its NumPy code)."""
+        """Whether the loss has its own gradient (else a tape records its NumPy code)."""
         return type(self)._gradient is not Loss._gradient
 
     def _call_on(self, y_true, y_pred):
@@ -501,7 +502,23 @@ class Loss:
         return y_pred.shape[:-1] if y_pred.ndim > 1 else y_pred.shape
 
     def _gradient(self, y_true, y_pred, dloss):
-        raise NotImplementedError(f"{type(self).__name__}: this loss has no gradient")
+        """By default: ``call``'s NumPy operations recorded and differentiated."""
+        if type(self).call is Loss.call:
+            raise NotImplementedError(f"{type(self).__name__}: this loss has no gradient "
+                                      f"(implement _gradient, or call with NumPy operations)")
+        return self._traced_gradient(lambda p: self._call_on(y_true, p), y_pred, dloss)
+
+    def _traced_gradient(self, per_sample, y_pred, dloss):
+        """d(sum(dloss * per_sample(y_pred))) / d y_pred by recording ``per_sample``."""
+        losses, gradient = autodiff.trace(per_sample, np.asarray(y_pred))
+        if np.shape(losses) != np.shape(dloss):
+            raise ValueError(f"Loss '{self.name}': its function returns shape "
+                             f"{np.shape(losses)}, not one loss per sample {np.shape(dloss)}")
+        try:
+            return gradient(dloss)
+        except NotImplementedError as error:
+            raise NotImplementedError(f"Loss '{self.name}': cannot differentiate it: "
+                                      f"{error}") from None
 
     # ------------------------------------------------------------ reduction
 
@@ -843,8 +860,10 @@ class LossFunctionWrapper(Loss):
     """A ``Loss`` around a plain function ``fn(y_true, y_pred, **kwargs)`` returning
     per-sample losses (as ``keras.losses.LossFunctionWrapper``).
 
-    ``gradient`` is not available: minidl cannot differentiate an arbitrary Python
-    function; write a ``Loss`` subclass with ``_gradient`` to train with it.
+    Its gradient is taken by recording the function's NumPy operations on ``y_pred``
+    (:mod:`minidl.autodiff`; the ``minidl.backend`` functions ``K.mean``, ``K.square``,
+    ... are NumPy's): a function written with them trains; one that leaves them raises
+    ``NotImplementedError`` naming the operation when training.
 
     Args:
         fn (callable): the function.
@@ -876,19 +895,13 @@ class LossFunctionWrapper(Loss):
         return np.asarray(self.fn(y_true, y_pred, **self._fn_kwargs))
 
     def _gradient(self, y_true, y_pred, dloss):
-        raise NotImplementedError(
-            f"Loss '{self.name}' wraps a plain Python function, whose gradient minidl cannot "
-            f"compute. Use a built-in loss or subclass minidl.losses.Loss and implement "
-            f"_gradient(y_true, y_pred, dloss).")
+        return self._traced_gradient(lambda p: self._call_on(y_true, p), y_pred, dloss)
 
     def _has_gradient(self):
         return False
 
     def _call_on(self, y_true, y_pred):
         return self.fn(y_true, y_pred, **self._fn_kwargs)
-
-    def gradient(self, y_true, y_pred, sample_weight=None):
-        return self._gradient(y_true, y_pred, None)
 
     def get_config(self):
         config = super().get_config()

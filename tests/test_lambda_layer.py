@@ -69,3 +69,32 @@ def test_a_function_outside_the_recorded_operations_fails_in_backward_only():
         sine.backward(np.ones((1, 2)))
     with pytest.raises(TypeError, match="'function'"):
         layers.Lambda(3)
+
+
+def test_a_lambda_on_a_list_of_inputs_as_the_siamese_distance(float64):
+    """Keras 2's mnist_siamese distance, written with the backend functions: values and
+    both inputs' gradients against central differences, and inside a two-input model."""
+    from minidl import backend as K
+
+    def euclidean_distance(vectors):
+        x, y = vectors
+        return K.sqrt(K.maximum(K.sum(K.square(x - y), axis=1, keepdims=True), K.epsilon()))
+
+    distance = layers.Lambda(euclidean_distance)
+    rng = np.random.default_rng(2)
+    a, b = rng.normal(size=(4, 3)), rng.normal(size=(4, 3))
+    y = distance([a, b])
+    np.testing.assert_allclose(y, np.linalg.norm(a - b, axis=1, keepdims=True), rtol=1e-12)
+    dy = rng.normal(size=y.shape)
+    da, db = distance.backward(dy)
+    np.testing.assert_allclose(da, numerical_gradient(lambda v: distance([v, b]), a, dy),
+                               rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(db, numerical_gradient(lambda v: distance([a, v]), b, dy),
+                               rtol=1e-6, atol=1e-9)
+    left, right = minidl.Input((3,)), minidl.Input((3,))
+    shared = layers.Dense(4)
+    model = minidl.Model([left, right], distance([shared(left), shared(right)]))
+    assert model.output_shape == (None, 1)
+    model.compile(optimizer="sgd", loss="mse")
+    history = model.fit([a, b], np.zeros((4, 1)), epochs=5, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]

@@ -17,7 +17,7 @@ class Lambda(Layer):
     the reason.
 
     Args:
-        function (callable): ``function(x, **arguments)``, of one array.
+        function (callable): ``function(x, **arguments)``, of one array or of a list.
         output_shape (tuple of ints or callable or None): the output shape without the
             batch axis, or a function of the input shape; None: found by calling the
             function on zeros of the input shape.
@@ -25,7 +25,8 @@ class Lambda(Layer):
         arguments (dict or None): keyword arguments passed to the function.
         **kwargs: Layer arguments.
 
-    Input shape: any. Output shape: the function's.
+    Input shape: any, or a list of arrays (the function then takes the list, as Keras's
+    does for ``Lambda(f)([a, b])``). Output shape: the function's.
 
     Call arguments:
         inputs (numpy.ndarray): the input.
@@ -60,16 +61,24 @@ class Lambda(Layer):
     def compute_output_shape(self, input_shape):
         """The given ``output_shape`` (a tuple or a function), else the shape of the
         function's output on zeros of ``input_shape`` (None sizes taken as 1)."""
-        shape = tuple(input_shape)
+        several = isinstance(input_shape, list)
+        shapes = [tuple(s) for s in input_shape] if several else [tuple(input_shape)]
         if callable(self.output_shape_arg):
-            return tuple(self.output_shape_arg(shape))
+            return tuple(self.output_shape_arg(shapes if several else shapes[0]))
         if self.output_shape_arg is not None:
-            return (shape[0],) + tuple(self.output_shape_arg)
-        probe = np.zeros(tuple(1 if d is None else d for d in shape), dtype=self.dtype)
-        out = np.shape(autodiff.value_of(self._apply(probe)))
-        return tuple(d if s is not None else None
-                     for d, s in zip(out, shape)) + tuple(out[len(shape):]) \
-            if len(out) >= len(shape) else (shape[0],) + tuple(out[1:])
+            return (shapes[0][0],) + tuple(self.output_shape_arg)
+        probes = [np.zeros(tuple(1 if d is None else d for d in s), dtype=self.dtype)
+                  for s in shapes]
+        out = np.shape(autodiff.value_of(self._apply(probes if several else probes[0])))
+        return (shapes[0][0],) + tuple(out[1:])
+
+    def _plain_call(self, inputs, training):
+        if not isinstance(inputs, (list, tuple)):
+            return super()._plain_call(inputs, training)
+        arrays = [self._convert_input(x) for x in inputs]
+        if not self.built:
+            self.build([(None,) + a.shape[1:] for a in arrays])
+        return self.call(arrays, training=training)
 
     def call(self, inputs, training=False):
         """The function's value; keeps its recorded operations for the backward pass."""
