@@ -20,10 +20,11 @@ from minidl.autodiff import GradientTape, Tensor  # noqa: E402
 from minidl.cuda import get_device, set_device  # noqa: E402
 from minidl.layers import Input  # noqa: E402
 from minidl.models import Model, Sequential  # noqa: E402
+from minidl import keras  # noqa: E402  (tf.keras's path: minidl.keras.layers, ...)
 
 __all__ = ["GradientTape", "Input", "Model", "Sequential", "Tensor", "__version__", "activations", "backend", "callbacks",
            "constraints", "cuda",
-           "datasets", "get_device", "get_num_threads", "initializers", "layers", "losses",
+           "datasets", "get_device", "get_num_threads", "initializers", "keras", "layers", "losses",
            "max_num_threads", "metrics", "models", "ops", "optimizers", "preprocessing",
            "regularizers", "set_device",
            "set_num_threads", "utils"]

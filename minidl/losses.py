@@ -450,7 +450,7 @@ class Loss:
             An ndarray of per-sample losses.
         """
         if type(self).call is not Loss.call:  # a Keras-style subclass
-            return np.asarray(self.call(y_true, y_pred))
+            return self._one_per_sample(self.call(y_true, y_pred), y_true, y_pred)
         raise NotImplementedError(f"{type(self).__name__}: losses must implement "
                                   f"compute(y_true, y_pred) (or Keras's call)")
 
@@ -489,6 +489,15 @@ class Loss:
             dloss = dloss * np.asarray(upstream, dtype=dloss.dtype)
         return self._gradient(y_true, y_pred_array, dloss)
 
+    def _one_per_sample(self, losses, y_true, y_pred):
+        """A user function's losses as an array; a scalar (a function that already
+        reduced, which Keras 2 allowed) repeated once per sample."""
+        losses = np.asarray(losses)
+        if losses.ndim:
+            return losses
+        shape = self._per_sample_shape(y_true, _predictions(y_pred, type(self).__name__))
+        return np.full(shape, losses, dtype=losses.dtype)
+
     def _has_gradient(self):
         """Whether the loss has its own gradient (else a tape records its NumPy code)."""
         return type(self)._gradient is not Loss._gradient
@@ -511,7 +520,9 @@ class Loss:
     def _traced_gradient(self, per_sample, y_pred, dloss):
         """d(sum(dloss * per_sample(y_pred))) / d y_pred by recording ``per_sample``."""
         losses, gradient = autodiff.trace(per_sample, np.asarray(y_pred))
-        if np.shape(losses) != np.shape(dloss):
+        if np.ndim(losses) == 0:  # a function that already reduced (Keras 2 allowed it)
+            dloss = np.asarray(np.sum(dloss), dtype=np.asarray(y_pred).dtype)
+        elif np.shape(losses) != np.shape(dloss):
             raise ValueError(f"Loss '{self.name}': its function returns shape "
                              f"{np.shape(losses)}, not one loss per sample {np.shape(dloss)}")
         try:
@@ -892,7 +903,8 @@ class LossFunctionWrapper(Loss):
         self._fn_kwargs = kwargs
 
     def compute(self, y_true, y_pred):
-        return np.asarray(self.fn(y_true, y_pred, **self._fn_kwargs))
+        return self._one_per_sample(self.fn(y_true, y_pred, **self._fn_kwargs), y_true,
+                                    y_pred)
 
     def _gradient(self, y_true, y_pred, dloss):
         return self._traced_gradient(lambda p: self._call_on(y_true, p), y_pred, dloss)

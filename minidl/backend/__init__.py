@@ -12,7 +12,7 @@ Keras basics: the float dtype of new weights, the image layout, the fuzz factor,
 name registry, reading or setting values (``get_value``, ``set_value``, ``eval``,
 ``int_shape``), and the array functions custom losses and ``Lambda`` layers use
 (``sum``, ``mean``, ``square``, ``sqrt``, ``abs``, ``exp``, ``log``, ``maximum``,
-``minimum``, ``clip``, ``pow``, ``dot``: :mod:`minidl.backend.math`).
+``minimum``, ``clip``, ``pow``, ``dot``, ``cast``, ``equal``: :mod:`minidl.backend.math`).
 """
 import collections
 import re
@@ -21,14 +21,14 @@ import numpy as np
 
 from minidl.backend import cuda as _cuda_backend
 from minidl.backend.cpu import CPU
-from minidl.backend.math import (abs, clip, dot, exp, log, maximum, mean, minimum,  # noqa: A004
-                                 pow, sqrt, square, sum)
+from minidl.backend.math import (abs, cast, clip, dot, equal, exp, log, maximum,  # noqa: A004
+                                 mean, minimum, pow, sqrt, square, sum)
 from minidl.cuda import _runtime
 
-__all__ = ["abs", "backend", "backend_of", "batch_get_value", "clear_session", "clip",
-           "count_params", "device_of", "dot", "epsilon", "eval", "exp", "floatx", "get",
-           "get_value", "image_data_format", "int_shape", "log", "maximum", "mean",
-           "minimum", "on_host", "pow", "set_epsilon", "set_floatx",
+__all__ = ["abs", "backend", "backend_of", "batch_get_value", "cast", "clear_session",
+           "clip", "count_params", "device_of", "dot", "equal", "epsilon", "eval", "exp",
+           "floatx", "get", "get_value", "image_data_format", "int_shape", "log",
+           "maximum", "mean", "minimum", "on_host", "pow", "set_epsilon", "set_floatx",
            "set_image_data_format", "set_value", "sqrt", "square", "sum", "to_numpy",
            "to_snake_case", "unique_name"]
 

@@ -194,3 +194,36 @@ def dot(x, y):
                [2.]])
     """
     return np.matmul(x, y)
+
+
+def cast(x, dtype):
+    """``x`` as an array of ``dtype`` (no gradient passes a cast: its result is a
+    constant to a GradientTape).
+
+    Args:
+        x (array-like or Tensor): the values.
+        dtype (str or numpy.dtype): the new dtype.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import backend as K
+        >>> K.cast(np.array([0.2, 0.7]) < 0.5, "float32")
+        array([1., 0.], dtype=float32)
+    """
+    return np.asarray(x).astype(dtype)
+
+
+def equal(x, y):
+    """``x == y`` elementwise, as booleans.
+
+    Args:
+        x (array-like or Tensor): the first values.
+        y (array-like or Tensor or float): the second values.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import backend as K
+        >>> K.equal(np.array([1.0, 2.0]), 2.0)
+        array([False,  True])
+    """
+    return np.equal(x, y)

@@ -115,8 +115,8 @@ class Normalization(Layer):
         else:
             batches = [np.asarray(data)]
         first = np.asarray(batches[0]) if batches else np.empty((0,))
-        if not self.built:
-            self.build((None,) + first.shape[1:])
+        if not self.built:  # the declared input shape first, as Keras's build
+            self.build(self.input_shape_arg or (None,) + first.shape[1:])
         axis = self._channel_axis(first.ndim)
         axes = tuple(a for a in range(first.ndim) if a != axis)
         count, mean, variance = _moments(batches, axes)

@@ -15,7 +15,7 @@ from minidl.layers import deserialize as deserialize_layer
 from minidl.layers.base import PerThread
 from minidl.layers.symbolic import KerasTensor, input_tensor
 from minidl.models import data_adapter
-from minidl.models.sequential import Sequential
+from minidl.models.sequential import Sequential, adjusted_rank
 
 
 def _flatten_tensors(structure, where, argument):
@@ -186,7 +186,7 @@ class Functional(Sequential):
                              f"array(s) for inputs "
                              f"{[t.node.layer.name for t in self._inputs]}. Received: "
                              f"{len(arrays)}")
-        return arrays
+        return [adjusted_rank(a, t.shape) for a, t in zip(arrays, self._inputs)]
 
     def _output_layer(self):
         """The layer of the only output (the fused softmax loss looks at it)."""

@@ -209,6 +209,8 @@ class Sequential(CustomSteps):
             return self._input_layer.shape
         if self._layers and self._layers[0].input_shape_arg is not None:
             return self._layers[0].input_shape_arg
+        if self._layers and self._layers[0].built:  # e.g. a Normalization already adapted
+            return self._layers[0].build_input_shape
         return None
 
     def build(self, input_shape=None):
@@ -505,6 +507,7 @@ class Sequential(CustomSteps):
 
     def _forward(self, x, training, plan=None):
         self._ensure_built(x)
+        x = adjusted_rank(x, self._build_input_shape)
         recorded = self._recorded_outputs if training else None
         with self._memory:  # inference too: each batch reuses the previous one's buffers
             if not training:  # batch norm folded where it can be (minidl.models.folding)
@@ -596,6 +599,7 @@ class Sequential(CustomSteps):
                 self._gradient_reduction = reduction
             plan = self._step_plan(x, y) if global_rows is None else None
             if plan is not None:  # forward, loss and backward as planned kernel calls
+                x = adjusted_rank(x, self._build_input_shape)
                 first = self._layers[0]
                 x = first._convert_input(x)
                 first._check_input(x)
@@ -1219,6 +1223,19 @@ class Sequential(CustomSteps):
 
 
 saving.register_model_class(Sequential)
+
+
+def adjusted_rank(x, expected):
+    """``x`` with a trailing axis of 1 added or dropped where its rank is one off a model
+    input's ``expected`` shape (Keras 3's: ``(n,)`` data for an input of shape ``(1,)``)."""
+    ndim = getattr(x, "ndim", None)
+    if expected is None or ndim is None:
+        return x
+    if ndim == len(expected) - 1 and expected[-1] == 1:
+        return x.reshape(x.shape + (1,))
+    if ndim == len(expected) + 1 and x.shape[-1] == 1:
+        return x.reshape(x.shape[:-1])
+    return x
 
 
 def _on_host(out):
