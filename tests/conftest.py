@@ -23,6 +23,17 @@ def dtype(request):
 
 
 @pytest.fixture
+def float64():
+    """New layers' weights in float64 (for central-difference checks), seed 0; the
+    float dtype is restored afterwards."""
+    saved = minidl.backend.floatx()
+    minidl.backend.set_floatx("float64")
+    minidl.utils.set_random_seed(0)
+    yield
+    minidl.backend.set_floatx(saved)
+
+
+@pytest.fixture
 def threads():
     """Restore the thread count after a test that changes it."""
     before = minidl.get_num_threads()

@@ -8,14 +8,6 @@ from minidl import layers, losses
 from tests.gradcheck import numerical_gradient
 
 
-@pytest.fixture
-def float64():
-    saved = minidl.backend.floatx()
-    minidl.backend.set_floatx("float64")
-    minidl.utils.set_random_seed(0)
-    yield
-    minidl.backend.set_floatx(saved)
-
 
 def _numeric_weight_gradient(loss_of, variable, eps=1e-6):
     """d loss / d variable by central differences (the variable is put back)."""

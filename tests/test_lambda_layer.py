@@ -8,13 +8,6 @@ from minidl import layers, ops
 from tests.gradcheck import numerical_gradient
 
 
-@pytest.fixture
-def float64():
-    saved = minidl.backend.floatx()
-    minidl.backend.set_floatx("float64")
-    yield
-    minidl.backend.set_floatx(saved)
-
 
 FUNCTIONS = {
     "scale and shift": lambda x: x / 255.0 - 0.5,

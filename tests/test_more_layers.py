@@ -9,14 +9,6 @@ from minidl import layers
 from tests.gradcheck import numerical_gradient
 
 
-@pytest.fixture
-def float64():
-    saved = minidl.backend.floatx()
-    minidl.backend.set_floatx("float64")
-    minidl.utils.set_random_seed(0)
-    yield
-    minidl.backend.set_floatx(saved)
-
 
 SHAPING = [
     (lambda: layers.ZeroPadding1D((1, 2)), lambda x: np.pad(x, ((0, 0), (1, 2), (0, 0)))),

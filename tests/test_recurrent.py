@@ -53,14 +53,6 @@ def _ids(case):
     return cls.__name__ + "".join(f"-{k}" for k in options)
 
 
-@pytest.fixture
-def float64():
-    saved = minidl.backend.floatx()
-    minidl.backend.set_floatx("float64")
-    minidl.utils.set_random_seed(0)
-    yield
-    minidl.backend.set_floatx(saved)
-
 
 @pytest.mark.parametrize("case", CASES, ids=[_ids(c) for c in CASES])
 def test_forward_matches_the_float64_reference(case):
