@@ -105,7 +105,7 @@ def test_embedding_refuses_bad_indices(indices, error, message):
         ops.embedding(indices, np.zeros((6, 2)))
 
 
-def test_embedding_layer_trains_saves_and_refuses_masks(tmp_path):
+def test_embedding_layer_trains_and_saves(tmp_path):
     rng = np.random.default_rng(4)
     x = rng.integers(0, 20, (48, 7))
     y = (x.sum(axis=1) % 2).astype(np.float32)
@@ -121,8 +121,6 @@ def test_embedding_layer_trains_saves_and_refuses_masks(tmp_path):
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
     embed = loaded.layers[0]  # built for 7 steps, any length fits (as in Keras)
     np.testing.assert_array_equal(embed(np.array([[3, 4]])), embed.embeddings.value[[[3, 4]]])
-    with pytest.raises(NotImplementedError, match="mask_zero"):
-        layers.Embedding(5, 2, mask_zero=True)
     with pytest.raises(ValueError, match="input_dim"):
         layers.Embedding(0, 2)
 

@@ -15,6 +15,7 @@ from minidl.layers.core import (ELU, Activation, Dense, Dropout, Flatten, Input,
                                 LeakyReLU, ReLU, Softmax, SpatialDropout1D, SpatialDropout2D)
 from minidl.layers.embedding import Embedding
 from minidl.layers.lambda_layer import Lambda
+from minidl.layers.masking import Masking
 from minidl.layers.merging import (Add, Average, Concatenate, Maximum, Minimum, Multiply,
                                    Subtract, add, average, concatenate, maximum, minimum,
                                    multiply, subtract)
@@ -50,7 +51,7 @@ __all__ = ["Activation", "Add", "add", "Average", "average", "AveragePooling1D",
            "GlobalAvgPool2D", "GlobalMaxPool1D", "GlobalMaxPool2D", "GlobalMaxPooling1D",
            "GlobalMaxPooling2D", "GroupNormalization", "GRU", "Identity", "Input",
            "InputLayer", "Lambda", "Layer", "LayerNormalization", "LeakyReLU", "LSTM",
-           "Maximum", "maximum", "MaxPool1D", "MaxPool2D", "MaxPooling1D", "MaxPooling2D",
+           "Masking", "Maximum", "maximum", "MaxPool1D", "MaxPool2D", "MaxPooling1D", "MaxPooling2D",
            "Minimum", "minimum", "Multiply", "multiply", "Normalization", "Permute",
            "RandomFlip", "RandomRotation", "RandomTranslation", "RandomZoom", "ReLU",
            "RepeatVector", "Rescaling", "Reshape", "Resizing", "SeparableConv2D",

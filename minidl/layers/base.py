@@ -231,23 +231,52 @@ class Layer:
         """
         return tuple(input_shape)
 
-    def __call__(self, inputs, training=False):
+    def __call__(self, inputs, training=False, mask=None):
         """Build on first use, check and convert the input, then ``call``; on symbolic
         inputs (``KerasTensor``), record the call for a functional model instead."""
         if symbolic.is_symbolic(inputs):
             return symbolic.call_symbolic(self, inputs)
         if autodiff.recording() is not None or autodiff.is_tensor(inputs):
             return autodiff.record_call(
-                inputs, functools.partial(self._plain_call, training=training),
+                inputs, functools.partial(self._plain_call, training=training, mask=mask),
                 self.backward, [self], self.trainable_weights)
-        return self._plain_call(inputs, training)
+        return self._plain_call(inputs, training, mask)
 
-    def _plain_call(self, inputs, training):
+    def _plain_call(self, inputs, training, mask=None):
         x = self._convert_input(inputs)
         if not self.built:
             self.build((None,) + x.shape[1:])
         self._check_input(x)
+        if self._consumes_mask:
+            return self.call(x, training=training, mask=mask)
         return self.call(x, training=training)
+
+    # ---------------------------------------------------------------- masking
+    #: whether an input mask passes through the layer unchanged (Keras's attribute)
+    supports_masking = False
+    # whether ``call`` takes the mask (recurrent layers, pooling over steps)
+    _consumes_mask = False
+
+    def compute_mask(self, inputs, mask=None):
+        """The mask of the output, from the input's (Keras's masking: the steps an
+        ``Embedding(mask_zero=True)`` or a ``Masking`` layer marks as padding).
+
+        Args:
+            inputs (array): the call's input.
+            mask (numpy.ndarray or None): the input's boolean mask ``(batch, steps)``.
+
+        Returns:
+            The output's mask: None without one; the input's for a layer that
+            ``supports_masking``. A layer that can neither pass nor use a mask raises
+            ValueError, as Keras does.
+        """
+        if mask is None or (isinstance(mask, list) and all(m is None for m in mask)):
+            return None
+        if self.supports_masking:
+            return mask
+        raise ValueError(f"Layer '{self.name}' ({type(self).__name__}) does not support "
+                         f"masking, but receives a mask (from Embedding(mask_zero=True) "
+                         f"or a Masking layer before it)")
 
     def call(self, inputs, training=False):
         """The forward computation (subclasses).

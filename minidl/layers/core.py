@@ -198,6 +198,8 @@ class Dense(_WithActivation):
         [(5, 3), (3,)]
     """
 
+    supports_masking = True  # a mask passes through unchanged
+
     def __init__(self, units, activation=None, use_bias=True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
@@ -268,6 +270,8 @@ class Activation(_WithActivation):
         >>> layer(np.array([[-1.0, 0.5]]))
         array([[0. , 0.5]], dtype=float32)
     """
+
+    supports_masking = True  # a mask passes through unchanged
 
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
@@ -355,6 +359,8 @@ class Dropout(Layer):
         >>> bool((drop(x) == x).all())  # inference: unchanged
         True
     """
+
+    supports_masking = True  # a mask passes through unchanged
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
@@ -501,6 +507,8 @@ class ReLU(Layer):
         array([[0., 2.]], dtype=float32)
     """
 
+    supports_masking = True  # a mask passes through unchanged
+
     def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
         super().__init__(**kwargs)
         if max_value is not None or negative_slope != 0.0 or threshold != 0.0:
@@ -533,6 +541,8 @@ class LeakyReLU(Layer):
         >>> layers.LeakyReLU(negative_slope=0.5)(np.array([[-1.0, 2.0]]))
         array([[-0.5,  2. ]], dtype=float32)
     """
+
+    supports_masking = True  # a mask passes through unchanged
 
     def __init__(self, negative_slope=0.3, **kwargs):
         if "alpha" in kwargs:
@@ -575,6 +585,8 @@ class ELU(Layer):
         array([[-1.2642,  2.    ]], dtype=float32)
     """
 
+    supports_masking = True  # a mask passes through unchanged
+
     def __init__(self, alpha=1.0, **kwargs):
         super().__init__(**kwargs)
         self.alpha = bounded_number(alpha, "alpha", "ELU", 0.0)
@@ -612,6 +624,8 @@ class Softmax(Layer):
         >>> layers.Softmax()(np.array([[0.0, 0.0]]))
         array([[0.5, 0.5]], dtype=float32)
     """
+
+    supports_masking = True  # a mask passes through unchanged
 
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)

@@ -1,4 +1,6 @@
 """Embedding: integer indices to dense vectors (``keras.layers.Embedding``)."""
+import numpy as np
+
 from minidl import constraints, initializers, ops, regularizers
 from minidl.layers.base import Layer, positive_int
 
@@ -16,7 +18,9 @@ class Embedding(Layer):
             ``minidl.regularizers`` penalty on the table.
         embeddings_constraint (str or Constraint or dict or None): a
             ``minidl.constraints`` constraint on the table.
-        mask_zero (bool): only False (masking is not implemented).
+        mask_zero (bool): index 0 is padding: the layer's output carries a mask (False at
+            those steps) that the recurrent layers and GlobalAveragePooling1D skip, as
+            Keras's masking.
         input_length (int or None): Keras 2's argument, accepted (the shape follows the
             input).
         **kwargs: Layer arguments.
@@ -41,9 +45,7 @@ class Embedding(Layer):
         super().__init__(**kwargs)
         self.input_dim = positive_int(input_dim, "Embedding", "input_dim")
         self.output_dim = positive_int(output_dim, "Embedding", "output_dim")
-        if mask_zero:
-            raise NotImplementedError("Embedding: mask_zero=True is not implemented (minidl "
-                                      "has no masks)")
+        self.mask_zero = bool(mask_zero)
         self.embeddings_initializer = initializers.get(embeddings_initializer)
         self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
         self.embeddings_constraint = constraints.get(embeddings_constraint)
@@ -86,5 +88,16 @@ class Embedding(Layer):
                       else regularizers.serialize(self.embeddings_regularizer),
                       embeddings_constraint=None if self.embeddings_constraint is None
                       else constraints.serialize(self.embeddings_constraint),
-                      mask_zero=False)
+                      mask_zero=self.mask_zero)
         return config
+
+    @property
+    def _makes_mask(self):
+        return self.mask_zero
+
+    def compute_mask(self, inputs, mask=None):
+        """With ``mask_zero``: True where the index is not 0 (index 0 is padding, as
+        ``pad_sequences`` writes it), for the layers after it; else None."""
+        if not self.mask_zero:
+            return None
+        return np.asarray(inputs) != 0

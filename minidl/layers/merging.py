@@ -43,14 +43,25 @@ class _Merge(Layer):
         return tuple(next((s[i] for s in shapes if s[i] is not None), None)
                      for i in range(len(shapes[0])))
 
-    def __call__(self, inputs, training=False):
+    def __call__(self, inputs, training=False, mask=None):
         """Merge a list of arrays (or record the call on symbolic inputs)."""
         if not isinstance(inputs, (list, tuple)):
             raise ValueError(f"Layer '{self.name}' ({type(self).__name__}) must be called on "
                              f"a list of inputs. Received: {type(inputs).__name__}")
-        return super().__call__(list(inputs), training=training)
+        return super().__call__(list(inputs), training=training, mask=mask)
 
-    def _plain_call(self, inputs, training):
+    def compute_mask(self, inputs, mask=None):
+        """The inputs' masks combined (a step is kept where every input keeps it), as
+        Keras's merge layers."""
+        masks = [m for m in (mask or []) if m is not None]
+        if not masks:
+            return None
+        combined = masks[0]
+        for m in masks[1:]:
+            combined = combined & m
+        return combined
+
+    def _plain_call(self, inputs, training, mask=None):
         arrays = [self._convert_input(x) for x in inputs]
         self._check_shapes([a.shape for a in arrays])
         if any(len(a) != len(arrays[0]) for a in arrays):

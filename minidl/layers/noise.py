@@ -11,6 +11,8 @@ class _Noise(Layer):
     """A training-only noise with its own seeded generator (the model restores it after
     a failed step, as Dropout's)."""
 
+    supports_masking = True  # a mask passes through unchanged
+
     def __init__(self, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.seed = seed

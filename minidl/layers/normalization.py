@@ -56,6 +56,8 @@ class BatchNormalization(Layer):
         ['gamma', 'beta', 'moving_mean', 'moving_variance']
     """
 
+    supports_masking = True  # a mask passes through unchanged
+
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
                  beta_initializer="zeros", gamma_initializer="ones",
                  moving_mean_initializer="zeros", moving_variance_initializer="ones",
@@ -283,6 +285,8 @@ class LayerNormalization(_SampleNormalization):
         (True, 1.0)
     """
 
+    supports_masking = True  # a mask passes through unchanged
+
     def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True,
                  beta_initializer="zeros", gamma_initializer="ones", **kwargs):
         super().__init__(axis, epsilon, center, scale, beta_initializer, gamma_initializer,
@@ -332,6 +336,8 @@ class GroupNormalization(_SampleNormalization):
         array([[-1.,  1.],
                [ 1., -1.]], dtype=float32)
     """
+
+    supports_masking = True  # a mask passes through unchanged
 
     def __init__(self, groups=32, axis=-1, epsilon=1e-3, center=True, scale=True,
                  beta_initializer="zeros", gamma_initializer="ones", **kwargs):

@@ -116,9 +116,19 @@ class _Recurrent(Layer):
     def _input_bias(self):
         return self.bias.value if self.use_bias else None
 
-    def call(self, inputs, training=False):
+    _consumes_mask = True
+    # Bidirectional sets it: the outputs of masked steps are zeros, not the carried state
+    _zero_masked_outputs = False
+
+    def compute_mask(self, inputs, mask=None):
+        """The input's mask for the output sequence with ``return_sequences``, else
+        None (the last state is one vector)."""
+        return mask if self.return_sequences else None
+
+    def call(self, inputs, training=False, mask=None):
         """Run the sequence (the last step first with ``go_backwards``); keeps each
-        step's state for the backward pass."""
+        step's state for the backward pass. Where ``mask`` (batch, timesteps) is False
+        the step is skipped: the state is carried over, as Keras's masking."""
         if inputs.shape[1] == 0:
             raise ValueError(f"{type(self).__name__} '{self.name}': the input has no "
                              f"timesteps. Received: shape {inputs.shape}")
@@ -136,9 +146,10 @@ class _Recurrent(Layer):
         bias = self._input_bias()
         if bias is not None:
             projected = ops.bias_add(projected, bias)
-        states, outputs = self._run(projected.reshape(t, b, -1), recurrent_mask)
+        keep = self._steps_kept(mask, inputs.shape[:2])
+        states, outputs = self._run(projected.reshape(t, b, -1), recurrent_mask, keep)
         self._cache = {"flat": flat, "states": states, "shape": inputs.shape,
-                       "masks": (input_mask, recurrent_mask)}
+                       "masks": (input_mask, recurrent_mask), "keep": keep}
         if not self.return_sequences:
             return outputs[-1]
         return np.ascontiguousarray(np.stack(outputs, axis=1))
@@ -146,14 +157,16 @@ class _Recurrent(Layer):
     def backward(self, dy):
         """Backpropagation through time: the weights' gradients into ``.grad``; returns
         the input's gradient (None when ``input_gradient`` is off)."""
-        flat, states, shape, masks = (self._need_cache(k)
-                                      for k in ("flat", "states", "shape", "masks"))
+        flat, states, shape, masks, keep = (
+            self._need_cache(k) for k in ("flat", "states", "shape", "masks", "keep"))
         t, b = shape[1], shape[0]
         if self.return_sequences:
             step_grads = [dy[:, i] for i in range(t)]
+            if keep is not None and self._zero_masked_outputs:  # constant zeros there
+                step_grads = [np.where(k, g, 0) for k, g in zip(keep, step_grads)]
         else:
             step_grads = [None] * (t - 1) + [dy]
-        input_grads, extra = self._run_backward(states, step_grads, masks[1])
+        input_grads, extra = self._run_backward(states, step_grads, masks[1], keep)
         self.kernel.grad = ops.matmul(ops.transpose(flat), input_grads)
         if self.use_bias:
             self._set_bias_grad(input_grads, extra)
@@ -164,6 +177,25 @@ class _Recurrent(Layer):
         if masks[0] is not None:
             dx = dx * masks[0][:, None, :]
         return np.ascontiguousarray(dx[:, ::-1]) if self.go_backwards else dx
+
+    def _steps_kept(self, mask, shape):
+        """Per step (in processing order), the ``(batch, 1)`` booleans of the rows the
+        mask keeps; None without a mask."""
+        if mask is None:
+            return None
+        mask = np.asarray(mask, dtype=bool)
+        if mask.shape != tuple(shape):
+            raise ValueError(f"{type(self).__name__} '{self.name}': the mask must have shape "
+                             f"{tuple(shape)} (batch, timesteps). Received: {mask.shape}")
+        steps = mask[:, ::-1] if self.go_backwards else mask
+        return [steps[:, t, None] for t in range(steps.shape[1])]
+
+    def _output(self, carried, new, keep):
+        """A step's output: the carried state (Keras's default at masked steps), or
+        zeros there when the layer is one direction of a Bidirectional."""
+        if keep is None or not self._zero_masked_outputs:
+            return carried
+        return np.where(keep, new, 0).astype(new.dtype)
 
     def _dropout_mask(self, batch, width, rate, training, dtype):
         """A ``(batch, width)`` dropout mask (kept values scaled by 1 / (1 - rate)), or
@@ -225,6 +257,24 @@ def _masked(a, mask):
     return a if mask is None else ops.multiply(a, mask)
 
 
+def _step(keep, i):
+    """Step i's kept rows, or None without a mask."""
+    return None if keep is None else keep[i]
+
+
+def _kept(new, old, keep):
+    """``new`` in the rows a step keeps, ``old`` (carried over) in the masked ones."""
+    return new if keep is None else np.where(keep, new, old).astype(new.dtype)
+
+
+def _split(grad, keep):
+    """A state's gradient split into the part through the step's cell (kept rows) and
+    the part carried to the previous state (masked rows; None without a mask)."""
+    if keep is None or grad is None:
+        return grad, None
+    return np.where(keep, grad, 0).astype(grad.dtype), np.where(keep, 0, grad).astype(grad.dtype)
+
+
 class SimpleRNN(_Recurrent):
     """Fully connected recurrence: ``h_t = activation(x_t W + h_{t-1} U + b)``
     (``keras.layers.SimpleRNN``).
@@ -276,25 +326,26 @@ class SimpleRNN(_Recurrent):
         ((2, 5, 4), (4, 4))
     """
 
-    def _run(self, projected, mask):
+    def _run(self, projected, mask, keep):
         h, states, outputs = self._zeros(projected[0]), [], []
-        for x_t in projected:
+        for i, x_t in enumerate(projected):
             h_in = _masked(h, mask)
             z = ops.add(x_t, ops.matmul(h_in, self.recurrent_kernel.value))
             h_new = ops.activation(z, self.activation)
             states.append((h_in, h_new, z))
-            outputs.append(h_new)
-            h = h_new
+            h = _kept(h_new, h, _step(keep, i))
+            outputs.append(self._output(h, h_new, _step(keep, i)))
         return states, outputs
 
-    def _run_backward(self, states, step_grads, mask):
+    def _run_backward(self, states, step_grads, mask, keep):
         recurrent_t = ops.transpose(self.recurrent_kernel.value)
         grads, dh_next = [None] * len(states), None
         for i in reversed(range(len(states))):
             _, h, z = states[i]
-            dz = ops.activation_backward(_plus(step_grads[i], dh_next), h, self.activation, x=z)
+            dh, carried = _split(_plus(step_grads[i], dh_next), _step(keep, i))
+            dz = ops.activation_backward(dh, h, self.activation, x=z)
             grads[i] = dz
-            dh_next = _masked(ops.matmul(dz, recurrent_t), mask)
+            dh_next = _plus(_masked(ops.matmul(dz, recurrent_t), mask), carried)
         self._recurrent_grad([state[0] for state in states], grads)
         return np.concatenate(grads, axis=0), None
 
@@ -349,27 +400,29 @@ class LSTM(_Recurrent):
             return self.bias_initializer
         return _ForgetGateOnes(self.bias_initializer, self.units)
 
-    def _run(self, projected, mask):
+    def _run(self, projected, mask, keep):
         h = c = self._zeros(projected[0])
         states, outputs = [], []
-        for x_t in projected:
+        for i, x_t in enumerate(projected):
             h_in = _masked(h, mask)
             z = ops.add(x_t, ops.matmul(h_in, self.recurrent_kernel.value))
             gates, c_new, h_new = ops.lstm_cell(z, c)
             states.append((h_in, c, gates, c_new))
-            outputs.append(h_new)
-            h, c = h_new, c_new
+            h, c = _kept(h_new, h, _step(keep, i)), _kept(c_new, c, _step(keep, i))
+            outputs.append(self._output(h, h_new, _step(keep, i)))
         return states, outputs
 
-    def _run_backward(self, states, step_grads, mask):
+    def _run_backward(self, states, step_grads, mask, keep):
         recurrent_t = ops.transpose(self.recurrent_kernel.value)
         grads, dh_next, dc_next = [None] * len(states), None, None
         for i in reversed(range(len(states))):
             _, c_prev, gates, c = states[i]
-            dz, dc_next = ops.lstm_cell_backward(_plus(step_grads[i], dh_next), dc_next,
-                                                 gates, c, c_prev)
+            dh, h_carried = _split(_plus(step_grads[i], dh_next), _step(keep, i))
+            dc, c_carried = _split(dc_next, _step(keep, i))
+            dz, dc_prev = ops.lstm_cell_backward(dh, dc, gates, c, c_prev)
             grads[i] = dz
-            dh_next = _masked(ops.matmul(dz, recurrent_t), mask)
+            dc_next = _plus(dc_prev, c_carried)
+            dh_next = _plus(_masked(ops.matmul(dz, recurrent_t), mask), h_carried)
         self._recurrent_grad([state[0] for state in states], grads)
         return np.concatenate(grads, axis=0), None
 
@@ -431,29 +484,30 @@ class GRU(_Recurrent):
     def _input_bias(self):
         return self.bias.value[0] if self.use_bias else None
 
-    def _run(self, projected, mask):
+    def _run(self, projected, mask, keep):
         h, states, outputs = self._zeros(projected[0]), [], []
-        for x_t in projected:
+        for i, x_t in enumerate(projected):
             h_in = _masked(h, mask)
             hz = ops.matmul(h_in, self.recurrent_kernel.value)
             if self.use_bias:
                 hz = ops.bias_add(hz, self.bias.value[1])
             gates, h_new = ops.gru_cell(x_t, hz, h)
             states.append((h_in, h, gates, hz))
-            outputs.append(h_new)
-            h = h_new
+            h = _kept(h_new, h, _step(keep, i))
+            outputs.append(self._output(h, h_new, _step(keep, i)))
         return states, outputs
 
-    def _run_backward(self, states, step_grads, mask):
+    def _run_backward(self, states, step_grads, mask, keep):
         recurrent_t = ops.transpose(self.recurrent_kernel.value)
         input_grads, hz_grads = [None] * len(states), [None] * len(states)
         dh_next = None
         for i in reversed(range(len(states))):
             _, h_prev, gates, hz = states[i]
-            dxz, dhz, direct = ops.gru_cell_backward(_plus(step_grads[i], dh_next), gates,
-                                                     hz, h_prev)
+            dh, carried = _split(_plus(step_grads[i], dh_next), _step(keep, i))
+            dxz, dhz, direct = ops.gru_cell_backward(dh, gates, hz, h_prev)
             input_grads[i], hz_grads[i] = dxz, dhz
-            dh_next = ops.add(direct, _masked(ops.matmul(dhz, recurrent_t), mask))
+            dh_next = _plus(ops.add(direct, _masked(ops.matmul(dhz, recurrent_t), mask)),
+                            carried)
         self._recurrent_grad([state[0] for state in states], hz_grads)
         return np.concatenate(input_grads, axis=0), np.concatenate(hz_grads, axis=0)
 
@@ -523,6 +577,9 @@ class Bidirectional(Layer):
         self.forward_layer, self.backward_layer = layer, backward_layer
         self.merge_mode = merge_mode
         self.return_sequences = layer.return_sequences
+        # masked steps output zeros in both directions, so that the merged steps align
+        layer._zero_masked_outputs = backward_layer._zero_masked_outputs = \
+            self.return_sequences
         self._input_gradient = True
 
     @property
@@ -557,10 +614,16 @@ class Bidirectional(Layer):
             return backward_sequence
         return np.ascontiguousarray(backward_sequence[:, ::-1])
 
-    def call(self, inputs, training=False):
-        """Both directions, merged."""
-        forward = self.forward_layer(inputs, training=training)
-        backward = self._aligned(self.backward_layer(inputs, training=training))
+    _consumes_mask = True
+
+    def compute_mask(self, inputs, mask=None):
+        """The input's mask with ``return_sequences``, else None."""
+        return mask if self.return_sequences else None
+
+    def call(self, inputs, training=False, mask=None):
+        """Both directions (skipping the masked steps), merged."""
+        forward = self.forward_layer(inputs, training=training, mask=mask)
+        backward = self._aligned(self.backward_layer(inputs, training=training, mask=mask))
         self._cache = {"outputs": (forward, backward)}
         if self.merge_mode == "concat":
             return np.concatenate([forward, backward], axis=-1)

@@ -411,6 +411,8 @@ class Identity(Layer):
         array([[1., 2.]], dtype=float32)
     """
 
+    supports_masking = True  # a mask passes through unchanged
+
     def call(self, inputs, training=False):
         """The input."""
         return inputs

@@ -366,7 +366,37 @@ class GlobalAveragePooling1D(_GlobalPooling1D, GlobalAveragePooling2D):
         >>> from minidl import layers
         >>> layers.GlobalAveragePooling1D()(np.array([[[1.0, 10.0], [3.0, 30.0]]]))
         array([[ 2., 20.]], dtype=float32)
+
+    With a mask (``Embedding(mask_zero=True)`` before it) the mean is over the kept steps
+    only, as Keras's.
     """
+
+    _consumes_mask = True
+
+    def compute_mask(self, inputs, mask=None):
+        """None: the steps are averaged away."""
+        return None
+
+    def call(self, inputs, training=False, mask=None):
+        """The mean over the steps (the kept ones, with a mask)."""
+        if mask is None:
+            y = super().call(inputs, training)
+            self._cache = dict(self._cache, weights=None)
+            return y
+        kept = np.asarray(mask, dtype=inputs.dtype)
+        weights = kept / np.maximum(kept.sum(axis=1, keepdims=True), 1)  # (batch, steps)
+        self._cache = {"weights": weights}
+        y = ops.sum(ops.multiply(inputs, np.ascontiguousarray(
+            np.broadcast_to(weights[:, :, None], inputs.shape))), axis=1)
+        return y.reshape(y.shape[0], 1, y.shape[-1]) if self.keepdims else y
+
+    def backward(self, dy):
+        """The output's gradient spread over the (kept) steps."""
+        weights = self._need_cache("weights")
+        if weights is None:
+            return super().backward(dy)
+        dy = dy.reshape(dy.shape[0], 1, dy.shape[-1])
+        return np.ascontiguousarray(dy * weights[:, :, None])
 
 
 class GlobalMaxPooling1D(_GlobalPooling1D, GlobalMaxPooling2D):

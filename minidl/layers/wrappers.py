@@ -39,6 +39,8 @@ class TimeDistributed(Layer):
         ((4, 5, 2), [(3, 2), (2,)])
     """
 
+    supports_masking = True  # a mask passes through unchanged
+
     def __init__(self, layer, **kwargs):
         if not isinstance(layer, Layer):
             raise TypeError(f"TimeDistributed: argument 'layer' must be a Layer. Received: "

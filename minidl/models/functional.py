@@ -204,12 +204,19 @@ class Functional(Sequential):
         values = {id(t): a for t, a in zip(self._inputs, self._input_arrays(x))}
         recorded = self._recorded_outputs if training else None
         self._node_caches = {}
+        masks = {}  # Keras's masking: each tensor's mask, where one was made
         with self._memory:
             for node in self._nodes:
                 layer = node.layer
                 args = [values[id(t)] for t in node.inputs]
-                out = layer(args[0] if node.input_structure == "single" else args,
-                            training=training)
+                arg_masks = [masks.get(id(t)) for t in node.inputs]
+                single = node.input_structure == "single"
+                arg, mask = (args[0], arg_masks[0]) if single else (args, arg_masks)
+                out = layer(arg, training=training, mask=mask)
+                out_mask = layer.compute_mask(arg, mask)
+                if out_mask is not None:
+                    for tensor in node.outputs:
+                        masks[id(tensor)] = out_mask
                 if id(layer) in self._shared_ids:  # each call's cache, for its backward
                     self._node_caches[id(node)] = layer._cache
                 outs = out if len(node.outputs) > 1 else [out]

@@ -510,18 +510,26 @@ class Sequential(CustomSteps):
         x = adjusted_rank(x, self._build_input_shape)
         recorded = self._recorded_outputs if training else None
         with self._memory:  # inference too: each batch reuses the previous one's buffers
-            if not training:  # batch norm folded where it can be (minidl.models.folding)
+            if not training and not self._masked():  # batch norm folded where it can be
                 if self._layers:  # what the first layer's call checks, a folded one too
                     x = self._layers[0]._convert_input(x)
                     self._layers[0]._check_input(x)
                 for step in plan or self._inference_plan():
                     x = step(x)
                 return x
+            mask = None  # Keras's masking: from Embedding(mask_zero=True) or Masking
             for layer in self._layers:
-                x = layer(x, training=training)
+                y = layer(x, training=training, mask=mask)
+                mask = layer.compute_mask(x, mask)
+                x = y
                 if recorded is not None:
                     recorded.append((layer, x))
         return x
+
+    def _masked(self):
+        """Whether a layer makes a mask (then inference runs layer by layer, masks
+        passed along, instead of the folded plan)."""
+        return any(getattr(layer, "_makes_mask", False) for layer in self._layers)
 
     def _inference_plan(self):
         """The inference forward, with each batch norm that follows a convolution or a
