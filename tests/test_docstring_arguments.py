@@ -146,3 +146,35 @@ def test_every_argument_has_a_typed_entry(qualified):
     stale = set(entries) - {p.name for p in parameters}
     assert takes_kwargs or not stale, \
         f"{qualified}: Args entries for arguments it does not take: {sorted(stale)}"
+
+
+def _layer_classes():
+    """Every public layer class of ``minidl.layers`` (aliases once), but the base."""
+    import minidl.layers as layers_module
+    found = {}
+    for name in layers_module.__all__:
+        value = getattr(layers_module, name)
+        if inspect.isclass(value) and issubclass(value, layers_module.Layer) and \
+                value is not layers_module.Layer and value not in found.values():
+            found[name] = value
+    return found
+
+
+LAYERS = _layer_classes()
+
+
+@pytest.mark.parametrize("name", sorted(LAYERS))
+def test_every_layer_documents_its_shapes_and_call_arguments(name):
+    """As Keras's reference pages: the input and output shapes, and a ``Call
+    arguments:`` section whose entries are typed like ``Args:``'s."""
+    doc = inspect.cleandoc(LAYERS[name].__doc__ or "")
+    assert "Input shape" in doc, f"{name}: no 'Input shape' in its docstring"
+    assert "Output shape" in doc, f"{name}: no 'Output shape' in its docstring"
+    lines = doc.splitlines()
+    assert "Call arguments:" in lines, f"{name}: no 'Call arguments:' section"
+    section = "\n".join(lines[lines.index("Call arguments:"):]).replace(
+        "Call arguments:", "Args:", 1)
+    entries = args_entries(section)
+    assert "inputs" in entries, f"{name}: the Call arguments do not list 'inputs'"
+    untyped = [entry for entry, kind in entries.items() if not kind]
+    assert not untyped, f"{name}: Call arguments without a (type): {untyped}"
