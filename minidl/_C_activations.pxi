@@ -28,6 +28,17 @@ def activation_forward(real[::1] y not None, const real[::1] x not None, int act
         x (C-contiguous float32 or float64 numpy.ndarray (n,)): the input.
         activation (int): the activation's code, a value of ``ACTIVATION_CODES``
             (ValueError for an unknown code).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import _C
+        >>> x, y = np.array([-1.0, 0.0, 2.0]), np.empty(3)
+        >>> _C.activation_forward(y, x, _C.ACTIVATION_CODES["relu"])
+        >>> y
+        array([0., 0., 2.])
+        >>> _C.activation_forward(y, x, _C.ACTIVATION_CODES["sigmoid"])
+        >>> y.round(4)
+        array([0.2689, 0.5   , 0.8808])
     """
     cdef int64_t n = x.shape[0]
     cdef md_status st
@@ -51,6 +62,15 @@ def activation_backward(real[::1] dx not None, const real[::1] dy not None,
             the output.
         y (C-contiguous float32 or float64 numpy.ndarray (n,)): the forward pass's output.
         activation (int): the activation's code, a value of ``ACTIVATION_CODES``.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import _C
+        >>> y = np.array([0.0, 0.5, 1.0])  # sigmoid outputs
+        >>> dx = np.empty(3)
+        >>> _C.activation_backward(dx, np.ones(3), y, _C.ACTIVATION_CODES["sigmoid"])
+        >>> dx  # y * (1 - y)
+        array([0.  , 0.25, 0.  ])
     """
     cdef int64_t n = dy.shape[0]
     cdef md_status st
@@ -76,6 +96,14 @@ def activation_backward_input(real[::1] dx not None, const real[::1] dy not None
             the output.
         x (C-contiguous float32 or float64 numpy.ndarray (n,)): the forward pass's input.
         activation (int): the code of 'gelu' or 'silu' in ``ACTIVATION_CODES``.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import _C
+        >>> x, dx = np.array([-1.0, 0.0, 2.0]), np.empty(3)
+        >>> _C.activation_backward_input(dx, np.ones(3), x, _C.ACTIVATION_CODES["silu"])
+        >>> dx.round(4)
+        array([0.0723, 0.5   , 1.0908])
     """
     cdef int64_t n = dy.shape[0]
     cdef md_status st
@@ -100,6 +128,17 @@ def activation_forward_param(real[::1] y not None, const real[::1] x not None, i
         x (C-contiguous float32 or float64 numpy.ndarray (n,)): the input.
         activation (int): ``ACTIVATION_CODES['elu']`` or ``ACTIVATION_CODES['leaky_relu']``.
         alpha (float): ELU's alpha, or leaky ReLU's negative slope.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import _C
+        >>> x, y = np.array([-2.0, 0.0, 3.0]), np.empty(3)
+        >>> _C.activation_forward_param(y, x, _C.ACTIVATION_CODES["leaky_relu"], 0.25)
+        >>> y
+        array([-0.5,  0. ,  3. ])
+        >>> _C.activation_forward_param(y, x, _C.ACTIVATION_CODES["elu"], 1.0)
+        >>> y.round(4)
+        array([-0.8647,  0.    ,  3.    ])
     """
     cdef int64_t n = x.shape[0]
     cdef md_status st
@@ -124,6 +163,16 @@ def activation_backward_param(real[::1] dx not None, const real[::1] dy not None
         y (C-contiguous float32 or float64 numpy.ndarray (n,)): the forward pass's output.
         activation (int): ``ACTIVATION_CODES['elu']`` or ``ACTIVATION_CODES['leaky_relu']``.
         alpha (float): the alpha (ELU) or slope (leaky ReLU) of the forward pass.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import _C
+        >>> y = np.array([-0.5, 3.0])  # leaky_relu outputs (slope 0.25)
+        >>> dx = np.empty(2)
+        >>> leaky_relu = _C.ACTIVATION_CODES["leaky_relu"]
+        >>> _C.activation_backward_param(dx, np.ones(2), y, leaky_relu, 0.25)
+        >>> dx
+        array([0.25, 1.  ])
     """
     cdef int64_t n = dy.shape[0]
     cdef md_status st
@@ -144,6 +193,16 @@ def softmax_forward(real[:, ::1] y not None, const real[:, ::1] x not None):
         y (C-contiguous float32 or float64 numpy.ndarray (rows, cols)): the output, written;
             same dtype as x.
         x (C-contiguous float32 or float64 numpy.ndarray (rows, cols)): the logits.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import _C
+        >>> x = np.array([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]])
+        >>> y = np.empty((2, 3))
+        >>> _C.softmax_forward(y, x)
+        >>> y.round(4)
+        array([[0.09  , 0.2447, 0.6652],
+               [0.3333, 0.3333, 0.3333]])
     """
     cdef int64_t rows = x.shape[0], cols = x.shape[1]
     cdef md_status st
@@ -167,6 +226,15 @@ def softmax_backward(real[:, ::1] dx not None, const real[:, ::1] dy not None,
             respect to the output.
         y (C-contiguous float32 or float64 numpy.ndarray (rows, cols)): the forward pass's
             output (the probabilities).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import _C
+        >>> y = np.array([[0.25, 0.75]])  # softmax outputs
+        >>> dx = np.empty((1, 2))
+        >>> _C.softmax_backward(dx, np.array([[1.0, 0.0]]), y)
+        >>> dx
+        array([[ 0.1875, -0.1875]])
     """
     cdef int64_t rows = dy.shape[0], cols = dy.shape[1]
     cdef md_status st

@@ -51,6 +51,20 @@ def batchnorm_forward_train(real[:, ::1] y not None, real[::1] batch_mean not No
             None for 0.
         epsilon (float): added to the variance before the square root.
         momentum (float): the moving statistics' momentum.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import _C
+        >>> x = np.array([[1.0, 10.0], [3.0, 30.0]])
+        >>> y, mean, var = np.empty((2, 2)), np.empty(2), np.empty(2)
+        >>> moving_mean, moving_var = np.zeros(2), np.ones(2)
+        >>> _C.batchnorm_forward_train(y, mean, var, moving_mean, moving_var, x, None, None,
+        ...                            epsilon=0.0, momentum=0.9)
+        >>> y, mean, var
+        (array([[-1., -1.],
+               [ 1.,  1.]]), array([ 2., 20.]), array([  1., 100.]))
+        >>> moving_mean.round(4), moving_var.round(4)
+        (array([0.2, 2. ]), array([ 1. , 10.9]))
     """
     where = "batchnorm_forward_train"
     xs = shape_of(x, 2)
@@ -100,6 +114,18 @@ def batchnorm_forward_infer(real[:, ::1] y not None, const real[:, ::1] x not No
         beta (C-contiguous float32 or float64 numpy.ndarray (channels,) or None): the offset;
             None for 0.
         epsilon (float): added to the variance before the square root.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import _C
+        >>> x = np.array([[1.0, 10.0], [3.0, 30.0]])
+        >>> y = np.empty((2, 2))
+        >>> _C.batchnorm_forward_infer(y, x, np.array([2.0, 20.0]), np.array([1.0, 100.0]),
+        ...                            gamma=np.array([2.0, 1.0]), beta=np.array([0.0, 5.0]),
+        ...                            epsilon=0.0)
+        >>> y
+        array([[-2.,  4.],
+               [ 2.,  6.]])
     """
     where = "batchnorm_forward_infer"
     xs = shape_of(x, 2)
@@ -152,6 +178,20 @@ def batchnorm_backward_train(real[:, ::1] dx not None, real[::1] dgamma, real[::
         gamma (C-contiguous float32 or float64 numpy.ndarray (channels,) or None): the scale;
             None for 1.
         epsilon (float): the forward pass's epsilon.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import _C
+        >>> x = np.array([[1.0, 10.0], [3.0, 30.0], [5.0, 20.0]])
+        >>> y, mean, var = np.empty((3, 2)), np.empty(2), np.empty(2)
+        >>> _C.batchnorm_forward_train(y, mean, var, None, None, x, None, None, 1e-3, 0.99)
+        >>> dy = np.array([[1.0, 1.0], [0.0, 0.0], [0.0, 0.0]])
+        >>> dx, dgamma, dbeta = np.empty((3, 2)), np.empty(2), np.empty(2)
+        >>> _C.batchnorm_backward_train(dx, dgamma, dbeta, dy, x, mean, var, epsilon=1e-3)
+        >>> dgamma.round(4), dbeta  # sum(dy * xhat), sum(dy)
+        (array([-1.2245, -1.2247]), array([1., 1.]))
+        >>> bool(np.allclose(dx.sum(axis=0), 0.0))  # the batch mean absorbs any shift of x
+        True
     """
     where = "batchnorm_backward_train"
     xs = shape_of(x, 2)
@@ -205,6 +245,18 @@ def batchnorm_backward_infer(real[:, ::1] dx not None, real[::1] dgamma, real[::
         gamma (C-contiguous float32 or float64 numpy.ndarray (channels,) or None): the scale;
             None for 1.
         epsilon (float): the forward pass's epsilon.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import _C
+        >>> x, dy = np.array([[4.0, 3.0], [4.0, 5.0]]), np.ones((2, 2))
+        >>> dx, dgamma, dbeta = np.empty((2, 2)), np.empty(2), np.empty(2)
+        >>> _C.batchnorm_backward_infer(dx, dgamma, dbeta, dy, x, np.array([2.0, 2.0]),
+        ...                             np.array([4.0, 1.0]), gamma=np.array([1.0, 3.0]),
+        ...                             epsilon=0.0)
+        >>> dx, dgamma, dbeta
+        (array([[0.5, 3. ],
+               [0.5, 3. ]]), array([2., 4.]), array([2., 2.]))
     """
     where = "batchnorm_backward_infer"
     xs = shape_of(x, 2)
@@ -240,6 +292,14 @@ def moments(real[::1] mean not None, real[::1] var not None, const real[:, ::1] 
         var (C-contiguous float32 or float64 numpy.ndarray (channels,)): receives the biased
             variance.
         x (C-contiguous float32 or float64 numpy.ndarray (rows, channels)): the input.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import _C
+        >>> mean, var = np.empty(2), np.empty(2)
+        >>> _C.moments(mean, var, np.array([[1.0, 10.0], [3.0, 30.0]]))
+        >>> mean, var
+        (array([ 2., 20.]), array([  1., 100.]))
     """
     where = "moments"
     xs = shape_of(x, 2)

@@ -62,6 +62,17 @@ def set_num_threads(n):
     Args:
         n (int): the number of threads, >= 1 (ValueError below; a larger value than
             ``max_num_threads()`` is clamped to it).
+
+    Example:
+        >>> from minidl import _C
+        >>> before = _C.get_num_threads()
+        >>> _C.set_num_threads(1)
+        >>> _C.get_num_threads()
+        1
+        >>> _C.set_num_threads(10 ** 6)  # more than allowed: clamped
+        >>> _C.get_num_threads() == _C.max_num_threads()
+        True
+        >>> _C.set_num_threads(before)  # restore the previous count
     """
     n = operator.index(n)
     if n < 1:
@@ -70,22 +81,47 @@ def set_num_threads(n):
 
 
 def max_num_threads():
-    """The most threads the kernels may use (``md_max_num_threads``)."""
+    """The most threads the kernels may use (``md_max_num_threads``).
+
+    Example:
+        >>> from minidl import _C
+        >>> n = _C.max_num_threads()  # depends on the machine
+        >>> isinstance(n, int) and n >= 1
+        True
+    """
     return md_max_num_threads()
 
 
 def get_num_threads():
-    """The number of threads the kernels use."""
+    """The number of threads the kernels use.
+
+    Example:
+        >>> from minidl import _C
+        >>> 1 <= _C.get_num_threads() <= _C.max_num_threads()
+        True
+    """
     return md_get_num_threads()
 
 
 def has_openmp():
-    """True when the core was compiled with OpenMP."""
+    """True when the core was compiled with OpenMP.
+
+    Example:
+        >>> from minidl import _C
+        >>> isinstance(_C.has_openmp(), bool)  # True or False depending on the build
+        True
+    """
     return bool(md_has_openmp())
 
 
 def cpu_has_avx2_fma():
-    """True when this CPU runs the AVX2/FMA code paths."""
+    """True when this CPU runs the AVX2/FMA code paths.
+
+    Example:
+        >>> from minidl import _C
+        >>> isinstance(_C.cpu_has_avx2_fma(), bool)  # depends on the CPU
+        True
+    """
     return bool(md_cpu_has_avx2_fma())
 
 
@@ -94,5 +130,17 @@ def force_portable(bint on):
 
     Args:
         on (bool): True forces the portable paths; False detects the CPU's level again.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import _C
+        >>> a, b = np.arange(6.0).reshape(2, 3), np.ones((3, 2))
+        >>> c_best, c_portable = np.empty((2, 2)), np.empty((2, 2))
+        >>> _C.gemm(False, False, a, b, c_best)
+        >>> _C.force_portable(True)  # the portable C paths from here on
+        >>> _C.gemm(False, False, a, b, c_portable)
+        >>> _C.force_portable(False)  # back to the CPU's best level
+        >>> bool((c_best == c_portable).all())
+        True
     """
     md_force_portable(1 if on else 0)

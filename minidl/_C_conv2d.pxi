@@ -35,6 +35,19 @@ def conv2d_forward(real[:, :, :, ::1] y not None, const real[:, :, :, ::1] x not
         padding (str): ``'valid'`` or ``'same'`` (any case).
         activation (int): the fused activation's code: that of ``'linear'``, ``'relu'``,
             ``'sigmoid'`` or ``'tanh'`` in ``ACTIVATION_CODES`` (ValueError for another).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import _C
+        >>> x = np.arange(16.0).reshape(1, 4, 4, 1)
+        >>> w = np.ones((2, 2, 1, 1))  # sums each 2x2 window
+        >>> y = np.empty((1, 3, 3, 1))
+        >>> _C.conv2d_forward(y, x, w, bias=np.array([-20.0]),
+        ...                   activation=_C.ACTIVATION_CODES["relu"])
+        >>> y[0, :, :, 0]
+        array([[ 0.,  0.,  0.],
+               [ 6., 10., 14.],
+               [22., 26., 30.]])
     """
     cdef md_conv2d_geom g
     cdef md_status status
@@ -69,6 +82,16 @@ def conv2d_backward_input(real[:, :, :, ::1] dx not None, const real[:, :, :, ::
         stride_h (int): the vertical stride.
         stride_w (int): the horizontal stride.
         padding (str): ``'valid'`` or ``'same'`` (any case).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import _C
+        >>> dx = np.empty((1, 3, 3, 1))
+        >>> _C.conv2d_backward_input(dx, np.ones((1, 2, 2, 1)), np.ones((2, 2, 1, 1)))
+        >>> dx[0, :, :, 0]  # how many windows cover each pixel
+        array([[1., 2., 1.],
+               [2., 4., 2.],
+               [1., 2., 1.]])
     """
     cdef md_conv2d_geom g
     cdef md_status status
@@ -104,6 +127,16 @@ def conv2d_backward_weight(real[:, :, :, ::1] dw not None, real[::1] dbias,
         stride_h (int): the vertical stride.
         stride_w (int): the horizontal stride.
         padding (str): ``'valid'`` or ``'same'`` (any case).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import _C
+        >>> x = np.arange(9.0).reshape(1, 3, 3, 1)
+        >>> dw, dbias = np.empty((2, 2, 1, 1)), np.empty(1)
+        >>> _C.conv2d_backward_weight(dw, dbias, np.ones((1, 2, 2, 1)), x)
+        >>> dw[:, :, 0, 0], dbias
+        (array([[ 8., 12.],
+               [20., 24.]]), array([4.]))
     """
     cdef md_conv2d_geom g
     cdef md_status status
@@ -141,6 +174,17 @@ def depthwise_conv2d_forward(real[:, :, :, ::1] y not None, const real[:, :, :, 
         stride_h (int): the vertical stride.
         stride_w (int): the horizontal stride.
         padding (str): ``'valid'`` or ``'same'`` (any case).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import _C
+        >>> x = np.stack([np.ones((3, 3)), 2 * np.ones((3, 3))], axis=-1)[None]  # C = 2
+        >>> w = np.ones((2, 2, 2, 2))  # M = 2 outputs per channel
+        >>> w[..., 1] = -1.0
+        >>> y = np.empty((1, 2, 2, 4))
+        >>> _C.depthwise_conv2d_forward(y, x, w)
+        >>> y[0, 0, 0]  # channel c, multiplier m at c * M + m
+        array([ 4., -4.,  8., -8.])
     """
     cdef md_conv2d_geom g
     cdef md_status status
@@ -176,6 +220,18 @@ def depthwise_conv2d_backward_input(real[:, :, :, ::1] dx not None,
         stride_h (int): the vertical stride.
         stride_w (int): the horizontal stride.
         padding (str): ``'valid'`` or ``'same'`` (any case).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import _C
+        >>> w = np.ones((2, 2, 2, 1))
+        >>> w[:, :, 1, 0] = 2.0  # the second channel's kernel
+        >>> dx = np.empty((1, 3, 3, 2))
+        >>> _C.depthwise_conv2d_backward_input(dx, np.ones((1, 2, 2, 2)), w)
+        >>> dx[0, :, :, 1]
+        array([[2., 4., 2.],
+               [4., 8., 4.],
+               [2., 4., 2.]])
     """
     cdef md_conv2d_geom g
     cdef md_status status
@@ -209,6 +265,16 @@ def depthwise_conv2d_backward_weight(real[:, :, :, ::1] dw not None, real[::1] d
         stride_h (int): the vertical stride.
         stride_w (int): the horizontal stride.
         padding (str): ``'valid'`` or ``'same'`` (any case).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import _C
+        >>> x = np.arange(9.0).reshape(1, 3, 3, 1)
+        >>> dw, dbias = np.empty((2, 2, 1, 1)), np.empty(1)
+        >>> _C.depthwise_conv2d_backward_weight(dw, dbias, np.ones((1, 2, 2, 1)), x)
+        >>> dw[:, :, 0, 0], dbias
+        (array([[ 8., 12.],
+               [20., 24.]]), array([4.]))
     """
     cdef md_conv2d_geom g
     cdef md_status status

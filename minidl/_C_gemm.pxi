@@ -20,6 +20,21 @@ def gemm(bint trans_a, bint trans_b, const real[:, ::1] a not None, const real[:
         alpha (float): the factor of op(a) @ op(b).
         beta (float): the factor of c's previous value (0 overwrites c without reading
             it).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import _C
+        >>> a = np.array([[1.0, 2.0], [3.0, 4.0]])
+        >>> b = np.array([[1.0, 0.0], [1.0, 1.0]])
+        >>> c = np.empty((2, 2))
+        >>> _C.gemm(False, False, a, b, c)  # c = a @ b
+        >>> c
+        array([[3., 2.],
+               [7., 4.]])
+        >>> _C.gemm(True, False, a, b, c, alpha=1.0, beta=1.0)  # c += a.T @ b
+        >>> c
+        array([[ 7.,  5.],
+               [13.,  8.]])
     """
     cdef int64_t m = a.shape[1] if trans_a else a.shape[0]
     cdef int64_t k = a.shape[0] if trans_a else a.shape[1]
@@ -56,6 +71,15 @@ def fma_peak(int64_t iterations, int threads):
     Args:
         iterations (int): the rounds each thread does, >= 0.
         threads (int): the number of threads, >= 1.
+
+    Example:
+        >>> from minidl import _C
+        >>> import time
+        >>> start = time.perf_counter()
+        >>> flops = _C.fma_peak(1000, 1)
+        >>> seconds = time.perf_counter() - start  # flops / seconds: one thread's FLOP/s
+        >>> flops > 0
+        True
     """
     if iterations < 0 or threads < 1:
         raise ValueError(f"fma_peak: iterations must be >= 0 and threads >= 1. Received: "

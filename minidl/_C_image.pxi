@@ -40,6 +40,18 @@ def affine_warp(real[:, :, :, ::1] y not None, const real[:, :, :, ::1] x not No
             t0..t5 (see above).
         fill_mode (str): 'nearest', 'constant', 'reflect' or 'wrap' (any case).
         fill_value (float): the constant of fill_mode 'constant'.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import _C
+        >>> x = np.arange(9.0).reshape(1, 3, 3, 1)
+        >>> shift = np.array([[1.0, 0.0, 1.0, 0.0, 1.0, 0.0]])  # sample row r + 1, column c
+        >>> y = np.empty((1, 3, 3, 1))
+        >>> _C.affine_warp(y, x, shift, "constant", -1.0)
+        >>> y[0, :, :, 0]
+        array([[ 3.,  4.,  5.],
+               [ 6.,  7.,  8.],
+               [-1., -1., -1.]])
     """
     cdef str where = "affine_warp"
     cdef int64_t n = x.shape[0], h = x.shape[1], w = x.shape[2], c = x.shape[3]
@@ -70,6 +82,16 @@ def flip_horizontal(real[:, :, :, ::1] y not None, const real[:, :, :, ::1] x no
         x (C-contiguous float32 or float64 numpy.ndarray (n, h, w, c)): input, same dtype as y.
         flags (C-contiguous uint8 numpy.ndarray (n,) or None): nonzero where an image
             flips (the others are copied); None flips every image.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import _C
+        >>> x = np.arange(6.0).reshape(2, 1, 3, 1)  # two 1x3 images
+        >>> y = np.empty_like(x)
+        >>> _C.flip_horizontal(y, x, np.array([1, 0], dtype=np.uint8))  # flip the first only
+        >>> y[:, 0, :, 0]
+        array([[2., 1., 0.],
+               [3., 4., 5.]])
     """
     cdef str where = "flip_horizontal"
     cdef int64_t n = x.shape[0], h = x.shape[1], w = x.shape[2], c = x.shape[3]
@@ -97,6 +119,16 @@ def resize_bilinear(real[:, :, :, ::1] y not None, const real[:, :, :, ::1] x no
     Args:
         y (C-contiguous float32 or float64 numpy.ndarray (n, out_h, out_w, c)): output, written.
         x (C-contiguous float32 or float64 numpy.ndarray (n, h, w, c)): input, same dtype as y.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import _C
+        >>> x = np.arange(16.0).reshape(1, 4, 4, 1)
+        >>> y = np.empty((1, 2, 2, 1))
+        >>> _C.resize_bilinear(y, x)  # halving: each output is the mean of a 2x2 block
+        >>> y[0, :, :, 0]
+        array([[ 2.5,  4.5],
+               [10.5, 12.5]])
     """
     cdef str where = "resize_bilinear"
     cdef int64_t n = x.shape[0], h = x.shape[1], w = x.shape[2], c = x.shape[3]

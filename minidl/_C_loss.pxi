@@ -14,6 +14,14 @@ def softmax_xent_forward(real[::1] loss not None, real[:, ::1] probs not None,
         logits (C-contiguous float32 or float64 numpy.ndarray (rows, cols)): the logits.
         targets (C-contiguous float32 or float64 numpy.ndarray (rows, cols)): the target
             distributions (one-hot or soft).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import _C
+        >>> loss, probs = np.empty(1), np.empty((1, 2))
+        >>> _C.softmax_xent_forward(loss, probs, np.zeros((1, 2)), np.array([[1.0, 0.0]]))
+        >>> loss.round(4), probs.round(4)  # loss = log(2)
+        (array([0.6931]), array([[0.5, 0.5]]))
     """
     cdef int64_t rows = logits.shape[0], cols = logits.shape[1]
     cdef md_status st
@@ -43,6 +51,15 @@ def softmax_xent_backward(real[:, ::1] dlogits not None, const real[::1] dloss n
             probabilities.
         targets (C-contiguous float32 or float64 numpy.ndarray (rows, cols)): the target
             distributions.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import _C
+        >>> dlogits = np.empty((1, 2))
+        >>> _C.softmax_xent_backward(dlogits, np.ones(1), np.array([[0.5, 0.5]]),
+        ...                          np.array([[1.0, 0.0]]))
+        >>> dlogits
+        array([[-0.5,  0.5]])
     """
     cdef int64_t rows = probs.shape[0], cols = probs.shape[1]
     cdef md_status st
@@ -72,6 +89,17 @@ def sparse_softmax_xent_forward(real[::1] loss not None, real[:, ::1] probs not 
             of the logits.
         logits (C-contiguous float32 or float64 numpy.ndarray (rows, cols)): the logits.
         labels (C-contiguous int64 numpy.ndarray (rows,)): the class of each row, in [0, cols).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import _C
+        >>> logits = np.array([[0.0, 0.0], [0.0, np.log(3.0)]])
+        >>> labels = np.array([0, 1], dtype=np.int64)
+        >>> loss, probs = np.empty(2), np.empty((2, 2))
+        >>> _C.sparse_softmax_xent_forward(loss, probs, logits, labels)
+        >>> loss.round(4), probs.round(4)  # loss = -log(probs[row, label])
+        (array([0.6931, 0.2877]), array([[0.5 , 0.5 ],
+               [0.25, 0.75]]))
     """
     cdef int64_t rows = logits.shape[0], cols = logits.shape[1]
     cdef md_status st
@@ -101,6 +129,17 @@ def sparse_softmax_xent_backward(real[:, ::1] dlogits not None, const real[::1] 
         probs (C-contiguous float32 or float64 numpy.ndarray (rows, cols)): the forward pass's
             probabilities.
         labels (C-contiguous int64 numpy.ndarray (rows,)): the class of each row, in [0, cols).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import _C
+        >>> probs = np.array([[0.5, 0.5], [0.25, 0.75]])
+        >>> dlogits = np.empty((2, 2))
+        >>> _C.sparse_softmax_xent_backward(dlogits, np.ones(2), probs,
+        ...                                 np.array([0, 1], dtype=np.int64))
+        >>> dlogits
+        array([[-0.5 ,  0.5 ],
+               [ 0.25, -0.25]])
     """
     cdef int64_t rows = probs.shape[0], cols = probs.shape[1]
     cdef md_status st
@@ -130,6 +169,15 @@ def categorical_xent_forward(real[::1] loss not None, const real[:, ::1] probs n
         targets (C-contiguous float32 or float64 numpy.ndarray (rows, cols)): the target
             distributions.
         eps (float): the clipping bound (Keras's epsilon).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import _C
+        >>> probs = np.array([[2.0, 1.0, 1.0]])  # renormalised to 0.5, 0.25, 0.25
+        >>> loss = np.empty(1)
+        >>> _C.categorical_xent_forward(loss, probs, np.array([[1.0, 0.0, 0.0]]), 1e-7)
+        >>> loss.round(4)  # -log(0.5)
+        array([0.6931])
     """
     cdef int64_t rows = probs.shape[0], cols = probs.shape[1]
     cdef md_status st
@@ -161,6 +209,15 @@ def categorical_xent_backward(real[:, ::1] dprobs not None, const real[::1] dlos
         targets (C-contiguous float32 or float64 numpy.ndarray (rows, cols)): the target
             distributions.
         eps (float): the forward pass's clipping bound.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import _C
+        >>> probs, targets = np.array([[0.5, 0.25, 0.25]]), np.array([[1.0, 0.0, 0.0]])
+        >>> dprobs = np.empty((1, 3))
+        >>> _C.categorical_xent_backward(dprobs, np.ones(1), probs, targets, 1e-7)
+        >>> dprobs.round(4)
+        array([[-1.,  1.,  1.]])
     """
     cdef int64_t rows = probs.shape[0], cols = probs.shape[1]
     cdef md_status st

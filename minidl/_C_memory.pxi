@@ -53,6 +53,19 @@ def memory_arena_new(size_t limit_bytes):
 
     Args:
         limit_bytes (int): the most bytes of freed buffers the arena keeps, >= 0.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import _C
+        >>> arena = _C.memory_arena_new(1 << 20)  # keeps up to 1 MiB of freed buffers
+        >>> previous = _C.set_memory_handler(arena)
+        >>> for _ in range(3):
+        ...     buffer = np.ones(4096)  # 32 KiB: freed, then reused by the next one
+        ...     del buffer
+        >>> _ = _C.set_memory_handler(previous)  # restore NumPy's allocator
+        >>> hits, misses, cached_bytes, cached_buffers = _C.memory_arena_stats(arena)
+        >>> hits >= 2, cached_buffers >= 1
+        (True, True)
     """
     cdef PyDataMem_Handler *handler = <PyDataMem_Handler *>calloc(1, sizeof(PyDataMem_Handler))
     if handler == NULL:
@@ -78,6 +91,14 @@ def set_memory_handler(handler):
     Args:
         handler (PyCapsule): a ``mem_handler`` capsule, from :func:`memory_arena_new` or
             returned by an earlier call.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import _C
+        >>> arena = _C.memory_arena_new(1 << 20)
+        >>> previous = _C.set_memory_handler(arena)  # new arrays now come from the arena
+        >>> _C.set_memory_handler(previous) is arena  # restore; returns the one replaced
+        True
     """
     return PyDataMem_SetHandler(handler)
 
@@ -88,6 +109,22 @@ def memory_arena_stats(capsule):
 
     Args:
         capsule (PyCapsule): the arena's capsule, from :func:`memory_arena_new`.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import _C
+        >>> arena = _C.memory_arena_new(1 << 20)
+        >>> _C.memory_arena_stats(arena)  # hits, misses, cached bytes, cached buffers
+        (0, 0, 0, 0)
+        >>> previous = _C.set_memory_handler(arena)
+        >>> a = np.zeros(4096)  # 32 KiB: a miss
+        >>> del a               # kept in the arena
+        >>> b = np.zeros(4096)  # a hit: the same buffer again
+        >>> _ = _C.set_memory_handler(previous)
+        >>> del b
+        >>> hits, misses, cached_bytes, cached_buffers = _C.memory_arena_stats(arena)
+        >>> hits >= 1, cached_bytes >= 32768
+        (True, True)
     """
     cdef PyDataMem_Handler *handler = <PyDataMem_Handler *>PyCapsule_GetPointer(
         capsule, b"mem_handler")

@@ -25,6 +25,19 @@ def sgd_update(real[::1] var not None, real[::1] velocity, const real[::1] grad 
         lr (float): the learning rate.
         momentum (float): the momentum (0 for none).
         nesterov (bool): use Nesterov momentum.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import _C
+        >>> var, grad = np.array([1.0, 2.0]), np.array([1.0, -1.0])
+        >>> _C.sgd_update(var, None, grad, lr=0.5, momentum=0.0, nesterov=False)
+        >>> var
+        array([0.5, 2.5])
+        >>> velocity = np.zeros(2)  # with momentum
+        >>> for _ in range(2):
+        ...     _C.sgd_update(var, velocity, grad, 0.5, 0.5, False)
+        >>> var, velocity
+        (array([-0.75,  3.75]), array([-0.75,  0.75]))
     """
     cdef int64_t n = var.shape[0]
     cdef md_status st
@@ -59,6 +72,15 @@ def rmsprop_update(real[::1] var not None, real[::1] velocity not None, real[::1
         epsilon (float): added under the square root.
         centered (bool): divide by the centred second moment (grad**2 average minus the
             square of the grad average).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import _C
+        >>> var, velocity = np.ones(2), np.zeros(2)
+        >>> _C.rmsprop_update(var, velocity, None, None, np.array([1.0, -1.0]), lr=0.1, rho=0.9,
+        ...                   momentum=0.0, epsilon=1e-7, centered=False)
+        >>> var.round(4), velocity.round(4)  # var -= 0.1 * grad / sqrt(0.1)
+        (array([0.6838, 1.3162]), array([0.1, 0.1]))
     """
     cdef int64_t n = var.shape[0]
     cdef md_status st
@@ -96,6 +118,15 @@ def adam_update(real[::1] var not None, real[::1] m not None, real[::1] v not No
         epsilon (float): added to the denominator.
         step (int): the 1-based step number (bias correction).
         weight_decay (float): the decoupled weight decay (AdamW); 0 for Adam.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import _C
+        >>> var, m, v = np.ones(2), np.zeros(2), np.zeros(2)
+        >>> _C.adam_update(var, m, v, None, np.array([0.5, -2.0]), lr=0.001, beta_1=0.9,
+        ...                beta_2=0.999, epsilon=1e-7, step=1, weight_decay=0.0)
+        >>> var.round(4)  # the first step moves each value by about lr
+        array([0.999, 1.001])
     """
     cdef int64_t n = var.shape[0]
     cdef md_status st
@@ -125,6 +156,14 @@ def adagrad_update(real[::1] var not None, real[::1] accumulator not None,
         grad (C-contiguous float32 or float64 numpy.ndarray (n,)): the gradient.
         lr (float): the learning rate.
         epsilon (float): added under the square root.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import _C
+        >>> var, accumulator = np.ones(1), np.zeros(1)
+        >>> _C.adagrad_update(var, accumulator, np.array([2.0]), lr=0.1, epsilon=1e-7)
+        >>> var.round(4), accumulator
+        (array([0.9]), array([4.]))
     """
     cdef int64_t n = var.shape[0]
     cdef md_status st
@@ -155,6 +194,15 @@ def adamax_update(real[::1] var not None, real[::1] m not None, real[::1] u not 
         beta_2 (float): the decay rate of the infinity norm.
         epsilon (float): added to the denominator.
         step (int): the 1-based step number.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import _C
+        >>> var, m, u = np.ones(1), np.zeros(1), np.zeros(1)
+        >>> _C.adamax_update(var, m, u, np.array([2.0]), lr=0.001, beta_1=0.9, beta_2=0.999,
+        ...                  epsilon=1e-7, step=1)
+        >>> var.round(4), m.round(4), u
+        (array([0.999]), array([0.2]), array([2.]))
     """
     cdef int64_t n = var.shape[0]
     cdef md_status st
@@ -214,6 +262,17 @@ def adam_update_many(list variables, list ms, list vs, list vhats, list grads, d
         epsilon (float): added to the denominators.
         step (int): the 1-based step number.
         weight_decays (list of float): each variable's decoupled weight decay (0 for none).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import _C
+        >>> variables = [np.ones(2), np.ones(3)]
+        >>> ms, vs = [np.zeros(2), np.zeros(3)], [np.zeros(2), np.zeros(3)]
+        >>> grads = [np.ones(2), -np.ones(3)]
+        >>> _C.adam_update_many(variables, ms, vs, [None, None], grads, 0.001, 0.9, 0.999, 1e-7,
+        ...                     1, [0.0, 0.1])  # weight decay 0.1 on the second
+        >>> [variable.round(4) for variable in variables]
+        [array([0.999, 0.999]), array([1.0009, 1.0009, 1.0009])]
     """
     cdef Py_ssize_t i, count = len(variables)
     if not (len(ms) == len(vs) == len(vhats) == len(grads) == len(weight_decays) == count):
@@ -272,6 +331,16 @@ def rmsprop_update_many(list variables, list velocities, list average_grads,
         momentum (float): the momentum (0 for none).
         epsilon (float): added under the square root.
         centered (bool): divide by the centred second moment.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import _C
+        >>> variables, velocities = [np.ones(2), np.ones(3)], [np.zeros(2), np.zeros(3)]
+        >>> grads = [np.ones(2), -np.ones(3)]
+        >>> _C.rmsprop_update_many(variables, velocities, [None, None], [None, None], grads,
+        ...                        0.1, 0.9, 0.0, 1e-7, False)
+        >>> [variable.round(4) for variable in variables]
+        [array([0.6838, 0.6838]), array([1.3162, 1.3162, 1.3162])]
     """
     cdef Py_ssize_t i, count = len(variables)
     if not (len(velocities) == len(average_grads) == len(momentum_bufs) == len(grads) ==
@@ -321,6 +390,14 @@ def sgd_update_many(list variables, list velocities, list grads, double lr, doub
         lr (float): the learning rate.
         momentum (float): the momentum (0 for none).
         nesterov (bool): use Nesterov momentum.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import _C
+        >>> variables, grads = [np.ones(2), np.ones(3)], [np.ones(2), -np.ones(3)]
+        >>> _C.sgd_update_many(variables, [None, None], grads, 0.5, 0.0, False)
+        >>> variables
+        [array([0.5, 0.5]), array([1.5, 1.5, 1.5])]
     """
     cdef Py_ssize_t i, count = len(variables)
     if not (len(velocities) == len(grads) == count):
@@ -353,6 +430,16 @@ def nadam_update(real[::1] var not None, real[::1] m not None, real[::1] v not N
         step (int): the 1-based step number.
         u_product (float): the product of the momentum schedule up to this step (see
             above).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import _C
+        >>> var, m, v = np.ones(2), np.zeros(2), np.zeros(2)
+        >>> u_product = 0.9 * (1 - 0.5 * 0.96)  # step 1
+        >>> _C.nadam_update(var, m, v, np.array([1.0, -1.0]), lr=0.001, beta_1=0.9, beta_2=0.999,
+        ...                 epsilon=1e-7, step=1, u_product=u_product)
+        >>> var.round(4)
+        array([0.9989, 1.0011])
     """
     cdef int64_t n = var.shape[0]
     cdef md_status st
@@ -384,6 +471,15 @@ def adadelta_update(real[::1] var not None, real[::1] accumulated_grad not None,
         lr (float): the learning rate.
         rho (float): the decay rate of the moving averages.
         epsilon (float): added under the square roots.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import _C
+        >>> var, acc_grad, acc_delta = np.ones(1), np.zeros(1), np.zeros(1)
+        >>> _C.adadelta_update(var, acc_grad, acc_delta, np.array([1.0]), lr=1.0, rho=0.95,
+        ...                    epsilon=1e-7)
+        >>> var.round(4), acc_grad.round(4)
+        (array([0.9986]), array([0.05]))
     """
     cdef int64_t n = var.shape[0]
     cdef md_status st

@@ -36,6 +36,19 @@ def maxpool2d_forward(real[:, :, :, ::1] y not None, int64_t[:, :, :, ::1] argma
         pool_size (tuple of 2 ints): the window's (height, width).
         strides (tuple of 2 ints): the (vertical, horizontal) strides.
         padding (str): ``'valid'`` or ``'same'`` (any case).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import _C
+        >>> x = np.array([[1, 5, 2, 0], [3, 4, 8, 1], [0, 2, 7, 6], [9, 1, 3, 4]],
+        ...              dtype=np.float64).reshape(1, 4, 4, 1)
+        >>> y = np.empty((1, 2, 2, 1))
+        >>> argmax = np.empty((1, 2, 2, 1), dtype=np.int64)
+        >>> _C.maxpool2d_forward(y, argmax, x, (2, 2), (2, 2), "valid")
+        >>> y[0, :, :, 0], argmax[0, :, :, 0]  # argmax: h * W + w of each maximum
+        (array([[5., 8.],
+               [9., 7.]]), array([[ 1,  6],
+               [12, 10]]))
     """
     cdef str where = "maxpool2d_forward"
     cdef md_pool2d_geom g
@@ -73,6 +86,21 @@ def maxpool2d_backward(real[:, :, :, ::1] dx not None, const real[:, :, :, ::1] 
         pool_size (tuple of 2 ints): the window's (height, width).
         strides (tuple of 2 ints): the (vertical, horizontal) strides.
         padding (str): ``'valid'`` or ``'same'`` (any case).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import _C
+        >>> x = np.array([[1, 5, 2, 0], [3, 4, 8, 1], [0, 2, 7, 6], [9, 1, 3, 4]],
+        ...              dtype=np.float64).reshape(1, 4, 4, 1)
+        >>> y, argmax = np.empty((1, 2, 2, 1)), np.empty((1, 2, 2, 1), dtype=np.int64)
+        >>> _C.maxpool2d_forward(y, argmax, x, (2, 2), (2, 2), "valid")
+        >>> dx = np.empty_like(x)
+        >>> _C.maxpool2d_backward(dx, np.ones((1, 2, 2, 1)), argmax, (2, 2), (2, 2), "valid")
+        >>> dx[0, :, :, 0]  # the gradient goes to each window's maximum
+        array([[0., 1., 0., 0.],
+               [0., 0., 1., 0.],
+               [0., 0., 1., 0.],
+               [1., 0., 0., 0.]])
     """
     cdef str where = "maxpool2d_backward"
     cdef md_pool2d_geom g
@@ -106,6 +134,16 @@ def avgpool2d_forward(real[:, :, :, ::1] y not None, const real[:, :, :, ::1] x 
         pool_size (tuple of 2 ints): the window's (height, width).
         strides (tuple of 2 ints): the (vertical, horizontal) strides.
         padding (str): ``'valid'`` or ``'same'`` (any case).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import _C
+        >>> x = np.arange(9.0).reshape(1, 3, 3, 1)
+        >>> y = np.empty((1, 2, 2, 1))
+        >>> _C.avgpool2d_forward(y, x, (2, 2), (2, 2), "same")
+        >>> y[0, :, :, 0]  # the windows at the edge average only their real cells
+        array([[2. , 3.5],
+               [6.5, 8. ]])
     """
     cdef str where = "avgpool2d_forward"
     cdef md_pool2d_geom g
@@ -133,6 +171,16 @@ def avgpool2d_backward(real[:, :, :, ::1] dx not None, const real[:, :, :, ::1] 
         pool_size (tuple of 2 ints): the window's (height, width).
         strides (tuple of 2 ints): the (vertical, horizontal) strides.
         padding (str): ``'valid'`` or ``'same'`` (any case).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import _C
+        >>> dx = np.empty((1, 3, 3, 1))
+        >>> _C.avgpool2d_backward(dx, np.ones((1, 2, 2, 1)), (2, 2), (2, 2), "same")
+        >>> dx[0, :, :, 0]
+        array([[0.25, 0.25, 0.5 ],
+               [0.25, 0.25, 0.5 ],
+               [0.5 , 0.5 , 1.  ]])
     """
     cdef str where = "avgpool2d_backward"
     cdef md_pool2d_geom g

@@ -38,6 +38,17 @@ def lstm_cell_forward(real[:, ::1] gates not None, real[:, ::1] c not None,
         z (C-contiguous numpy.ndarray (batch, 4 units)): the pre-activations
             ``x W + h_prev U + b``.
         c_prev (C-contiguous numpy.ndarray (batch, units)): the previous cell state.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import _C
+        >>> z = np.zeros((1, 4))  # batch 1, units 1: every gate's pre-activation is 0
+        >>> gates, c, h = np.empty((1, 4)), np.empty((1, 1)), np.empty((1, 1))
+        >>> _C.lstm_cell_forward(gates, c, h, z, np.ones((1, 1)))
+        >>> gates.round(4)  # i, f, g, o
+        array([[0.5, 0.5, 0. , 0.5]])
+        >>> c.round(4), h.round(4)  # c = 0.5 * 1 + 0.5 * 0, h = 0.5 * tanh(0.5)
+        (array([[0.5]]), array([[0.2311]]))
     """
     cdef int64_t batch = z.shape[0], units = _units("lstm_cell_forward", shape_of(z, 2), 4)
     cdef size_t item = sizeof(real)
@@ -79,6 +90,17 @@ def lstm_cell_backward(real[:, ::1] dz not None, real[:, ::1] dc_prev not None,
         dh (C-contiguous numpy.ndarray (batch, units)): the gradient of ``h``.
         dc (C-contiguous numpy.ndarray (batch, units) or None): the gradient of ``c`` from
             the next step (None: zero).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import _C
+        >>> z, c_prev = np.zeros((1, 4)), np.ones((1, 1))
+        >>> gates, c, h = np.empty((1, 4)), np.empty((1, 1)), np.empty((1, 1))
+        >>> _C.lstm_cell_forward(gates, c, h, z, c_prev)
+        >>> dz, dc_prev = np.empty((1, 4)), np.empty((1, 1))
+        >>> _C.lstm_cell_backward(dz, dc_prev, gates, c, c_prev, np.ones((1, 1)))  # dc None: 0
+        >>> dz.round(4), dc_prev.round(4)  # dz: of i, f, g, o
+        (array([[0.    , 0.0983, 0.1966, 0.1155]]), array([[0.1966]]))
     """
     cdef int64_t batch = gates.shape[0]
     cdef int64_t units = _units("lstm_cell_backward", shape_of(gates, 2), 4)
@@ -127,6 +149,15 @@ def gru_cell_forward(real[:, ::1] gates not None, real[:, ::1] h not None,
         xz (C-contiguous numpy.ndarray (batch, 3 units)): ``x W + b_input``.
         hz (C-contiguous numpy.ndarray (batch, 3 units)): ``h_prev U + b_recurrent``.
         h_prev (C-contiguous numpy.ndarray (batch, units)): the previous hidden state.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import _C
+        >>> xz, hz = np.zeros((1, 3)), np.zeros((1, 3))  # batch 1, units 1
+        >>> gates, h = np.empty((1, 3)), np.empty((1, 1))
+        >>> _C.gru_cell_forward(gates, h, xz, hz, np.ones((1, 1)))
+        >>> gates.round(4), h.round(4)  # u, r, n; h = 0.5 * 1 + (1 - 0.5) * 0
+        (array([[0.5, 0.5, 0. ]]), array([[0.5]]))
     """
     cdef int64_t batch = xz.shape[0], units = _units("gru_cell_forward", shape_of(xz, 2), 3)
     cdef size_t item = sizeof(real)
@@ -167,6 +198,17 @@ def gru_cell_backward(real[:, ::1] dxz not None, real[:, ::1] dhz not None,
         hz (C-contiguous numpy.ndarray (batch, 3 units)): the forward's ``hz``.
         h_prev (C-contiguous numpy.ndarray (batch, units)): the forward's previous state.
         dh (C-contiguous numpy.ndarray (batch, units)): the gradient of ``h``.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import _C
+        >>> xz, hz, h_prev = np.zeros((1, 3)), np.zeros((1, 3)), np.ones((1, 1))
+        >>> gates, h = np.empty((1, 3)), np.empty((1, 1))
+        >>> _C.gru_cell_forward(gates, h, xz, hz, h_prev)
+        >>> dxz, dhz, dh_prev = np.empty((1, 3)), np.empty((1, 3)), np.empty((1, 1))
+        >>> _C.gru_cell_backward(dxz, dhz, dh_prev, gates, hz, h_prev, np.ones((1, 1)))
+        >>> dxz.round(4), dhz.round(4), dh_prev.round(4)  # dh_prev: the direct part dh * u
+        (array([[0.25, 0.  , 0.5 ]]), array([[0.25, 0.  , 0.25]]), array([[0.5]]))
     """
     cdef int64_t batch = gates.shape[0]
     cdef int64_t units = _units("gru_cell_backward", shape_of(gates, 2), 3)

@@ -11,6 +11,15 @@ def bias_add(real[:, ::1] y not None, const real[:, ::1] x not None,
             same dtype as x.
         x (C-contiguous float32 or float64 numpy.ndarray (rows, cols)): the input.
         bias (C-contiguous float32 or float64 numpy.ndarray (cols,)): the bias.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import _C
+        >>> y = np.empty((2, 3))
+        >>> _C.bias_add(y, np.zeros((2, 3)), np.array([1.0, 2.0, 3.0]))
+        >>> y
+        array([[1., 2., 3.],
+               [1., 2., 3.]])
     """
     cdef int64_t rows = x.shape[0], cols = x.shape[1]
     cdef md_status st
@@ -32,6 +41,16 @@ def reduce_sum(real[:, ::1] out not None, const real[:, :, ::1] x not None):
         out (C-contiguous float32 or float64 numpy.ndarray (outer, inner)): the sums, written;
             same dtype as x.
         x (C-contiguous float32 or float64 numpy.ndarray (outer, reduce, inner)): the input.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import _C
+        >>> x = np.arange(12.0).reshape(2, 3, 2)  # (outer, reduce, inner)
+        >>> out = np.empty((2, 2))
+        >>> _C.reduce_sum(out, x)
+        >>> out  # x.sum(axis=1)
+        array([[ 6.,  9.],
+               [24., 27.]])
     """
     cdef int64_t outer = x.shape[0], reduce = x.shape[1], inner = x.shape[2]
     cdef md_status st
@@ -52,6 +71,14 @@ def add(real[::1] y not None, const real[::1] a not None, const real[::1] b not 
             as a.
         a (C-contiguous float32 or float64 numpy.ndarray (n,)): the first operand.
         b (C-contiguous float32 or float64 numpy.ndarray (n,)): the second operand.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import _C
+        >>> a, b, y = np.array([1.0, 2.0]), np.array([3.0, 4.0]), np.empty(2)
+        >>> _C.add(y, a, b)
+        >>> y
+        array([4., 6.])
     """
     cdef int64_t n = a.shape[0]
     cdef md_status st
@@ -73,6 +100,14 @@ def mul(real[::1] y not None, const real[::1] a not None, const real[::1] b not 
             as a.
         a (C-contiguous float32 or float64 numpy.ndarray (n,)): the first operand.
         b (C-contiguous float32 or float64 numpy.ndarray (n,)): the second operand.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import _C
+        >>> a, b = np.array([1.0, 2.0]), np.array([3.0, 4.0])
+        >>> _C.mul(a, a, b)  # in place: a *= b
+        >>> a
+        array([3., 8.])
     """
     cdef int64_t n = a.shape[0]
     cdef md_status st
@@ -95,6 +130,14 @@ def scale(real[::1] y not None, const real[::1] x not None, double alpha):
             as x.
         x (C-contiguous float32 or float64 numpy.ndarray (n,)): the input.
         alpha (float): the factor.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import _C
+        >>> y = np.empty(2, dtype=np.float32)
+        >>> _C.scale(y, np.array([2.0, 4.0], dtype=np.float32), 0.5)
+        >>> y
+        array([1., 2.], dtype=float32)
     """
     cdef int64_t n = x.shape[0]
     cdef md_status st
@@ -114,6 +157,14 @@ def axpy(real[::1] y not None, double alpha, const real[::1] x not None):
         y (C-contiguous float32 or float64 numpy.ndarray (n,)): the accumulator, updated in place.
         alpha (float): the factor of x.
         x (C-contiguous float32 or float64 numpy.ndarray (n,)): the values to add; same dtype as y.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import _C
+        >>> y = np.ones(2)
+        >>> _C.axpy(y, 2.0, np.array([1.0, 2.0]))  # y += 2 * x
+        >>> y
+        array([3., 5.])
     """
     cdef int64_t n = x.shape[0]
     cdef md_status st
@@ -136,6 +187,17 @@ def embedding_forward(real[:, ::1] y not None, const real[:, ::1] table not None
             dtype as table.
         table (C-contiguous float32 or float64 numpy.ndarray (rows, dim)): the embedding table.
         indices (C-contiguous int64 numpy.ndarray (n,)): the rows to gather, in [0, rows).
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import _C
+        >>> table = np.arange(6.0).reshape(3, 2)
+        >>> y = np.empty((3, 2))
+        >>> _C.embedding_forward(y, table, np.array([2, 0, 2], dtype=np.int64))
+        >>> y
+        array([[4., 5.],
+               [0., 1.],
+               [4., 5.]])
     """
     cdef int64_t n = indices.shape[0], rows = table.shape[0], dim = table.shape[1]
     cdef md_status st
@@ -158,6 +220,16 @@ def embedding_backward(real[:, ::1] dtable not None, const real[:, ::1] dy not N
         dy (C-contiguous float32 or float64 numpy.ndarray (n, dim)): the gradient with respect
             to the gathered rows.
         indices (C-contiguous int64 numpy.ndarray (n,)): the forward pass's indices.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import _C
+        >>> dtable = np.empty((3, 2))
+        >>> _C.embedding_backward(dtable, np.ones((3, 2)), np.array([2, 0, 2], dtype=np.int64))
+        >>> dtable  # row 2 was gathered twice, row 1 never
+        array([[1., 1.],
+               [0., 0.],
+               [2., 2.]])
     """
     cdef int64_t n = indices.shape[0], rows = dtable.shape[0], dim = dtable.shape[1]
     cdef md_status st
@@ -181,6 +253,15 @@ def summary_stats(const real[::1] x not None, int activation=MD_ACT_LINEAR):
             when empty).
         activation (int): the code (``ACTIVATION_CODES``) of the activation whose output
             x is, for the saturated fraction.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl import _C
+        >>> y = np.array([0.0, 0.5, 1.0, 0.5])  # sigmoid outputs
+        >>> _C.summary_stats(y, _C.ACTIVATION_CODES["sigmoid"])  # 0 and 1 are saturated
+        (0.5, 0.125, 0.5)
+        >>> _C.summary_stats(y)  # linear: nothing saturates
+        (0.5, 0.125, 0.0)
     """
     cdef double stats[3]
     cdef int64_t n = x.shape[0]

@@ -51,6 +51,16 @@ def parse_batches(blobs):
     Raises:
         CorruptDatasetError: A file is empty, its size is not a multiple of the 3,073-byte
             record, or a label is outside 0..9.
+
+    Example:
+        >>> import numpy as np
+        >>> from minidl.datasets import cifar10
+        >>> planes = np.zeros((3, 32, 32), dtype=np.uint8)
+        >>> planes[0] = 255  # an all-red image: the red plane comes first
+        >>> record = bytes([7]) + planes.tobytes()  # label 7 (horse)
+        >>> x, y = cifar10.parse_batches([("batch_a", record), ("batch_b", 2 * record)])
+        >>> x.shape, y.shape, x[0, 0, 0]  # channels last
+        ((3, 32, 32, 3), (3, 1), array([255,   0,   0], dtype=uint8))
     """
     counts = []
     for source, data in blobs:
@@ -128,6 +138,29 @@ def read_archive(archive):
     Raises:
         CorruptDatasetError: The archive is not a regular file, is corrupt, truncated,
             too large (a gzip bomb), holds an unsafe member, or lacks a batch file.
+
+    Example:
+        >>> import io, os, shutil, tarfile, tempfile
+        >>> from minidl.datasets import cifar10
+        >>> folder = tempfile.mkdtemp()
+        >>> archive = os.path.join(folder, cifar10.ARCHIVE_NAME)
+        >>> record = bytes([1]) + bytes(3072)  # one record: label 1 (automobile), black pixels
+        >>> with tarfile.open(archive, "w:gz") as tar:
+        ...     for name in cifar10.TRAIN_FILES + (cifar10.TEST_FILE,):
+        ...         member = tarfile.TarInfo("cifar-10-batches-bin/" + name)
+        ...         member.size = len(record)
+        ...         tar.addfile(member, io.BytesIO(record))
+        >>> blobs = cifar10.read_archive(archive)
+        >>> sorted(blobs)
+        ['data_batch_1.bin', 'data_batch_2.bin', 'data_batch_3.bin', 'data_batch_4.bin',
+         'data_batch_5.bin', 'test_batch.bin']
+        >>> source, data = blobs["test_batch.bin"]
+        >>> source == archive + ":cifar-10-batches-bin/test_batch.bin", len(data)
+        (True, 3073)
+        >>> (x_train, _), (x_test, _) = cifar10.load_data(path=folder)  # load_data reads it too
+        >>> x_train.shape, x_test.shape
+        ((5, 32, 32, 3), (1, 32, 32, 3))
+        >>> shutil.rmtree(folder)
     """
     wanted = set(TRAIN_FILES) | {TEST_FILE, _META_FILE}
     blobs = {}
@@ -262,6 +295,21 @@ def load_data(path=None):
         CorruptDatasetError: (a ``ValueError``) a file or the archive is truncated, corrupt,
             unsafe or has the wrong format; ``ChecksumMismatchError`` for a download with the
             wrong SHA-256.
+
+    Example:
+        >>> import os, shutil, tempfile
+        >>> from minidl.datasets import cifar10
+        >>> folder = tempfile.mkdtemp()
+        >>> batches = os.path.join(folder, "cifar-10-batches-bin")
+        >>> os.mkdir(batches)
+        >>> record = bytes([3]) + bytes(3072)  # label 3 (cat), then the R, G, B planes of 32x32
+        >>> for name in cifar10.TRAIN_FILES + (cifar10.TEST_FILE,):  # two records per file
+        ...     with open(os.path.join(batches, name), "wb") as file:
+        ...         _ = file.write(2 * record)
+        >>> (x_train, y_train), (x_test, y_test) = cifar10.load_data(path=folder)
+        >>> x_train.shape, x_train.dtype, y_train.shape, x_test.shape, y_test.ravel()
+        ((10, 32, 32, 3), dtype('uint8'), (10, 1), (2, 32, 32, 3), array([3, 3], dtype=uint8))
+        >>> shutil.rmtree(folder)
     """
     data_dir = _download.resolve_data_dir(path)
     blobs = _load_local(data_dir) if data_dir is not None else _load_cached()

@@ -55,6 +55,26 @@ def load_data(path=None):
             files to place in which folder.
         CorruptDatasetError: (a ``ValueError``) a file is truncated, corrupt or has the wrong
             format; ``ChecksumMismatchError`` for a download with the wrong SHA-256.
+
+    Example:
+        >>> import os, shutil, tempfile
+        >>> import numpy as np
+        >>> from minidl.datasets import fashion_mnist
+        >>> def write_idx(path, array):  # unpacked IDX: magic 0x08 0x0N, N big-endian sizes, bytes
+        ...     header = bytes([0, 0, 8, array.ndim])
+        ...     header += b"".join(n.to_bytes(4, "big") for n in array.shape)
+        ...     with open(path, "wb") as file:
+        ...         _ = file.write(header + array.astype(np.uint8).tobytes())
+        >>> folder = tempfile.mkdtemp()
+        >>> os.mkdir(os.path.join(folder, "fashion_mnist"))  # looked up under the data folder
+        >>> for split, n in (("train", 3), ("t10k", 2)):  # 3 training and 2 test images
+        ...     prefix = os.path.join(folder, "fashion_mnist", split)
+        ...     write_idx(prefix + "-images-idx3-ubyte", np.full((n, 28, 28), 255))
+        ...     write_idx(prefix + "-labels-idx1-ubyte", np.full(n, 9))  # 9: ankle boot
+        >>> (x_train, y_train), (x_test, y_test) = fashion_mnist.load_data(path=folder)
+        >>> x_train.shape, x_train.dtype, int(x_train.max()), y_train, x_test.shape
+        ((3, 28, 28), dtype('uint8'), 255, array([9, 9, 9], dtype=uint8), (2, 28, 28))
+        >>> shutil.rmtree(folder)
     """
     # _MIRRORS and _ARCHIVES are read at each call (tests patch them)
     return _idx.load_idx_dataset(path, "Fashion-MNIST", ("fashion_mnist", "fashion-mnist"),

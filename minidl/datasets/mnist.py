@@ -55,6 +55,25 @@ def load_data(path=None):
             files to place in which folder.
         CorruptDatasetError: (a ``ValueError``) a file is truncated, corrupt or has the wrong
             format; ``ChecksumMismatchError`` for a download with the wrong SHA-256.
+
+    Example:
+        >>> import gzip, os, shutil, tempfile
+        >>> import numpy as np
+        >>> from minidl.datasets import mnist
+        >>> def write_idx(path, array):  # gzipped IDX: magic 0x08 0x0N, N big-endian sizes, bytes
+        ...     header = bytes([0, 0, 8, array.ndim])
+        ...     header += b"".join(n.to_bytes(4, "big") for n in array.shape)
+        ...     with gzip.open(path, "wb") as file:
+        ...         _ = file.write(header + array.astype(np.uint8).tobytes())
+        >>> folder = tempfile.mkdtemp()  # a tiny stand-in: 5 training and 2 test images
+        >>> for split, n in (("train", 5), ("t10k", 2)):
+        ...     prefix = os.path.join(folder, split)
+        ...     write_idx(prefix + "-images-idx3-ubyte.gz", np.zeros((n, 28, 28)))
+        ...     write_idx(prefix + "-labels-idx1-ubyte.gz", np.arange(n))
+        >>> (x_train, y_train), (x_test, y_test) = mnist.load_data(path=folder)
+        >>> x_train.shape, x_train.dtype, y_train.shape, x_test.shape, y_test
+        ((5, 28, 28), dtype('uint8'), (5,), (2, 28, 28), array([0, 1], dtype=uint8))
+        >>> shutil.rmtree(folder)
     """
     # _MIRRORS and _ARCHIVES are read at each call (tests patch them)
     return _idx.load_idx_dataset(path, "MNIST", ("mnist", ""), "mnist", _MIRRORS, _ARCHIVES,
