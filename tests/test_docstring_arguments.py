@@ -10,37 +10,16 @@ signature does not have is stale, unless the signature takes ``**kwargs``. A met
 overrides one of a minidl base class and has no ``Args:`` section of its own is documented
 by its base (Keras's reference lists ``call``/``build`` once, on ``Layer``).
 """
-import ast
-import importlib
 import inspect
 import re
-from pathlib import Path
 
 import pytest
 
-CONF = Path(__file__).resolve().parent.parent / "docs" / "conf.py"
+from api_surface import documented_objects
+
 _SECTION = re.compile(r"^(Args|Arguments|Parameters):\s*$")
 _ENTRY = re.compile(r"^(?P<names>\*{0,2}\w+(?:\s*,\s*\*{0,2}\w+)*)"
                     r"(?:\s+\((?P<type>.*\S)\))?\s*:(?:\s|$)")
-
-
-def _documented_modules():
-    """``minidl_required_exports`` from docs/conf.py (one list for both checks)."""
-    for node in ast.parse(CONF.read_text()).body:
-        if isinstance(node, ast.Assign) and \
-                getattr(node.targets[0], "id", None) == "minidl_required_exports":
-            return ast.literal_eval(node.value)
-    raise AssertionError("docs/conf.py no longer defines minidl_required_exports")
-
-
-def _exports(module):
-    names = getattr(module, "__all__", None)
-    if names is None:
-        names = [n for n, v in vars(module).items() if not n.startswith("_")
-                 and (inspect.isclass(v) or callable(v))
-                 and getattr(v, "__module__", None) == module.__name__]
-    return [n for n in names if not n.startswith("__")
-            and not inspect.ismodule(getattr(module, n, None))]
 
 
 def _overrides_minidl_base(cls, name):
@@ -50,23 +29,18 @@ def _overrides_minidl_base(cls, name):
 
 def _callables():
     """``{qualified name: (callable for the signature, its docstring, is an override)}``."""
-    found, seen = {}, set()
-    for module_name in _documented_modules():
-        module = importlib.import_module(module_name)
-        for name in _exports(module):
-            obj = getattr(module, name)
-            if id(obj) in seen or (inspect.isclass(obj) and issubclass(obj, BaseException)):
+    found = {}
+    for qualified, obj in documented_objects().items():
+        if inspect.isclass(obj) and issubclass(obj, BaseException):
+            continue
+        found[qualified] = (obj, obj.__doc__, False)
+        if not inspect.isclass(obj):
+            continue
+        for member, value in vars(obj).items():
+            if member.startswith("_") or not callable(value) or inspect.isclass(value):
                 continue
-            seen.add(id(obj))
-            qualified = f"{module_name}.{name}"
-            found[qualified] = (obj, obj.__doc__, False)
-            if not inspect.isclass(obj):
-                continue
-            for member, value in vars(obj).items():
-                if member.startswith("_") or not callable(value) or inspect.isclass(value):
-                    continue
-                found[f"{qualified}.{member}"] = (
-                    getattr(obj, member), value.__doc__, _overrides_minidl_base(obj, member))
+            found[f"{qualified}.{member}"] = (
+                getattr(obj, member), value.__doc__, _overrides_minidl_base(obj, member))
     return found
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import minidl
+from api_surface import documented_objects
 
 
 def _modules():
@@ -36,6 +37,14 @@ EXAMPLES = _examples()
 
 def test_the_reference_has_examples():
     assert len(EXAMPLES) >= 10, sorted(EXAMPLES)
+
+
+@pytest.mark.parametrize("qualified", sorted(documented_objects()))
+def test_every_documented_name_has_an_example(qualified):
+    """Every class and function the API reference documents shows a ``>>>`` example
+    (which the test above runs)."""
+    doc = documented_objects()[qualified].__doc__ or ""
+    assert ">>>" in doc, f"{qualified}: no runnable example in its docstring"
 
 
 @pytest.mark.parametrize("name", sorted(EXAMPLES))
