@@ -79,8 +79,8 @@ class Conv2D(_WithActivation):
     ``(H - kh) // stride + 1`` with 'valid'.
 
     Call arguments:
-        inputs: the images.
-        training: unused.
+        inputs (numpy.ndarray): the images, ``(batch, H, W, channels)``.
+        training (bool): unused.
 
     Example:
         >>> import numpy as np
@@ -192,6 +192,14 @@ class Conv2DTranspose(Conv2D):
         dilation_rate (int or tuple of 2 ints): only 1.
         **kwargs: Layer arguments.
 
+    Input shape: ``(batch, H, W, channels)`` (NHWC). Output shape:
+    ``(batch, H_out, W_out, filters)``: ``H_out = H * stride`` with 'same',
+    ``(H - 1) * stride + kh`` with 'valid'.
+
+    Call arguments:
+        inputs (numpy.ndarray): the images, ``(batch, H, W, channels)``.
+        training (bool): unused.
+
     Example:
         >>> import numpy as np
         >>> from minidl import layers
@@ -266,8 +274,13 @@ class DepthwiseConv2D(_WithActivation):
             ``minidl.constraints`` applied after each optimizer update.
         **kwargs: Layer arguments.
 
-    Input shape: ``(batch, H, W, channels)``. Output shape:
-    ``(batch, H_out, W_out, channels * depth_multiplier)``.
+    Input shape: ``(batch, H, W, channels)`` (NHWC). Output shape:
+    ``(batch, H_out, W_out, channels * depth_multiplier)``: ``H_out = ceil(H / stride)``
+    with 'same', ``(H - kh) // stride + 1`` with 'valid' (as :class:`Conv2D`).
+
+    Call arguments:
+        inputs (numpy.ndarray): the images, ``(batch, H, W, channels)``.
+        training (bool): unused.
 
     Example:
         >>> import numpy as np
@@ -384,8 +397,14 @@ class SeparableConv2D(DepthwiseConv2D):
         bias_constraint (str or Constraint or dict or None): the same for the bias.
         **kwargs: Layer arguments.
 
-    Input shape: ``(batch, H, W, channels)``. Output shape:
-    ``(batch, H_out, W_out, filters)``.
+    Input shape: ``(batch, H, W, channels)`` (NHWC). Output shape:
+    ``(batch, H_out, W_out, filters)``: ``H_out = ceil(H / stride)`` with 'same',
+    ``(H - kh) // stride + 1`` with 'valid' (the depthwise step sets the size, the
+    pointwise step the channels).
+
+    Call arguments:
+        inputs (numpy.ndarray): the images, ``(batch, H, W, channels)``.
+        training (bool): unused.
 
     Example:
         >>> import numpy as np

@@ -29,6 +29,10 @@ class Embedding(Layer):
     accepted). Output shape: ``(batch, ..., output_dim)``. The layer passes no gradient to
     its input (indices are not differentiable).
 
+    Call arguments:
+        inputs (numpy.ndarray): the integer indices, each in ``[0, input_dim)``.
+        training (bool): unused.
+
     Example:
         >>> import numpy as np
         >>> from minidl import layers

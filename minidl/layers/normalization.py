@@ -38,9 +38,10 @@ class BatchNormalization(Layer):
     Output shape: the input's.
 
     Call arguments:
-        inputs: the array.
-        training: batch statistics (and moving-statistics updates) when True, the
-            moving statistics when False (``predict``, ``evaluate``).
+        inputs (numpy.ndarray): the array.
+        training (bool): batch statistics (and moving-statistics updates) when True, the
+            moving statistics when False (``predict``, ``evaluate``); the moving
+            statistics in both cases when ``trainable`` is False.
 
     How and why it works, checked against NumPy step by step: :doc:`/batchnorm`.
 
@@ -276,6 +277,10 @@ class LayerNormalization(_SampleNormalization):
 
     Input shape: ``(batch, ..., features)``. Output shape: the input's.
 
+    Call arguments:
+        inputs (numpy.ndarray): the array.
+        training (bool): unused (the same computation in training and inference).
+
     Example:
         >>> import numpy as np
         >>> from minidl import layers
@@ -326,6 +331,10 @@ class GroupNormalization(_SampleNormalization):
         **kwargs: Layer arguments.
 
     Input shape: ``(batch, ..., channels)``. Output shape: the input's.
+
+    Call arguments:
+        inputs (numpy.ndarray): the array.
+        training (bool): unused (the same computation in training and inference).
 
     Example:
         >>> import numpy as np

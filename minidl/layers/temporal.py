@@ -68,6 +68,12 @@ class Conv1D(Conv2D):
 
     Input shape: ``(batch, steps, channels)``. Output shape: ``(batch, new_steps,
     filters)``; the kernel has Keras's shape ``(kernel_size, channels, filters)``.
+    ``new_steps = ceil(steps / stride)`` with 'same' or 'causal',
+    ``(steps - kernel_size) // stride + 1`` with 'valid'.
+
+    Call arguments:
+        inputs (numpy.ndarray): the sequences, ``(batch, steps, channels)``.
+        training (bool): unused.
 
     Example:
         >>> import numpy as np
@@ -222,6 +228,10 @@ class ZeroPadding1D(_On2D, ZeroPadding2D):
     Input shape: ``(batch, steps, channels)``. Output shape: ``(batch, start + steps +
     end, channels)``.
 
+    Call arguments:
+        inputs (numpy.ndarray): the sequences, ``(batch, steps, channels)``.
+        training (bool): unused.
+
     Example:
         >>> import numpy as np
         >>> from minidl import layers
@@ -251,6 +261,10 @@ class Cropping1D(_On2D, Cropping2D):
     Input shape: ``(batch, steps, channels)``. Output shape: ``(batch, steps - start -
     end, channels)``.
 
+    Call arguments:
+        inputs (numpy.ndarray): the sequences, ``(batch, steps, channels)``.
+        training (bool): unused.
+
     Example:
         >>> import numpy as np
         >>> from minidl import layers
@@ -278,6 +292,10 @@ class UpSampling1D(_On2D, UpSampling2D):
 
     Input shape: ``(batch, steps, channels)``. Output shape: ``(batch, steps * size,
     channels)``.
+
+    Call arguments:
+        inputs (numpy.ndarray): the sequences, ``(batch, steps, channels)``.
+        training (bool): unused.
 
     Example:
         >>> import numpy as np
@@ -308,6 +326,14 @@ class MaxPooling1D(_Pooling1D, MaxPooling2D):
         data_format (str or None): None or ``'channels_last'``.
         **kwargs: Layer arguments.
 
+    Input shape: ``(batch, steps, channels)``. Output shape: ``(batch, new_steps,
+    channels)``: ``new_steps = ceil(steps / strides)`` with 'same',
+    ``(steps - pool_size) // strides + 1`` with 'valid'.
+
+    Call arguments:
+        inputs (numpy.ndarray): the sequences, ``(batch, steps, channels)``.
+        training (bool): unused.
+
     Example:
         >>> import numpy as np
         >>> from minidl import layers
@@ -325,6 +351,14 @@ class AveragePooling1D(_Pooling1D, AveragePooling2D):
         padding (str): ``'valid'`` (default) or ``'same'``; padded cells are ignored.
         data_format (str or None): None or ``'channels_last'``.
         **kwargs: Layer arguments.
+
+    Input shape: ``(batch, steps, channels)``. Output shape: ``(batch, new_steps,
+    channels)``: ``new_steps = ceil(steps / strides)`` with 'same',
+    ``(steps - pool_size) // strides + 1`` with 'valid'.
+
+    Call arguments:
+        inputs (numpy.ndarray): the sequences, ``(batch, steps, channels)``.
+        training (bool): unused.
 
     Example:
         >>> import numpy as np
@@ -360,6 +394,15 @@ class GlobalAveragePooling1D(_GlobalPooling1D, GlobalAveragePooling2D):
         data_format (str or None): None or ``'channels_last'``.
         keepdims (bool): keep the steps axis with length 1 (``(batch, 1, channels)``).
         **kwargs: Layer arguments.
+
+    Input shape: ``(batch, steps, channels)``. Output shape: ``(batch, channels)``, or
+    ``(batch, 1, channels)`` with ``keepdims``.
+
+    Call arguments:
+        inputs (numpy.ndarray): the sequences, ``(batch, steps, channels)``.
+        training (bool): unused.
+        mask (numpy.ndarray or None): ``(batch, steps)`` booleans, True at the steps to
+            keep: the mean is over those only (None: over every step).
 
     Example:
         >>> import numpy as np
@@ -406,6 +449,13 @@ class GlobalMaxPooling1D(_GlobalPooling1D, GlobalMaxPooling2D):
         data_format (str or None): None or ``'channels_last'``.
         keepdims (bool): keep the steps axis with length 1 (``(batch, 1, channels)``).
         **kwargs: Layer arguments.
+
+    Input shape: ``(batch, steps, channels)``. Output shape: ``(batch, channels)``, or
+    ``(batch, 1, channels)`` with ``keepdims``.
+
+    Call arguments:
+        inputs (numpy.ndarray): the sequences, ``(batch, steps, channels)``.
+        training (bool): unused.
 
     Example:
         >>> import numpy as np
