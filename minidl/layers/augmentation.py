@@ -110,6 +110,12 @@ class RandomFlip(_RandomImageLayer):
             generator).
         **kwargs: Layer arguments.
 
+    Input shape: ``(batch, H, W, C)`` (NHWC images). Output shape: the input's.
+
+    Call arguments:
+        inputs (numpy.ndarray): the images.
+        training (bool): augment only when True (``fit``); the identity otherwise.
+
     Example:
         >>> import numpy as np
         >>> from minidl import layers
@@ -176,6 +182,12 @@ class RandomRotation(_RandomImageLayer):
         fill_value (float): the value outside the image with ``fill_mode='constant'``.
         **kwargs: Layer arguments.
 
+    Input shape: ``(batch, H, W, C)`` (NHWC images). Output shape: the input's.
+
+    Call arguments:
+        inputs (numpy.ndarray): the images.
+        training (bool): augment only when True (``fit``); the identity otherwise.
+
     Example:
         >>> import numpy as np
         >>> from minidl import layers
@@ -226,6 +238,12 @@ class RandomZoom(_RandomImageLayer):
         fill_value (float): the value outside the image with ``fill_mode='constant'``.
         **kwargs: Layer arguments.
 
+    Input shape: ``(batch, H, W, C)`` (NHWC images). Output shape: the input's.
+
+    Call arguments:
+        inputs (numpy.ndarray): the images.
+        training (bool): augment only when True (``fit``); the identity otherwise.
+
     Example:
         >>> import numpy as np
         >>> from minidl import layers
@@ -273,6 +291,12 @@ class RandomTranslation(_RandomImageLayer):
             generator).
         fill_value (float): the value outside the image with ``fill_mode='constant'``.
         **kwargs: Layer arguments.
+
+    Input shape: ``(batch, H, W, C)`` (NHWC images). Output shape: the input's.
+
+    Call arguments:
+        inputs (numpy.ndarray): the images.
+        training (bool): augment only when True (``fit``); the identity otherwise.
 
     Example:
         >>> import numpy as np

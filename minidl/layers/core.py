@@ -24,6 +24,13 @@ class InputLayer(Layer):
             shape with the batch axis first, instead of ``shape`` and ``batch_size``;
             ``input_shape``, Keras 2's name for ``shape``; other Layer arguments.
 
+    Input shape: ``(batch,) + shape``, the declared shape (the batch axis is
+    ``batch_size``, None: any). Output shape: the same.
+
+    Call arguments:
+        inputs (numpy.ndarray): the data, returned unchanged.
+        training (bool): unused.
+
     Example:
         >>> from minidl import layers, models
         >>> model = models.Sequential([layers.InputLayer(shape=(3,)), layers.Dense(2)])
@@ -185,8 +192,8 @@ class Dense(_WithActivation):
     Input shape: ``(batch, ..., in)``. Output shape: ``(batch, ..., units)``.
 
     Call arguments:
-        inputs: the array.
-        training: unused (the same computation in training and inference).
+        inputs (numpy.ndarray): the array.
+        training (bool): unused (the same computation in training and inference).
 
     Example:
         >>> import numpy as np
@@ -263,6 +270,12 @@ class Activation(_WithActivation):
             ``minidl.activations`` functions, or None (linear).
         **kwargs: Layer arguments.
 
+    Input shape: any, ``(batch, ...)``. Output shape: the input's.
+
+    Call arguments:
+        inputs (numpy.ndarray): the array.
+        training (bool): unused.
+
     Example:
         >>> import numpy as np
         >>> from minidl import layers
@@ -306,6 +319,13 @@ class Flatten(Layer):
         batch_size (int or None): the batch size that goes with ``input_shape``.
         **kwargs: ``batch_input_shape`` or ``input_dim``, as :class:`Layer`.
 
+    Input shape: ``(batch, d1, ..., dk)``. Output shape: ``(batch, d1 * ... * dk)`` (None
+    if a size is unknown).
+
+    Call arguments:
+        inputs (numpy.ndarray): the array.
+        training (bool): unused.
+
     Example:
         >>> import numpy as np
         >>> from minidl import layers
@@ -344,9 +364,11 @@ class Dropout(Layer):
             global generator).
         **kwargs: Layer arguments.
 
+    Input shape: any, ``(batch, ...)``. Output shape: the input's.
+
     Call arguments:
-        inputs: the array.
-        training: drop only when True (``fit``); the identity otherwise.
+        inputs (numpy.ndarray): the array.
+        training (bool): drop only when True (``fit``); the identity otherwise.
 
     Example:
         >>> import numpy as np
@@ -451,6 +473,11 @@ class SpatialDropout2D(_SpatialDropout):
         **kwargs: Layer arguments (a ``noise_shape`` is ignored: the layer fixes it).
 
     Input shape: ``(batch, H, W, C)``; the mask has shape ``(batch, 1, 1, C)``.
+    Output shape: the input's.
+
+    Call arguments:
+        inputs (numpy.ndarray): the feature maps.
+        training (bool): drop only when True (``fit``); the identity otherwise.
 
     Example:
         >>> import numpy as np
@@ -474,7 +501,12 @@ class SpatialDropout1D(_SpatialDropout):
             global generator).
         **kwargs: Layer arguments (a ``noise_shape`` is ignored: the layer fixes it).
 
-    Input shape: ``(batch, steps, channels)``; the mask has shape ``(batch, 1, channels)``.
+    Input shape: ``(batch, steps, channels)``; the mask has shape
+    ``(batch, 1, channels)``. Output shape: the input's.
+
+    Call arguments:
+        inputs (numpy.ndarray): the sequences.
+        training (bool): drop only when True (``fit``); the identity otherwise.
 
     Example:
         >>> import numpy as np
@@ -499,6 +531,12 @@ class ReLU(Layer):
         negative_slope (float): only 0.0.
         threshold (float): only 0.0.
         **kwargs: Layer arguments.
+
+    Input shape: any, ``(batch, ...)``. Output shape: the input's.
+
+    Call arguments:
+        inputs (numpy.ndarray): the array.
+        training (bool): unused.
 
     Example:
         >>> import numpy as np
@@ -534,6 +572,12 @@ class LeakyReLU(Layer):
         negative_slope (float): the slope below zero, >= 0 (Keras's default 0.3).
             Keras 2's name for it, ``alpha``, is accepted with a DeprecationWarning.
         **kwargs: Layer arguments.
+
+    Input shape: any, ``(batch, ...)``. Output shape: the input's.
+
+    Call arguments:
+        inputs (numpy.ndarray): the array.
+        training (bool): unused.
 
     Example:
         >>> import numpy as np
@@ -578,6 +622,12 @@ class ELU(Layer):
             alpha > 0 (the gradient is computed from the output).
         **kwargs: Layer arguments.
 
+    Input shape: any, ``(batch, ...)``. Output shape: the input's.
+
+    Call arguments:
+        inputs (numpy.ndarray): the array.
+        training (bool): unused.
+
     Example:
         >>> import numpy as np
         >>> from minidl import layers
@@ -617,6 +667,13 @@ class Softmax(Layer):
     Args:
         axis (int): the axis normalised (default -1).
         **kwargs: Layer arguments.
+
+    Input shape: any, ``(batch, ...)``, with ``axis`` among its axes. Output shape: the
+    input's.
+
+    Call arguments:
+        inputs (numpy.ndarray): the array.
+        training (bool): unused.
 
     Example:
         >>> import numpy as np

@@ -96,6 +96,13 @@ class Add(_Merge):
         batch_size (int or None): the batch size that goes with ``input_shape``.
         **kwargs: ``batch_input_shape`` or ``input_dim``, as :class:`Layer`.
 
+    Input shape: a list of at least 2 arrays of the same shape, ``(batch, ...)``.
+    Output shape: that shape.
+
+    Call arguments:
+        inputs (list of numpy.ndarray): the arrays to add.
+        training (bool): unused.
+
     Example:
         >>> import numpy as np
         >>> import minidl
@@ -129,6 +136,13 @@ class Subtract(_Merge):
         batch_size (int or None): the batch size that goes with ``input_shape``.
         **kwargs: ``batch_input_shape`` or ``input_dim``, as :class:`Layer`.
 
+    Input shape: a list of exactly 2 arrays of the same shape, ``(batch, ...)``.
+    Output shape: that shape.
+
+    Call arguments:
+        inputs (list of numpy.ndarray): ``[a, b]``, giving ``a - b``.
+        training (bool): unused.
+
     Example:
         >>> import numpy as np
         >>> from minidl import layers
@@ -160,6 +174,13 @@ class Multiply(_Merge):
             sample of a model's first layer).
         batch_size (int or None): the batch size that goes with ``input_shape``.
         **kwargs: ``batch_input_shape`` or ``input_dim``, as :class:`Layer`.
+
+    Input shape: a list of at least 2 arrays of the same shape, ``(batch, ...)``.
+    Output shape: that shape.
+
+    Call arguments:
+        inputs (list of numpy.ndarray): the arrays to multiply.
+        training (bool): unused.
 
     Example:
         >>> import numpy as np
@@ -203,6 +224,13 @@ class Average(_Merge):
             sample of a model's first layer).
         batch_size (int or None): the batch size that goes with ``input_shape``.
         **kwargs: ``batch_input_shape`` or ``input_dim``, as :class:`Layer`.
+
+    Input shape: a list of at least 2 arrays of the same shape, ``(batch, ...)``.
+    Output shape: that shape.
+
+    Call arguments:
+        inputs (list of numpy.ndarray): the arrays to average.
+        training (bool): unused.
 
     Example:
         >>> import numpy as np
@@ -251,6 +279,13 @@ class Maximum(_Extremum):
         batch_size (int or None): the batch size that goes with ``input_shape``.
         **kwargs: ``batch_input_shape`` or ``input_dim``, as :class:`Layer`.
 
+    Input shape: a list of at least 2 arrays of the same shape, ``(batch, ...)``.
+    Output shape: that shape.
+
+    Call arguments:
+        inputs (list of numpy.ndarray): the arrays to compare.
+        training (bool): unused.
+
     Example:
         >>> import numpy as np
         >>> from minidl import layers
@@ -273,6 +308,13 @@ class Minimum(_Extremum):
         batch_size (int or None): the batch size that goes with ``input_shape``.
         **kwargs: ``batch_input_shape`` or ``input_dim``, as :class:`Layer`.
 
+    Input shape: a list of at least 2 arrays of the same shape, ``(batch, ...)``.
+    Output shape: that shape.
+
+    Call arguments:
+        inputs (list of numpy.ndarray): the arrays to compare.
+        training (bool): unused.
+
     Example:
         >>> import numpy as np
         >>> from minidl import layers
@@ -290,6 +332,13 @@ class Concatenate(_Merge):
         axis (int): the axis to join along (default -1, the channels); not the batch
             axis.
         **kwargs: Layer arguments (``name``, ``dtype``, ``trainable``, ...).
+
+    Input shape: a list of at least 2 arrays of the same rank and the same shape except
+    along ``axis``. Output shape: that shape, with the sizes along ``axis`` summed.
+
+    Call arguments:
+        inputs (list of numpy.ndarray): the arrays to join.
+        training (bool): unused.
 
     Example:
         >>> import numpy as np

@@ -38,6 +38,8 @@ class GaussianNoise(_Noise):
             global generator).
         **kwargs: Layer arguments.
 
+    Input shape: any, ``(batch, ...)``. Output shape: the input's.
+
     Call arguments:
         inputs (numpy.ndarray): the input.
         training (bool): add the noise when True.
@@ -81,6 +83,8 @@ class GaussianDropout(_Noise):
         seed (int or None): the seed of this layer's own generator (None: minidl's
             global generator).
         **kwargs: Layer arguments.
+
+    Input shape: any, ``(batch, ...)``. Output shape: the input's.
 
     Call arguments:
         inputs (numpy.ndarray): the input.

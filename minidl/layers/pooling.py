@@ -71,6 +71,14 @@ class MaxPooling2D(_Pooling2D):
         data_format (str or None): None or ``'channels_last'``.
         **kwargs: Layer arguments.
 
+    Input shape: ``(batch, H, W, C)`` (NHWC). Output shape: ``(batch, H_out, W_out, C)``:
+    ``H_out = ceil(H / stride)`` with 'same', ``(H - pool) // stride + 1`` with 'valid'
+    (``W_out`` likewise).
+
+    Call arguments:
+        inputs (numpy.ndarray): the images.
+        training (bool): unused.
+
     Example:
         >>> import numpy as np
         >>> from minidl import layers
@@ -105,6 +113,14 @@ class AveragePooling2D(_Pooling2D):
         data_format (str or None): None or ``'channels_last'``.
         **kwargs: Layer arguments.
 
+    Input shape: ``(batch, H, W, C)`` (NHWC). Output shape: ``(batch, H_out, W_out, C)``:
+    ``H_out = ceil(H / stride)`` with 'same', ``(H - pool) // stride + 1`` with 'valid'
+    (``W_out`` likewise).
+
+    Call arguments:
+        inputs (numpy.ndarray): the images.
+        training (bool): unused.
+
     Example:
         >>> import numpy as np
         >>> from minidl import layers
@@ -133,7 +149,8 @@ class _GlobalPooling2D(Layer):
         keepdims (bool): keep the spatial axes with length 1 (``(batch, 1, 1, C)``).
         **kwargs: Layer arguments.
 
-    Input shape: ``(batch, H, W, C)``. Output shape: ``(batch, C)``.
+    Input shape: ``(batch, H, W, C)``. Output shape: ``(batch, C)``, or
+    ``(batch, 1, 1, C)`` with ``keepdims``.
     """
 
     def __init__(self, data_format=None, keepdims=False, **kwargs):
@@ -178,6 +195,13 @@ class GlobalAveragePooling2D(_GlobalPooling2D):
         keepdims (bool): keep the spatial axes with length 1 (``(batch, 1, 1, C)``).
         **kwargs: Layer arguments.
 
+    Input shape: ``(batch, H, W, C)``. Output shape: ``(batch, C)``, or
+    ``(batch, 1, 1, C)`` with ``keepdims``.
+
+    Call arguments:
+        inputs (numpy.ndarray): the images.
+        training (bool): unused.
+
     Example:
         >>> import numpy as np
         >>> from minidl import layers
@@ -208,6 +232,13 @@ class GlobalMaxPooling2D(_GlobalPooling2D):
         data_format (str or None): None or ``'channels_last'``.
         keepdims (bool): keep the spatial axes with length 1 (``(batch, 1, 1, C)``).
         **kwargs: Layer arguments.
+
+    Input shape: ``(batch, H, W, C)``. Output shape: ``(batch, C)``, or
+    ``(batch, 1, 1, C)`` with ``keepdims``.
+
+    Call arguments:
+        inputs (numpy.ndarray): the images.
+        training (bool): unused.
 
     Example:
         >>> import numpy as np

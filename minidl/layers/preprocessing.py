@@ -31,6 +31,12 @@ class Resizing(Layer):
         crop_to_aspect_ratio (bool): only False.
         **kwargs: Layer arguments.
 
+    Input shape: ``(batch, H, W, C)`` (NHWC). Output shape: ``(batch, height, width, C)``.
+
+    Call arguments:
+        inputs (numpy.ndarray): the images.
+        training (bool): unused.
+
     Example:
         >>> import numpy as np
         >>> from minidl import layers
@@ -94,6 +100,13 @@ class Rescaling(Layer):
         offset (float or array-like): a number, or a vector broadcast along the last
             axis (one value per channel).
         **kwargs: Layer arguments.
+
+    Input shape: any, ``(batch, ..., C)`` (with vector factors, C is their length).
+    Output shape: the input's.
+
+    Call arguments:
+        inputs (numpy.ndarray): the array.
+        training (bool): unused.
 
     Example:
         >>> import numpy as np

@@ -24,6 +24,10 @@ class Reshape(Layer):
 
     Input shape: ``(batch, ...)``. Output shape: ``(batch,) + target_shape``.
 
+    Call arguments:
+        inputs (numpy.ndarray): the array.
+        training (bool): unused.
+
     Example:
         >>> import numpy as np
         >>> from minidl import layers
@@ -91,6 +95,13 @@ class Permute(Layer):
             two axes of a rank-3 input.
         **kwargs: Layer arguments.
 
+    Input shape: ``(batch, d1, ..., dk)`` with ``k = len(dims)``. Output shape: the same
+    sizes in the order ``dims`` gives them (``dims=(2, 1)``: ``(batch, d2, d1)``).
+
+    Call arguments:
+        inputs (numpy.ndarray): the array.
+        training (bool): unused.
+
     Example:
         >>> import numpy as np
         >>> from minidl import layers
@@ -143,6 +154,10 @@ class UpSampling2D(Layer):
         **kwargs: Layer arguments.
 
     Input shape: ``(batch, H, W, C)``. Output shape: ``(batch, H*rows, W*cols, C)``.
+
+    Call arguments:
+        inputs (numpy.ndarray): the images.
+        training (bool): unused.
 
     Example:
         >>> import numpy as np
@@ -278,6 +293,13 @@ class ZeroPadding2D(_Borders2D):
         data_format (str or None): None or ``'channels_last'``.
         **kwargs: Layer arguments.
 
+    Input shape: ``(batch, H, W, C)``. Output shape:
+    ``(batch, top + H + bottom, left + W + right, C)``.
+
+    Call arguments:
+        inputs (numpy.ndarray): the images.
+        training (bool): unused.
+
     Example:
         >>> import numpy as np
         >>> from minidl import layers
@@ -311,6 +333,13 @@ class Cropping2D(_Borders2D):
             >= 0.
         data_format (str or None): None or ``'channels_last'``.
         **kwargs: Layer arguments.
+
+    Input shape: ``(batch, H, W, C)``. Output shape:
+    ``(batch, H - top - bottom, W - left - right, C)`` (both sizes must stay positive).
+
+    Call arguments:
+        inputs (numpy.ndarray): the images.
+        training (bool): unused.
 
     Example:
         >>> import numpy as np
@@ -399,6 +428,8 @@ class Identity(Layer):
             model's first layer.
         batch_size (int or None): the batch size that goes with ``input_shape``.
         **kwargs: ``batch_input_shape`` or ``input_dim``, as :class:`Layer`.
+
+    Input shape: any, ``(batch, ...)``. Output shape: the input's.
 
     Call arguments:
         inputs (numpy.ndarray): the input.
