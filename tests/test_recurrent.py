@@ -105,8 +105,10 @@ def test_cell_kernels_match_their_formulas_in_both_dtypes():
 def test_bad_input_is_refused_with_the_layer_and_argument_named():
     with pytest.raises(NotImplementedError, match="'stateful'"):
         layers.LSTM(4, stateful=True)
-    with pytest.raises(NotImplementedError, match="'return_state'"):
-        layers.GRU(4, return_state=True)
+    with pytest.raises(NotImplementedError, match="'layer.return_state'"):
+        layers.Bidirectional(layers.GRU(4, return_state=True))
+    with pytest.raises(ValueError, match="'initial_state' must hold 2"):
+        layers.LSTM(4)(np.ones((2, 3, 1)), initial_state=[np.zeros((2, 4))])
     with pytest.raises(NotImplementedError, match="'reset_after'"):
         layers.GRU(4, reset_after=False)
     with pytest.raises(NotImplementedError, match="'activation'"):
@@ -241,3 +243,59 @@ def test_dropout_masks_are_one_per_sequence_and_differentiated(cls, float64):
     assert not np.array_equal(y, layer(x))
     with pytest.raises(ValueError, match="'dropout'"):
         cls(3, dropout=1.0)
+
+
+@pytest.mark.parametrize("cls", [layers.SimpleRNN, layers.LSTM, layers.GRU])
+def test_initial_states_and_returned_states_and_their_gradients(cls, float64):
+    """``initial_state`` starts the recurrence (the reference starts there too);
+    ``return_state`` returns the final states; gradients reach the input and the initial
+    states from the output and from the final states, against central differences."""
+    layer = cls(3, return_sequences=True, return_state=True,
+                bias_initializer="random_normal")
+    n_states = 2 if cls is layers.LSTM else 1
+    rng = np.random.default_rng(11)
+    x = rng.normal(size=(2, 4, 3))
+    initial = [rng.normal(size=(2, 3)) for _ in range(n_states)]
+    outputs = layer(x, initial_state=initial)
+    assert len(outputs) == 1 + n_states
+    sequence, finals = outputs[0], outputs[1:]
+    np.testing.assert_array_equal(finals[0], sequence[:, -1])
+    grads = [rng.normal(size=o.shape) for o in outputs]
+
+    def total(a, states):
+        return sum(float(np.sum(o * g)) for o, g in zip(layer(a, initial_state=states), grads))
+    layer(x, initial_state=initial)
+    dx, *dstates = layer.backward(grads)
+    numeric_x = numerical_gradient(lambda a: np.array(total(a, initial)), x, np.array(1.0))
+    np.testing.assert_allclose(dx, numeric_x, rtol=1e-6, atol=1e-9)
+    for i, d in enumerate(dstates):
+        def at(value, i=i):
+            states = list(initial)
+            states[i] = value
+            return np.array(total(x, states))
+        np.testing.assert_allclose(d, numerical_gradient(at, initial[i], np.array(1.0)),
+                                   rtol=1e-6, atol=1e-9)
+
+
+def test_an_encoder_decoder_trains_saves_and_loads(tmp_path):
+    """Keras's lstm_seq2seq shape: the encoder's final states start the decoder."""
+    minidl.utils.set_random_seed(0)
+    encoder_inputs = minidl.Input((None, 4))
+    _, state_h, state_c = layers.LSTM(8, return_state=True)(encoder_inputs)
+    decoder_inputs = minidl.Input((None, 5))
+    decoder_outputs, _, _ = layers.LSTM(8, return_sequences=True, return_state=True)(
+        decoder_inputs, initial_state=[state_h, state_c])
+    outputs = layers.Dense(5, activation="softmax")(decoder_outputs)
+    model = minidl.Model([encoder_inputs, decoder_inputs], outputs)
+    model.compile(optimizer=minidl.optimizers.Adam(0.02), loss="categorical_crossentropy")
+    rng = np.random.default_rng(12)
+    source = rng.integers(0, 4, size=(64, 3))
+    x_enc = np.eye(4)[source]
+    x_dec = np.concatenate([np.zeros((64, 1, 5)), np.eye(5)[source[:, :2]]], axis=1)
+    y = np.eye(5)[source]  # reproduce the source sequence
+    history = model.fit([x_enc, x_dec], y, epochs=30, batch_size=16, verbose=0)
+    assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
+    model.save(tmp_path / "seq2seq.keras")
+    loaded = minidl.models.load_model(tmp_path / "seq2seq.keras")
+    np.testing.assert_array_equal(loaded.predict([x_enc[:4], x_dec[:4]], verbose=0),
+                                  model.predict([x_enc[:4], x_dec[:4]], verbose=0))

@@ -43,6 +43,7 @@ class _Recurrent(Layer):
     """What SimpleRNN, LSTM and GRU share: arguments, weights, the time loop's frame."""
 
     _GATES = 1  # gate blocks in the kernels' columns
+    _STATES = 1  # state vectors (h; LSTM: h and c)
 
     def __init__(self, units, activation="tanh", use_bias=True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
@@ -59,8 +60,7 @@ class _Recurrent(Layer):
         self.recurrent_dropout = _rate(recurrent_dropout, name, "recurrent_dropout")
         self.seed = seed
         self._generator = random_state.generator_for(seed) if seed is not None else None
-        for argument, value, allowed in (("return_state", return_state, (False,)),
-                                         ("stateful", stateful, (False,)),
+        for argument, value, allowed in (("stateful", stateful, (False,)),
                                          ("activity_regularizer", activity_regularizer, (None,))):
             _only(value, allowed, name, argument)
         self.use_bias = bool(use_bias)
@@ -74,6 +74,7 @@ class _Recurrent(Layer):
         self.recurrent_constraint = constraints.get(recurrent_constraint)
         self.bias_constraint = constraints.get(bias_constraint)
         self.return_sequences = bool(return_sequences)
+        self.return_state = bool(return_state)
         self.go_backwards = bool(go_backwards)
         self.unroll = bool(unroll)  # accepted: the loop is always unrolled in Python
         self.kernel = self.recurrent_kernel = self.bias = None
@@ -89,6 +90,8 @@ class _Recurrent(Layer):
     def build(self, input_shape):
         """Create ``kernel`` (features, gates x units), ``recurrent_kernel`` (units,
         gates x units) and ``bias``."""
+        if isinstance(input_shape, list):  # the sequence's shape, then initial states'
+            input_shape = input_shape[0]
         if len(input_shape) != 3 or input_shape[-1] is None:
             raise ValueError(f"{type(self).__name__} '{self.name}': the input must have rank "
                              f"3 (batch, timesteps, features). Received: shape "
@@ -108,9 +111,41 @@ class _Recurrent(Layer):
 
     def compute_output_shape(self, input_shape):
         """``(batch, timesteps, units)`` with ``return_sequences``, else
+        ``(batch, units)``; with ``return_state``, a list: that, then each final state
         ``(batch, units)``."""
-        shape = tuple(input_shape)
-        return shape[:2] + (self.units,) if self.return_sequences else (shape[0], self.units)
+        shape = tuple(input_shape[0] if isinstance(input_shape, list) else input_shape)
+        out = shape[:2] + (self.units,) if self.return_sequences else (shape[0], self.units)
+        if not self.return_state:
+            return out
+        return [out] + [(shape[0], self.units)] * self._STATES
+
+    def __call__(self, inputs, training=False, mask=None, initial_state=None):
+        """As ``Layer.__call__``; ``initial_state`` (a state array, or a list: LSTM's
+        ``[h, c]``) starts the recurrence instead of zeros (symbolic tensors too, as
+        Keras's encoder-decoder models pass an encoder's states)."""
+        if initial_state is None:
+            return super().__call__(inputs, training=training, mask=mask)
+        states = list(initial_state) if isinstance(initial_state, (list, tuple)) else \
+            [initial_state]
+        if len(states) != self._STATES:
+            raise ValueError(f"{type(self).__name__} '{self.name}': argument "
+                             f"'initial_state' must hold {self._STATES} state(s). Received: "
+                             f"{len(states)}")
+        return super().__call__([inputs] + states, training=training, mask=mask)
+
+    def _plain_call(self, inputs, training, mask=None):
+        if not isinstance(inputs, (list, tuple)):
+            return super()._plain_call(inputs, training, mask)
+        arrays = [self._convert_input(x) for x in inputs]
+        if not self.built:
+            self.build((None,) + arrays[0].shape[1:])
+        self._check_input(arrays[0])
+        for state in arrays[1:]:
+            if state.shape != (arrays[0].shape[0], self.units):
+                raise ValueError(f"{type(self).__name__} '{self.name}': an initial state must "
+                                 f"have shape {(arrays[0].shape[0], self.units)}. Received: "
+                                 f"{state.shape}")
+        return self.call(arrays, training=training, mask=mask)
 
     # ------------------------------------------------------------ the time loop's frame
     def _input_bias(self):
@@ -122,13 +157,22 @@ class _Recurrent(Layer):
 
     def compute_mask(self, inputs, mask=None):
         """The input's mask for the output sequence with ``return_sequences``, else
-        None (the last state is one vector)."""
-        return mask if self.return_sequences else None
+        None (the last state is one vector); None for the states."""
+        if isinstance(mask, list):  # with initial states: the sequence's mask
+            mask = mask[0]
+        out = mask if self.return_sequences else None
+        return [out] + [None] * self._STATES if self.return_state else out
 
     def call(self, inputs, training=False, mask=None):
         """Run the sequence (the last step first with ``go_backwards``); keeps each
         step's state for the backward pass. Where ``mask`` (batch, timesteps) is False
-        the step is skipped: the state is carried over, as Keras's masking."""
+        the step is skipped: the state is carried over, as Keras's masking. A list input
+        is the sequence and the initial states."""
+        initial = None
+        if isinstance(inputs, list):
+            inputs, initial = inputs[0], inputs[1:]
+        if isinstance(mask, list):
+            mask = mask[0]
         if inputs.shape[1] == 0:
             raise ValueError(f"{type(self).__name__} '{self.name}': the input has no "
                              f"timesteps. Received: shape {inputs.shape}")
@@ -147,36 +191,55 @@ class _Recurrent(Layer):
         if bias is not None:
             projected = ops.bias_add(projected, bias)
         keep = self._steps_kept(mask, inputs.shape[:2])
-        states, outputs = self._run(projected.reshape(t, b, -1), recurrent_mask, keep)
+        given = initial is not None
+        if not given:
+            initial = [np.zeros((b, self.units), dtype=projected.dtype)] * self._STATES
+        states, outputs, finals = self._run(projected.reshape(t, b, -1), recurrent_mask, keep,
+                                            initial)
         self._cache = {"flat": flat, "states": states, "shape": inputs.shape,
-                       "masks": (input_mask, recurrent_mask), "keep": keep}
-        if not self.return_sequences:
-            return outputs[-1]
-        return np.ascontiguousarray(np.stack(outputs, axis=1))
+                       "masks": (input_mask, recurrent_mask), "keep": keep,
+                       "initial_given": given}
+        out = outputs[-1] if not self.return_sequences else \
+            np.ascontiguousarray(np.stack(outputs, axis=1))
+        return [out] + finals if self.return_state else out
 
     def backward(self, dy):
         """Backpropagation through time: the weights' gradients into ``.grad``; returns
-        the input's gradient (None when ``input_gradient`` is off)."""
-        flat, states, shape, masks, keep = (
-            self._need_cache(k) for k in ("flat", "states", "shape", "masks", "keep"))
+        the input's gradient (None when ``input_gradient`` is off), and with initial
+        states the list ``[input's, each initial state's]``. With ``return_state``,
+        ``dy`` is the list of the outputs' gradients (None for an unused one)."""
+        flat, states, shape, masks, keep, given = (self._need_cache(k) for k in (
+            "flat", "states", "shape", "masks", "keep", "initial_given"))
         t, b = shape[1], shape[0]
+        final_grads = [None] * self._STATES
+        if self.return_state:
+            dy, final_grads = dy[0], list(dy[1:])
+        if dy is None:
+            dy = np.zeros((b, t, self.units) if self.return_sequences else (b, self.units),
+                          dtype=flat.dtype)
         if self.return_sequences:
             step_grads = [dy[:, i] for i in range(t)]
             if keep is not None and self._zero_masked_outputs:  # constant zeros there
                 step_grads = [np.where(k, g, 0) for k, g in zip(keep, step_grads)]
         else:
             step_grads = [None] * (t - 1) + [dy]
-        input_grads, extra = self._run_backward(states, step_grads, masks[1], keep)
+        input_grads, extra, initial_grads = self._run_backward(states, step_grads, masks[1],
+                                                               keep, final_grads)
         self.kernel.grad = ops.matmul(ops.transpose(flat), input_grads)
         if self.use_bias:
             self._set_bias_grad(input_grads, extra)
-        if not self.input_gradient:
-            return None
-        dx = ops.matmul(input_grads, ops.transpose(self.kernel.value)).reshape(t, b, -1)
-        dx = ops.transpose(dx, (1, 0, 2))
-        if masks[0] is not None:
-            dx = dx * masks[0][:, None, :]
-        return np.ascontiguousarray(dx[:, ::-1]) if self.go_backwards else dx
+        dx = None
+        if self.input_gradient:
+            dx = ops.matmul(input_grads, ops.transpose(self.kernel.value)).reshape(t, b, -1)
+            dx = ops.transpose(dx, (1, 0, 2))
+            if masks[0] is not None:
+                dx = dx * masks[0][:, None, :]
+            if self.go_backwards:
+                dx = np.ascontiguousarray(dx[:, ::-1])
+        if not given:
+            return dx
+        return [dx] + [np.zeros((b, self.units), dtype=flat.dtype) if g is None else g
+                       for g in initial_grads]
 
     def _steps_kept(self, mask, shape):
         """Per step (in processing order), the ``(batch, 1)`` booleans of the rows the
@@ -218,10 +281,6 @@ class _Recurrent(Layer):
         self.recurrent_kernel.grad = ops.matmul(ops.transpose(h_prev),
                                                 np.concatenate(step_grads, axis=0))
 
-    def _zeros(self, like):
-        """The initial state: zeros of ``(batch, units)``."""
-        return np.zeros((like.shape[0], self.units), dtype=like.dtype)
-
     def get_config(self):
         """Constructor arguments."""
         config = super().get_config()
@@ -232,7 +291,8 @@ class _Recurrent(Layer):
             recurrent_initializer=initializers.serialize(self.recurrent_initializer),
             bias_initializer=initializers.serialize(self.bias_initializer),
             dropout=self.dropout, recurrent_dropout=self.recurrent_dropout, seed=self.seed,
-            return_sequences=self.return_sequences, go_backwards=self.go_backwards,
+            return_sequences=self.return_sequences, return_state=self.return_state,
+            go_backwards=self.go_backwards,
             unroll=self.unroll)
         for key, module in (("kernel_regularizer", regularizers),
                             ("recurrent_regularizer", regularizers),
@@ -304,7 +364,8 @@ class SimpleRNN(_Recurrent):
         seed (int or None): the seed of the layer's own dropout generator (None:
             minidl's global generator).
         return_sequences (bool): return every step's output, not only the last.
-        return_state (bool): only False (not implemented).
+        return_state (bool): also return the final state(s): the output becomes a list
+            ``[output, h]`` (LSTM: ``[output, h, c]``).
         go_backwards (bool): process the sequence from its last step (the returned
             sequence is in processing order, as Keras's).
         stateful (bool): only False (not implemented).
@@ -316,7 +377,13 @@ class SimpleRNN(_Recurrent):
 
     Call arguments:
         inputs (numpy.ndarray): the sequences.
-        training (bool): unused.
+        training (bool): dropout and recurrent dropout apply when True.
+        mask (numpy.ndarray or None): ``(batch, timesteps)`` booleans: False steps are
+            skipped (the state carried over).
+        initial_state (numpy.ndarray or list of numpy.ndarray or None): the state(s) the
+            recurrence starts from (default zeros): ``h`` (LSTM: ``[h, c]``), each
+            ``(batch, units)``; symbolic tensors in a functional model (an encoder's
+            final states for a decoder).
 
     Example:
         >>> import numpy as np
@@ -326,8 +393,8 @@ class SimpleRNN(_Recurrent):
         ((2, 5, 4), (4, 4))
     """
 
-    def _run(self, projected, mask, keep):
-        h, states, outputs = self._zeros(projected[0]), [], []
+    def _run(self, projected, mask, keep, initial):
+        h, states, outputs = initial[0], [], []
         for i, x_t in enumerate(projected):
             h_in = _masked(h, mask)
             z = ops.add(x_t, ops.matmul(h_in, self.recurrent_kernel.value))
@@ -335,11 +402,11 @@ class SimpleRNN(_Recurrent):
             states.append((h_in, h_new, z))
             h = _kept(h_new, h, _step(keep, i))
             outputs.append(self._output(h, h_new, _step(keep, i)))
-        return states, outputs
+        return states, outputs, [h]
 
-    def _run_backward(self, states, step_grads, mask, keep):
+    def _run_backward(self, states, step_grads, mask, keep, final_grads):
         recurrent_t = ops.transpose(self.recurrent_kernel.value)
-        grads, dh_next = [None] * len(states), None
+        grads, dh_next = [None] * len(states), final_grads[0]
         for i in reversed(range(len(states))):
             _, h, z = states[i]
             dh, carried = _split(_plus(step_grads[i], dh_next), _step(keep, i))
@@ -347,7 +414,7 @@ class SimpleRNN(_Recurrent):
             grads[i] = dz
             dh_next = _plus(_masked(ops.matmul(dz, recurrent_t), mask), carried)
         self._recurrent_grad([state[0] for state in states], grads)
-        return np.concatenate(grads, axis=0), None
+        return np.concatenate(grads, axis=0), None, [dh_next]
 
 
 class LSTM(_Recurrent):
@@ -372,7 +439,9 @@ class LSTM(_Recurrent):
 
     Call arguments:
         inputs (numpy.ndarray): the sequences.
-        training (bool): unused.
+        training (bool): dropout and recurrent dropout apply when True.
+        mask (numpy.ndarray or None): as :class:`SimpleRNN`'s.
+        initial_state (list of numpy.ndarray or None): as :class:`SimpleRNN`'s.
 
     Example:
         >>> import numpy as np
@@ -385,6 +454,7 @@ class LSTM(_Recurrent):
     """
 
     _GATES = 4
+    _STATES = 2
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid",
                  unit_forget_bias=True, **kwargs):
@@ -400,8 +470,8 @@ class LSTM(_Recurrent):
             return self.bias_initializer
         return _ForgetGateOnes(self.bias_initializer, self.units)
 
-    def _run(self, projected, mask, keep):
-        h = c = self._zeros(projected[0])
+    def _run(self, projected, mask, keep, initial):
+        h, c = initial
         states, outputs = [], []
         for i, x_t in enumerate(projected):
             h_in = _masked(h, mask)
@@ -410,11 +480,12 @@ class LSTM(_Recurrent):
             states.append((h_in, c, gates, c_new))
             h, c = _kept(h_new, h, _step(keep, i)), _kept(c_new, c, _step(keep, i))
             outputs.append(self._output(h, h_new, _step(keep, i)))
-        return states, outputs
+        return states, outputs, [h, c]
 
-    def _run_backward(self, states, step_grads, mask, keep):
+    def _run_backward(self, states, step_grads, mask, keep, final_grads):
         recurrent_t = ops.transpose(self.recurrent_kernel.value)
-        grads, dh_next, dc_next = [None] * len(states), None, None
+        grads = [None] * len(states)
+        dh_next, dc_next = final_grads
         for i in reversed(range(len(states))):
             _, c_prev, gates, c = states[i]
             dh, h_carried = _split(_plus(step_grads[i], dh_next), _step(keep, i))
@@ -424,7 +495,7 @@ class LSTM(_Recurrent):
             dc_next = _plus(dc_prev, c_carried)
             dh_next = _plus(_masked(ops.matmul(dz, recurrent_t), mask), h_carried)
         self._recurrent_grad([state[0] for state in states], grads)
-        return np.concatenate(grads, axis=0), None
+        return np.concatenate(grads, axis=0), None, [dh_next, dc_next]
 
     def get_config(self):
         """Constructor arguments."""
@@ -456,7 +527,9 @@ class GRU(_Recurrent):
 
     Call arguments:
         inputs (numpy.ndarray): the sequences.
-        training (bool): unused.
+        training (bool): dropout and recurrent dropout apply when True.
+        mask (numpy.ndarray or None): as :class:`SimpleRNN`'s.
+        initial_state (list of numpy.ndarray or None): as :class:`SimpleRNN`'s.
 
     Example:
         >>> import numpy as np
@@ -484,8 +557,8 @@ class GRU(_Recurrent):
     def _input_bias(self):
         return self.bias.value[0] if self.use_bias else None
 
-    def _run(self, projected, mask, keep):
-        h, states, outputs = self._zeros(projected[0]), [], []
+    def _run(self, projected, mask, keep, initial):
+        h, states, outputs = initial[0], [], []
         for i, x_t in enumerate(projected):
             h_in = _masked(h, mask)
             hz = ops.matmul(h_in, self.recurrent_kernel.value)
@@ -495,12 +568,12 @@ class GRU(_Recurrent):
             states.append((h_in, h, gates, hz))
             h = _kept(h_new, h, _step(keep, i))
             outputs.append(self._output(h, h_new, _step(keep, i)))
-        return states, outputs
+        return states, outputs, [h]
 
-    def _run_backward(self, states, step_grads, mask, keep):
+    def _run_backward(self, states, step_grads, mask, keep, final_grads):
         recurrent_t = ops.transpose(self.recurrent_kernel.value)
         input_grads, hz_grads = [None] * len(states), [None] * len(states)
-        dh_next = None
+        dh_next = final_grads[0]
         for i in reversed(range(len(states))):
             _, h_prev, gates, hz = states[i]
             dh, carried = _split(_plus(step_grads[i], dh_next), _step(keep, i))
@@ -509,7 +582,7 @@ class GRU(_Recurrent):
             dh_next = _plus(ops.add(direct, _masked(ops.matmul(dhz, recurrent_t), mask)),
                             carried)
         self._recurrent_grad([state[0] for state in states], hz_grads)
-        return np.concatenate(input_grads, axis=0), np.concatenate(hz_grads, axis=0)
+        return np.concatenate(input_grads, axis=0), np.concatenate(hz_grads, axis=0), [dh_next]
 
     def _set_bias_grad(self, input_grads, hz_grads):
         self.bias.grad = np.stack([ops.bias_add_backward(input_grads),
@@ -563,6 +636,7 @@ class Bidirectional(Layer):
             raise TypeError(f"Bidirectional: argument 'layer' must be a SimpleRNN, LSTM or "
                             f"GRU layer. Received: {type(layer).__name__}")
         _only(merge_mode, _MERGES, "Bidirectional", "merge_mode")
+        _only(layer.return_state, (False,), "Bidirectional", "layer.return_state")
         _only(weights, (None,), "Bidirectional", "weights")
         kwargs.setdefault("name", "bidirectional_" + layer.name)
         super().__init__(**kwargs)

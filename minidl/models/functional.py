@@ -239,8 +239,7 @@ class Functional(Sequential):
             layer = node.layer
             if id(layer) in self._shared_ids:
                 layer._cache = self._node_caches[id(node)]
-            dy = dys[0] if len(dys) == 1 else [np.zeros(t.shape[1:]) if d is None else d
-                                              for t, d in zip(node.outputs, dys)]
+            dy = dys[0] if len(dys) == 1 else dys  # None: an output no loss reaches
             if from_logits and self._single_output and node is self._outputs[0].node:
                 dx = layer.backward_pre_activation(dy)
             else:
