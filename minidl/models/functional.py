@@ -405,10 +405,12 @@ class Functional(Sequential):
         layers each one reads ("connected to")."""
         from minidl.models.summary import summary_lines
         rows = []
+        def text(shape):
+            return "(" + ", ".join("None" if d is None else str(d) for d in shape) + \
+                ("," if len(shape) == 1 else "") + ")"
         for node in self._nodes:
-            out = node.outputs[0].shape
-            shape_text = "(" + ", ".join("None" if d is None else str(d) for d in out) + \
-                         ("," if len(out) == 1 else "") + ")"
+            shapes = [text(t.shape) for t in node.outputs]  # several: Keras's list form
+            shape_text = shapes[0] if len(shapes) == 1 else "[" + ", ".join(shapes) + "]"
             sources = ", ".join(t.node.layer.name for t in node.inputs)
             rows.append((f"{node.layer.name} ({type(node.layer).__name__})", shape_text,
                          node.layer.count_params() if node.index == 0 else 0, sources))
