@@ -492,7 +492,6 @@ class GradientTape:
         if unconnected_gradients not in ("none", "zero"):
             raise ValueError(f"GradientTape.gradient: argument 'unconnected_gradients' must "
                              f"be 'none' or 'zero'. Received: {unconnected_gradients!r}")
-        self._used = True
         targets = list(target) if isinstance(target, (list, tuple)) else [target]
         for item in targets:
             if not _tracked(item):
@@ -502,8 +501,15 @@ class GradientTape:
                     f"{type(item).__name__}); compute the loss inside the 'with' block")
         seeds = output_gradients if isinstance(output_gradients, (list, tuple)) else \
             [output_gradients] * len(targets)
-        by_variable, by_leaf = _backpropagate(targets, seeds)
         single = not isinstance(sources, (list, tuple))
+        for source in [sources] if single else sources:
+            if not isinstance(source, (Tensor, np.ndarray)) and not (
+                    hasattr(source, "value") and hasattr(source, "assign")):
+                raise TypeError(f"GradientTape.gradient: a source must be a Variable (a "
+                                f"layer's weight), a watched NumPy array or a Tensor. "
+                                f"Received: {type(source).__name__}")
+        self._used = True  # the arguments are valid: the tape is spent
+        by_variable, by_leaf = _backpropagate(targets, seeds)
         results = [self._result(s, by_variable, by_leaf, unconnected_gradients)
                    for s in ([sources] if single else sources)]
         return results[0] if single else type(sources)(results) \
@@ -519,9 +525,9 @@ class GradientTape:
         elif hasattr(source, "value") and hasattr(source, "assign"):  # a Variable
             grad = by_variable.get(id(source))
             shape = source.shape
-        else:
+        else:  # a watched array (the sources' types were checked up front)
             grad = by_leaf.get(id(source))
-            shape = np.shape(source)
+            shape = source.shape
         if isinstance(grad, Undifferentiable):
             raise NotImplementedError(grad.reason)
         if grad is None and unconnected == "zero":

@@ -302,3 +302,12 @@ def test_a_failing_custom_step_leaves_the_moving_statistics():
         model.fit(np.random.default_rng(0).normal(size=(8, 3)), np.zeros((8, 3)), verbose=0)
     for v, b in zip(model.weights, before):
         np.testing.assert_array_equal(v.value, b)
+
+
+def test_a_source_of_another_type_is_refused_before_any_work():
+    model = minidl.Sequential([layers.Dense(1, input_shape=(2,))])
+    with minidl.GradientTape(persistent=True) as tape:
+        loss = model(np.ones((3, 2))).mean()
+    with pytest.raises(TypeError, match="a source must be a Variable"):
+        tape.gradient(loss, [model.trainable_variables[0], "bias"])
+    assert len(tape.gradient(loss, model.trainable_variables)) == 2
