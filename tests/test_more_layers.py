@@ -106,3 +106,29 @@ def test_an_lstm_autoencoder_trains_saves_and_loads(tmp_path):
     loaded = minidl.models.load_model(tmp_path / "autoencoder.keras")
     np.testing.assert_array_equal(loaded.predict(x[:4], verbose=0),
                                   model.predict(x[:4], verbose=0))
+
+
+@pytest.mark.parametrize("shared_axes", [None, [1, 2]])
+def test_prelu_against_numpy_central_differences_and_torch(shared_axes, float64):
+    prelu = layers.PReLU(alpha_initializer="random_normal", shared_axes=shared_axes)
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(3, 4, 5, 2))
+    y = prelu(x)
+    alpha = prelu.alpha.value
+    np.testing.assert_allclose(y, np.where(x > 0, x, alpha * x), rtol=1e-15)
+    assert alpha.shape == ((1, 1, 2) if shared_axes else (4, 5, 2))
+    dy = rng.normal(size=y.shape)
+    np.testing.assert_allclose(prelu.backward(dy),
+                               numerical_gradient(lambda a: prelu(a), x, dy),
+                               rtol=1e-7, atol=1e-9)
+    analytic = prelu.alpha.grad.copy()
+
+    def at(value):
+        prelu.alpha.value[...] = value
+        return prelu(x)
+    numeric = numerical_gradient(at, alpha.copy(), dy)
+    np.testing.assert_allclose(analytic, numeric, rtol=1e-7, atol=1e-9)
+    clone = layers.PReLU.from_config(prelu.get_config())
+    assert clone.shared_axes == prelu.shared_axes
+    with pytest.raises(ValueError, match="'shared_axes'"):
+        layers.PReLU(shared_axes=[0])

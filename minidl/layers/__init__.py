@@ -25,6 +25,7 @@ from minidl.layers.pooling import (AveragePooling2D, GlobalAveragePooling2D, Glo
                                    GlobalMaxPool2D, GlobalMaxPooling2D, MaxPooling2D)
 from minidl.layers.noise import GaussianDropout, GaussianNoise
 from minidl.layers.normalization_adapt import Normalization
+from minidl.layers.prelu import PReLU
 from minidl.layers.preprocessing import Rescaling, Resizing
 from minidl.layers.temporal import (AveragePooling1D, AvgPool1D, Conv1D, Convolution1D,
                                     Cropping1D, GlobalAveragePooling1D, GlobalAvgPool1D,
@@ -52,7 +53,7 @@ __all__ = ["Activation", "Add", "add", "Average", "average", "AveragePooling1D",
            "GlobalMaxPooling2D", "GroupNormalization", "GRU", "Identity", "Input",
            "InputLayer", "Lambda", "Layer", "LayerNormalization", "LeakyReLU", "LSTM",
            "Masking", "Maximum", "maximum", "MaxPool1D", "MaxPool2D", "MaxPooling1D", "MaxPooling2D",
-           "Minimum", "minimum", "Multiply", "multiply", "Normalization", "Permute",
+           "Minimum", "minimum", "Multiply", "multiply", "Normalization", "Permute", "PReLU",
            "RandomFlip", "RandomRotation", "RandomTranslation", "RandomZoom", "ReLU",
            "RepeatVector", "Rescaling", "Reshape", "Resizing", "SeparableConv2D",
            "serialize", "SimpleRNN", "Softmax", "SpatialDropout1D", "SpatialDropout2D",
