@@ -13,6 +13,7 @@ import numpy as np
 from minidl import autodiff, backend, constraints, initializers, regularizers
 from minidl._per_thread import PerThread
 from minidl.layers import symbolic
+from minidl.ops._checks import bounded_number
 from minidl.variables import Variable, assign_all
 
 
@@ -43,6 +44,15 @@ def positive_int(value, where, name):
         raise ValueError(f"{where}: argument '{name}' must be a positive integer. "
                          f"Received: {value!r}")
     return int(value)
+
+
+def dropout_rate(value, where, name):
+    """A drop probability in [0, 1) as a float (TypeError for a non-number, ValueError
+    naming the layer and the argument otherwise)."""
+    rate = bounded_number(value, name, where, 0.0, 1.0)
+    if rate == 1.0:
+        raise ValueError(f"{where}: argument '{name}' must be in [0, 1). Received: 1.0")
+    return rate
 
 
 def checked_size(shape, where, argument):
@@ -242,11 +252,21 @@ class Layer:
                 self.backward, [self], self.trainable_weights)
         return self._plain_call(inputs, training, mask)
 
+    # whether a list or tuple is several inputs (merge layers, Lambda, a recurrent layer
+    # with initial states), each converted, rather than one input's data
+    _several_inputs = False
+
     def _plain_call(self, inputs, training, mask=None):
-        x = self._convert_input(inputs)
-        if not self.built:
-            self.build((None,) + x.shape[1:])
-        self._check_input(x)
+        if self._several_inputs and isinstance(inputs, (list, tuple)):
+            x = [self._convert_input(a) for a in inputs]
+            self._check_inputs(x)
+            if not self.built:
+                self.build([(None,) + a.shape[1:] for a in x])
+        else:
+            x = self._convert_input(inputs)
+            if not self.built:
+                self.build((None,) + x.shape[1:])
+            self._check_input(x)
         if self._consumes_mask:
             return self.call(x, training=training, mask=mask)
         return self.call(x, training=training)
@@ -322,6 +342,10 @@ class Layer:
         if not ok:
             raise ValueError(f"Input 0 of layer '{self.name}' is incompatible with the "
                              f"layer: expected shape {expected}. Received: shape {x.shape}")
+
+    def _check_inputs(self, arrays):
+        """Raise ValueError if several inputs do not fit the layer or each other (the
+        layers with ``_several_inputs`` say how)."""
 
     def _need_cache(self, key):
         if key not in self._cache:

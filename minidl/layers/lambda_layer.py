@@ -72,13 +72,7 @@ class Lambda(Layer):
         out = np.shape(autodiff.value_of(self._apply(probes if several else probes[0])))
         return (shapes[0][0],) + tuple(out[1:])
 
-    def _plain_call(self, inputs, training, mask=None):
-        if not isinstance(inputs, (list, tuple)):
-            return super()._plain_call(inputs, training, mask)
-        arrays = [self._convert_input(x) for x in inputs]
-        if not self.built:
-            self.build([(None,) + a.shape[1:] for a in arrays])
-        return self.call(arrays, training=training)
+    _several_inputs = True  # Lambda(f)([a, b]) passes the list to f
 
     def call(self, inputs, training=False):
         """The function's value; keeps its recorded operations for the backward pass."""

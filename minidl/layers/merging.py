@@ -61,15 +61,14 @@ class _Merge(Layer):
             combined = combined & m
         return combined
 
-    def _plain_call(self, inputs, training, mask=None):
-        arrays = [self._convert_input(x) for x in inputs]
+    _several_inputs = True
+
+    def _check_inputs(self, arrays):
+        """The shapes fit the merge and the batch sizes agree."""
         self._check_shapes([a.shape for a in arrays])
         if any(len(a) != len(arrays[0]) for a in arrays):
             raise ValueError(f"Layer '{self.name}': the inputs have different batch sizes "
                              f"{[len(a) for a in arrays]}")
-        if not self.built:
-            self.build([(None,) + a.shape[1:] for a in arrays])
-        return self.call(arrays, training=training)
 
     def call(self, inputs, training=False):
         """The merged output; keeps what ``backward`` needs."""

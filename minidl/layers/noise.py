@@ -3,7 +3,7 @@ GaussianDropout (multiplicative), as ``keras.layers``."""
 import numpy as np
 
 from minidl import ops, random_state
-from minidl.layers.base import Layer
+from minidl.layers.base import Layer, dropout_rate
 from minidl.ops._checks import bounded_number
 
 
@@ -101,10 +101,7 @@ class GaussianDropout(_Noise):
 
     def __init__(self, rate, seed=None, **kwargs):
         super().__init__(seed=seed, **kwargs)
-        self.rate = bounded_number(rate, "rate", "GaussianDropout", 0.0, 1.0)
-        if self.rate == 1.0:
-            raise ValueError("GaussianDropout: argument 'rate' must be in [0, 1). "
-                             "Received: 1.0")
+        self.rate = dropout_rate(rate, "GaussianDropout", "rate")
 
     def call(self, inputs, training=False):
         """The input times the noise in training; keeps the noise for the backward."""

@@ -6,8 +6,7 @@ time runs the steps in reverse and gathers the weight gradients in three GEMMs."
 import numpy as np
 
 from minidl import activations, constraints, initializers, ops, random_state, regularizers
-from minidl.layers.base import Layer, positive_int
-from minidl.ops._checks import bounded_number
+from minidl.layers.base import Layer, dropout_rate, positive_int
 
 
 class _ForgetGateOnes(initializers.Initializer):
@@ -21,14 +20,6 @@ class _ForgetGateOnes(initializers.Initializer):
         values = np.array(self.base(shape, dtype=dtype), copy=True)
         values[self.units:2 * self.units] = 1
         return values
-
-
-def _rate(value, layer, argument):
-    """A dropout rate in [0, 1)."""
-    rate = bounded_number(value, argument, layer, 0.0, 1.0)
-    if rate == 1.0:
-        raise ValueError(f"{layer}: argument '{argument}' must be in [0, 1). Received: 1.0")
-    return rate
 
 
 def _only(value, allowed, layer, argument):
@@ -56,8 +47,8 @@ class _Recurrent(Layer):
         name = type(self).__name__
         self.units = positive_int(units, name, "units")
         self.activation = activations.get(activation)
-        self.dropout = _rate(dropout, name, "dropout")
-        self.recurrent_dropout = _rate(recurrent_dropout, name, "recurrent_dropout")
+        self.dropout = dropout_rate(dropout, name, "dropout")
+        self.recurrent_dropout = dropout_rate(recurrent_dropout, name, "recurrent_dropout")
         self.seed = seed
         self._generator = random_state.generator_for(seed) if seed is not None else None
         for argument, value, allowed in (("stateful", stateful, (False,)),
@@ -133,19 +124,16 @@ class _Recurrent(Layer):
                              f"{len(states)}")
         return super().__call__([inputs] + states, training=training, mask=mask)
 
-    def _plain_call(self, inputs, training, mask=None):
-        if not isinstance(inputs, (list, tuple)):
-            return super()._plain_call(inputs, training, mask)
-        arrays = [self._convert_input(x) for x in inputs]
-        if not self.built:
-            self.build((None,) + arrays[0].shape[1:])
+    _several_inputs = True  # the sequence, then its initial states
+
+    def _check_inputs(self, arrays):
+        """The sequence fits the layer; each initial state is ``(batch, units)``."""
         self._check_input(arrays[0])
         for state in arrays[1:]:
             if state.shape != (arrays[0].shape[0], self.units):
                 raise ValueError(f"{type(self).__name__} '{self.name}': an initial state must "
                                  f"have shape {(arrays[0].shape[0], self.units)}. Received: "
                                  f"{state.shape}")
-        return self.call(arrays, training=training, mask=mask)
 
     # ------------------------------------------------------------ the time loop's frame
     def _input_bias(self):
