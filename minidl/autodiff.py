@@ -22,6 +22,7 @@ import threading
 import numpy as np
 
 from minidl._per_thread import PerThread
+from minidl.variables import Variable
 
 __all__ = ["GradientTape", "Tensor"]
 
@@ -48,6 +49,14 @@ class Undifferentiable:
 
     def __init__(self, reason):
         self.reason = reason
+
+
+def _leaf(key):
+    """The node of a tensor gradients are collected for, under ``key`` (nothing before
+    it: a watched array, a traced function's input)."""
+    node = _Node([], lambda grad: [])
+    node.leaf = key
+    return node
 
 
 class _Node:
@@ -366,10 +375,6 @@ def _clip(a, a_min, a_max, **unused):
     return make(out, [a], lambda g: [np.where(inside, g, 0)])
 
 
-def _softplus_free_log(x, out, g):
-    return g / x
-
-
 _UFUNC_RULES = {
     "add": _binary(np.add, lambda a, b, out, g: (g, g)),
     "subtract": _binary(np.subtract, lambda a, b, out, g: (g, -g)),
@@ -384,7 +389,7 @@ _UFUNC_RULES = {
     "square": _unary(np.square, lambda x, out, g: 2 * x * g),
     "sqrt": _unary(np.sqrt, lambda x, out, g: g / (2 * out)),
     "exp": _unary(np.exp, lambda x, out, g: g * out),
-    "log": _unary(np.log, _softplus_free_log),
+    "log": _unary(np.log, lambda x, out, g: g / x),
     "log1p": _unary(np.log1p, lambda x, out, g: g / (1 + x)),
     "tanh": _unary(np.tanh, lambda x, out, g: g * (1 - out * out)),
     "absolute": _unary(np.absolute, lambda x, out, g: g * np.sign(x)),
@@ -457,13 +462,11 @@ class GradientTape:
         return id(value) in self._watched
 
     def _watch_leaf(self, value):
-        node = _Node([], lambda grad: [])
-        node.leaf = id(value)
-        return node
+        return _leaf(id(value))
 
     def stop_recording(self):
         """A context in which nothing is recorded (models return arrays)."""
-        return _Paused(self)
+        return paused(self)
 
     def reset(self):
         """Forget what was watched."""
@@ -503,8 +506,7 @@ class GradientTape:
             [output_gradients] * len(targets)
         single = not isinstance(sources, (list, tuple))
         for source in [sources] if single else sources:
-            if not isinstance(source, (Tensor, np.ndarray)) and not (
-                    hasattr(source, "value") and hasattr(source, "assign")):
+            if not isinstance(source, (Tensor, np.ndarray, Variable)):
                 raise TypeError(f"GradientTape.gradient: a source must be a Variable (a "
                                 f"layer's weight), a watched NumPy array or a Tensor. "
                                 f"Received: {type(source).__name__}")
@@ -522,7 +524,7 @@ class GradientTape:
             key = getattr(node, "leaf", None)
             grad = by_leaf.get(key) if key is not None else None
             shape = source.shape
-        elif hasattr(source, "value") and hasattr(source, "assign"):  # a Variable
+        elif isinstance(source, Variable):
             grad = by_variable.get(id(source))
             shape = source.shape
         else:  # a watched array (the sources' types were checked up front)
@@ -533,19 +535,6 @@ class GradientTape:
         if grad is None and unconnected == "zero":
             return np.zeros(shape)
         return grad
-
-
-class _Paused:
-    def __init__(self, tape):
-        self.tape = tape
-
-    def __enter__(self):
-        self.position = _tapes().index(self.tape)
-        _tapes().remove(self.tape)
-
-    def __exit__(self, *exc_info):
-        _tapes().insert(self.position, self.tape)
-        return False
 
 
 def _add(a, b):
@@ -603,12 +592,15 @@ def _backpropagate(targets, seeds):
 # ---------------------------------------------------------------- models, layers, losses
 
 class paused:
-    """A context in which no tape of this thread records (a model's own layers run on
-    plain arrays inside its recorded call)."""
+    """A context in which ``tape`` (default: every tape of this thread) does not record
+    (a model's own layers run on plain arrays inside its recorded call)."""
+
+    def __init__(self, tape=None):
+        self.tape = tape
 
     def __enter__(self):
         self.saved = list(_tapes())
-        _tapes().clear()
+        _tapes()[:] = [t for t in self.saved if self.tape is not None and t is not self.tape]
 
     def __exit__(self, *exc_info):
         _tapes()[:] = self.saved
@@ -665,8 +657,7 @@ def record_call(inputs, forward, backward, objects, variables):
                 layer.input_gradient = flag
         weights = {id(v): np.array(v.grad, copy=True) for v in variables
                    if v.grad is not None}
-        dxs = list(dx) if several and dx is not None else [dx] * (1 if not several else
-                                                                   len(items))
+        dxs = list(dx) if several and dx is not None else [dx] * len(items)
         return dxs, weights
 
     if not isinstance(out, list):
@@ -721,8 +712,7 @@ def trace(function, value):
     leaves = []
     for item in values:
         leaf = Tensor(item)
-        leaf._node = _Node([], lambda grad: [])
-        leaf._node.leaf = id(leaf)
+        leaf._node = _leaf(id(leaf))
         leaves.append(leaf)
     with paused():
         result = function(leaves if several else leaves[0])

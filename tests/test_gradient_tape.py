@@ -175,6 +175,10 @@ def test_the_tape_refuses_misuse():
 def test_outside_a_tape_models_return_arrays():
     model = minidl.Sequential([layers.Dense(1, input_shape=(2,))])
     assert isinstance(model(np.ones((1, 2))), np.ndarray)
+    with minidl.GradientTape() as tape:
+        with tape.stop_recording():
+            assert isinstance(model(np.ones((1, 2))), np.ndarray)
+        assert isinstance(model(np.ones((1, 2))), minidl.Tensor)
 
 
 def test_loss_functions_and_numpy_losses_are_differentiated(float64):
