@@ -333,6 +333,61 @@ typedef struct {
 MD_KERNELS(float, _f32)
 MD_KERNELS(double, _f64)
 
+/* ------------------------------------------------------------------ step program */
+/* tensor_ops.c: a step program is an array of recorded kernel calls (md_op) run in order:
+ * the bindings record a training step's forward, loss and backward kernels once per input
+ * shape, then each step runs them without returning to Python between kernels. */
+typedef enum {
+    MD_OP_GEMM = 0,
+    MD_OP_BIAS_ADD,
+    MD_OP_REDUCE_SUM,
+    MD_OP_ACTIVATION_FORWARD,
+    MD_OP_ACTIVATION_BACKWARD,
+    MD_OP_SOFTMAX_FORWARD,
+    MD_OP_SOFTMAX_BACKWARD,
+    MD_OP_CONV2D_FORWARD,
+    MD_OP_CONV2D_BACKWARD_INPUT,
+    MD_OP_CONV2D_BACKWARD_WEIGHT,
+    MD_OP_MAXPOOL2D_FORWARD,
+    MD_OP_MAXPOOL2D_BACKWARD,
+    MD_OP_AVGPOOL2D_FORWARD,
+    MD_OP_AVGPOOL2D_BACKWARD,
+    MD_OP_BATCHNORM_FORWARD_TRAIN,
+    MD_OP_BATCHNORM_BACKWARD_TRAIN,
+    MD_OP_SOFTMAX_XENT_FORWARD,
+    MD_OP_SOFTMAX_XENT_BACKWARD,
+    MD_OP_SPARSE_SOFTMAX_XENT_FORWARD,
+    MD_OP_SPARSE_SOFTMAX_XENT_BACKWARD,
+    MD_OP_COUNT
+} md_op_kind;
+
+#define MD_OP_MAX_ARGS 8
+/* One kernel call: arg holds the kernel's pointer arguments in prototype order (NULL
+ * where the kernel accepts NULL), dim its integer sizes in order (gemm: m, n, k, lda,
+ * ldb, ldc; bias_add, softmax, losses: rows, cols; reduce_sum: outer, reduce, inner;
+ * activations: n), flag its int arguments (activation code; gemm: trans_a, trans_b),
+ * scalar its real ones (gemm: alpha, beta), geom the geometry of conv, pool and BN. */
+typedef union {
+    md_conv2d_geom conv;
+    md_pool2d_geom pool;
+    md_batchnorm_geom bn;
+} md_op_geom;
+typedef struct {
+    int kind; /* md_op_kind */
+    int f64;  /* 0: the _f32 kernel, 1: the _f64 kernel */
+    int flag[2];
+    void *arg[MD_OP_MAX_ARGS];
+    int64_t dim[6];
+    double scalar[2];
+    md_op_geom geom;
+} md_op;
+
+/* Run one recorded call: exactly the kernel call it records. */
+md_status md_op_run(const md_op *op);
+/* Run count calls in order; stops at the first that fails and returns its status, its
+ * index in *failed (-1 when none failed; failed may be NULL). */
+md_status md_program_run(const md_op *ops, int64_t count, int64_t *failed);
+
 /* ------------------------------------------------------------------ the FMA ceiling */
 /* Each of `threads` threads runs `iterations` rounds of independent float FMA chains at
  * the SIMD level in use (the machine's arithmetic ceiling, for benchmarks that report a

@@ -1,5 +1,6 @@
 /* tensor_ops.c -- bias add, deterministic sum over an axis, elementwise arithmetic,
- * one-pass summary statistics, the embedding lookup and its gradient.
+ * one-pass summary statistics, the embedding lookup and its gradient; and the step
+ * program's runner (md_op_run, md_program_run: recorded kernel calls run in order).
  *
  * The kernels are written once in tensor_ops_impl.h and instantiated for float and double.
  *
@@ -150,3 +151,31 @@ __attribute__((target("avx2,fma"))) static void md_stats_chunk_avx2(
 
 #define MD_TEMPLATE "tensor_ops_impl.h"
 #include "md_instantiate.h"
+
+/* ------------------------------------------------------------------ step program */
+/* A recorded kernel call names its kernel and holds the arguments its wrapper would
+ * pass, so running it later is the same call with the same bits. The bindings check
+ * every argument when they record it; md_op_run checks only that the kind is known, and
+ * each kernel checks its geometry as always. (Here, not in runtime.c: the CUDA extension
+ * links runtime.c, and the program calls every CPU kernel.) */
+#define MD_TEMPLATE "program_impl.h"
+#include "md_instantiate.h"
+#undef MD_TEMPLATE
+
+md_status md_op_run(const md_op *op) {
+    if (op == NULL || op->kind < 0 || op->kind >= MD_OP_COUNT) return MD_ERR_ARG;
+    return op->f64 ? md_op_exec_f64(op) : md_op_exec_f32(op);
+}
+
+md_status md_program_run(const md_op *ops, int64_t count, int64_t *failed) {
+    if (failed != NULL) *failed = -1;
+    if (count < 0 || (ops == NULL && count > 0)) return MD_ERR_ARG;
+    for (int64_t i = 0; i < count; i++) {
+        const md_status st = md_op_run(&ops[i]);
+        if (st != MD_OK) {
+            if (failed != NULL) *failed = i;
+            return st;
+        }
+    }
+    return MD_OK;
+}

@@ -15,6 +15,7 @@ from libc.stdint cimport int64_t, uint8_t, uintptr_t
 from minidl._cminidl cimport *
 
 include "_C_common.pxi"
+include "_C_program.pxi"
 include "_C_gemm.pxi"
 include "_C_conv2d.pxi"
 include "_C_pool2d.pxi"

@@ -18,7 +18,8 @@ ACTIVATION_CODES = {
 INPUT_GRADIENT_ACTIVATIONS = frozenset({"gelu", "silu"})
 
 
-def activation_forward(real[::1] y not None, const real[::1] x not None, int activation):
+def activation_forward(real[::1] y not None, const real[::1] x not None, int activation,
+                       Program program=None):
     """y = act(x) elementwise over flat arrays of n values (``activation``: an
     ``ACTIVATION_CODES`` value). y may be x itself (in place).
 
@@ -28,6 +29,8 @@ def activation_forward(real[::1] y not None, const real[::1] x not None, int act
         x (C-contiguous float32 or float64 numpy.ndarray (n,)): the input.
         activation (int): the activation's code, a value of ``ACTIVATION_CODES``
             (ValueError for an unknown code).
+        program (Program or None): record the call into this step program instead of
+            running it (see :class:`Program`).
 
     Example:
         >>> import numpy as np
@@ -43,16 +46,21 @@ def activation_forward(real[::1] y not None, const real[::1] x not None, int act
     cdef int64_t n = x.shape[0]
     cdef md_status st
     expect_shape("activation_forward", "y", shape_of(y, 1), (n,))
+    cdef md_op op = new_op(MD_OP_ACTIVATION_FORWARD, real is double)
+    op.arg[0] = <void *>&y[0]
+    op.arg[1] = <void *>&x[0]
+    op.dim[0] = n
+    op.flag[0] = activation
+    if program is not None:
+        program.record(&op, "activation_forward", (y, x))
+        return
     with nogil:
-        if real is float:
-            st = md_activation_forward_f32(&y[0], &x[0], n, activation)
-        else:
-            st = md_activation_forward_f64(&y[0], &x[0], n, activation)
+        st = md_op_run(&op)
     check_status(st, "activation_forward")
 
 
 def activation_backward(real[::1] dx not None, const real[::1] dy not None,
-                        const real[::1] y not None, int activation):
+                        const real[::1] y not None, int activation, Program program=None):
     """dx = dy * act'(.) from the forward OUTPUT y (flat arrays of n values). dx may be dy.
 
     Args:
@@ -62,6 +70,8 @@ def activation_backward(real[::1] dx not None, const real[::1] dy not None,
             the output.
         y (C-contiguous float32 or float64 numpy.ndarray (n,)): the forward pass's output.
         activation (int): the activation's code, a value of ``ACTIVATION_CODES``.
+        program (Program or None): record the call into this step program instead of
+            running it (see :class:`Program`).
 
     Example:
         >>> import numpy as np
@@ -76,11 +86,17 @@ def activation_backward(real[::1] dx not None, const real[::1] dy not None,
     cdef md_status st
     expect_shape("activation_backward", "dx", shape_of(dx, 1), (n,))
     expect_shape("activation_backward", "y", shape_of(y, 1), (n,))
+    cdef md_op op = new_op(MD_OP_ACTIVATION_BACKWARD, real is double)
+    op.arg[0] = <void *>&dx[0]
+    op.arg[1] = <void *>&dy[0]
+    op.arg[2] = <void *>&y[0]
+    op.dim[0] = n
+    op.flag[0] = activation
+    if program is not None:
+        program.record(&op, "activation_backward", (dx, dy, y))
+        return
     with nogil:
-        if real is float:
-            st = md_activation_backward_f32(&dx[0], &dy[0], &y[0], n, activation)
-        else:
-            st = md_activation_backward_f64(&dx[0], &dy[0], &y[0], n, activation)
+        st = md_op_run(&op)
     check_status(st, "activation_backward")
 
 
@@ -186,13 +202,15 @@ def activation_backward_param(real[::1] dx not None, const real[::1] dy not None
     check_status(st, "activation_backward_param")
 
 
-def softmax_forward(real[:, ::1] y not None, const real[:, ::1] x not None):
+def softmax_forward(real[:, ::1] y not None, const real[:, ::1] x not None, Program program=None):
     """y (rows, cols) = softmax over the last axis of x (rows, cols), max-subtracted.
 
     Args:
         y (C-contiguous float32 or float64 numpy.ndarray (rows, cols)): the output, written;
             same dtype as x.
         x (C-contiguous float32 or float64 numpy.ndarray (rows, cols)): the logits.
+        program (Program or None): record the call into this step program instead of
+            running it (see :class:`Program`).
 
     Example:
         >>> import numpy as np
@@ -207,16 +225,21 @@ def softmax_forward(real[:, ::1] y not None, const real[:, ::1] x not None):
     cdef int64_t rows = x.shape[0], cols = x.shape[1]
     cdef md_status st
     expect_shape("softmax_forward", "y", shape_of(y, 2), (rows, cols))
+    cdef md_op op = new_op(MD_OP_SOFTMAX_FORWARD, real is double)
+    op.arg[0] = <void *>&y[0, 0]
+    op.arg[1] = <void *>&x[0, 0]
+    op.dim[0] = rows
+    op.dim[1] = cols
+    if program is not None:
+        program.record(&op, "softmax_forward", (y, x))
+        return
     with nogil:
-        if real is float:
-            st = md_softmax_forward_f32(&y[0, 0], &x[0, 0], rows, cols)
-        else:
-            st = md_softmax_forward_f64(&y[0, 0], &x[0, 0], rows, cols)
+        st = md_op_run(&op)
     check_status(st, "softmax_forward")
 
 
 def softmax_backward(real[:, ::1] dx not None, const real[:, ::1] dy not None,
-                     const real[:, ::1] y not None):
+                     const real[:, ::1] y not None, Program program=None):
     """dx = y * (dy - sum(dy * y)) per row of (rows, cols) arrays. dx may be dy.
 
     Args:
@@ -226,6 +249,8 @@ def softmax_backward(real[:, ::1] dx not None, const real[:, ::1] dy not None,
             respect to the output.
         y (C-contiguous float32 or float64 numpy.ndarray (rows, cols)): the forward pass's
             output (the probabilities).
+        program (Program or None): record the call into this step program instead of
+            running it (see :class:`Program`).
 
     Example:
         >>> import numpy as np
@@ -240,9 +265,15 @@ def softmax_backward(real[:, ::1] dx not None, const real[:, ::1] dy not None,
     cdef md_status st
     expect_shape("softmax_backward", "dx", shape_of(dx, 2), (rows, cols))
     expect_shape("softmax_backward", "y", shape_of(y, 2), (rows, cols))
+    cdef md_op op = new_op(MD_OP_SOFTMAX_BACKWARD, real is double)
+    op.arg[0] = <void *>&dx[0, 0]
+    op.arg[1] = <void *>&dy[0, 0]
+    op.arg[2] = <void *>&y[0, 0]
+    op.dim[0] = rows
+    op.dim[1] = cols
+    if program is not None:
+        program.record(&op, "softmax_backward", (dx, dy, y))
+        return
     with nogil:
-        if real is float:
-            st = md_softmax_backward_f32(&dx[0, 0], &dy[0, 0], &y[0, 0], rows, cols)
-        else:
-            st = md_softmax_backward_f64(&dx[0, 0], &dy[0, 0], &y[0, 0], rows, cols)
+        st = md_op_run(&op)
     check_status(st, "softmax_backward")

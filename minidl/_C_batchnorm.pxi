@@ -25,7 +25,7 @@ def batchnorm_forward_train(real[:, ::1] y not None, real[::1] batch_mean not No
                             real[::1] batch_var not None, real[::1] moving_mean,
                             real[::1] moving_var, const real[:, ::1] x not None,
                             const real[::1] gamma, const real[::1] beta, double epsilon,
-                            double momentum):
+                            double momentum, Program program=None):
     """Training forward of batch normalization over x (rows, channels).
 
     Writes y (rows, channels), batch_mean and the biased batch_var (channels,). When
@@ -51,6 +51,8 @@ def batchnorm_forward_train(real[:, ::1] y not None, real[::1] batch_mean not No
             None for 0.
         epsilon (float): added to the variance before the square root.
         momentum (float): the moving statistics' momentum.
+        program (Program or None): record the call into this step program instead of
+            running it (see :class:`Program`).
 
     Example:
         >>> import numpy as np
@@ -82,13 +84,22 @@ def batchnorm_forward_train(real[:, ::1] y not None, real[::1] batch_mean not No
     cdef const real *gp = &gamma[0] if gamma is not None else NULL
     cdef const real *bp = &beta[0] if beta is not None else NULL
     cdef md_status st
+    cdef md_op op = new_op(MD_OP_BATCHNORM_FORWARD_TRAIN, real is double)
+    op.arg[0] = <void *>&y[0, 0]
+    op.arg[1] = <void *>&batch_mean[0]
+    op.arg[2] = <void *>&batch_var[0]
+    op.arg[3] = <void *>mm
+    op.arg[4] = <void *>mv
+    op.arg[5] = <void *>&x[0, 0]
+    op.arg[6] = <void *>gp
+    op.arg[7] = <void *>bp
+    op.geom.bn = g
+    if program is not None:
+        program.record(&op, where,
+                       (y, batch_mean, batch_var, moving_mean, moving_var, x, gamma, beta))
+        return
     with nogil:
-        if real is float:
-            st = md_batchnorm_forward_train_f32(&y[0, 0], &batch_mean[0], &batch_var[0],
-                                                mm, mv, &x[0, 0], gp, bp, &g)
-        else:
-            st = md_batchnorm_forward_train_f64(&y[0, 0], &batch_mean[0], &batch_var[0],
-                                                mm, mv, &x[0, 0], gp, bp, &g)
+        st = md_op_run(&op)
     check_status(st, where)
 
 
@@ -153,7 +164,7 @@ def batchnorm_backward_train(real[:, ::1] dx not None, real[::1] dgamma, real[::
                              const real[:, ::1] dy not None, const real[:, ::1] x not None,
                              const real[::1] batch_mean not None,
                              const real[::1] batch_var not None, const real[::1] gamma=None,
-                             double epsilon=1e-3):
+                             double epsilon=1e-3, Program program=None):
     """Training backward (the batch statistics depend on x).
 
     dx (rows, channels) = gamma*r/m * (m*dy - sum dy - xhat * sum dy*xhat), with
@@ -178,6 +189,8 @@ def batchnorm_backward_train(real[:, ::1] dx not None, real[::1] dgamma, real[::
         gamma (C-contiguous float32 or float64 numpy.ndarray (channels,) or None): the scale;
             None for 1.
         epsilon (float): the forward pass's epsilon.
+        program (Program or None): record the call into this step program instead of
+            running it (see :class:`Program`).
 
     Example:
         >>> import numpy as np
@@ -208,13 +221,21 @@ def batchnorm_backward_train(real[:, ::1] dx not None, real[::1] dgamma, real[::
     cdef real *dbp = &dbeta[0] if dbeta is not None else NULL
     cdef const real *gp = &gamma[0] if gamma is not None else NULL
     cdef md_status st
+    cdef md_op op = new_op(MD_OP_BATCHNORM_BACKWARD_TRAIN, real is double)
+    op.arg[0] = <void *>&dx[0, 0]
+    op.arg[1] = <void *>dgp
+    op.arg[2] = <void *>dbp
+    op.arg[3] = <void *>&dy[0, 0]
+    op.arg[4] = <void *>&x[0, 0]
+    op.arg[5] = <void *>&batch_mean[0]
+    op.arg[6] = <void *>&batch_var[0]
+    op.arg[7] = <void *>gp
+    op.geom.bn = g
+    if program is not None:
+        program.record(&op, where, (dx, dgamma, dbeta, dy, x, batch_mean, batch_var, gamma))
+        return
     with nogil:
-        if real is float:
-            st = md_batchnorm_backward_train_f32(&dx[0, 0], dgp, dbp, &dy[0, 0], &x[0, 0],
-                                                 &batch_mean[0], &batch_var[0], gp, &g)
-        else:
-            st = md_batchnorm_backward_train_f64(&dx[0, 0], dgp, dbp, &dy[0, 0], &x[0, 0],
-                                                 &batch_mean[0], &batch_var[0], gp, &g)
+        st = md_op_run(&op)
     check_status(st, where)
 
 

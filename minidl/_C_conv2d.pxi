@@ -20,7 +20,7 @@ cdef int make_conv_geom(md_conv2d_geom *g, str where, tuple x_shape, tuple w_sha
 def conv2d_forward(real[:, :, :, ::1] y not None, const real[:, :, :, ::1] x not None,
                    const real[:, :, :, ::1] w not None, const real[::1] bias=None,
                    int64_t stride_h=1, int64_t stride_w=1, str padding="valid",
-                   int activation=MD_ACT_LINEAR):
+                   int activation=MD_ACT_LINEAR, Program program=None):
     """y = activation(conv2d(x, w) + bias); x NHWC, w HWIO, y (N, OH, OW, out_c).
 
     Args:
@@ -35,6 +35,8 @@ def conv2d_forward(real[:, :, :, ::1] y not None, const real[:, :, :, ::1] x not
         padding (str): ``'valid'`` or ``'same'`` (any case).
         activation (int): the fused activation's code: that of ``'linear'``, ``'relu'``,
             ``'sigmoid'`` or ``'tanh'`` in ``ACTIVATION_CODES`` (ValueError for another).
+        program (Program or None): record the call into this step program instead of
+            running it (see :class:`Program`).
 
     Example:
         >>> import numpy as np
@@ -58,19 +60,24 @@ def conv2d_forward(real[:, :, :, ::1] y not None, const real[:, :, :, ::1] x not
     if bias is not None:
         expect_shape("conv2d_forward", "bias", shape_of(bias, 1), (g.out_c,))
         pbias = &bias[0]
+    cdef md_op op = new_op(MD_OP_CONV2D_FORWARD, real is double)
+    op.arg[0] = <void *>&y[0, 0, 0, 0]
+    op.arg[1] = <void *>&x[0, 0, 0, 0]
+    op.arg[2] = <void *>&w[0, 0, 0, 0]
+    op.arg[3] = <void *>pbias
+    op.flag[0] = activation
+    op.geom.conv = g
+    if program is not None:
+        program.record(&op, "conv2d_forward", (y, x, w, bias))
+        return
     with nogil:
-        if real is float:
-            status = md_conv2d_forward_f32(&y[0, 0, 0, 0], &x[0, 0, 0, 0], &w[0, 0, 0, 0],
-                                           pbias, activation, &g)
-        else:
-            status = md_conv2d_forward_f64(&y[0, 0, 0, 0], &x[0, 0, 0, 0], &w[0, 0, 0, 0],
-                                           pbias, activation, &g)
+        status = md_op_run(&op)
     check_status(status, "conv2d_forward")
 
 
 def conv2d_backward_input(real[:, :, :, ::1] dx not None, const real[:, :, :, ::1] dy not None,
                           const real[:, :, :, ::1] w not None, int64_t stride_h=1,
-                          int64_t stride_w=1, str padding="valid"):
+                          int64_t stride_w=1, str padding="valid", Program program=None):
     """dx (N, H, W, in_c) = gradient of conv2d with respect to its input.
 
     Args:
@@ -82,6 +89,8 @@ def conv2d_backward_input(real[:, :, :, ::1] dx not None, const real[:, :, :, ::
         stride_h (int): the vertical stride.
         stride_w (int): the horizontal stride.
         padding (str): ``'valid'`` or ``'same'`` (any case).
+        program (Program or None): record the call into this step program instead of
+            running it (see :class:`Program`).
 
     Example:
         >>> import numpy as np
@@ -99,20 +108,23 @@ def conv2d_backward_input(real[:, :, :, ::1] dx not None, const real[:, :, :, ::
                    stride_w, padding)
     expect_shape("conv2d_backward_input", "dy", shape_of(dy, 4),
                  (g.batch, g.out_h, g.out_w, g.out_c))
+    cdef md_op op = new_op(MD_OP_CONV2D_BACKWARD_INPUT, real is double)
+    op.arg[0] = <void *>&dx[0, 0, 0, 0]
+    op.arg[1] = <void *>&dy[0, 0, 0, 0]
+    op.arg[2] = <void *>&w[0, 0, 0, 0]
+    op.geom.conv = g
+    if program is not None:
+        program.record(&op, "conv2d_backward_input", (dx, dy, w))
+        return
     with nogil:
-        if real is float:
-            status = md_conv2d_backward_input_f32(&dx[0, 0, 0, 0], &dy[0, 0, 0, 0],
-                                                  &w[0, 0, 0, 0], &g)
-        else:
-            status = md_conv2d_backward_input_f64(&dx[0, 0, 0, 0], &dy[0, 0, 0, 0],
-                                                  &w[0, 0, 0, 0], &g)
+        status = md_op_run(&op)
     check_status(status, "conv2d_backward_input")
 
 
 def conv2d_backward_weight(real[:, :, :, ::1] dw not None, real[::1] dbias,
                            const real[:, :, :, ::1] dy not None,
                            const real[:, :, :, ::1] x not None, int64_t stride_h=1,
-                           int64_t stride_w=1, str padding="valid"):
+                           int64_t stride_w=1, str padding="valid", Program program=None):
     """dw (kh, kw, in_c, out_c) and dbias (out_c; None to skip) of conv2d, written.
 
     Args:
@@ -127,6 +139,8 @@ def conv2d_backward_weight(real[:, :, :, ::1] dw not None, real[::1] dbias,
         stride_h (int): the vertical stride.
         stride_w (int): the horizontal stride.
         padding (str): ``'valid'`` or ``'same'`` (any case).
+        program (Program or None): record the call into this step program instead of
+            running it (see :class:`Program`).
 
     Example:
         >>> import numpy as np
@@ -148,13 +162,17 @@ def conv2d_backward_weight(real[:, :, :, ::1] dw not None, real[::1] dbias,
     if dbias is not None:
         expect_shape("conv2d_backward_weight", "dbias", shape_of(dbias, 1), (g.out_c,))
         pdbias = &dbias[0]
+    cdef md_op op = new_op(MD_OP_CONV2D_BACKWARD_WEIGHT, real is double)
+    op.arg[0] = <void *>&dw[0, 0, 0, 0]
+    op.arg[1] = <void *>pdbias
+    op.arg[2] = <void *>&dy[0, 0, 0, 0]
+    op.arg[3] = <void *>&x[0, 0, 0, 0]
+    op.geom.conv = g
+    if program is not None:
+        program.record(&op, "conv2d_backward_weight", (dw, dbias, dy, x))
+        return
     with nogil:
-        if real is float:
-            status = md_conv2d_backward_weight_f32(&dw[0, 0, 0, 0], pdbias, &dy[0, 0, 0, 0],
-                                                   &x[0, 0, 0, 0], &g)
-        else:
-            status = md_conv2d_backward_weight_f64(&dw[0, 0, 0, 0], pdbias, &dy[0, 0, 0, 0],
-                                                   &x[0, 0, 0, 0], &g)
+        status = md_op_run(&op)
     check_status(status, "conv2d_backward_weight")
 
 

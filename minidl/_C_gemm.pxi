@@ -2,7 +2,7 @@
 
 
 def gemm(bint trans_a, bint trans_b, const real[:, ::1] a not None, const real[:, ::1] b not None,
-         real[:, ::1] c not None, double alpha=1.0, double beta=0.0):
+         real[:, ::1] c not None, double alpha=1.0, double beta=0.0, Program program=None):
     """c = alpha * op(a) @ op(b) + beta * c, in place (op transposes when trans_* is set).
 
     a, b and c are C-contiguous 2-D arrays of one float dtype; beta == 0 never reads c.
@@ -20,6 +20,8 @@ def gemm(bint trans_a, bint trans_b, const real[:, ::1] a not None, const real[:
         alpha (float): the factor of op(a) @ op(b).
         beta (float): the factor of c's previous value (0 overwrites c without reading
             it).
+        program (Program or None): record the call into this step program instead of
+            running it (see :class:`Program`).
 
     Example:
         >>> import numpy as np
@@ -53,13 +55,17 @@ def gemm(bint trans_a, bint trans_b, const real[:, ::1] a not None, const real[:
                    a.shape[0] * a.shape[1] * sizeof(real))
     check_disjoint("gemm", "c", pc, m * n * sizeof(real), "b", pb,
                    b.shape[0] * b.shape[1] * sizeof(real))
+    cdef md_op op = new_op(MD_OP_GEMM, real is double)
+    op.flag[0], op.flag[1] = trans_a, trans_b
+    op.dim[0], op.dim[1], op.dim[2] = m, n, k
+    op.dim[3], op.dim[4], op.dim[5] = a.shape[1], b.shape[1], n
+    op.scalar[0], op.scalar[1] = alpha, beta
+    op.arg[0], op.arg[1], op.arg[2] = <void *>pa, <void *>pb, <void *>pc
+    if program is not None:
+        program.record(&op, "gemm", (a, b, c))
+        return
     with nogil:
-        if real is float:
-            status = md_gemm_f32(trans_a, trans_b, m, n, k, <float>alpha, pa, a.shape[1], pb,
-                                 b.shape[1], <float>beta, pc, n)
-        else:
-            status = md_gemm_f64(trans_a, trans_b, m, n, k, alpha, pa, a.shape[1], pb,
-                                 b.shape[1], beta, pc, n)
+        status = md_op_run(&op)
     check_status(status, "gemm")
 
 

@@ -2,7 +2,8 @@
 
 
 def softmax_xent_forward(real[::1] loss not None, real[:, ::1] probs not None,
-                         const real[:, ::1] logits not None, const real[:, ::1] targets not None):
+                         const real[:, ::1] logits not None, const real[:, ::1] targets not None,
+                         Program program=None):
     """Fused softmax + cross-entropy over logits (rows, cols) and dense targets
     (rows, cols): writes loss (rows) and probs (rows, cols).
 
@@ -14,6 +15,8 @@ def softmax_xent_forward(real[::1] loss not None, real[:, ::1] probs not None,
         logits (C-contiguous float32 or float64 numpy.ndarray (rows, cols)): the logits.
         targets (C-contiguous float32 or float64 numpy.ndarray (rows, cols)): the target
             distributions (one-hot or soft).
+        program (Program or None): record the call into this step program instead of
+            running it (see :class:`Program`).
 
     Example:
         >>> import numpy as np
@@ -28,18 +31,24 @@ def softmax_xent_forward(real[::1] loss not None, real[:, ::1] probs not None,
     expect_shape("softmax_xent_forward", "targets", shape_of(targets, 2), (rows, cols))
     expect_shape("softmax_xent_forward", "probs", shape_of(probs, 2), (rows, cols))
     expect_shape("softmax_xent_forward", "loss", shape_of(loss, 1), (rows,))
+    cdef md_op op = new_op(MD_OP_SOFTMAX_XENT_FORWARD, real is double)
+    op.arg[0] = <void *>&loss[0]
+    op.arg[1] = <void *>&probs[0, 0]
+    op.arg[2] = <void *>&logits[0, 0]
+    op.arg[3] = <void *>&targets[0, 0]
+    op.dim[0] = rows
+    op.dim[1] = cols
+    if program is not None:
+        program.record(&op, "softmax_xent_forward", (loss, probs, logits, targets))
+        return
     with nogil:
-        if real is float:
-            st = md_softmax_xent_forward_f32(&loss[0], &probs[0, 0], &logits[0, 0],
-                                             &targets[0, 0], rows, cols)
-        else:
-            st = md_softmax_xent_forward_f64(&loss[0], &probs[0, 0], &logits[0, 0],
-                                             &targets[0, 0], rows, cols)
+        st = md_op_run(&op)
     check_status(st, "softmax_xent_forward")
 
 
 def softmax_xent_backward(real[:, ::1] dlogits not None, const real[::1] dloss not None,
-                          const real[:, ::1] probs not None, const real[:, ::1] targets not None):
+                          const real[:, ::1] probs not None, const real[:, ::1] targets not None,
+                          Program program=None):
     """dlogits (rows, cols) = dloss[:, None] * (probs * sum(targets, -1) - targets).
 
     Args:
@@ -51,6 +60,8 @@ def softmax_xent_backward(real[:, ::1] dlogits not None, const real[::1] dloss n
             probabilities.
         targets (C-contiguous float32 or float64 numpy.ndarray (rows, cols)): the target
             distributions.
+        program (Program or None): record the call into this step program instead of
+            running it (see :class:`Program`).
 
     Example:
         >>> import numpy as np
@@ -66,19 +77,24 @@ def softmax_xent_backward(real[:, ::1] dlogits not None, const real[::1] dloss n
     expect_shape("softmax_xent_backward", "targets", shape_of(targets, 2), (rows, cols))
     expect_shape("softmax_xent_backward", "dlogits", shape_of(dlogits, 2), (rows, cols))
     expect_shape("softmax_xent_backward", "dloss", shape_of(dloss, 1), (rows,))
+    cdef md_op op = new_op(MD_OP_SOFTMAX_XENT_BACKWARD, real is double)
+    op.arg[0] = <void *>&dlogits[0, 0]
+    op.arg[1] = <void *>&dloss[0]
+    op.arg[2] = <void *>&probs[0, 0]
+    op.arg[3] = <void *>&targets[0, 0]
+    op.dim[0] = rows
+    op.dim[1] = cols
+    if program is not None:
+        program.record(&op, "softmax_xent_backward", (dlogits, dloss, probs, targets))
+        return
     with nogil:
-        if real is float:
-            st = md_softmax_xent_backward_f32(&dlogits[0, 0], &dloss[0], &probs[0, 0],
-                                              &targets[0, 0], rows, cols)
-        else:
-            st = md_softmax_xent_backward_f64(&dlogits[0, 0], &dloss[0], &probs[0, 0],
-                                              &targets[0, 0], rows, cols)
+        st = md_op_run(&op)
     check_status(st, "softmax_xent_backward")
 
 
 def sparse_softmax_xent_forward(real[::1] loss not None, real[:, ::1] probs not None,
                                 const real[:, ::1] logits not None,
-                                const int64_t[::1] labels not None):
+                                const int64_t[::1] labels not None, Program program=None):
     """Fused softmax + cross-entropy against int64 class labels (rows): writes loss (rows)
     and probs (rows, cols). A label outside [0, cols) raises ValueError, nothing written.
 
@@ -89,6 +105,8 @@ def sparse_softmax_xent_forward(real[::1] loss not None, real[:, ::1] probs not 
             of the logits.
         logits (C-contiguous float32 or float64 numpy.ndarray (rows, cols)): the logits.
         labels (C-contiguous int64 numpy.ndarray (rows,)): the class of each row, in [0, cols).
+        program (Program or None): record the call into this step program instead of
+            running it (see :class:`Program`).
 
     Example:
         >>> import numpy as np
@@ -106,19 +124,24 @@ def sparse_softmax_xent_forward(real[::1] loss not None, real[:, ::1] probs not 
     expect_shape("sparse_softmax_xent_forward", "labels", shape_of(labels, 1), (rows,))
     expect_shape("sparse_softmax_xent_forward", "probs", shape_of(probs, 2), (rows, cols))
     expect_shape("sparse_softmax_xent_forward", "loss", shape_of(loss, 1), (rows,))
+    cdef md_op op = new_op(MD_OP_SPARSE_SOFTMAX_XENT_FORWARD, real is double)
+    op.arg[0] = <void *>&loss[0]
+    op.arg[1] = <void *>&probs[0, 0]
+    op.arg[2] = <void *>&logits[0, 0]
+    op.arg[3] = <void *>&labels[0]
+    op.dim[0] = rows
+    op.dim[1] = cols
+    if program is not None:
+        program.record(&op, "sparse_softmax_xent_forward", (loss, probs, logits, labels))
+        return
     with nogil:
-        if real is float:
-            st = md_sparse_softmax_xent_forward_f32(&loss[0], &probs[0, 0], &logits[0, 0],
-                                                    &labels[0], rows, cols)
-        else:
-            st = md_sparse_softmax_xent_forward_f64(&loss[0], &probs[0, 0], &logits[0, 0],
-                                                    &labels[0], rows, cols)
+        st = md_op_run(&op)
     check_status(st, "sparse_softmax_xent_forward")
 
 
 def sparse_softmax_xent_backward(real[:, ::1] dlogits not None, const real[::1] dloss not None,
                                  const real[:, ::1] probs not None,
-                                 const int64_t[::1] labels not None):
+                                 const int64_t[::1] labels not None, Program program=None):
     """dlogits (rows, cols) = dloss[:, None] * (probs - one_hot(labels)).
 
     Args:
@@ -129,6 +152,8 @@ def sparse_softmax_xent_backward(real[:, ::1] dlogits not None, const real[::1] 
         probs (C-contiguous float32 or float64 numpy.ndarray (rows, cols)): the forward pass's
             probabilities.
         labels (C-contiguous int64 numpy.ndarray (rows,)): the class of each row, in [0, cols).
+        program (Program or None): record the call into this step program instead of
+            running it (see :class:`Program`).
 
     Example:
         >>> import numpy as np
@@ -146,13 +171,18 @@ def sparse_softmax_xent_backward(real[:, ::1] dlogits not None, const real[::1] 
     expect_shape("sparse_softmax_xent_backward", "labels", shape_of(labels, 1), (rows,))
     expect_shape("sparse_softmax_xent_backward", "dlogits", shape_of(dlogits, 2), (rows, cols))
     expect_shape("sparse_softmax_xent_backward", "dloss", shape_of(dloss, 1), (rows,))
+    cdef md_op op = new_op(MD_OP_SPARSE_SOFTMAX_XENT_BACKWARD, real is double)
+    op.arg[0] = <void *>&dlogits[0, 0]
+    op.arg[1] = <void *>&dloss[0]
+    op.arg[2] = <void *>&probs[0, 0]
+    op.arg[3] = <void *>&labels[0]
+    op.dim[0] = rows
+    op.dim[1] = cols
+    if program is not None:
+        program.record(&op, "sparse_softmax_xent_backward", (dlogits, dloss, probs, labels))
+        return
     with nogil:
-        if real is float:
-            st = md_sparse_softmax_xent_backward_f32(&dlogits[0, 0], &dloss[0], &probs[0, 0],
-                                                     &labels[0], rows, cols)
-        else:
-            st = md_sparse_softmax_xent_backward_f64(&dlogits[0, 0], &dloss[0], &probs[0, 0],
-                                                     &labels[0], rows, cols)
+        st = md_op_run(&op)
     check_status(st, "sparse_softmax_xent_backward")
 
 

@@ -20,7 +20,7 @@ cdef int pool2d_geometry(str where, md_pool2d_geom *g, tuple in_shape, tuple poo
 
 def maxpool2d_forward(real[:, :, :, ::1] y not None, int64_t[:, :, :, ::1] argmax,
                       const real[:, :, :, ::1] x not None, tuple pool_size, tuple strides,
-                      str padding):
+                      str padding, Program program=None):
     """Max pooling: y (N, out_h, out_w, C) = max of x (N, H, W, C) over each window.
 
     argmax (same shape as y, int64, or None) receives h * W + w of the chosen cell inside
@@ -36,6 +36,8 @@ def maxpool2d_forward(real[:, :, :, ::1] y not None, int64_t[:, :, :, ::1] argma
         pool_size (tuple of 2 ints): the window's (height, width).
         strides (tuple of 2 ints): the (vertical, horizontal) strides.
         padding (str): ``'valid'`` or ``'same'`` (any case).
+        program (Program or None): record the call into this step program instead of
+            running it (see :class:`Program`).
 
     Example:
         >>> import numpy as np
@@ -60,17 +62,22 @@ def maxpool2d_forward(real[:, :, :, ::1] y not None, int64_t[:, :, :, ::1] argma
         expect_shape(where, "argmax", shape_of(argmax, 4), out_shape)
         argmax_ptr = &argmax[0, 0, 0, 0]
     cdef md_status status
+    cdef md_op op = new_op(MD_OP_MAXPOOL2D_FORWARD, real is double)
+    op.arg[0] = <void *>&y[0, 0, 0, 0]
+    op.arg[1] = <void *>argmax_ptr
+    op.arg[2] = <void *>&x[0, 0, 0, 0]
+    op.geom.pool = g
+    if program is not None:
+        program.record(&op, where, (y, argmax, x))
+        return
     with nogil:
-        if real is float:
-            status = md_maxpool2d_forward_f32(&y[0, 0, 0, 0], argmax_ptr, &x[0, 0, 0, 0], &g)
-        else:
-            status = md_maxpool2d_forward_f64(&y[0, 0, 0, 0], argmax_ptr, &x[0, 0, 0, 0], &g)
+        status = md_op_run(&op)
     check_status(status, where)
 
 
 def maxpool2d_backward(real[:, :, :, ::1] dx not None, const real[:, :, :, ::1] dy not None,
                        const int64_t[:, :, :, ::1] argmax not None, tuple pool_size, tuple strides,
-                       str padding):
+                       str padding, Program program=None):
     """Max pooling backward: dx (N, H, W, C) = 0, then dx[n, argmax, c] += dy[n, ..., c].
 
     dy and argmax have the forward output's shape (N, out_h, out_w, C). ValueError when an
@@ -86,6 +93,8 @@ def maxpool2d_backward(real[:, :, :, ::1] dx not None, const real[:, :, :, ::1] 
         pool_size (tuple of 2 ints): the window's (height, width).
         strides (tuple of 2 ints): the (vertical, horizontal) strides.
         padding (str): ``'valid'`` or ``'same'`` (any case).
+        program (Program or None): record the call into this step program instead of
+            running it (see :class:`Program`).
 
     Example:
         >>> import numpy as np
@@ -109,13 +118,16 @@ def maxpool2d_backward(real[:, :, :, ::1] dx not None, const real[:, :, :, ::1] 
     expect_shape(where, "dy", shape_of(dy, 4), out_shape)
     expect_shape(where, "argmax", shape_of(argmax, 4), out_shape)
     cdef md_status status
+    cdef md_op op = new_op(MD_OP_MAXPOOL2D_BACKWARD, real is double)
+    op.arg[0] = <void *>&dx[0, 0, 0, 0]
+    op.arg[1] = <void *>&dy[0, 0, 0, 0]
+    op.arg[2] = <void *>&argmax[0, 0, 0, 0]
+    op.geom.pool = g
+    if program is not None:
+        program.record(&op, where, (dx, dy, argmax))
+        return
     with nogil:
-        if real is float:
-            status = md_maxpool2d_backward_f32(&dx[0, 0, 0, 0], &dy[0, 0, 0, 0],
-                                               &argmax[0, 0, 0, 0], &g)
-        else:
-            status = md_maxpool2d_backward_f64(&dx[0, 0, 0, 0], &dy[0, 0, 0, 0],
-                                               &argmax[0, 0, 0, 0], &g)
+        status = md_op_run(&op)
     if status == MD_ERR_ARG:
         raise ValueError(f"{where}: argument 'argmax' holds an index outside "
                          f"[0, {g.in_h * g.in_w}) (in_h * in_w)")
@@ -123,7 +135,7 @@ def maxpool2d_backward(real[:, :, :, ::1] dx not None, const real[:, :, :, ::1] 
 
 
 def avgpool2d_forward(real[:, :, :, ::1] y not None, const real[:, :, :, ::1] x not None,
-                      tuple pool_size, tuple strides, str padding):
+                      tuple pool_size, tuple strides, str padding, Program program=None):
     """Average pooling: y (N, out_h, out_w, C) = mean of x (N, H, W, C) over the real
     (unpadded) cells of each window.
 
@@ -134,6 +146,8 @@ def avgpool2d_forward(real[:, :, :, ::1] y not None, const real[:, :, :, ::1] x 
         pool_size (tuple of 2 ints): the window's (height, width).
         strides (tuple of 2 ints): the (vertical, horizontal) strides.
         padding (str): ``'valid'`` or ``'same'`` (any case).
+        program (Program or None): record the call into this step program instead of
+            running it (see :class:`Program`).
 
     Example:
         >>> import numpy as np
@@ -150,16 +164,20 @@ def avgpool2d_forward(real[:, :, :, ::1] y not None, const real[:, :, :, ::1] x 
     pool2d_geometry(where, &g, shape_of(x, 4), pool_size, strides, padding)
     expect_shape(where, "y", shape_of(y, 4), (g.batch, g.out_h, g.out_w, g.channels))
     cdef md_status status
+    cdef md_op op = new_op(MD_OP_AVGPOOL2D_FORWARD, real is double)
+    op.arg[0] = <void *>&y[0, 0, 0, 0]
+    op.arg[1] = <void *>&x[0, 0, 0, 0]
+    op.geom.pool = g
+    if program is not None:
+        program.record(&op, where, (y, x))
+        return
     with nogil:
-        if real is float:
-            status = md_avgpool2d_forward_f32(&y[0, 0, 0, 0], &x[0, 0, 0, 0], &g)
-        else:
-            status = md_avgpool2d_forward_f64(&y[0, 0, 0, 0], &x[0, 0, 0, 0], &g)
+        status = md_op_run(&op)
     check_status(status, where)
 
 
 def avgpool2d_backward(real[:, :, :, ::1] dx not None, const real[:, :, :, ::1] dy not None,
-                       tuple pool_size, tuple strides, str padding):
+                       tuple pool_size, tuple strides, str padding, Program program=None):
     """Average pooling backward: dx (N, H, W, C) from dy (N, out_h, out_w, C); each real
     cell of a window receives dy / (number of real cells in the window).
 
@@ -171,6 +189,8 @@ def avgpool2d_backward(real[:, :, :, ::1] dx not None, const real[:, :, :, ::1] 
         pool_size (tuple of 2 ints): the window's (height, width).
         strides (tuple of 2 ints): the (vertical, horizontal) strides.
         padding (str): ``'valid'`` or ``'same'`` (any case).
+        program (Program or None): record the call into this step program instead of
+            running it (see :class:`Program`).
 
     Example:
         >>> import numpy as np
@@ -187,9 +207,13 @@ def avgpool2d_backward(real[:, :, :, ::1] dx not None, const real[:, :, :, ::1] 
     pool2d_geometry(where, &g, shape_of(dx, 4), pool_size, strides, padding)
     expect_shape(where, "dy", shape_of(dy, 4), (g.batch, g.out_h, g.out_w, g.channels))
     cdef md_status status
+    cdef md_op op = new_op(MD_OP_AVGPOOL2D_BACKWARD, real is double)
+    op.arg[0] = <void *>&dx[0, 0, 0, 0]
+    op.arg[1] = <void *>&dy[0, 0, 0, 0]
+    op.geom.pool = g
+    if program is not None:
+        program.record(&op, where, (dx, dy))
+        return
     with nogil:
-        if real is float:
-            status = md_avgpool2d_backward_f32(&dx[0, 0, 0, 0], &dy[0, 0, 0, 0], &g)
-        else:
-            status = md_avgpool2d_backward_f64(&dx[0, 0, 0, 0], &dy[0, 0, 0, 0], &g)
+        status = md_op_run(&op)
     check_status(status, where)

@@ -3,7 +3,7 @@
 
 
 def bias_add(real[:, ::1] y not None, const real[:, ::1] x not None,
-             const real[::1] bias not None):
+             const real[::1] bias not None, Program program=None):
     """y (rows, cols) = x + bias (cols) broadcast over rows. y may be x itself.
 
     Args:
@@ -11,6 +11,8 @@ def bias_add(real[:, ::1] y not None, const real[:, ::1] x not None,
             same dtype as x.
         x (C-contiguous float32 or float64 numpy.ndarray (rows, cols)): the input.
         bias (C-contiguous float32 or float64 numpy.ndarray (cols,)): the bias.
+        program (Program or None): record the call into this step program instead of
+            running it (see :class:`Program`).
 
     Example:
         >>> import numpy as np
@@ -25,15 +27,21 @@ def bias_add(real[:, ::1] y not None, const real[:, ::1] x not None,
     cdef md_status st
     expect_shape("bias_add", "y", shape_of(y, 2), (rows, cols))
     expect_shape("bias_add", "bias", shape_of(bias, 1), (cols,))
+    cdef md_op op = new_op(MD_OP_BIAS_ADD, real is double)
+    op.arg[0] = <void *>&y[0, 0]
+    op.arg[1] = <void *>&x[0, 0]
+    op.arg[2] = <void *>&bias[0]
+    op.dim[0] = rows
+    op.dim[1] = cols
+    if program is not None:
+        program.record(&op, "bias_add", (y, x, bias))
+        return
     with nogil:
-        if real is float:
-            st = md_bias_add_f32(&y[0, 0], &x[0, 0], &bias[0], rows, cols)
-        else:
-            st = md_bias_add_f64(&y[0, 0], &x[0, 0], &bias[0], rows, cols)
+        st = md_op_run(&op)
     check_status(st, "bias_add")
 
 
-def reduce_sum(real[:, ::1] out not None, const real[:, :, ::1] x not None):
+def reduce_sum(real[:, ::1] out not None, const real[:, :, ::1] x not None, Program program=None):
     """out (outer, inner) = sum of x (outer, reduce, inner) over its middle axis,
     accumulated in double in fixed chunks: bit-identical for every thread count.
 
@@ -41,6 +49,8 @@ def reduce_sum(real[:, ::1] out not None, const real[:, :, ::1] x not None):
         out (C-contiguous float32 or float64 numpy.ndarray (outer, inner)): the sums, written;
             same dtype as x.
         x (C-contiguous float32 or float64 numpy.ndarray (outer, reduce, inner)): the input.
+        program (Program or None): record the call into this step program instead of
+            running it (see :class:`Program`).
 
     Example:
         >>> import numpy as np
@@ -55,11 +65,17 @@ def reduce_sum(real[:, ::1] out not None, const real[:, :, ::1] x not None):
     cdef int64_t outer = x.shape[0], reduce = x.shape[1], inner = x.shape[2]
     cdef md_status st
     expect_shape("reduce_sum", "out", shape_of(out, 2), (outer, inner))
+    cdef md_op op = new_op(MD_OP_REDUCE_SUM, real is double)
+    op.arg[0] = <void *>&out[0, 0]
+    op.arg[1] = <void *>&x[0, 0, 0]
+    op.dim[0] = outer
+    op.dim[1] = reduce
+    op.dim[2] = inner
+    if program is not None:
+        program.record(&op, "reduce_sum", (out, x))
+        return
     with nogil:
-        if real is float:
-            st = md_reduce_sum_f32(&out[0, 0], &x[0, 0, 0], outer, reduce, inner)
-        else:
-            st = md_reduce_sum_f64(&out[0, 0], &x[0, 0, 0], outer, reduce, inner)
+        st = md_op_run(&op)
     check_status(st, "reduce_sum")
 
 

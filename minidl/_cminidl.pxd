@@ -53,6 +53,49 @@ cdef extern from "minidl.h" nogil:
 
     const char *md_status_string(md_status status)
 
+    ctypedef enum md_op_kind:
+        MD_OP_GEMM
+        MD_OP_BIAS_ADD
+        MD_OP_REDUCE_SUM
+        MD_OP_ACTIVATION_FORWARD
+        MD_OP_ACTIVATION_BACKWARD
+        MD_OP_SOFTMAX_FORWARD
+        MD_OP_SOFTMAX_BACKWARD
+        MD_OP_CONV2D_FORWARD
+        MD_OP_CONV2D_BACKWARD_INPUT
+        MD_OP_CONV2D_BACKWARD_WEIGHT
+        MD_OP_MAXPOOL2D_FORWARD
+        MD_OP_MAXPOOL2D_BACKWARD
+        MD_OP_AVGPOOL2D_FORWARD
+        MD_OP_AVGPOOL2D_BACKWARD
+        MD_OP_BATCHNORM_FORWARD_TRAIN
+        MD_OP_BATCHNORM_BACKWARD_TRAIN
+        MD_OP_SOFTMAX_XENT_FORWARD
+        MD_OP_SOFTMAX_XENT_BACKWARD
+        MD_OP_SPARSE_SOFTMAX_XENT_FORWARD
+        MD_OP_SPARSE_SOFTMAX_XENT_BACKWARD
+        MD_OP_COUNT
+
+    enum: MD_OP_MAX_ARGS
+
+    ctypedef union md_op_geom:
+        md_conv2d_geom conv
+        md_pool2d_geom pool
+        md_batchnorm_geom bn
+
+    ctypedef struct md_op:
+        int kind
+        int f64
+        int flag[2]
+        void *arg[8]
+        int64_t dim[6]
+        double scalar[2]
+        md_op_geom geom
+
+    md_status md_op_run(const md_op *op)
+    md_status md_program_run(const md_op *ops, int64_t count, int64_t *failed)
+
+
     double md_fma_peak_flops(int64_t iterations, int threads, float *checksum)
 
     ctypedef struct md_arena:

@@ -1,7 +1,8 @@
 """The compiled layer defends itself: calling minidl._C directly (bypassing every
-Python check in minidl.ops) with random, inconsistent arguments raises an exception —
-it never crashes and never writes outside its buffers (run in a child process so that
-a crash would fail the test instead of killing the suite)."""
+Python check in minidl.ops) with random, inconsistent arguments -- at once, or recorded
+into a step program and run from it -- raises an exception: it never crashes and never
+writes outside its buffers (run in a child process so that a crash would fail the test
+instead of killing the suite)."""
 import os
 import subprocess
 import sys
@@ -42,16 +43,24 @@ def value_for(name, dtype):
 
 calls = raised = 0
 functions = {n: getattr(_C, n) for n in dir(_C)
-             if not n.startswith("_") and n not in SKIP and callable(getattr(_C, n))}
+             if not n.startswith("_") and n not in SKIP and callable(getattr(_C, n))
+             and not isinstance(getattr(_C, n), type)}
 for i in range(int(sys.argv[2])):
     name = sorted(functions)[i % len(functions)]
     fn = functions[name]
     dtype = np.float32 if rng.random() < 0.7 else np.float64
     params = [p for p in inspect.signature(fn).parameters.values()]
     args = [value_for(p.name, dtype) for p in params if p.default is inspect.Parameter.empty]
+    # a third of the calls that can be recorded go into a step program, then run
+    program = _C.Program() if any(p.name == "program" for p in params) and \
+        rng.random() < 0.33 else None
     calls += 1
     try:
-        fn(*args)
+        if program is None:
+            fn(*args)
+        else:
+            fn(*args, program=program)
+            program.run()
     except (ValueError, TypeError, MemoryError, RuntimeError, IndexError, OverflowError):
         raised += 1
 print(calls, raised)

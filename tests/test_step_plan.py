@@ -151,3 +151,100 @@ def test_the_multi_tensor_update_equals_one_update_per_variable(optimizer):
         results.append(model.get_weights() + model.optimizer.get_state()["slots"])
     for a, b in zip(*results):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_planned_step_runs_as_one_recorded_program():
+    model = _lenet(True)
+    model.compile(optimizer="sgd", loss="categorical_crossentropy")
+    rng = np.random.default_rng(9)
+    x = rng.random((8, 16, 16, 1)).astype(np.float32)
+    model.train_on_batch(x, utils.to_categorical(rng.integers(0, 10, 8), 10))
+    plan = model._cached_plan[1]
+    # forward: (conv, BN, pool) x 2, (gemm, bias, activation) x 2; the fused loss forward
+    # and backward; backward: the softmax dense (gemm x 2, bias sum), the tanh dense (+ its
+    # activation), pool, BN, the relu conv (activation, input, weight), pool, BN and the
+    # first conv (no input gradient)
+    forward, loss, backward = 3 * 2 + 3 * 2, 2, 3 + 4 + 1 + 1 + 3 + 1 + 1 + 2
+    assert len(plan.program) == forward + loss + backward
+    assert {id(v) for v, _ in plan.gradients} == {id(v) for v in model.trainable_weights}
+
+
+def test_a_replaced_weight_array_is_recorded_again():
+    rng = np.random.default_rng(10)
+    x, y = rng.random((16, 16, 16, 1)).astype(np.float32), rng.integers(0, 10, 16)
+    runs = []
+    for replace in (True, False):
+        utils.set_random_seed(0)
+        model = _lenet(False)
+        model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+        model.train_on_batch(x, y)
+        if replace:  # the program must not keep writing the old array
+            kernel = model.layers[0].kernel
+            kernel._value = kernel._value.copy()
+        model.train_on_batch(x, y)
+        runs.append(model.get_weights())
+    for a, b in zip(*runs):
+        np.testing.assert_array_equal(a, b)
+
+
+def _recorded_dense_step(program, x, w, z, y):
+    from minidl import _C
+    _C.gemm(False, False, x, w, z, program=program)
+    _C.activation_forward(y.reshape(-1), z.reshape(-1), _C.ACTIVATION_CODES["tanh"],
+                          program=program)
+
+
+def test_a_program_computes_what_the_calls_compute():
+    from minidl import _C
+    rng = np.random.default_rng(11)
+    w = rng.standard_normal((5, 3))
+    z, y = np.empty((4, 3)), np.empty((4, 3))
+    program = _C.Program()
+    placeholder = np.empty((4, 5))
+    _recorded_dense_step(program, placeholder, w, z, y)
+    program.declare_inputs(placeholder)
+    for _ in range(2):  # each run reads the array it is given
+        x = rng.standard_normal((4, 5))
+        program.run(x)
+        np.testing.assert_allclose(y, np.tanh(x @ w), rtol=1e-12, atol=1e-12)
+        expected = np.empty((4, 3))
+        _C.gemm(False, False, x, w, z)
+        _C.activation_forward(expected.reshape(-1), z.reshape(-1), _C.ACTIVATION_CODES["tanh"])
+        np.testing.assert_array_equal(y, expected)
+
+
+def test_a_program_refuses_bad_inputs_before_running():
+    from minidl import _C
+    w, z, y = np.ones((5, 3)), np.empty((4, 3)), np.zeros((4, 3))
+    program, placeholder = _C.Program(), np.empty((4, 5))
+    _recorded_dense_step(program, placeholder, w, z, y)
+    with pytest.raises(ValueError, match="used by no recorded call"):
+        _C.Program().declare_inputs(placeholder)
+    enclosing = np.empty(25)  # holds a recorded array at an offset: it cannot stand in
+    offset_program = _C.Program()
+    _recorded_dense_step(offset_program, enclosing[5:].reshape(4, 5), w, z, y)
+    with pytest.raises(ValueError, match="from an offset"):
+        offset_program.declare_inputs(enclosing)
+    program.declare_inputs(placeholder)
+    for bad in (np.ones((4, 6)), np.ones((4, 5), np.float32), np.ones((5, 4)).T, [[1.0] * 5] * 4):
+        with pytest.raises(ValueError, match="input 0 must be a C-contiguous float64"):
+            program.run(bad)
+    with pytest.raises(ValueError, match="expected 1 arrays"):
+        program.run()
+    np.testing.assert_array_equal(y, 0)  # nothing ran
+    with pytest.raises(ValueError, match="record every call before declare_inputs"):
+        _C.gemm(False, False, placeholder, w, z, program=program)
+    assert len(program) == 2
+
+
+def test_a_failing_call_names_itself():
+    from minidl import _C
+    loss, probs, logits = np.empty(2), np.empty((2, 3)), np.zeros((2, 3))
+    program, labels = _C.Program(), np.zeros(2, np.int64)
+    _C.softmax_forward(probs, logits, program=program)
+    _C.sparse_softmax_xent_forward(loss, probs, logits, labels, program=program)
+    program.declare_inputs(labels)
+    program.run(np.array([0, 2]))
+    np.testing.assert_allclose(loss, np.log(3.0))
+    with pytest.raises(ValueError, match=r"call 1 \(sparse_softmax_xent_forward\)"):
+        program.run(np.array([0, 3]))

@@ -1,16 +1,18 @@
 """A planned training step: the forward pass, the fused softmax cross-entropy and the
-backward pass of a ``Sequential`` model as one list of kernel calls, resolved once per
-input shape.
+backward pass of a ``Sequential`` model as one step program of kernel calls, recorded
+once per input shape and run by one call from Python.
 
 Every training step through the layers pays, per op, for argument checks, backend
 dispatch, output allocation and the layers' and model's Python; for a small network
-(LeNet-5: about 60 ops a step) that is a large share of the step. A plan checks the
-layers, shapes and dtypes once, allocates every activation and gradient buffer once,
-and then each step calls the same backend kernels, with the same arguments, in the same
-order as the layers' ``call``/``backward`` and the loss do -- so a planned step gives
-bit-identical losses, gradients and weights (``tests/test_step_plan.py``). The layers
-stay the source of truth: the plan reads their configuration and weights and is
-rebuilt when the model, the loss or the batch shape changes.
+(LeNet-5: about 40 kernel calls a step) that is a large share of the step. A plan checks
+the layers, shapes and dtypes once, allocates every activation and gradient buffer once,
+and records the same kernel calls, with the same arguments, in the same order as the
+layers' ``call``/``backward`` and the loss make into a ``minidl._C.Program``; each step
+then checks its batch and targets and runs the whole program without returning to
+Python between kernels -- so a planned step gives bit-identical losses, gradients and
+weights (``tests/test_step_plan.py``). The layers stay the source of truth: the plan
+reads their configuration and weights and is rebuilt when the model, the loss, the
+batch shape or a weight's array changes.
 
 Planned: ``Conv2D`` (activations fused in the convolution), ``Dense``, ``Activation``
 (relu, sigmoid, tanh), ``BatchNormalization`` over the last axis, ``MaxPooling2D``,
@@ -38,20 +40,27 @@ class Unplannable(Exception):
 
 
 class _Node:
-    """One layer of the plan: its buffers, and its forward and backward kernel calls."""
+    """One layer of the plan: its buffers, and the recording of its forward and backward
+    kernel calls into the plan's program (``forward``/``backward`` record, they do not
+    compute; they return the buffer their calls write)."""
 
-    def __init__(self, layer, input_shape, dtype, kernels):
-        self.layer, self.input_shape, self.dtype, self.k = layer, input_shape, dtype, kernels
+    def __init__(self, layer, input_shape, dtype, kernels, program):
+        self.layer, self.input_shape, self.dtype = layer, input_shape, dtype
+        self.k, self.p = kernels, program
         self.output_shape = tuple(layer.compute_output_shape(input_shape))
         self.x = self.y = None
 
     def empty(self, shape):
         return np.empty(shape, dtype=self.dtype)
 
+    def gradients(self):
+        """(variable, gradient buffer) of the layer's trained weights."""
+        return []
+
 
 class _ConvNode(_Node):
-    def __init__(self, layer, input_shape, dtype, kernels):
-        super().__init__(layer, input_shape, dtype, kernels)
+    def __init__(self, layer, input_shape, dtype, kernels, program):
+        super().__init__(layer, input_shape, dtype, kernels, program)
         self.code = kernels.ACTIVATION_CODES[layer.activation]
         self.y, self.dz = self.empty(self.output_shape), self.empty(self.output_shape)
         self.dx = self.empty(input_shape) if layer.input_gradient else None
@@ -64,27 +73,30 @@ class _ConvNode(_Node):
         self.x = x
         self.k.conv2d_forward(self.y, x, layer.kernel.value,
                               layer.bias.value if layer.use_bias else None, *self.geometry,
-                              self.code)
+                              self.code, program=self.p)
         return self.y
 
     def backward(self, dy):
         dz = dy
         if self.code:
             self.k.activation_backward(self.dz.reshape(-1), dy.reshape(-1), self.y.reshape(-1),
-                                       self.code)
+                                       self.code, program=self.p)
             dz = self.dz
         if self.dx is not None:
-            self.k.conv2d_backward_input(self.dx, dz, self.layer.kernel.value, *self.geometry)
-        self.k.conv2d_backward_weight(self.dw, self.db, dz, self.x, *self.geometry)
-        self.layer.kernel.grad = self.dw
-        if self.db is not None:
-            self.layer.bias.grad = self.db
+            self.k.conv2d_backward_input(self.dx, dz, self.layer.kernel.value, *self.geometry,
+                                         program=self.p)
+        self.k.conv2d_backward_weight(self.dw, self.db, dz, self.x, *self.geometry,
+                                      program=self.p)
         return self.dx
+
+    def gradients(self):
+        pairs = [(self.layer.kernel, self.dw)]
+        return pairs + ([(self.layer.bias, self.db)] if self.db is not None else [])
 
 
 class _DenseNode(_Node):
-    def __init__(self, layer, input_shape, dtype, kernels):
-        super().__init__(layer, input_shape, dtype, kernels)
+    def __init__(self, layer, input_shape, dtype, kernels, program):
+        super().__init__(layer, input_shape, dtype, kernels, program)
         if len(input_shape) != 2:
             raise Unplannable(f"Dense '{layer.name}' on a rank-{len(input_shape)} input")
         rows, units = self.output_shape
@@ -96,56 +108,58 @@ class _DenseNode(_Node):
         self.db = self.empty((1, units)) if layer.use_bias else None
 
     def forward(self, x):
-        layer, k = self.layer, self.k
+        layer, k, p = self.layer, self.k, self.p
         self.x = x
-        k.gemm(False, False, x, layer.kernel.value, self.z)
+        k.gemm(False, False, x, layer.kernel.value, self.z, program=p)
         if layer.use_bias:
-            k.bias_add(self.logits, self.z, layer.bias.value)
+            k.bias_add(self.logits, self.z, layer.bias.value, program=p)
         if layer.activation == "softmax":
-            k.softmax_forward(self.y, self.logits)
+            k.softmax_forward(self.y, self.logits, program=p)
         elif layer.activation != "linear":
             k.activation_forward(self.y.reshape(-1), self.logits.reshape(-1),
-                                 k.ACTIVATION_CODES[layer.activation])
+                                 k.ACTIVATION_CODES[layer.activation], program=p)
         return self.y
 
     def backward(self, dy, pre_activation=False):
-        layer, k = self.layer, self.k
+        layer, k, p = self.layer, self.k, self.p
         dz = dy
         if not pre_activation and layer.activation == "softmax":
-            k.softmax_backward(self.dz, dy, self.y)
+            k.softmax_backward(self.dz, dy, self.y, program=p)
             dz = self.dz
         elif not pre_activation and layer.activation != "linear":
             k.activation_backward(self.dz.reshape(-1), dy.reshape(-1), self.y.reshape(-1),
-                                  k.ACTIVATION_CODES[layer.activation])
+                                  k.ACTIVATION_CODES[layer.activation], program=p)
             dz = self.dz
-        k.gemm(False, True, dz, layer.kernel.value, self.dx)
-        k.gemm(True, False, self.x, dz, self.dw)
-        layer.kernel.grad = self.dw
+        k.gemm(False, True, dz, layer.kernel.value, self.dx, program=p)
+        k.gemm(True, False, self.x, dz, self.dw, program=p)
         if self.db is not None:
-            k.reduce_sum(self.db, dz.reshape(1, *dz.shape))
-            layer.bias.grad = self.db.reshape(-1)
+            k.reduce_sum(self.db, dz.reshape(1, *dz.shape), program=p)
         return self.dx
+
+    def gradients(self):
+        pairs = [(self.layer.kernel, self.dw)]
+        return pairs + ([(self.layer.bias, self.db.reshape(-1))] if self.db is not None else [])
 
 
 class _ActivationNode(_Node):
-    def __init__(self, layer, input_shape, dtype, kernels):
-        super().__init__(layer, input_shape, dtype, kernels)
+    def __init__(self, layer, input_shape, dtype, kernels, program):
+        super().__init__(layer, input_shape, dtype, kernels, program)
         self.code = kernels.ACTIVATION_CODES[layer.activation]
         self.y, self.dx = self.empty(input_shape), self.empty(input_shape)
 
     def forward(self, x):
-        self.k.activation_forward(self.y.reshape(-1), x.reshape(-1), self.code)
+        self.k.activation_forward(self.y.reshape(-1), x.reshape(-1), self.code, program=self.p)
         return self.y
 
     def backward(self, dy):
         self.k.activation_backward(self.dx.reshape(-1), dy.reshape(-1), self.y.reshape(-1),
-                                   self.code)
+                                   self.code, program=self.p)
         return self.dx
 
 
 class _BatchNormNode(_Node):
-    def __init__(self, layer, input_shape, dtype, kernels):
-        super().__init__(layer, input_shape, dtype, kernels)
+    def __init__(self, layer, input_shape, dtype, kernels, program):
+        super().__init__(layer, input_shape, dtype, kernels, program)
         channels = input_shape[-1]
         self.rows = int(np.prod(input_shape[:-1]))
         self.y, self.dx = self.empty(input_shape), self.empty(input_shape)
@@ -163,7 +177,8 @@ class _BatchNormNode(_Node):
         gamma, beta = self._gamma_beta()
         self.k.batchnorm_forward_train(self.y.reshape(self.rows, -1), self.mean, self.var,
                                        layer.moving_mean.value, layer.moving_variance.value,
-                                       self.x2d, gamma, beta, layer.epsilon, layer.momentum)
+                                       self.x2d, gamma, beta, layer.epsilon, layer.momentum,
+                                       program=self.p)
         return self.y
 
     def backward(self, dy):
@@ -171,17 +186,18 @@ class _BatchNormNode(_Node):
         self.k.batchnorm_backward_train(self.dx.reshape(self.rows, -1), self.dscale,
                                         self.doffset, dy.reshape(self.rows, -1), self.x2d,
                                         self.mean, self.var, self._gamma_beta()[0],
-                                        layer.epsilon)
-        if layer.gamma is not None:
-            layer.gamma.grad = self.dscale
-        if layer.beta is not None:
-            layer.beta.grad = self.doffset
+                                        layer.epsilon, program=self.p)
         return self.dx
+
+    def gradients(self):
+        layer = self.layer
+        return ([(layer.gamma, self.dscale)] if layer.gamma is not None else []) + \
+            ([(layer.beta, self.doffset)] if layer.beta is not None else [])
 
 
 class _PoolNode(_Node):
-    def __init__(self, layer, input_shape, dtype, kernels):
-        super().__init__(layer, input_shape, dtype, kernels)
+    def __init__(self, layer, input_shape, dtype, kernels, program):
+        super().__init__(layer, input_shape, dtype, kernels, program)
         self.y, self.dx = self.empty(self.output_shape), self.empty(input_shape)
         self.argmax = np.empty(self.output_shape, np.int64) \
             if isinstance(layer, MaxPooling2D) else None
@@ -189,16 +205,16 @@ class _PoolNode(_Node):
 
     def forward(self, x):
         if self.argmax is not None:
-            self.k.maxpool2d_forward(self.y, self.argmax, x, *self.geometry)
+            self.k.maxpool2d_forward(self.y, self.argmax, x, *self.geometry, program=self.p)
         else:
-            self.k.avgpool2d_forward(self.y, x, *self.geometry)
+            self.k.avgpool2d_forward(self.y, x, *self.geometry, program=self.p)
         return self.y
 
     def backward(self, dy):
         if self.argmax is not None:
-            self.k.maxpool2d_backward(self.dx, dy, self.argmax, *self.geometry)
+            self.k.maxpool2d_backward(self.dx, dy, self.argmax, *self.geometry, program=self.p)
         else:
-            self.k.avgpool2d_backward(self.dx, dy, *self.geometry)
+            self.k.avgpool2d_backward(self.dx, dy, *self.geometry, program=self.p)
         return self.dx
 
 
@@ -238,8 +254,8 @@ def _plannable_loss(loss):
 
 
 class StepPlan:
-    """Forward, fused loss and backward of one batch shape, as kernel calls on buffers
-    allocated once (see the module docstring).
+    """Forward, fused loss and backward of one batch shape, as one step program of
+    kernel calls on buffers allocated once (see the module docstring).
 
     Args:
         model (Sequential): a built model whose layers and loss are all plannable.
@@ -249,20 +265,52 @@ class StepPlan:
 
     def __init__(self, model, input_shape, dtype):
         self.model, self.input_shape, self.dtype = model, tuple(input_shape), np.dtype(dtype)
-        kernels = backend.get("cpu").kernels
-        self.kernels = kernels
+        self.kernels = backend.get("cpu").kernels
+        self.key = StepPlan.key_of(model, input_shape, dtype)
+        self._record()
+
+    def _record(self):
+        """Make the buffers and record the step's kernel calls into a new program; the
+        batch, the targets and d(loss)/d(per-sample loss) are its declared inputs."""
+        k = self.kernels
+        self.program = program = k.Program()
         self.nodes, shape = [], self.input_shape
-        for layer in model._layers:
+        for layer in self.model._layers:
             if isinstance(layer, InputLayer):
                 continue
-            node = _NODES[type(layer)](layer, shape, self.dtype, kernels)
+            node = _NODES[type(layer)](layer, shape, self.dtype, k, program)
             self.nodes.append(node)
             shape = node.output_shape
         rows, classes = shape
         self.loss_values = np.empty(rows, self.dtype)
         self.probs = np.empty((rows, classes), self.dtype)
         self.dlogits = np.empty((rows, classes), self.dtype)
-        self.key = StepPlan.key_of(model, input_shape, dtype)
+        batch = x = np.empty(self.input_shape, self.dtype)
+        sparse = isinstance(self.model.loss, losses.SparseCategoricalCrossentropy)
+        target = np.empty(rows, np.int64) if sparse else np.empty(shape, self.dtype)
+        dloss = np.empty(rows, self.dtype)
+        for node in self.nodes:
+            x = node.forward(x)
+        last = self.nodes[-1]
+        if sparse:
+            k.sparse_softmax_xent_forward(self.loss_values, self.probs, last.logits, target,
+                                          program=program)
+            k.sparse_softmax_xent_backward(self.dlogits, dloss, self.probs, target,
+                                           program=program)
+        else:
+            k.softmax_xent_forward(self.loss_values, self.probs, last.logits, target,
+                                   program=program)
+            k.softmax_xent_backward(self.dlogits, dloss, self.probs, target, program=program)
+        grad = last.backward(self.dlogits, pre_activation=True)
+        for node in reversed(self.nodes[:-1]):
+            if grad is None:
+                break
+            grad = node.backward(grad)
+        program.declare_inputs(batch, target, dloss)
+        self.gradients = [pair for node in self.nodes for pair in node.gradients()]
+        # the weight arrays the program points at: a new array (a model moved between
+        # devices and back, a replaced value) means recording again
+        self.weight_arrays = [(v, v.value) for v in self.model.weights]
 
     @staticmethod
     def key_of(model, input_shape, dtype):
@@ -290,33 +338,24 @@ class StepPlan:
             ``(per-sample losses, model output)``: buffers of the plan, valid until the
             next step.
         """
-        k = self.kernels
-        for node in self.nodes:
-            x = node.forward(x)
+        if any(variable.value is not array for variable, array in self.weight_arrays):
+            self._record()
         last = self.nodes[-1]
-        per_sample, dloss, target = self._loss(y, last)
-        if isinstance(target, np.ndarray) and target.dtype == np.int64:
-            k.sparse_softmax_xent_forward(per_sample, self.probs, last.logits, target)
-            k.sparse_softmax_xent_backward(self.dlogits, dloss, self.probs, target)
-        else:
-            k.softmax_xent_forward(per_sample, self.probs, last.logits, target)
-            k.softmax_xent_backward(self.dlogits, dloss, self.probs, target)
-        grad = last.backward(self.dlogits, pre_activation=True)
-        for node in reversed(self.nodes[:-1]):
-            if grad is None:
-                break
-            grad = node.backward(grad)
-        return per_sample, last.y
+        target, dloss = self._loss(y, last)
+        self.program.run(np.ascontiguousarray(x, self.dtype), target, dloss)
+        for variable, gradient in self.gradients:
+            variable.grad = gradient
+        return self.loss_values, last.y
 
     def _loss(self, y, last):
-        """The per-sample loss buffer, d(loss)/d(per-sample loss) and the checked targets
-        (dense targets or int64 labels), as the loss's own fused path prepares them."""
+        """The checked targets (dense targets or int64 labels) and d(loss)/d(per-sample
+        loss), as the loss's own fused path prepares them."""
         loss, name = self.model.loss, type(self.model.loss).__name__
         rows = last.logits.shape[0]
-        dloss = loss._dloss((rows,), None, self.dtype).reshape(-1)
+        dloss = np.ascontiguousarray(loss._dloss((rows,), None, self.dtype).reshape(-1))
         if isinstance(loss, losses.SparseCategoricalCrossentropy):
             labels = losses._sparse_labels(y, last.logits, name).reshape(-1)
             target = class_labels(labels, rows, last.logits.shape[1], name)
         else:
             target = np.ascontiguousarray(losses._dense_targets(y, last.logits, name))
-        return self.loss_values, dloss, target
+        return target, dloss
