@@ -5,6 +5,7 @@
 from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_C_CONTIGUOUS
 from libc.stdlib cimport free, realloc
 from libc.string cimport memset
+import time
 
 # the wrapper that records each md_op_kind, for messages
 _OP_NAMES = ("gemm", "bias_add", "reduce_sum", "activation_forward", "activation_backward",
@@ -136,6 +137,31 @@ cdef class Program:
                              f"used by no recorded call")
         return found
 
+    cdef int _bind(self, tuple arrays) except -1:
+        """Check a run's arrays against the placeholders, then point the calls at them."""
+        cdef Py_buffer view
+        if len(arrays) != len(self.inputs):
+            raise ValueError(f"Program.run: expected {len(self.inputs)} arrays (one per "
+                             f"declared input). Received: {len(arrays)}")
+        for k, (array, (shape, dtype)) in enumerate(zip(arrays, self.inputs)):
+            if not isinstance(array, np.ndarray) or array.shape != shape or \
+                    array.dtype != dtype or not array.flags.c_contiguous:
+                raise ValueError(f"Program.run: input {k} must be a C-contiguous {dtype} "
+                                 f"array of shape {shape}. Received: "
+                                 f"{getattr(array, 'dtype', type(array).__name__)} "
+                                 f"{getattr(array, 'shape', '')}")
+        for array, slots in zip(arrays, self.uses):
+            PyObject_GetBuffer(array, &view, PyBUF_C_CONTIGUOUS)
+            for i, j in slots:
+                self.ops[<int64_t>i].arg[<int>j] = view.buf
+            PyBuffer_Release(&view)
+        return 0
+
+    cdef int _check_call(self, md_status st, int64_t index) except -1:
+        if st != MD_OK:
+            check_status(st, f"Program.run: call {index} ({_OP_NAMES[self.ops[index].kind]})")
+        return 0
+
     def run(self, *arrays):
         """Run every recorded call in order, the declared inputs replaced by ``arrays``.
 
@@ -148,31 +174,48 @@ cdef class Program:
                 call's kernel refused its arguments (the message names the call; the calls
                 before it have run).
         """
-        cdef Py_buffer view
         cdef md_status st
         cdef int64_t failed = -1
-        if len(arrays) != len(self.inputs):
-            raise ValueError(f"Program.run: expected {len(self.inputs)} arrays (one per "
-                             f"declared input). Received: {len(arrays)}")
-        for k, (array, (shape, dtype)) in enumerate(zip(arrays, self.inputs)):
-            if not isinstance(array, np.ndarray) or array.shape != shape or \
-                    array.dtype != dtype or not array.flags.c_contiguous:
-                raise ValueError(f"Program.run: input {k} must be a C-contiguous {dtype} "
-                                 f"array of shape {shape}. Received: "
-                                 f"{getattr(array, 'dtype', type(array).__name__)} "
-                                 f"{getattr(array, 'shape', '')}")
         if self.running:
             raise RuntimeError("Program.run: the program is running in another thread")
         self.running = True
         try:
-            for array, slots in zip(arrays, self.uses):
-                PyObject_GetBuffer(array, &view, PyBUF_C_CONTIGUOUS)
-                for i, j in slots:
-                    self.ops[<int64_t>i].arg[<int>j] = view.buf
-                PyBuffer_Release(&view)
+            self._bind(arrays)
             with nogil:
                 st = md_program_run(self.ops, self.count, &failed)
         finally:
             self.running = False
-        if st != MD_OK:
-            check_status(st, f"Program.run: call {failed} ({_OP_NAMES[self.ops[failed].kind]})")
+        self._check_call(st, failed)
+
+    def profile(self, *arrays):
+        """``run``, timing each call: returns ``[(kernel name, seconds), ...]`` in call
+        order (for profiling a step; the calls compute what ``run`` computes).
+
+        Args:
+            *arrays (numpy.ndarray): as for ``run``.
+
+        Example:
+            >>> import numpy as np
+            >>> from minidl import _C
+            >>> program, x, y = _C.Program(), np.zeros(4), np.empty(4)
+            >>> _C.activation_forward(y, x, _C.ACTIVATION_CODES["tanh"], program=program)
+            >>> program.declare_inputs(x)
+            >>> [name for name, seconds in program.profile(np.ones(4))]
+            ['activation_forward']
+        """
+        cdef md_status st
+        if self.running:
+            raise RuntimeError("Program.profile: the program is running in another thread")
+        self.running = True
+        times = []
+        try:
+            self._bind(arrays)
+            for i in range(self.count):
+                start = time.perf_counter()
+                with nogil:
+                    st = md_op_run(&self.ops[i])
+                self._check_call(st, i)
+                times.append((_OP_NAMES[self.ops[i].kind], time.perf_counter() - start))
+        finally:
+            self.running = False
+        return times

@@ -343,3 +343,32 @@ def test_adam_and_rmsprop_give_the_same_bits_at_every_simd_level(dtype):
     for other in results[1:]:
         for x, y in zip(results[0], other):
             np.testing.assert_array_equal(x, y)
+
+
+def test_a_multi_tensor_update_rechecks_what_could_have_changed():
+    """The checks of the last call are reused only for the very same, still writable
+    arrays (ops.optim._many); anything else is checked again."""
+    rng = np.random.default_rng(12)
+    w = [rng.standard_normal(4).astype(np.float32), rng.standard_normal(3).astype(np.float32)]
+    m, v = [np.zeros_like(a) for a in w], [np.zeros_like(a) for a in w]
+    grads = [np.ones(4, np.float32), np.ones(3, np.float32)]
+    expected = [a.copy() for a in w]
+    for step in (1, 2):  # the second call reuses the first call's checks
+        ops.adam_update_many(w, grads, m, v, step, learning_rate=0.1)
+        for a in expected:  # Adam's first steps with a gradient of ones move by lr each
+            a -= np.float32(0.1)
+        for a, b in zip(w, expected):
+            np.testing.assert_allclose(a, b, rtol=1e-5)
+    w[1].flags.writeable = False
+    with pytest.raises(ValueError, match="writable"):
+        ops.adam_update_many(w, grads, m, v, 3, learning_rate=0.1)
+    w[1].flags.writeable = True
+    wrong = [np.ones(4, np.float32), np.ones(5, np.float32)]
+    with pytest.raises(ValueError, match="shape"):
+        ops.adam_update_many(w, wrong, m, v, 3, learning_rate=0.1)
+    converted = [np.ones(4), np.ones(3)]  # float64 gradients: cast each call, not kept
+    ops.adam_update_many(w, converted, m, v, 3, learning_rate=0.1)
+    converted[0][:] = 0.0
+    before = w[0].copy()
+    ops.adam_update_many(w, converted, m, v, 4, learning_rate=0.1)
+    assert not np.allclose(w[0], before - 0.1)  # the zeroed gradient was read again

@@ -1,5 +1,7 @@
 """Optimizer updates: SGD, RMSprop, Adam/AdamW, Adagrad and Adamax, each updating the
 variable and its state in place in one pass (``csrc/optim.c`` and its CUDA twin)."""
+import operator
+
 import numpy as np
 
 from minidl.backend import backend_of
@@ -283,13 +285,43 @@ def adamax_update(variable, gradient, m, u, step, learning_rate=0.001, beta_1=0.
     backend.require("adamax_update", where)(var, s["m"], s["u"], grad, lr, b1, b2, eps, step)
 
 
+# where -> (the arrays of the last checked call, its flat arrays): see _many
+_last_checked = {}
+
+
 def _many(backend, where, variables, gradients, states):
     """Check every variable's arrays (as the one-variable updates do); returns the flat
-    variables, gradients and per-state lists of flat arrays (None stays None)."""
+    variables, gradients and per-state lists of flat arrays (None stays None).
+
+    A training loop passes the very same arrays every step (the weights, the optimizer's
+    slots, the step's gradient buffers), and checking ~10 arrays per variable costs more
+    than the update of a small network. So the last call's checked result is kept per
+    function when it holds views of the caller's arrays only (no gradient converted or
+    copied): a call with the same array objects, the updated ones still writable, reuses
+    it (an array's shape, dtype and contiguity cannot change without a new object).
+    """
+    given = (*variables, *gradients, *(a for arrays in states.values() for a in arrays))
+    cached = _last_checked.get(where)
+    if cached is not None and len(cached[0]) == len(given) and \
+            all(map(operator.is_, cached[0], given)) and \
+            all(a.flags.writeable for a in cached[2]):
+        return cached[1]
     if len(gradients) != len(variables) or any(len(a) != len(variables)
                                                for a in states.values()):
         raise ValueError(f"{where}: give one gradient and one of each state per variable. "
                          f"Received: {len(variables)} variables, {len(gradients)} gradients")
+    result = _check_many(backend, where, variables, gradients, states)
+    if backend.name == "cpu" and all(
+            isinstance(g, np.ndarray) and g.dtype == v.dtype and g.flags.c_contiguous and
+            flat.base is not None for g, v, flat in zip(gradients, variables, result[1])):
+        updated = [*variables, *(a for arrays in states.values() for a in arrays
+                                 if a is not None)]
+        _last_checked[where] = (given, result, updated)
+    return result
+
+
+def _check_many(backend, where, variables, gradients, states):
+    """``_many``'s checks, one variable at a time."""
     flat_vars, flat_grads = [], []
     flat_states = {name: [] for name in states}
     for i, (variable, gradient) in enumerate(zip(variables, gradients)):

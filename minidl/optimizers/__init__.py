@@ -16,6 +16,7 @@ Example:
 """
 
 from minidl import _registry, ops
+from minidl.backend import backend_of
 from minidl.ops.optim import nadam_u_product
 from minidl.optimizers import schedules
 from minidl.optimizers.base import Optimizer, check_float
@@ -197,6 +198,12 @@ class Adam(Optimizer):
                         self._iterations + 1, learning_rate=learning_rate,
                         beta_1=self.beta_1, beta_2=self.beta_2, epsilon=self.epsilon,
                         vhat=slots.get("velocity_hat"), weight_decay=decay)
+
+    def _many_is_atomic(self, pairs):
+        # the weight decay happens inside the kernel; a backend without the multi-tensor
+        # kernel updates one variable at a time (a failure could land between two)
+        kernels = backend_of(pairs[0][1].value).kernels
+        return getattr(kernels, "adam_update_many", None) is not None
 
     def _update_many(self, pairs, slots, learning_rate):
         ops.adam_update_many(

@@ -373,9 +373,14 @@ class Optimizer:
             many = len(pairs) > 1 and self._update_many is not None and \
                 len({backend.device_of(v.value) for _, v in pairs}) == 1 and \
                 len({v.value.dtype for _, v in pairs}) == 1
+            # one multi-tensor call that checks every array before it writes any, and no
+            # constraint after it, is whole or absent by itself: no copies to restore
+            atomic = many and self._many_is_atomic(pairs) and \
+                all(getattr(v, "constraint", None) is None for _, v in pairs)
             for (grad, variable), variable_slots in zip(pairs, slots):
-                saved.append((variable, variable.value.copy(),
-                              {name: a.copy() for name, a in variable_slots.items()}))
+                if not atomic:
+                    saved.append((variable, variable.value.copy(),
+                                  {name: a.copy() for name, a in variable_slots.items()}))
                 if not many:
                     self._update(variable, grad, variable_slots, learning_rate)
             if many:  # every variable in one multi-tensor update (same kernels, same bits)
@@ -432,6 +437,11 @@ class Optimizer:
     # ``_update_many(pairs, slots, learning_rate)``: the update of every variable in one
     # multi-tensor op, with the results of ``_update`` per variable (None: not available)
     _update_many = None
+
+    def _many_is_atomic(self, pairs):
+        """Whether ``_update_many`` writes nothing before its one checked kernel call: true
+        unless a variable is decayed in place first (``_decay_in_place``)."""
+        return not any(self._decays(variable) for _, variable in pairs)
 
     def _decay_in_place(self, variable, learning_rate):
         """``variable -= variable * weight_decay * learning_rate`` when it decays."""
