@@ -41,6 +41,9 @@
 #define MD_CONV_ROWTAP_C 32
 /* Most column vectors per forward tile (ikr nv; the table's MR shrinks as nv grows). */
 #define MD_CONV_NV_MAX 4
+/* One-channel forward: output rows per scheduling group (the fused activation runs once
+ * over a group's contiguous rows). */
+#define MD_CONV1_ROW_GROUP 4
 /* Output rows per scheduling block of the forward-shaped passes (times MR). */
 #define MD_CONV_TILES_PER_BLOCK 8
 /* Weight gradient: pixels per sub-block (one pass of every tile over its entries), the

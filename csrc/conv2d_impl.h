@@ -526,18 +526,27 @@ static void MD_FN(md_cv1_run)(md_T *out, const md_T *bias, int activation, const
         args.mr = (int)N;
         args.nc = (int)NR;
         args.relu = 0;
-#pragma omp for schedule(dynamic, 4)
-        for (int64_t r = 0; r < pl->rows; r++) { /* output row (n, oy) */
-            const int64_t n = r / p->out_h, oy = r % p->out_h;
-            const md_T *xrow = xs + (n * pl->Hs + oy * p->sh) * pl->Ws;
-            md_T *orow = out + r * OW * N;
-            for (int64_t x0 = 0; x0 < OW; x0 += NR) {
-                const int64_t len = md_min64(NR, OW - x0);
-                for (int64_t ky = 0; ky < KH; ky++) bptr[ky] = xrow + ky * pl->Ws + x0;
-                fn(&args);
-                kr->tpose(orow + x0 * N, tmp, NR, (int)N, len, bias, relu);
+        /* groups of output rows (n, oy), contiguous in the output: the sigmoid/tanh runs
+         * once over a group (few rows of few channels are short, ragged vector runs) */
+        const int64_t groups = md_ceil_div(pl->rows, MD_CONV1_ROW_GROUP);
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t gi = 0; gi < groups; gi++) {
+            const int64_t r0 = gi * MD_CONV1_ROW_GROUP;
+            const int64_t r1 = md_min64(r0 + MD_CONV1_ROW_GROUP, pl->rows);
+            for (int64_t r = r0; r < r1; r++) {
+                const int64_t n = r / p->out_h, oy = r % p->out_h;
+                const md_T *xrow = xs + (n * pl->Hs + oy * p->sh) * pl->Ws;
+                md_T *orow = out + r * OW * N;
+                for (int64_t x0 = 0; x0 < OW; x0 += NR) {
+                    const int64_t len = md_min64(NR, OW - x0);
+                    for (int64_t ky = 0; ky < KH; ky++) bptr[ky] = xrow + ky * pl->Ws + x0;
+                    fn(&args);
+                    kr->tpose(orow + x0 * N, tmp, NR, (int)N, len, bias, relu);
+                }
             }
-            if (other_act) MD_FN(md_activate_range)(orow, orow, OW * N, activation);
+            if (other_act)
+                MD_FN(md_activate_range)(out + r0 * OW * N, out + r0 * OW * N,
+                                         (r1 - r0) * OW * N, activation);
         }
     }
 }

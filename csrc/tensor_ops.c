@@ -151,6 +151,7 @@ __attribute__((target("avx2,fma"))) static void md_stats_chunk_avx2(
 
 #define MD_TEMPLATE "tensor_ops_impl.h"
 #include "md_instantiate.h"
+#undef MD_TEMPLATE
 
 /* ------------------------------------------------------------------ step program */
 /* A recorded kernel call names its kernel and holds the arguments its wrapper would

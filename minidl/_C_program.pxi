@@ -1,6 +1,6 @@
-# The step program (csrc/runtime.c): kernel calls recorded once, then run in order by one
-# call with the GIL released. Every wrapper below builds an md_op of its call; without a
-# program it runs it at once (run_op), with one it appends it (Program.record).
+# The step program (csrc/tensor_ops.c): kernel calls recorded once, then run in order by
+# one call with the GIL released. Every wrapper below builds an md_op of its call; without
+# a program it runs it at once (md_op_run), with one it appends it (Program.record).
 
 from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_C_CONTIGUOUS
 from libc.stdlib cimport free, realloc
@@ -23,14 +23,6 @@ cdef md_op new_op(int kind, bint f64) noexcept:
     op.kind = kind
     op.f64 = f64
     return op
-
-
-cdef int run_op(const md_op *op, str where) except -1:
-    """Run one call now, without the GIL."""
-    cdef md_status st
-    with nogil:
-        st = md_op_run(op)
-    return check_status(st, where)
 
 
 cdef class Program:
