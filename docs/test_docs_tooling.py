@@ -113,7 +113,7 @@ def test_cython_wrappers_show_their_typed_signature():
     assert lines[0].startswith("Inference forward")
     signature, _ = checks.process_signature(None, "function", "minidl._C.gemm",
                                             minidl._C.gemm, {}, None, None)
-    assert signature == "(trans_a, trans_b, a, b, c, alpha=1.0, beta=0.0)"
+    assert signature == "(trans_a, trans_b, a, b, c, alpha=1.0, beta=0.0, program=None)"
 
 
 # ---------------------------------------------------------------- generated pages
