@@ -54,6 +54,22 @@
 #define MD_CONV_WG_MAX_CHUNKS 16
 #define MD_CONV_WG_MIN_SUBS 2
 
+/* Winograd F(2x2, 3x3) (winograd_impl.h): the fewest input and output channels, and the
+ * tiles a block aims at (whole tile rows of one image; its transformed inputs and products
+ * stay in the core's L2). */
+#define MD_WINO_MIN_CHANNELS 16
+#define MD_WINO_BLOCK_TILES 32
+/* The transforms are plain loops over channels, compiled for each vector width. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define MD_WINO_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define MD_WINO_CLONES
+#endif
+
+static int md_winograd_on = 1;
+void md_set_conv_winograd(int on) { md_winograd_on = on != 0; }
+int md_conv_winograd(void) { return md_winograd_on; }
+
 #define MD_TEMPLATE "conv2d_impl.h"
 #include "md_instantiate.h"
 

@@ -551,6 +551,8 @@ static void MD_FN(md_cv1_run)(md_T *out, const md_T *bias, int activation, const
     }
 }
 
+#include "winograd_impl.h"
+
 /* Forward: src = x, N = out_c, weights as stored (c = ci, n = co). */
 static void MD_FN(md_cv_forward_problem)(MD_FN(md_cv) *p, const md_T *x, const md_T *w,
                                          const md_conv2d_geom *g) {
@@ -575,6 +577,16 @@ static void MD_FN(md_cv_backward_input_problem)(MD_FN(md_cv) *p, const md_T *dy,
 static md_status MD_FN(md_cv_exec)(md_T *out, const md_T *bias, int activation,
                                    const MD_FN(md_cv) *p) {
     const MD_FN(md_kernels) *kr = MD_FN(md_kernels_get)();
+    if (MD_FN(md_wino_applies)(p)) {
+        MD_FN(md_wino_plan) wp;
+        MD_FN(md_wino_plan_make)(&wp, p, kr);
+        md_workspace ws;
+        const md_status st = md_workspace_acquire(&ws, wp.total);
+        if (st != MD_OK) return st;
+        MD_FN(md_wino_run)(out, bias, activation, p, &wp, kr, ws.ptr);
+        md_workspace_release(&ws);
+        return MD_OK;
+    }
     MD_FN(md_cv1_plan) p1;
     MD_FN(md_cv_plan) pl;
     const int one = MD_FN(md_cv1_plan_make)(&p1, p, kr);

@@ -92,6 +92,9 @@ cdef extern from "minidl.h" nogil:
         double scalar[2]
         md_op_geom geom
 
+    void md_set_conv_winograd(int on)
+    int md_conv_winograd()
+
     md_status md_op_run(const md_op *op)
     md_status md_program_run(const md_op *ops, int64_t count, int64_t *failed)
 
