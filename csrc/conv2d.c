@@ -58,7 +58,7 @@
  * tiles a block aims at (whole tile rows of one image; its transformed inputs and products
  * stay in the core's L2). */
 #define MD_WINO_MIN_CHANNELS 16
-#define MD_WINO_BLOCK_TILES 32
+#define MD_WINO_BLOCK_TILES 128
 /* The transforms are plain loops over channels, compiled for each vector width. */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
 #define MD_WINO_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
