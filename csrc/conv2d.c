@@ -28,6 +28,9 @@
  * into fixed chunks (sizes depend only on the problem) whose partial gradients are added
  * in chunk order.
  *
+ * Stride-1 3x3 forward-shaped problems with >= 16 channels on both sides (the forward pass
+ * and the input gradient) run as Winograd F(2x2, 3x3) instead: winograd_impl.h.
+ *
  * Every output element is computed by one thread in a fixed order, so all three passes
  * give the same bits for every thread count and every run (for a given instruction set).
  */
