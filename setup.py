@@ -252,7 +252,8 @@ def core_extension():
 
 def cuda_extension():
     """The minidl._cuda extension (Cython bindings, csrc/runtime.c for the geometry
-    checks, and the nvcc objects), or None when MINIDL_CUDA and the toolkit say no."""
+    checks -- compiled through csrc/cuda/host_runtime.c, without OpenMP -- and the nvcc
+    objects), or None when MINIDL_CUDA and the toolkit say no."""
     mode = cuda_mode()
     if mode == "0":
         print("minidl: MINIDL_CUDA=0, building without the CUDA backend", file=sys.stderr)
@@ -267,12 +268,15 @@ def cuda_extension():
         return None
     ext = Extension(
         CUDA_EXTENSION,
-        sources=["minidl/_cuda.pyx", "csrc/runtime.c"],
+        # csrc/runtime.c through its own file: an object path of its own (not _C's
+        # OpenMP-compiled csrc/runtime.o, which a parallel build could link here)
+        sources=["minidl/_cuda.pyx", "csrc/cuda/host_runtime.c"],
         include_dirs=[os.path.join(HERE, "csrc"), os.path.join(HERE, "csrc", "cuda")],
         extra_compile_args=BASE_FLAGS + ["-fvisibility=hidden"],
         library_dirs=[cuda_library_dir(nvcc)],
         libraries=["cudart_static", "dl", "rt", "pthread", "stdc++"],
-        depends=CUDA_SOURCES + CUDA_DEPENDS + ["minidl/_cminidl.pxd"],
+        depends=CUDA_SOURCES + CUDA_DEPENDS + ["minidl/_cminidl.pxd", "csrc/runtime.c",
+                                               "csrc/md_internal.h"],
     )
     global _NVCC
     _NVCC = nvcc
