@@ -44,6 +44,21 @@ typedef struct {
     size_t off_bpack, off_zero, off_pad, off_pos, off_thread, thread_bytes, total;
 } MD_FN(md_cv_plan);
 
+/* The indirect kernel's column blocking of N columns: nb blocks of nv vectors (NRb
+ * columns) with tiles of MR rows -- the widest block with the largest tile (ties: wider),
+ * then the blocks evened out. */
+static void MD_FN(md_cv_column_blocks)(const MD_FN(md_kernels) *kr, int64_t N, int64_t *nb,
+                                       int64_t *nv, int64_t *MR, int64_t *NRb) {
+    const int64_t nvneed = md_ceil_div(N, kr->vl);
+    int64_t nvmax = 1;
+    for (int64_t v = 2; v <= MD_CONV_NV_MAX; v++)
+        if (kr->ikr_mr[v - 1] * v >= kr->ikr_mr[nvmax - 1] * nvmax) nvmax = v;
+    *nb = md_ceil_div(nvneed, nvmax);
+    *nv = md_ceil_div(nvneed, *nb);
+    *MR = kr->ikr_mr[*nv - 1];
+    *NRb = *nv * kr->vl;
+}
+
 static void MD_FN(md_cv_plan_make)(MD_FN(md_cv_plan) *pl, const MD_FN(md_cv) *p,
                                    const MD_FN(md_kernels) *kr) {
     const int64_t VL = kr->vl, K = p->KH * p->KW * p->C;
@@ -68,14 +83,7 @@ static void MD_FN(md_cv_plan_make)(MD_FN(md_cv_plan) *pl, const MD_FN(md_cv) *p,
         pl->wpack = pl->T * p->N * pl->qpad;
         pl->bpack = 32; /* the bias repeated along a row-major tile */
     } else {
-        /* widest block with the largest tile (ties: wider) */
-        int64_t nvmax = 1;
-        for (int64_t v = 2; v <= MD_CONV_NV_MAX; v++)
-            if (kr->ikr_mr[v - 1] * v >= kr->ikr_mr[nvmax - 1] * nvmax) nvmax = v;
-        pl->nb = md_ceil_div(nvneed, nvmax);
-        pl->nv = md_ceil_div(nvneed, pl->nb);
-        pl->MR = kr->ikr_mr[pl->nv - 1];
-        pl->NRb = pl->nv * VL;
+        MD_FN(md_cv_column_blocks)(kr, p->N, &pl->nb, &pl->nv, &pl->MR, &pl->NRb);
         pl->qpad = pl->Q;
         pl->wpack = pl->nb * K * pl->NRb;
         pl->bpack = pl->nb * pl->NRb;

@@ -32,22 +32,14 @@ static int MD_FN(md_wino_applies)(const MD_FN(md_cv) *p) {
 
 static void MD_FN(md_wino_plan_make)(MD_FN(md_wino_plan) *pl, const MD_FN(md_cv) *p,
                                      const MD_FN(md_kernels) *kr) {
-    const int64_t VL = kr->vl, C = p->C, N = p->N;
+    const int64_t C = p->C, N = p->N;
     memset(pl, 0, sizeof(*pl));
     pl->tw = md_ceil_div(p->out_w, 2);
     pl->th = md_ceil_div(p->out_h, 2);
     pl->R = md_min64(pl->th, md_max64(1, MD_WINO_BLOCK_TILES / pl->tw));
     pl->TB = pl->R * pl->tw;
     pl->nblocks = p->batch * md_ceil_div(pl->th, pl->R);
-    /* the widest column block with the largest tile, as the direct path chooses */
-    const int64_t nvneed = md_ceil_div(N, VL);
-    int64_t nvmax = 1;
-    for (int64_t v = 2; v <= MD_CONV_NV_MAX; v++)
-        if (kr->ikr_mr[v - 1] * v >= kr->ikr_mr[nvmax - 1] * nvmax) nvmax = v;
-    pl->nb = md_ceil_div(nvneed, nvmax);
-    pl->nv = md_ceil_div(nvneed, pl->nb);
-    pl->MR = kr->ikr_mr[pl->nv - 1];
-    pl->NRb = pl->nv * VL;
+    MD_FN(md_cv_column_blocks)(kr, N, &pl->nb, &pl->nv, &pl->MR, &pl->NRb);
     const int64_t M = p->batch * p->out_h * p->out_w;
     pl->nt = (int)md_min64(md_threads_for(md_work3(M, N, 4 * C)), pl->nblocks);
     const size_t E = sizeof(md_T);
