@@ -51,7 +51,46 @@
 #define MD_CONV_WG_MAX_CHUNKS 16
 #define MD_CONV_WG_MIN_SUBS 2
 
+/* Winograd path (winograd_impl.h) of 3x3 stride-1 forward and backward-input passes:
+ * F(m x m, 3 x 3) with m = MD_WINO_M output pixels per tile side, A = m + 2. */
+#define MD_WINO_M 4
+#define MD_WINO_A (MD_WINO_M + 2)
+/* It pays from this many input channels (depth of its products) and output columns (the
+ * transforms' cost is per channel, the products' per channel pair) and image side. */
+#define MD_WINO_MIN_C 16
+#define MD_WINO_MIN_N 16
+#define MD_WINO_MIN_HW 4
+/* Bytes of transformed input and products per tile block: both stay in L2. */
+#define MD_WINO_BLOCK_BYTES (384 * 1024)
+/* The tile transforms are also compiled for AVX2 and AVX-512. */
+#if defined(__x86_64__) || defined(__i386__)
+#define MD_WINO_X86 1
+#else
+#define MD_WINO_X86 0
+#endif
+
+/* G of the kernel transform U = G g G^T (A x 3): row j holds p^0, p^1, p^2 of the
+ * interpolation point p over prod (p - q) for the other finite points q; the last row is
+ * the point at infinity. Applied in double, so its rounding does not matter. */
+#if MD_WINO_M == 2
+static const double md_wino_G[MD_WINO_A][3] = {
+    {1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+#else /* points 0, 1, -1, 2, -1/2 */
+static const double md_wino_G[MD_WINO_A][3] = {
+    {1, 0, 0},
+    {-1.0 / 3, -1.0 / 3, -1.0 / 3},
+    {1.0 / 3, -1.0 / 3, 1.0 / 3},
+    {1.0 / 15, 2.0 / 15, 4.0 / 15},
+    {-16.0 / 15, 8.0 / 15, -4.0 / 15},
+    {0, 0, 1}};
+#endif
+
 #define MD_TEMPLATE "conv2d_impl.h"
+#include "md_instantiate.h"
+
+#undef MD_TEMPLATE
+
+#define MD_TEMPLATE "winograd_impl.h"
 #include "md_instantiate.h"
 
 #undef MD_TEMPLATE

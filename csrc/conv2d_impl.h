@@ -44,6 +44,18 @@ typedef struct {
     size_t off_bpack, off_zero, off_pad, off_pos, off_thread, thread_bytes, total;
 } MD_FN(md_cv_plan);
 
+/* How the indirect kernel covers N columns: nb blocks of nv vectors each, the widest
+ * block with the largest tile (ties: wider), spread evenly. */
+static void MD_FN(md_cv_column_blocks)(const MD_FN(md_kernels) *kr, int64_t N, int64_t *nb,
+                                       int64_t *nv) {
+    int64_t nvmax = 1;
+    for (int64_t v = 2; v <= MD_CONV_NV_MAX; v++)
+        if (kr->ikr_mr[v - 1] * v >= kr->ikr_mr[nvmax - 1] * nvmax) nvmax = v;
+    const int64_t nvneed = md_ceil_div(N, kr->vl);
+    *nb = md_ceil_div(nvneed, nvmax);
+    *nv = md_ceil_div(nvneed, *nb);
+}
+
 static void MD_FN(md_cv_plan_make)(MD_FN(md_cv_plan) *pl, const MD_FN(md_cv) *p,
                                    const MD_FN(md_kernels) *kr) {
     const int64_t VL = kr->vl, K = p->KH * p->KW * p->C;
@@ -68,12 +80,7 @@ static void MD_FN(md_cv_plan_make)(MD_FN(md_cv_plan) *pl, const MD_FN(md_cv) *p,
         pl->wpack = pl->T * p->N * pl->qpad;
         pl->bpack = 32; /* the bias repeated along a row-major tile */
     } else {
-        /* widest block with the largest tile (ties: wider) */
-        int64_t nvmax = 1;
-        for (int64_t v = 2; v <= MD_CONV_NV_MAX; v++)
-            if (kr->ikr_mr[v - 1] * v >= kr->ikr_mr[nvmax - 1] * nvmax) nvmax = v;
-        pl->nb = md_ceil_div(nvneed, nvmax);
-        pl->nv = md_ceil_div(nvneed, pl->nb);
+        MD_FN(md_cv_column_blocks)(kr, p->N, &pl->nb, &pl->nv);
         pl->MR = kr->ikr_mr[pl->nv - 1];
         pl->NRb = pl->nv * VL;
         pl->qpad = pl->Q;
@@ -562,9 +569,16 @@ static void MD_FN(md_cv_backward_input_problem)(MD_FN(md_cv) *p, const md_T *dy,
                         w, g->in_c * g->out_c, 1, g->out_c, unit};
 }
 
+/* The Winograd path of 3x3 stride-1 problems (winograd_impl.h, instantiated after this
+ * file). */
+static int MD_FN(md_wino_applies)(const MD_FN(md_cv) *p);
+static md_status MD_FN(md_wino_exec)(md_T *out, const md_T *bias, int activation,
+                                     const MD_FN(md_cv) *p);
+
 /* Run a forward-shaped problem on the thread's scratch workspace. */
 static md_status MD_FN(md_cv_exec)(md_T *out, const md_T *bias, int activation,
                                    const MD_FN(md_cv) *p) {
+    if (MD_FN(md_wino_applies)(p)) return MD_FN(md_wino_exec)(out, bias, activation, p);
     const MD_FN(md_kernels) *kr = MD_FN(md_kernels_get)();
     MD_FN(md_cv1_plan) p1;
     MD_FN(md_cv_plan) pl;
