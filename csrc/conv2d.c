@@ -55,11 +55,14 @@
  * F(m x m, 3 x 3) with m = MD_WINO_M output pixels per tile side, A = m + 2. */
 #define MD_WINO_M 4
 #define MD_WINO_A (MD_WINO_M + 2)
-/* It pays from this many input channels (depth of its products) and output columns (the
- * transforms' cost is per channel, the products' per channel pair) and image side. */
+/* When it pays (measured, one thread, batch 32): from 16 input channels (the products'
+ * depth) and 16 output columns, on outputs of at least 8x8 (smaller ones waste much of
+ * their 4x4 tiles on padding) and with at least 48 tiles in all (the kernel transform
+ * costs about as much per channel pair as 40 tiles save). */
 #define MD_WINO_MIN_C 16
 #define MD_WINO_MIN_N 16
-#define MD_WINO_MIN_HW 4
+#define MD_WINO_MIN_HW 8
+#define MD_WINO_MIN_TILES 48
 /* Bytes of transformed input and products per tile block: both stay in L2. */
 #define MD_WINO_BLOCK_BYTES (384 * 1024)
 /* The tile transforms are also compiled for AVX2 and AVX-512. */

@@ -26,12 +26,16 @@ typedef struct {
 } MD_FN(md_wino_plan);
 
 /* Whether a forward-shaped problem takes the Winograd path: a 3x3 stride-1 correlation
- * (forward or stride-1 backward input) with enough channels on both sides for the
- * transforms to pay, an image of at least a tile, and the switch on. */
+ * (forward or stride-1 backward input) with enough channels on both sides, a large enough
+ * image and enough tiles for the transforms to pay, and the switch on. */
 static int MD_FN(md_wino_applies)(const MD_FN(md_cv) *p) {
-    return md_get_conv_winograd() && p->KH == 3 && p->KW == 3 && p->sh == 1 && p->sw == 1 &&
-           !p->strided_bwd && p->C >= MD_WINO_MIN_C && p->N >= MD_WINO_MIN_N &&
-           p->out_h >= MD_WINO_MIN_HW && p->out_w >= MD_WINO_MIN_HW;
+    if (!md_get_conv_winograd() || p->KH != 3 || p->KW != 3 || p->sh != 1 || p->sw != 1 ||
+        p->strided_bwd || p->C < MD_WINO_MIN_C || p->N < MD_WINO_MIN_N ||
+        p->out_h < MD_WINO_MIN_HW || p->out_w < MD_WINO_MIN_HW)
+        return 0;
+    const int64_t tiles = md_work3(p->batch, md_ceil_div(p->out_h, MD_WINO_M),
+                                   md_ceil_div(p->out_w, MD_WINO_M));
+    return tiles >= MD_WINO_MIN_TILES;
 }
 
 static void MD_FN(md_wino_plan_make)(MD_FN(md_wino_plan) *pl, const MD_FN(md_cv) *p,
