@@ -28,6 +28,10 @@
  * into fixed chunks (sizes depend only on the problem) whose partial gradients are added
  * in chunk order.
  *
+ * 3x3 stride-1 forward-shaped problems (the forward pass and the stride-1 input gradient)
+ * with enough channels and tiles run as Winograd F(4x4, 3x3) instead: winograd_impl.h
+ * (md_cv_exec chooses; md_set_conv_winograd(0) keeps them here).
+ *
  * Every output element is computed by one thread in a fixed order, so all three passes
  * give the same bits for every thread count and every run (for a given instruction set).
  */
