@@ -28,8 +28,9 @@
  * into fixed chunks (sizes depend only on the problem) whose partial gradients are added
  * in chunk order.
  *
- * Stride-1 3x3 forward-shaped problems with >= 16 channels on both sides (the forward pass
- * and the input gradient) run as Winograd F(2x2, 3x3) instead: winograd_impl.h.
+ * 3x3 stride-1 forward-shaped problems (the forward pass and the stride-1 input gradient)
+ * with enough channels and tiles run as Winograd F(4x4, 3x3) instead: winograd_impl.h
+ * (md_cv_exec chooses; md_set_conv_winograd(0) keeps them here).
  *
  * Every output element is computed by one thread in a fixed order, so all three passes
  * give the same bits for every thread count and every run (for a given instruction set).
@@ -57,23 +58,49 @@
 #define MD_CONV_WG_MAX_CHUNKS 16
 #define MD_CONV_WG_MIN_SUBS 2
 
-/* Winograd F(2x2, 3x3) (winograd_impl.h): the fewest input and output channels, and the
- * tiles a block aims at (whole tile rows of one image; its transformed inputs and products
- * stay in the core's L2). */
-#define MD_WINO_MIN_CHANNELS 16
-#define MD_WINO_BLOCK_TILES 128
-/* The transforms are plain loops over channels, compiled for each vector width. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define MD_WINO_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+/* Winograd path (winograd_impl.h) of 3x3 stride-1 forward and backward-input passes:
+ * F(m x m, 3 x 3) with m = MD_WINO_M output pixels per tile side, A = m + 2. */
+#define MD_WINO_M 4
+#define MD_WINO_A (MD_WINO_M + 2)
+/* When it pays (measured, one thread, batch 32): from 16 input channels (the products'
+ * depth) and 16 output columns, on outputs of at least 8x8 (smaller ones waste much of
+ * their 4x4 tiles on padding) and with at least 48 tiles in all (the kernel transform
+ * costs about as much per channel pair as 40 tiles save). */
+#define MD_WINO_MIN_C 16
+#define MD_WINO_MIN_N 16
+#define MD_WINO_MIN_HW 8
+#define MD_WINO_MIN_TILES 48
+/* Bytes of transformed input and products per tile block: both stay in L2. */
+#define MD_WINO_BLOCK_BYTES (384 * 1024)
+/* The tile transforms are also compiled for AVX2 and AVX-512. */
+#if defined(__x86_64__) || defined(__i386__)
+#define MD_WINO_X86 1
 #else
-#define MD_WINO_CLONES
+#define MD_WINO_X86 0
 #endif
 
-static int md_winograd_on = 1;
-void md_set_conv_winograd(int on) { md_winograd_on = on != 0; }
-int md_conv_winograd(void) { return md_winograd_on; }
+/* G of the kernel transform U = G g G^T (A x 3): row j holds p^0, p^1, p^2 of the
+ * interpolation point p over prod (p - q) for the other finite points q; the last row is
+ * the point at infinity. Applied in double, so its rounding does not matter. */
+#if MD_WINO_M == 2
+static const double md_wino_G[MD_WINO_A][3] = {
+    {1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+#else /* points 0, 1, -1, 2, -1/2 */
+static const double md_wino_G[MD_WINO_A][3] = {
+    {1, 0, 0},
+    {-1.0 / 3, -1.0 / 3, -1.0 / 3},
+    {1.0 / 3, -1.0 / 3, 1.0 / 3},
+    {1.0 / 15, 2.0 / 15, 4.0 / 15},
+    {-16.0 / 15, 8.0 / 15, -4.0 / 15},
+    {0, 0, 1}};
+#endif
 
 #define MD_TEMPLATE "conv2d_impl.h"
+#include "md_instantiate.h"
+
+#undef MD_TEMPLATE
+
+#define MD_TEMPLATE "winograd_impl.h"
 #include "md_instantiate.h"
 
 #undef MD_TEMPLATE

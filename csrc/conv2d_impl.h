@@ -44,19 +44,16 @@ typedef struct {
     size_t off_bpack, off_zero, off_pad, off_pos, off_thread, thread_bytes, total;
 } MD_FN(md_cv_plan);
 
-/* The indirect kernel's column blocking of N columns: nb blocks of nv vectors (NRb
- * columns) with tiles of MR rows -- the widest block with the largest tile (ties: wider),
- * then the blocks evened out. */
+/* How the indirect kernel covers N columns: nb blocks of nv vectors each, the widest
+ * block with the largest tile (ties: wider), spread evenly. */
 static void MD_FN(md_cv_column_blocks)(const MD_FN(md_kernels) *kr, int64_t N, int64_t *nb,
-                                       int64_t *nv, int64_t *MR, int64_t *NRb) {
-    const int64_t nvneed = md_ceil_div(N, kr->vl);
+                                       int64_t *nv) {
     int64_t nvmax = 1;
     for (int64_t v = 2; v <= MD_CONV_NV_MAX; v++)
         if (kr->ikr_mr[v - 1] * v >= kr->ikr_mr[nvmax - 1] * nvmax) nvmax = v;
+    const int64_t nvneed = md_ceil_div(N, kr->vl);
     *nb = md_ceil_div(nvneed, nvmax);
     *nv = md_ceil_div(nvneed, *nb);
-    *MR = kr->ikr_mr[*nv - 1];
-    *NRb = *nv * kr->vl;
 }
 
 static void MD_FN(md_cv_plan_make)(MD_FN(md_cv_plan) *pl, const MD_FN(md_cv) *p,
@@ -83,7 +80,9 @@ static void MD_FN(md_cv_plan_make)(MD_FN(md_cv_plan) *pl, const MD_FN(md_cv) *p,
         pl->wpack = pl->T * p->N * pl->qpad;
         pl->bpack = 32; /* the bias repeated along a row-major tile */
     } else {
-        MD_FN(md_cv_column_blocks)(kr, p->N, &pl->nb, &pl->nv, &pl->MR, &pl->NRb);
+        MD_FN(md_cv_column_blocks)(kr, p->N, &pl->nb, &pl->nv);
+        pl->MR = kr->ikr_mr[pl->nv - 1];
+        pl->NRb = pl->nv * VL;
         pl->qpad = pl->Q;
         pl->wpack = pl->nb * K * pl->NRb;
         pl->bpack = pl->nb * pl->NRb;
@@ -559,8 +558,6 @@ static void MD_FN(md_cv1_run)(md_T *out, const md_T *bias, int activation, const
     }
 }
 
-#include "winograd_impl.h"
-
 /* Forward: src = x, N = out_c, weights as stored (c = ci, n = co). */
 static void MD_FN(md_cv_forward_problem)(MD_FN(md_cv) *p, const md_T *x, const md_T *w,
                                          const md_conv2d_geom *g) {
@@ -581,20 +578,17 @@ static void MD_FN(md_cv_backward_input_problem)(MD_FN(md_cv) *p, const md_T *dy,
                         w, g->in_c * g->out_c, 1, g->out_c, unit};
 }
 
+/* The Winograd path of 3x3 stride-1 problems (winograd_impl.h, instantiated after this
+ * file). */
+static int MD_FN(md_wino_applies)(const MD_FN(md_cv) *p);
+static md_status MD_FN(md_wino_exec)(md_T *out, const md_T *bias, int activation,
+                                     const MD_FN(md_cv) *p);
+
 /* Run a forward-shaped problem on the thread's scratch workspace. */
 static md_status MD_FN(md_cv_exec)(md_T *out, const md_T *bias, int activation,
                                    const MD_FN(md_cv) *p) {
+    if (MD_FN(md_wino_applies)(p)) return MD_FN(md_wino_exec)(out, bias, activation, p);
     const MD_FN(md_kernels) *kr = MD_FN(md_kernels_get)();
-    if (MD_FN(md_wino_applies)(p)) {
-        MD_FN(md_wino_plan) wp;
-        MD_FN(md_wino_plan_make)(&wp, p, kr);
-        md_workspace ws;
-        const md_status st = md_workspace_acquire(&ws, wp.total);
-        if (st != MD_OK) return st;
-        MD_FN(md_wino_run)(out, bias, activation, p, &wp, kr, ws.ptr);
-        md_workspace_release(&ws);
-        return MD_OK;
-    }
     MD_FN(md_cv1_plan) p1;
     MD_FN(md_cv_plan) pl;
     const int one = MD_FN(md_cv1_plan_make)(&p1, p, kr);

@@ -56,10 +56,11 @@ int md_has_openmp(void);
 int md_cpu_has_avx2_fma(void);
 /* Force the portable C paths even on an AVX2 CPU (for tests); 0 restores detection. */
 void md_force_portable(int on);
-/* Whether stride-1 3x3 convolutions with enough channels use the Winograd F(2x2, 3x3)
- * path (conv2d.c; on by default): 0 turns it off, for comparisons. */
+/* Whether 3x3 stride-1 convolutions (forward and backward input) may take the Winograd
+ * path (on by default; 0 keeps every convolution on the implicit-GEMM path, for tests and
+ * benchmarks). Not thread safe against convolutions running at the same time. */
 void md_set_conv_winograd(int on);
-int md_conv_winograd(void);
+int md_get_conv_winograd(void);
 
 /* ------------------------------------------------------------------ enums */
 typedef enum { MD_PADDING_VALID = 0, MD_PADDING_SAME = 1 } md_padding;

@@ -80,6 +80,13 @@ void md_force_isa(int level) { md_isa_cap = level < 0 ? -1 : level; }
 
 void md_force_portable(int on) { md_isa_cap = on ? MD_ISA_PORTABLE : -1; }
 
+/* The Winograd path of the 3x3 convolutions (conv2d.c): on unless switched off. */
+static int md_conv_winograd = 1;
+
+void md_set_conv_winograd(int on) { md_conv_winograd = on != 0; }
+
+int md_get_conv_winograd(void) { return md_conv_winograd; }
+
 int md_isa_level(void) {
     const int cpu = md_cpu_isa();
     return (md_isa_cap >= 0 && md_isa_cap < cpu) ? md_isa_cap : cpu;

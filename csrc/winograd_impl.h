@@ -1,240 +1,417 @@
-/* winograd_impl.h -- template of the Winograd F(2x2, 3x3) convolution (see conv2d.c).
+/* winograd_impl.h -- template of the Winograd path of the forward-shaped convolutions
+ * (see conv2d.c): 3x3 kernels, stride 1, by minimal filtering F(m x m, 3 x 3) with
+ * m = MD_WINO_M output pixels per tile side and A = m + 2 input pixels.
  *
- * A stride-1 3x3 forward-shaped problem (md_cv) is cut into 2x2 output tiles, each read
- * from a 4x4 source window. Per tile and source channel the window d becomes
- * V = B^T d B, per (channel, column) the kernel g becomes U = G g G^T, and the tile's
- * 4x4 products summed over the channels, M[xi] = sum_c V[xi][c] U[xi][c][.], give the
- * output Y = A^T M A:
- *     B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]
- *     G   = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]
- *     A^T = [1 1 1 0; 0 1 -1 -1]
- * so 16 multiplies per tile and channel pair instead of 36: the 16 sums are 16 matrix
- * products (tiles x C) . (C x N) for the indirect micro-kernel (one tap of depth C).
- * Work is cut into blocks of whole tile rows of one image; a thread transforms a block's
- * inputs into its own buffer, runs the 16 products into a second one and writes the
- * block's outputs (bias, activation), so every output element is computed by one thread
- * in a fixed order: the same bits for any thread count. */
+ * Per tile of m x m output pixels and per channel: V = B^T d B (d: the A x A input patch),
+ * U = G g G^T (g: the 3 x 3 kernel of an (input, output) channel pair), then for each of
+ * the A*A positions pos an ordinary matrix product over the channels,
+ * M[pos] (tiles x N) = V[pos] (tiles x C) . U[pos] (C x N), and the output tile
+ * Y = A^T M A. The products are the indirect micro-kernel (ikr) with one tap: its row
+ * pointers are the tiles' V rows, its packed operand U[pos].
+ *
+ * Tiles are processed in blocks (consecutive in (image, tile row, tile column) order) small
+ * enough for the block's V and M to stay in L2. Each block is computed by one thread from
+ * start to end, so every output value gets the same operations in the same order for any
+ * thread count. */
 
+/* Where the plan puts things: U at the start of the workspace, then a zero pixel, then one
+ * part per thread (V, M, transform scratch, discarded outputs, row pointers). */
 typedef struct {
-    int64_t tw, th;          /* tiles per output row, tile rows per image */
-    int64_t R, TB, nblocks;  /* tile rows per block, most tiles per block, blocks */
-    int64_t nv, nb, NRb, MR; /* the indirect kernel's column blocking (as md_cv_plan) */
+    int64_t tiles_h, tiles_w, ntiles; /* tiles per image column / row, in all */
+    int64_t TB, nblocks;              /* tiles per block, blocks */
+    int64_t MR, nv, nb, NRb;          /* micro-kernel rows, vectors, column blocks, width */
+    int64_t scratch;                  /* elements of the transform scratch */
     int nt;
     size_t off_zero, off_thread, thread_bytes, total;
 } MD_FN(md_wino_plan);
 
-/* Whether the Winograd path computes this problem: 3x3, stride 1, no stride gather, and
- * enough channels on both sides for the transforms to pay. */
+/* Whether a forward-shaped problem takes the Winograd path: a 3x3 stride-1 correlation
+ * (forward or stride-1 backward input) with enough channels on both sides, a large enough
+ * image and enough tiles for the transforms to pay, and the switch on. */
 static int MD_FN(md_wino_applies)(const MD_FN(md_cv) *p) {
-    return md_conv_winograd() && p->KH == 3 && p->KW == 3 && p->sh == 1 && p->sw == 1 &&
-           !p->strided_bwd && p->C >= MD_WINO_MIN_CHANNELS && p->N >= MD_WINO_MIN_CHANNELS;
+    if (!md_get_conv_winograd() || p->KH != 3 || p->KW != 3 || p->sh != 1 || p->sw != 1 ||
+        p->strided_bwd || p->C < MD_WINO_MIN_C || p->N < MD_WINO_MIN_N ||
+        p->out_h < MD_WINO_MIN_HW || p->out_w < MD_WINO_MIN_HW)
+        return 0;
+    const int64_t tiles = md_work3(p->batch, md_ceil_div(p->out_h, MD_WINO_M),
+                                   md_ceil_div(p->out_w, MD_WINO_M));
+    return tiles >= MD_WINO_MIN_TILES;
 }
 
 static void MD_FN(md_wino_plan_make)(MD_FN(md_wino_plan) *pl, const MD_FN(md_cv) *p,
                                      const MD_FN(md_kernels) *kr) {
-    const int64_t C = p->C, N = p->N;
-    memset(pl, 0, sizeof(*pl));
-    pl->tw = md_ceil_div(p->out_w, 2);
-    pl->th = md_ceil_div(p->out_h, 2);
-    pl->R = md_min64(pl->th, md_max64(1, MD_WINO_BLOCK_TILES / pl->tw));
-    pl->TB = pl->R * pl->tw;
-    pl->nblocks = p->batch * md_ceil_div(pl->th, pl->R);
-    MD_FN(md_cv_column_blocks)(kr, N, &pl->nb, &pl->nv, &pl->MR, &pl->NRb);
-    const int64_t M = p->batch * p->out_h * p->out_w;
-    pl->nt = (int)md_min64(md_threads_for(md_work3(M, N, 4 * C)), pl->nblocks);
+    const int64_t A2 = MD_WINO_A * MD_WINO_A, C = p->C, N = p->N;
     const size_t E = sizeof(md_T);
-    pl->off_zero = (size_t)md_round_up(16 * pl->nb * C * pl->NRb, 16) * E;
+    memset(pl, 0, sizeof(*pl));
+    pl->tiles_h = md_ceil_div(p->out_h, MD_WINO_M);
+    pl->tiles_w = md_ceil_div(p->out_w, MD_WINO_M);
+    pl->ntiles = p->batch * pl->tiles_h * pl->tiles_w;
+    MD_FN(md_cv_column_blocks)(kr, N, &pl->nb, &pl->nv);
+    pl->MR = kr->ikr_mr[pl->nv - 1];
+    pl->NRb = pl->nv * kr->vl;
+    /* V and M of a block fill about MD_WINO_BLOCK_BYTES; whole micro-kernel tiles */
+    const int64_t per_tile = A2 * (C + N) * (int64_t)E;
+    pl->TB = md_max64(1, MD_WINO_BLOCK_BYTES / per_tile / pl->MR) * pl->MR;
+    pl->nblocks = md_ceil_div(pl->ntiles, pl->TB);
+    pl->nt = (int)md_min64(md_threads_for(md_work3(pl->ntiles * A2, C, N)), pl->nblocks);
+    pl->scratch = A2 * md_max64(C, N);
+    pl->off_zero = (size_t)md_round_up(A2 * pl->nb * C * pl->NRb, 16) * E;
     pl->off_thread = pl->off_zero + (size_t)md_round_up(C, 16) * E;
-    /* per thread: the block's transformed inputs and products, a tile's scratch, MR row
-     * pointers, the 16 window pointers of a tile and one weight pointer */
-    pl->thread_bytes = (size_t)md_round_up(16 * pl->TB * C, 16) * E +
-                       (size_t)md_round_up(16 * pl->TB * N, 16) * E +
-                       (size_t)md_round_up(16 * md_max64(C, N), 16) * E +
-                       (size_t)md_round_up((pl->MR + 17) * (int64_t)sizeof(void *), 64);
+    /* per thread: V, M, transform scratch, m discarded output pixels, row pointers */
+    pl->thread_bytes = (size_t)md_round_up(pl->TB * A2 * C, 16) * E +
+                       (size_t)md_round_up(pl->TB * A2 * N, 16) * E +
+                       (size_t)md_round_up(pl->scratch, 16) * E +
+                       (size_t)md_round_up(MD_WINO_M * N, 16) * E +
+                       (size_t)md_round_up((pl->TB + pl->MR) * (int64_t)sizeof(void *), 64);
     pl->total = pl->off_thread + (size_t)pl->nt * pl->thread_bytes;
 }
 
-/* U = G g G^T of every (channel c, column n), packed for the micro-kernel as the direct
- * path packs a tap: upack[(xi * nb + jb) * C + c][NRb], zero columns past N. */
-static void MD_FN(md_wino_weights)(md_T *upack, const MD_FN(md_cv) *p,
-                                   const MD_FN(md_wino_plan) *pl) {
-    const int64_t C = p->C, N = p->N, NRb = pl->NRb, nb = pl->nb;
-#pragma omp for schedule(static)
+/* U = G g G^T of every (input channel c, output column n) pair, in double and rounded
+ * once, packed for the micro-kernel: position pos, column block jb at
+ * U + ((pos * nb + jb) * C + c) * NRb, columns past N zero. Work-shared over c (every
+ * thread of the team calls it). The values of a run of columns are gathered in a local
+ * buffer first and then stored one contiguous row per position: storing them straight
+ * would write A*A lines that lie a power of two apart and evict each other. */
+#define MD_WINO_PACK_RUN 64
+static void MD_FN(md_wino_pack_weights)(md_T *U, const MD_FN(md_cv) *p,
+                                        const MD_FN(md_wino_plan) *pl) {
+    const int64_t A = MD_WINO_A, C = p->C, N = p->N, NRb = pl->NRb, nb = pl->nb;
+    const int64_t pos_stride = nb * C * NRb; /* from U[pos] to U[pos + 1] */
+    md_T run[MD_WINO_A * MD_WINO_A][MD_WINO_PACK_RUN];
+#pragma omp for schedule(static) nowait
     for (int64_t c = 0; c < C; c++) {
-        for (int64_t n = 0; n < nb * NRb; n++) {
-            md_T u[16] = {0};
-            if (n < N) {
-                md_T g[9], gg[12];
+        for (int64_t n0 = 0; n0 < nb * NRb; n0 += MD_WINO_PACK_RUN) {
+            const int64_t len = md_min64(MD_WINO_PACK_RUN, nb * NRb - n0);
+            for (int64_t k = 0; k < len; k++) {
+                const int64_t n = n0 + k;
+                if (n >= N) { /* a zero column of the last block */
+                    for (int64_t pos = 0; pos < A * A; pos++) run[pos][k] = 0;
+                    continue;
+                }
+                double g[3][3], gg[MD_WINO_A][3];
                 for (int64_t t = 0; t < 9; t++)
-                    g[t] = p->w[(p->flip ? 8 - t : t) * p->wts + c * p->wqs + n * p->wns];
-                for (int64_t kx = 0; kx < 3; kx++) { /* G g: rows of the kernel */
-                    gg[0 * 3 + kx] = g[kx];
-                    gg[1 * 3 + kx] = (g[kx] + g[3 + kx] + g[6 + kx]) * (md_T)0.5;
-                    gg[2 * 3 + kx] = (g[kx] - g[3 + kx] + g[6 + kx]) * (md_T)0.5;
-                    gg[3 * 3 + kx] = g[6 + kx];
-                }
-                for (int64_t r = 0; r < 4; r++) { /* (G g) G^T: its columns */
-                    const md_T *row = gg + r * 3;
-                    u[r * 4 + 0] = row[0];
-                    u[r * 4 + 1] = (row[0] + row[1] + row[2]) * (md_T)0.5;
-                    u[r * 4 + 2] = (row[0] - row[1] + row[2]) * (md_T)0.5;
-                    u[r * 4 + 3] = row[2];
-                }
+                    g[t / 3][t % 3] =
+                        (double)p->w[(p->flip ? 8 - t : t) * p->wts + c * p->wqs + n * p->wns];
+                for (int64_t i = 0; i < A; i++) /* gg = G g */
+                    for (int64_t q = 0; q < 3; q++)
+                        gg[i][q] = md_wino_G[i][0] * g[0][q] + md_wino_G[i][1] * g[1][q] +
+                                   md_wino_G[i][2] * g[2][q];
+                for (int64_t i = 0; i < A; i++) /* U = gg G^T */
+                    for (int64_t j = 0; j < A; j++)
+                        run[i * A + j][k] =
+                            (md_T)(gg[i][0] * md_wino_G[j][0] + gg[i][1] * md_wino_G[j][1] +
+                                   gg[i][2] * md_wino_G[j][2]);
             }
-            const int64_t jb = n / NRb, j = n % NRb;
-            for (int64_t xi = 0; xi < 16; xi++) upack[((xi * nb + jb) * C + c) * NRb + j] = u[xi];
-        }
-    }
-}
-
-/* V[xi * vs + c] = (B^T d B)[xi] for the 4x4 window d whose 16 pixels (row-major) start
- * at d[k] (C channels each). The window rows are taken one at a time (d B), then the
- * four rows combined (B^T (d B)), channels innermost: contiguous in NHWC, so the loops
- * vectorise. */
-MD_WINO_CLONES static void MD_FN(md_wino_input_tile)(md_T *restrict V, int64_t vs,
-                                                     const md_T *const *d, int64_t C,
-                                                     md_T *restrict t) {
-    for (int64_t r = 0; r < 4; r++) { /* t[r][j][c] = (d B)[r][j] */
-        const md_T *restrict a0 = d[r * 4], *restrict a1 = d[r * 4 + 1];
-        const md_T *restrict a2 = d[r * 4 + 2], *restrict a3 = d[r * 4 + 3];
-        md_T *restrict t0 = t + (r * 4) * C, *restrict t1 = t0 + C;
-        md_T *restrict t2 = t1 + C, *restrict t3 = t2 + C;
-        for (int64_t c = 0; c < C; c++) {
-            t0[c] = a0[c] - a2[c];
-            t1[c] = a1[c] + a2[c];
-            t2[c] = a2[c] - a1[c];
-            t3[c] = a1[c] - a3[c];
-        }
-    }
-    for (int64_t j = 0; j < 4; j++) { /* V[i][j] = (B^T t)[i][j] */
-        const md_T *restrict r0 = t + j * C, *restrict r1 = t + (4 + j) * C;
-        const md_T *restrict r2 = t + (8 + j) * C, *restrict r3 = t + (12 + j) * C;
-        md_T *restrict v0 = V + j * vs, *restrict v1 = V + (4 + j) * vs;
-        md_T *restrict v2 = V + (8 + j) * vs, *restrict v3 = V + (12 + j) * vs;
-        for (int64_t c = 0; c < C; c++) {
-            v0[c] = r0[c] - r2[c];
-            v1[c] = r1[c] + r2[c];
-            v2[c] = r2[c] - r1[c];
-            v3[c] = r1[c] - r3[c];
-        }
-    }
-}
-
-/* The tile's outputs o[r * 2 + s] (NULL: outside the image) = A^T M A + bias, from the
- * products M[xi * ms + n] (ReLU when relu); s is scratch for 8 rows of N. */
-MD_WINO_CLONES static void MD_FN(md_wino_output_tile)(md_T *const *o, const md_T *restrict M,
-                                                      int64_t ms, int64_t N,
-                                                      const md_T *restrict bias, int relu,
-                                                      md_T *restrict s) {
-    for (int64_t j = 0; j < 4; j++) { /* s[0][j] = m0 + m1 + m2, s[1][j] = m1 - m2 - m3 */
-        const md_T *restrict m0 = M + j * ms, *restrict m1 = M + (4 + j) * ms;
-        const md_T *restrict m2 = M + (8 + j) * ms, *restrict m3 = M + (12 + j) * ms;
-        md_T *restrict s0 = s + j * N, *restrict s1 = s + (4 + j) * N;
-        for (int64_t n = 0; n < N; n++) {
-            s0[n] = m0[n] + m1[n] + m2[n];
-            s1[n] = m1[n] - m2[n] - m3[n];
-        }
-    }
-    for (int64_t r = 0; r < 2; r++) { /* (A^T M) A along each row, plus the bias */
-        const md_T *restrict q0 = s + (r * 4) * N, *restrict q1 = q0 + N;
-        const md_T *restrict q2 = q1 + N, *restrict q3 = q2 + N;
-        for (int64_t k = 0; k < 2; k++) {
-            md_T *restrict y = o[r * 2 + k];
-            if (y == NULL) continue;
-            for (int64_t n = 0; n < N; n++) {
-                md_T v = (k == 0 ? q0[n] + q1[n] + q2[n] : q1[n] - q2[n] - q3[n]) +
-                         (bias != NULL ? bias[n] : (md_T)0);
-                y[n] = relu && v < 0 ? (md_T)0 : v;
+            for (int64_t k = 0; k < len;) { /* pieces within one column block */
+                const int64_t n = n0 + k, piece = md_min64(len - k, NRb - n % NRb);
+                md_T *dst = U + ((n / NRb) * C + c) * NRb + n % NRb;
+                for (int64_t pos = 0; pos < A * A; pos++)
+                    memcpy(dst + pos * pos_stride, &run[pos][k], (size_t)piece * sizeof(md_T));
+                k += piece;
             }
         }
     }
 }
 
-/* One block: tile rows [ty0, ty1) of image n, from transformed inputs to outputs. */
-static void MD_FN(md_wino_block)(md_T *out, const md_T *bias, int activation,
-                                 const MD_FN(md_cv) *p, const MD_FN(md_wino_plan) *pl,
-                                 const MD_FN(md_kernels) *kr, const md_T *upack,
-                                 const md_T *zero, char *tws, int64_t n, int64_t ty0,
-                                 int64_t ty1) {
-    const int64_t C = p->C, N = p->N, TB = pl->TB, MR = pl->MR, NRb = pl->NRb;
-    md_T *V = (md_T *)tws;
-    md_T *M = V + md_round_up(16 * TB * C, 16);
-    md_T *scratch = M + md_round_up(16 * TB * N, 16); /* 16 rows of max(C, N) */
-    const md_T **tab = (const md_T **)(scratch + md_round_up(16 * md_max64(C, N), 16));
-    const md_T **d = tab + MR, **bptr = d + 16;
-    const int64_t tiles = (ty1 - ty0) * pl->tw;
-    for (int64_t i = 0; i < tiles; i++) {
-        const int64_t y0 = (ty0 + i / pl->tw) * 2 - p->pt, x0 = (i % pl->tw) * 2 - p->pl;
-        for (int64_t k = 0; k < 16; k++) {
-            const int64_t y = y0 + k / 4, x = x0 + k % 4;
-            d[k] = y < 0 || y >= p->src_h || x < 0 || x >= p->src_w
-                       ? zero
-                       : p->src + ((n * p->src_h + y) * p->src_w + x) * C;
-        }
-        MD_FN(md_wino_input_tile)(V + i * C, TB * C, d, C, scratch);
-    }
-    static const int64_t no_offset = 0;
-    MD_FN(md_ikr_args) args;
-    args.ntaps = 1;
-    args.q = C;
-    args.a = tab;
-    args.astride = MR;
-    args.aoff = &no_offset;
-    args.b = bptr;
-    args.bstride = NRb;
-    args.init = NULL;
-    args.ldc = N;
-    args.relu = 0;
-    const MD_FN(md_ikr_fn) fn = kr->ikr[pl->nv - 1];
-    for (int64_t xi = 0; xi < 16; xi++) {
-        for (int64_t i0 = 0; i0 < tiles; i0 += MR) {
-            const int64_t mr = md_min64(MR, tiles - i0);
-            for (int64_t i = 0; i < MR; i++)
-                tab[i] = V + (xi * TB + i0 + md_min64(i, mr - 1)) * C;
-            args.mr = (int)mr;
-            for (int64_t jb = 0; jb < pl->nb; jb++) {
-                bptr[0] = upack + (xi * pl->nb + jb) * C * NRb;
-                args.c = M + (xi * TB + i0) * N + jb * NRb;
-                args.nc = (int)md_min64(NRb, N - jb * NRb);
-                fn(&args);
-            }
-        }
-    }
-    const int relu = activation == MD_ACT_RELU;
-    for (int64_t i = 0; i < tiles; i++) {
-        const int64_t oy = (ty0 + i / pl->tw) * 2, ox = (i % pl->tw) * 2;
-        md_T *o[4];
-        for (int64_t k = 0; k < 4; k++) {
-            const int64_t y = oy + k / 2, x = ox + k % 2;
-            o[k] = y < p->out_h && x < p->out_w ? out + ((n * p->out_h + y) * p->out_w + x) * N
-                                                : NULL;
-        }
-        MD_FN(md_wino_output_tile)(o, M + i * N, TB * N, N, bias, relu, scratch);
-    }
-    if (activation == MD_ACT_SIGMOID || activation == MD_ACT_TANH) {
-        const int64_t oy0 = ty0 * 2, oy1 = md_min64(p->out_h, ty1 * 2);
-        md_T *rows = out + (n * p->out_h + oy0) * p->out_w * N;
-        MD_FN(md_activate_range)(rows, rows, (oy1 - oy0) * p->out_w * N, activation);
+/* ------------------------------------------------------------------ 1-D transforms
+ * Each applies one transform matrix to A (or m) vectors of len channels; the channels are
+ * contiguous, so the loops vectorise. Inlined into the per-ISA tile functions below. */
+#define MD_WINO_INL static inline __attribute__((always_inline))
+
+#if MD_WINO_M == 2
+/* o = B^T d, B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]. */
+MD_WINO_INL void MD_FN(md_wino_bt4)(md_T *restrict o0, md_T *restrict o1, md_T *restrict o2,
+                                    md_T *restrict o3, const md_T *restrict d0,
+                                    const md_T *restrict d1, const md_T *restrict d2,
+                                    const md_T *restrict d3, int64_t len) {
+    for (int64_t c = 0; c < len; c++) {
+        o0[c] = d0[c] - d2[c];
+        o1[c] = d1[c] + d2[c];
+        o2[c] = d2[c] - d1[c];
+        o3[c] = d1[c] - d3[c];
     }
 }
 
+/* o = A^T s, A^T = [1 1 1 0; 0 1 -1 -1]. */
+MD_WINO_INL void MD_FN(md_wino_at4)(md_T *restrict o0, md_T *restrict o1,
+                                    const md_T *restrict s0, const md_T *restrict s1,
+                                    const md_T *restrict s2, const md_T *restrict s3,
+                                    int64_t len) {
+    for (int64_t c = 0; c < len; c++) {
+        o0[c] = s0[c] + s1[c] + s2[c];
+        o1[c] = s1[c] - s2[c] - s3[c];
+    }
+}
+/* The transforms on arrays of A (B^T) or m (A^T) output and A input vectors; restrict
+ * parameters tell the vectoriser that no output overlaps an input. */
+#define MD_WINO_BT(o, d, len) MD_FN(md_wino_bt4)(o[0], o[1], o[2], o[3], d[0], d[1], d[2], d[3], len)
+#define MD_WINO_AT(o, s, len) MD_FN(md_wino_at4)(o[0], o[1], s[0], s[1], s[2], s[3], len)
+#else
+/* o = B^T d for the interpolation points 0, 1, -1, 2, -1/2 (and infinity):
+ * B^T = [1  3/2 -2   -3/2  1    0]
+ *       [0 -1   -5/2 -1/2  1    0]
+ *       [0  1    1/2 -5/2  1    0]
+ *       [0 -1/2 -1    1/2  1    0]
+ *       [0  2   -1   -2    1    0]
+ *       [0  1    3/2 -2   -3/2  1]
+ * (-1/2 instead of the usual -2: smaller entries in all three matrices, about 3x less
+ * float32 error for a few more additions). e = d1 - d3 and f = d4 - d2 are shared. */
+MD_WINO_INL void MD_FN(md_wino_bt6)(md_T *restrict o0, md_T *restrict o1, md_T *restrict o2,
+                                    md_T *restrict o3, md_T *restrict o4, md_T *restrict o5,
+                                    const md_T *restrict d0, const md_T *restrict d1,
+                                    const md_T *restrict d2, const md_T *restrict d3,
+                                    const md_T *restrict d4, const md_T *restrict d5,
+                                    int64_t len) {
+    const md_T half = (md_T)0.5, three_halves = (md_T)1.5, five_halves = (md_T)2.5;
+    for (int64_t c = 0; c < len; c++) {
+        const md_T e = d1[c] - d3[c], f = d4[c] - d2[c];
+        o0[c] = (d0[c] - d2[c]) + f + three_halves * e;
+        o1[c] = (d4[c] - d1[c]) - five_halves * d2[c] - half * d3[c];
+        o2[c] = (d4[c] + d1[c]) + half * d2[c] - five_halves * d3[c];
+        o3[c] = f - half * e;
+        o4[c] = f + 2 * e;
+        o5[c] = (d1[c] + d5[c]) - 2 * d3[c] - three_halves * f;
+    }
+}
+
+/* o = A^T s, A^T = [1 1  1 1  1    0]
+ *                  [0 1 -1 2 -1/2  0]
+ *                  [0 1  1 4  1/4  0]
+ *                  [0 1 -1 8 -1/8  1]  (the powers 0..3 of the points). */
+MD_WINO_INL void MD_FN(md_wino_at6)(md_T *restrict o0, md_T *restrict o1, md_T *restrict o2,
+                                    md_T *restrict o3, const md_T *restrict s0,
+                                    const md_T *restrict s1, const md_T *restrict s2,
+                                    const md_T *restrict s3, const md_T *restrict s4,
+                                    const md_T *restrict s5, int64_t len) {
+    const md_T half = (md_T)0.5, quarter = (md_T)0.25, eighth = (md_T)0.125;
+    for (int64_t c = 0; c < len; c++) {
+        const md_T sp = s1[c] + s2[c], sm = s1[c] - s2[c];
+        o0[c] = s0[c] + sp + s3[c] + s4[c];
+        o1[c] = sm + 2 * s3[c] - half * s4[c];
+        o2[c] = sp + 4 * s3[c] + quarter * s4[c];
+        o3[c] = sm + 8 * s3[c] - eighth * s4[c] + s5[c];
+    }
+}
+
+/* The transforms on arrays of A (B^T) or m (A^T) output and A input vectors; restrict
+ * parameters tell the vectoriser that no output overlaps an input. */
+#define MD_WINO_BT(o, d, len)                                                                \
+    MD_FN(md_wino_bt6)(o[0], o[1], o[2], o[3], o[4], o[5], d[0], d[1], d[2], d[3], d[4], d[5], \
+                       len)
+#define MD_WINO_AT(o, s, len)                                                                \
+    MD_FN(md_wino_at6)(o[0], o[1], o[2], o[3], s[0], s[1], s[2], s[3], s[4], s[5], len)
+#endif
+
+/* ------------------------------------------------------------------ tile transforms */
+
+/* Tile t of the problem: image n, tile row ty, tile column tx. */
+static inline void MD_FN(md_wino_tile_coords)(const MD_FN(md_wino_plan) *pl, int64_t t,
+                                              int64_t *n, int64_t *ty, int64_t *tx) {
+    const int64_t per_image = pl->tiles_h * pl->tiles_w;
+    *n = t / per_image;
+    *ty = t % per_image / pl->tiles_w;
+    *tx = t % pl->tiles_w;
+}
+
+/* V rows of tiles [t0, t0 + tb): tile i, position pos at V + (i * A*A + pos) * C. The
+ * patch of a tile starts at source pixel (ty * m - pt, tx * m - pl); pixels outside the
+ * source read the zero pixel. First B^T along each patch row into tmp[r][k], then along
+ * the columns into V. */
+MD_WINO_INL void MD_FN(md_wino_input_body)(md_T *V, md_T *tmp, const MD_FN(md_cv) *p,
+                                           const MD_FN(md_wino_plan) *pl, const md_T *zero,
+                                           int64_t t0, int64_t tb) {
+    const int64_t A = MD_WINO_A, C = p->C;
+    for (int64_t i = 0; i < tb; i++) {
+        int64_t n, ty, tx;
+        MD_FN(md_wino_tile_coords)(pl, t0 + i, &n, &ty, &tx);
+        const int64_t y0 = ty * MD_WINO_M - p->pt, x0 = tx * MD_WINO_M - p->pl;
+        const md_T *d[MD_WINO_A];
+        md_T *o[MD_WINO_A];
+        for (int64_t r = 0; r < A; r++) {
+            const int64_t y = y0 + r;
+            const int row_in = (uint64_t)y < (uint64_t)p->src_h;
+            const md_T *src_row = p->src + ((n * p->src_h + y) * p->src_w) * C;
+            for (int64_t j = 0; j < A; j++) {
+                const int64_t x = x0 + j;
+                d[j] = row_in && (uint64_t)x < (uint64_t)p->src_w ? src_row + x * C : zero;
+                o[j] = tmp + (r * A + j) * C;
+            }
+            MD_WINO_BT(o, d, C);
+        }
+        md_T *vt = V + i * A * A * C;
+        for (int64_t k = 0; k < A; k++) {
+            for (int64_t r = 0; r < A; r++) {
+                d[r] = tmp + (r * A + k) * C;
+                o[r] = vt + (r * A + k) * C;
+            }
+            MD_WINO_BT(o, d, C);
+        }
+    }
+}
+
+/* Bias and activation of len output pixels of N channels at row, in place. */
+MD_WINO_INL void MD_FN(md_wino_epilogue)(md_T *row, int64_t len, int64_t N, const md_T *bias,
+                                         int activation) {
+    if (bias != NULL)
+        for (int64_t x = 0; x < len; x++) {
+            md_T *restrict px = row + x * N;
+            for (int64_t c = 0; c < N; c++) px[c] += bias[c];
+        }
+    if (activation == MD_ACT_RELU) {
+        md_T *restrict v = row;
+        /* (v < 0) ? 0 : v keeps NaN, as the direct path and the relu op do */
+        for (int64_t c = 0; c < len * N; c++) v[c] = v[c] < 0 ? 0 : v[c];
+    } else if (activation != MD_ACT_LINEAR) {
+        MD_FN(md_activate_range)(row, row, len * N, activation);
+    }
+}
+
+/* Outputs of tiles [t0, t0 + tb) from their M rows (tile i, position pos at
+ * Mb + (i * A*A + pos) * N): A^T along each row of M into tmp[r][k], then along the
+ * columns straight into out (pixels past the image edge into the discard rows), then
+ * bias and activation on the tile's output rows. */
+MD_WINO_INL void MD_FN(md_wino_output_body)(md_T *out, const md_T *Mb, md_T *tmp,
+                                            md_T *discard, const md_T *bias, int activation,
+                                            const MD_FN(md_cv) *p,
+                                            const MD_FN(md_wino_plan) *pl, int64_t t0,
+                                            int64_t tb) {
+    const int64_t A = MD_WINO_A, m = MD_WINO_M, N = p->N;
+    for (int64_t i = 0; i < tb; i++) {
+        int64_t n, ty, tx;
+        MD_FN(md_wino_tile_coords)(pl, t0 + i, &n, &ty, &tx);
+        const int64_t oy0 = ty * m, ox0 = tx * m;
+        const int64_t rows = md_min64(m, p->out_h - oy0), cols = md_min64(m, p->out_w - ox0);
+        const md_T *mt = Mb + i * A * A * N;
+        const md_T *s[MD_WINO_A];
+        md_T *o[MD_WINO_A];
+        for (int64_t r = 0; r < A; r++) {
+            for (int64_t j = 0; j < A; j++) s[j] = mt + (r * A + j) * N;
+            for (int64_t k = 0; k < m; k++) o[k] = tmp + (r * m + k) * N;
+            MD_WINO_AT(o, s, N);
+        }
+        md_T *origin = out + ((n * p->out_h + oy0) * p->out_w + ox0) * N;
+        for (int64_t k = 0; k < m; k++) {
+            for (int64_t r = 0; r < A; r++) s[r] = tmp + (r * m + k) * N;
+            for (int64_t r = 0; r < m; r++)
+                o[r] = r < rows && k < cols ? origin + (r * p->out_w + k) * N : discard + r * N;
+            MD_WINO_AT(o, s, N);
+        }
+        for (int64_t r = 0; r < rows; r++)
+            MD_FN(md_wino_epilogue)(origin + r * p->out_w * N, cols, N, bias, activation);
+    }
+}
+
+/* Each tile function compiled for every instruction-set level (the channel loops
+ * vectorise at its width), chosen at run time. */
+typedef void (*MD_FN(md_wino_input_fn))(md_T *, md_T *, const MD_FN(md_cv) *,
+                                        const MD_FN(md_wino_plan) *, const md_T *, int64_t,
+                                        int64_t);
+typedef void (*MD_FN(md_wino_output_fn))(md_T *, const md_T *, md_T *, md_T *, const md_T *,
+                                         int, const MD_FN(md_cv) *,
+                                         const MD_FN(md_wino_plan) *, int64_t, int64_t);
+#define MD_WINO_TILE_FNS(ISA, ATTR)                                                          \
+    ATTR static void MD_FN(md_wino_input_##ISA)(md_T *V, md_T *tmp, const MD_FN(md_cv) *p,   \
+                                                const MD_FN(md_wino_plan) *pl,               \
+                                                const md_T *zero, int64_t t0, int64_t tb) {  \
+        MD_FN(md_wino_input_body)(V, tmp, p, pl, zero, t0, tb);                              \
+    }                                                                                        \
+    ATTR static void MD_FN(md_wino_output_##ISA)(                                            \
+        md_T *out, const md_T *Mb, md_T *tmp, md_T *discard, const md_T *bias,               \
+        int activation, const MD_FN(md_cv) *p, const MD_FN(md_wino_plan) *pl, int64_t t0,    \
+        int64_t tb) {                                                                        \
+        MD_FN(md_wino_output_body)(out, Mb, tmp, discard, bias, activation, p, pl, t0, tb); \
+    }
+MD_WINO_TILE_FNS(portable, )
+#if MD_WINO_X86
+MD_WINO_TILE_FNS(avx2, __attribute__((target("avx2,fma"))))
+MD_WINO_TILE_FNS(avx512, __attribute__((target("avx512f,avx2,fma"))))
+#endif
+#undef MD_WINO_TILE_FNS
+
+/* Run a problem that md_wino_applies to into out (batch, out_h, out_w, N). */
 static void MD_FN(md_wino_run)(md_T *out, const md_T *bias, int activation,
                                const MD_FN(md_cv) *p, const MD_FN(md_wino_plan) *pl,
                                const MD_FN(md_kernels) *kr, char *ws) {
-    md_T *upack = (md_T *)ws;
+    MD_FN(md_wino_input_fn) input = MD_FN(md_wino_input_portable);
+    MD_FN(md_wino_output_fn) output = MD_FN(md_wino_output_portable);
+#if MD_WINO_X86
+    if (md_isa_level() >= MD_ISA_AVX512) {
+        input = MD_FN(md_wino_input_avx512);
+        output = MD_FN(md_wino_output_avx512);
+    } else if (md_isa_level() >= MD_ISA_AVX2) {
+        input = MD_FN(md_wino_input_avx2);
+        output = MD_FN(md_wino_output_avx2);
+    }
+#endif
+    const int64_t A2 = MD_WINO_A * MD_WINO_A, C = p->C, N = p->N, TB = pl->TB;
+    const int64_t MR = pl->MR, NRb = pl->NRb, nb = pl->nb;
+    md_T *U = (md_T *)ws;
     md_T *zero = (md_T *)(ws + pl->off_zero);
-    const int64_t per_image = md_ceil_div(pl->th, pl->R);
+    const MD_FN(md_ikr_fn) fn = kr->ikr[pl->nv - 1];
+
 #pragma omp parallel num_threads(pl->nt) if (pl->nt > 1)
     {
-        MD_FN(md_wino_weights)(upack, p, pl); /* work-shared, ends in a barrier */
-#pragma omp single
-        for (int64_t c = 0; c < p->C; c++) zero[c] = 0;
+        MD_FN(md_wino_pack_weights)(U, p, pl); /* work-shared inside */
+#pragma omp single nowait
+        for (int64_t c = 0; c < C; c++) zero[c] = 0;
+#pragma omp barrier
         char *tws = ws + pl->off_thread + (size_t)md_thread_id() * pl->thread_bytes;
+        md_T *V = (md_T *)tws;
+        md_T *Mb = V + md_round_up(TB * A2 * C, 16);
+        md_T *tmp = Mb + md_round_up(TB * A2 * N, 16);
+        md_T *discard = tmp + md_round_up(pl->scratch, 16);
+        const md_T **rowp = (const md_T **)(discard + md_round_up(MD_WINO_M * N, 16));
+        int64_t aoff = 0;
+        const md_T *bptr = NULL;
+        MD_FN(md_ikr_args) args;
+        args.ntaps = 1;
+        args.q = C;
+        args.astride = 0; /* one base pointer per row (its tile) plus the position offset */
+        args.aoff = &aoff;
+        args.b = &bptr;
+        args.bstride = NRb;
+        args.init = NULL;
+        args.ldc = A2 * N;
+        args.relu = 0;
 #pragma omp for schedule(dynamic, 1)
-        for (int64_t b = 0; b < pl->nblocks; b++) {
-            const int64_t n = b / per_image, ty0 = (b % per_image) * pl->R;
-            MD_FN(md_wino_block)(out, bias, activation, p, pl, kr, upack, zero, tws, n, ty0,
-                                 md_min64(pl->th, ty0 + pl->R));
+        for (int64_t blk = 0; blk < pl->nblocks; blk++) {
+            const int64_t t0 = blk * TB, tb = md_min64(TB, pl->ntiles - t0);
+            input(V, tmp, p, pl, zero, t0, tb);
+            /* rows past the block repeat its last tile (computed, never stored) */
+            for (int64_t i = 0; i < TB + MR; i++) rowp[i] = V + md_min64(i, tb - 1) * A2 * C;
+            for (int64_t pos = 0; pos < A2; pos++) { /* U[pos] stays in L1 for the block */
+                aoff = pos * C;
+                for (int64_t i0 = 0; i0 < tb; i0 += MR) {
+                    args.a = rowp + i0;
+                    args.mr = (int)md_min64(MR, tb - i0);
+                    for (int64_t jb = 0; jb < nb; jb++) {
+                        bptr = U + (pos * nb + jb) * C * NRb;
+                        args.c = Mb + (i0 * A2 + pos) * N + jb * NRb;
+                        args.nc = (int)md_min64(NRb, N - jb * NRb);
+                        fn(&args);
+                    }
+                }
+            }
+            output(out, Mb, tmp, discard, bias, activation, p, pl, t0, tb);
         }
     }
 }
+
+/* The Winograd path on the thread's scratch workspace. */
+static md_status MD_FN(md_wino_exec)(md_T *out, const md_T *bias, int activation,
+                                     const MD_FN(md_cv) *p) {
+    const MD_FN(md_kernels) *kr = MD_FN(md_kernels_get)();
+    MD_FN(md_wino_plan) pl;
+    MD_FN(md_wino_plan_make)(&pl, p, kr);
+    md_workspace ws;
+    const md_status st = md_workspace_acquire(&ws, pl.total);
+    if (st != MD_OK) return st;
+    MD_FN(md_wino_run)(out, bias, activation, p, &pl, kr, ws.ptr);
+    md_workspace_release(&ws);
+    return MD_OK;
+}
+
+#undef MD_WINO_BT
+#undef MD_WINO_AT
+#undef MD_WINO_INL
+#undef MD_WINO_PACK_RUN

@@ -312,38 +312,3 @@ def depthwise_conv2d_backward_weight(real[:, :, :, ::1] dw not None, real[::1] d
                                                              &dy[0, 0, 0, 0], &x[0, 0, 0, 0], &g)
     check_status(status, where)
 
-
-def set_conv_winograd(bint on):
-    """Use the Winograd F(2x2, 3x3) path for stride-1 3x3 convolutions with at least 16
-    input and 16 output channels (True, the default), or the direct implicit GEMM for
-    every convolution (False): the forward pass and the input gradient, for comparisons.
-
-    Args:
-        on (bool): True uses the Winograd path where it applies.
-
-    Example:
-        >>> import numpy as np
-        >>> from minidl import _C
-        >>> rng = np.random.default_rng(0)
-        >>> x = rng.standard_normal((1, 6, 6, 16))
-        >>> w = rng.standard_normal((3, 3, 16, 16))
-        >>> y_winograd, y_direct = np.empty((1, 4, 4, 16)), np.empty((1, 4, 4, 16))
-        >>> _C.conv2d_forward(y_winograd, x, w)
-        >>> _C.set_conv_winograd(False)
-        >>> _C.conv2d_forward(y_direct, x, w)
-        >>> _C.set_conv_winograd(True)
-        >>> bool(np.allclose(y_winograd, y_direct, rtol=1e-12, atol=1e-12))
-        True
-    """
-    md_set_conv_winograd(on)
-
-
-def conv_winograd():
-    """Whether stride-1 3x3 convolutions use the Winograd path (see ``set_conv_winograd``).
-
-    Example:
-        >>> from minidl import _C
-        >>> _C.conv_winograd()
-        True
-    """
-    return bool(md_conv_winograd())

@@ -92,9 +92,6 @@ cdef extern from "minidl.h" nogil:
         double scalar[2]
         md_op_geom geom
 
-    void md_set_conv_winograd(int on)
-    int md_conv_winograd()
-
     md_status md_op_run(const md_op *op)
     md_status md_program_run(const md_op *ops, int64_t count, int64_t *failed)
 
@@ -117,6 +114,8 @@ cdef extern from "minidl.h" nogil:
     int md_has_openmp()
     int md_cpu_has_avx2_fma()
     void md_force_portable(int on)
+    void md_set_conv_winograd(int on)
+    int md_get_conv_winograd()
 
     md_status md_conv2d_geom_init(md_conv2d_geom *g, int64_t batch, int64_t in_h, int64_t in_w, int64_t in_c, int64_t k_h, int64_t k_w, int64_t out_c, int64_t stride_h, int64_t stride_w, int padding)
     md_status md_conv2d_geom_check(const md_conv2d_geom *g)

@@ -209,7 +209,14 @@ def test_conv_every_isa_threads_agree(ci, co, isa, threads, rng):
         for a, b in zip(run, runs[0]):
             np.testing.assert_array_equal(a, b)
     z = reference.conv2d(x[:1], kern, (1, 1), "same", dy[0, 0, 0])
-    _close(runs[0][0][:1], 1 / (1 + np.exp(-z)), np.float32)
+    # the fused sigmoid passes on at most 1/4 of its input's error: the convolution's
+    # float32 rounding, which grows with sum |x| |w| (up to ~180 here, pre-activations up
+    # to ~75); the 32 -> 48 case runs as Winograd F(4x4, 3x3), whose error is documented
+    # and tested (test_winograd.py) as <= 8e-7 of that magnitude, the direct path's 2.6e-7
+    magnitude = reference.conv2d(np.abs(x[:1]), np.abs(kern), (1, 1), "same",
+                                 np.abs(dy[0, 0, 0])).max()
+    np.testing.assert_allclose(runs[0][0][:1], 1 / (1 + np.exp(-z)), rtol=0,
+                               atol=1e-5 + 0.25 * 2e-6 * magnitude)
 
 
 def test_conv_isa_paths_agree_with_each_other(rng):
