@@ -392,6 +392,9 @@ md_status md_op_run(const md_op *op);
 /* Run count calls in order; stops at the first that fails and returns its status, its
  * index in *failed (-1 when none failed; failed may be NULL). */
 md_status md_program_run(const md_op *ops, int64_t count, int64_t *failed);
+/* The name of the wrapper that records calls of this kind ("conv2d_forward", ...), for
+ * messages; "unknown" outside [0, MD_OP_COUNT). */
+const char *md_op_name(int kind);
 
 /* ------------------------------------------------------------------ the FMA ceiling */
 /* Each of `threads` threads runs `iterations` rounds of independent float FMA chains at

@@ -168,6 +168,32 @@ md_status md_op_run(const md_op *op) {
     return op->f64 ? md_op_exec_f64(op) : md_op_exec_f32(op);
 }
 
+const char *md_op_name(int kind) {
+    static const char *const names[MD_OP_COUNT] = {
+        [MD_OP_GEMM] = "gemm",
+        [MD_OP_BIAS_ADD] = "bias_add",
+        [MD_OP_REDUCE_SUM] = "reduce_sum",
+        [MD_OP_ACTIVATION_FORWARD] = "activation_forward",
+        [MD_OP_ACTIVATION_BACKWARD] = "activation_backward",
+        [MD_OP_SOFTMAX_FORWARD] = "softmax_forward",
+        [MD_OP_SOFTMAX_BACKWARD] = "softmax_backward",
+        [MD_OP_CONV2D_FORWARD] = "conv2d_forward",
+        [MD_OP_CONV2D_BACKWARD_INPUT] = "conv2d_backward_input",
+        [MD_OP_CONV2D_BACKWARD_WEIGHT] = "conv2d_backward_weight",
+        [MD_OP_MAXPOOL2D_FORWARD] = "maxpool2d_forward",
+        [MD_OP_MAXPOOL2D_BACKWARD] = "maxpool2d_backward",
+        [MD_OP_AVGPOOL2D_FORWARD] = "avgpool2d_forward",
+        [MD_OP_AVGPOOL2D_BACKWARD] = "avgpool2d_backward",
+        [MD_OP_BATCHNORM_FORWARD_TRAIN] = "batchnorm_forward_train",
+        [MD_OP_BATCHNORM_BACKWARD_TRAIN] = "batchnorm_backward_train",
+        [MD_OP_SOFTMAX_XENT_FORWARD] = "softmax_xent_forward",
+        [MD_OP_SOFTMAX_XENT_BACKWARD] = "softmax_xent_backward",
+        [MD_OP_SPARSE_SOFTMAX_XENT_FORWARD] = "sparse_softmax_xent_forward",
+        [MD_OP_SPARSE_SOFTMAX_XENT_BACKWARD] = "sparse_softmax_xent_backward",
+    };
+    return kind >= 0 && kind < MD_OP_COUNT && names[kind] != NULL ? names[kind] : "unknown";
+}
+
 md_status md_program_run(const md_op *ops, int64_t count, int64_t *failed) {
     if (failed != NULL) *failed = -1;
     if (count < 0 || (ops == NULL && count > 0)) return MD_ERR_ARG;

@@ -7,13 +7,9 @@ from libc.stdlib cimport free, realloc
 from libc.string cimport memset
 import time
 
-# the wrapper that records each md_op_kind, for messages
-_OP_NAMES = ("gemm", "bias_add", "reduce_sum", "activation_forward", "activation_backward",
-             "softmax_forward", "softmax_backward", "conv2d_forward", "conv2d_backward_input",
-             "conv2d_backward_weight", "maxpool2d_forward", "maxpool2d_backward",
-             "avgpool2d_forward", "avgpool2d_backward", "batchnorm_forward_train",
-             "batchnorm_backward_train", "softmax_xent_forward", "softmax_xent_backward",
-             "sparse_softmax_xent_forward", "sparse_softmax_xent_backward")
+cdef str op_name(const md_op *op):
+    """The wrapper that records calls of this op's kind, for messages."""
+    return md_op_name(op.kind).decode()
 
 
 cdef md_op new_op(int kind, bint f64) noexcept:
@@ -122,7 +118,7 @@ cdef class Program:
                     found.append((i, j))
                 elif start < p < end:
                     raise ValueError(f"Program.declare_inputs: call {i} "
-                                     f"({_OP_NAMES[self.ops[i].kind]}) reads input {k} from "
+                                     f"({op_name(&self.ops[i])}) reads input {k} from "
                                      f"an offset; only whole arrays can be replaced")
         if not found:
             raise ValueError(f"Program.declare_inputs: input {k} (shape {array.shape}) is "
@@ -151,7 +147,7 @@ cdef class Program:
 
     cdef int _check_call(self, md_status st, int64_t index) except -1:
         if st != MD_OK:
-            check_status(st, f"Program.run: call {index} ({_OP_NAMES[self.ops[index].kind]})")
+            check_status(st, f"Program.run: call {index} ({op_name(&self.ops[index])})")
         return 0
 
     def run(self, *arrays):
@@ -207,7 +203,7 @@ cdef class Program:
                 with nogil:
                     st = md_op_run(&self.ops[i])
                 self._check_call(st, i)
-                times.append((_OP_NAMES[self.ops[i].kind], time.perf_counter() - start))
+                times.append((op_name(&self.ops[i]), time.perf_counter() - start))
         finally:
             self.running = False
         return times

@@ -94,6 +94,7 @@ cdef extern from "minidl.h" nogil:
 
     md_status md_op_run(const md_op *op)
     md_status md_program_run(const md_op *ops, int64_t count, int64_t *failed)
+    const char *md_op_name(int kind)
 
 
     double md_fma_peak_flops(int64_t iterations, int threads, float *checksum)
