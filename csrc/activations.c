@@ -4,69 +4,15 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "act_simd.h"
 #include "md_internal.h"
 
 #if defined(__x86_64__) || defined(__i386__)
-/* The float32 sigmoid and tanh, written once with GCC vector extensions and compiled for
- * AVX2 (8 lanes) and AVX-512 (16 lanes); the level is chosen at run time. Every element,
- * the ragged end included (computed in a zero-padded vector), goes through the same
- * formula, so an element's value does not depend on its position or the array's length,
- * and both levels give the same bits (the same IEEE operations lane by lane: -std=c11
- * turns FMA contraction off). */
+/* The float32 sigmoid and tanh over arrays (vector functions: act_simd.h); the level is
+ * chosen at run time. Every element, the ragged end included (computed in a zero-padded
+ * vector), goes through the same formula, so an element's value does not depend on its
+ * position or the array's length, and both levels give the same bits. */
 #define MD_ACT_SIMD(W, SUF, TGT)                                                                  \
-    typedef float md_vf_##SUF __attribute__((vector_size(4 * W)));                              \
-    typedef int32_t md_vi_##SUF __attribute__((vector_size(4 * W)));                            \
-                                                                                                  \
-    /* mask ? a : b, lane by lane (mask lanes are all ones or all zeros) */                      \
-    TGT static inline md_vf_##SUF md_sel_##SUF(md_vi_##SUF mask, md_vf_##SUF a, md_vf_##SUF b) { \
-        return (md_vf_##SUF)((mask & (md_vi_##SUF)a) | (~mask & (md_vi_##SUF)b));                \
-    }                                                                                             \
-                                                                                                  \
-    /* exp(v), |relative error| < 2 ulp: v = n ln2 + r with |r| <= ln2/2 (ln2 split in two for   \
-     * Cody-Waite accuracy; n rounded to nearest by the 1.5 * 2^23 shift), exp(r) by a degree-6 \
-     * Taylor/Horner polynomial, times 2^n built in the exponent bits. Results below FLT_MIN    \
-     * (v < -87.3) flush to 0; v is clamped at 88.7 above. */                                   \
-    TGT static inline md_vf_##SUF md_exp_##SUF(md_vf_##SUF v) {                                  \
-        const md_vf_##SUF low = (md_vf_##SUF){0} - 87.3f, high = (md_vf_##SUF){0} + 88.7f;     \
-        const md_vi_##SUF representable = v >= low;                                              \
-        v = md_sel_##SUF(v < low, low, md_sel_##SUF(v > high, high, v));                         \
-        const md_vf_##SUF shift = (md_vf_##SUF){0} + 12582912.0f;                               \
-        const md_vf_##SUF n = (v * 1.44269504088896341f + shift) - shift;                      \
-        const md_vf_##SUF r = (v - n * 0.693359375f) - n * -2.12194440e-4f;                     \
-        md_vf_##SUF p = r * (1.0f / 720) + 1.0f / 120;                                           \
-        p = p * r + 1.0f / 24;                                                                   \
-        p = p * r + 1.0f / 6;                                                                    \
-        p = p * r + 0.5f;                                                                        \
-        p = p * r + 1.0f;                                                                        \
-        p = p * r + 1.0f;                                                                        \
-        const md_vi_##SUF bits = (__builtin_convertvector(n, md_vi_##SUF) + 127) << 23;          \
-        return (md_vf_##SUF)((md_vi_##SUF)(p * (md_vf_##SUF)bits) & representable);             \
-    }                                                                                             \
-                                                                                                  \
-    /* sigmoid, stable for any |x|: e = exp(-|x|), 1 / (1 + e) for x >= 0 and e / (1 + e)      \
-     * below; NaN stays NaN. */                                                                  \
-    TGT static inline md_vf_##SUF md_sigmoid_v_##SUF(md_vf_##SUF v) {                            \
-        const md_vi_##SUF sign = (md_vi_##SUF){0} + INT32_MIN;                                   \
-        const md_vf_##SUF e = md_exp_##SUF((md_vf_##SUF)((md_vi_##SUF)v | sign));               \
-        const md_vf_##SUF r = 1.0f / (1.0f + e);                                                 \
-        return md_sel_##SUF(v != v, v, md_sel_##SUF(v < 0.0f, e * r, r));                        \
-    }                                                                                             \
-                                                                                                  \
-    /* tanh: sign(x) (1 - e) / (1 + e) with e = exp(-2|x|); below |x| = 0.0625 the Taylor      \
-     * series x - x^3/3 + 2x^5/15 - 17x^7/315 avoids the cancellation in 1 - e. NaN stays NaN. */ \
-    TGT static inline md_vf_##SUF md_tanh_v_##SUF(md_vf_##SUF v) {                               \
-        const md_vi_##SUF sign = (md_vi_##SUF){0} + INT32_MIN;                                   \
-        const md_vf_##SUF a = (md_vf_##SUF)(~sign & (md_vi_##SUF)v);                             \
-        const md_vf_##SUF e = md_exp_##SUF(a * -2.0f);                                           \
-        const md_vf_##SUF v2 = v * v;                                                            \
-        md_vf_##SUF s = v2 * (-17.0f / 315) + 2.0f / 15;                                         \
-        s = s * v2 + -1.0f / 3;                                                                  \
-        s = s * v2 + 1.0f;                                                                       \
-        md_vf_##SUF t = md_sel_##SUF(a < 0.0625f, s * a, (1.0f - e) / (1.0f + e));               \
-        t = (md_vf_##SUF)((md_vi_##SUF)t | (sign & (md_vi_##SUF)v));                             \
-        return md_sel_##SUF(v != v, v, t);                                                       \
-    }                                                                                             \
-                                                                                                  \
     TGT static void md_sigmoid_##SUF(float *y, const float *x, int64_t n) {                      \
         MD_ACT_SIMD_LOOP(W, SUF, md_sigmoid_v_##SUF)                                             \
     }                                                                                             \
@@ -90,8 +36,8 @@
         memcpy(y + i, &v, (size_t)(n - i) * sizeof(float));                                      \
     }
 
-MD_ACT_SIMD(8, avx2, __attribute__((target("avx2,fma"))))
-MD_ACT_SIMD(16, avx512, __attribute__((target("avx512f,avx2,fma"))))
+MD_ACT_SIMD(8, avx2, MD_SIMD_AVX2)
+MD_ACT_SIMD(16, avx512, MD_SIMD_AVX512)
 
 /* The float32 sigmoid (MD_ACT_SIGMOID) or tanh at the highest level in use; 0 at the
  * portable level, where the caller's loop runs instead. */

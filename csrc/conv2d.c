@@ -100,6 +100,8 @@ static const double md_wino_G[MD_WINO_A][3] = {
 
 #undef MD_TEMPLATE
 
+#include "conv_one_channel.h"
+
 #define MD_TEMPLATE "winograd_impl.h"
 #include "md_instantiate.h"
 

@@ -584,10 +584,20 @@ static int MD_FN(md_wino_applies)(const MD_FN(md_cv) *p);
 static md_status MD_FN(md_wino_exec)(md_T *out, const md_T *bias, int activation,
                                      const MD_FN(md_cv) *p);
 
+#if MD_IS_F32
+/* The float32 one-channel forward on AVX2/AVX-512 (conv_one_channel.h, included after this
+ * file): -1 when it does not apply, else the status. */
+static int md_c1d_run(float *out, const float *bias, int activation, const md_cv_f32 *p);
+#endif
+
 /* Run a forward-shaped problem on the thread's scratch workspace. */
 static md_status MD_FN(md_cv_exec)(md_T *out, const md_T *bias, int activation,
                                    const MD_FN(md_cv) *p) {
     if (MD_FN(md_wino_applies)(p)) return MD_FN(md_wino_exec)(out, bias, activation, p);
+#if MD_IS_F32
+    const int direct = md_c1d_run(out, bias, activation, p);
+    if (direct >= 0) return (md_status)direct;
+#endif
     const MD_FN(md_kernels) *kr = MD_FN(md_kernels_get)();
     MD_FN(md_cv1_plan) p1;
     MD_FN(md_cv_plan) pl;

@@ -232,3 +232,43 @@ def test_conv_isa_paths_agree_with_each_other(rng):
         _LIB.md_force_isa(-1)
     for out in outs[1:]:
         np.testing.assert_allclose(out, outs[0], rtol=1e-5, atol=1e-5)
+
+
+# ---------------------------------------------------------------- one input channel, direct
+# (conv_one_channel.h: float32 on AVX2/AVX-512, lanes along the NHWC output rows)
+@pytest.mark.parametrize("out_channels", [1, 3, 5, 6, 7, 12, 16])
+@pytest.mark.parametrize("stride,padding", [(1, "valid"), (1, "same"), (2, "same"), (3, "valid")])
+def test_one_channel_forward_widths_threads_and_reference(out_channels, stride, padding, rng):
+    # every weight period (16 / gcd(N, lanes)), both vector widths and 1 or 2 threads give
+    # the same bits (one thread sums each value over the taps in one order, in the same
+    # IEEE operations at both widths); rows not a multiple of the 4-row tile, a width
+    # that ends mid-vector, images taller than one work item, and a last source row read
+    # through the padded copy
+    x = rng.standard_normal((3, 37, 29, 1)).astype(np.float32)
+    kern = (0.4 * rng.standard_normal((5, 4, 1, out_channels))).astype(np.float32)
+    bias = rng.standard_normal(out_channels).astype(np.float32)
+    strides = (stride, 1)
+    x64, kern64, bias64 = (a.astype(np.float64) for a in (x, kern, bias))
+    z = reference.conv2d(x64, kern64, strides, padding, bias64)
+    magnitude = reference.conv2d(np.abs(x64), np.abs(kern64), strides, padding,
+                                 np.abs(bias64))
+    want = {"linear": z, "relu": np.maximum(z, 0), "sigmoid": 1 / (1 + np.exp(-z)),
+            "tanh": np.tanh(z)}
+    # the SIMD levels this CPU has (the portable level runs the pixel-lane path instead)
+    levels = range(1, _LIB.md_cpu_isa() + 1) if _LIB.md_cpu_isa() >= 1 else [0]
+    threads_before = minidl.get_num_threads()
+    for activation, expected in want.items():
+        runs = []
+        try:
+            for level in levels:
+                _LIB.md_force_isa(level)
+                for nt in (1, 2):
+                    minidl.set_num_threads(nt)
+                    runs.append(ops.conv(x, kern, strides, padding, bias=bias,
+                                         activation=activation))
+        finally:
+            _LIB.md_force_isa(-1)
+            minidl.set_num_threads(threads_before)
+        for run in runs[1:]:
+            np.testing.assert_array_equal(run, runs[0])
+        assert np.all(np.abs(runs[0] - expected) <= 2e-6 * magnitude + 1e-6), activation
