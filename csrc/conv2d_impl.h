@@ -588,6 +588,9 @@ static md_status MD_FN(md_wino_exec)(md_T *out, const md_T *bias, int activation
 /* The float32 one-channel forward on AVX2/AVX-512 (conv_one_channel.h, included after this
  * file): -1 when it does not apply, else the status. */
 static int md_c1d_run(float *out, const float *bias, int activation, const md_cv_f32 *p);
+/* Its weight gradient (conv_one_channel.h): -1 when it does not apply, else the status. */
+static int md_c1w_run(float *dw, float *dbias, const float *dy, const float *x,
+                      const md_conv2d_geom *g);
 #endif
 
 /* Run a forward-shaped problem on the thread's scratch workspace. */
@@ -636,6 +639,33 @@ md_status MD_FN(md_conv2d_backward_input)(md_T *dx, const md_T *dy, const md_T *
 }
 
 /* ------------------------------------------------------------------ weight gradient */
+
+/* dw += the chunk partials 1..nchunks-1 (blocks of nw after partials; chunk 0 is dw
+ * itself), in chunk order: the same additions for any thread count. Work-shared: call
+ * it from every thread of a parallel region. */
+static void MD_FN(md_wg_add_partials)(md_T *dw, const md_T *partials, int64_t nchunks,
+                                      int64_t nw) {
+    if (nchunks < 2) return;
+    const int64_t step = 4096, nsteps = md_ceil_div(nw, step);
+#pragma omp for schedule(static)
+    for (int64_t s = 0; s < nsteps; s++) {
+        const int64_t i0 = s * step, i1 = md_min64(nw, i0 + step);
+        for (int64_t c = 1; c < nchunks; c++) {
+            const md_T *pp = partials + (c - 1) * nw;
+            for (int64_t i = i0; i < i1; i++) dw[i] += pp[i];
+        }
+    }
+}
+
+/* dbias[c] = the sum of the chunks' bias partials (double, chunk order). */
+static void MD_FN(md_wg_bias_total)(md_T *dbias, const double *bias_part, int64_t nchunks,
+                                    int64_t CO) {
+    for (int64_t c = 0; c < CO; c++) {
+        double sum = 0;
+        for (int64_t ch = 0; ch < nchunks; ch++) sum += bias_part[ch * CO + c];
+        dbias[c] = (md_T)sum;
+    }
+}
 
 /* Weight gradient plan. Tap mode: per (ky, kx) the entries are the pixels whose tap lands
  * in the image (x pixel, dy row), kernel rows = in_c. Row-tap mode (few channels): per ky
@@ -797,26 +827,9 @@ static void MD_FN(md_wg1_run)(md_T *dw, md_T *dbias, const md_T *dy, const md_T 
             }
             if (dbias != NULL) kr->colsum(bias_part + ch * CO, dy + c0 * CO, c1 - c0, CO);
         }
-        /* add the chunk partials in chunk order: the same additions for any thread count */
-        if (pl->nchunks > 1) {
-            const int64_t step = 4096, nsteps = md_ceil_div(nw, step);
-#pragma omp for schedule(static)
-            for (int64_t s = 0; s < nsteps; s++) {
-                const int64_t i0 = s * step, i1 = md_min64(nw, i0 + step);
-                for (int64_t c = 1; c < pl->nchunks; c++) {
-                    const md_T *pp = partials + (c - 1) * nw;
-                    for (int64_t i = i0; i < i1; i++) dw[i] += pp[i];
-                }
-            }
-        }
+        MD_FN(md_wg_add_partials)(dw, partials, pl->nchunks, nw);
     }
-    if (dbias != NULL) {
-        for (int64_t c = 0; c < CO; c++) {
-            double sum = 0;
-            for (int64_t ch = 0; ch < pl->nchunks; ch++) sum += bias_part[ch * CO + c];
-            dbias[c] = (md_T)sum;
-        }
-    }
+    if (dbias != NULL) MD_FN(md_wg_bias_total)(dbias, bias_part, pl->nchunks, CO);
 }
 
 md_status MD_FN(md_conv2d_backward_weight)(md_T *dw, md_T *dbias, const md_T *dy, const md_T *x,
@@ -824,6 +837,10 @@ md_status MD_FN(md_conv2d_backward_weight)(md_T *dw, md_T *dbias, const md_T *dy
     md_status st = md_conv2d_geom_check(g);
     if (st != MD_OK) return st;
     if (dw == NULL || dy == NULL || x == NULL) return MD_ERR_ARG;
+#if MD_IS_F32
+    const int direct = md_c1w_run(dw, dbias, dy, x, g);
+    if (direct >= 0) return (md_status)direct;
+#endif
     const MD_FN(md_kernels) *kr = MD_FN(md_kernels_get)();
     md_workspace ws;
     MD_FN(md_wg1_plan) p1;
@@ -957,26 +974,9 @@ md_status MD_FN(md_conv2d_backward_weight)(md_T *dw, md_T *dbias, const md_T *dy
             }
             if (dbias != NULL) kr->colsum(bias_part + ch * CO, dy + c0 * CO, c1 - c0, CO);
         }
-        /* add the chunk partials in chunk order: the same additions for any thread count */
-        if (pl.nchunks > 1) {
-            const int64_t step = 4096, nsteps = md_ceil_div(nw, step);
-#pragma omp for schedule(static)
-            for (int64_t s = 0; s < nsteps; s++) {
-                const int64_t i0 = s * step, i1 = md_min64(nw, i0 + step);
-                for (int64_t c = 1; c < pl.nchunks; c++) {
-                    const md_T *pp = partials + (c - 1) * nw;
-                    for (int64_t i = i0; i < i1; i++) dw[i] += pp[i];
-                }
-            }
-        }
+        MD_FN(md_wg_add_partials)(dw, partials, pl.nchunks, nw);
     }
-    if (dbias != NULL) {
-        for (int64_t c = 0; c < CO; c++) {
-            double s = 0;
-            for (int64_t ch = 0; ch < pl.nchunks; ch++) s += bias_part[ch * CO + c];
-            dbias[c] = (md_T)s;
-        }
-    }
+    if (dbias != NULL) MD_FN(md_wg_bias_total)(dbias, bias_part, pl.nchunks, CO);
     md_workspace_release(&ws);
     return MD_OK;
 }

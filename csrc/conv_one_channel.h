@@ -32,6 +32,7 @@ typedef struct {
     int64_t out_h, L, N, KH, KW;
     int64_t Ws, erow, P, nvec; /* padded source width, floats per E row, phases, vectors per
                                   output row (L = out_w * N floats) */
+    int64_t Lp;                /* weight gradient: dy row stride in D (whole P-vector groups) */
     int activation;
 } md_c1d;
 
@@ -167,18 +168,52 @@ static int64_t md_c1d_gcd(int64_t a, int64_t b) {
 /* The one-channel forward of p into out when this path applies (float32, AVX2 or better,
  * one source channel, unit horizontal stride, at most 16 output channels, an activation
  * it fuses); -1 when it does not apply, else the status. */
-static int md_c1d_run(float *out, const float *bias, int activation, const md_cv_f32 *p) {
+/* The lanes of the SIMD level in use for this path: 16 (AVX-512), 8 (AVX2), 0 (none). */
+static int64_t md_c1d_lanes(void) {
     const int level = md_isa_level();
-    if (level < MD_ISA_AVX2 || p->strided_bwd || p->C != 1 || p->sw != 1 || p->N > 16 ||
-        activation < MD_ACT_LINEAR || activation > MD_ACT_TANH)
-        return -1;
-    const int64_t W = level >= MD_ISA_AVX512 ? 16 : 8, N = p->N, K = p->KH * p->KW;
-    md_c1d a = {p->src, p->src + p->batch * p->src_h * p->src_w, NULL, NULL, NULL, {0}, out, p->src_h, p->src_w, p->pt, p->pl, p->sh,
-                p->out_h, p->out_w * N, N, p->KH, p->KW, p->out_w - 1 + p->KW, 0, 0, 0,
-                activation};
+    return level >= MD_ISA_AVX512 ? 16 : level >= MD_ISA_AVX2 ? 8 : 0;
+}
+
+/* The geometry of a one-channel problem at W lanes: source x (batch, H, Wd), output
+ * (batch, out_h, out_w, N), a KH x KW window, vertical stride sh, padding pt / pl. */
+static md_c1d md_c1d_geometry(const float *x, int64_t batch, int64_t H, int64_t Wd, int64_t out_h,
+                              int64_t out_w, int64_t N, int64_t KH, int64_t KW, int64_t sh,
+                              int64_t pt, int64_t pl, int64_t W) {
+    md_c1d a;
+    memset(&a, 0, sizeof(a));
+    a.x = x;
+    a.x_end = x + batch * H * Wd;
+    a.H = H, a.Wd = Wd, a.pt = pt, a.pl = pl, a.sh = sh;
+    a.out_h = out_h, a.L = out_w * N, a.N = N, a.KH = KH, a.KW = KW;
+    a.Ws = out_w - 1 + KW;
     a.erow = a.Ws * N;
     a.P = N / md_c1d_gcd(N, W);
     a.nvec = md_ceil_div(a.L, W);
+    return a;
+}
+
+/* The expansion table (P W int32 at expand) and its bases. */
+static void md_c1d_expansion(md_c1d *a, int32_t *expand, int64_t W) {
+    for (int64_t q = 0; q < a->P; q++) {
+        a->base[q] = q * W / a->N;
+        for (int64_t l = 0; l < W; l++) /* lane l of E vector q: pixel (q W + l) / N */
+            expand[q * W + l] = (int32_t)((q * W + l) / a->N - a->base[q]);
+    }
+    a->expand = expand;
+}
+
+/* The one-channel forward of p into out when this path applies (float32, AVX2 or better,
+ * one source channel, unit horizontal stride, at most 16 output channels, an activation
+ * it fuses); -1 when it does not apply, else the status. */
+static int md_c1d_run(float *out, const float *bias, int activation, const md_cv_f32 *p) {
+    const int64_t W = md_c1d_lanes(), N = p->N, K = p->KH * p->KW;
+    if (W == 0 || p->strided_bwd || p->C != 1 || p->sw != 1 || N > 16 ||
+        activation < MD_ACT_LINEAR || activation > MD_ACT_TANH)
+        return -1;
+    md_c1d a = md_c1d_geometry(p->src, p->batch, p->src_h, p->src_w, p->out_h, p->out_w, N,
+                               p->KH, p->KW, p->sh, p->pt, p->pl, W);
+    a.out = out;
+    a.activation = activation;
     const int64_t per_item = md_min64(p->out_h, MD_C1D_ROWS);
     const int64_t blocks = md_ceil_div(p->out_h, per_item), items = p->batch * blocks;
     const int64_t need = (per_item - 1) * p->sh + p->KH;
@@ -193,20 +228,14 @@ static int md_c1d_run(float *out, const float *bias, int activation, const md_cv
         &ws, (size_t)(shared + nt * (e_floats + pad_floats)) * sizeof(float));
     if (st != MD_OK) return st;
     float *wrep = ws.ptr, *brep = wrep + K * span;
-    int32_t *expand = (int32_t *)(brep + span);
     float *thread_bufs = wrep + shared;
     for (int64_t t = 0; t < K; t++) /* tap t's weights: channel i mod N at float i */
         for (int64_t i = 0; i < span; i++)
             wrep[t * span + i] = p->w[(p->flip ? K - 1 - t : t) * p->wts + (i % N) * p->wns];
     for (int64_t i = 0; i < span; i++) brep[i] = bias != NULL ? bias[i % N] : 0.0f;
-    for (int64_t q = 0; q < a.P; q++) {
-        a.base[q] = q * W / N;
-        for (int64_t l = 0; l < W; l++) /* lane l of E vector q: pixel (q W + l) / N */
-            expand[q * W + l] = (int32_t)((q * W + l) / N - a.base[q]);
-    }
+    md_c1d_expansion(&a, (int32_t *)(brep + span), W);
     a.wrep = wrep;
     a.brep = brep;
-    a.expand = expand;
     const int wide = W == 16;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1)
     for (int64_t item = 0; item < items; item++) {
@@ -220,9 +249,199 @@ static int md_c1d_run(float *out, const float *bias, int activation, const md_cv
     return MD_OK;
 }
 
+/* ------------------------------------------------------------------ weight gradient */
+/* dw[ky][kx][c] = sum over output pixels of E[oy sh + ky][e + kx N] dy[n][oy][e] over the
+ * lanes e = ox N + c of each dy row: per kernel row ky, the accumulators acc[kx][p] (one
+ * per tap and weight phase p < P) run over the rows of a chunk of images, reading each dy
+ * vector once for the KW taps; their lanes are then summed per channel. The images are
+ * split into at most MD_CONV_WG_MAX_CHUNKS fixed chunks (sizes depend only on the
+ * problem), each expanded once into the thread's E, and the chunk partials are added in
+ * chunk order: the same bits for any thread count (the two widths group the sums
+ * differently, so they differ by rounding). Taken for P = 1 or 3 (N = 1, 2, 3, 4,
+ * 6, 8, 12, 16 at 16 lanes) and KW <= 8. */
+#define MD_C1W_KX 8               /* taps per tile at most */
+#define MD_C1W_IMAGE_BYTES (1 << 21) /* E per image at most (else the pixel-lane path) */
+
+#define MD_C1W_SIMD(W, SUF, TGT, KX3)                                                             \
+    /* One group of PT dy vectors at j into acc[k][q], k < KX; masked: E lanes outside      \
+     * keep[q] read as 0. */                                                                   \
+    TGT static inline __attribute__((always_inline)) void md_c1w_group_##SUF(                  \
+        md_vf_##SUF acc[][3], const float *const *tap, const float *d, int64_t j,                \
+        const md_vi_##SUF *keep, const int KX, const int PT, const int masked) {                 \
+        _Pragma("GCC unroll 4") for (int q = 0; q < PT; q++) {                                   \
+            md_vf_##SUF dv;                                                                      \
+            memcpy(&dv, d + j + q * W, sizeof(dv));                                              \
+            _Pragma("GCC unroll 16") for (int k = 0; k < KX; k++) {                              \
+                md_vf_##SUF ev;                                                                  \
+                memcpy(&ev, tap[k] + j + q * W, sizeof(ev));                                     \
+                if (masked) ev = md_sel_##SUF(keep[q], ev, (md_vf_##SUF){0});                    \
+                acc[k][q] += ev * dv;                                                            \
+            }                                                                                    \
+        }                                                                                        \
+    }                                                                                            \
+                                                                                                 \
+    /* acc[kx][p] for taps kx0 .. kx0 + KX - 1 of kernel row ky over images [n0, n1),      \
+     * stored at out[(kx P + p) W + lane] (PT == P, KX compile-time). D holds the chunk's dy \
+     * rows at a stride of a->Lp floats, zero past L (a whole number of P-vector groups). */ \
+    TGT static inline __attribute__((always_inline)) void md_c1w_tile_##SUF(                   \
+        const md_c1d *a, const float *E, int64_t eimg, const float *D, int64_t images,           \
+        int64_t ky, int64_t kx0, float *out, const int KX, const int PT) {                       \
+        md_vf_##SUF acc[MD_C1W_KX][3];                                                           \
+        _Pragma("GCC unroll 16") for (int k = 0; k < KX; k++)                                    \
+            _Pragma("GCC unroll 4") for (int q = 0; q < PT; q++) acc[k][q] = (md_vf_##SUF){0};  \
+        /* the last group of PT vectors holds the row's end: its lanes past L are dropped   \
+         * (they read the next row or slack, which may hold any value, NaN included) */     \
+        const int64_t last = a->Lp - PT * W;                                                     \
+        md_vi_##SUF keep[3];                                                                     \
+        for (int q = 0; q < PT; q++) {                                                           \
+            int32_t lanes[W];                                                                    \
+            for (int l = 0; l < W; l++) lanes[l] = last + q * W + l < a->L ? -1 : 0;             \
+            memcpy(&keep[q], lanes, sizeof(keep[q]));                                            \
+        }                                                                                        \
+        for (int64_t i = 0; i < images; i++)                                                     \
+            for (int64_t oy = 0; oy < a->out_h; oy++) {                                          \
+                const float *er = E + i * eimg + (oy * a->sh + ky) * a->erow + kx0 * a->N;       \
+                const float *d = D + (i * a->out_h + oy) * a->Lp;                                \
+                /* one opaque pointer per tap: the loads are then pointer + index + constant \
+                 * instead of KX x PT offsets in (spilled) registers */                     \
+                const float *tap[MD_C1W_KX];                                                     \
+                _Pragma("GCC unroll 16") for (int k = 0; k < KX; k++) {                          \
+                    tap[k] = er + k * a->N;                                                      \
+                    __asm__("" : "+r"(tap[k]));                                                  \
+                }                                                                                \
+                for (int64_t j = 0; j < last; j += PT * W)                                       \
+                    md_c1w_group_##SUF(acc, tap, d, j, keep, KX, PT, 0);                         \
+                md_c1w_group_##SUF(acc, tap, d, last, keep, KX, PT, 1);                          \
+            }                                                                                    \
+        _Pragma("GCC unroll 16") for (int k = 0; k < KX; k++)                                    \
+            _Pragma("GCC unroll 4") for (int q = 0; q < PT; q++)                                 \
+                memcpy(out + (k * PT + q) * W, &acc[k][q], sizeof(acc[k][q]));                   \
+    }                                                                                            \
+                                                                                                 \
+    /* All KW taps of kernel row ky, in tiles of at most KX3 (P = 3) or MD_C1W_KX taps. */    \
+    TGT static void md_c1w_row_##SUF(const md_c1d *a, const float *E, int64_t eimg,             \
+                                     const float *D, int64_t images, int64_t ky, float *out) {   \
+        const int64_t step = a->P == 3 ? KX3 : MD_C1W_KX;                                        \
+        for (int64_t kx0 = 0; kx0 < a->KW; kx0 += step) {                                        \
+            const int kx = (int)md_min64(step, a->KW - kx0);                                     \
+            float *o = out + kx0 * a->P * W;                                                     \
+            switch (kx * 4 + (int)a->P) {                                                        \
+            MD_C1W_CASE(SUF, 1, 1) MD_C1W_CASE(SUF, 2, 1) MD_C1W_CASE(SUF, 3, 1)                 \
+            MD_C1W_CASE(SUF, 4, 1) MD_C1W_CASE(SUF, 5, 1) MD_C1W_CASE(SUF, 6, 1)                 \
+            MD_C1W_CASE(SUF, 7, 1) MD_C1W_CASE(SUF, 8, 1)                                        \
+            MD_C1W_CASE(SUF, 1, 3) MD_C1W_CASE(SUF, 2, 3) MD_C1W_CASE(SUF, 3, 3)                 \
+            MD_C1W_CASE(SUF, 4, 3) MD_C1W_CASE(SUF, 5, 3) MD_C1W_CASE(SUF, 6, 3)                 \
+            MD_C1W_CASE(SUF, 7, 3) MD_C1W_CASE(SUF, 8, 3)                                        \
+            default: break;                                                                      \
+            }                                                                                    \
+        }                                                                                        \
+    }
+#define MD_C1W_CASE(SUF, KX, PT)                                                                  \
+    case KX * 4 + PT: md_c1w_tile_##SUF(a, E, eimg, D, images, ky, kx0, o, KX, PT); break;
+
+/* AVX2's 16 registers hold 4 x 3 accumulators; AVX-512's 32 hold 8 x 3. */
+MD_C1W_SIMD(8, avx2, MD_SIMD_AVX2, 4)
+MD_C1W_SIMD(16, avx512, MD_SIMD_AVX512, 8)
+
+/* The chunk of images [n0, n1) into the thread's buffers: E (need rows per image) and D
+ * (the dy rows at stride Lp, zero past L). */
+static void md_c1w_chunk(const md_c1d *a, float *E, float *pad, float *D, const float *x,
+                         const float *dy, int64_t n0, int64_t n1, int64_t need, int wide) {
+    const int64_t eimg = need * a->erow;
+    for (int64_t n = n0; n < n1; n++)
+        for (int64_t r = 0; r < need; r++) {
+            float *er = E + (n - n0) * eimg + r * a->erow;
+            const float *img = x + n * a->H * a->Wd;
+            if (wide) md_c1d_expand_avx512(a, er, pad, img, r - a->pt);
+            else md_c1d_expand_avx2(a, er, pad, img, r - a->pt);
+        }
+    for (int64_t r = 0; r < (n1 - n0) * a->out_h; r++) {
+        memcpy(D + r * a->Lp, dy + (n0 * a->out_h + r) * a->L, (size_t)a->L * sizeof(float));
+        memset(D + r * a->Lp + a->L, 0, (size_t)(a->Lp - a->L) * sizeof(float));
+    }
+}
+
+/* dw[kx][c] for the KW taps of one kernel row: the lanes of acc (tap kx, phase p, lane l =
+ * channel (p W + l) mod N) summed per channel, in lane order. */
+static void md_c1w_channels(float *dw, const float *acc, const md_c1d *a, int64_t KW,
+                            int64_t W) {
+    for (int64_t kx = 0; kx < KW; kx++) {
+        float *dst = dw + kx * a->N;
+        const float *t = acc + kx * a->P * W;
+        for (int64_t c = 0; c < a->N; c++) dst[c] = 0;
+        for (int64_t i = 0, c = 0; i < a->P * W; i++) {
+            dst[c] += t[i];
+            if (++c == a->N) c = 0;
+        }
+    }
+}
+
+/* The one-channel weight gradient (and bias gradient, when dbias is given) when this path
+ * applies; -1 when it does not, else the status. */
+static int md_c1w_run(float *dw, float *dbias, const float *dy, const float *x,
+                      const md_conv2d_geom *g) {
+    const int64_t W = md_c1d_lanes(), N = g->out_c;
+    if (W == 0 || g->in_c != 1 || g->stride_w != 1 || N > 16 || g->k_w > MD_C1W_KX) return -1;
+    md_c1d a = md_c1d_geometry(x, g->batch, g->in_h, g->in_w, g->out_h, g->out_w, N, g->k_h,
+                               g->k_w, g->stride_h, g->pad_top, g->pad_left, W);
+    const int64_t need = (g->out_h - 1) * g->stride_h + g->k_h, eimg = need * a.erow;
+    if ((a.P != 1 && a.P != 3) || eimg * (int64_t)sizeof(float) > MD_C1W_IMAGE_BYTES) return -1;
+    a.Lp = md_round_up(a.nvec, a.P) * W;
+    const int64_t per_chunk = md_ceil_div(g->batch, md_min64(g->batch, MD_CONV_WG_MAX_CHUNKS));
+    const int64_t nchunks = md_ceil_div(g->batch, per_chunk), K = g->k_h * g->k_w;
+    const int64_t nw = K * N, tile = g->k_w * a.P * W, drows = per_chunk * g->out_h;
+    /* E, then the slack that the last row's vectors read past its end (up to the P-vector
+     * groups' end plus a vector) */
+    const int64_t e_floats = md_round_up(per_chunk * eimg + (a.P + 2) * W, 16);
+    const int64_t pad_floats = md_round_up(a.Ws + W, 16);
+    const int64_t thread_floats = e_floats + pad_floats + md_round_up(tile, 16) + drows * a.Lp;
+    const int64_t part_floats = md_round_up((nchunks - 1) * nw, 16);
+    const int nt = (int)md_min64(
+        md_threads_for(md_work3(g->batch * g->out_h, a.L, K)), nchunks);
+    md_workspace ws;
+    const md_status st = md_workspace_acquire(
+        &ws, (size_t)(part_floats + md_round_up(a.P * W, 16) + nt * thread_floats) * sizeof(float) +
+                 (size_t)(nchunks * N) * sizeof(double));
+    if (st != MD_OK) return st;
+    float *partials = ws.ptr;
+    md_c1d_expansion(&a, (int32_t *)(partials + part_floats), W);
+    float *thread_bufs = partials + part_floats + md_round_up(a.P * W, 16);
+    double *bias_part = (double *)(thread_bufs + nt * thread_floats);
+    const md_kernels_f32 *kr = md_kernels_get_f32();
+    const int wide = W == 16;
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        float *E = thread_bufs + md_thread_id() * thread_floats, *pad = E + e_floats;
+        float *acc = pad + pad_floats, *D = acc + md_round_up(tile, 16);
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t ch = 0; ch < nchunks; ch++) {
+            float *part = ch == 0 ? dw : partials + (ch - 1) * nw;
+            const int64_t n0 = ch * per_chunk, n1 = md_min64(g->batch, n0 + per_chunk);
+            md_c1w_chunk(&a, E, pad, D, x, dy, n0, n1, need, wide);
+            for (int64_t ky = 0; ky < g->k_h; ky++) {
+                if (wide) md_c1w_row_avx512(&a, E, eimg, D, n1 - n0, ky, acc);
+                else md_c1w_row_avx2(&a, E, eimg, D, n1 - n0, ky, acc);
+                md_c1w_channels(part + ky * g->k_w * N, acc, &a, g->k_w, W);
+            }
+            if (dbias != NULL)
+                kr->colsum(bias_part + ch * N, dy + n0 * g->out_h * a.L,
+                           (n1 - n0) * g->out_h * g->out_w, N);
+        }
+        md_wg_add_partials_f32(dw, partials, nchunks, nw);
+    }
+    if (dbias != NULL) md_wg_bias_total_f32(dbias, bias_part, nchunks, N);
+    md_workspace_release(&ws);
+    return MD_OK;
+}
+
 #else
 static int md_c1d_run(float *out, const float *bias, int activation, const md_cv_f32 *p) {
     (void)out, (void)bias, (void)activation, (void)p;
+    return -1;
+}
+static int md_c1w_run(float *dw, float *dbias, const float *dy, const float *x,
+                      const md_conv2d_geom *g) {
+    (void)dw, (void)dbias, (void)dy, (void)x, (void)g;
     return -1;
 }
 #endif

@@ -272,3 +272,47 @@ def test_one_channel_forward_widths_threads_and_reference(out_channels, stride, 
         for run in runs[1:]:
             np.testing.assert_array_equal(run, runs[0])
         assert np.all(np.abs(runs[0] - expected) <= 2e-6 * magnitude + 1e-6), activation
+
+
+@pytest.mark.parametrize("out_channels", [1, 3, 5, 6, 12, 16])
+@pytest.mark.parametrize("stride,padding", [(1, "valid"), (1, "same"), (2, "same")])
+def test_one_channel_weight_gradient_widths_threads_and_reference(out_channels, stride,
+                                                                  padding, rng):
+    # the one-channel weight gradient (weight periods 1 and 3 take the lanes-along-rows
+    # path, 5 the pixel-lane one): 37 images (3 per chunk, the last chunk short); 1 or 2
+    # threads give the same bits at each width (the widths group the sums differently),
+    # every width is within float32 error of float64; a NaN in the input reaches exactly
+    # the weights whose windows read it
+    x = rng.standard_normal((37, 13, 11, 1)).astype(np.float32)
+    kern = rng.standard_normal((4, 5, 1, out_channels)).astype(np.float32)
+    strides = (stride, 1)
+    dy = rng.standard_normal(ops.conv(x, kern, strides, padding).shape).astype(np.float32)
+    levels = range(1, _LIB.md_cpu_isa() + 1) if _LIB.md_cpu_isa() >= 1 else [0]
+    threads_before = minidl.get_num_threads()
+    runs = []
+    try:
+        for level in levels:
+            _LIB.md_force_isa(level)
+            for nt in (1, 2):
+                minidl.set_num_threads(nt)
+                runs.append(ops.conv_backward(dy, x, kern, strides, padding, use_bias=True)[1:])
+    finally:
+        _LIB.md_force_isa(-1)
+        minidl.set_num_threads(threads_before)
+    for one, two in zip(runs[::2], runs[1::2]):
+        np.testing.assert_array_equal(one[0], two[0])
+        np.testing.assert_array_equal(one[1], two[1])
+    x64, kern64, dy64 = (a.astype(np.float64) for a in (x, kern, dy))
+    _, rdw, rdb = reference.conv2d_backward(dy64, x64, kern64, strides, padding)
+    magnitude = reference.conv2d_backward(np.abs(dy64), np.abs(x64), kern64, strides,
+                                          padding)[1]
+    for dw, db in runs[::2]:
+        assert np.all(np.abs(dw - rdw) <= 2e-6 * magnitude + 1e-6)
+        np.testing.assert_allclose(db, rdb, rtol=1e-5, atol=1e-4)
+    if padding == "valid" and out_channels != 5:
+        # (the pixel-lane path of N = 5 multiplies the lanes outside a window by zero, so
+        # a NaN there spreads to other taps; a NaN input makes the loss NaN anyway)
+        x[5, 0, 0, 0] = np.nan  # the top-left pixel: only tap (0, 0) of a window reads it
+        dw = ops.conv_backward(dy, x, kern, strides, padding, use_bias=False,
+                               input_gradient=False)[1]
+        assert np.isnan(dw[0, 0]).all() and np.isfinite(dw.reshape(-1)[out_channels:]).all()
