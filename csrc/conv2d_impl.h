@@ -343,6 +343,22 @@ static void MD_FN(md_cv_row_ptrs)(const md_T **tab, const md_T *src, const MD_FN
     }
 }
 
+/* Row-tap mode with padding: the first of the kernel rows that read a real source row for
+ * some row of the tile (image position q0, mr rows), and their count in *ntaps; the
+ * others only meet the zero padding, and skipping them adds exactly the same (a tile that
+ * runs into the next image keeps them all). */
+static int64_t MD_FN(md_cv_row_taps)(const MD_FN(md_cv) *p, int64_t q0, int64_t mr, int64_t hw,
+                                     int64_t *ntaps) {
+    *ntaps = p->KH;
+    if (q0 + mr > hw) return 0;
+    const int64_t oy0 = q0 / p->out_w, oy1 = (q0 + mr - 1) / p->out_w;
+    const int64_t lo = md_max64(0, p->pt - oy1 * p->sh);
+    const int64_t hi = md_min64(p->KH, p->src_h + p->pt - oy0 * p->sh);
+    if (hi <= lo) return 0;
+    *ntaps = hi - lo;
+    return lo;
+}
+
 /* Run a forward-shaped problem into out (M, N); workspace laid out by the plan. */
 static void MD_FN(md_cv_run)(md_T *out, const md_T *bias, int activation,
                              const MD_FN(md_cv) *p, const MD_FN(md_cv_plan) *pl,
@@ -415,10 +431,11 @@ static void MD_FN(md_cv_run)(md_T *out, const md_T *bias, int activation,
             int64_t prev_ntaps = 0;                   /* bptr[] holds nothing yet */
             for (int64_t i0 = 0; i0 < mb; i0 += MR) {
                 const int64_t mr = md_min64(MR, mb - i0);
-                int64_t ntaps = T;
+                int64_t ntaps = T, first = 0; /* taps [first, first + ntaps) */
                 int shared = 1;
                 if (pl->rows) {
                     MD_FN(md_cv_row_ptrs)(tab, rsrc, pl, pos_off, rimg, n, q, mr);
+                    if (pl->pad) first = MD_FN(md_cv_row_taps)(p, q, mr, pl->hw, &ntaps);
                 } else if (p->strided_bwd) {
                     ntaps = MD_FN(md_cv_gather_ptrs)(tab, taps, p, MR, zero, m0 + i0, mr);
                     shared = 0;
@@ -428,7 +445,7 @@ static void MD_FN(md_cv_run)(md_T *out, const md_T *bias, int activation,
                 }
                 for (q += MR; q >= pl->hw; q -= pl->hw) n++;
                 args.astride = shared ? 0 : MR;
-                args.aoff = shared ? toff : zoff;
+                args.aoff = shared ? toff + first : zoff;
                 md_T *crow = out + (m0 + i0) * N;
                 args.ntaps = ntaps;
                 args.mr = (int)mr;
@@ -436,7 +453,7 @@ static void MD_FN(md_cv_run)(md_T *out, const md_T *bias, int activation,
                     const md_T *wb = wpack + jb * wblock;
                     /* all taps in order (ntaps == T) with one column block: bptr[] stays */
                     if (pl->nb > 1 || ntaps < T || prev_ntaps < T)
-                        for (int64_t a = 0; a < ntaps; a++) bptr[a] = wb + taps[a] * wtap;
+                        for (int64_t a = 0; a < ntaps; a++) bptr[a] = wb + taps[first + a] * wtap;
                     prev_ntaps = ntaps;
                     args.init = init != NULL ? init + jb * NRb : NULL;
                     args.c = crow + jb * NRb;
