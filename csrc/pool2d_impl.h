@@ -148,27 +148,47 @@ md_status MD_FN(md_maxpool2d_backward)(md_T *dx, const md_T *dy, const int64_t *
     return bad ? MD_ERR_ARG : MD_OK;
 }
 
+/* The lane masks of the AVX-512 2x2 average pooling rows, filled into table (2 *
+ * MD_POOL2_SIMD_C entries), when they apply to this geometry (float32, AVX-512, 2x2 windows
+ * with stride 2, fewer than MD_POOL2_SIMD_C channels); else NULL. */
+static const uint16_t *MD_FN(md_pool2_simd_keep)(const md_pool2d_geom *g, uint16_t *table) {
+#if MD_IS_F32 && MD_HAVE_POOL_AVX2
+    if (md_pool_is_2x2(g) && g->channels < MD_POOL2_SIMD_C && md_isa_level() >= MD_ISA_AVX512) {
+        md_pool2_keep(table, g->channels);
+        return table;
+    }
+#endif
+    (void)g, (void)table;
+    return NULL;
+}
+
 /* One output row r = n * out_h + oh of average pooling when every window is whole
  * (md_pool_windows_whole): the pool_h input rows are summed first, in double over the
  * contiguous width (a vector loop whatever the channel count), then each window's
  * pool_w columns of that sum. tmp: in_w * channels doubles. */
 static void MD_FN(md_avgpool_row_whole)(md_T *y, const md_T *x, const md_pool2d_geom *g,
-                                        int64_t r, double *restrict tmp) {
+                                        int64_t r, double *restrict tmp, const uint16_t *keep) {
     const int64_t channels = g->channels, width = g->in_w * channels;
     const int64_t n = r / g->out_h, oh = r % g->out_h;
     const md_T *restrict xr = x + (n * g->in_h + oh * g->stride_h) * width;
     md_T *restrict yr = y + r * g->out_w * channels;
-    if (g->pool_h == 2 && g->pool_w == 2 && g->stride_w == 2) {
-        /* the common 2x2 window: the same additions in the same order as the general
-         * path below, without its row buffer and its loop over the window's columns */
+    if (md_pool_is_2x2(g)) {
+        /* the common 2x2 window, in the element type (four terms: within 2 ulp), the same
+         * operations on every instruction set: ((x0 + x1) + (x0' + x1')) / 4 */
         const md_T *restrict x1 = xr + width;
+#if MD_IS_F32 && MD_HAVE_POOL_AVX2
+        if (keep != NULL) {
+            md_avgpool2_row_avx512(yr, xr, x1, channels, g->out_w * channels, keep);
+            return;
+        }
+#else
+        (void)keep;
+#endif
         for (int64_t ow = 0; ow < g->out_w; ow++) {
             const int64_t a = 2 * ow * channels, b = a + channels;
-            for (int64_t c = 0; c < channels; c++) {
-                const double left = (double)xr[a + c] + (double)x1[a + c];
-                const double right = (double)xr[b + c] + (double)x1[b + c];
-                yr[ow * channels + c] = (md_T)((left + right) * 0.25);
-            }
+            for (int64_t c = 0; c < channels; c++)
+                yr[ow * channels + c] =
+                    ((xr[a + c] + x1[a + c]) + (xr[b + c] + x1[b + c])) * (md_T)0.25;
         }
         return;
     }
@@ -194,6 +214,8 @@ md_status MD_FN(md_avgpool2d_forward)(md_T *y, const md_T *x, const md_pool2d_ge
     if (st != MD_OK) return st;
     const int64_t rows = g->batch * g->out_h;
     if (md_pool_windows_whole(g)) {
+        uint16_t table[2 * MD_POOL2_SIMD_C];
+        const uint16_t *keep = MD_FN(md_pool2_simd_keep)(g, table);
         int failed = 0;
 #pragma omp parallel num_threads(md_threads_for(md_pool_work(g))) reduction(| : failed)
         {
@@ -201,7 +223,7 @@ md_status MD_FN(md_avgpool2d_forward)(md_T *y, const md_T *x, const md_pool2d_ge
             failed = tmp == NULL;
 #pragma omp for schedule(static)
             for (int64_t r = 0; r < rows; r++)
-                if (tmp != NULL) MD_FN(md_avgpool_row_whole)(y, x, g, r, tmp);
+                if (tmp != NULL) MD_FN(md_avgpool_row_whole)(y, x, g, r, tmp, keep);
             free(tmp);
         }
         return failed ? MD_ERR_ALLOC : MD_OK;
@@ -215,7 +237,7 @@ md_status MD_FN(md_avgpool2d_forward)(md_T *y, const md_T *x, const md_pool2d_ge
  * (stride >= pool): each input cell belongs to at most one window, so dx is written
  * once, row by row, instead of zeroed and then accumulated. */
 static void MD_FN(md_avgpool_backward_disjoint)(md_T *restrict dxn, const md_T *restrict dyn,
-                                                const md_pool2d_geom *g) {
+                                                const md_pool2d_geom *g, const uint16_t *keep) {
     const int64_t channels = g->channels, width = g->in_w * channels;
     const md_T scale = (md_T)(1.0 / (double)(g->pool_h * g->pool_w));
     const int gaps = g->stride_w != g->pool_w || g->out_w * g->stride_w != g->in_w;
@@ -228,6 +250,14 @@ static void MD_FN(md_avgpool_backward_disjoint)(md_T *restrict dxn, const md_T *
         }
         if (gaps) memset(dxr, 0, (size_t)width * sizeof(md_T));
         const md_T *restrict dyr = dyn + oh * g->out_w * channels;
+#if MD_IS_F32 && MD_HAVE_POOL_AVX2
+        if (keep != NULL && !gaps && h % 2 == 0) { /* both rows of the window at once */
+            md_avgpool2_back_row_avx512(dxr, dxr + width, dyr, channels, g->out_w * channels,
+                                        keep);
+            h++;
+            continue;
+        }
+#endif
         if (g->pool_w == 2 && !gaps) { /* the common 2-wide window, without the loop over w */
             for (int64_t ow = 0; ow < g->out_w; ow++) {
                 md_T *restrict d = dxr + 2 * ow * channels;
@@ -258,9 +288,11 @@ md_status MD_FN(md_avgpool2d_backward)(md_T *dx, const md_T *dy, const md_pool2d
     const int64_t image = in_h * in_w * channels, out_image = out_h * out_w * channels;
 
     if (md_pool_windows_whole(g) && g->stride_h >= g->pool_h && g->stride_w >= g->pool_w) {
+        uint16_t table[2 * MD_POOL2_SIMD_C];
+        const uint16_t *keep = MD_FN(md_pool2_simd_keep)(g, table);
 #pragma omp parallel for schedule(static) num_threads(md_threads_for(md_pool_work(g)))
         for (int64_t n = 0; n < g->batch; n++)
-            MD_FN(md_avgpool_backward_disjoint)(dx + n * image, dy + n * out_image, g);
+            MD_FN(md_avgpool_backward_disjoint)(dx + n * image, dy + n * out_image, g, keep);
         return MD_OK;
     }
 #pragma omp parallel for schedule(static) num_threads(md_threads_for(md_pool_work(g)))

@@ -394,3 +394,29 @@ def test_max_pool_every_isa_agrees_with_the_portable_path_ties_and_nan(shape, po
     clean = ~np.isnan(y)
     np.testing.assert_array_equal(y[clean], want[clean])
     np.testing.assert_array_equal(argmax[clean], want_argmax[clean])
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3, 5, 6, 7, 12, 15, 16])
+@pytest.mark.parametrize("height,width", [(28, 28), (9, 11), (2, 2), (6, 34)])
+def test_average_pool_2x2_every_isa_same_bits_and_reference(channels, height, width, isa, rng):
+    # the 2x2, stride-2 fast paths (AVX-512 lanes compressed / expanded for few channels,
+    # the template's loop otherwise): the same bits on every level, within float32
+    # rounding of the float64 mean; the backward is exactly dy / 4 in each window's cells
+    # and zero in a last odd row or column
+    x = rng.standard_normal((3, height, width, channels)).astype(np.float32)
+    y = ops.average_pool(x, 2, 2)
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    dx = ops.average_pool_backward(dy, x.shape, 2, 2)
+    ISA_LIB.md_force_isa(0)
+    try:
+        y0 = ops.average_pool(x, 2, 2)
+        dx0 = ops.average_pool_backward(dy, x.shape, 2, 2)
+    finally:
+        ISA_LIB.md_force_isa(ISA_LEVELS[isa])
+    np.testing.assert_array_equal(y, y0)
+    np.testing.assert_array_equal(dx, dx0)
+    want = ref.average_pool(x.astype(np.float64), (2, 2), (2, 2), "valid")
+    np.testing.assert_allclose(y, want, rtol=0, atol=4e-7 * np.abs(x).max())
+    want_dx = ref.average_pool_backward(dy.astype(np.float64), x.shape, (2, 2), (2, 2),
+                                        "valid")
+    np.testing.assert_array_equal(dx, want_dx.astype(np.float32))
