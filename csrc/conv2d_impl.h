@@ -604,7 +604,8 @@ static md_status MD_FN(md_wino_exec)(md_T *out, const md_T *bias, int activation
 #if MD_IS_F32
 /* The float32 one-channel forward on AVX2/AVX-512 (conv_one_channel.h, included after this
  * file): -1 when it does not apply, else the status. */
-static int md_c1d_run(float *out, const float *bias, int activation, const md_cv_f32 *p);
+static int md_c1d_run(float *out, const float *bias, int activation, const md_cv_f32 *p,
+                      int pool);
 /* Its weight gradient (conv_one_channel.h): -1 when it does not apply, else the status. */
 static int md_c1w_run(float *dw, float *dbias, const float *dy, const float *x,
                       const md_conv2d_geom *g);
@@ -615,7 +616,7 @@ static md_status MD_FN(md_cv_exec)(md_T *out, const md_T *bias, int activation,
                                    const MD_FN(md_cv) *p) {
     if (MD_FN(md_wino_applies)(p)) return MD_FN(md_wino_exec)(out, bias, activation, p);
 #if MD_IS_F32
-    const int direct = md_c1d_run(out, bias, activation, p);
+    const int direct = md_c1d_run(out, bias, activation, p, 0);
     if (direct >= 0) return (md_status)direct;
 #endif
     const MD_FN(md_kernels) *kr = MD_FN(md_kernels_get)();
@@ -643,6 +644,33 @@ md_status MD_FN(md_conv2d_forward)(md_T *y, const md_T *x, const md_T *w, const 
     MD_FN(md_cv) p;
     MD_FN(md_cv_forward_problem)(&p, x, w, g);
     return MD_FN(md_cv_exec)(y, bias, activation, &p);
+}
+
+md_status MD_FN(md_conv2d_forward_avgpool2)(md_T *y, const md_T *x, const md_T *w,
+                                            const md_T *bias, int activation,
+                                            const md_conv2d_geom *g) {
+    md_status st = md_conv2d_geom_check(g);
+    if (st != MD_OK) return st;
+    if (y == NULL || x == NULL || w == NULL) return MD_ERR_ARG;
+    if (activation < MD_ACT_LINEAR || activation > MD_ACT_TANH) return MD_ERR_ARG;
+    if (g->out_h < 2 || g->out_w < 2) return MD_ERR_SHAPE;
+    MD_FN(md_cv) p;
+    MD_FN(md_cv_forward_problem)(&p, x, w, g);
+#if MD_IS_F32
+    const int direct = md_c1d_run(y, bias, activation, &p, 1);
+    if (direct >= 0) return (md_status)direct;
+#endif
+    /* elsewhere: the convolution into a buffer, then the pooling pass */
+    md_T *z = malloc((size_t)(g->batch * g->out_h * g->out_w * g->out_c) * sizeof(md_T));
+    if (z == NULL) return MD_ERR_ALLOC;
+    st = MD_FN(md_cv_exec)(z, bias, activation, &p);
+    if (st == MD_OK) {
+        const md_pool2d_geom pg = {g->batch, g->out_h, g->out_w, g->out_c, 2, 2, 2, 2, 0, 0,
+                                   g->out_h / 2, g->out_w / 2};
+        st = MD_FN(md_avgpool2d_forward)(y, z, &pg);
+    }
+    free(z);
+    return st;
 }
 
 md_status MD_FN(md_conv2d_backward_input)(md_T *dx, const md_T *dy, const md_T *w,

@@ -18,6 +18,11 @@
  * is one thread's sum over the taps in (ky, kx) order, started from the bias, so the
  * bits do not depend on the thread count, and AVX2 and AVX-512 give the same bits. */
 #include "act_simd.h"
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+
+#include "pool2_simd.h"
+#endif
 
 /* Output rows per work item at most (a whole image of LeNet-5's 28 rows: fewer items
  * expand fewer overlapping source rows). */
@@ -34,9 +39,32 @@ typedef struct {
                                   output row (L = out_w * N floats) */
     int64_t Lp;                /* weight gradient: dy row stride in D (whole P-vector groups) */
     int activation;
+    int pool;                  /* forward: average-pool the output over 2x2 windows, stride 2 */
+    const uint16_t *keep;      /* ... with the AVX-512 pooling row (pool2_simd.h), or NULL */
 } md_c1d;
 
 #if defined(__x86_64__) || defined(__i386__)
+
+/* The pooled rows of output rows [oy0, oy0 + rows) of image n (oy0 even), computed into
+ * rowbuf: ((r0[a] + r1[a]) + (r0[a + N] + r1[a + N])) * 0.25 over each 2x2 window, the
+ * operations of the pooling pass (pool2d.c), so the fused result has its bits. */
+static void md_c1d_pool(const md_c1d *a, const float *rowbuf, int64_t n, int64_t oy0,
+                        int64_t rows) {
+    const int64_t N = a->N, pooled_h = a->out_h / 2, pooled = a->L / N / 2 * N;
+    for (int64_t i = 0; i + 1 < rows && (oy0 + i) / 2 < pooled_h; i += 2) {
+        float *y = a->out + (n * pooled_h + (oy0 + i) / 2) * pooled;
+        const float *r0 = rowbuf + i * a->L, *r1 = r0 + a->L;
+#if defined(__x86_64__) || defined(__i386__)
+        if (a->keep != NULL) {
+            md_avgpool2_row_avx512(y, r0, r1, N, pooled, a->keep);
+            continue;
+        }
+#endif
+        for (int64_t ow = 0; ow < pooled / N; ow++)
+            for (int64_t c = 0, e = 2 * ow * N; c < N; c++, e++)
+                y[ow * N + c] = ((r0[e] + r1[e]) + (r0[e + N] + r1[e + N])) * 0.25f;
+    }
+}
 
 /* The kernels for one vector width: W lanes, R rows by NB vectors of accumulators. */
 #define MD_C1D_SIMD(W, SUF, TGT, R, NB)                                                          \
@@ -138,18 +166,20 @@ typedef struct {
         md_c1d_rows_##SUF(a, e, o, 1);                                                           \
     }                                                                                            \
                                                                                                  \
-    /* Output rows [oy0, oy0 + rows) of image n; E and pad are the thread's buffers. */       \
-    TGT static void md_c1d_block_##SUF(const md_c1d *a, float *E, float *pad, int64_t n,        \
-                                       int64_t oy0, int64_t rows) {                              \
+    /* Output rows [oy0, oy0 + rows) of image n; E and pad are the thread's buffers, and   \
+     * with pooling the rows go to its buffer rowbuf first. */                              \
+    TGT static void md_c1d_block_##SUF(const md_c1d *a, float *E, float *pad, float *rowbuf,    \
+                                       int64_t n, int64_t oy0, int64_t rows) {                   \
         const float *img = a->x + n * a->H * a->Wd;                                              \
         const int64_t sy0 = oy0 * a->sh - a->pt, need = (rows - 1) * a->sh + a->KH;              \
         for (int64_t r = 0; r < need; r++)                                                       \
             md_c1d_expand_##SUF(a, E + r * a->erow, pad, img, sy0 + r);                          \
-        float *o = a->out + (n * a->out_h + oy0) * a->L;                                         \
+        float *o = a->pool ? rowbuf : a->out + (n * a->out_h + oy0) * a->L;                      \
         const int64_t step = a->sh * a->erow;                                                    \
         int64_t r = 0;                                                                           \
         for (; r + R <= rows; r += R) md_c1d_rows_r_##SUF(a, E + r * step, o + r * a->L);       \
         for (; r < rows; r++) md_c1d_rows_1_##SUF(a, E + r * step, o + r * a->L);                \
+        if (a->pool) md_c1d_pool(a, rowbuf, n, oy0, rows);                                       \
     }
 
 MD_C1D_SIMD(8, avx2, MD_SIMD_AVX2, 2, 6)
@@ -167,7 +197,8 @@ static int64_t md_c1d_gcd(int64_t a, int64_t b) {
 
 /* The one-channel forward of p into out when this path applies (float32, AVX2 or better,
  * one source channel, unit horizontal stride, at most 16 output channels, an activation
- * it fuses); -1 when it does not apply, else the status. */
+ * it fuses); -1 when it does not apply, else the status. With pool, out receives the
+ * output average-pooled over 2x2 windows with stride 2 (out_h / 2 x out_w / 2). */
 /* The lanes of the SIMD level in use for this path: 16 (AVX-512), 8 (AVX2), 0 (none). */
 static int64_t md_c1d_lanes(void) {
     const int level = md_isa_level();
@@ -204,8 +235,10 @@ static void md_c1d_expansion(md_c1d *a, int32_t *expand, int64_t W) {
 
 /* The one-channel forward of p into out when this path applies (float32, AVX2 or better,
  * one source channel, unit horizontal stride, at most 16 output channels, an activation
- * it fuses); -1 when it does not apply, else the status. */
-static int md_c1d_run(float *out, const float *bias, int activation, const md_cv_f32 *p) {
+ * it fuses); -1 when it does not apply, else the status. With pool, out receives the
+ * output average-pooled over 2x2 windows with stride 2 (out_h / 2 x out_w / 2). */
+static int md_c1d_run(float *out, const float *bias, int activation, const md_cv_f32 *p,
+                      int pool) {
     const int64_t W = md_c1d_lanes(), N = p->N, K = p->KH * p->KW;
     if (W == 0 || p->strided_bwd || p->C != 1 || p->sw != 1 || N > 16 ||
         activation < MD_ACT_LINEAR || activation > MD_ACT_TANH)
@@ -214,18 +247,28 @@ static int md_c1d_run(float *out, const float *bias, int activation, const md_cv
                                p->KH, p->KW, p->sh, p->pt, p->pl, W);
     a.out = out;
     a.activation = activation;
+    a.pool = pool;
+    uint16_t keep[2 * 16];
+#if defined(__x86_64__) || defined(__i386__)
+    if (pool && W == 16 && N < 16) {
+        md_pool2_keep(keep, N);
+        a.keep = keep;
+    }
+#endif
+    /* (MD_C1D_ROWS is even: the pooled windows' row pairs stay in one item) */
     const int64_t per_item = md_min64(p->out_h, MD_C1D_ROWS);
     const int64_t blocks = md_ceil_div(p->out_h, per_item), items = p->batch * blocks;
     const int64_t need = (per_item - 1) * p->sh + p->KH;
     /* E: its rows, then the slack that the last tile's vectors past the row end read */
     const int64_t e_floats = md_round_up(need * a.erow + (MD_C1D_NB + 2) * W, 16);
     const int64_t pad_floats = md_round_up(a.Ws + W, 16);
+    const int64_t row_floats = pool ? md_round_up(per_item * a.L + W, 16) : 0;
     const int64_t span = (a.P + MD_C1D_NB) * W; /* weights per tap */
     const int64_t shared = md_round_up((K + 1) * span + a.P * W, 16);
     const int nt = (int)md_min64(md_threads_for(md_work3(p->batch * p->out_h, a.L, K)), items);
     md_workspace ws;
     const md_status st = md_workspace_acquire(
-        &ws, (size_t)(shared + nt * (e_floats + pad_floats)) * sizeof(float));
+        &ws, (size_t)(shared + nt * (e_floats + pad_floats + row_floats)) * sizeof(float));
     if (st != MD_OK) return st;
     float *wrep = ws.ptr, *brep = wrep + K * span;
     float *thread_bufs = wrep + shared;
@@ -239,11 +282,12 @@ static int md_c1d_run(float *out, const float *bias, int activation, const md_cv
     const int wide = W == 16;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1)
     for (int64_t item = 0; item < items; item++) {
-        float *E = thread_bufs + md_thread_id() * (e_floats + pad_floats), *pad = E + e_floats;
+        float *E = thread_bufs + md_thread_id() * (e_floats + pad_floats + row_floats);
+        float *pad = E + e_floats, *rowbuf = pad + pad_floats;
         const int64_t n = item / blocks, oy0 = item % blocks * per_item;
         const int64_t rows = md_min64(per_item, p->out_h - oy0);
-        if (wide) md_c1d_block_avx512(&a, E, pad, n, oy0, rows);
-        else md_c1d_block_avx2(&a, E, pad, n, oy0, rows);
+        if (wide) md_c1d_block_avx512(&a, E, pad, rowbuf, n, oy0, rows);
+        else md_c1d_block_avx2(&a, E, pad, rowbuf, n, oy0, rows);
     }
     md_workspace_release(&ws);
     return MD_OK;
@@ -435,8 +479,9 @@ static int md_c1w_run(float *dw, float *dbias, const float *dy, const float *x,
 }
 
 #else
-static int md_c1d_run(float *out, const float *bias, int activation, const md_cv_f32 *p) {
-    (void)out, (void)bias, (void)activation, (void)p;
+static int md_c1d_run(float *out, const float *bias, int activation, const md_cv_f32 *p,
+                      int pool) {
+    (void)out, (void)bias, (void)activation, (void)p, (void)pool;
     return -1;
 }
 static int md_c1w_run(float *dw, float *dbias, const float *dy, const float *x,

@@ -22,6 +22,9 @@ static md_status MD_FN(md_op_exec)(const md_op *op) {
     case MD_OP_SOFTMAX_BACKWARD:
         return MD_FN(md_softmax_backward)(a[0], a[1], a[2], d[0], d[1]);
     case MD_OP_CONV2D_FORWARD:
+        if (op->flag[1]) /* 2: average-pooled over 2x2 windows */
+            return MD_FN(md_conv2d_forward_avgpool2)(a[0], a[1], a[2], a[3], op->flag[0],
+                                                     &op->geom.conv);
         return MD_FN(md_conv2d_forward)(a[0], a[1], a[2], a[3], op->flag[0], &op->geom.conv);
     case MD_OP_CONV2D_BACKWARD_INPUT:
         return MD_FN(md_conv2d_backward_input)(a[0], a[1], a[2], &op->geom.conv);

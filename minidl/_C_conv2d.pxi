@@ -20,8 +20,10 @@ cdef int make_conv_geom(md_conv2d_geom *g, str where, tuple x_shape, tuple w_sha
 def conv2d_forward(real[:, :, :, ::1] y not None, const real[:, :, :, ::1] x not None,
                    const real[:, :, :, ::1] w not None, const real[::1] bias=None,
                    int64_t stride_h=1, int64_t stride_w=1, str padding="valid",
-                   int activation=MD_ACT_LINEAR, Program program=None):
-    """y = activation(conv2d(x, w) + bias); x NHWC, w HWIO, y (N, OH, OW, out_c).
+                   int activation=MD_ACT_LINEAR, Program program=None, int pool=0):
+    """y = activation(conv2d(x, w) + bias); x NHWC, w HWIO, y (N, OH, OW, out_c); with
+    ``pool=2``, y is that average-pooled over 2x2 windows with stride 2, (N, OH // 2,
+    OW // 2, out_c), in the same call (the bits of the two passes).
 
     Args:
         y (C-contiguous float32 or float64 numpy.ndarray (N, OH, OW, out_c)): the output,
@@ -37,6 +39,8 @@ def conv2d_forward(real[:, :, :, ::1] y not None, const real[:, :, :, ::1] x not
             ``'sigmoid'`` or ``'tanh'`` in ``ACTIVATION_CODES`` (ValueError for another).
         program (Program or None): record the call into this step program instead of
             running it (see :class:`Program`).
+        pool (int): 0 for the convolution's output, 2 for its 2x2 average pooling
+            (ValueError for another value, or an output smaller than 2x2).
 
     Example:
         >>> import numpy as np
@@ -55,7 +59,14 @@ def conv2d_forward(real[:, :, :, ::1] y not None, const real[:, :, :, ::1] x not
     cdef md_status status
     make_conv_geom(&g, "conv2d_forward", shape_of(x, 4), shape_of(w, 4), stride_h, stride_w,
                    padding)
-    expect_shape("conv2d_forward", "y", shape_of(y, 4), (g.batch, g.out_h, g.out_w, g.out_c))
+    if pool not in (0, 2):
+        raise ValueError(f"conv2d_forward: argument 'pool' must be 0 or 2. Received: {pool}")
+    if pool and (g.out_h < 2 or g.out_w < 2):
+        raise ValueError(f"conv2d_forward: pool=2 needs an output of at least 2x2. Received: "
+                         f"{g.out_h}x{g.out_w}")
+    expect_shape("conv2d_forward", "y", shape_of(y, 4),
+                 (g.batch, g.out_h // 2, g.out_w // 2, g.out_c) if pool else
+                 (g.batch, g.out_h, g.out_w, g.out_c))
     cdef const real *pbias = NULL
     if bias is not None:
         expect_shape("conv2d_forward", "bias", shape_of(bias, 1), (g.out_c,))
@@ -66,6 +77,7 @@ def conv2d_forward(real[:, :, :, ::1] y not None, const real[:, :, :, ::1] x not
     op.arg[2] = <void *>&w[0, 0, 0, 0]
     op.arg[3] = <void *>pbias
     op.flag[0] = activation
+    op.flag[1] = pool
     op.geom.conv = g
     if program is not None:
         program.record(&op, "conv2d_forward", (y, x, w, bias))

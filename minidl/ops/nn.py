@@ -46,7 +46,7 @@ def _conv_geometry(x_shape, kernel_shape, strides, padding, data_format, dilatio
 
 
 def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1, *,
-         bias=None, activation=None):
+         bias=None, activation=None, pool=None):
     """2-D convolution of NHWC inputs with an HWIO kernel (``keras.ops.conv``).
 
     Args:
@@ -62,9 +62,14 @@ def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_
             extension).
         activation (str or None): optional ``"relu"``, ``"sigmoid"`` or ``"tanh"`` applied
             in the same pass (minidl extension).
+        pool (str or None): ``"average"`` to average-pool the result over 2x2 windows with
+            stride 2 ('valid') in the same call, with the bits of ``average_pool`` after
+            ``conv`` (minidl extension for inference, CPU only: a pooled output never
+            leaves the core's cache).
 
     Returns:
-        Array of shape ``(N, H_out, W_out, C_out)``.
+        Array of shape ``(N, H_out, W_out, C_out)``, or ``(N, H_out // 2, W_out // 2,
+        C_out)`` with ``pool="average"``.
 
     Example:
         >>> import numpy as np
@@ -88,10 +93,30 @@ def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_
         if b.shape != (w.shape[3],):
             raise ValueError(f"conv: argument 'bias' must have shape ({w.shape[3]},). "
                              f"Received: shape {b.shape}")
-    y = backend.empty(out_shape, dtype=x.dtype)
+    if pool is None:
+        y = backend.empty(out_shape, dtype=x.dtype)
+        backend.kernels.conv2d_forward(y, x, w, b, strides[0], strides[1], padding,
+                                       _ACTIVATION_CODES[activation])
+        return y
+    _check_conv_pool(pool, backend.name, out_shape)
+    n, out_h, out_w, out_c = out_shape
+    y = backend.empty((n, out_h // 2, out_w // 2, out_c), dtype=x.dtype)
     backend.kernels.conv2d_forward(y, x, w, b, strides[0], strides[1], padding,
-                               _ACTIVATION_CODES[activation])
+                                   _ACTIVATION_CODES[activation], pool=2)
     return y
+
+
+def _check_conv_pool(pool, backend_name, out_shape):
+    """Refuse a ``pool`` that ``conv`` cannot fuse, before any work."""
+    if pool != "average":
+        raise ValueError(f"conv: argument 'pool' must be 'average' or None. Received: "
+                         f"{pool!r}")
+    if backend_name != "cpu":
+        raise NotImplementedError(f"conv: pool='average' is implemented on the CPU only "
+                                  f"(inputs on {backend_name!r})")
+    if out_shape[1] < 2 or out_shape[2] < 2:
+        raise ValueError(f"conv: pool='average' needs an output of at least 2x2. Received: "
+                         f"output shape {tuple(out_shape)}")
 
 
 def conv_backward(dy, inputs, kernel, strides=1, padding="valid", data_format=None,
