@@ -134,6 +134,37 @@ md_status MD_FN(md_activation_forward)(md_T *y, const md_T *x, int64_t n, int ac
     return MD_OK;
 }
 
+/* dx = dy * act'(.) from the forward output y over n values, one thread, for the codes a
+ * layer fuses (linear, relu, sigmoid, tanh; nothing for another); dx may alias dy. Also
+ * the epilogue of a batch norm's backward that follows the activation
+ * (md_batchnorm_backward_train_act), so fused and separate give the same bits. */
+void MD_FN(md_activation_backward_range)(md_T *dx, const md_T *dy, const md_T *y, int64_t n,
+                                         int activation) {
+    switch (activation) {
+    case MD_ACT_LINEAR:
+        if (dx != dy)
+            for (int64_t i = 0; i < n; i++) dx[i] = dy[i];
+        return;
+    case MD_ACT_RELU:
+        for (int64_t i = 0; i < n; i++) dx[i] = y[i] > (md_T)0 ? dy[i] : (md_T)0;
+        return;
+    case MD_ACT_SIGMOID:
+        for (int64_t i = 0; i < n; i++) {
+            const md_T s = y[i];
+            dx[i] = dy[i] * (s * ((md_T)1 - s));
+        }
+        return;
+    case MD_ACT_TANH:
+        for (int64_t i = 0; i < n; i++) {
+            const md_T t = y[i];
+            dx[i] = dy[i] * ((md_T)1 - t * t);
+        }
+        return;
+    default:
+        return;
+    }
+}
+
 /* dx = dy * act'(.) written in terms of the forward OUTPUT y; dx may alias dy. ``param``
  * as in md_activate_param_range: ELU's derivative is 1 where y >= 0 (at y = 0 the right
  * derivative, as TensorFlow's) and alpha exp(x) = y + alpha elsewhere (alpha > 0); leaky
@@ -143,28 +174,14 @@ static md_status MD_FN(md_activation_param_backward)(md_T *dx, const md_T *dy, c
                                                      int64_t n, int activation, md_T param) {
     switch (activation) {
     case MD_ACT_LINEAR:
-        if (dx != dy) {
-#pragma omp parallel for schedule(static) num_threads(md_threads_for(n))
-            for (int64_t i = 0; i < n; i++) dx[i] = dy[i];
-        }
-        return MD_OK;
     case MD_ACT_RELU:
-#pragma omp parallel for schedule(static) num_threads(md_threads_for(n))
-        for (int64_t i = 0; i < n; i++) dx[i] = y[i] > (md_T)0 ? dy[i] : (md_T)0;
-        return MD_OK;
     case MD_ACT_SIGMOID:
-#pragma omp parallel for schedule(static) num_threads(md_threads_for(n))
-        for (int64_t i = 0; i < n; i++) {
-            const md_T s = y[i];
-            dx[i] = dy[i] * (s * ((md_T)1 - s));
-        }
-        return MD_OK;
     case MD_ACT_TANH:
+        if (activation == MD_ACT_LINEAR && dx == dy) return MD_OK;
 #pragma omp parallel for schedule(static) num_threads(md_threads_for(n))
-        for (int64_t i = 0; i < n; i++) {
-            const md_T t = y[i];
-            dx[i] = dy[i] * ((md_T)1 - t * t);
-        }
+        for (int64_t b = 0; b < n; b += MD_ACT_BLOCK)
+            MD_FN(md_activation_backward_range)(dx + b, dy + b, y + b,
+                                                md_min64(MD_ACT_BLOCK, n - b), activation);
         return MD_OK;
     case MD_ACT_ELU:
 #pragma omp parallel for schedule(static) num_threads(md_threads_for(n))

@@ -270,6 +270,17 @@ md_status MD_FN(md_batchnorm_backward_train)(md_T *dx, md_T *dgamma, md_T *dbeta
                                              const md_T *dy, const md_T *x,
                                              const md_T *batch_mean, const md_T *batch_var,
                                              const md_T *gamma, const md_batchnorm_geom *g) {
+    return MD_FN(md_batchnorm_backward_train_act)(dx, dgamma, dbeta, dy, x, batch_mean,
+                                                  batch_var, gamma, MD_ACT_LINEAR, g);
+}
+
+md_status MD_FN(md_batchnorm_backward_train_act)(md_T *dx, md_T *dgamma, md_T *dbeta,
+                                                 const md_T *dy, const md_T *x,
+                                                 const md_T *batch_mean,
+                                                 const md_T *batch_var, const md_T *gamma,
+                                                 int activation, const md_batchnorm_geom *g) {
+    if (activation < MD_ACT_LINEAR || activation > MD_ACT_TANH) return MD_ERR_ARG;
+    if (activation != MD_ACT_LINEAR && dx == x) return MD_ERR_ARG; /* x is read after dx */
     double *work;
     md_T *lanes;
     md_bn_plan p;
@@ -309,6 +320,10 @@ md_status MD_FN(md_batchnorm_backward_train)(md_T *dx, md_T *dgamma, md_T *dbeta
         int64_t start, end;
         md_bn_group_range(&p, gi, &start, &end);
         fns->dx(dx, dy, x, m, k1, k2, k3, start, end, P);
+        /* x is the activation's output: its derivative while the group is in cache */
+        if (activation != MD_ACT_LINEAR)
+            MD_FN(md_activation_backward_range)(dx + start, dx + start, x + start,
+                                                end - start, activation);
     }
     free(work);
     return MD_OK;

@@ -100,6 +100,12 @@ int md_use_avx2(void);
  * (activations.c): the epilogue of kernels that fuse an activation. y may alias x. */
 void md_activate_range_f32(float *y, const float *x, int64_t n, int activation);
 void md_activate_range_f64(double *y, const double *x, int64_t n, int activation);
+/* dx = dy * act'(.) from the forward output y, one thread, for linear, relu, sigmoid and
+ * tanh (activations.c). */
+void md_activation_backward_range_f32(float *dx, const float *dy, const float *y, int64_t n,
+                                      int activation);
+void md_activation_backward_range_f64(double *dx, const double *dy, const double *y,
+                                      int64_t n, int activation);
 
 /* Kernel sources are written once as X_impl.h in terms of md_T (the element type) and
  * MD_FN(name) (the name with its _f32/_f64 suffix), then instantiated twice by X.c:

@@ -194,6 +194,14 @@ typedef struct {
                                                const md_T *dy, const md_T *x,                 \
                                                const md_T *batch_mean, const md_T *batch_var, \
                                                const md_T *gamma, const md_batchnorm_geom *g);\
+    /* The same, for x the output of an activation (linear, relu, sigmoid, tanh): dx times \
+       that activation's derivative, from x, in the same pass. */                         \
+    md_status md_batchnorm_backward_train_act##SUF(md_T *dx, md_T *dgamma, md_T *dbeta,       \
+                                                   const md_T *dy, const md_T *x,             \
+                                                   const md_T *batch_mean,                    \
+                                                   const md_T *batch_var, const md_T *gamma,  \
+                                                   int activation,                            \
+                                                   const md_batchnorm_geom *g);               \
     /* Inference backward (statistics are constants): dx = dy * gamma * r. */                 \
     md_status md_batchnorm_backward_infer##SUF(md_T *dx, md_T *dgamma, md_T *dbeta,           \
                                                const md_T *dy, const md_T *x,                 \

@@ -42,8 +42,8 @@ static md_status MD_FN(md_op_exec)(const md_op *op) {
         return MD_FN(md_batchnorm_forward_train)(a[0], a[1], a[2], a[3], a[4], a[5], a[6],
                                                  a[7], &op->geom.bn);
     case MD_OP_BATCHNORM_BACKWARD_TRAIN:
-        return MD_FN(md_batchnorm_backward_train)(a[0], a[1], a[2], a[3], a[4], a[5], a[6],
-                                                  a[7], &op->geom.bn);
+        return MD_FN(md_batchnorm_backward_train_act)(a[0], a[1], a[2], a[3], a[4], a[5],
+                                                      a[6], a[7], op->flag[0], &op->geom.bn);
     case MD_OP_SOFTMAX_XENT_FORWARD:
         return MD_FN(md_softmax_xent_forward)(a[0], a[1], a[2], a[3], d[0], d[1]);
     case MD_OP_SOFTMAX_XENT_BACKWARD:

@@ -164,12 +164,14 @@ def batchnorm_backward_train(real[:, ::1] dx not None, real[::1] dgamma, real[::
                              const real[:, ::1] dy not None, const real[:, ::1] x not None,
                              const real[::1] batch_mean not None,
                              const real[::1] batch_var not None, const real[::1] gamma=None,
-                             double epsilon=1e-3, Program program=None):
+                             double epsilon=1e-3, Program program=None,
+                             int activation=MD_ACT_LINEAR):
     """Training backward (the batch statistics depend on x).
 
     dx (rows, channels) = gamma*r/m * (m*dy - sum dy - xhat * sum dy*xhat), with
     r = 1/sqrt(batch_var + epsilon), m = rows; dgamma = sum dy*xhat and dbeta = sum dy
-    (channels,) are written when not None. dx may be dy or x.
+    (channels,) are written when not None. dx may be dy or x (x only without an
+    activation).
 
     Args:
         dx (C-contiguous float32 or float64 numpy.ndarray (rows, channels)): the gradient with
@@ -191,6 +193,10 @@ def batchnorm_backward_train(real[:, ::1] dx not None, real[::1] dgamma, real[::
         epsilon (float): the forward pass's epsilon.
         program (Program or None): record the call into this step program instead of
             running it (see :class:`Program`).
+        activation (int): when x is the output of an activation (the code of ``'relu'``,
+            ``'sigmoid'`` or ``'tanh'`` in ``ACTIVATION_CODES``), dx is also multiplied
+            by its derivative, from x, in the same pass: the gradient before the
+            activation, with the bits of ``activation_backward`` after this call.
 
     Example:
         >>> import numpy as np
@@ -216,12 +222,19 @@ def batchnorm_backward_train(real[:, ::1] dx not None, real[::1] dgamma, real[::
     _bn_vector(where, "batch_mean", batch_mean, channels)
     _bn_vector(where, "batch_var", batch_var, channels)
     _bn_vector(where, "gamma", gamma, channels)
+    if activation < MD_ACT_LINEAR or activation > MD_ACT_TANH:
+        raise ValueError(f"{where}: argument 'activation' must be the code of 'linear', "
+                         f"'relu', 'sigmoid' or 'tanh'. Received: {activation}")
+    if activation != MD_ACT_LINEAR and <const void *>&dx[0, 0] == <const void *>&x[0, 0]:
+        raise ValueError(f"{where}: 'dx' must not be 'x' with an activation (its derivative "
+                         f"is read from x)")
     cdef md_batchnorm_geom g = _bn_geom(xs, epsilon, 0.0)
     cdef real *dgp = &dgamma[0] if dgamma is not None else NULL
     cdef real *dbp = &dbeta[0] if dbeta is not None else NULL
     cdef const real *gp = &gamma[0] if gamma is not None else NULL
     cdef md_status st
     cdef md_op op = new_op(MD_OP_BATCHNORM_BACKWARD_TRAIN, real is double)
+    op.flag[0] = activation
     op.arg[0] = <void *>&dx[0, 0]
     op.arg[1] = <void *>dgp
     op.arg[2] = <void *>dbp

@@ -492,3 +492,27 @@ def test_every_isa_matches_reference(rng, dtype, isa, shape):
     check(yi, y_ref, dtype)
     dxi, _, _ = ops.batch_normalization_backward(dy, x, mean, var, scale=gamma)
     check(dxi, dy * gamma / np.sqrt(var.astype(np.float64) + 1e-3), dtype)
+
+
+@pytest.mark.parametrize("name", ["relu", "sigmoid", "tanh"])
+def test_backward_train_with_the_activation_before_it(name, rng):
+    """batchnorm_backward_train(activation=...): x is the activation's output, and dx
+    comes out times its derivative: the bits of the backward then activation_backward;
+    dx may not be x then (the derivative is read from x after dx is written)."""
+    code = _C.ACTIVATION_CODES[name]
+    x = ops.activation(rng.normal(size=(300, 7)).astype(np.float32), name)
+    dy = rng.normal(size=x.shape).astype(np.float32)
+    y, mean, var = np.empty_like(x), np.empty(7, np.float32), np.empty(7, np.float32)
+    gamma = rng.normal(size=7).astype(np.float32)
+    _C.batchnorm_forward_train(y, mean, var, None, None, x, gamma, None, 1e-3, 0.99)
+    fused, dg, db = np.empty_like(x), np.empty(7, np.float32), np.empty(7, np.float32)
+    _C.batchnorm_backward_train(fused, dg, db, dy, x, mean, var, gamma, activation=code)
+    plain, dg2, db2 = np.empty_like(x), np.empty(7, np.float32), np.empty(7, np.float32)
+    _C.batchnorm_backward_train(plain, dg2, db2, dy, x, mean, var, gamma)
+    np.testing.assert_array_equal(fused, ops.activation_backward(plain, x, name))
+    np.testing.assert_array_equal(dg, dg2)
+    np.testing.assert_array_equal(db, db2)
+    with pytest.raises(ValueError, match="'dx' must not be 'x'"):
+        _C.batchnorm_backward_train(x, None, None, dy, x, mean, var, gamma, activation=code)
+    with pytest.raises(ValueError, match="'activation'"):
+        _C.batchnorm_backward_train(fused, None, None, dy, x, mean, var, gamma, activation=9)

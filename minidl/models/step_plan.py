@@ -76,9 +76,13 @@ class _ConvNode(_Node):
                               self.code, program=self.p)
         return self.y
 
+    # set when the batch norm after the layer applies the activation's derivative in its
+    # own backward pass (the gradient it returns is then already the pre-activation one)
+    activation_done = False
+
     def backward(self, dy):
         dz = dy
-        if self.code:
+        if self.code and not self.activation_done:
             self.k.activation_backward(self.dz.reshape(-1), dy.reshape(-1), self.y.reshape(-1),
                                        self.code, program=self.p)
             dz = self.dz
@@ -181,12 +185,14 @@ class _BatchNormNode(_Node):
                                        program=self.p)
         return self.y
 
-    def backward(self, dy):
+    def backward(self, dy, activation=0):
+        """Record the backward pass; ``activation``: the code of the activation whose
+        output the batch norm normalizes, whose derivative it then applies too."""
         layer = self.layer
         self.k.batchnorm_backward_train(self.dx.reshape(self.rows, -1), self.dscale,
                                         self.doffset, dy.reshape(self.rows, -1), self.x2d,
                                         self.mean, self.var, self._gamma_beta()[0],
-                                        layer.epsilon, program=self.p)
+                                        layer.epsilon, program=self.p, activation=activation)
         return self.dx
 
     def gradients(self):
@@ -302,15 +308,28 @@ class StepPlan:
                                    program=program)
             k.softmax_xent_backward(self.dlogits, dloss, self.probs, target, program=program)
         grad = last.backward(self.dlogits, pre_activation=True)
-        for node in reversed(self.nodes[:-1]):
+        for i in reversed(range(len(self.nodes) - 1)):
             if grad is None:
                 break
-            grad = node.backward(grad)
+            grad = self._record_backward(i, grad)
         program.declare_inputs(batch, target, dloss)
         self.gradients = [pair for node in self.nodes for pair in node.gradients()]
         # the weight arrays the program points at: a new array (a model moved between
         # devices and back, a replaced value) means recording again
         self.weight_arrays = [(v, v.value) for v in self.model.weights]
+
+    def _record_backward(self, i, grad):
+        """Record node i's backward pass; a batch norm right after a convolution with a
+        fused activation applies that activation's derivative in its own pass (the bits
+        of the two passes, one pass over the activations fewer)."""
+        node = self.nodes[i]
+        before = self.nodes[i - 1] if i > 0 else None
+        fused = {self.kernels.ACTIVATION_CODES[name] for name in ("relu", "sigmoid", "tanh")}
+        if isinstance(node, _BatchNormNode) and isinstance(before, _ConvNode) and \
+                before.code in fused:
+            before.activation_done = True
+            return node.backward(grad, activation=before.code)
+        return node.backward(grad)
 
     @staticmethod
     def key_of(model, input_shape, dtype):
