@@ -174,6 +174,13 @@ typedef struct {
                                          const md_pool2d_geom *g);                            \
     md_status md_avgpool2d_forward##SUF(md_T *y, const md_T *x, const md_pool2d_geom *g);     \
     md_status md_avgpool2d_backward##SUF(md_T *dx, const md_T *dy, const md_pool2d_geom *g);  \
+    /* The pooling backward passes for an input y that is an activation's output (linear,   \
+       relu, sigmoid, tanh; y not dx): dx times its derivative, from y, in the same pass. */ \
+    md_status md_avgpool2d_backward_act##SUF(md_T *dx, const md_T *dy, const md_T *y,         \
+                                             int activation, const md_pool2d_geom *g);        \
+    md_status md_maxpool2d_backward_act##SUF(md_T *dx, const md_T *dy, const int64_t *argmax, \
+                                             const md_T *y, int activation,                   \
+                                             const md_pool2d_geom *g);                        \
     /* ---- batchnorm.c ----------------------------------------------------------------- */ \
     /* Training forward over x (rows, channels). Writes y, the batch mean and the biased     \
        batch variance (channels each, the saved state for backward). When moving_mean and    \

@@ -116,9 +116,31 @@ md_status MD_FN(md_maxpool2d_forward)(md_T *y, int64_t *argmax, const md_T *x,
 /* dx (batch, in_h, in_w, channels) = 0, then dx[n, argmax, c] += dy[n, oh, ow, c].
  * MD_ERR_ARG when an argmax value lies outside [0, in_h * in_w) (dx is then
  * unspecified). dx must not alias dy or argmax. */
+/* dx of image n times the derivative of the activation whose output y (the pooling's
+ * input) is, while the image is in cache (nothing for linear). */
+static void MD_FN(md_pool_backward_act)(md_T *dxn, const md_T *y, int64_t n, int64_t image,
+                                        int activation) {
+    if (activation != MD_ACT_LINEAR)
+        MD_FN(md_activation_backward_range)(dxn, dxn, y + n * image, image, activation);
+}
+
+/* The checks of the activation arguments of a pooling backward: a fused code, and y given
+ * (not dx) with one. */
+static int MD_FN(md_pool_act_ok)(const md_T *dx, const md_T *y, int activation) {
+    if (activation < MD_ACT_LINEAR || activation > MD_ACT_TANH) return 0;
+    return activation == MD_ACT_LINEAR || (y != NULL && y != dx);
+}
+
 md_status MD_FN(md_maxpool2d_backward)(md_T *dx, const md_T *dy, const int64_t *argmax,
                                        const md_pool2d_geom *g) {
+    return MD_FN(md_maxpool2d_backward_act)(dx, dy, argmax, NULL, MD_ACT_LINEAR, g);
+}
+
+md_status MD_FN(md_maxpool2d_backward_act)(md_T *dx, const md_T *dy, const int64_t *argmax,
+                                           const md_T *y, int activation,
+                                           const md_pool2d_geom *g) {
     if (dx == NULL || dy == NULL || argmax == NULL || g == NULL) return MD_ERR_ARG;
+    if (!MD_FN(md_pool_act_ok)(dx, y, activation)) return MD_ERR_ARG;
     const md_status st = md_pool2d_geom_check(g);
     if (st != MD_OK) return st;
     const int64_t channels = g->channels;
@@ -144,6 +166,7 @@ md_status MD_FN(md_maxpool2d_backward)(md_T *dx, const md_T *dy, const int64_t *
             const int64_t *restrict ao = an + o * channels;
             for (int64_t c = 0; c < channels; c++) dxn[ao[c] * channels + c] += dyo[c];
         }
+        MD_FN(md_pool_backward_act)(dxn, y, n, image, activation);
     }
     return bad ? MD_ERR_ARG : MD_OK;
 }
@@ -280,7 +303,13 @@ static void MD_FN(md_avgpool_backward_disjoint)(md_T *restrict dxn, const md_T *
 /* dx (batch, in_h, in_w, channels) = 0, then every real cell of each window receives
  * dy / (number of real cells of the window). dx must not alias dy. */
 md_status MD_FN(md_avgpool2d_backward)(md_T *dx, const md_T *dy, const md_pool2d_geom *g) {
+    return MD_FN(md_avgpool2d_backward_act)(dx, dy, NULL, MD_ACT_LINEAR, g);
+}
+
+md_status MD_FN(md_avgpool2d_backward_act)(md_T *dx, const md_T *dy, const md_T *y,
+                                           int activation, const md_pool2d_geom *g) {
     if (dx == NULL || dy == NULL || g == NULL) return MD_ERR_ARG;
+    if (!MD_FN(md_pool_act_ok)(dx, y, activation)) return MD_ERR_ARG;
     const md_status st = md_pool2d_geom_check(g);
     if (st != MD_OK) return st;
     const int64_t channels = g->channels, in_h = g->in_h, in_w = g->in_w;
@@ -291,8 +320,10 @@ md_status MD_FN(md_avgpool2d_backward)(md_T *dx, const md_T *dy, const md_pool2d
         uint16_t table[2 * MD_POOL2_SIMD_C];
         const uint16_t *keep = MD_FN(md_pool2_simd_keep)(g, table);
 #pragma omp parallel for schedule(static) num_threads(md_threads_for(md_pool_work(g)))
-        for (int64_t n = 0; n < g->batch; n++)
+        for (int64_t n = 0; n < g->batch; n++) {
             MD_FN(md_avgpool_backward_disjoint)(dx + n * image, dy + n * out_image, g, keep);
+            MD_FN(md_pool_backward_act)(dx + n * image, y, n, image, activation);
+        }
         return MD_OK;
     }
 #pragma omp parallel for schedule(static) num_threads(md_threads_for(md_pool_work(g)))
@@ -316,6 +347,7 @@ md_status MD_FN(md_avgpool2d_backward)(md_T *dx, const md_T *dy, const md_pool2d
                 }
             }
         }
+        MD_FN(md_pool_backward_act)(dxn, y, n, image, activation);
     }
     return MD_OK;
 }

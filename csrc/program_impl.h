@@ -33,11 +33,12 @@ static md_status MD_FN(md_op_exec)(const md_op *op) {
     case MD_OP_MAXPOOL2D_FORWARD:
         return MD_FN(md_maxpool2d_forward)(a[0], a[1], a[2], &op->geom.pool);
     case MD_OP_MAXPOOL2D_BACKWARD:
-        return MD_FN(md_maxpool2d_backward)(a[0], a[1], a[2], &op->geom.pool);
+        return MD_FN(md_maxpool2d_backward_act)(a[0], a[1], a[2], a[3], op->flag[0],
+                                                &op->geom.pool);
     case MD_OP_AVGPOOL2D_FORWARD:
         return MD_FN(md_avgpool2d_forward)(a[0], a[1], &op->geom.pool);
     case MD_OP_AVGPOOL2D_BACKWARD:
-        return MD_FN(md_avgpool2d_backward)(a[0], a[1], &op->geom.pool);
+        return MD_FN(md_avgpool2d_backward_act)(a[0], a[1], a[2], op->flag[0], &op->geom.pool);
     case MD_OP_BATCHNORM_FORWARD_TRAIN:
         return MD_FN(md_batchnorm_forward_train)(a[0], a[1], a[2], a[3], a[4], a[5], a[6],
                                                  a[7], &op->geom.bn);

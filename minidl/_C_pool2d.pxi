@@ -75,9 +75,24 @@ def maxpool2d_forward(real[:, :, :, ::1] y not None, int64_t[:, :, :, ::1] argma
     check_status(status, where)
 
 
+def _pool_activation(str where, int activation, y_shape, tuple dx_shape, bint same):
+    """Refuse the activation arguments of a pooling backward before any work."""
+    if activation < MD_ACT_LINEAR or activation > MD_ACT_TANH:
+        raise ValueError(f"{where}: argument 'activation' must be the code of 'linear', "
+                         f"'relu', 'sigmoid' or 'tanh'. Received: {activation}")
+    if activation == MD_ACT_LINEAR:
+        return
+    if y_shape is False:
+        raise ValueError(f"{where}: argument 'y' is needed with an activation")
+    expect_shape(where, "y", y_shape, dx_shape)
+    if same:
+        raise ValueError(f"{where}: 'y' must not be 'dx' (the derivative is read from y)")
+
+
 def maxpool2d_backward(real[:, :, :, ::1] dx not None, const real[:, :, :, ::1] dy not None,
                        const int64_t[:, :, :, ::1] argmax not None, tuple pool_size, tuple strides,
-                       str padding, Program program=None):
+                       str padding, Program program=None, const real[:, :, :, ::1] y=None,
+                       int activation=MD_ACT_LINEAR):
     """Max pooling backward: dx (N, H, W, C) = 0, then dx[n, argmax, c] += dy[n, ..., c].
 
     dy and argmax have the forward output's shape (N, out_h, out_w, C). ValueError when an
@@ -95,6 +110,11 @@ def maxpool2d_backward(real[:, :, :, ::1] dx not None, const real[:, :, :, ::1] 
         padding (str): ``'valid'`` or ``'same'`` (any case).
         program (Program or None): record the call into this step program instead of
             running it (see :class:`Program`).
+        y (C-contiguous float32 or float64 numpy.ndarray (N, H, W, C) or None): the
+            pooling's input when it is the output of ``activation``; not dx.
+        activation (int): the code of that activation (``'relu'``, ``'sigmoid'``, ``'tanh'``
+            in ``ACTIVATION_CODES``): dx is then multiplied by its derivative, from y, in
+            the same pass, with the bits of ``activation_backward`` after this call.
 
     Example:
         >>> import numpy as np
@@ -117,14 +137,18 @@ def maxpool2d_backward(real[:, :, :, ::1] dx not None, const real[:, :, :, ::1] 
     out_shape = (g.batch, g.out_h, g.out_w, g.channels)
     expect_shape(where, "dy", shape_of(dy, 4), out_shape)
     expect_shape(where, "argmax", shape_of(argmax, 4), out_shape)
+    _pool_activation(where, activation, y is not None and shape_of(y, 4),
+                     shape_of(dx, 4), y is not None and &y[0, 0, 0, 0] == &dx[0, 0, 0, 0])
     cdef md_status status
     cdef md_op op = new_op(MD_OP_MAXPOOL2D_BACKWARD, real is double)
     op.arg[0] = <void *>&dx[0, 0, 0, 0]
     op.arg[1] = <void *>&dy[0, 0, 0, 0]
     op.arg[2] = <void *>&argmax[0, 0, 0, 0]
+    op.arg[3] = <void *>&y[0, 0, 0, 0] if activation != MD_ACT_LINEAR else NULL
+    op.flag[0] = activation
     op.geom.pool = g
     if program is not None:
-        program.record(&op, where, (dx, dy, argmax))
+        program.record(&op, where, (dx, dy, argmax, y))
         return
     with nogil:
         status = md_op_run(&op)
@@ -177,7 +201,8 @@ def avgpool2d_forward(real[:, :, :, ::1] y not None, const real[:, :, :, ::1] x 
 
 
 def avgpool2d_backward(real[:, :, :, ::1] dx not None, const real[:, :, :, ::1] dy not None,
-                       tuple pool_size, tuple strides, str padding, Program program=None):
+                       tuple pool_size, tuple strides, str padding, Program program=None,
+                       const real[:, :, :, ::1] y=None, int activation=MD_ACT_LINEAR):
     """Average pooling backward: dx (N, H, W, C) from dy (N, out_h, out_w, C); each real
     cell of a window receives dy / (number of real cells in the window).
 
@@ -191,6 +216,11 @@ def avgpool2d_backward(real[:, :, :, ::1] dx not None, const real[:, :, :, ::1] 
         padding (str): ``'valid'`` or ``'same'`` (any case).
         program (Program or None): record the call into this step program instead of
             running it (see :class:`Program`).
+        y (C-contiguous float32 or float64 numpy.ndarray (N, H, W, C) or None): the
+            pooling's input when it is the output of ``activation``; not dx.
+        activation (int): the code of that activation (``'relu'``, ``'sigmoid'``, ``'tanh'``
+            in ``ACTIVATION_CODES``): dx is then multiplied by its derivative, from y, in
+            the same pass, with the bits of ``activation_backward`` after this call.
 
     Example:
         >>> import numpy as np
@@ -206,13 +236,17 @@ def avgpool2d_backward(real[:, :, :, ::1] dx not None, const real[:, :, :, ::1] 
     cdef md_pool2d_geom g
     pool2d_geometry(where, &g, shape_of(dx, 4), pool_size, strides, padding)
     expect_shape(where, "dy", shape_of(dy, 4), (g.batch, g.out_h, g.out_w, g.channels))
+    _pool_activation(where, activation, y is not None and shape_of(y, 4),
+                     shape_of(dx, 4), y is not None and &y[0, 0, 0, 0] == &dx[0, 0, 0, 0])
     cdef md_status status
     cdef md_op op = new_op(MD_OP_AVGPOOL2D_BACKWARD, real is double)
     op.arg[0] = <void *>&dx[0, 0, 0, 0]
     op.arg[1] = <void *>&dy[0, 0, 0, 0]
+    op.arg[2] = <void *>&y[0, 0, 0, 0] if activation != MD_ACT_LINEAR else NULL
+    op.flag[0] = activation
     op.geom.pool = g
     if program is not None:
-        program.record(&op, where, (dx, dy))
+        program.record(&op, where, (dx, dy, y))
         return
     with nogil:
         status = md_op_run(&op)

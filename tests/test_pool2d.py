@@ -420,3 +420,34 @@ def test_average_pool_2x2_every_isa_same_bits_and_reference(channels, height, wi
     want_dx = ref.average_pool_backward(dy.astype(np.float64), x.shape, (2, 2), (2, 2),
                                         "valid")
     np.testing.assert_array_equal(dx, want_dx.astype(np.float32))
+
+
+@pytest.mark.parametrize("name", ["relu", "sigmoid", "tanh"])
+@pytest.mark.parametrize("kind", ["avg", "max"])
+@pytest.mark.parametrize("shape,pool,strides,padding", [((3, 28, 28, 6), 2, 2, "valid"),
+                                                        ((2, 7, 9, 5), 3, 2, "same")])
+def test_backward_with_the_activation_before_it(name, kind, shape, pool, strides, padding,
+                                                rng):
+    """y (the pooling's input) is an activation's output: dx comes out times its
+    derivative, the bits of the backward then activation_backward; y may not be dx."""
+    code = minidl._C.ACTIVATION_CODES[name]
+    y = ops.activation(rng.normal(size=shape).astype(np.float32), name)
+    out, argmax = ops.max_pool_with_argmax(y, pool, strides, padding)
+    dy = rng.normal(size=out.shape).astype(np.float32)
+    fused, plain = np.empty_like(y), np.empty_like(y)
+    geometry = (pair(pool), pair(strides), padding)
+    if kind == "avg":
+        backward = minidl._C.avgpool2d_backward
+        call = lambda dx, **k: backward(dx, dy, *geometry, **k)
+    else:
+        backward = minidl._C.maxpool2d_backward
+        call = lambda dx, **k: backward(dx, dy, argmax, *geometry, **k)
+    call(fused, y=y, activation=code)
+    call(plain)
+    np.testing.assert_array_equal(fused, ops.activation_backward(plain, y, name))
+    with pytest.raises(ValueError, match="'y' must not be 'dx'"):
+        call(y, y=y, activation=code)
+    with pytest.raises(ValueError, match="'y' is needed"):
+        call(fused, activation=code)
+    with pytest.raises(ValueError, match="'activation'"):
+        call(fused, y=y, activation=7)

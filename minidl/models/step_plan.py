@@ -216,11 +216,15 @@ class _PoolNode(_Node):
             self.k.avgpool2d_forward(self.y, x, *self.geometry, program=self.p)
         return self.y
 
-    def backward(self, dy):
+    def backward(self, dy, y=None, activation=0):
+        """Record the backward pass; ``y`` and ``activation``: the pooling's input as the
+        output of that activation, whose derivative it then applies too."""
         if self.argmax is not None:
-            self.k.maxpool2d_backward(self.dx, dy, self.argmax, *self.geometry, program=self.p)
+            self.k.maxpool2d_backward(self.dx, dy, self.argmax, *self.geometry, program=self.p,
+                                      y=y, activation=activation)
         else:
-            self.k.avgpool2d_backward(self.dx, dy, *self.geometry, program=self.p)
+            self.k.avgpool2d_backward(self.dx, dy, *self.geometry, program=self.p, y=y,
+                                      activation=activation)
         return self.dx
 
 
@@ -319,16 +323,20 @@ class StepPlan:
         self.weight_arrays = [(v, v.value) for v in self.model.weights]
 
     def _record_backward(self, i, grad):
-        """Record node i's backward pass; a batch norm right after a convolution with a
-        fused activation applies that activation's derivative in its own pass (the bits
-        of the two passes, one pass over the activations fewer)."""
+        """Record node i's backward pass; a batch norm or a pooling right after a
+        convolution with a fused activation applies that activation's derivative in its
+        own pass (the bits of the two passes, one pass over the activations fewer)."""
         node = self.nodes[i]
         before = self.nodes[i - 1] if i > 0 else None
         fused = {self.kernels.ACTIVATION_CODES[name] for name in ("relu", "sigmoid", "tanh")}
-        if isinstance(node, _BatchNormNode) and isinstance(before, _ConvNode) and \
-                before.code in fused:
+        if not (isinstance(before, _ConvNode) and before.code in fused):
+            return node.backward(grad)
+        if isinstance(node, _BatchNormNode):
             before.activation_done = True
             return node.backward(grad, activation=before.code)
+        if isinstance(node, _PoolNode):
+            before.activation_done = True
+            return node.backward(grad, y=before.y, activation=before.code)
         return node.backward(grad)
 
     @staticmethod
