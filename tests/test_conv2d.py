@@ -234,6 +234,25 @@ def test_conv_isa_paths_agree_with_each_other(rng):
         np.testing.assert_allclose(out, outs[0], rtol=1e-5, atol=1e-5)
 
 
+def _on_simd_levels_and_threads(compute):
+    """compute() on every SIMD level this CPU has (the portable level alone when it has
+    none), with 1 then 2 threads at each: [level 1 x 1 thread, level 1 x 2, level 2 x 1,
+    ...]."""
+    levels = range(1, _LIB.md_cpu_isa() + 1) if _LIB.md_cpu_isa() >= 1 else [0]
+    threads_before = minidl.get_num_threads()
+    runs = []
+    try:
+        for level in levels:
+            _LIB.md_force_isa(level)
+            for nt in (1, 2):
+                minidl.set_num_threads(nt)
+                runs.append(compute())
+    finally:
+        _LIB.md_force_isa(-1)
+        minidl.set_num_threads(threads_before)
+    return runs
+
+
 # ---------------------------------------------------------------- one input channel, direct
 # (conv_one_channel.h: float32 on AVX2/AVX-512, lanes along the NHWC output rows)
 @pytest.mark.parametrize("out_channels", [1, 3, 5, 6, 7, 12, 16])
@@ -254,21 +273,9 @@ def test_one_channel_forward_widths_threads_and_reference(out_channels, stride, 
                                  np.abs(bias64))
     want = {"linear": z, "relu": np.maximum(z, 0), "sigmoid": 1 / (1 + np.exp(-z)),
             "tanh": np.tanh(z)}
-    # the SIMD levels this CPU has (the portable level runs the pixel-lane path instead)
-    levels = range(1, _LIB.md_cpu_isa() + 1) if _LIB.md_cpu_isa() >= 1 else [0]
-    threads_before = minidl.get_num_threads()
     for activation, expected in want.items():
-        runs = []
-        try:
-            for level in levels:
-                _LIB.md_force_isa(level)
-                for nt in (1, 2):
-                    minidl.set_num_threads(nt)
-                    runs.append(ops.conv(x, kern, strides, padding, bias=bias,
-                                         activation=activation))
-        finally:
-            _LIB.md_force_isa(-1)
-            minidl.set_num_threads(threads_before)
+        runs = _on_simd_levels_and_threads(
+            lambda: ops.conv(x, kern, strides, padding, bias=bias, activation=activation))
         for run in runs[1:]:
             np.testing.assert_array_equal(run, runs[0])
         assert np.all(np.abs(runs[0] - expected) <= 2e-6 * magnitude + 1e-6), activation
@@ -287,18 +294,8 @@ def test_one_channel_weight_gradient_widths_threads_and_reference(out_channels, 
     kern = rng.standard_normal((4, 5, 1, out_channels)).astype(np.float32)
     strides = (stride, 1)
     dy = rng.standard_normal(ops.conv(x, kern, strides, padding).shape).astype(np.float32)
-    levels = range(1, _LIB.md_cpu_isa() + 1) if _LIB.md_cpu_isa() >= 1 else [0]
-    threads_before = minidl.get_num_threads()
-    runs = []
-    try:
-        for level in levels:
-            _LIB.md_force_isa(level)
-            for nt in (1, 2):
-                minidl.set_num_threads(nt)
-                runs.append(ops.conv_backward(dy, x, kern, strides, padding, use_bias=True)[1:])
-    finally:
-        _LIB.md_force_isa(-1)
-        minidl.set_num_threads(threads_before)
+    runs = _on_simd_levels_and_threads(
+        lambda: ops.conv_backward(dy, x, kern, strides, padding, use_bias=True)[1:])
     for one, two in zip(runs[::2], runs[1::2]):
         np.testing.assert_array_equal(one[0], two[0])
         np.testing.assert_array_equal(one[1], two[1])
