@@ -89,9 +89,11 @@ def absorbed_weights(layer, scale, shift):
     repeat = kernel.shape[-2] // len(scale)  # 1, or the pixels of a flattened image
     scale, shift = np.tile(scale, repeat), np.tile(shift, repeat)
     windows = kernel.ndim - 2  # a convolution's window axes
-    bias = bias + np.tensordot(kernel, shift, axes=([windows], [0])).sum(
-        axis=tuple(range(windows)))
-    kernel = kernel * scale.reshape((1,) * windows + (-1, 1))
+    per_channel = (1,) * windows + (-1, 1)
+    # an elementwise sum, not a BLAS product: NumPy's BLAS threads would stay awake
+    # spinning after the call, taking the cores the next kernels need
+    bias = bias + (kernel * shift.reshape(per_channel)).sum(axis=tuple(range(windows + 1)))
+    kernel = kernel * scale.reshape(per_channel)
     return _placed(layer, kernel, bias)
 
 
