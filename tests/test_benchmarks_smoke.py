@@ -120,3 +120,19 @@ def test_table_marks_targets_and_missing_references():
     assert "2.00x" in lines[2] and "yes" in lines[2] and ">= 1.5" in lines[2]
     assert "42%" in lines[2] and "71%" in lines[2]
     assert lines[3].count(" - ") == 3  # reference, ref and ratio left empty
+
+
+def test_ab_refuses_bad_arguments_and_names_a_checkout_that_fails(tmp_path, capsys):
+    """benchmarks.ab (interleaved A/B of two checkouts): bad counts are refused by the
+    parser; a checkout whose minidl does not import fails with its name and the child's
+    error (nothing is timed here)."""
+    from benchmarks import ab
+    with pytest.raises(SystemExit) as stop:
+        ab.main([str(tmp_path), str(tmp_path), "--rounds", "0"])
+    assert stop.value.code == 2 and "--rounds" in capsys.readouterr().err
+    broken = tmp_path / "broken_checkout"  # its minidl (first on the child's path) fails
+    (broken / "minidl").mkdir(parents=True)
+    (broken / "minidl" / "__init__.py").write_text("raise ImportError('no built core')\n")
+    with pytest.raises(RuntimeError, match="(?s)broken_checkout: the measurement failed.*"
+                                           "no built core"):
+        ab.measure(str(broken), "step_lenet", 1)
