@@ -37,15 +37,6 @@ typedef struct {
     int64_t n, channels, period, nper, per_group, ngroups;
 } md_bn_plan;
 
-static int64_t md_gcd64(int64_t a, int64_t b) {
-    while (b != 0) {
-        const int64_t t = a % b;
-        a = b;
-        b = t;
-    }
-    return a;
-}
-
 static md_bn_plan md_bn_make_plan(int64_t rows, int64_t channels) {
     md_bn_plan p;
     p.n = rows * channels;

@@ -279,7 +279,7 @@ md_status MD_FN(md_batchnorm_backward_train_act)(md_T *dx, md_T *dgamma, md_T *d
                                                  const md_T *batch_mean,
                                                  const md_T *batch_var, const md_T *gamma,
                                                  int activation, const md_batchnorm_geom *g) {
-    if (activation < MD_ACT_LINEAR || activation > MD_ACT_TANH) return MD_ERR_ARG;
+    if (!md_act_fusable(activation)) return MD_ERR_ARG;
     if (activation != MD_ACT_LINEAR && dx == x) return MD_ERR_ARG; /* x is read after dx */
     double *work;
     md_T *lanes;

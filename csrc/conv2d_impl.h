@@ -635,27 +635,32 @@ static md_status MD_FN(md_cv_exec)(md_T *out, const md_T *bias, int activation,
     return MD_OK;
 }
 
+/* The checks of both forward entry points, and the forward problem in *p. */
+static md_status MD_FN(md_cv_forward_args)(MD_FN(md_cv) *p, const md_T *y, const md_T *x,
+                                           const md_T *w, int activation,
+                                           const md_conv2d_geom *g) {
+    const md_status st = md_conv2d_geom_check(g);
+    if (st != MD_OK) return st;
+    if (y == NULL || x == NULL || w == NULL || !md_act_fusable(activation)) return MD_ERR_ARG;
+    MD_FN(md_cv_forward_problem)(p, x, w, g);
+    return MD_OK;
+}
+
 md_status MD_FN(md_conv2d_forward)(md_T *y, const md_T *x, const md_T *w, const md_T *bias,
                                    int activation, const md_conv2d_geom *g) {
-    md_status st = md_conv2d_geom_check(g);
-    if (st != MD_OK) return st;
-    if (y == NULL || x == NULL || w == NULL) return MD_ERR_ARG;
-    if (activation < MD_ACT_LINEAR || activation > MD_ACT_TANH) return MD_ERR_ARG;
     MD_FN(md_cv) p;
-    MD_FN(md_cv_forward_problem)(&p, x, w, g);
+    const md_status st = MD_FN(md_cv_forward_args)(&p, y, x, w, activation, g);
+    if (st != MD_OK) return st;
     return MD_FN(md_cv_exec)(y, bias, activation, &p);
 }
 
 md_status MD_FN(md_conv2d_forward_avgpool2)(md_T *y, const md_T *x, const md_T *w,
                                             const md_T *bias, int activation,
                                             const md_conv2d_geom *g) {
-    md_status st = md_conv2d_geom_check(g);
-    if (st != MD_OK) return st;
-    if (y == NULL || x == NULL || w == NULL) return MD_ERR_ARG;
-    if (activation < MD_ACT_LINEAR || activation > MD_ACT_TANH) return MD_ERR_ARG;
-    if (g->out_h < 2 || g->out_w < 2) return MD_ERR_SHAPE;
     MD_FN(md_cv) p;
-    MD_FN(md_cv_forward_problem)(&p, x, w, g);
+    md_status st = MD_FN(md_cv_forward_args)(&p, y, x, w, activation, g);
+    if (st != MD_OK) return st;
+    if (g->out_h < 2 || g->out_w < 2) return MD_ERR_SHAPE;
 #if MD_IS_F32
     const int direct = md_c1d_run(y, bias, activation, &p, 1);
     if (direct >= 0) return (md_status)direct;

@@ -18,11 +18,7 @@
  * is one thread's sum over the taps in (ky, kx) order, started from the bias, so the
  * bits do not depend on the thread count, and AVX2 and AVX-512 give the same bits. */
 #include "act_simd.h"
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-
 #include "pool2_simd.h"
-#endif
 
 /* Output rows per work item at most (a whole image of LeNet-5's 28 rows: fewer items
  * expand fewer overlapping source rows). */
@@ -45,8 +41,8 @@ typedef struct {
 
 #if defined(__x86_64__) || defined(__i386__)
 
-/* The pooled rows of output rows [oy0, oy0 + rows) of image n (oy0 even), computed into
- * rowbuf: ((r0[a] + r1[a]) + (r0[a + N] + r1[a + N])) * 0.25 over each 2x2 window, the
+/* The pooled rows of output rows [oy0, oy0 + rows) of image n (oy0 even), from their copy
+ * in rowbuf: ((r0[a] + r1[a]) + (r0[a + N] + r1[a + N])) * 0.25 over each 2x2 window, the
  * operations of the pooling pass (pool2d.c), so the fused result has its bits. */
 static void md_c1d_pool(const md_c1d *a, const float *rowbuf, int64_t n, int64_t oy0,
                         int64_t rows) {
@@ -54,12 +50,10 @@ static void md_c1d_pool(const md_c1d *a, const float *rowbuf, int64_t n, int64_t
     for (int64_t i = 0; i + 1 < rows && (oy0 + i) / 2 < pooled_h; i += 2) {
         float *y = a->out + (n * pooled_h + (oy0 + i) / 2) * pooled;
         const float *r0 = rowbuf + i * a->L, *r1 = r0 + a->L;
-#if defined(__x86_64__) || defined(__i386__)
         if (a->keep != NULL) {
             md_avgpool2_row_avx512(y, r0, r1, N, pooled, a->keep);
             continue;
         }
-#endif
         for (int64_t ow = 0; ow < pooled / N; ow++)
             for (int64_t c = 0, e = 2 * ow * N; c < N; c++, e++)
                 y[ow * N + c] = ((r0[e] + r1[e]) + (r0[e + N] + r1[e + N])) * 0.25f;
@@ -182,23 +176,10 @@ static void md_c1d_pool(const md_c1d *a, const float *rowbuf, int64_t n, int64_t
         if (a->pool) md_c1d_pool(a, rowbuf, n, oy0, rows);                                       \
     }
 
-MD_C1D_SIMD(8, avx2, MD_SIMD_AVX2, 2, 6)
-MD_C1D_SIMD(16, avx512, MD_SIMD_AVX512, 4, 6)
-#define MD_C1D_NB 6 /* the vectors per tile of both widths (E's slack) */
+#define MD_C1D_NB 6 /* the vectors per tile of both widths (E's slack depends on it) */
+MD_C1D_SIMD(8, avx2, MD_SIMD_AVX2, 2, MD_C1D_NB)
+MD_C1D_SIMD(16, avx512, MD_SIMD_AVX512, 4, MD_C1D_NB)
 
-static int64_t md_c1d_gcd(int64_t a, int64_t b) {
-    while (b) {
-        const int64_t t = a % b;
-        a = b;
-        b = t;
-    }
-    return a;
-}
-
-/* The one-channel forward of p into out when this path applies (float32, AVX2 or better,
- * one source channel, unit horizontal stride, at most 16 output channels, an activation
- * it fuses); -1 when it does not apply, else the status. With pool, out receives the
- * output average-pooled over 2x2 windows with stride 2 (out_h / 2 x out_w / 2). */
 /* The lanes of the SIMD level in use for this path: 16 (AVX-512), 8 (AVX2), 0 (none). */
 static int64_t md_c1d_lanes(void) {
     const int level = md_isa_level();
@@ -218,7 +199,7 @@ static md_c1d md_c1d_geometry(const float *x, int64_t batch, int64_t H, int64_t 
     a.out_h = out_h, a.L = out_w * N, a.N = N, a.KH = KH, a.KW = KW;
     a.Ws = out_w - 1 + KW;
     a.erow = a.Ws * N;
-    a.P = N / md_c1d_gcd(N, W);
+    a.P = N / md_gcd64(N, W);
     a.nvec = md_ceil_div(a.L, W);
     return a;
 }
@@ -241,20 +222,18 @@ static int md_c1d_run(float *out, const float *bias, int activation, const md_cv
                       int pool) {
     const int64_t W = md_c1d_lanes(), N = p->N, K = p->KH * p->KW;
     if (W == 0 || p->strided_bwd || p->C != 1 || p->sw != 1 || N > 16 ||
-        activation < MD_ACT_LINEAR || activation > MD_ACT_TANH)
+        !md_act_fusable(activation))
         return -1;
     md_c1d a = md_c1d_geometry(p->src, p->batch, p->src_h, p->src_w, p->out_h, p->out_w, N,
                                p->KH, p->KW, p->sh, p->pt, p->pl, W);
     a.out = out;
     a.activation = activation;
     a.pool = pool;
-    uint16_t keep[2 * 16];
-#if defined(__x86_64__) || defined(__i386__)
-    if (pool && W == 16 && N < 16) {
+    uint16_t keep[2 * MD_POOL2_SIMD_C];
+    if (pool && W == 16 && N < MD_POOL2_SIMD_C) {
         md_pool2_keep(keep, N);
         a.keep = keep;
     }
-#endif
     /* (MD_C1D_ROWS is even: the pooled windows' row pairs stay in one item) */
     const int64_t per_item = md_min64(p->out_h, MD_C1D_ROWS);
     const int64_t blocks = md_ceil_div(p->out_h, per_item), items = p->batch * blocks;

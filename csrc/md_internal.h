@@ -44,6 +44,19 @@ static inline int md_thread_id(void) {
 
 static inline int64_t md_ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 static inline int64_t md_round_up(int64_t a, int64_t b) { return md_ceil_div(a, b) * b; }
+/* Whether an activation code is one the kernels fuse into their output or gradient pass:
+ * linear, relu, sigmoid or tanh. */
+static inline int md_act_fusable(int activation) {
+    return activation >= MD_ACT_LINEAR && activation <= MD_ACT_TANH;
+}
+static inline int64_t md_gcd64(int64_t a, int64_t b) {
+    while (b != 0) {
+        const int64_t t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
 static inline int64_t md_min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static inline int64_t md_max64(int64_t a, int64_t b) { return a > b ? a : b; }
 

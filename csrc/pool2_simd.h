@@ -1,11 +1,17 @@
 /* pool2_simd.h -- the float32 2x2, stride-2 average pooling of one row on AVX-512, for few
  * channels: shared by the pooling pass (pool2d.c) and the convolution that pools its own
- * output for inference (conv_one_channel.h), so that both give the same bits. Included
- * once per source file, on x86 only, after <immintrin.h>. */
+ * output for inference (conv_one_channel.h), so that both give the same bits. */
 #ifndef MD_POOL2_SIMD_H
 #define MD_POOL2_SIMD_H
 
 #include <stdint.h>
+
+/* Below this many channels the 2x2 average pooling rows of float32 run on AVX-512 (the
+ * template's loop over the channels is too short to vectorise). */
+#define MD_POOL2_SIMD_C 16
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
 
 /* Lane masks of the 2x2 pooling rows: bit l of keep[k] is set when element 16 k + l of a
  * row of pixels with C channels lies in an even pixel (the first of a window's two
@@ -45,5 +51,7 @@ __attribute__((target("avx512f,avx2,fma"))) static void md_avgpool2_row_avx512(
         y += count;
     }
 }
+
+#endif /* x86 */
 
 #endif /* MD_POOL2_SIMD_H */

@@ -7,6 +7,7 @@
  * one real cell (pad < pool and every window starts inside the image).
  */
 #include "md_internal.h"
+#include "pool2_simd.h"
 
 /* Channels accumulated at once in double by the average pooling forward pass. */
 #define MD_POOL_CHANNEL_BLOCK 256
@@ -45,10 +46,6 @@ static inline int md_pool_windows_whole(const md_pool2d_geom *g) {
            (g->out_w - 1) * g->stride_w + g->pool_w <= g->in_w;
 }
 
-/* Below this many channels the 2x2 average pooling rows of float32 run on AVX-512 (the
- * template's loop over the channels is too short to vectorise). */
-#define MD_POOL2_SIMD_C 16
-
 /* Whether the windows are 2x2 with stride 2 (the seed networks' pooling). */
 static inline int md_pool_is_2x2(const md_pool2d_geom *g) {
     return g->pool_h == 2 && g->pool_w == 2 && g->stride_h == 2 && g->stride_w == 2;
@@ -57,8 +54,6 @@ static inline int md_pool_is_2x2(const md_pool2d_geom *g) {
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define MD_HAVE_POOL_AVX2 1
-
-#include "pool2_simd.h"
 
 /* One dy row (n_out floats) of the float 2x2, stride-2 average pooling backward into the
  * dx rows d0 and d1 (2 n_out floats each): both columns of a window receive dy * 0.25.

@@ -113,9 +113,6 @@ md_status MD_FN(md_maxpool2d_forward)(md_T *y, int64_t *argmax, const md_T *x,
     return MD_OK;
 }
 
-/* dx (batch, in_h, in_w, channels) = 0, then dx[n, argmax, c] += dy[n, oh, ow, c].
- * MD_ERR_ARG when an argmax value lies outside [0, in_h * in_w) (dx is then
- * unspecified). dx must not alias dy or argmax. */
 /* dx of image n times the derivative of the activation whose output y (the pooling's
  * input) is, while the image is in cache (nothing for linear). */
 static void MD_FN(md_pool_backward_act)(md_T *dxn, const md_T *y, int64_t n, int64_t image,
@@ -127,10 +124,13 @@ static void MD_FN(md_pool_backward_act)(md_T *dxn, const md_T *y, int64_t n, int
 /* The checks of the activation arguments of a pooling backward: a fused code, and y given
  * (not dx) with one. */
 static int MD_FN(md_pool_act_ok)(const md_T *dx, const md_T *y, int activation) {
-    if (activation < MD_ACT_LINEAR || activation > MD_ACT_TANH) return 0;
-    return activation == MD_ACT_LINEAR || (y != NULL && y != dx);
+    return md_act_fusable(activation) &&
+           (activation == MD_ACT_LINEAR || (y != NULL && y != dx));
 }
 
+/* dx (batch, in_h, in_w, channels) = 0, then dx[n, argmax, c] += dy[n, oh, ow, c].
+ * MD_ERR_ARG when an argmax value lies outside [0, in_h * in_w) (dx is then
+ * unspecified). dx must not alias dy or argmax. */
 md_status MD_FN(md_maxpool2d_backward)(md_T *dx, const md_T *dy, const int64_t *argmax,
                                        const md_pool2d_geom *g) {
     return MD_FN(md_maxpool2d_backward_act)(dx, dy, argmax, NULL, MD_ACT_LINEAR, g);

@@ -222,9 +222,7 @@ def batchnorm_backward_train(real[:, ::1] dx not None, real[::1] dgamma, real[::
     _bn_vector(where, "batch_mean", batch_mean, channels)
     _bn_vector(where, "batch_var", batch_var, channels)
     _bn_vector(where, "gamma", gamma, channels)
-    if activation < MD_ACT_LINEAR or activation > MD_ACT_TANH:
-        raise ValueError(f"{where}: argument 'activation' must be the code of 'linear', "
-                         f"'relu', 'sigmoid' or 'tanh'. Received: {activation}")
+    check_fusable_activation(where, activation)
     if activation != MD_ACT_LINEAR and <const void *>&dx[0, 0] == <const void *>&x[0, 0]:
         raise ValueError(f"{where}: 'dx' must not be 'x' with an activation (its derivative "
                          f"is read from x)")

@@ -44,6 +44,15 @@ cdef tuple shape_of(object array, int ndim):
     return tuple(array.shape[:ndim])
 
 
+cdef int check_fusable_activation(str where, int activation) except -1:
+    """Raise ValueError unless ``activation`` is the code of an activation the kernels
+    fuse into their pass: linear, relu, sigmoid or tanh."""
+    if activation < MD_ACT_LINEAR or activation > MD_ACT_TANH:
+        raise ValueError(f"{where}: argument 'activation' must be the code of 'linear', "
+                         f"'relu', 'sigmoid' or 'tanh'. Received: {activation}")
+    return 0
+
+
 cdef int padding_code(str where, str padding) except -1:
     """'valid' / 'same' (any case) to md_padding."""
     key = padding.lower()

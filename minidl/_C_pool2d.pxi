@@ -77,9 +77,7 @@ def maxpool2d_forward(real[:, :, :, ::1] y not None, int64_t[:, :, :, ::1] argma
 
 def _pool_activation(str where, int activation, y_shape, tuple dx_shape, bint same):
     """Refuse the activation arguments of a pooling backward before any work."""
-    if activation < MD_ACT_LINEAR or activation > MD_ACT_TANH:
-        raise ValueError(f"{where}: argument 'activation' must be the code of 'linear', "
-                         f"'relu', 'sigmoid' or 'tanh'. Received: {activation}")
+    check_fusable_activation(where, activation)
     if activation == MD_ACT_LINEAR:
         return
     if y_shape is False:

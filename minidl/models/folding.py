@@ -24,21 +24,23 @@ the unpooled output (LeNet-5's first convolution keeps its rows in the core's ca
 import numpy as np
 
 from minidl import backend, ops
-from minidl.layers.convolutional import Conv2D
+from minidl.layers.convolutional import _FUSED, Conv2D
 from minidl.layers.core import Dense, Flatten
 from minidl.layers.normalization import BatchNormalization
 from minidl.layers.pooling import AveragePooling2D, MaxPooling2D
 
-# the activations a convolution applies in its own pass
-_FUSED_ACTIVATIONS = ("linear", "relu", "sigmoid", "tanh")
+
+def _normalizes_last_axis(layer):
+    """True when ``layer`` is a batch norm over the last axis of its input."""
+    return isinstance(layer, BatchNormalization) and \
+        layer.axis in (-1, len(layer.build_input_shape or ()) - 1)
 
 
 def _foldable(layer, following):
     """True when ``following`` is a batch norm over the last axis right after ``layer``,
     a Conv2D or Dense layer without activation."""
     return (type(layer) in (Conv2D, Dense) and layer.activation == "linear"
-            and isinstance(following, BatchNormalization)
-            and following.axis in (-1, len(following.build_input_shape or ()) - 1))
+            and _normalizes_last_axis(following))
 
 
 def _affine(batch_norm):
@@ -117,18 +119,12 @@ def _absorber(layers, start, scale):
     return None
 
 
-def _moves_forward(layer):
-    """True when ``layer`` is a batch norm over the last axis of a channels-last input."""
-    return type(layer) is BatchNormalization and \
-        layer.axis in (-1, len(layer.build_input_shape or ()) - 1)
-
-
 def _pools_into(layer, following):
     """True when ``following`` is a 2x2, stride-2 'valid' average pooling that the CPU
     convolution of ``layer`` (a Conv2D with a fused activation) can apply in its own
     call (``ops.conv(..., pool="average")``: the same bits, without writing the
     unpooled output)."""
-    return (type(layer) is Conv2D and layer.activation in _FUSED_ACTIVATIONS
+    return (type(layer) is Conv2D and layer.activation in _FUSED
             and type(following) is AveragePooling2D and following.pool_size == (2, 2)
             and following.strides == (2, 2) and following.padding == "valid"
             and backend.backend_of(layer.kernel.value).name == "cpu")
@@ -143,7 +139,7 @@ def _layer_step(layer, kernel, bias, activation, pool):
         layer._check_input(x)
         return x
 
-    if isinstance(layer, Conv2D) and activation in _FUSED_ACTIVATIONS:
+    if isinstance(layer, Conv2D) and activation in _FUSED:
         return lambda x: ops.conv(checked(x), kernel, layer.strides, layer.padding,
                                   bias=bias, activation=activation,
                                   pool="average" if pool else None)
@@ -159,7 +155,8 @@ def _moved_forward(layers):
     moved batch norm}, {id(absorbing layer): (scale, shift)})``."""
     moved, absorbed = set(), {}
     for i, layer in enumerate(layers):
-        if not _moves_forward(layer) or (i > 0 and _foldable(layers[i - 1], layer)):
+        if type(layer) is not BatchNormalization or not _normalizes_last_axis(layer) or \
+                (i > 0 and _foldable(layers[i - 1], layer)):
             continue
         scale, shift = _affine(layer)
         target = _absorber(layers, i + 1, scale)

@@ -76,8 +76,9 @@ class _ConvNode(_Node):
                               self.code, program=self.p)
         return self.y
 
-    # set when the batch norm after the layer applies the activation's derivative in its
-    # own backward pass (the gradient it returns is then already the pre-activation one)
+    # set when the batch norm or pooling after the layer applies the activation's
+    # derivative in its own backward pass (the gradient it returns is then already the
+    # pre-activation one)
     activation_done = False
 
     def backward(self, dy):
@@ -210,15 +211,17 @@ class _PoolNode(_Node):
         self.geometry = (layer.pool_size, layer.strides, layer.padding)
 
     def forward(self, x):
+        self.x = x
         if self.argmax is not None:
             self.k.maxpool2d_forward(self.y, self.argmax, x, *self.geometry, program=self.p)
         else:
             self.k.avgpool2d_forward(self.y, x, *self.geometry, program=self.p)
         return self.y
 
-    def backward(self, dy, y=None, activation=0):
-        """Record the backward pass; ``y`` and ``activation``: the pooling's input as the
-        output of that activation, whose derivative it then applies too."""
+    def backward(self, dy, activation=0):
+        """Record the backward pass; ``activation``: the code of the activation whose
+        output the pooling's input is, whose derivative it then applies too."""
+        y = self.x if activation else None
         if self.argmax is not None:
             self.k.maxpool2d_backward(self.dx, dy, self.argmax, *self.geometry, program=self.p,
                                       y=y, activation=activation)
@@ -328,15 +331,11 @@ class StepPlan:
         own pass (the bits of the two passes, one pass over the activations fewer)."""
         node = self.nodes[i]
         before = self.nodes[i - 1] if i > 0 else None
-        fused = {self.kernels.ACTIVATION_CODES[name] for name in ("relu", "sigmoid", "tanh")}
-        if not (isinstance(before, _ConvNode) and before.code in fused):
-            return node.backward(grad)
-        if isinstance(node, _BatchNormNode):
+        # a planned convolution's activation is linear (code 0) or one it fuses
+        if isinstance(node, (_BatchNormNode, _PoolNode)) and isinstance(before, _ConvNode) \
+                and before.code:
             before.activation_done = True
             return node.backward(grad, activation=before.code)
-        if isinstance(node, _PoolNode):
-            before.activation_done = True
-            return node.backward(grad, y=before.y, activation=before.code)
         return node.backward(grad)
 
     @staticmethod

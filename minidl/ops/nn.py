@@ -93,16 +93,14 @@ def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_
         if b.shape != (w.shape[3],):
             raise ValueError(f"conv: argument 'bias' must have shape ({w.shape[3]},). "
                              f"Received: shape {b.shape}")
-    if pool is None:
-        y = backend.empty(out_shape, dtype=x.dtype)
-        backend.kernels.conv2d_forward(y, x, w, b, strides[0], strides[1], padding,
-                                       _ACTIVATION_CODES[activation])
-        return y
-    _check_conv_pool(pool, backend.name, out_shape)
-    n, out_h, out_w, out_c = out_shape
-    y = backend.empty((n, out_h // 2, out_w // 2, out_c), dtype=x.dtype)
+    pooling = {}  # only the CPU kernel takes pool=
+    if pool is not None:
+        _check_conv_pool(pool, backend.name, out_shape)
+        n, out_h, out_w, out_c = out_shape
+        out_shape, pooling = (n, out_h // 2, out_w // 2, out_c), {"pool": 2}
+    y = backend.empty(out_shape, dtype=x.dtype)
     backend.kernels.conv2d_forward(y, x, w, b, strides[0], strides[1], padding,
-                                   _ACTIVATION_CODES[activation], pool=2)
+                                   _ACTIVATION_CODES[activation], **pooling)
     return y
 
 
