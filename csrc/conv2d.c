@@ -58,6 +58,13 @@
 #define MD_CONV_WG_MAX_CHUNKS 16
 #define MD_CONV_WG_MIN_SUBS 2
 
+/* Pixels per chunk of a weight gradient's partial sums over P output pixels (whole
+ * sub-blocks; the same chunks for the bias sums of every path). */
+static int64_t md_wg_chunk_pixels(int64_t P) {
+    return md_max64(MD_CONV_WG_MIN_SUBS * MD_CONV_WG_SUB,
+                    md_round_up(md_ceil_div(P, MD_CONV_WG_MAX_CHUNKS), MD_CONV_WG_SUB));
+}
+
 /* Winograd path (winograd_impl.h) of 3x3 stride-1 forward and backward-input passes:
  * F(m x m, 3 x 3) with m = MD_WINO_M output pixels per tile side, A = m + 2. */
 #define MD_WINO_M 4
@@ -72,6 +79,9 @@
 #define MD_WINO_MIN_TILES 48
 /* Bytes of transformed input and products per tile block: both stay in L2. */
 #define MD_WINO_BLOCK_BYTES (384 * 1024)
+/* Weight gradient: the fewest tiles per chunk (each chunk's partial sums cost a final
+ * transform and a pass of the reduction). */
+#define MD_WINO_WG_MIN_CHUNK 64
 /* The tile transforms are also compiled for AVX2 and AVX-512. */
 #if defined(__x86_64__) || defined(__i386__)
 #define MD_WINO_X86 1

@@ -600,6 +600,8 @@ static void MD_FN(md_cv_backward_input_problem)(MD_FN(md_cv) *p, const md_T *dy,
 static int MD_FN(md_wino_applies)(const MD_FN(md_cv) *p);
 static md_status MD_FN(md_wino_exec)(md_T *out, const md_T *bias, int activation,
                                      const MD_FN(md_cv) *p);
+static md_status MD_FN(md_wino_wg_exec)(md_T *dw, md_T *dbias, const md_T *dy,
+                                        const MD_FN(md_cv) *p);
 
 #if MD_IS_F32
 /* The float32 one-channel forward on AVX2/AVX-512 (conv_one_channel.h, included after this
@@ -741,8 +743,7 @@ static void MD_FN(md_wg_plan_make)(MD_FN(md_wg_plan) *pl, const md_conv2d_geom *
     pl->padded = pl->pad ? g->batch * pl->Hs * pl->Ws * g->in_c : 0;
     pl->hw = g->out_h * g->out_w;
     pl->SB = MD_CONV_WG_SUB;
-    pl->CP = md_max64(MD_CONV_WG_MIN_SUBS * pl->SB,
-                      md_round_up(md_ceil_div(P, MD_CONV_WG_MAX_CHUNKS), pl->SB));
+    pl->CP = md_wg_chunk_pixels(P);
     pl->nchunks = md_ceil_div(P, pl->CP);
     const int64_t nvneed = md_ceil_div(CO, VL), nb = md_ceil_div(nvneed, 4);
     pl->cob = md_ceil_div(nvneed, nb) * VL;
@@ -891,6 +892,9 @@ md_status MD_FN(md_conv2d_backward_weight)(md_T *dw, md_T *dbias, const md_T *dy
     const int direct = md_c1w_run(dw, dbias, dy, x, g);
     if (direct >= 0) return (md_status)direct;
 #endif
+    MD_FN(md_cv) fp; /* the forward problem: the Winograd path's tiles, the position table */
+    MD_FN(md_cv_forward_problem)(&fp, x, NULL, g);
+    if (MD_FN(md_wino_applies)(&fp)) return MD_FN(md_wino_wg_exec)(dw, dbias, dy, &fp);
     const MD_FN(md_kernels) *kr = MD_FN(md_kernels_get)();
     md_workspace ws;
     MD_FN(md_wg1_plan) p1;
@@ -917,8 +921,6 @@ md_status MD_FN(md_conv2d_backward_weight)(md_T *dw, md_T *dbias, const md_T *dy
     const md_T *xs = pl.pad ? padded : x; /* the x the entries point into */
     const int64_t ximg = (pl.rows ? pl.Hs * pl.Ws : g->in_h * g->in_w) * CI;
     const int masks = !pl.rows && KH <= 63 && KW <= 63;
-    MD_FN(md_cv) fp; /* the forward geometry, for the position table */
-    MD_FN(md_cv_forward_problem)(&fp, x, NULL, g);
 
 #pragma omp parallel num_threads(pl.nt) if (pl.nt > 1)
     {

@@ -144,8 +144,20 @@ MD_WINO_INL void MD_FN(md_wino_at4)(md_T *restrict o0, md_T *restrict o1,
 }
 /* The transforms on arrays of A (B^T) or m (A^T) output and A input vectors; restrict
  * parameters tell the vectoriser that no output overlaps an input. */
+/* o = A s (the transpose of A^T: the weight gradient's output-gradient transform). */
+MD_WINO_INL void MD_FN(md_wino_a2)(md_T *restrict o0, md_T *restrict o1, md_T *restrict o2,
+                                   md_T *restrict o3, const md_T *restrict s0,
+                                   const md_T *restrict s1, int64_t len) {
+    for (int64_t c = 0; c < len; c++) {
+        o0[c] = s0[c];
+        o1[c] = s0[c] + s1[c];
+        o2[c] = s0[c] - s1[c];
+        o3[c] = -s1[c];
+    }
+}
 #define MD_WINO_BT(o, d, len) MD_FN(md_wino_bt4)(o[0], o[1], o[2], o[3], d[0], d[1], d[2], d[3], len)
 #define MD_WINO_AT(o, s, len) MD_FN(md_wino_at4)(o[0], o[1], s[0], s[1], s[2], s[3], len)
+#define MD_WINO_AS(o, s, len) MD_FN(md_wino_a2)(o[0], o[1], o[2], o[3], s[0], s[1], len)
 #else
 /* o = B^T d for the interpolation points 0, 1, -1, 2, -1/2 (and infinity):
  * B^T = [1  3/2 -2   -3/2  1    0]
@@ -198,8 +210,29 @@ MD_WINO_INL void MD_FN(md_wino_at6)(md_T *restrict o0, md_T *restrict o1, md_T *
 #define MD_WINO_BT(o, d, len)                                                                \
     MD_FN(md_wino_bt6)(o[0], o[1], o[2], o[3], o[4], o[5], d[0], d[1], d[2], d[3], d[4], d[5], \
                        len)
+/* o = A s: the polynomial with coefficients s0..s3 at the points 0, 1, -1, 2, -1/2 and its
+ * leading coefficient (infinity); the transpose of A^T, for the weight gradient. */
+MD_WINO_INL void MD_FN(md_wino_a6)(md_T *restrict o0, md_T *restrict o1, md_T *restrict o2,
+                                   md_T *restrict o3, md_T *restrict o4, md_T *restrict o5,
+                                   const md_T *restrict s0, const md_T *restrict s1,
+                                   const md_T *restrict s2, const md_T *restrict s3,
+                                   int64_t len) {
+    const md_T half = (md_T)0.5, quarter = (md_T)0.25;
+    for (int64_t c = 0; c < len; c++) {
+        const md_T even = s0[c] + s2[c], odd = s1[c] + s3[c];
+        o0[c] = s0[c];
+        o1[c] = even + odd;
+        o2[c] = even - odd;
+        o3[c] = (s0[c] + 4 * s2[c]) + 2 * (s1[c] + 4 * s3[c]);
+        o4[c] = (s0[c] + quarter * s2[c]) - half * (s1[c] + quarter * s3[c]);
+        o5[c] = s3[c];
+    }
+}
+
 #define MD_WINO_AT(o, s, len)                                                                \
     MD_FN(md_wino_at6)(o[0], o[1], o[2], o[3], s[0], s[1], s[2], s[3], s[4], s[5], len)
+#define MD_WINO_AS(o, s, len)                                                                \
+    MD_FN(md_wino_a6)(o[0], o[1], o[2], o[3], o[4], o[5], s[0], s[1], s[2], s[3], len)
 #endif
 
 /* ------------------------------------------------------------------ tile transforms */
@@ -301,6 +334,82 @@ MD_WINO_INL void MD_FN(md_wino_output_body)(md_T *out, const md_T *Mb, md_T *tmp
     }
 }
 
+/* ------------------------------------------------------------------ weight gradient
+ * The transpose of the forward's bilinear algorithm: per tile and channel pair,
+ * dg = G^T [(A dY A^T) . (B^T d B)] G with dY the tile's m x m output gradients and d its
+ * A x A input patch. Summed over the tiles in the transformed domain (a matrix product per
+ * position over the tiles: M[pos] (C x N) += V[pos]^T . D[pos]), then G^T M G once per
+ * chunk of tiles. */
+
+/* D rows of tiles [t0, t0 + tb): tile i, position pos at D + (i * A*A + pos) * N, from the
+ * output gradients dy (pixels past the output edge read the zero pixel). A along each
+ * gradient row into tmp[r][k], then along the columns into D. */
+MD_WINO_INL void MD_FN(md_wino_dy_body)(md_T *D, md_T *tmp, const md_T *dy,
+                                        const MD_FN(md_cv) *p, const MD_FN(md_wino_plan) *pl,
+                                        const md_T *zero, int64_t t0, int64_t tb) {
+    const int64_t A = MD_WINO_A, m = MD_WINO_M, N = p->N;
+    for (int64_t i = 0; i < tb; i++) {
+        int64_t n, ty, tx;
+        MD_FN(md_wino_tile_coords)(pl, t0 + i, &n, &ty, &tx);
+        const int64_t oy0 = ty * m, ox0 = tx * m;
+        const int64_t rows = md_min64(m, p->out_h - oy0), cols = md_min64(m, p->out_w - ox0);
+        const md_T *origin = dy + ((n * p->out_h + oy0) * p->out_w + ox0) * N;
+        const md_T *s[MD_WINO_A];
+        md_T *o[MD_WINO_A];
+        for (int64_t r = 0; r < m; r++) {
+            for (int64_t j = 0; j < m; j++)
+                s[j] = r < rows && j < cols ? origin + (r * p->out_w + j) * N : zero;
+            for (int64_t k = 0; k < A; k++) o[k] = tmp + (r * A + k) * N;
+            MD_WINO_AS(o, s, N);
+        }
+        md_T *dt = D + i * A * A * N;
+        for (int64_t k = 0; k < A; k++) {
+            for (int64_t r = 0; r < m; r++) s[r] = tmp + (r * A + k) * N;
+            for (int64_t r = 0; r < A; r++) o[r] = dt + (r * A + k) * N;
+            MD_WINO_AS(o, s, N);
+        }
+    }
+}
+
+/* dw (3, 3, C, N) = G^T M G of the transformed sums M (position pos at M + pos * C * N):
+ * the same combination for every (c, n), so it runs along runs of the flattened C * N
+ * values: G^T along the patch columns into tmp[i][kx] (A x 3 runs), then along the patch
+ * rows into dw. */
+#define MD_WINO_FINISH_RUN 256
+MD_WINO_INL void MD_FN(md_wino_wg_finish_body)(md_T *dw, const md_T *M, md_T *tmp,
+                                               int64_t C, int64_t N) {
+    const int64_t A = MD_WINO_A, CN = C * N, R = MD_WINO_FINISH_RUN;
+    md_T g[MD_WINO_A][3];
+    for (int64_t i = 0; i < A; i++)
+        for (int64_t q = 0; q < 3; q++) g[i][q] = (md_T)md_wino_G[i][q];
+    for (int64_t v0 = 0; v0 < CN; v0 += R) {
+        const int64_t len = md_min64(R, CN - v0);
+        for (int64_t i = 0; i < A; i++)
+            for (int64_t kx = 0; kx < 3; kx++) {
+                md_T *restrict t = tmp + (i * 3 + kx) * R;
+                const md_T *row = M + i * A * CN + v0;
+                for (int64_t v = 0; v < len; v++) t[v] = g[0][kx] * row[v];
+                for (int64_t j = 1; j < A; j++) {
+                    const md_T coef = g[j][kx];
+                    const md_T *restrict mj = row + j * CN;
+                    if (coef != 0)
+                        for (int64_t v = 0; v < len; v++) t[v] += coef * mj[v];
+                }
+            }
+        for (int64_t ky = 0; ky < 3; ky++)
+            for (int64_t kx = 0; kx < 3; kx++) {
+                md_T *restrict out = dw + (ky * 3 + kx) * CN + v0;
+                for (int64_t v = 0; v < len; v++) out[v] = g[0][ky] * tmp[kx * R + v];
+                for (int64_t i = 1; i < A; i++) {
+                    const md_T coef = g[i][ky];
+                    const md_T *restrict ti = tmp + (i * 3 + kx) * R;
+                    if (coef != 0)
+                        for (int64_t v = 0; v < len; v++) out[v] += coef * ti[v];
+                }
+            }
+    }
+}
+
 /* Each tile function compiled for every instruction-set level (the channel loops
  * vectorise at its width), chosen at run time. */
 typedef void (*MD_FN(md_wino_input_fn))(md_T *, md_T *, const MD_FN(md_cv) *,
@@ -309,6 +418,10 @@ typedef void (*MD_FN(md_wino_input_fn))(md_T *, md_T *, const MD_FN(md_cv) *,
 typedef void (*MD_FN(md_wino_output_fn))(md_T *, const md_T *, md_T *, md_T *, const md_T *,
                                          int, const MD_FN(md_cv) *,
                                          const MD_FN(md_wino_plan) *, int64_t, int64_t);
+typedef void (*MD_FN(md_wino_dy_fn))(md_T *, md_T *, const md_T *, const MD_FN(md_cv) *,
+                                     const MD_FN(md_wino_plan) *, const md_T *, int64_t,
+                                     int64_t);
+typedef void (*MD_FN(md_wino_wg_finish_fn))(md_T *, const md_T *, md_T *, int64_t, int64_t);
 #define MD_WINO_TILE_FNS(ISA, ATTR)                                                          \
     ATTR static void MD_FN(md_wino_input_##ISA)(md_T *V, md_T *tmp, const MD_FN(md_cv) *p,   \
                                                 const MD_FN(md_wino_plan) *pl,               \
@@ -320,6 +433,16 @@ typedef void (*MD_FN(md_wino_output_fn))(md_T *, const md_T *, md_T *, md_T *, c
         int activation, const MD_FN(md_cv) *p, const MD_FN(md_wino_plan) *pl, int64_t t0,    \
         int64_t tb) {                                                                        \
         MD_FN(md_wino_output_body)(out, Mb, tmp, discard, bias, activation, p, pl, t0, tb); \
+    }                                                                                        \
+    ATTR static void MD_FN(md_wino_dy_##ISA)(md_T *D, md_T *tmp, const md_T *dy,            \
+                                             const MD_FN(md_cv) *p,                          \
+                                             const MD_FN(md_wino_plan) *pl,                  \
+                                             const md_T *zero, int64_t t0, int64_t tb) {     \
+        MD_FN(md_wino_dy_body)(D, tmp, dy, p, pl, zero, t0, tb);                             \
+    }                                                                                        \
+    ATTR static void MD_FN(md_wino_wg_finish_##ISA)(md_T *dw, const md_T *M, md_T *tmp,     \
+                                                    int64_t C, int64_t N) {                  \
+        MD_FN(md_wino_wg_finish_body)(dw, M, tmp, C, N);                                     \
     }
 MD_WINO_TILE_FNS(portable, )
 #if MD_WINO_X86
@@ -328,21 +451,33 @@ MD_WINO_TILE_FNS(avx512, __attribute__((target("avx512f,avx2,fma"))))
 #endif
 #undef MD_WINO_TILE_FNS
 
+/* The tile functions of this machine's instruction-set level. */
+typedef struct {
+    MD_FN(md_wino_input_fn) input;
+    MD_FN(md_wino_output_fn) output;
+    MD_FN(md_wino_dy_fn) dy;
+    MD_FN(md_wino_wg_finish_fn) finish;
+} MD_FN(md_wino_fns);
+
+#define MD_WINO_FNS_OF(ISA)                                                                  \
+    (MD_FN(md_wino_fns)){MD_FN(md_wino_input_##ISA), MD_FN(md_wino_output_##ISA),            \
+                         MD_FN(md_wino_dy_##ISA), MD_FN(md_wino_wg_finish_##ISA)}
+static MD_FN(md_wino_fns) MD_FN(md_wino_fns_get)(void) {
+#if MD_WINO_X86
+    if (md_isa_level() >= MD_ISA_AVX512) return MD_WINO_FNS_OF(avx512);
+    if (md_isa_level() >= MD_ISA_AVX2) return MD_WINO_FNS_OF(avx2);
+#endif
+    return MD_WINO_FNS_OF(portable);
+}
+#undef MD_WINO_FNS_OF
+
 /* Run a problem that md_wino_applies to into out (batch, out_h, out_w, N). */
 static void MD_FN(md_wino_run)(md_T *out, const md_T *bias, int activation,
                                const MD_FN(md_cv) *p, const MD_FN(md_wino_plan) *pl,
                                const MD_FN(md_kernels) *kr, char *ws) {
-    MD_FN(md_wino_input_fn) input = MD_FN(md_wino_input_portable);
-    MD_FN(md_wino_output_fn) output = MD_FN(md_wino_output_portable);
-#if MD_WINO_X86
-    if (md_isa_level() >= MD_ISA_AVX512) {
-        input = MD_FN(md_wino_input_avx512);
-        output = MD_FN(md_wino_output_avx512);
-    } else if (md_isa_level() >= MD_ISA_AVX2) {
-        input = MD_FN(md_wino_input_avx2);
-        output = MD_FN(md_wino_output_avx2);
-    }
-#endif
+    const MD_FN(md_wino_fns) fns = MD_FN(md_wino_fns_get)();
+    const MD_FN(md_wino_input_fn) input = fns.input;
+    const MD_FN(md_wino_output_fn) output = fns.output;
     const int64_t A2 = MD_WINO_A * MD_WINO_A, C = p->C, N = p->N, TB = pl->TB;
     const int64_t MR = pl->MR, NRb = pl->NRb, nb = pl->nb;
     md_T *U = (md_T *)ws;
@@ -411,7 +546,140 @@ static md_status MD_FN(md_wino_exec)(md_T *out, const md_T *bias, int activation
     return MD_OK;
 }
 
+/* Weight-gradient plan: tiles as in the forward problem, split into chunks of CT tiles
+ * (the partial gradients, dynamically scheduled; their number depends on the problem
+ * alone, so the sums are the same for any thread count), each computed in blocks of TB
+ * tiles whose V and D stay in L2. */
+typedef struct {
+    MD_FN(md_wino_plan) tiles;       /* tiles_h, tiles_w, ntiles */
+    int64_t TB, CT, nchunks, cob;    /* cob: columns per wkr call */
+    int64_t bias_cp, bias_chunks;    /* the direct path's pixel chunks of the bias sums */
+    int nt;
+    size_t off_bias, off_zero, off_thread, thread_bytes, total;
+} MD_FN(md_wino_wg_plan);
+
+/* Elements of a thread's transform scratch: the tile transforms' and the finish's. */
+static int64_t MD_FN(md_wino_wg_scratch)(int64_t C, int64_t N) {
+    return md_max64(MD_WINO_A * MD_WINO_A * md_max64(C, N), MD_WINO_A * 3 * MD_WINO_FINISH_RUN);
+}
+
+static void MD_FN(md_wino_wg_plan_make)(MD_FN(md_wino_wg_plan) *pl, const MD_FN(md_cv) *p,
+                                        const MD_FN(md_kernels) *kr) {
+    const int64_t A2 = MD_WINO_A * MD_WINO_A, C = p->C, N = p->N, VL = kr->vl;
+    const size_t E = sizeof(md_T);
+    memset(pl, 0, sizeof(*pl));
+    pl->tiles.tiles_h = md_ceil_div(p->out_h, MD_WINO_M);
+    pl->tiles.tiles_w = md_ceil_div(p->out_w, MD_WINO_M);
+    const int64_t ntiles = pl->tiles.ntiles = p->batch * pl->tiles.tiles_h * pl->tiles.tiles_w;
+    pl->CT = md_max64(MD_WINO_WG_MIN_CHUNK, md_ceil_div(ntiles, MD_CONV_WG_MAX_CHUNKS));
+    pl->nchunks = md_ceil_div(ntiles, pl->CT);
+    /* blocks of about MD_WINO_BLOCK_BYTES, balanced within a chunk */
+    const int64_t most = md_max64(1, MD_WINO_BLOCK_BYTES / (A2 * (C + N) * (int64_t)E));
+    pl->TB = md_ceil_div(pl->CT, md_ceil_div(pl->CT, most));
+    const int64_t nvneed = md_ceil_div(N, VL), nb = md_ceil_div(nvneed, 4);
+    pl->cob = md_ceil_div(nvneed, nb) * VL;
+    const int64_t P = p->batch * p->out_h * p->out_w;
+    pl->bias_cp = md_wg_chunk_pixels(P);
+    pl->bias_chunks = md_ceil_div(P, pl->bias_cp);
+    pl->nt = (int)md_min64(md_threads_for(md_work3(ntiles * A2, C, N)), pl->nchunks);
+    const int64_t nw = 9 * C * N;
+    pl->off_bias = (size_t)md_round_up((pl->nchunks - 1) * nw, 16) * E;
+    pl->off_zero = pl->off_bias + (size_t)md_round_up(pl->bias_chunks * N, 8) * sizeof(double);
+    pl->off_thread = pl->off_zero + (size_t)md_round_up(md_max64(C, N), 16) * E;
+    /* per thread: M, V and D of a block, transform scratch, x and dy row pointers */
+    pl->thread_bytes = (size_t)md_round_up(A2 * C * N, 16) * E +
+                       (size_t)md_round_up(pl->TB * A2 * (C + N), 16) * E +
+                       (size_t)md_round_up(MD_FN(md_wino_wg_scratch)(C, N), 16) * E +
+                       (size_t)md_round_up(2 * pl->TB * (int64_t)sizeof(void *), 64);
+    pl->total = pl->off_thread + (size_t)pl->nt * pl->thread_bytes;
+}
+
+/* The transformed sums of tiles [t0, t1) into M (A*A positions of C x N), in blocks. */
+static void MD_FN(md_wino_wg_chunk)(md_T *M, const md_T *dy, const MD_FN(md_cv) *p,
+                                    const MD_FN(md_wino_wg_plan) *pl,
+                                    const MD_FN(md_kernels) *kr, const MD_FN(md_wino_fns) *fns,
+                                    const md_T *zero, char *tws, int64_t t0, int64_t t1) {
+    const int64_t A2 = MD_WINO_A * MD_WINO_A, C = p->C, N = p->N, TB = pl->TB;
+    md_T *V = M + md_round_up(A2 * C * N, 16);
+    md_T *D = V + TB * A2 * C;
+    md_T *tmp = V + md_round_up(TB * A2 * (C + N), 16);
+    const md_T **xp = (const md_T **)(tmp + md_round_up(MD_FN(md_wino_wg_scratch)(C, N), 16));
+    const md_T **dp = xp + TB;
+    MD_FN(md_wkr_args) a;
+    a.x = xp;
+    a.dy = dp;
+    a.ldc = N;
+    a.mr = C;
+    for (int64_t b0 = t0; b0 < t1; b0 += TB) {
+        const int64_t tb = md_min64(TB, t1 - b0);
+        fns->input(V, tmp, p, &pl->tiles, zero, b0, tb);
+        fns->dy(D, tmp, dy, p, &pl->tiles, zero, b0, tb);
+        for (int64_t i = 0; i < tb; i++) {
+            xp[i] = V + i * A2 * C;
+            dp[i] = D + i * A2 * N;
+        }
+        a.np = tb;
+        a.accumulate = b0 > t0;
+        for (int64_t pos = 0; pos < A2; pos++) {
+            a.xoff = pos * C;
+            for (int64_t j0 = 0; j0 < N; j0 += pl->cob) {
+                a.nc = (int)md_min64(pl->cob, N - j0);
+                a.dyoff = pos * N + j0;
+                a.c = M + pos * C * N + j0;
+                kr->wkr[md_ceil_div(a.nc, kr->vl) - 1](&a);
+            }
+        }
+    }
+}
+
+/* The weight gradient of a forward problem that md_wino_applies to (src = x): dw
+ * (3, 3, C, N) and, unless NULL, dbias (N). */
+static md_status MD_FN(md_wino_wg_exec)(md_T *dw, md_T *dbias, const md_T *dy,
+                                        const MD_FN(md_cv) *p) {
+    const MD_FN(md_kernels) *kr = MD_FN(md_kernels_get)();
+    const MD_FN(md_wino_fns) fns = MD_FN(md_wino_fns_get)();
+    MD_FN(md_wino_wg_plan) pl;
+    MD_FN(md_wino_wg_plan_make)(&pl, p, kr);
+    md_workspace ws;
+    const md_status st = md_workspace_acquire(&ws, pl.total);
+    if (st != MD_OK) return st;
+    char *base = ws.ptr;
+    md_T *partials = (md_T *)base;
+    double *bias_part = (double *)(base + pl.off_bias);
+    md_T *zero = (md_T *)(base + pl.off_zero);
+    const int64_t C = p->C, N = p->N, nw = 9 * C * N, A2 = MD_WINO_A * MD_WINO_A;
+    const int64_t P = p->batch * p->out_h * p->out_w;
+#pragma omp parallel num_threads(pl.nt) if (pl.nt > 1)
+    {
+#pragma omp single
+        for (int64_t c = 0; c < md_max64(C, N); c++) zero[c] = 0;
+        char *tws = base + pl.off_thread + (size_t)md_thread_id() * pl.thread_bytes;
+        md_T *M = (md_T *)tws;
+        md_T *tmp = M + md_round_up(A2 * C * N, 16) + md_round_up(pl.TB * A2 * (C + N), 16);
+#pragma omp for schedule(dynamic, 1) nowait
+        for (int64_t ch = 0; ch < pl.nchunks; ch++) {
+            const int64_t t0 = ch * pl.CT, t1 = md_min64(pl.tiles.ntiles, t0 + pl.CT);
+            MD_FN(md_wino_wg_chunk)(M, dy, p, &pl, kr, &fns, zero, tws, t0, t1);
+            fns.finish(ch == 0 ? dw : partials + (ch - 1) * nw, M, tmp, C, N);
+        }
+        if (dbias != NULL) {
+#pragma omp for schedule(static)
+            for (int64_t ch = 0; ch < pl.bias_chunks; ch++) {
+                const int64_t c0 = ch * pl.bias_cp, c1 = md_min64(P, c0 + pl.bias_cp);
+                kr->colsum(bias_part + ch * N, dy + c0 * N, c1 - c0, N);
+            }
+        }
+#pragma omp barrier
+        MD_FN(md_wg_add_partials)(dw, partials, pl.nchunks, nw);
+    }
+    if (dbias != NULL) MD_FN(md_wg_bias_total)(dbias, bias_part, pl.bias_chunks, N);
+    md_workspace_release(&ws);
+    return MD_OK;
+}
+
 #undef MD_WINO_BT
 #undef MD_WINO_AT
+#undef MD_WINO_AS
 #undef MD_WINO_INL
 #undef MD_WINO_PACK_RUN
+#undef MD_WINO_FINISH_RUN
