@@ -243,6 +243,11 @@ class Mean(Metric):
             sample_weight (array-like or None): weights, broadcast to the values (a (batch,) weight
                 applies to every value of its sample).
         """
+        if type(values) is float and type(sample_weight) is int and sample_weight >= 0:
+            # one number with its count (the loss of a batch, every step): the sums below
+            self.total += values * sample_weight
+            self.count += float(sample_weight)
+            return
         where = type(self).__name__
         values = _as_array(values, "values", where).astype(np.float64)
         if sample_weight is None:

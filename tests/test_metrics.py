@@ -46,6 +46,19 @@ def test_sample_weights(rng):
     assert mean.result() == pytest.approx((1 + 9 + 5) / 5)
 
 
+def test_mean_of_a_number_and_its_count_is_the_weighted_sum(rng):
+    # a batch's loss with its size (the fast path every training step takes) adds what
+    # the array form adds: the value times the weight, and the weight
+    values = rng.random(5) * 10
+    counts = [3, 1, 7, 2, 5]
+    fast, arrays = metrics.Mean(), metrics.Mean()
+    for value, count in zip(values, counts):
+        fast.update_state(float(value), sample_weight=count)
+        arrays.update_state(np.array([value]), sample_weight=np.array([float(count)]))
+    assert (fast.total, fast.count) == (arrays.total, arrays.count)
+    np.testing.assert_allclose(fast.result(), np.average(values, weights=counts), rtol=1e-12)
+
+
 @pytest.mark.parametrize("threshold", [0.5, 0.3])
 def test_binary_accuracy(rng, threshold):
     metric = metrics.BinaryAccuracy(threshold=threshold)

@@ -128,7 +128,7 @@ def real_scalar(value, name, where, low=None, high=None, high_open=False):
             raise TypeError(f"{where}: argument '{name}' must be a real number. "
                             f"Received: {value!r}")
     result = float(value)
-    if not np.isfinite(result):
+    if not math.isfinite(result):
         raise ValueError(f"{where}: argument '{name}' must be finite. Received: {value!r}")
     too_low = low is not None and result < low
     too_high = high is not None and (result > high or (high_open and result == high))

@@ -368,8 +368,8 @@ def adam_update_many(variables, gradients, ms, vs, step, learning_rate=0.001, be
     where = "adam_update_many"
     lr, b1, b2, eps, step = _adam_scalars(learning_rate, beta_1, beta_2, epsilon, step, where)
     count = len(variables)
-    decays = [real_scalar(d, "weight_decays", where, 0.0)
-              for d in (weight_decays if weight_decays is not None else [0.0] * count)]
+    decays = [0.0] * count if weight_decays is None else \
+        [real_scalar(d, "weight_decays", where, 0.0) for d in weight_decays]
     vhats = list(vhats) if vhats is not None else [None] * count
     var, grad, s = _many(backend, where, variables, list(gradients),
                          {"m": list(ms), "v": list(vs), "vhat": vhats})

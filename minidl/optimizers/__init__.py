@@ -211,7 +211,8 @@ class Adam(Optimizer):
             [s["velocity"] for s in slots], self._iterations + 1, learning_rate=learning_rate,
             beta_1=self.beta_1, beta_2=self.beta_2, epsilon=self.epsilon,
             vhats=[s.get("velocity_hat") for s in slots],
-            weight_decays=[self.weight_decay if self._decays(v) else 0.0 for _, v in pairs])
+            weight_decays=[self.weight_decay if self._decays(v) else 0.0 for _, v in pairs]
+            if self.weight_decay else None)
 
     def get_config(self):
         config = super().get_config()
