@@ -606,8 +606,8 @@ static md_status MD_FN(md_wino_wg_exec)(md_T *dw, md_T *dbias, const md_T *dy,
 #if MD_IS_F32
 /* The float32 one-channel forward on AVX2/AVX-512 (conv_one_channel.h, included after this
  * file): -1 when it does not apply, else the status. */
-static int md_c1d_run(float *out, const float *bias, int activation, const md_cv_f32 *p,
-                      int pool);
+static int md_c1d_run(float *out, float *pooled, const float *bias, int activation,
+                      const md_cv_f32 *p);
 /* Its weight gradient (conv_one_channel.h): -1 when it does not apply, else the status. */
 static int md_c1w_run(float *dw, float *dbias, const float *dy, const float *x,
                       const md_conv2d_geom *g);
@@ -618,7 +618,7 @@ static md_status MD_FN(md_cv_exec)(md_T *out, const md_T *bias, int activation,
                                    const MD_FN(md_cv) *p) {
     if (MD_FN(md_wino_applies)(p)) return MD_FN(md_wino_exec)(out, bias, activation, p);
 #if MD_IS_F32
-    const int direct = md_c1d_run(out, bias, activation, p, 0);
+    const int direct = md_c1d_run(out, NULL, bias, activation, p);
     if (direct >= 0) return (md_status)direct;
 #endif
     const MD_FN(md_kernels) *kr = MD_FN(md_kernels_get)();
@@ -656,27 +656,31 @@ md_status MD_FN(md_conv2d_forward)(md_T *y, const md_T *x, const md_T *w, const 
     return MD_FN(md_cv_exec)(y, bias, activation, &p);
 }
 
-md_status MD_FN(md_conv2d_forward_avgpool2)(md_T *y, const md_T *x, const md_T *w,
-                                            const md_T *bias, int activation,
+md_status MD_FN(md_conv2d_forward_avgpool2)(md_T *y, md_T *unpooled, const md_T *x,
+                                            const md_T *w, const md_T *bias, int activation,
                                             const md_conv2d_geom *g) {
     MD_FN(md_cv) p;
     md_status st = MD_FN(md_cv_forward_args)(&p, y, x, w, activation, g);
     if (st != MD_OK) return st;
     if (g->out_h < 2 || g->out_w < 2) return MD_ERR_SHAPE;
+    if (unpooled != NULL && (unpooled == y || unpooled == x)) return MD_ERR_ARG;
 #if MD_IS_F32
-    const int direct = md_c1d_run(y, bias, activation, &p, 1);
+    const int direct = md_c1d_run(unpooled, y, bias, activation, &p);
     if (direct >= 0) return (md_status)direct;
 #endif
-    /* elsewhere: the convolution into a buffer, then the pooling pass */
-    md_T *z = malloc((size_t)(g->batch * g->out_h * g->out_w * g->out_c) * sizeof(md_T));
-    if (z == NULL) return MD_ERR_ALLOC;
+    /* elsewhere: the convolution into unpooled or a buffer, then the pooling pass */
+    md_T *z = unpooled;
+    if (z == NULL) {
+        z = malloc((size_t)(g->batch * g->out_h * g->out_w * g->out_c) * sizeof(md_T));
+        if (z == NULL) return MD_ERR_ALLOC;
+    }
     st = MD_FN(md_cv_exec)(z, bias, activation, &p);
     if (st == MD_OK) {
         const md_pool2d_geom pg = {g->batch, g->out_h, g->out_w, g->out_c, 2, 2, 2, 2, 0, 0,
                                    g->out_h / 2, g->out_w / 2};
         st = MD_FN(md_avgpool2d_forward)(y, z, &pg);
     }
-    free(z);
+    if (z != unpooled) free(z);
     return st;
 }
 

@@ -28,27 +28,29 @@ typedef struct {
     const float *x, *x_end, *wrep, *brep; /* x_end: one past the source's last float */
     const int32_t *expand; /* (P, VL): lane l of E vector k reads padded pixel k VL / N + idx */
     int64_t base[16];      /* q VL / N: the first pixel of E vector q < P */
-    float *out;
+    float *out;            /* the output rows, or NULL (pooled only) */
+    float *pooled;         /* forward: the output average-pooled over 2x2 windows, stride 2,
+                              or NULL */
     int64_t H, Wd, pt, pl, sh; /* source size, padding, vertical stride */
     int64_t out_h, L, N, KH, KW;
     int64_t Ws, erow, P, nvec; /* padded source width, floats per E row, phases, vectors per
                                   output row (L = out_w * N floats) */
     int64_t Lp;                /* weight gradient: dy row stride in D (whole P-vector groups) */
     int activation;
-    int pool;                  /* forward: average-pool the output over 2x2 windows, stride 2 */
-    const uint16_t *keep;      /* ... with the AVX-512 pooling row (pool2_simd.h), or NULL */
+    const uint16_t *keep;      /* pooling with the AVX-512 pooling row (pool2_simd.h), or NULL */
 } md_c1d;
 
 #if defined(__x86_64__) || defined(__i386__)
 
-/* The pooled rows of output rows [oy0, oy0 + rows) of image n (oy0 even), from their copy
- * in rowbuf: ((r0[a] + r1[a]) + (r0[a + N] + r1[a + N])) * 0.25 over each 2x2 window, the
- * operations of the pooling pass (pool2d.c), so the fused result has its bits. */
+/* The pooled rows of output rows [oy0, oy0 + rows) of image n (oy0 even), from those rows
+ * at rowbuf (a buffer, or the output rows just written, while in cache):
+ * ((r0[a] + r1[a]) + (r0[a + N] + r1[a + N])) * 0.25 over each 2x2 window, the operations
+ * of the pooling pass (pool2d.c), so the fused result has its bits. */
 static void md_c1d_pool(const md_c1d *a, const float *rowbuf, int64_t n, int64_t oy0,
                         int64_t rows) {
     const int64_t N = a->N, pooled_h = a->out_h / 2, pooled = a->L / N / 2 * N;
     for (int64_t i = 0; i + 1 < rows && (oy0 + i) / 2 < pooled_h; i += 2) {
-        float *y = a->out + (n * pooled_h + (oy0 + i) / 2) * pooled;
+        float *y = a->pooled + (n * pooled_h + (oy0 + i) / 2) * pooled;
         const float *r0 = rowbuf + i * a->L, *r1 = r0 + a->L;
         if (a->keep != NULL) {
             md_avgpool2_row_avx512(y, r0, r1, N, pooled, a->keep);
@@ -160,20 +162,20 @@ static void md_c1d_pool(const md_c1d *a, const float *rowbuf, int64_t n, int64_t
         md_c1d_rows_##SUF(a, e, o, 1);                                                           \
     }                                                                                            \
                                                                                                  \
-    /* Output rows [oy0, oy0 + rows) of image n; E and pad are the thread's buffers, and   \
-     * with pooling the rows go to its buffer rowbuf first. */                              \
+    /* Output rows [oy0, oy0 + rows) of image n; E and pad are the thread's buffers; with   \
+     * pooling only, the rows go to its buffer rowbuf first. */                             \
     TGT static void md_c1d_block_##SUF(const md_c1d *a, float *E, float *pad, float *rowbuf,    \
                                        int64_t n, int64_t oy0, int64_t rows) {                   \
         const float *img = a->x + n * a->H * a->Wd;                                              \
         const int64_t sy0 = oy0 * a->sh - a->pt, need = (rows - 1) * a->sh + a->KH;              \
         for (int64_t r = 0; r < need; r++)                                                       \
             md_c1d_expand_##SUF(a, E + r * a->erow, pad, img, sy0 + r);                          \
-        float *o = a->pool ? rowbuf : a->out + (n * a->out_h + oy0) * a->L;                      \
+        float *o = a->out == NULL ? rowbuf : a->out + (n * a->out_h + oy0) * a->L;               \
         const int64_t step = a->sh * a->erow;                                                    \
         int64_t r = 0;                                                                           \
         for (; r + R <= rows; r += R) md_c1d_rows_r_##SUF(a, E + r * step, o + r * a->L);       \
         for (; r < rows; r++) md_c1d_rows_1_##SUF(a, E + r * step, o + r * a->L);                \
-        if (a->pool) md_c1d_pool(a, rowbuf, n, oy0, rows);                                       \
+        if (a->pooled != NULL) md_c1d_pool(a, o, n, oy0, rows);                                  \
     }
 
 #define MD_C1D_NB 6 /* the vectors per tile of both widths (E's slack depends on it) */
@@ -216,10 +218,11 @@ static void md_c1d_expansion(md_c1d *a, int32_t *expand, int64_t W) {
 
 /* The one-channel forward of p into out when this path applies (float32, AVX2 or better,
  * one source channel, unit horizontal stride, at most 16 output channels, an activation
- * it fuses); -1 when it does not apply, else the status. With pool, out receives the
- * output average-pooled over 2x2 windows with stride 2 (out_h / 2 x out_w / 2). */
-static int md_c1d_run(float *out, const float *bias, int activation, const md_cv_f32 *p,
-                      int pool) {
+ * it fuses); -1 when it does not apply, else the status. Unless NULL, pooled receives the
+ * output average-pooled over 2x2 windows with stride 2 (out_h / 2 x out_w / 2), and out
+ * may then be NULL (the pooled output only). */
+static int md_c1d_run(float *out, float *pooled, const float *bias, int activation,
+                      const md_cv_f32 *p) {
     const int64_t W = md_c1d_lanes(), N = p->N, K = p->KH * p->KW;
     if (W == 0 || p->strided_bwd || p->C != 1 || p->sw != 1 || N > 16 ||
         !md_act_fusable(activation))
@@ -227,10 +230,10 @@ static int md_c1d_run(float *out, const float *bias, int activation, const md_cv
     md_c1d a = md_c1d_geometry(p->src, p->batch, p->src_h, p->src_w, p->out_h, p->out_w, N,
                                p->KH, p->KW, p->sh, p->pt, p->pl, W);
     a.out = out;
+    a.pooled = pooled;
     a.activation = activation;
-    a.pool = pool;
     uint16_t keep[2 * MD_POOL2_SIMD_C];
-    if (pool && W == 16 && N < MD_POOL2_SIMD_C) {
+    if (pooled != NULL && W == 16 && N < MD_POOL2_SIMD_C) {
         md_pool2_keep(keep, N);
         a.keep = keep;
     }
@@ -241,7 +244,7 @@ static int md_c1d_run(float *out, const float *bias, int activation, const md_cv
     /* E: its rows, then the slack that the last tile's vectors past the row end read */
     const int64_t e_floats = md_round_up(need * a.erow + (MD_C1D_NB + 2) * W, 16);
     const int64_t pad_floats = md_round_up(a.Ws + W, 16);
-    const int64_t row_floats = pool ? md_round_up(per_item * a.L + W, 16) : 0;
+    const int64_t row_floats = out == NULL ? md_round_up(per_item * a.L + W, 16) : 0;
     const int64_t span = (a.P + MD_C1D_NB) * W; /* weights per tap */
     const int64_t shared = md_round_up((K + 1) * span + a.P * W, 16);
     const int nt = (int)md_min64(md_threads_for(md_work3(p->batch * p->out_h, a.L, K)), items);
@@ -458,9 +461,9 @@ static int md_c1w_run(float *dw, float *dbias, const float *dy, const float *x,
 }
 
 #else
-static int md_c1d_run(float *out, const float *bias, int activation, const md_cv_f32 *p,
-                      int pool) {
-    (void)out, (void)bias, (void)activation, (void)p, (void)pool;
+static int md_c1d_run(float *out, float *pooled, const float *bias, int activation,
+                      const md_cv_f32 *p) {
+    (void)out, (void)pooled, (void)bias, (void)activation, (void)p;
     return -1;
 }
 static int md_c1w_run(float *dw, float *dbias, const float *dy, const float *x,

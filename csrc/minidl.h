@@ -144,11 +144,13 @@ typedef struct {
        w (k_h, k_w, in_c, out_c)) + bias (out_c) or no bias when NULL). */                    \
     md_status md_conv2d_forward##SUF(md_T *y, const md_T *x, const md_T *w, const md_T *bias, \
                                      int activation, const md_conv2d_geom *g);                \
-    /* The same, average-pooled over 2x2 windows with stride 2 ('valid') in the same call    \
-       (inference): y (batch, out_h / 2, out_w / 2, out_c); the bits of the two passes. */    \
-    md_status md_conv2d_forward_avgpool2##SUF(md_T *y, const md_T *x, const md_T *w,          \
-                                              const md_T *bias, int activation,               \
-                                              const md_conv2d_geom *g);                       \
+    /* The same, average-pooled over 2x2 windows with stride 2 ('valid') in the same call:   \
+       y (batch, out_h / 2, out_w / 2, out_c), the bits of the two passes; unless NULL,       \
+       unpooled (batch, out_h, out_w, out_c) receives the output before pooling too          \
+       (training keeps it for the backward pass). */                                          \
+    md_status md_conv2d_forward_avgpool2##SUF(md_T *y, md_T *unpooled, const md_T *x,         \
+                                              const md_T *w, const md_T *bias,                \
+                                              int activation, const md_conv2d_geom *g);       \
     /* dx (batch, in_h, in_w, in_c) from dy (batch, out_h, out_w, out_c) and w. */            \
     md_status md_conv2d_backward_input##SUF(md_T *dx, const md_T *dy, const md_T *w,          \
                                             const md_conv2d_geom *g);                         \

@@ -23,7 +23,7 @@ static md_status MD_FN(md_op_exec)(const md_op *op) {
         return MD_FN(md_softmax_backward)(a[0], a[1], a[2], d[0], d[1]);
     case MD_OP_CONV2D_FORWARD:
         if (op->flag[1]) /* 2: average-pooled over 2x2 windows */
-            return MD_FN(md_conv2d_forward_avgpool2)(a[0], a[1], a[2], a[3], op->flag[0],
+            return MD_FN(md_conv2d_forward_avgpool2)(a[0], a[4], a[1], a[2], a[3], op->flag[0],
                                                      &op->geom.conv);
         return MD_FN(md_conv2d_forward)(a[0], a[1], a[2], a[3], op->flag[0], &op->geom.conv);
     case MD_OP_CONV2D_BACKWARD_INPUT:

@@ -20,10 +20,13 @@ cdef int make_conv_geom(md_conv2d_geom *g, str where, tuple x_shape, tuple w_sha
 def conv2d_forward(real[:, :, :, ::1] y not None, const real[:, :, :, ::1] x not None,
                    const real[:, :, :, ::1] w not None, const real[::1] bias=None,
                    int64_t stride_h=1, int64_t stride_w=1, str padding="valid",
-                   int activation=MD_ACT_LINEAR, Program program=None, int pool=0):
+                   int activation=MD_ACT_LINEAR, Program program=None, int pool=0,
+                   real[:, :, :, ::1] unpooled=None):
     """y = activation(conv2d(x, w) + bias); x NHWC, w HWIO, y (N, OH, OW, out_c); with
     ``pool=2``, y is that average-pooled over 2x2 windows with stride 2, (N, OH // 2,
-    OW // 2, out_c), in the same call (the bits of the two passes).
+    OW // 2, out_c), in the same call (the bits of the two passes), and ``unpooled``, when
+    given, receives the output before pooling too (training keeps it for the backward
+    pass; the one-channel path pools its rows while they are in cache).
 
     Args:
         y (C-contiguous float32 or float64 numpy.ndarray (N, OH, OW, out_c)): the output,
@@ -41,6 +44,8 @@ def conv2d_forward(real[:, :, :, ::1] y not None, const real[:, :, :, ::1] x not
             running it (see :class:`Program`).
         pool (int): 0 for the convolution's output, 2 for its 2x2 average pooling
             (ValueError for another value, or an output smaller than 2x2).
+        unpooled (C-contiguous float32 or float64 numpy.ndarray (N, OH, OW, out_c) or None):
+            with ``pool=2``, the output before pooling, also written; not y or x.
 
     Example:
         >>> import numpy as np
@@ -71,16 +76,27 @@ def conv2d_forward(real[:, :, :, ::1] y not None, const real[:, :, :, ::1] x not
     if bias is not None:
         expect_shape("conv2d_forward", "bias", shape_of(bias, 1), (g.out_c,))
         pbias = &bias[0]
+    cdef real *punpooled = NULL
+    if unpooled is not None:
+        if not pool:
+            raise ValueError("conv2d_forward: argument 'unpooled' needs pool=2")
+        expect_shape("conv2d_forward", "unpooled", shape_of(unpooled, 4),
+                     (g.batch, g.out_h, g.out_w, g.out_c))
+        punpooled = &unpooled[0, 0, 0, 0]
+        if <void *>punpooled == <void *>&y[0, 0, 0, 0] or \
+                <const void *>punpooled == <const void *>&x[0, 0, 0, 0]:
+            raise ValueError("conv2d_forward: 'unpooled' must not be y or x")
     cdef md_op op = new_op(MD_OP_CONV2D_FORWARD, real is double)
     op.arg[0] = <void *>&y[0, 0, 0, 0]
     op.arg[1] = <void *>&x[0, 0, 0, 0]
     op.arg[2] = <void *>&w[0, 0, 0, 0]
     op.arg[3] = <void *>pbias
     op.flag[0] = activation
+    op.arg[4] = <void *>punpooled
     op.flag[1] = pool
     op.geom.conv = g
     if program is not None:
-        program.record(&op, "conv2d_forward", (y, x, w, bias))
+        program.record(&op, "conv2d_forward", (y, x, w, bias, unpooled))
         return
     with nogil:
         status = md_op_run(&op)

@@ -126,7 +126,7 @@ cdef extern from "minidl.h" nogil:
     # ---- float kernels
     md_status md_gemm_f32(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
     md_status md_conv2d_forward_f32(float *y, const float *x, const float *w, const float *bias, int activation, const md_conv2d_geom *g)
-    md_status md_conv2d_forward_avgpool2_f32(float *y, const float *x, const float *w, const float *bias, int activation, const md_conv2d_geom *g)
+    md_status md_conv2d_forward_avgpool2_f32(float *y, float *unpooled, const float *x, const float *w, const float *bias, int activation, const md_conv2d_geom *g)
     md_status md_conv2d_backward_input_f32(float *dx, const float *dy, const float *w, const md_conv2d_geom *g)
     md_status md_conv2d_backward_weight_f32(float *dw, float *dbias, const float *dy, const float *x, const md_conv2d_geom *g)
     md_status md_depthwise_conv2d_forward_f32(float *y, const float *x, const float *w, const float *bias, const md_conv2d_geom *g)
@@ -184,7 +184,7 @@ cdef extern from "minidl.h" nogil:
     # ---- double kernels
     md_status md_gemm_f64(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, double alpha, const double *a, int64_t lda, const double *b, int64_t ldb, double beta, double *c, int64_t ldc)
     md_status md_conv2d_forward_f64(double *y, const double *x, const double *w, const double *bias, int activation, const md_conv2d_geom *g)
-    md_status md_conv2d_forward_avgpool2_f64(double *y, const double *x, const double *w, const double *bias, int activation, const md_conv2d_geom *g)
+    md_status md_conv2d_forward_avgpool2_f64(double *y, double *unpooled, const double *x, const double *w, const double *bias, int activation, const md_conv2d_geom *g)
     md_status md_conv2d_backward_input_f64(double *dx, const double *dy, const double *w, const md_conv2d_geom *g)
     md_status md_conv2d_backward_weight_f64(double *dw, double *dbias, const double *dy, const double *x, const md_conv2d_geom *g)
     md_status md_depthwise_conv2d_forward_f64(double *y, const double *x, const double *w, const double *bias, const md_conv2d_geom *g)

@@ -313,3 +313,39 @@ def test_one_channel_weight_gradient_widths_threads_and_reference(out_channels, 
         dw = ops.conv_backward(dy, x, kern, strides, padding, use_bias=False,
                                input_gradient=False)[1]
         assert np.isnan(dw[0, 0]).all() and np.isfinite(dw.reshape(-1)[out_channels:]).all()
+
+
+@pytest.mark.parametrize("in_channels", [1, 3])
+def test_conv_pooled_in_its_call_keeps_the_unpooled_output(in_channels, dtype, isa, rng):
+    # pool=2 with 'unpooled': the convolution's output and its 2x2 average pooling, the
+    # bits of the two separate calls (the one-channel path pools its rows from cache)
+    from minidl import _C
+    x = rng.standard_normal((3, 13, 11, in_channels)).astype(dtype)
+    w = rng.standard_normal((3, 3, in_channels, 5)).astype(dtype)
+    bias = rng.standard_normal(5).astype(dtype)
+    tanh = _C.ACTIVATION_CODES["tanh"]
+    full = np.empty((3, 11, 9, 5), dtype)
+    _C.conv2d_forward(full, x, w, bias, activation=tanh)
+    pooled = np.empty((3, 5, 4, 5), dtype)
+    _C.avgpool2d_forward(pooled, full, (2, 2), (2, 2), "valid")
+    got, kept = np.empty_like(pooled), np.full_like(full, np.nan)
+    _C.conv2d_forward(got, x, w, bias, activation=tanh, pool=2, unpooled=kept)
+    np.testing.assert_array_equal(kept, full)
+    np.testing.assert_array_equal(got, pooled)
+    z = reference.conv2d(x.astype(np.float64), w.astype(np.float64), (1, 1), "valid",
+                         bias.astype(np.float64))
+    np.testing.assert_allclose(kept, np.tanh(z), **TOL[dtype])
+
+
+def test_conv_unpooled_argument_is_checked():
+    from minidl import _C
+    x, w = np.ones((1, 6, 6, 1), np.float32), np.ones((3, 3, 1, 2), np.float32)
+    y, full = np.empty((1, 2, 2, 2), np.float32), np.empty((1, 4, 4, 2), np.float32)
+    with pytest.raises(ValueError, match="'unpooled' needs pool=2"):
+        _C.conv2d_forward(np.empty((1, 4, 4, 2), np.float32), x, w, unpooled=full)
+    with pytest.raises(ValueError, match="unpooled"):
+        _C.conv2d_forward(y, x, w, pool=2, unpooled=np.empty((1, 4, 3, 2), np.float32))
+    x = np.ones((1, 4, 6, 2), np.float32)  # a 1x1 kernel: the unpooled output has x's shape
+    with pytest.raises(ValueError, match="must not be y or x"):
+        _C.conv2d_forward(np.empty((1, 2, 3, 2), np.float32), x,
+                          np.ones((1, 1, 2, 2), np.float32), pool=2, unpooled=x)

@@ -29,6 +29,17 @@ def _blog_cnn(batch_norm):
                               layers.Dense(10, activation="softmax")])
 
 
+def _pooling_cnn(batch_norm):
+    """Convolutions of several channels, each followed by a 2x2 average pooling (recorded
+    as one call) unless a batch norm stands between them."""
+    norm = [layers.BatchNormalization()] if batch_norm else []
+    return models.Sequential([minidl.Input((16, 16, 3)),
+                              layers.Conv2D(8, 3, padding="same", activation="relu")] + norm +
+                             [layers.AveragePooling2D(2), layers.Conv2D(8, 3)] +
+                             [layers.AveragePooling2D(2), layers.Flatten(),
+                              layers.Dense(10, activation="softmax")])
+
+
 def _train(factory, batch_norm, planned, loss, optimizer, x, y, dtype=None):
     utils.set_random_seed(0)
     if dtype:
@@ -43,7 +54,7 @@ def _train(factory, batch_norm, planned, loss, optimizer, x, y, dtype=None):
     return model, history.history
 
 
-@pytest.mark.parametrize("factory,channels", [(_lenet, 1), (_blog_cnn, 3)])
+@pytest.mark.parametrize("factory,channels", [(_lenet, 1), (_blog_cnn, 3), (_pooling_cnn, 3)])
 @pytest.mark.parametrize("batch_norm", [False, True])
 @pytest.mark.parametrize("sparse", [False, True])
 def test_a_planned_step_is_bit_identical_to_the_layers(factory, channels, batch_norm, sparse):
@@ -167,6 +178,24 @@ def test_a_planned_step_runs_as_one_recorded_program():
     forward, loss, backward = 3 * 2 + 3 * 2, 2, 3 + 4 + 1 + 1 + 2 + 1 + 1 + 1
     assert len(plan.program) == forward + loss + backward
     assert {id(v) for v, _ in plan.gradients} == {id(v) for v in model.trainable_weights}
+
+
+@pytest.mark.parametrize("factory,channels", [(_lenet, 1), (_pooling_cnn, 3)])
+def test_a_convolution_pools_in_its_own_call(factory, channels):
+    # without batch norm, each convolution followed by a 2x2 average pooling is one call
+    # (the one-channel path and the general one); the pooling's backward stays
+    model = factory(False)
+    model.compile(optimizer="sgd", loss="categorical_crossentropy")
+    rng = np.random.default_rng(9)
+    x = rng.random((8, 16, 16, channels)).astype(np.float32)
+    model.train_on_batch(x, utils.to_categorical(rng.integers(0, 10, 8), 10))
+    plan = model._cached_plan[1]
+    target, dloss = plan._loss(utils.to_categorical(rng.integers(0, 10, 8), 10),
+                               plan.nodes[-1])
+    names = [name for name, _ in plan.program.profile(x, target, dloss)]
+    averages = sum(isinstance(layer, layers.AveragePooling2D) for layer in model.layers)
+    assert names.count("avgpool2d_forward") == 0
+    assert names.count("avgpool2d_backward") == averages
 
 
 def test_a_replaced_weight_array_is_recorded_again():

@@ -76,6 +76,17 @@ class _ConvNode(_Node):
                               self.code, program=self.p)
         return self.y
 
+    def forward_pooled(self, x, pool):
+        """Record the forward pass and the 2x2 average pooling node ``pool`` after it in
+        one call: the pooled output is pooled from the rows just computed (the bits of
+        the two passes), the unpooled one kept for the backward pass."""
+        layer = self.layer
+        self.x, pool.x = x, self.y
+        self.k.conv2d_forward(pool.y, x, layer.kernel.value,
+                              layer.bias.value if layer.use_bias else None, *self.geometry,
+                              self.code, program=self.p, pool=2, unpooled=self.y)
+        return pool.y
+
     # set when the batch norm or pooling after the layer applies the activation's
     # derivative in its own backward pass (the gradient it returns is then already the
     # pre-activation one)
@@ -209,6 +220,9 @@ class _PoolNode(_Node):
         self.argmax = np.empty(self.output_shape, np.int64) \
             if isinstance(layer, MaxPooling2D) else None
         self.geometry = (layer.pool_size, layer.strides, layer.padding)
+        # a convolution right before it can pool in its own call (_ConvNode.forward_pooled)
+        self.average_2x2 = self.argmax is None and \
+            tuple(self.geometry) == ((2, 2), (2, 2), "valid")
 
     def forward(self, x):
         self.x = x
@@ -302,8 +316,7 @@ class StepPlan:
         sparse = isinstance(self.model.loss, losses.SparseCategoricalCrossentropy)
         target = np.empty(rows, np.int64) if sparse else np.empty(shape, self.dtype)
         dloss = np.empty(rows, self.dtype)
-        for node in self.nodes:
-            x = node.forward(x)
+        x = self._record_forward(x)
         last = self.nodes[-1]
         if sparse:
             k.sparse_softmax_xent_forward(self.loss_values, self.probs, last.logits, target,
@@ -324,6 +337,21 @@ class StepPlan:
         # the weight arrays the program points at: a new array (a model moved between
         # devices and back, a replaced value) means recording again
         self.weight_arrays = [(v, v.value) for v in self.model.weights]
+
+    def _record_forward(self, x):
+        """Record the forward pass of every node; a convolution followed by a 2x2 average
+        pooling records both in one call."""
+        nodes, i = self.nodes, 0
+        while i < len(nodes):
+            following = nodes[i + 1] if i + 1 < len(nodes) else None
+            if isinstance(nodes[i], _ConvNode) and isinstance(following, _PoolNode) and \
+                    following.average_2x2:
+                x = nodes[i].forward_pooled(x, following)
+                i += 2
+            else:
+                x = nodes[i].forward(x)
+                i += 1
+        return x
 
     def _record_backward(self, i, grad):
         """Record node i's backward pass; a batch norm or a pooling right after a
