@@ -205,11 +205,25 @@ static inline int64_t MD_FN(md_bpack_elems)(const MD_FN(md_kernels) *kr, int64_t
     return md_round_up(md_min64(n, MD_GEMM_NC), kr->gemm_nr) * k;
 }
 
+/* Whether A is packed once up front, shared by the threads: when there are too few row
+ * blocks for the threads, the columns are split into groups, and packing A per group
+ * would repeat it (a small-batch dense layer: 4 times). */
+static inline int MD_FN(md_gemm_shares_a)(int64_t m, int nthreads) {
+    return md_ceil_div(m, MD_GEMM_MC) < 2 * nthreads;
+}
+
+/* Packed-A buffers: one per thread, or (shared) one per (row block, depth block). */
+static inline int64_t MD_FN(md_apack_buffers)(int64_t m, int64_t k, int nthreads) {
+    return MD_FN(md_gemm_shares_a)(m, nthreads) ? md_ceil_div(m, MD_GEMM_MC) *
+                                                      md_ceil_div(k, MD_GEMM_KC)
+                                                : nthreads;
+}
+
 size_t MD_FN(md_gemm_run_workspace)(const MD_FN(md_kernels) *kr, int64_t m, int64_t n, int64_t k,
                                     int nthreads) {
     const size_t a = (size_t)md_round_up(MD_FN(md_apack_elems)(kr, m, k), 16) * sizeof(md_T);
     const size_t b = (size_t)md_round_up(MD_FN(md_bpack_elems)(kr, n, k), 16) * sizeof(md_T);
-    return b + (size_t)nthreads * a;
+    return b + (size_t)MD_FN(md_apack_buffers)(m, k, nthreads) * a;
 }
 
 /* One tile of the macro-kernel: packed A block (mc rows) times micro-panels
@@ -241,10 +255,11 @@ static void MD_FN(md_macro_tile)(const MD_FN(md_kernels) *kr, const md_T *apack,
     }
 }
 
-/* Per block of columns: B is packed for the whole depth (work-shared, one barrier); then
- * every tile of C (MC rows x a group of panels) is computed by one thread over all depth
- * blocks in order, without further barriers (dynamic schedule: robust to a busy machine,
- * and deterministic since a tile's arithmetic does not depend on its thread). */
+/* Per block of columns: B is packed for the whole depth (work-shared, one barrier), and
+ * before the first, a shared A (md_gemm_shares_a) for all of it; then every tile of C (MC
+ * rows x a group of panels) is computed by one thread over all depth blocks in order,
+ * without further barriers (dynamic schedule: robust to a busy machine, and
+ * deterministic since a tile's arithmetic does not depend on its thread). */
 void MD_FN(md_gemm_run)(const MD_FN(md_kernels) *kr, const MD_FN(md_gemm_plan) *plan, int64_t m,
                         int64_t n, int64_t k, md_T *c, int64_t ldc, int accumulate,
                         void *workspace, int nthreads) {
@@ -253,10 +268,20 @@ void MD_FN(md_gemm_run)(const MD_FN(md_kernels) *kr, const MD_FN(md_gemm_plan) *
     md_T *apack_all = bpack + md_round_up(MD_FN(md_bpack_elems)(kr, n, k), 16);
     const int64_t apack_stride = md_round_up(MD_FN(md_apack_elems)(kr, m, k), 16);
     const int64_t n_ic = md_ceil_div(m, MD_GEMM_MC), n_pc = md_ceil_div(k, MD_GEMM_KC);
+    const int share_a = MD_FN(md_gemm_shares_a)(m, nthreads);
 
 #pragma omp parallel num_threads(nthreads) if (nthreads > 1)
     {
         md_T *apack = apack_all + (int64_t)md_thread_id() * apack_stride;
+        if (share_a) { /* block (ic, ip) at apack_all + (ic * n_pc + ip) * apack_stride */
+#pragma omp for schedule(static) nowait
+            for (int64_t t = 0; t < n_ic * n_pc; t++) {
+                const int64_t i0 = t / n_pc * MD_GEMM_MC, pc = t % n_pc * MD_GEMM_KC;
+                plan->pack_a(apack_all + t * apack_stride, plan->a_ctx, i0,
+                             md_min64(MD_GEMM_MC, m - i0), pc, md_min64(MD_GEMM_KC, k - pc),
+                             (int)MR);
+            }
+        }
         for (int64_t jc = 0; jc < n; jc += MD_GEMM_NC) {
             const int64_t nc = md_min64(MD_GEMM_NC, n - jc);
             const int64_t n_panels = md_ceil_div(nc, NR);
@@ -280,8 +305,12 @@ void MD_FN(md_gemm_run)(const MD_FN(md_kernels) *kr, const MD_FN(md_gemm_plan) *
                 if (jp0 == jp1) continue;
                 for (int64_t pc = 0; pc < k; pc += MD_GEMM_KC) {
                     const int64_t kc = md_min64(MD_GEMM_KC, k - pc);
-                    plan->pack_a(apack, plan->a_ctx, i0, mc, pc, kc, (int)MR);
-                    MD_FN(md_macro_tile)(kr, apack, bpack + pc * bstride, mc, nc, kc, jp0, jp1,
+                    const md_T *ap = apack;
+                    if (share_a)
+                        ap = apack_all + (ic * n_pc + pc / MD_GEMM_KC) * apack_stride;
+                    else
+                        plan->pack_a(apack, plan->a_ctx, i0, mc, pc, kc, (int)MR);
+                    MD_FN(md_macro_tile)(kr, ap, bpack + pc * bstride, mc, nc, kc, jp0, jp1,
                                          c + i0 * ldc + jc, ldc, accumulate || pc > 0);
                 }
             }
