@@ -46,6 +46,14 @@ static inline int md_pool_windows_whole(const md_pool2d_geom *g) {
            (g->out_w - 1) * g->stride_w + g->pool_w <= g->in_w;
 }
 
+/* Whether the windows tile the input exactly: no padding, stride = window, and every
+ * input cell in one window (a max pooling's backward then writes each dx cell once). */
+static inline int md_pool_windows_tile(const md_pool2d_geom *g) {
+    return g->pad_top == 0 && g->pad_left == 0 && g->stride_h == g->pool_h &&
+           g->stride_w == g->pool_w && g->out_h * g->pool_h == g->in_h &&
+           g->out_w * g->pool_w == g->in_w;
+}
+
 /* Whether the windows are 2x2 with stride 2 (the seed networks' pooling). */
 static inline int md_pool_is_2x2(const md_pool2d_geom *g) {
     return g->pool_h == 2 && g->pool_w == 2 && g->stride_h == 2 && g->stride_w == 2;

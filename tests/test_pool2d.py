@@ -451,3 +451,53 @@ def test_backward_with_the_activation_before_it(name, kind, shape, pool, strides
         call(fused, activation=code)
     with pytest.raises(ValueError, match="'activation'"):
         call(fused, y=y, activation=7)
+
+
+def _scatter_then_derivative(dy, argmax, shape, y=None):
+    """NumPy, in dy's dtype: dx = 0, dx[n, argmax, c] += dy (the scatter's own values, so
+    0 + (-0.0) = +0.0), then times sigmoid's derivative from y."""
+    n, h, w, c = shape
+    dx = np.zeros((n, h * w, c), dy.dtype)
+    cells = argmax.reshape(n, -1, c)
+    for i in range(n):
+        for ch in range(c):
+            np.add.at(dx[i, :, ch], cells[i, :, ch], dy.reshape(n, -1, c)[i, :, ch])
+    dx = dx.reshape(shape)
+    return dx if y is None else dx * (y * (dy.dtype.type(1) - y))
+
+
+@pytest.mark.parametrize("shape,pool", [((3, 8, 12, 20), 2), ((2, 9, 6, 3), 3)])
+def test_max_pool_backward_of_tiling_windows_writes_the_scatters_values(shape, pool, isa,
+                                                                        dtype, rng):
+    # windows that tile the input take a one-pass path (each dx cell written once): the
+    # scatter's values bit for bit, -0.0 gradients and NaN away from the maxima included
+    y = ops.activation(rng.normal(size=shape), "sigmoid").astype(dtype)
+    out, argmax = ops.max_pool_with_argmax(y, pool)
+    dy = rng.normal(size=out.shape).astype(dtype)
+    dy.reshape(-1)[::7] = -0.0
+    not_max = np.ones(y.size, bool)
+    flat = argmax.reshape(shape[0], -1, shape[3])
+    for i in range(shape[0]):
+        for ch in range(shape[3]):
+            not_max.reshape(shape[0], -1, shape[3])[i, flat[i, :, ch], ch] = False
+    y.reshape(-1)[np.flatnonzero(not_max)[::5]] = np.nan
+    geometry = ((pool, pool), (pool, pool), "valid")
+    dx = np.empty_like(y)
+    minidl._C.maxpool2d_backward(dx, dy, argmax, *geometry)
+    want = _scatter_then_derivative(dy, argmax, shape)
+    np.testing.assert_array_equal(np.signbit(dx), np.signbit(want))
+    np.testing.assert_array_equal(dx, want)
+    minidl._C.maxpool2d_backward(dx, dy, argmax, *geometry, y=y,
+                                 activation=minidl._C.ACTIVATION_CODES["sigmoid"])
+    np.testing.assert_array_equal(dx, _scatter_then_derivative(dy, argmax, shape, y))
+
+
+def test_max_pool_backward_scatters_an_argmax_outside_its_window(rng):
+    # the one-pass path finds every argmax in its own window or falls back to the scatter
+    x = rng.normal(size=(2, 4, 4, 3)).astype(np.float32)
+    out, argmax = ops.max_pool_with_argmax(x, 2)
+    argmax[1, 0, 1, 2] = 15  # another window's cell: its gradient adds there
+    dy = rng.normal(size=out.shape).astype(np.float32)
+    dx = np.empty_like(x)
+    minidl._C.maxpool2d_backward(dx, dy, argmax, (2, 2), (2, 2), "valid")
+    np.testing.assert_array_equal(dx, _scatter_then_derivative(dy, argmax, x.shape))
