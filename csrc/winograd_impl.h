@@ -246,6 +246,19 @@ static inline void MD_FN(md_wino_tile_coords)(const MD_FN(md_wino_plan) *pl, int
     *tx = t % pl->tiles_w;
 }
 
+/* The output pixels of tile t: its first one's offset in an output of N channels, and
+ * how many of its m rows and columns lie inside the output. */
+static inline int64_t MD_FN(md_wino_tile_output)(const MD_FN(md_cv) *p,
+                                                 const MD_FN(md_wino_plan) *pl, int64_t t,
+                                                 int64_t *rows, int64_t *cols) {
+    int64_t n, ty, tx;
+    MD_FN(md_wino_tile_coords)(pl, t, &n, &ty, &tx);
+    const int64_t oy0 = ty * MD_WINO_M, ox0 = tx * MD_WINO_M;
+    *rows = md_min64(MD_WINO_M, p->out_h - oy0);
+    *cols = md_min64(MD_WINO_M, p->out_w - ox0);
+    return ((n * p->out_h + oy0) * p->out_w + ox0) * p->N;
+}
+
 /* V rows of tiles [t0, t0 + tb): tile i, position pos at V + (i * A*A + pos) * C. The
  * patch of a tile starts at source pixel (ty * m - pt, tx * m - pl); pixels outside the
  * source read the zero pixel. First B^T along each patch row into tmp[r][k], then along
@@ -310,10 +323,8 @@ MD_WINO_INL void MD_FN(md_wino_output_body)(md_T *out, const md_T *Mb, md_T *tmp
                                             int64_t tb) {
     const int64_t A = MD_WINO_A, m = MD_WINO_M, N = p->N;
     for (int64_t i = 0; i < tb; i++) {
-        int64_t n, ty, tx;
-        MD_FN(md_wino_tile_coords)(pl, t0 + i, &n, &ty, &tx);
-        const int64_t oy0 = ty * m, ox0 = tx * m;
-        const int64_t rows = md_min64(m, p->out_h - oy0), cols = md_min64(m, p->out_w - ox0);
+        int64_t rows, cols;
+        md_T *origin = out + MD_FN(md_wino_tile_output)(p, pl, t0 + i, &rows, &cols);
         const md_T *mt = Mb + i * A * A * N;
         const md_T *s[MD_WINO_A];
         md_T *o[MD_WINO_A];
@@ -322,7 +333,6 @@ MD_WINO_INL void MD_FN(md_wino_output_body)(md_T *out, const md_T *Mb, md_T *tmp
             for (int64_t k = 0; k < m; k++) o[k] = tmp + (r * m + k) * N;
             MD_WINO_AT(o, s, N);
         }
-        md_T *origin = out + ((n * p->out_h + oy0) * p->out_w + ox0) * N;
         for (int64_t k = 0; k < m; k++) {
             for (int64_t r = 0; r < A; r++) s[r] = tmp + (r * m + k) * N;
             for (int64_t r = 0; r < m; r++)
@@ -349,11 +359,8 @@ MD_WINO_INL void MD_FN(md_wino_dy_body)(md_T *D, md_T *tmp, const md_T *dy,
                                         const md_T *zero, int64_t t0, int64_t tb) {
     const int64_t A = MD_WINO_A, m = MD_WINO_M, N = p->N;
     for (int64_t i = 0; i < tb; i++) {
-        int64_t n, ty, tx;
-        MD_FN(md_wino_tile_coords)(pl, t0 + i, &n, &ty, &tx);
-        const int64_t oy0 = ty * m, ox0 = tx * m;
-        const int64_t rows = md_min64(m, p->out_h - oy0), cols = md_min64(m, p->out_w - ox0);
-        const md_T *origin = dy + ((n * p->out_h + oy0) * p->out_w + ox0) * N;
+        int64_t rows, cols;
+        const md_T *origin = dy + MD_FN(md_wino_tile_output)(p, pl, t0 + i, &rows, &cols);
         const md_T *s[MD_WINO_A];
         md_T *o[MD_WINO_A];
         for (int64_t r = 0; r < m; r++) {
