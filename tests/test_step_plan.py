@@ -171,11 +171,12 @@ def test_a_planned_step_runs_as_one_recorded_program():
     x = rng.random((8, 16, 16, 1)).astype(np.float32)
     model.train_on_batch(x, utils.to_categorical(rng.integers(0, 10, 8), 10))
     plan = model._cached_plan[1]
-    # forward: (conv, BN, pool) x 2, (gemm, bias, activation) x 2; the fused loss forward
-    # and backward; backward: the softmax dense (gemm x 2, bias sum), the tanh dense (+ its
+    # forward: (conv, BN, pool) x 2, (gemm, bias, activation) for the tanh dense and (gemm,
+    # bias) for the softmax one, whose probabilities the fused loss forward writes; the
+    # fused loss forward and backward; backward: the softmax dense (gemm x 2, bias sum), the tanh dense (+ its
     # activation), pool, BN (with the derivative of the relu before it), the relu conv
     # (input, weight), pool, BN (+ derivative) and the first conv (no input gradient)
-    forward, loss, backward = 3 * 2 + 3 * 2, 2, 3 + 4 + 1 + 1 + 2 + 1 + 1 + 1
+    forward, loss, backward = 3 * 2 + 3 + 2, 2, 3 + 4 + 1 + 1 + 2 + 1 + 1 + 1
     assert len(plan.program) == forward + loss + backward
     assert {id(v) for v, _ in plan.gradients} == {id(v) for v in model.trainable_weights}
 

@@ -118,7 +118,9 @@ class _DenseNode(_Node):
         rows, units = self.output_shape
         self.z = self.empty((rows, units))
         self.logits = self.empty((rows, units)) if layer.use_bias else self.z
-        self.y = self.empty((rows, units)) if layer.activation != "linear" else self.logits
+        # softmax (the last layer only): the plan points y at the fused loss's probabilities
+        self.y = self.empty((rows, units)) if layer.activation not in ("linear", "softmax") \
+            else self.logits
         self.dz = self.empty((rows, units))
         self.dx, self.dw = self.empty(input_shape), self.empty(layer.kernel.shape)
         self.db = self.empty((1, units)) if layer.use_bias else None
@@ -129,9 +131,7 @@ class _DenseNode(_Node):
         k.gemm(False, False, x, layer.kernel.value, self.z, program=p)
         if layer.use_bias:
             k.bias_add(self.logits, self.z, layer.bias.value, program=p)
-        if layer.activation == "softmax":
-            k.softmax_forward(self.y, self.logits, program=p)
-        elif layer.activation != "linear":
+        if layer.activation not in ("linear", "softmax"):
             k.activation_forward(self.y.reshape(-1), self.logits.reshape(-1),
                                  k.ACTIVATION_CODES[layer.activation], program=p)
         return self.y
@@ -327,6 +327,8 @@ class StepPlan:
             k.softmax_xent_forward(self.loss_values, self.probs, last.logits, target,
                                    program=program)
             k.softmax_xent_backward(self.dlogits, dloss, self.probs, target, program=program)
+        # the loss's softmax is the layer's own (both md_softmax_row): the model's output
+        last.y = self.probs
         grad = last.backward(self.dlogits, pre_activation=True)
         for i in reversed(range(len(self.nodes) - 1)):
             if grad is None:
