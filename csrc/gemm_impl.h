@@ -272,7 +272,8 @@ void MD_FN(md_gemm_run)(const MD_FN(md_kernels) *kr, const MD_FN(md_gemm_plan) *
 
 #pragma omp parallel num_threads(nthreads) if (nthreads > 1)
     {
-        md_T *apack = apack_all + (int64_t)md_thread_id() * apack_stride;
+        /* this thread's packed A, unless A is shared (then there may be fewer buffers) */
+        md_T *apack = share_a ? NULL : apack_all + (int64_t)md_thread_id() * apack_stride;
         if (share_a) { /* block (ic, ip) at apack_all + (ic * n_pc + ip) * apack_stride */
 #pragma omp for schedule(static) nowait
             for (int64_t t = 0; t < n_ic * n_pc; t++) {

@@ -128,11 +128,8 @@ static int MD_FN(md_pool_act_ok)(const md_T *dx, const md_T *y, int activation) 
            (activation == MD_ACT_LINEAR || (y != NULL && y != dx));
 }
 
-/* Image n of a max pooling backward whose windows tile the input (md_pool_windows_tile):
- * each dx cell written once, 0 + dy where it is its window's argmax and 0 elsewhere (the
- * values of the zeroing and the scatter, -0.0 included), then times the activation's
- * derivative row by row while in cache. Returns 0 when some argmax lies outside its own
- * window (then dx must be made by the scatter). */
+/* o[c] = (argmax a[c] is cell idx) ? 0 + d[c] : 0 over C channels; the number of hits.
+ * Compiled for the baseline and, on x86, for AVX-512 (a vector loop there). */
 #define MD_MAXPOOL_SELECT(ISA, ATTR)                                                         \
     ATTR static int64_t MD_FN(md_maxpool_select_##ISA)(md_T *restrict o,                     \
                                                        const md_T *restrict d,               \
@@ -146,14 +143,17 @@ static int MD_FN(md_pool_act_ok)(const md_T *dx, const md_T *y, int activation) 
         }                                                                                    \
         return hits;                                                                         \
     }
-/* o[c] = (argmax a[c] is cell idx) ? 0 + d[c] : 0 over C channels; the number of hits.
- * Compiled for the baseline and, on x86, for AVX-512 (a vector loop there). */
 MD_MAXPOOL_SELECT(portable, )
 #if MD_HAVE_POOL_AVX2
 MD_MAXPOOL_SELECT(avx512, __attribute__((target("avx512f,avx2,fma"))))
 #endif
 #undef MD_MAXPOOL_SELECT
 
+/* Image n of a max pooling backward whose windows tile the input (md_pool_windows_tile):
+ * each dx cell written once, 0 + dy where it is its window's argmax and 0 elsewhere (the
+ * values of the zeroing and the scatter, -0.0 included), then times the activation's
+ * derivative row by row while in cache. Returns 0 when some argmax lies outside its own
+ * window (then dx must be made by the scatter). */
 static int MD_FN(md_maxpool_backward_tiled)(md_T *restrict dxn, const md_T *restrict dyn,
                                             const int64_t *restrict an, const md_T *y,
                                             int64_t n, int activation,

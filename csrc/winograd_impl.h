@@ -142,8 +142,6 @@ MD_WINO_INL void MD_FN(md_wino_at4)(md_T *restrict o0, md_T *restrict o1,
         o1[c] = s1[c] - s2[c] - s3[c];
     }
 }
-/* The transforms on arrays of A (B^T) or m (A^T) output and A input vectors; restrict
- * parameters tell the vectoriser that no output overlaps an input. */
 /* o = A s (the transpose of A^T: the weight gradient's output-gradient transform). */
 MD_WINO_INL void MD_FN(md_wino_a2)(md_T *restrict o0, md_T *restrict o1, md_T *restrict o2,
                                    md_T *restrict o3, const md_T *restrict s0,
@@ -155,6 +153,8 @@ MD_WINO_INL void MD_FN(md_wino_a2)(md_T *restrict o0, md_T *restrict o1, md_T *r
         o3[c] = -s1[c];
     }
 }
+/* The transforms on arrays of A (B^T, A s) or m (A^T) output and A (or m) input vectors;
+ * restrict parameters tell the vectoriser that no output overlaps an input. */
 #define MD_WINO_BT(o, d, len) MD_FN(md_wino_bt4)(o[0], o[1], o[2], o[3], d[0], d[1], d[2], d[3], len)
 #define MD_WINO_AT(o, s, len) MD_FN(md_wino_at4)(o[0], o[1], s[0], s[1], s[2], s[3], len)
 #define MD_WINO_AS(o, s, len) MD_FN(md_wino_a2)(o[0], o[1], o[2], o[3], s[0], s[1], len)
@@ -378,6 +378,19 @@ MD_WINO_INL void MD_FN(md_wino_dy_body)(md_T *D, md_T *tmp, const md_T *dy,
     }
 }
 
+/* out[v] = sum over i < A of g[i][q] in[i * stride + v], v < len: one column of G^T
+ * applied along runs of values (rows with g[i][q] = 0 skipped). */
+MD_WINO_INL void MD_FN(md_wino_gt_run)(md_T *restrict out, const md_T *in, int64_t stride,
+                                       const md_T g[MD_WINO_A][3], int64_t q, int64_t len) {
+    for (int64_t v = 0; v < len; v++) out[v] = g[0][q] * in[v];
+    for (int64_t i = 1; i < MD_WINO_A; i++) {
+        const md_T coef = g[i][q];
+        const md_T *restrict row = in + i * stride;
+        if (coef != 0)
+            for (int64_t v = 0; v < len; v++) out[v] += coef * row[v];
+    }
+}
+
 /* dw (3, 3, C, N) = G^T M G of the transformed sums M (position pos at M + pos * C * N):
  * the same combination for every (c, n), so it runs along runs of the flattened C * N
  * values: G^T along the patch columns into tmp[i][kx] (A x 3 runs), then along the patch
@@ -391,29 +404,14 @@ MD_WINO_INL void MD_FN(md_wino_wg_finish_body)(md_T *dw, const md_T *M, md_T *tm
         for (int64_t q = 0; q < 3; q++) g[i][q] = (md_T)md_wino_G[i][q];
     for (int64_t v0 = 0; v0 < CN; v0 += R) {
         const int64_t len = md_min64(R, CN - v0);
-        for (int64_t i = 0; i < A; i++)
-            for (int64_t kx = 0; kx < 3; kx++) {
-                md_T *restrict t = tmp + (i * 3 + kx) * R;
-                const md_T *row = M + i * A * CN + v0;
-                for (int64_t v = 0; v < len; v++) t[v] = g[0][kx] * row[v];
-                for (int64_t j = 1; j < A; j++) {
-                    const md_T coef = g[j][kx];
-                    const md_T *restrict mj = row + j * CN;
-                    if (coef != 0)
-                        for (int64_t v = 0; v < len; v++) t[v] += coef * mj[v];
-                }
-            }
-        for (int64_t ky = 0; ky < 3; ky++)
-            for (int64_t kx = 0; kx < 3; kx++) {
-                md_T *restrict out = dw + (ky * 3 + kx) * CN + v0;
-                for (int64_t v = 0; v < len; v++) out[v] = g[0][ky] * tmp[kx * R + v];
-                for (int64_t i = 1; i < A; i++) {
-                    const md_T coef = g[i][ky];
-                    const md_T *restrict ti = tmp + (i * 3 + kx) * R;
-                    if (coef != 0)
-                        for (int64_t v = 0; v < len; v++) out[v] += coef * ti[v];
-                }
-            }
+        for (int64_t i = 0; i < A; i++) /* tmp[i][kx] = sum over j of G[j][kx] M[i][j] */
+            for (int64_t kx = 0; kx < 3; kx++)
+                MD_FN(md_wino_gt_run)(tmp + (i * 3 + kx) * R, M + i * A * CN + v0, CN, g, kx,
+                                      len);
+        for (int64_t ky = 0; ky < 3; ky++) /* dw[ky][kx] = sum over i of G[i][ky] tmp[i][kx] */
+            for (int64_t kx = 0; kx < 3; kx++)
+                MD_FN(md_wino_gt_run)(dw + (ky * 3 + kx) * CN + v0, tmp + kx * R, 3 * R, g, ky,
+                                      len);
     }
 }
 

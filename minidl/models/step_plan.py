@@ -68,24 +68,19 @@ class _ConvNode(_Node):
         self.db = self.empty(layer.bias.shape) if layer.use_bias else None
         self.geometry = (*layer.strides, layer.padding)
 
-    def forward(self, x):
+    def forward(self, x, pool=None):
+        """Record the forward pass; given the 2x2 average pooling node ``pool`` after it,
+        that pooling too, in the same call (pooled from the rows just computed: the bits of
+        the two passes; the unpooled output kept for the backward pass)."""
         layer = self.layer
         self.x = x
-        self.k.conv2d_forward(self.y, x, layer.kernel.value,
+        if pool is not None:
+            pool.x = self.y
+        self.k.conv2d_forward(self.y if pool is None else pool.y, x, layer.kernel.value,
                               layer.bias.value if layer.use_bias else None, *self.geometry,
-                              self.code, program=self.p)
-        return self.y
-
-    def forward_pooled(self, x, pool):
-        """Record the forward pass and the 2x2 average pooling node ``pool`` after it in
-        one call: the pooled output is pooled from the rows just computed (the bits of
-        the two passes), the unpooled one kept for the backward pass."""
-        layer = self.layer
-        self.x, pool.x = x, self.y
-        self.k.conv2d_forward(pool.y, x, layer.kernel.value,
-                              layer.bias.value if layer.use_bias else None, *self.geometry,
-                              self.code, program=self.p, pool=2, unpooled=self.y)
-        return pool.y
+                              self.code, program=self.p, pool=0 if pool is None else 2,
+                              unpooled=None if pool is None else self.y)
+        return self.y if pool is None else pool.y
 
     # set when the batch norm or pooling after the layer applies the activation's
     # derivative in its own backward pass (the gradient it returns is then already the
@@ -220,9 +215,8 @@ class _PoolNode(_Node):
         self.argmax = np.empty(self.output_shape, np.int64) \
             if isinstance(layer, MaxPooling2D) else None
         self.geometry = (layer.pool_size, layer.strides, layer.padding)
-        # a convolution right before it can pool in its own call (_ConvNode.forward_pooled)
-        self.average_2x2 = self.argmax is None and \
-            tuple(self.geometry) == ((2, 2), (2, 2), "valid")
+        # a convolution right before it can pool in its own call (_ConvNode.forward)
+        self.average_2x2 = self.argmax is None and self.geometry == ((2, 2), (2, 2), "valid")
 
     def forward(self, x):
         self.x = x
@@ -348,7 +342,7 @@ class StepPlan:
             following = nodes[i + 1] if i + 1 < len(nodes) else None
             if isinstance(nodes[i], _ConvNode) and isinstance(following, _PoolNode) and \
                     following.average_2x2:
-                x = nodes[i].forward_pooled(x, following)
+                x = nodes[i].forward(x, pool=following)
                 i += 2
             else:
                 x = nodes[i].forward(x)
