@@ -385,6 +385,9 @@ typedef enum {
     MD_OP_SOFTMAX_XENT_BACKWARD,
     MD_OP_SPARSE_SOFTMAX_XENT_FORWARD,
     MD_OP_SPARSE_SOFTMAX_XENT_BACKWARD,
+    MD_OP_SGD_UPDATE,
+    MD_OP_RMSPROP_UPDATE,
+    MD_OP_ADAM_UPDATE,
     MD_OP_COUNT
 } md_op_kind;
 
@@ -392,8 +395,12 @@ typedef enum {
 /* One kernel call: arg holds the kernel's pointer arguments in prototype order (NULL
  * where the kernel accepts NULL), dim its integer sizes in order (gemm: m, n, k, lda,
  * ldb, ldc; bias_add, softmax, losses: rows, cols; reduce_sum: outer, reduce, inner;
- * activations: n), flag its int arguments (activation code; gemm: trans_a, trans_b),
- * scalar its real ones (gemm: alpha, beta), geom the geometry of conv, pool and BN. */
+ * activations, optimizer updates: n), flag its int arguments (activation code; gemm:
+ * trans_a, trans_b; SGD: nesterov; RMSprop: centered), scalar its real ones (gemm: alpha,
+ * beta; Adam: weight_decay), geom the geometry of conv, pool and BN.
+ * An optimizer update reads the scalars that change between steps from a double array
+ * (its last pointer argument) each time it runs, in prototype order: SGD lr, momentum;
+ * RMSprop lr, rho, momentum, epsilon; Adam lr, beta_1, beta_2, epsilon, step. */
 typedef union {
     md_conv2d_geom conv;
     md_pool2d_geom pool;

@@ -52,7 +52,20 @@ static md_status MD_FN(md_op_exec)(const md_op *op) {
     case MD_OP_SPARSE_SOFTMAX_XENT_FORWARD:
         return MD_FN(md_sparse_softmax_xent_forward)(a[0], a[1], a[2], a[3], d[0], d[1]);
     case MD_OP_SPARSE_SOFTMAX_XENT_BACKWARD:
-        return MD_FN(md_sparse_softmax_xent_backward)(a[0], a[1], a[2], a[3], d[0], d[1]);
+        return MD_FN(md_sparse_softmax_xent_backward)(a[0], a[1], a[2], a[3], d[0], d[1]);    case MD_OP_SGD_UPDATE: {
+        const double *s = a[3];
+        return MD_FN(md_sgd_update)(a[0], a[1], a[2], d[0], s[0], s[1], op->flag[0]);
+    }
+    case MD_OP_RMSPROP_UPDATE: {
+        const double *s = a[5];
+        return MD_FN(md_rmsprop_update)(a[0], a[1], a[2], a[3], a[4], d[0], s[0], s[1], s[2],
+                                        s[3], op->flag[0]);
+    }
+    case MD_OP_ADAM_UPDATE: {
+        const double *s = a[5];
+        return MD_FN(md_adam_update)(a[0], a[1], a[2], a[3], a[4], d[0], s[0], s[1], s[2], s[3],
+                                     (int64_t)s[4], op->scalar[0]);
+    }
     }
     return MD_ERR_ARG;
 }

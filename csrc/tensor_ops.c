@@ -190,6 +190,9 @@ const char *md_op_name(int kind) {
         [MD_OP_SOFTMAX_XENT_BACKWARD] = "softmax_xent_backward",
         [MD_OP_SPARSE_SOFTMAX_XENT_FORWARD] = "sparse_softmax_xent_forward",
         [MD_OP_SPARSE_SOFTMAX_XENT_BACKWARD] = "sparse_softmax_xent_backward",
+        [MD_OP_SGD_UPDATE] = "sgd_update_many",
+        [MD_OP_RMSPROP_UPDATE] = "rmsprop_update_many",
+        [MD_OP_ADAM_UPDATE] = "adam_update_many",
     };
     return kind >= 0 && kind < MD_OP_COUNT && names[kind] != NULL ? names[kind] : "unknown";
 }

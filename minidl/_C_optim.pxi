@@ -219,29 +219,71 @@ def adamax_update(real[::1] var not None, real[::1] m not None, real[::1] u not 
     check_status(st, "adamax_update")
 
 
-cdef int _adam_one(real[::1] var, real[::1] m, real[::1] v, real[::1] vhat,
-                   const real[::1] grad, double lr, double beta_1, double beta_2,
-                   double epsilon, int64_t step, double weight_decay) except -1:
-    cdef int64_t n = var.shape[0]
+cdef double *_update_scalars(str where, Program program, double[::1] scalars, int count,
+                             double *local) except NULL:
+    """Where a multi-tensor update's ops read their per-step scalars: ``local`` (a run
+    now) or, for a program, the caller's array of at least ``count`` values."""
+    if program is None:
+        return local
+    if scalars is None or scalars.shape[0] < count:
+        raise ValueError(f"{where}: a recorded update needs 'scalars', a float64 array of "
+                         f"at least {count} values. Received: "
+                         f"{None if scalars is None else scalars.shape[0]} values")
+    return &scalars[0]
+
+
+cdef int _run_or_record(str where, md_op *ops, Py_ssize_t count, Program program,
+                        list held) except -1:
+    """Run a multi-tensor update's checked ops in order, or record them (each with its
+    arrays in ``held``). Every variable was checked before the first op runs, and a
+    checked update op cannot fail: the update is whole or absent."""
     cdef md_status st
+    cdef Py_ssize_t i
+    for i in range(count):
+        if program is not None:
+            program.record(&ops[i], where, held[i])
+            continue
+        with nogil:
+            st = md_op_run(&ops[i])
+        check_status(st, where)
+    return 0
+
+
+cdef class _OpList:
+    """A C array of ``count`` update ops (freed with the object)."""
+    cdef md_op *ops
+
+    def __cinit__(self, Py_ssize_t count):
+        self.ops = <md_op *>malloc(max(count, 1) * sizeof(md_op))
+        if self.ops == NULL:
+            raise MemoryError("no memory for the update's calls")
+
+    def __dealloc__(self):
+        free(self.ops)
+
+
+cdef int _adam_op(md_op *op, real[::1] var, real[::1] m, real[::1] v, real[::1] vhat,
+                  const real[::1] grad, double weight_decay, double *scalars) except -1:
+    cdef int64_t n = var.shape[0]
     if m.shape[0] != n or v.shape[0] != n or grad.shape[0] != n:
         raise ValueError(f"adam_update_many: m, v and grad must have the variable's "
                          f"{n} values. Received: {m.shape[0]}, {v.shape[0]} and "
                          f"{grad.shape[0]}")
-    cdef real *vh = _optim_state_ptr("adam_update_many", "vhat", vhat, n)
-    with nogil:
-        if real is float:
-            st = md_adam_update_f32(&var[0], &m[0], &v[0], vh, &grad[0], n, lr, beta_1,
-                                    beta_2, epsilon, step, weight_decay)
-        else:
-            st = md_adam_update_f64(&var[0], &m[0], &v[0], vh, &grad[0], n, lr, beta_1,
-                                    beta_2, epsilon, step, weight_decay)
-    return check_status(st, "adam_update_many")
+    op[0] = new_op(MD_OP_ADAM_UPDATE, real is double)
+    op.arg[0] = <void *>&var[0]
+    op.arg[1] = <void *>&m[0]
+    op.arg[2] = <void *>&v[0]
+    op.arg[3] = <void *>_optim_state_ptr("adam_update_many", "vhat", vhat, n)
+    op.arg[4] = <void *>&grad[0]
+    op.arg[5] = <void *>scalars
+    op.dim[0] = n
+    op.scalar[0] = weight_decay
+    return 0
 
 
 def adam_update_many(list variables, list ms, list vs, list vhats, list grads, double lr,
                      double beta_1, double beta_2, double epsilon, int64_t step,
-                     list weight_decays):
+                     list weight_decays, Program program=None, double[::1] scalars=None):
     """:func:`adam_update` of many variables in one call (a multi-tensor update): the
     i-th entries of the lists are one variable's flat arrays (``vhats[i]`` may be None)
     and its weight decay. All arrays share one float dtype.
@@ -262,6 +304,12 @@ def adam_update_many(list variables, list ms, list vs, list vhats, list grads, d
         epsilon (float): added to the denominators.
         step (int): the 1-based step number.
         weight_decays (list of float): each variable's decoupled weight decay (0 for none).
+        program (Program or None): record the calls into this step program instead of
+            running them (see :class:`Program`); they then read the scalars that change
+            between steps from ``scalars`` each time the program runs.
+        scalars (C-contiguous float64 numpy.ndarray or None): with a program, the array
+            (at least 5 values) the recorded calls read ``lr, beta_1, beta_2, epsilon, step`` from; this call
+            writes the given values there, the caller updates them between runs.
 
     Example:
         >>> import numpy as np
@@ -279,40 +327,49 @@ def adam_update_many(list variables, list ms, list vs, list vhats, list grads, d
         raise ValueError("adam_update_many: the lists must have one entry per variable")
     if count == 0:
         return
+    cdef double local[5]
+    cdef double *s = _update_scalars("adam_update_many", program, scalars, 5, local)
+    s[0], s[1], s[2], s[3], s[4] = lr, beta_1, beta_2, epsilon, <double>step
+    cdef _OpList ops = _OpList(count)
     cdef bint single = variables[0].dtype == np.float32
     for i in range(count):
         if single:
-            _adam_one[float](variables[i], ms[i], vs[i], vhats[i], grads[i], lr, beta_1,
-                             beta_2, epsilon, step, weight_decays[i])
+            _adam_op[float](&ops.ops[i], variables[i], ms[i], vs[i], vhats[i], grads[i],
+                            weight_decays[i], s)
         else:
-            _adam_one[double](variables[i], ms[i], vs[i], vhats[i], grads[i], lr, beta_1,
-                              beta_2, epsilon, step, weight_decays[i])
+            _adam_op[double](&ops.ops[i], variables[i], ms[i], vs[i], vhats[i], grads[i],
+                             weight_decays[i], s)
+    _run_or_record("adam_update_many", ops.ops, count, program,
+                   [(variables[i], ms[i], vs[i], vhats[i], grads[i], scalars)
+                    for i in range(count)] if program is not None else None)
 
 
-cdef int _rmsprop_one(real[::1] var, real[::1] velocity, real[::1] average_grad,
-                      real[::1] momentum_buf, const real[::1] grad, double lr, double rho,
-                      double momentum, double epsilon, bint centered) except -1:
+cdef int _rmsprop_op(md_op *op, real[::1] var, real[::1] velocity, real[::1] average_grad,
+                     real[::1] momentum_buf, const real[::1] grad, bint centered,
+                     double *scalars) except -1:
     cdef int64_t n = var.shape[0]
-    cdef md_status st
     if velocity.shape[0] != n or grad.shape[0] != n:
         raise ValueError(f"rmsprop_update_many: velocity and grad must have the "
                          f"variable's {n} values. Received: {velocity.shape[0]} and "
                          f"{grad.shape[0]}")
-    cdef real *avg = _optim_state_ptr("rmsprop_update_many", "average_grad", average_grad, n)
-    cdef real *mom = _optim_state_ptr("rmsprop_update_many", "momentum_buf", momentum_buf, n)
-    with nogil:
-        if real is float:
-            st = md_rmsprop_update_f32(&var[0], &velocity[0], avg, mom, &grad[0], n, lr, rho,
-                                       momentum, epsilon, centered)
-        else:
-            st = md_rmsprop_update_f64(&var[0], &velocity[0], avg, mom, &grad[0], n, lr, rho,
-                                       momentum, epsilon, centered)
-    return check_status(st, "rmsprop_update_many")
+    op[0] = new_op(MD_OP_RMSPROP_UPDATE, real is double)
+    op.arg[0] = <void *>&var[0]
+    op.arg[1] = <void *>&velocity[0]
+    op.arg[2] = <void *>_optim_state_ptr("rmsprop_update_many", "average_grad",
+                                         average_grad, n)
+    op.arg[3] = <void *>_optim_state_ptr("rmsprop_update_many", "momentum_buf",
+                                         momentum_buf, n)
+    op.arg[4] = <void *>&grad[0]
+    op.arg[5] = <void *>scalars
+    op.dim[0] = n
+    op.flag[0] = centered
+    return 0
 
 
 def rmsprop_update_many(list variables, list velocities, list average_grads,
                         list momentum_bufs, list grads, double lr, double rho,
-                        double momentum, double epsilon, bint centered):
+                        double momentum, double epsilon, bint centered,
+                        Program program=None, double[::1] scalars=None):
     """:func:`rmsprop_update` of many variables in one call (a multi-tensor update);
     ``average_grads[i]`` and ``momentum_bufs[i]`` may be None.
 
@@ -331,6 +388,12 @@ def rmsprop_update_many(list variables, list velocities, list average_grads,
         momentum (float): the momentum (0 for none).
         epsilon (float): added under the square root.
         centered (bool): divide by the centred second moment.
+        program (Program or None): record the calls into this step program instead of
+            running them (see :class:`Program`); they then read the scalars that change
+            between steps from ``scalars`` each time the program runs.
+        scalars (C-contiguous float64 numpy.ndarray or None): with a program, the array
+            (at least 4 values) the recorded calls read ``lr, rho, momentum, epsilon`` from; this call
+            writes the given values there, the caller updates them between runs.
 
     Example:
         >>> import numpy as np
@@ -348,36 +411,41 @@ def rmsprop_update_many(list variables, list velocities, list average_grads,
         raise ValueError("rmsprop_update_many: the lists must have one entry per variable")
     if count == 0:
         return
+    cdef double local[4]
+    cdef double *s = _update_scalars("rmsprop_update_many", program, scalars, 4, local)
+    s[0], s[1], s[2], s[3] = lr, rho, momentum, epsilon
+    cdef _OpList ops = _OpList(count)
     cdef bint single = variables[0].dtype == np.float32
     for i in range(count):
         if single:
-            _rmsprop_one[float](variables[i], velocities[i], average_grads[i],
-                                momentum_bufs[i], grads[i], lr, rho, momentum, epsilon,
-                                centered)
+            _rmsprop_op[float](&ops.ops[i], variables[i], velocities[i], average_grads[i],
+                               momentum_bufs[i], grads[i], centered, s)
         else:
-            _rmsprop_one[double](variables[i], velocities[i], average_grads[i],
-                                 momentum_bufs[i], grads[i], lr, rho, momentum, epsilon,
-                                 centered)
+            _rmsprop_op[double](&ops.ops[i], variables[i], velocities[i], average_grads[i],
+                                momentum_bufs[i], grads[i], centered, s)
+    _run_or_record("rmsprop_update_many", ops.ops, count, program,
+                   [(variables[i], velocities[i], average_grads[i], momentum_bufs[i],
+                     grads[i], scalars) for i in range(count)] if program is not None else None)
 
 
-cdef int _sgd_one(real[::1] var, real[::1] velocity, const real[::1] grad, double lr,
-                  double momentum, bint nesterov) except -1:
+cdef int _sgd_op(md_op *op, real[::1] var, real[::1] velocity, const real[::1] grad,
+                 bint nesterov, double *scalars) except -1:
     cdef int64_t n = var.shape[0]
-    cdef md_status st
     if grad.shape[0] != n:
         raise ValueError(f"sgd_update_many: grad must have the variable's {n} values. "
                          f"Received: {grad.shape[0]}")
-    cdef real *vel = _optim_state_ptr("sgd_update_many", "velocity", velocity, n)
-    with nogil:
-        if real is float:
-            st = md_sgd_update_f32(&var[0], vel, &grad[0], n, lr, momentum, nesterov)
-        else:
-            st = md_sgd_update_f64(&var[0], vel, &grad[0], n, lr, momentum, nesterov)
-    return check_status(st, "sgd_update_many")
+    op[0] = new_op(MD_OP_SGD_UPDATE, real is double)
+    op.arg[0] = <void *>&var[0]
+    op.arg[1] = <void *>_optim_state_ptr("sgd_update_many", "velocity", velocity, n)
+    op.arg[2] = <void *>&grad[0]
+    op.arg[3] = <void *>scalars
+    op.dim[0] = n
+    op.flag[0] = nesterov
+    return 0
 
 
 def sgd_update_many(list variables, list velocities, list grads, double lr, double momentum,
-                    bint nesterov):
+                    bint nesterov, Program program=None, double[::1] scalars=None):
     """:func:`sgd_update` of many variables in one call (a multi-tensor update);
     ``velocities[i]`` may be None when momentum is 0.
 
@@ -390,6 +458,12 @@ def sgd_update_many(list variables, list velocities, list grads, double lr, doub
         lr (float): the learning rate.
         momentum (float): the momentum (0 for none).
         nesterov (bool): use Nesterov momentum.
+        program (Program or None): record the calls into this step program instead of
+            running them (see :class:`Program`); they then read the scalars that change
+            between steps from ``scalars`` each time the program runs.
+        scalars (C-contiguous float64 numpy.ndarray or None): with a program, the array
+            (at least 2 values) the recorded calls read ``lr, momentum`` from; this call
+            writes the given values there, the caller updates them between runs.
 
     Example:
         >>> import numpy as np
@@ -404,12 +478,19 @@ def sgd_update_many(list variables, list velocities, list grads, double lr, doub
         raise ValueError("sgd_update_many: the lists must have one entry per variable")
     if count == 0:
         return
+    cdef double local[2]
+    cdef double *s = _update_scalars("sgd_update_many", program, scalars, 2, local)
+    s[0], s[1] = lr, momentum
+    cdef _OpList ops = _OpList(count)
     cdef bint single = variables[0].dtype == np.float32
     for i in range(count):
         if single:
-            _sgd_one[float](variables[i], velocities[i], grads[i], lr, momentum, nesterov)
+            _sgd_op[float](&ops.ops[i], variables[i], velocities[i], grads[i], nesterov, s)
         else:
-            _sgd_one[double](variables[i], velocities[i], grads[i], lr, momentum, nesterov)
+            _sgd_op[double](&ops.ops[i], variables[i], velocities[i], grads[i], nesterov, s)
+    _run_or_record("sgd_update_many", ops.ops, count, program,
+                   [(variables[i], velocities[i], grads[i], scalars) for i in range(count)]
+                   if program is not None else None)
 
 
 def nadam_update(real[::1] var not None, real[::1] m not None, real[::1] v not None,

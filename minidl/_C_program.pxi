@@ -3,7 +3,7 @@
 # a program it runs it at once (md_op_run), with one it appends it (Program.record).
 
 from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_C_CONTIGUOUS
-from libc.stdlib cimport free, realloc
+from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memset
 import time
 

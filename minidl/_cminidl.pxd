@@ -74,6 +74,9 @@ cdef extern from "minidl.h" nogil:
         MD_OP_SOFTMAX_XENT_BACKWARD
         MD_OP_SPARSE_SOFTMAX_XENT_FORWARD
         MD_OP_SPARSE_SOFTMAX_XENT_BACKWARD
+        MD_OP_SGD_UPDATE
+        MD_OP_RMSPROP_UPDATE
+        MD_OP_ADAM_UPDATE
         MD_OP_COUNT
 
     enum: MD_OP_MAX_ARGS

@@ -372,3 +372,55 @@ def test_a_multi_tensor_update_rechecks_what_could_have_changed():
     before = w[0].copy()
     ops.adam_update_many(w, converted, m, v, 4, learning_rate=0.1)
     assert not np.allclose(w[0], before - 0.1)  # the zeroed gradient was read again
+
+
+def test_a_recorded_update_reads_the_scalars_of_each_run():
+    """Multi-tensor updates recorded into a step program: each run reads the learning
+    rate (and Adam's step) written into the scalars array since, as a float64 reference
+    does with the same values."""
+    from minidl import _C
+    rng = np.random.default_rng(13)
+    shapes = (5, 3)
+    w = [rng.standard_normal(n) for n in shapes]
+    g = [rng.standard_normal(n) for n in shapes]
+    adam, rms, sgd = ([a.copy() for a in w] for _ in range(3))
+    m, v, vel, vel_rms, avg, mom = ([np.zeros(n) for n in shapes] for _ in range(6))
+    program = _C.Program()
+    adam_scalars, rms_scalars, sgd_scalars = np.zeros(5), np.zeros(4), np.zeros(2)
+    _C.adam_update_many(adam, m, v, [None, None], g, 0.0, 0.9, 0.999, 1e-7, 1, [0.0, 0.1],
+                        program=program, scalars=adam_scalars)
+    _C.rmsprop_update_many(rms, vel_rms, avg, mom, g, 0.0, 0.9, 0.5, 1e-7, True,
+                           program=program, scalars=rms_scalars)
+    _C.sgd_update_many(sgd, vel, g, 0.0, 0.9, True, program=program, scalars=sgd_scalars)
+    assert len(program) == 6
+    for a, b in zip(adam, w):  # nothing ran yet
+        np.testing.assert_array_equal(a, b)
+    want_adam = [(a, np.zeros(n), np.zeros(n)) for a, n in zip(w, shapes)]
+    want_rms = [(a, np.zeros(n), np.zeros(n), np.zeros(n)) for a, n in zip(w, shapes)]
+    want_sgd = [(a, np.zeros(n)) for a, n in zip(w, shapes)]
+    for step, lr in ((1, 0.1), (2, 0.05), (3, 0.02)):
+        adam_scalars[:] = (lr, 0.9, 0.999, 1e-7, step)
+        rms_scalars[:] = (lr, 0.9, 0.5, 1e-7)
+        sgd_scalars[:] = (lr, 0.9)
+        program.run()
+        for i, decay in enumerate((0.0, 0.1)):
+            want_adam[i] = ref.adam_update(*want_adam[i], None, g[i], step, lr, 0.9, 0.999,
+                                           1e-7, decay)[:3]
+            want_rms[i] = ref.rmsprop_update(*want_rms[i][:2], want_rms[i][2], want_rms[i][3],
+                                             g[i], lr, 0.9, 0.5, 1e-7, True)
+            want_sgd[i] = ref.sgd_update(*want_sgd[i], g[i], lr, 0.9, True)
+            np.testing.assert_allclose(adam[i], want_adam[i][0], rtol=1e-12)
+            np.testing.assert_allclose(rms[i], want_rms[i][0], rtol=1e-12)
+            np.testing.assert_allclose(sgd[i], want_sgd[i][0], rtol=1e-12)
+
+
+def test_a_multi_tensor_update_checks_every_variable_before_it_writes():
+    from minidl import _C
+    w = [np.ones(3), np.ones(2)]
+    with pytest.raises(ValueError, match="variable's 2 values"):  # the second is wrong
+        _C.sgd_update_many(w, [None, None], [np.ones(3), np.ones(4)], 0.5, 0.0, False)
+    np.testing.assert_array_equal(w[0], 1.0)
+    with pytest.raises(ValueError, match="needs 'scalars', a float64 array of at least 5"):
+        _C.adam_update_many(w, [np.zeros(3), np.zeros(2)], [np.zeros(3), np.zeros(2)],
+                            [None, None], [np.ones(3), np.ones(2)], 0.1, 0.9, 0.999, 1e-7, 1,
+                            [0.0, 0.0], program=_C.Program(), scalars=np.zeros(4))

@@ -278,3 +278,138 @@ def test_a_failing_call_names_itself():
     np.testing.assert_allclose(loss, np.log(3.0))
     with pytest.raises(ValueError, match=r"call 1 \(sparse_softmax_xent_forward\)"):
         program.run(np.array([0, 3]))
+
+
+_OPTIMIZERS = [
+    lambda: optimizers.Adam(1e-3), lambda: optimizers.Adam(1e-3, amsgrad=True),
+    lambda: optimizers.AdamW(optimizers.schedules.ExponentialDecay(1e-3, 2, 0.5),
+                             weight_decay=0.01),
+    lambda: optimizers.RMSprop(optimizers.schedules.ExponentialDecay(1e-3, 2, 0.5)),
+    lambda: optimizers.RMSprop(1e-3, momentum=0.5, centered=True),
+    lambda: optimizers.SGD(0.05), lambda: optimizers.SGD(0.05, momentum=0.9, nesterov=True)]
+
+
+def _fit_both_ways(optimizer, batch_norm=True, setup=None, dtype=None, steps=None):
+    """Weights, optimizer state and iterations after the same fit, planned and through the
+    layers (``setup(model)`` runs after compile); returns both and the planned model."""
+    rng = np.random.default_rng(12)
+    x = rng.random((24, 16, 16, 1)).astype(dtype or np.float32)
+    y = rng.integers(0, 10, 24)
+    results, models_ = [], []
+    for planned in (True, False):
+        utils.set_random_seed(0)
+        if dtype:
+            minidl.backend.set_floatx(dtype)
+        try:
+            model = _lenet(batch_norm)
+        finally:
+            minidl.backend.set_floatx("float32")
+        model.use_step_plan = planned
+        model.compile(optimizer=optimizer(), loss="sparse_categorical_crossentropy")
+        if setup is not None:
+            setup(model)
+        model.fit(x, y, batch_size=8, epochs=2, verbose=0, shuffle=False)
+        state = model.optimizer.get_state()
+        results.append((model.get_weights() + state["slots"], state["iterations"]))
+        models_.append(model)
+    (planned, planned_steps), (layered, layered_steps) = results
+    assert planned_steps == layered_steps == 6
+    for a, b in zip(planned, layered):
+        np.testing.assert_array_equal(a, b)
+    return models_[0]
+
+
+@pytest.mark.parametrize("optimizer", _OPTIMIZERS)
+def test_the_program_makes_the_optimizers_update_with_the_same_bits(optimizer):
+    model = _fit_both_ways(optimizer)
+    plan = model._cached_plan[1]
+    assert plan.updated  # recorded from the second step on, once the slots exist
+
+
+def test_a_float64_model_records_its_update_too():
+    model = _fit_both_ways(lambda: optimizers.Adam(1e-3), dtype="float64")
+    assert model._cached_plan[1].updated
+
+
+def test_the_program_holds_one_update_call_per_variable():
+    model = _lenet(True)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    rng = np.random.default_rng(13)
+    x, y = rng.random((8, 16, 16, 1)).astype(np.float32), rng.integers(0, 10, 8)
+    model.train_on_batch(x, y)  # the first step makes the slots: applied from Python
+    first = model._cached_plan[1]
+    assert not first.updated and model.optimizer.iterations == 1
+    calls = len(first.program)
+    model.train_on_batch(x, y)
+    plan = model._cached_plan[1]
+    assert plan.updated and model.optimizer.iterations == 2
+    assert len(plan.program) == calls + len(model.trainable_weights)
+    target, dloss = plan._loss(y, plan.nodes[-1])
+    names = [name for name, _ in plan.program.profile(x, target, dloss)]
+    assert names[-len(model.trainable_weights):] == \
+        ["adam_update_many"] * len(model.trainable_weights)
+
+
+class _UserAdam(optimizers.Adam):
+    """A user's optimizer class: it may change the update, so it is applied from Python."""
+
+
+def _constrain_first_kernel(model):
+    model.layers[0].kernel.constraint = lambda w: np.clip(w, -0.1, 0.1)
+
+
+def _regularize_first_kernel(model):
+    model.layers[0].kernel.regularizer = minidl.regularizers.L2(0.01)
+
+
+@pytest.mark.parametrize("optimizer,setup", [
+    (lambda: optimizers.Adam(1e-3, clipnorm=0.5), None),
+    (lambda: optimizers.SGD(0.05, weight_decay=0.01), None),
+    (lambda: _UserAdam(1e-3), None),
+    (lambda: optimizers.Adagrad(0.05), None),
+    (lambda: optimizers.Adam(1e-3), _constrain_first_kernel),
+    (lambda: optimizers.Adam(1e-3), _regularize_first_kernel)])
+def test_what_the_program_cannot_update_is_applied_from_python(optimizer, setup):
+    model = _fit_both_ways(optimizer, setup=setup)
+    plan = model._cached_plan[1]
+    assert plan is not None and not plan.updated
+
+
+def test_a_changed_configuration_or_state_is_recorded_again():
+    def change_midway(model):
+        fit = model.fit
+
+        def fit_then_change(*args, **kwargs):  # 3 steps, a change, 3 more
+            kwargs["epochs"] = 1
+            fit(*args, **kwargs)
+            state = model.optimizer.get_state()
+            model.optimizer.clipnorm = 0.05  # now applied from Python
+            model.optimizer.set_state(state, model.trainable_weights)  # new slot arrays
+            return fit(*args, **kwargs)
+        model.fit = fit_then_change
+    model = _fit_both_ways(lambda: optimizers.Adam(1e-3), setup=change_midway)
+    assert not model._cached_plan[1].updated
+    model.optimizer.clipnorm = None
+    rng = np.random.default_rng(14)
+    x, y = rng.random((8, 16, 16, 1)).astype(np.float32), rng.integers(0, 10, 8)
+    model.train_on_batch(x, y)
+    assert model._cached_plan[1].updated  # the slots set_state made
+
+
+def test_a_bad_learning_rate_stops_a_recorded_step_before_any_change():
+    model = _lenet(True)
+    rates = iter([1e-3, 1e-3, float("nan")])
+    model.compile(optimizer=optimizers.SGD(lambda: next(rates), momentum=0.5),
+                  loss="sparse_categorical_crossentropy")
+    rng = np.random.default_rng(15)
+    x, y = rng.random((8, 16, 16, 1)).astype(np.float32), rng.integers(0, 10, 8)
+    model.train_on_batch(x, y)
+    model.train_on_batch(x, y)
+    assert model._cached_plan[1].updated
+    weights, state = model.get_weights(), model.optimizer.get_state()
+    with pytest.raises(ValueError, match="sgd_update_many: argument 'learning_rate'"):
+        model.train_on_batch(x, y)
+    for a, b in zip(weights + state["slots"],  # BN moving statistics included
+                    model.get_weights() + model.optimizer.get_state()["slots"]):
+        np.testing.assert_array_equal(a, b)
+    assert model.optimizer.iterations == 2

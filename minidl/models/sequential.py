@@ -632,7 +632,8 @@ class Sequential(CustomSteps):
                 reduction.finish()
             elif parallel is not None:
                 parallel.reduce_gradients(variables)
-            self.optimizer.apply_gradients([(v.grad, v) for v in variables])
+            if plan is None or not plan.updated:
+                self.optimizer.apply_gradients([(v.grad, v) for v in variables])
         except BaseException:
             self._gradient_reduction = None
             restore()

@@ -20,8 +20,17 @@ Planned: ``Conv2D`` (activations fused in the convolution), ``Dense``, ``Activat
 categorical or sparse categorical cross-entropy (the fused softmax). Anything else -- a
 user layer, dropout, another loss, sample weights, a layer that is not trainable,
 data-parallel training, layer-statistics recording, a device other than the CPU --
-trains through the layers as before. The optimizer's update is the model's own in
-both cases.
+trains through the layers as before.
+
+From the second step on (once the optimizer's slots exist), the program also makes the
+optimizer's update: SGD, RMSprop, Adam and AdamW record their multi-tensor kernels on the
+weights, slots and gradient buffers after the backward pass, reading the learning rate
+and the step number from a small array that each step fills after checking them as
+``apply_gradients`` does; forward, loss, backward and update are then one call. An
+optimizer that clips gradients, a constraint, a regularizer, a weight decay outside the
+kernel, or an optimizer class from outside minidl is applied from Python after the
+program, as before; a changed configuration or a replaced slot array records the
+program again (``Optimizer._program_signature``).
 """
 import numpy as np
 
@@ -288,6 +297,7 @@ class StepPlan:
         self.model, self.input_shape, self.dtype = model, tuple(input_shape), np.dtype(dtype)
         self.kernels = backend.get("cpu").kernels
         self.key = StepPlan.key_of(model, input_shape, dtype)
+        self.variables = model.trainable_weights  # fixed by the key (layers, trainability)
         self._record()
 
     def _record(self):
@@ -328,11 +338,34 @@ class StepPlan:
             if grad is None:
                 break
             grad = self._record_backward(i, grad)
-        program.declare_inputs(batch, target, dloss)
         self.gradients = [pair for node in self.nodes for pair in node.gradients()]
+        self._record_update()
+        program.declare_inputs(batch, target, dloss)
         # the weight arrays the program points at: a new array (a model moved between
         # devices and back, a replaced value) means recording again
         self.weight_arrays = [(v, v.value) for v in self.model.weights]
+
+    def _record_update(self):
+        """Record the optimizer's update after the backward pass when it can be (see
+        ``Optimizer._program_signature``): the step is then one call."""
+        self.update_signature = self._update_signature()
+        if self.update_signature is None:
+            return
+        optimizer = self.model.optimizer
+        self.update_scalars = np.zeros(optimizer._program_scalar_count)
+        gradients = {id(variable): gradient for variable, gradient in self.gradients}
+        optimizer._record_update(self.program, [(gradients[id(v)], v) for v in self.variables],
+                                 self.update_scalars)
+
+    def _update_signature(self):
+        """What a recorded update depends on (None: the optimizer is applied after the
+        program, from Python): the optimizer's signature, when every trainable variable
+        has a planned gradient and none is regularized (its penalty's gradient is added
+        after the backward pass)."""
+        variables = self.variables
+        if any(v.regularizer is not None for v in variables):
+            return None
+        return self.model.optimizer._program_signature(variables)
 
     def _record_forward(self, x):
         """Record the forward pass of every node; a convolution followed by a 2x2 average
@@ -382,20 +415,32 @@ class StepPlan:
         return all(_plannable(layer, layer is last) for layer in layers)
 
     def run(self, x, y):
-        """One step's forward, loss and backward (the weight gradients into ``.grad``).
+        """One step's forward, loss and backward (the weight gradients into ``.grad``),
+        and the optimizer's update when the program holds it (``updated``).
 
         Returns:
             ``(per-sample losses, model output)``: buffers of the plan, valid until the
             next step.
         """
-        if any(variable.value is not array for variable, array in self.weight_arrays):
+        if self._update_signature() != self.update_signature or \
+                any(variable.value is not array for variable, array in self.weight_arrays):
             self._record()
         last = self.nodes[-1]
         target, dloss = self._loss(y, last)
+        optimizer = self.model.optimizer if self.updated else None
+        if optimizer is not None:  # checked before anything runs
+            optimizer._program_scalars(self.update_scalars)
         self.program.run(np.ascontiguousarray(x, self.dtype), target, dloss)
+        if optimizer is not None:
+            optimizer._count_recorded_step()
         for variable, gradient in self.gradients:
             variable.grad = gradient
         return self.loss_values, last.y
+
+    @property
+    def updated(self):
+        """Whether a run also applies the optimizer's update (recorded in the program)."""
+        return self.update_signature is not None
 
     def _loss(self, y, last):
         """The checked targets (dense targets or int64 labels) and d(loss)/d(per-sample

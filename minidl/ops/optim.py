@@ -57,6 +57,20 @@ def _adam_scalars(learning_rate, beta_1, beta_2, epsilon, step, where):
             real_scalar(epsilon, "epsilon", where, 0.0), step_number(step, where))
 
 
+def _sgd_scalars(learning_rate, momentum, where):
+    """The checked scalars of SGD: ``(learning_rate, momentum)``, momentum in [0, 1]."""
+    return (real_scalar(learning_rate, "learning_rate", where),
+            real_scalar(momentum, "momentum", where, 0.0, 1.0))
+
+
+def _rmsprop_scalars(learning_rate, rho, momentum, epsilon, where):
+    """The checked scalars of RMSprop: ``(learning_rate, rho, momentum, epsilon)``."""
+    return (real_scalar(learning_rate, "learning_rate", where),
+            real_scalar(rho, "rho", where, 0.0, 1.0),
+            real_scalar(momentum, "momentum", where, 0.0),
+            real_scalar(epsilon, "epsilon", where, 0.0))
+
+
 def sgd_update(variable, gradient, velocity=None, learning_rate=0.01, momentum=0.0,
                nesterov=False):
     """One SGD step (Keras 3 ``SGD``), updating ``variable`` and ``velocity`` in place.
@@ -89,8 +103,7 @@ def sgd_update(variable, gradient, velocity=None, learning_rate=0.01, momentum=0
     """
     backend = backend_of(variable, gradient, velocity)
     where = "sgd_update"
-    lr = real_scalar(learning_rate, "learning_rate", where)
-    mom = real_scalar(momentum, "momentum", where, 0.0, 1.0)
+    lr, mom = _sgd_scalars(learning_rate, momentum, where)
     if mom != 0.0 and velocity is None:
         raise ValueError(f"{where}: argument 'velocity' is required when momentum != 0. "
                          f"Received: None (momentum={momentum!r})")
@@ -139,10 +152,7 @@ def rmsprop_update(variable, gradient, velocity, learning_rate=0.001, rho=0.9, m
     """
     backend = backend_of(variable, gradient, velocity, average_gradient, momentum_buffer)
     where = "rmsprop_update"
-    lr = real_scalar(learning_rate, "learning_rate", where)
-    rho_ = real_scalar(rho, "rho", where, 0.0, 1.0)
-    mom = real_scalar(momentum, "momentum", where, 0.0)
-    eps = real_scalar(epsilon, "epsilon", where, 0.0)
+    lr, rho_, mom, eps = _rmsprop_scalars(learning_rate, rho, momentum, epsilon, where)
     if velocity is None:
         raise ValueError(f"{where}: argument 'velocity' is required. Received: None")
     if centered and average_gradient is None:
@@ -334,8 +344,24 @@ def _check_many(backend, where, variables, gradients, states):
     return flat_vars, flat_grads, flat_states
 
 
+def _many_kernel(backend, name, program):
+    """A backend's multi-tensor kernel (None: one kernel call per variable); a recorded
+    update needs it (the CPU kernels have it)."""
+    many = getattr(backend.kernels, name, None)
+    if many is None and program is not None:
+        raise ValueError(f"{name}: the {backend.name} backend cannot record an update into "
+                         f"a step program")
+    return many
+
+
+def _recording(program, scalars):
+    """The multi-tensor kernel's recording arguments: none for a run now."""
+    return {} if program is None else {"program": program, "scalars": scalars}
+
+
 def adam_update_many(variables, gradients, ms, vs, step, learning_rate=0.001, beta_1=0.9,
-                     beta_2=0.999, epsilon=1e-7, vhats=None, weight_decays=None):
+                     beta_2=0.999, epsilon=1e-7, vhats=None, weight_decays=None,
+                     program=None, scalars=None):
     """:func:`adam_update` of many variables at once (a multi-tensor update): the scalar
     arguments are checked once and the kernels run in one call, the same kernels with the
     same results as one ``adam_update`` per variable.
@@ -349,6 +375,12 @@ def adam_update_many(variables, gradients, ms, vs, step, learning_rate=0.001, be
             amsgrad).
         weight_decays (list of float or None): one decoupled weight decay per variable
             (None: no decay).
+
+        program (minidl._C.Program or None): record the update into this CPU step
+            program instead of running it (see ``minidl._C.adam_update_many``).
+        scalars (numpy.ndarray or None): with a program, the float64 array the
+            recorded calls read their learning rate, betas, epsilon and step from
+            each time the program runs.
 
     Returns:
         None.
@@ -373,9 +405,10 @@ def adam_update_many(variables, gradients, ms, vs, step, learning_rate=0.001, be
     vhats = list(vhats) if vhats is not None else [None] * count
     var, grad, s = _many(backend, where, variables, list(gradients),
                          {"m": list(ms), "v": list(vs), "vhat": vhats})
-    many = getattr(backend.kernels, "adam_update_many", None)
+    many = _many_kernel(backend, "adam_update_many", program)
     if many is not None:
-        many(var, s["m"], s["v"], s["vhat"], grad, lr, b1, b2, eps, step, decays)
+        many(var, s["m"], s["v"], s["vhat"], grad, lr, b1, b2, eps, step, decays,
+             **_recording(program, scalars))
         return
     for i in range(count):
         backend.kernels.adam_update(var[i], s["m"][i], s["v"][i], s["vhat"][i], grad[i], lr,
@@ -384,7 +417,7 @@ def adam_update_many(variables, gradients, ms, vs, step, learning_rate=0.001, be
 
 def rmsprop_update_many(variables, gradients, velocities, learning_rate=0.001, rho=0.9,
                         momentum=0.0, epsilon=1e-7, centered=False, average_gradients=None,
-                        momentum_buffers=None):
+                        momentum_buffers=None, program=None, scalars=None):
     """:func:`rmsprop_update` of many variables at once (a multi-tensor update), with the
     same results as one ``rmsprop_update`` per variable.
 
@@ -396,6 +429,12 @@ def rmsprop_update_many(variables, gradients, velocities, learning_rate=0.001, r
             None).
         momentum_buffers (list of array or None): one per variable when ``momentum > 0``
             (else None).
+
+        program (minidl._C.Program or None): record the update into this CPU step
+            program instead of running it (see ``minidl._C.rmsprop_update_many``).
+        scalars (numpy.ndarray or None): with a program, the float64 array the
+            recorded calls read their learning rate, rho, momentum and epsilon from
+            each time the program runs.
 
     Returns:
         None.
@@ -412,10 +451,7 @@ def rmsprop_update_many(variables, gradients, velocities, learning_rate=0.001, r
     variables = list(variables)
     backend = backend_of(*variables)
     where = "rmsprop_update_many"
-    lr = real_scalar(learning_rate, "learning_rate", where)
-    rho_ = real_scalar(rho, "rho", where, 0.0, 1.0)
-    mom = real_scalar(momentum, "momentum", where, 0.0)
-    eps = real_scalar(epsilon, "epsilon", where, 0.0)
+    lr, rho_, mom, eps = _rmsprop_scalars(learning_rate, rho, momentum, epsilon, where)
     count = len(variables)
     if centered and average_gradients is None:
         raise ValueError(f"{where}: argument 'average_gradients' is required when "
@@ -428,10 +464,10 @@ def rmsprop_update_many(variables, gradients, velocities, learning_rate=0.001, r
     var, grad, s = _many(backend, where, variables, list(gradients),
                          {"velocity": list(velocities), "average_gradient": averages,
                           "momentum_buffer": buffers})
-    many = getattr(backend.kernels, "rmsprop_update_many", None)
+    many = _many_kernel(backend, "rmsprop_update_many", program)
     if many is not None:
         many(var, s["velocity"], s["average_gradient"], s["momentum_buffer"], grad, lr, rho_,
-             mom, eps, bool(centered))
+             mom, eps, bool(centered), **_recording(program, scalars))
         return
     for i in range(count):
         backend.kernels.rmsprop_update(var[i], s["velocity"][i], s["average_gradient"][i],
@@ -440,7 +476,7 @@ def rmsprop_update_many(variables, gradients, velocities, learning_rate=0.001, r
 
 
 def sgd_update_many(variables, gradients, velocities=None, learning_rate=0.01, momentum=0.0,
-                    nesterov=False):
+                    nesterov=False, program=None, scalars=None):
     """:func:`sgd_update` of many variables at once (a multi-tensor update), with the
     same results as one ``sgd_update`` per variable.
 
@@ -450,6 +486,12 @@ def sgd_update_many(variables, gradients, velocities=None, learning_rate=0.01, m
             ``momentum != 0``).
         learning_rate, momentum (float): as in :func:`sgd_update`.
         nesterov (bool): as in :func:`sgd_update`.
+
+        program (minidl._C.Program or None): record the update into this CPU step
+            program instead of running it (see ``minidl._C.sgd_update_many``).
+        scalars (numpy.ndarray or None): with a program, the float64 array the
+            recorded calls read their learning rate and momentum from each time the
+            program runs.
 
     Returns:
         None.
@@ -465,17 +507,16 @@ def sgd_update_many(variables, gradients, velocities=None, learning_rate=0.01, m
     variables = list(variables)
     backend = backend_of(*variables)
     where = "sgd_update_many"
-    lr = real_scalar(learning_rate, "learning_rate", where)
-    mom = real_scalar(momentum, "momentum", where, 0.0, 1.0)
+    lr, mom = _sgd_scalars(learning_rate, momentum, where)
     count = len(variables)
     if mom != 0.0 and velocities is None:
         raise ValueError(f"{where}: argument 'velocities' is required when momentum != 0. "
                          f"Received: None")
     velocities = list(velocities) if velocities is not None else [None] * count
     var, grad, s = _many(backend, where, variables, list(gradients), {"velocity": velocities})
-    many = getattr(backend.kernels, "sgd_update_many", None)
+    many = _many_kernel(backend, "sgd_update_many", program)
     if many is not None:
-        many(var, s["velocity"], grad, lr, mom, bool(nesterov))
+        many(var, s["velocity"], grad, lr, mom, bool(nesterov), **_recording(program, scalars))
         return
     for i in range(count):
         backend.kernels.sgd_update(var[i], s["velocity"][i], grad[i], lr, mom, bool(nesterov))

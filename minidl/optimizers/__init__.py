@@ -17,7 +17,7 @@ Example:
 
 from minidl import _registry, ops
 from minidl.backend import backend_of
-from minidl.ops.optim import nadam_u_product
+from minidl.ops.optim import _adam_scalars, _rmsprop_scalars, _sgd_scalars, nadam_u_product
 from minidl.optimizers import schedules
 from minidl.optimizers.base import Optimizer, check_float
 
@@ -64,13 +64,22 @@ class SGD(Optimizer):
                        learning_rate=learning_rate, momentum=self.momentum,
                        nesterov=self.nesterov)
 
-    def _update_many(self, pairs, slots, learning_rate):
+    def _update_many(self, pairs, slots, learning_rate, program=None, scalars=None):
         for _, variable in pairs:
             self._decay_in_place(variable, learning_rate)
         ops.sgd_update_many([v.value for _, v in pairs], [g for g, _ in pairs],
                             [s.get("momentum") for s in slots] if self.momentum else None,
                             learning_rate=learning_rate, momentum=self.momentum,
-                            nesterov=self.nesterov)
+                            nesterov=self.nesterov, program=program, scalars=scalars)
+
+    _program_scalar_count = 2
+
+    def _recorded_flags(self):
+        return (self.nesterov,)
+
+    def _program_scalars(self, scalars):
+        scalars[:2] = _sgd_scalars(self._current_learning_rate(), self.momentum,
+                                   "sgd_update_many")
 
     def get_config(self):
         config = super().get_config()
@@ -132,7 +141,7 @@ class RMSprop(Optimizer):
                            average_gradient=slots.get("average_gradient"),
                            momentum_buffer=slots.get("momentum"))
 
-    def _update_many(self, pairs, slots, learning_rate):
+    def _update_many(self, pairs, slots, learning_rate, program=None, scalars=None):
         for _, variable in pairs:
             self._decay_in_place(variable, learning_rate)
         ops.rmsprop_update_many(
@@ -140,7 +149,17 @@ class RMSprop(Optimizer):
             learning_rate=learning_rate, rho=self.rho, momentum=self.momentum,
             epsilon=self.epsilon, centered=self.centered,
             average_gradients=[s.get("average_gradient") for s in slots],
-            momentum_buffers=[s.get("momentum") for s in slots])
+            momentum_buffers=[s.get("momentum") for s in slots], program=program,
+            scalars=scalars)
+
+    _program_scalar_count = 4
+
+    def _recorded_flags(self):
+        return (self.centered,)
+
+    def _program_scalars(self, scalars):
+        scalars[:4] = _rmsprop_scalars(self._current_learning_rate(), self.rho,
+                                       self.momentum, self.epsilon, "rmsprop_update_many")
 
     def get_config(self):
         config = super().get_config()
@@ -205,14 +224,21 @@ class Adam(Optimizer):
         kernels = backend_of(pairs[0][1].value).kernels
         return getattr(kernels, "adam_update_many", None) is not None
 
-    def _update_many(self, pairs, slots, learning_rate):
+    def _update_many(self, pairs, slots, learning_rate, program=None, scalars=None):
         ops.adam_update_many(
             [v.value for _, v in pairs], [g for g, _ in pairs], [s["momentum"] for s in slots],
             [s["velocity"] for s in slots], self._iterations + 1, learning_rate=learning_rate,
             beta_1=self.beta_1, beta_2=self.beta_2, epsilon=self.epsilon,
             vhats=[s.get("velocity_hat") for s in slots],
             weight_decays=[self.weight_decay if self._decays(v) else 0.0 for _, v in pairs]
-            if self.weight_decay else None)
+            if self.weight_decay else None, program=program, scalars=scalars)
+
+    _program_scalar_count = 5
+    _decay_in_update = True
+
+    def _program_scalars(self, scalars):
+        scalars[:5] = _adam_scalars(self._current_learning_rate(), self.beta_1, self.beta_2,
+                                    self.epsilon, self._iterations + 1, "adam_update_many")
 
     def get_config(self):
         config = super().get_config()

@@ -448,6 +448,66 @@ class Optimizer:
         if self._decays(variable):
             ops.axpy(variable.value, -self.weight_decay * learning_rate, variable.value)
 
+    # ------------------------------------------------------------ step programs
+    # A planned training step (minidl.models.step_plan) can record the update into its
+    # step program: the same multi-tensor kernels on the same arrays, run right after the
+    # backward pass in the same call, with the scalars that change between steps (the
+    # learning rate, the step number) read from a float64 array that each step fills.
+
+    # the length of that array (0: this optimizer's update is not recorded)
+    _program_scalar_count = 0
+
+    def _program_signature(self, variables):
+        """What an update of ``variables`` recorded into a step program depends on besides
+        its arrays; a step whose signature differs records its program again. None when
+        the update must run through ``apply_gradients``: an optimizer class outside minidl
+        (it may change the update), no multi-tensor update, clipping, a constraint, a
+        weight decay outside the kernel, or a slot not made yet (the first step makes it).
+
+        Args:
+            variables (list of Variable): the model's trainable variables.
+        """
+        if not self._program_scalar_count or self._update_many is None or \
+                not type(self).__module__.startswith("minidl.") or \
+                self.clipvalue is not None or self.clipnorm is not None or \
+                self.global_clipnorm is not None:
+            return None
+        slots = self._slots
+        if any(id(v) not in slots or getattr(v, "constraint", None) is not None
+               for v in variables):
+            return None
+        decays = tuple(self._decays(v) for v in variables) if self.weight_decay else ()
+        if any(decays) and not self._decay_in_update:
+            return None
+        # the slots' dict is replaced (set_state) or its arrays moved (another device,
+        # which also moves the weights) only when the recorded arrays change
+        return (id(slots), self.weight_decay, decays, self._slot_names(),
+                self._recorded_flags())
+
+    # whether the multi-tensor kernel applies the weight decay itself (Adam)
+    _decay_in_update = False
+
+    def _recorded_flags(self):
+        """The configuration the recorded kernel calls hold (not read per step)."""
+        return ()
+
+    def _record_update(self, program, pairs, scalars):
+        """Record the multi-tensor update of ``pairs`` ((gradient buffer, variable)) into
+        ``program``; its per-step scalars come from ``scalars`` (``_program_scalars``).
+        Only when ``_program_signature`` is not None."""
+        slots = [self._slots_of(variable) for _, variable in pairs]
+        # any valid learning rate: each step writes its own into scalars before it runs
+        self._update_many(pairs, slots, 0.0, program=program, scalars=scalars)
+
+    def _program_scalars(self, scalars):
+        """Write this step's checked scalars into the array a recorded update reads (the
+        checks and the values of ``_update_many``'s)."""
+        raise NotImplementedError
+
+    def _count_recorded_step(self):
+        """Count a step whose update a step program made."""
+        self._iterations += 1
+
     # ------------------------------------------------------------ state
 
     def get_state(self):

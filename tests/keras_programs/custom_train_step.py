@@ -40,6 +40,9 @@ model = CustomModel(inputs, outputs)
 model.compile(optimizer="adam", loss="mse", metrics=["mae"])
 x = np.random.random((100, 32))
 y = np.random.random((100, 1))
+before = model.evaluate(x, y, return_dict=True)
 history = model.fit(x, y, epochs=3)
-print(model.evaluate(x, y, return_dict=True))
-assert history.history["loss"][-1] < history.history["loss"][0]
+after = model.evaluate(x, y, return_dict=True)
+print(after)
+# the whole set's error before and after (the per-epoch means of a few batches are noisy)
+assert after["mae"] < before["mae"]
