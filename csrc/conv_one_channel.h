@@ -62,6 +62,10 @@ static void md_c1d_pool(const md_c1d *a, const float *rowbuf, int64_t n, int64_t
     }
 }
 
+/* The window heights (at vertical stride 1) that run in pairs of vectors (md_c1d_pair):
+ * 3 and 5, at most this. */
+#define MD_C1D_KH_MAX 5
+
 /* The kernels for one vector width: W lanes, R rows by NB vectors of accumulators. */
 #define MD_C1D_SIMD(W, SUF, TGT, R, NB)                                                          \
     TGT static inline md_vf_##SUF md_c1d_act_##SUF(md_vf_##SUF v, int activation) {              \
@@ -102,6 +106,23 @@ static void md_c1d_pool(const md_c1d *a, const float *rowbuf, int64_t n, int64_t
             }                                                                                    \
     }                                                                                            \
                                                                                                  \
+    TGT static inline __attribute__((always_inline)) md_vf_##SUF md_c1d_load_##SUF(          \
+        const float *p) {                                                                        \
+        md_vf_##SUF v;                                                                           \
+        memcpy(&v, p, sizeof(v));                                                                \
+        return v;                                                                                \
+    }                                                                                            \
+                                                                                                 \
+    /* Output vector v of the row at o, activated; only its part before the row end. */     \
+    TGT static inline __attribute__((always_inline)) void md_c1d_put_##SUF(                    \
+        const md_c1d *a, md_vf_##SUF acc, float *o, int64_t v) {                                 \
+        const int64_t at = v * W, left = a->L - at;                                              \
+        if (left <= 0) return;                                                                   \
+        const md_vf_##SUF x = md_c1d_act_##SUF(acc, a->activation);                              \
+        if (left >= W) memcpy(o + at, &x, sizeof(x));                                            \
+        else memcpy(o + at, &x, (size_t)left * sizeof(float));                                   \
+    }                                                                                            \
+                                                                                                 \
     /* rows (<= R) output rows from o, vectors [v0, v0 + NB) of each, reading E from e. */    \
     TGT static inline __attribute__((always_inline)) void md_c1d_tile_##SUF(                   \
         const md_c1d *a, const float *e, float *o, int64_t v0, const int rows, const int pw) {   \
@@ -136,19 +157,60 @@ static void md_c1d_pool(const md_c1d *a, const float *rowbuf, int64_t n, int64_t
                 }                                                                                \
             }                                                                                    \
         _Pragma("GCC unroll 16") for (int r = 0; r < rows; r++)                                  \
-            _Pragma("GCC unroll 16") for (int j = 0; j < NB; j++) {                              \
-                const int64_t at = (v0 + j) * W, left = a->L - at;                               \
-                if (left <= 0) continue;                                                         \
-                const md_vf_##SUF v = md_c1d_act_##SUF(acc[r][j], a->activation);                \
-                if (left >= W) memcpy(o + r * a->L + at, &v, sizeof(v));                         \
-                else memcpy(o + r * a->L + at, &v, (size_t)left * sizeof(float));                \
-            }                                                                                    \
+            _Pragma("GCC unroll 16") for (int j = 0; j < NB; j++)                                \
+                md_c1d_put_##SUF(a, acc[r][j], o + r * a->L, v0 + j);                            \
     }                                                                                            \
                                                                                                  \
-    /* rows (R or 1) output rows; the weights of a tile's vector j are those of vector     \
+    /* Vectors v and v + 1 of rows (<= R) output rows at o, for a window KH rows high (a     \
+     * compile-time constant) and vertical stride 1. Per tap column kx, the two vectors' KH  \
+     * weight vectors stay in registers while the rows + KH - 1 source rows stream past     \
+     * them, so each E vector (unaligned: most cross a cache line, which costs two loads) is \
+     * loaded once for up to min(rows, KH) output rows instead of once per row. Each value   \
+     * sums its taps in (kx, ky) order. */                                                   \
+    TGT static inline __attribute__((always_inline)) void md_c1d_pair_##SUF(                   \
+        const md_c1d *a, const float *e, float *o, int64_t v, const int rows, const int KH) {   \
+        const int64_t phase = (v % a->P) * W, wstride = (a->P + NB) * W;                         \
+        md_vf_##SUF acc[R][2];                                                                   \
+        _Pragma("GCC unroll 2") for (int jj = 0; jj < 2; jj++) {                                 \
+            const md_vf_##SUF b = md_c1d_load_##SUF(a->brep + phase + jj * W);                   \
+            _Pragma("GCC unroll 16") for (int r = 0; r < rows; r++) acc[r][jj] = b;              \
+        }                                                                                        \
+        for (int64_t kx = 0; kx < a->KW; kx++) {                                                 \
+            const float *src = e + kx * a->N + v * W, *wt = a->wrep + kx * wstride + phase;      \
+            /* (fixed sizes: arrays sized by KH would be variable-length ones, kept in memory) */ \
+            const float *row[R + MD_C1D_KH_MAX - 1]; /* opaque, as in md_c1d_tile */            \
+            _Pragma("GCC unroll 16") for (int i = 0; i < rows + KH - 1; i++) {                   \
+                row[i] = src + i * a->erow;                                                      \
+                __asm__("" : "+r"(row[i]));                                                      \
+            }                                                                                    \
+            md_vf_##SUF wv[2][MD_C1D_KH_MAX];                                                    \
+            _Pragma("GCC unroll 2") for (int jj = 0; jj < 2; jj++)                               \
+                _Pragma("GCC unroll 16") for (int ky = 0; ky < KH; ky++)                         \
+                    wv[jj][ky] = md_c1d_load_##SUF(wt + ky * a->KW * wstride + jj * W);          \
+            _Pragma("GCC unroll 16") for (int i = 0; i < rows + KH - 1; i++)                     \
+                _Pragma("GCC unroll 2") for (int jj = 0; jj < 2; jj++) {                         \
+                    const md_vf_##SUF xv = md_c1d_load_##SUF(row[i] + jj * W);                   \
+                    _Pragma("GCC unroll 16") for (int r = 0; r < rows; r++)                      \
+                        if (i - r >= 0 && i - r < KH) acc[r][jj] += xv * wv[jj][i - r];          \
+                }                                                                                \
+        }                                                                                        \
+        _Pragma("GCC unroll 16") for (int r = 0; r < rows; r++)                                  \
+            _Pragma("GCC unroll 2") for (int jj = 0; jj < 2; jj++)                               \
+                md_c1d_put_##SUF(a, acc[r][jj], o + r * a->L, v + jj);                           \
+    }                                                                                            \
+                                                                                                 \
+    /* rows (R or 1) output rows: in pairs of vectors for windows 5 or 3 rows high at       \
+     * vertical stride 1, else in tiles, where the weights of vector j are those of vector  \
      * j mod P: loaded once per tap for P = 1 or 3 (pw = P), else per vector (pw = NB). */  \
-    TGT static void md_c1d_rows_##SUF(const md_c1d *a, const float *e, float *o,               \
-                                      const int rows) {                                         \
+    TGT static inline __attribute__((always_inline)) void md_c1d_rows_##SUF(                   \
+        const md_c1d *a, const float *e, float *o, const int rows) {                            \
+        if (a->sh == 1 && (a->KH == 5 || a->KH == 3)) {                                         \
+            for (int64_t v = 0; v < a->nvec; v += 2) {                                           \
+                if (a->KH == 5) md_c1d_pair_##SUF(a, e, o, v, rows, 5);                          \
+                else md_c1d_pair_##SUF(a, e, o, v, rows, 3);                                     \
+            }                                                                                    \
+            return;                                                                              \
+        }                                                                                        \
         for (int64_t v0 = 0; v0 < a->nvec; v0 += NB) {                                          \
             if (a->P == 1) md_c1d_tile_##SUF(a, e, o, v0, rows, 1);                              \
             else if (a->P == 3) md_c1d_tile_##SUF(a, e, o, v0, rows, 3);                         \
