@@ -431,10 +431,80 @@ static int md_c1d_run(float *out, float *pooled, const float *bias, int activati
 MD_C1W_SIMD(8, avx2, MD_SIMD_AVX2, 4)
 MD_C1W_SIMD(16, avx512, MD_SIMD_AVX512, 8)
 
+/* Every kernel row at once, on AVX-512, for windows 3 x 3 or 5 x 5 at vertical stride 1:
+ * for one weight phase q, acc[ky][kx] runs over the chunk's images, the vectors j of
+ * phase q and the source rows s; each E vector (unaligned, mostly crossing a cache line)
+ * is loaded once per (s, kx) for the KH kernel rows ky, whose dy vectors (rows s - ky)
+ * are loaded once per s, instead of once per (oy, ky, kx): about 0.6 load slots per FMA
+ * instead of 2.2. dy is read in place (rows of L floats); the lanes of a row's last
+ * vector past L are loaded as 0 from both (they hold the next row, slack or nothing).
+ * out[((ky KW + kx) P + q) W + lane]. */
+#define MD_C1W_ALL_MAX 5
+
+/* One source row s of one vector (mask: its lanes before the row end): the taps of every
+ * kernel row whose output row s - ky lies in the image (each one when inside). */
+MD_SIMD_AVX512 static inline __attribute__((always_inline)) void md_c1w_all_row(
+    __m512 acc[][MD_C1W_ALL_MAX], const float *e, const float *d, int64_t s, int64_t out_h,
+    int64_t L, int64_t N, __mmask16 mask, const int KH, const int KW, const int inside) {
+    __m512 dv[MD_C1W_ALL_MAX];
+    _Pragma("GCC unroll 8") for (int ky = 0; ky < KH; ky++) {
+        dv[ky] = _mm512_setzero_ps(); /* (unused outside: set for the compiler's sake) */
+        if (inside || (s - ky >= 0 && s - ky < out_h))
+            dv[ky] = _mm512_maskz_loadu_ps(mask, d + (s - ky) * L);
+    }
+    _Pragma("GCC unroll 8") for (int kx = 0; kx < KW; kx++) {
+        const __m512 ev = _mm512_maskz_loadu_ps(mask, e + kx * N);
+        _Pragma("GCC unroll 8") for (int ky = 0; ky < KH; ky++)
+            if (inside || (s - ky >= 0 && s - ky < out_h))
+                acc[ky][kx] = _mm512_fmadd_ps(ev, dv[ky], acc[ky][kx]);
+    }
+}
+
+MD_SIMD_AVX512 static inline __attribute__((always_inline)) void md_c1w_all_phase(
+    const md_c1d *a, const float *E, int64_t eimg, const float *dy, int64_t images, int64_t q,
+    float *out, const int KH, const int KW) {
+    __m512 acc[MD_C1W_ALL_MAX][MD_C1W_ALL_MAX];
+    _Pragma("GCC unroll 8") for (int ky = 0; ky < KH; ky++)
+        _Pragma("GCC unroll 8") for (int kx = 0; kx < KW; kx++) acc[ky][kx] = _mm512_setzero_ps();
+    const int64_t need = a->out_h + KH - 1;
+    for (int64_t i = 0; i < images; i++)
+        for (int64_t j = q; j < a->nvec; j += a->P) {
+            const float *e = E + i * eimg + j * 16, *d = dy + i * a->out_h * a->L + j * 16;
+            const int64_t left = a->L - j * 16;
+            const __mmask16 mask = left >= 16 ? 0xffff : (__mmask16)((1u << left) - 1);
+            int64_t s = 0;
+            for (; s < KH - 1; s++)
+                md_c1w_all_row(acc, e + s * a->erow, d, s, a->out_h, a->L, a->N, mask, KH, KW, 0);
+            for (; s < a->out_h; s++)
+                md_c1w_all_row(acc, e + s * a->erow, d, s, a->out_h, a->L, a->N, mask, KH, KW, 1);
+            for (; s < need; s++)
+                md_c1w_all_row(acc, e + s * a->erow, d, s, a->out_h, a->L, a->N, mask, KH, KW, 0);
+        }
+    _Pragma("GCC unroll 8") for (int ky = 0; ky < KH; ky++)
+        _Pragma("GCC unroll 8") for (int kx = 0; kx < KW; kx++)
+            _mm512_storeu_ps(out + ((ky * KW + kx) * a->P + q) * 16, acc[ky][kx]);
+}
+
+/* Whether the all-rows kernel takes a problem (AVX-512 lanes, vertical stride 1, 3 x 3
+ * or 5 x 5, at least KH - 1 output rows). */
+static int md_c1w_all_applies(const md_c1d *a, int64_t W) {
+    return W == 16 && a->sh == 1 && a->KH == a->KW && (a->KH == 5 || a->KH == 3) &&
+           a->out_h >= a->KH - 1;
+}
+
+MD_SIMD_AVX512 static void md_c1w_all(const md_c1d *a, const float *E, int64_t eimg,
+                                      const float *dy, int64_t images, float *out) {
+    for (int64_t q = 0; q < a->P; q++) {
+        if (a->KH == 5) md_c1w_all_phase(a, E, eimg, dy, images, q, out, 5, 5);
+        else md_c1w_all_phase(a, E, eimg, dy, images, q, out, 3, 3);
+    }
+}
+
 /* The chunk of images [n0, n1) into the thread's buffers: E (need rows per image) and D
  * (the dy rows at stride Lp, zero past L). */
 static void md_c1w_chunk(const md_c1d *a, float *E, float *pad, float *D, const float *x,
                          const float *dy, int64_t n0, int64_t n1, int64_t need, int wide) {
+    /* (D NULL: the dy rows are read in place) */
     const int64_t eimg = need * a->erow;
     for (int64_t n = n0; n < n1; n++)
         for (int64_t r = 0; r < need; r++) {
@@ -443,7 +513,7 @@ static void md_c1w_chunk(const md_c1d *a, float *E, float *pad, float *D, const 
             if (wide) md_c1d_expand_avx512(a, er, pad, img, r - a->pt);
             else md_c1d_expand_avx2(a, er, pad, img, r - a->pt);
         }
-    for (int64_t r = 0; r < (n1 - n0) * a->out_h; r++) {
+    for (int64_t r = 0; D != NULL && r < (n1 - n0) * a->out_h; r++) {
         memcpy(D + r * a->Lp, dy + (n0 * a->out_h + r) * a->L, (size_t)a->L * sizeof(float));
         memset(D + r * a->Lp + a->L, 0, (size_t)(a->Lp - a->L) * sizeof(float));
     }
@@ -477,7 +547,9 @@ static int md_c1w_run(float *dw, float *dbias, const float *dy, const float *x,
     a.Lp = md_round_up(a.nvec, a.P) * W;
     const int64_t per_chunk = md_ceil_div(g->batch, md_min64(g->batch, MD_CONV_WG_MAX_CHUNKS));
     const int64_t nchunks = md_ceil_div(g->batch, per_chunk), K = g->k_h * g->k_w;
-    const int64_t nw = K * N, tile = g->k_w * a.P * W, drows = per_chunk * g->out_h;
+    const int all = md_c1w_all_applies(&a, W); /* every kernel row at once */
+    const int64_t nw = K * N, tile = (all ? g->k_h : 1) * g->k_w * a.P * W;
+    const int64_t drows = all ? 0 : per_chunk * g->out_h;
     /* E, then the slack that the last row's vectors read past its end (up to the P-vector
      * groups' end plus a vector) */
     const int64_t e_floats = md_round_up(per_chunk * eimg + (a.P + 2) * W, 16);
@@ -505,11 +577,17 @@ static int md_c1w_run(float *dw, float *dbias, const float *dy, const float *x,
         for (int64_t ch = 0; ch < nchunks; ch++) {
             float *part = ch == 0 ? dw : partials + (ch - 1) * nw;
             const int64_t n0 = ch * per_chunk, n1 = md_min64(g->batch, n0 + per_chunk);
-            md_c1w_chunk(&a, E, pad, D, x, dy, n0, n1, need, wide);
+            md_c1w_chunk(&a, E, pad, all ? NULL : D, x, dy, n0, n1, need, wide);
+            if (all) md_c1w_all(&a, E, eimg, dy + n0 * g->out_h * a.L, n1 - n0, acc);
             for (int64_t ky = 0; ky < g->k_h; ky++) {
-                if (wide) md_c1w_row_avx512(&a, E, eimg, D, n1 - n0, ky, acc);
-                else md_c1w_row_avx2(&a, E, eimg, D, n1 - n0, ky, acc);
-                md_c1w_channels(part + ky * g->k_w * N, acc, &a, g->k_w, W);
+                const float *row = acc + (all ? ky * g->k_w * a.P * W : 0);
+                if (all) {
+                } else if (wide) {
+                    md_c1w_row_avx512(&a, E, eimg, D, n1 - n0, ky, acc);
+                } else {
+                    md_c1w_row_avx2(&a, E, eimg, D, n1 - n0, ky, acc);
+                }
+                md_c1w_channels(part + ky * g->k_w * N, row, &a, g->k_w, W);
             }
             if (dbias != NULL)
                 kr->colsum(bias_part + ch * N, dy + n0 * g->out_h * a.L,

@@ -257,14 +257,16 @@ def _on_simd_levels_and_threads(compute):
 # (conv_one_channel.h: float32 on AVX2/AVX-512, lanes along the NHWC output rows)
 @pytest.mark.parametrize("out_channels", [1, 3, 5, 6, 7, 12, 16])
 @pytest.mark.parametrize("stride,padding", [(1, "valid"), (1, "same"), (2, "same"), (3, "valid")])
-def test_one_channel_forward_widths_threads_and_reference(out_channels, stride, padding, rng):
+@pytest.mark.parametrize("window", [(5, 4), (3, 3), (4, 3)])  # 5 and 3 rows: vector pairs
+def test_one_channel_forward_widths_threads_and_reference(out_channels, stride, padding,
+                                                          window, rng):
     # every weight period (16 / gcd(N, lanes)), both vector widths and 1 or 2 threads give
     # the same bits (one thread sums each value over the taps in one order, in the same
     # IEEE operations at both widths); rows not a multiple of the 4-row tile, a width
     # that ends mid-vector, images taller than one work item, and a last source row read
     # through the padded copy
     x = rng.standard_normal((3, 37, 29, 1)).astype(np.float32)
-    kern = (0.4 * rng.standard_normal((5, 4, 1, out_channels))).astype(np.float32)
+    kern = (0.4 * rng.standard_normal(window + (1, out_channels))).astype(np.float32)
     bias = rng.standard_normal(out_channels).astype(np.float32)
     strides = (stride, 1)
     x64, kern64, bias64 = (a.astype(np.float64) for a in (x, kern, bias))
@@ -283,15 +285,16 @@ def test_one_channel_forward_widths_threads_and_reference(out_channels, stride, 
 
 @pytest.mark.parametrize("out_channels", [1, 3, 5, 6, 12, 16])
 @pytest.mark.parametrize("stride,padding", [(1, "valid"), (1, "same"), (2, "same")])
+@pytest.mark.parametrize("window", [(4, 5), (5, 5), (3, 3)])  # square: all rows at once
 def test_one_channel_weight_gradient_widths_threads_and_reference(out_channels, stride,
-                                                                  padding, rng):
+                                                                  padding, window, rng):
     # the one-channel weight gradient (weight periods 1 and 3 take the lanes-along-rows
     # path, 5 the pixel-lane one): 37 images (3 per chunk, the last chunk short); 1 or 2
     # threads give the same bits at each width (the widths group the sums differently),
     # every width is within float32 error of float64; a NaN in the input reaches exactly
     # the weights whose windows read it
     x = rng.standard_normal((37, 13, 11, 1)).astype(np.float32)
-    kern = rng.standard_normal((4, 5, 1, out_channels)).astype(np.float32)
+    kern = rng.standard_normal(window + (1, out_channels)).astype(np.float32)
     strides = (stride, 1)
     dy = rng.standard_normal(ops.conv(x, kern, strides, padding).shape).astype(np.float32)
     runs = _on_simd_levels_and_threads(
