@@ -51,7 +51,7 @@
 /* Output rows per scheduling block of the forward-shaped passes (times MR). */
 #define MD_CONV_TILES_PER_BLOCK 8
 /* Weight gradient: pixels per sub-block (one pass of every tile over its entries), the
- * most chunks (partial gradients, dynamically scheduled) the pixels are split into, and
+ * most chunks (partial gradients, split among the threads) the pixels are split into, and
  * the fewest sub-blocks per chunk. */
 #define MD_CONV_WG_SUB 128  /* x and dy rows of a sub-block stay in L1 */
 #define MD_CONV_WG1_SUB 256 /* one-channel path: more segments per kernel call */

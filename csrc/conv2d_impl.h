@@ -420,10 +420,10 @@ static void MD_FN(md_cv_run)(md_T *out, const md_T *bias, int activation,
         args.bstride = pl->dkr ? pl->qpad : NRb;
         args.ldc = N;
         args.relu = relu;
-        /* runs of consecutive blocks (neighbouring tiles share input rows), grabbed
-         * dynamically so that a busy core does not hold the others up */
+        /* runs of consecutive blocks (neighbouring tiles share input rows), split in
+         * contiguous ranges (see md_internal.h on scheduling) */
         const int64_t run = md_max64(1, pl->nblocks / (8 * (int64_t)pl->nt));
-#pragma omp for schedule(dynamic, 1)
+#pragma omp for schedule(static)
         for (int64_t rb = 0; rb < pl->nblocks; rb += run)
         for (int64_t blk = rb; blk < md_min64(pl->nblocks, rb + run); blk++) {
             const int64_t m0 = blk * pl->MB, mb = md_min64(pl->MB, pl->M - m0);
@@ -553,7 +553,7 @@ static void MD_FN(md_cv1_run)(md_T *out, const md_T *bias, int activation, const
         /* groups of output rows (n, oy), contiguous in the output: the sigmoid/tanh runs
          * once over a group (few rows of few channels are short, ragged vector runs) */
         const int64_t groups = md_ceil_div(pl->rows, MD_CONV1_ROW_GROUP);
-#pragma omp for schedule(dynamic, 1)
+#pragma omp for schedule(static)
         for (int64_t gi = 0; gi < groups; gi++) {
             const int64_t r0 = gi * MD_CONV1_ROW_GROUP;
             const int64_t r1 = md_min64(r0 + MD_CONV1_ROW_GROUP, pl->rows);
@@ -843,7 +843,7 @@ static void MD_FN(md_wg1_run)(md_T *dw, md_T *dbias, const md_T *dy, const md_T 
         a.ldc = CO;
         a.nc = (int)CO;
         a.relu = 0;
-#pragma omp for schedule(dynamic, 1)
+#pragma omp for schedule(static)
         for (int64_t ch = 0; ch < pl->nchunks; ch++) {
             md_T *part = ch == 0 ? dw : partials + (ch - 1) * nw;
             const int64_t c0 = ch * pl->CP, c1 = md_min64(P, c0 + pl->CP);
@@ -948,7 +948,7 @@ md_status MD_FN(md_conv2d_backward_weight)(md_T *dw, md_T *dbias, const md_T *dy
         uint64_t *eym = (uint64_t *)(eo + pl.SB), *exm = eym + pl.SB;
         MD_FN(md_wkr_args) a;
         a.ldc = CO;
-#pragma omp for schedule(dynamic, 1)
+#pragma omp for schedule(static)
         for (int64_t ch = 0; ch < pl.nchunks; ch++) {
             md_T *part = ch == 0 ? dw : partials + (ch - 1) * nw;
             const int64_t c0 = ch * pl.CP, c1 = md_min64(P, c0 + pl.CP);

@@ -324,7 +324,7 @@ static int md_c1d_run(float *out, float *pooled, const float *bias, int activati
     a.wrep = wrep;
     a.brep = brep;
     const int wide = W == 16;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1)
+#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
     for (int64_t item = 0; item < items; item++) {
         float *E = thread_bufs + md_thread_id() * (e_floats + pad_floats + row_floats);
         float *pad = E + e_floats, *rowbuf = pad + pad_floats;
@@ -573,7 +573,7 @@ static int md_c1w_run(float *dw, float *dbias, const float *dy, const float *x,
     {
         float *E = thread_bufs + md_thread_id() * thread_floats, *pad = E + e_floats;
         float *acc = pad + pad_floats, *D = acc + md_round_up(tile, 16);
-#pragma omp for schedule(dynamic, 1)
+#pragma omp for schedule(static)
         for (int64_t ch = 0; ch < nchunks; ch++) {
             float *part = ch == 0 ? dw : partials + (ch - 1) * nw;
             const int64_t n0 = ch * per_chunk, n1 = md_min64(g->batch, n0 + per_chunk);

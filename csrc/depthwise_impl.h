@@ -117,7 +117,7 @@ md_status MD_FN(md_depthwise_conv2d_backward_weight)(md_T *dw, md_T *dbias, cons
     const int64_t per_chunk = nw + CM;
     md_T *partials = (md_T *)malloc((size_t)(chunks * per_chunk) * sizeof(md_T));
     if (partials == NULL) return MD_ERR_ALLOC;
-#pragma omp parallel for schedule(dynamic, 1) \
+#pragma omp parallel for schedule(static) \
     num_threads(md_threads_for(md_work3(rows * g->out_w, CM, g->k_h * g->k_w)))
     for (int64_t k = 0; k < chunks; k++) {
         md_T *part = partials + k * per_chunk;

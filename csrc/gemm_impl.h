@@ -258,7 +258,7 @@ static void MD_FN(md_macro_tile)(const MD_FN(md_kernels) *kr, const md_T *apack,
 /* Per block of columns: B is packed for the whole depth (work-shared, one barrier), and
  * before the first, a shared A (md_gemm_shares_a) for all of it; then every tile of C (MC
  * rows x a group of panels) is computed by one thread over all depth blocks in order,
- * without further barriers (dynamic schedule: robust to a busy machine, and
+ * without further barriers (contiguous ranges of tiles per thread, md_internal.h;
  * deterministic since a tile's arithmetic does not depend on its thread). */
 void MD_FN(md_gemm_run)(const MD_FN(md_kernels) *kr, const MD_FN(md_gemm_plan) *plan, int64_t m,
                         int64_t n, int64_t k, md_T *c, int64_t ldc, int accumulate,
@@ -298,7 +298,7 @@ void MD_FN(md_gemm_run)(const MD_FN(md_kernels) *kr, const MD_FN(md_gemm_plan) *
             /* split columns too when there are few row blocks */
             const int64_t n_jg = n_ic >= 2 * nthreads ? 1
                                  : md_min64(n_panels, md_ceil_div(2 * nthreads, n_ic));
-#pragma omp for schedule(dynamic, 1)
+#pragma omp for schedule(static)
             for (int64_t t = 0; t < n_ic * n_jg; t++) {
                 const int64_t ic = t / n_jg, jg = t % n_jg;
                 const int64_t i0 = ic * MD_GEMM_MC, mc = md_min64(MD_GEMM_MC, m - i0);

@@ -513,7 +513,7 @@ static void MD_FN(md_wino_run)(md_T *out, const md_T *bias, int activation,
         args.init = NULL;
         args.ldc = A2 * N;
         args.relu = 0;
-#pragma omp for schedule(dynamic, 1)
+#pragma omp for schedule(static)
         for (int64_t blk = 0; blk < pl->nblocks; blk++) {
             const int64_t t0 = blk * TB, tb = md_min64(TB, pl->ntiles - t0);
             input(V, tmp, p, pl, zero, t0, tb);
@@ -552,7 +552,7 @@ static md_status MD_FN(md_wino_exec)(md_T *out, const md_T *bias, int activation
 }
 
 /* Weight-gradient plan: tiles as in the forward problem, split into chunks of CT tiles
- * (the partial gradients, dynamically scheduled; their number depends on the problem
+ * (the partial gradients, split among the threads; their number depends on the problem
  * alone, so the sums are the same for any thread count), each computed in blocks of TB
  * tiles whose V and D stay in L2. */
 typedef struct {
@@ -661,7 +661,7 @@ static md_status MD_FN(md_wino_wg_exec)(md_T *dw, md_T *dbias, const md_T *dy,
         char *tws = base + pl.off_thread + (size_t)md_thread_id() * pl.thread_bytes;
         md_T *M = (md_T *)tws;
         md_T *tmp = M + md_round_up(A2 * C * N, 16) + md_round_up(pl.TB * A2 * (C + N), 16);
-#pragma omp for schedule(dynamic, 1) nowait
+#pragma omp for schedule(static) nowait
         for (int64_t ch = 0; ch < pl.nchunks; ch++) {
             const int64_t t0 = ch * pl.CT, t1 = md_min64(pl.tiles.ntiles, t0 + pl.CT);
             MD_FN(md_wino_wg_chunk)(M, dy, p, &pl, kr, &fns, zero, tws, t0, t1);

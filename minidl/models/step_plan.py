@@ -359,9 +359,9 @@ class StepPlan:
 
     def _update_signature(self):
         """What a recorded update depends on (None: the optimizer is applied after the
-        program, from Python): the optimizer's signature, when every trainable variable
-        has a planned gradient and none is regularized (its penalty's gradient is added
-        after the backward pass)."""
+        program, from Python): the optimizer's signature for the trainable variables
+        (each has a planned gradient: a plan's layers are all trainable), when none is
+        regularized (its penalty's gradient is added after the backward pass)."""
         variables = self.variables
         if any(v.regularizer is not None for v in variables):
             return None
