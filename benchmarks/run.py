@@ -16,6 +16,7 @@ import fnmatch
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import time
@@ -103,6 +104,16 @@ def load_torch(threads, disabled):
     return torch
 
 
+def core_round_trip():
+    """Nanoseconds for two threads to hand a flag back and forth (the median of 5 runs of
+    ``minidl._C.core_round_trip_ns``), or None in a serial build: on a VM whose two vCPUs
+    are at times on different core complexes, this tells which placement a run had
+    (~110 ns close, ~400 ns apart here), which moves every 2-thread figure."""
+    import minidl
+    runs = [minidl._C.core_round_trip_ns() for _ in range(5)]
+    return None if None in runs else round(statistics.median(runs), 1)
+
+
 def machine_info(threads, torch):
     """CPU, cores, SIMD flags, versions, thread settings and the date, for the JSON."""
     import minidl
@@ -131,6 +142,7 @@ def machine_info(threads, torch):
         "logical_cores": os.cpu_count(), "usable_cores": usable,
         "avx2": "avx2" in flags, "fma": "fma" in flags, "avx512f": "avx512f" in flags,
         "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
+        "core_round_trip_ns": core_round_trip(),
         "platform": platform.platform(), "python": platform.python_version(),
         "minidl": minidl.__version__, "minidl_commit": _git_commit(),
         "minidl_openmp": minidl._C.has_openmp(), "numpy": numpy.__version__,
@@ -231,7 +243,8 @@ def main(argv=None):
     from benchmarks import peak
     info["peak"] = peak.measure(args.threads, quick=args.quick)
     print(f"measured ceiling: FMA {info['peak']['fma_gflops']} GFLOP/s, SGEMM "
-          f"{info['peak']['sgemm_gflops']} GFLOP/s (threads: value)", file=sys.stderr)
+          f"{info['peak']['sgemm_gflops']} GFLOP/s (threads: value); core round trip "
+          f"{info['core_round_trip_ns']} ns", file=sys.stderr)
     print(f"minidl {info['minidl']} vs torch {info['torch'] or '(none)'} / numpy "
           f"{info['numpy']} ({info['numpy_blas']}), {args.threads} threads, {info['cpu']}, "
           f"{settings.repeats} interleaved samples of >= {settings.min_time:g} s per side",
@@ -248,6 +261,7 @@ def main(argv=None):
           "(memory rows: minidl MiB / torch MiB; aug: flow images/s / CIFAR step images/s)")
     if args.json:
         info["load_average_after"] = os.getloadavg() if hasattr(os, "getloadavg") else None
+        info["core_round_trip_ns_after"] = core_round_trip()
         record = {"command": " ".join(["python -m benchmarks.run"] + list(argv)),
                   "machine": info, "settings": vars(settings), "quick": args.quick,
                   "results": [vars(row) for row in rows]}

@@ -6,6 +6,7 @@
  * driver are in gemm_impl.h. The level is chosen at run time (md_isa_level), so one
  * build runs on any x86-64. */
 #include "gemm_internal.h"
+#include <stdatomic.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -91,6 +92,30 @@ static double md_peak_one_thread(int64_t iterations, float *checksum) {
 #endif
     *checksum = md_peak_portable(iterations);
     return 2.0 * MD_PEAK_CHAINS_C * (double)iterations;
+}
+
+double md_core_round_trip_ns(int64_t rounds) {
+    if (rounds < 1) return -1.0;
+#ifdef _OPENMP
+    /* 0: the first thread's turn to set it to 1, 1: the second's to set it to 0 */
+    _Alignas(64) atomic_int turn = 0;
+    double seconds = -1.0;
+#pragma omp parallel num_threads(2)
+    if (omp_get_num_threads() == 2) {
+        const int me = omp_get_thread_num();
+#pragma omp barrier
+        const double start = omp_get_wtime();
+        for (int64_t r = 0; r < rounds; r++) {
+            while (atomic_load_explicit(&turn, memory_order_acquire) != me) {
+            }
+            atomic_store_explicit(&turn, 1 - me, memory_order_release);
+        }
+        if (me == 0) seconds = omp_get_wtime() - start;
+    }
+    return seconds < 0 ? -1.0 : seconds / (double)rounds * 1e9;
+#else
+    return -1.0;
+#endif
 }
 
 double md_fma_peak_flops(int64_t iterations, int threads, float *checksum) {

@@ -431,6 +431,11 @@ const char *md_op_name(int kind);
  * share of it); returns the FLOPs done (2 per lane and FMA), -1 for bad arguments.
  * *checksum receives the chains' sum, so that the work cannot be optimised away. */
 double md_fma_peak_flops(int64_t iterations, int threads, float *checksum);
+/* Two threads hand a flag back and forth `rounds` times through one shared cache line;
+ * returns the mean round trip in nanoseconds (how far apart the cores that run them
+ * are: on this VM ~110 ns within a core complex, ~400 ns across two), -1 for bad
+ * arguments or without OpenMP. */
+double md_core_round_trip_ns(int64_t rounds);
 
 /* ------------------------------------------------------------------ memory (arena.c) */
 /* A caching allocator for array data: freed buffers of 16 KiB and more are kept (up to

@@ -95,3 +95,29 @@ def fma_peak(int64_t iterations, int threads):
     with nogil:
         flops = md_fma_peak_flops(iterations, threads, &checksum)
     return flops
+
+
+def core_round_trip_ns(int64_t rounds=20000):
+    """The mean time in nanoseconds for two threads to hand a flag back and forth through
+    one cache line (``md_core_round_trip_ns``): how far apart the two cores are. On a VM
+    whose vCPUs move between core complexes it tells the phases apart (here ~110 ns
+    within one complex, ~400 ns across two), which change multi-threaded timings.
+
+    Args:
+        rounds (int): round trips to time, >= 1.
+
+    Returns:
+        The nanoseconds per round trip, or None without OpenMP (a serial build).
+
+    Example:
+        >>> from minidl import _C
+        >>> ns = _C.core_round_trip_ns(1000)
+        >>> ns is None or ns > 0
+        True
+    """
+    if rounds < 1:
+        raise ValueError(f"core_round_trip_ns: rounds must be >= 1. Received: {rounds}")
+    cdef double ns
+    with nogil:
+        ns = md_core_round_trip_ns(rounds)
+    return None if ns < 0 else ns

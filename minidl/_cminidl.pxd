@@ -101,6 +101,7 @@ cdef extern from "minidl.h" nogil:
 
 
     double md_fma_peak_flops(int64_t iterations, int threads, float *checksum)
+    double md_core_round_trip_ns(int64_t rounds)
 
     ctypedef struct md_arena:
         pass

@@ -148,6 +148,11 @@ def _machine_sentence(machine):
         after = machine.get("load_average_after")
         parts.append(f"load average {load[0]:.2f} at the start" +
                      (f" and {after[0]:.2f} at the end" if after else ""))
+    trip = machine.get("core_round_trip_ns")
+    if trip:
+        after = machine.get("core_round_trip_ns_after")
+        parts.append(f"a round trip between the two threads' cores of {trip:.0f} ns at the "
+                     f"start" + (f" and {after:.0f} ns at the end" if after else ""))
     versions = [f"{name} {machine[key]}" for name, key in
                 (("minidl", "minidl"), ("commit", "minidl_commit"), ("NumPy", "numpy"),
                  ("BLAS", "numpy_blas"), ("PyTorch", "torch")) if machine.get(key)]
