@@ -40,14 +40,19 @@ def _pooling_cnn(batch_norm):
                               layers.Dense(10, activation="softmax")])
 
 
-def _train(factory, batch_norm, planned, loss, optimizer, x, y, dtype=None):
+def _seeded_model(factory, batch_norm, dtype=None):
+    """The factory's model, built from seed 0 in ``dtype`` (default float32)."""
     utils.set_random_seed(0)
     if dtype:
         minidl.backend.set_floatx(dtype)
     try:
-        model = factory(batch_norm)
+        return factory(batch_norm)
     finally:
         minidl.backend.set_floatx("float32")
+
+
+def _train(factory, batch_norm, planned, loss, optimizer, x, y, dtype=None):
+    model = _seeded_model(factory, batch_norm, dtype)
     model.use_step_plan = planned
     model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
     history = model.fit(x, y, batch_size=16, epochs=2, verbose=0, shuffle=True)
@@ -289,21 +294,16 @@ _OPTIMIZERS = [
     lambda: optimizers.SGD(0.05), lambda: optimizers.SGD(0.05, momentum=0.9, nesterov=True)]
 
 
-def _fit_both_ways(optimizer, batch_norm=True, setup=None, dtype=None, steps=None):
-    """Weights, optimizer state and iterations after the same fit, planned and through the
-    layers (``setup(model)`` runs after compile); returns both and the planned model."""
+def _fit_both_ways(optimizer, batch_norm=True, setup=None, dtype=None):
+    """Fit the same model planned and through the layers (``setup(model)`` runs after
+    compile) and assert equal weights, optimizer state and iterations; returns the
+    planned model."""
     rng = np.random.default_rng(12)
     x = rng.random((24, 16, 16, 1)).astype(dtype or np.float32)
     y = rng.integers(0, 10, 24)
     results, models_ = [], []
     for planned in (True, False):
-        utils.set_random_seed(0)
-        if dtype:
-            minidl.backend.set_floatx(dtype)
-        try:
-            model = _lenet(batch_norm)
-        finally:
-            minidl.backend.set_floatx("float32")
+        model = _seeded_model(_lenet, batch_norm, dtype)
         model.use_step_plan = planned
         model.compile(optimizer=optimizer(), loss="sparse_categorical_crossentropy")
         if setup is not None:
