@@ -165,6 +165,9 @@ class Optimizer:
         # id(variable) -> (variable, {slot name: array}); insertion order is the order
         # in which variables were first seen, which fixes the order of get_state.
         self._slots = {}
+        # counts replacements of slot arrays (set_state, a move to another device): a
+        # step program that points at the old arrays must record again
+        self._slots_replaced = 0
         self._decay_excluded_ids = set()
         self._decay_excluded_names = ()
 
@@ -272,6 +275,7 @@ class Optimizer:
             for name, array in slots.items():
                 if backend.device_of(array) != device:
                     slots[name] = backend.get(device).asarray(to_numpy(array), array.dtype)
+                    self._slots_replaced += 1
 
     def _tracked_variables(self):
         """The model variables this optimizer has seen, in the order first seen."""
@@ -479,9 +483,8 @@ class Optimizer:
         decays = tuple(self._decays(v) for v in variables) if self.weight_decay else ()
         if any(decays) and not self._decay_in_update:
             return None
-        # the slots' dict is replaced (set_state) or its arrays moved (another device,
-        # which also moves the weights) only when the recorded arrays change
-        return (id(slots), self.weight_decay, decays, self._slot_names(),
+        # (a count, not the slots' id: a freed dict's id can come back with other arrays)
+        return (self._slots_replaced, self.weight_decay, decays, self._slot_names(),
                 self._recorded_flags())
 
     # whether the multi-tensor kernel applies the weight decay itself (Adam)
@@ -552,6 +555,7 @@ class Optimizer:
         if not saved and iterations == 0:
             # an optimizer saved before its first step: start afresh
             self._slots = {}
+            self._slots_replaced += 1
             self._iterations = 0
             return
         if len(saved) != expected:
@@ -573,6 +577,7 @@ class Optimizer:
                 slots[name] = backend_of(value).asarray(slots[name], value.dtype)
             restored[id(variable)] = (variable, slots)
         self._slots = restored
+        self._slots_replaced += 1
         self._iterations = int(iterations)
 
     # ------------------------------------------------------------ config
