@@ -52,7 +52,8 @@ static md_status MD_FN(md_op_exec)(const md_op *op) {
     case MD_OP_SPARSE_SOFTMAX_XENT_FORWARD:
         return MD_FN(md_sparse_softmax_xent_forward)(a[0], a[1], a[2], a[3], d[0], d[1]);
     case MD_OP_SPARSE_SOFTMAX_XENT_BACKWARD:
-        return MD_FN(md_sparse_softmax_xent_backward)(a[0], a[1], a[2], a[3], d[0], d[1]);    case MD_OP_SGD_UPDATE: {
+        return MD_FN(md_sparse_softmax_xent_backward)(a[0], a[1], a[2], a[3], d[0], d[1]);
+    case MD_OP_SGD_UPDATE: { /* the per-step scalars from the array in the last argument */
         const double *s = a[3];
         return MD_FN(md_sgd_update)(a[0], a[1], a[2], d[0], s[0], s[1], op->flag[0]);
     }

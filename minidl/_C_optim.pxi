@@ -308,8 +308,9 @@ def adam_update_many(list variables, list ms, list vs, list vhats, list grads, d
             running them (see :class:`Program`); they then read the scalars that change
             between steps from ``scalars`` each time the program runs.
         scalars (C-contiguous float64 numpy.ndarray or None): with a program, the array
-            (at least 5 values) the recorded calls read ``lr, beta_1, beta_2, epsilon, step`` from; this call
-            writes the given values there, the caller updates them between runs.
+            (at least 5 values) the recorded calls read
+            ``lr, beta_1, beta_2, epsilon, step`` from; this call writes the given values
+            there, the caller updates them between runs.
 
     Example:
         >>> import numpy as np
@@ -392,8 +393,9 @@ def rmsprop_update_many(list variables, list velocities, list average_grads,
             running them (see :class:`Program`); they then read the scalars that change
             between steps from ``scalars`` each time the program runs.
         scalars (C-contiguous float64 numpy.ndarray or None): with a program, the array
-            (at least 4 values) the recorded calls read ``lr, rho, momentum, epsilon`` from; this call
-            writes the given values there, the caller updates them between runs.
+            (at least 4 values) the recorded calls read
+            ``lr, rho, momentum, epsilon`` from; this call writes the given values
+            there, the caller updates them between runs.
 
     Example:
         >>> import numpy as np
